@@ -1,0 +1,166 @@
+"""Cross-sectional IC / Rank IC, vectorised over any leading axes (candidates, days).
+
+Conventions (Qlib's, and scipy's ``spearmanr``): Rank IC is the Pearson correlation of *average*
+ranks (ties share the mean rank); a (signal, return) pair is used only where both are finite; a row
+with fewer than ``min_stocks`` usable pairs or a constant side gives NaN, and summaries skip NaN days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def average_ranks(x: npt.ArrayLike, valid: npt.ArrayLike | None = None) -> FloatArray:
+    """Average ranks (1-based) along the last axis over ``valid`` entries; NaN elsewhere.
+
+    One argsort per row; tie runs are found on the sorted values, so the cost is the sort.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    valid = np.isfinite(x) if valid is None else (np.asarray(valid, dtype=bool) & np.isfinite(x))
+    xs_in = np.where(valid, x, np.nan)  # NaN sorts last
+    order = np.argsort(xs_in, axis=-1, kind="stable")
+    avg = _sorted_average_ranks(np.take_along_axis(xs_in, order, axis=-1), valid.sum(-1))
+    out = np.empty_like(avg)
+    np.put_along_axis(out, order, avg, axis=-1)
+    return out
+
+
+def _sorted_average_ranks(xs: FloatArray, n_valid: npt.NDArray[np.int64]) -> FloatArray:
+    """Average 1-based ranks of already-sorted rows whose first ``n_valid`` entries are valid."""
+    n = xs.shape[-1]
+    j = np.arange(n)
+    if n == 0:
+        return xs.copy()
+    start = np.ones(xs.shape, dtype=bool)
+    start[..., 1:] = xs[..., 1:] != xs[..., :-1]
+    end = np.ones(xs.shape, dtype=bool)
+    end[..., :-1] = start[..., 1:]
+    first = np.maximum.accumulate(np.where(start, j, 0), axis=-1)
+    last = np.flip(
+        np.minimum.accumulate(np.flip(np.where(end, j, n - 1), axis=-1), axis=-1), axis=-1
+    )
+    avg = (first + last) / 2.0 + 1.0
+    avg[np.broadcast_to(j >= np.asarray(n_valid)[..., None], avg.shape)] = np.nan
+    return avg
+
+
+def _pearson_masked(a: FloatArray, b: FloatArray, valid: npt.NDArray[np.bool_], min_stocks: int) -> FloatArray:
+    n = valid.sum(-1)
+    safe_n = np.maximum(n, 1)
+    a0 = np.where(valid, a, 0.0)
+    b0 = np.where(valid, b, 0.0)
+    ac = np.where(valid, a0 - (a0.sum(-1) / safe_n)[..., None], 0.0)
+    bc = np.where(valid, b0 - (b0.sum(-1) / safe_n)[..., None], 0.0)
+    num = (ac * bc).sum(-1)
+    den = np.sqrt((ac * ac).sum(-1) * (bc * bc).sum(-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = num / den
+    bad = (n < min_stocks) | ~(den > 1e-300)
+    return np.where(bad, np.nan, np.clip(out, -1.0, 1.0))
+
+
+def ic(signal: npt.ArrayLike, returns: npt.ArrayLike, *, min_stocks: int = 5) -> FloatArray:
+    """Pearson IC along the last axis (broadcasting leading axes)."""
+    s, r = np.broadcast_arrays(np.asarray(signal, np.float64), np.asarray(returns, np.float64))
+    valid = np.isfinite(s) & np.isfinite(r)
+    return _pearson_masked(s, r, valid, min_stocks)
+
+
+def rank_ic(signal: npt.ArrayLike, returns: npt.ArrayLike, *, min_stocks: int = 5) -> FloatArray:
+    """Spearman Rank IC along the last axis (broadcasting leading axes), ties averaged.
+
+    Both sides are ranked on their *joint* finite set, exactly as ``scipy.stats.spearmanr`` on the
+    pairs with NaN removed.
+    """
+    s, r = np.broadcast_arrays(np.asarray(signal, np.float64), np.asarray(returns, np.float64))
+    valid = np.isfinite(s) & np.isfinite(r)
+    return _pearson_masked(average_ranks(s, valid), average_ranks(r, valid), valid, min_stocks)
+
+
+class RankICScorer:
+    """Fast Rank IC of many candidate signals ``(P, T, N)`` against fixed returns ``(T, N)``.
+
+    The returns are ranked once. When every candidate has the same usable set per day (the usual
+    case: coverage does not depend on the weights), each candidate row costs one argsort and a
+    gather, with no scatter back (the dot product is permutation-invariant). Rows whose usable set
+    differs fall back to the exact general path, so the answer never depends on which path ran.
+    """
+
+    def __init__(self, returns: npt.ArrayLike, *, min_stocks: int = 5) -> None:
+        r = np.asarray(returns, dtype=np.float64)
+        if r.ndim != 2:
+            raise ValueError(f"returns must be (T, N), got shape {r.shape}")
+        self.returns = r
+        self.min_stocks = int(min_stocks)
+        self._r_valid = np.isfinite(r)
+
+    def __call__(self, signals: npt.ArrayLike) -> FloatArray:
+        s = np.asarray(signals, dtype=np.float64)
+        if s.shape[-2:] != self.returns.shape:
+            raise ValueError(f"signals must end in {self.returns.shape}, got {s.shape}")
+        lead = s.shape[:-2]
+        s = s.reshape((-1,) + self.returns.shape)
+        valid = np.isfinite(s) & self._r_valid
+        day_mask = valid[0]
+        same = (valid == day_mask).all(axis=(0, 2))  # (T,) days where all candidates agree
+        out = np.full(s.shape[:2], np.nan)
+        if same.any():
+            out[:, same] = self._fast(s[:, same], self.returns[same], day_mask[same])
+        if not same.all():
+            out[:, ~same] = rank_ic(s[:, ~same], self.returns[~same], min_stocks=self.min_stocks)
+        return out.reshape(lead + (self.returns.shape[0],))
+
+    def _fast(self, s: FloatArray, r: FloatArray, mask: npt.NDArray[np.bool_]) -> FloatArray:
+        n = mask.sum(-1)
+        rc = np.where(mask, average_ranks(r, mask) - (n[:, None] + 1) / 2.0, 0.0)
+        rnorm = np.sqrt((rc * rc).sum(-1))
+        xs = np.where(mask, s, np.nan)
+        order = np.argsort(xs, axis=-1, kind="stable")
+        a = _sorted_average_ranks(np.take_along_axis(xs, order, axis=-1), n)
+        a = np.where(np.isfinite(a), a - (n[:, None] + 1) / 2.0, 0.0)
+        g = np.take_along_axis(np.broadcast_to(rc, s.shape), order, axis=-1)
+        num = (a * g).sum(-1)
+        den = np.sqrt((a * a).sum(-1)) * rnorm
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = num / den
+        bad = (n < self.min_stocks) | ~(den > 1e-300)
+        return np.where(bad, np.nan, np.clip(out, -1.0, 1.0))
+
+    def score(self, signals: npt.ArrayLike) -> FloatArray:
+        """Alias of calling the scorer."""
+        return self(signals)
+
+
+@dataclass(frozen=True)
+class ICSummary:
+    """Window summary of a daily IC series (NaN days skipped; ICIR = mean / std, not annualised)."""
+
+    mean: float
+    std: float
+    ir: float
+    n_days: int
+    hit_rate: float
+
+    def as_dict(self, prefix: str = "") -> dict[str, float]:
+        return {
+            f"{prefix}mean": self.mean, f"{prefix}std": self.std, f"{prefix}ir": self.ir,
+            f"{prefix}n_days": float(self.n_days), f"{prefix}hit_rate": self.hit_rate,
+        }
+
+
+def summarize(daily: npt.ArrayLike) -> ICSummary:
+    """Mean, std (ddof=1), IR = mean/std and share of positive days of a daily IC series."""
+    x = np.asarray(daily, dtype=np.float64).ravel()
+    x = x[np.isfinite(x)]
+    n = x.size
+    if n == 0:
+        return ICSummary(np.nan, np.nan, np.nan, 0, np.nan)
+    mean = float(x.mean())
+    std = float(x.std(ddof=1)) if n > 1 else np.nan
+    ir = mean / std if n > 1 and std > 0 else np.nan
+    return ICSummary(mean, std, ir, n, float((x > 0).mean()))
