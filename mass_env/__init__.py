@@ -1,0 +1,36 @@
+"""mass_env: the repeated Stackelberg aggregation game over heterogeneous investor types.
+
+Entry points: ``parallel_env`` / ``env`` (PettingZoo), ``gymnasium.make("mass_env/Principal-v0")``
+(the leader alone), ``StackelbergGame`` (the game core), ``MarketPanel`` and its loaders,
+``synthetic_market`` (the embedded default market).
+"""
+
+from gymnasium.envs.registration import register, registry
+
+from .aggregation import Aggregate, TypeMoments, aggregate, type_moments
+from .env import PRINCIPAL, MassStackelbergEnv, PrincipalObsLayout, default_market, env, parallel_env, raw_env
+from .errors import ActionError, DataError, LookAheadError, MassError
+from .game import GameConfig, Payoff, StackelbergGame
+from .gym_env import PrincipalEnv
+from .investors import InvestorType, build_types
+from .mechanism import ActionCodec, PrincipalAction, apply_inertia, turnover
+from .metrics import RankICScorer, ic, rank_ic, summarize
+from .modalities import Modality
+from .panel import MarketPanel
+from .returns import ReturnSpec, forward_returns
+from .scoring import ScoringWindow
+from .synthetic import SyntheticConfig, SyntheticTruth, synthetic_market
+from .view import PointInTimeView
+
+if "mass_env/Principal-v0" not in registry:
+    register(id="mass_env/Principal-v0", entry_point="mass_env.gym_env:PrincipalEnv")
+
+__all__ = [
+    "PRINCIPAL", "ActionCodec", "ActionError", "Aggregate", "DataError", "GameConfig", "InvestorType",
+    "LookAheadError", "MarketPanel", "MassError", "MassStackelbergEnv", "Modality", "Payoff",
+    "PointInTimeView", "PrincipalAction", "PrincipalEnv", "PrincipalObsLayout", "RankICScorer",
+    "ReturnSpec", "ScoringWindow", "StackelbergGame", "SyntheticConfig", "SyntheticTruth",
+    "TypeMoments", "aggregate", "apply_inertia", "build_types", "default_market", "env",
+    "forward_returns", "ic", "parallel_env", "rank_ic", "raw_env", "summarize", "synthetic_market",
+    "turnover", "type_moments",
+]

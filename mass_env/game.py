@@ -1,0 +1,275 @@
+"""The repeated Stackelberg aggregation game, free of any RL API (the envs are thin shells on it).
+
+Timing, one step per trading day t (information is "as of the close of t"):
+
+1. The commitment for day t was announced by the leader at step t-1 (at reset: the initial one).
+   The mechanism turns it into the *applied* weights of day t (inertia ``lambda``, see
+   ``mechanism``); followers observe the applied commitment before they act.
+2. Followers emit their agents' signals for day t (NaN = the agent did not look at that stock).
+3. The leader, simultaneously, announces the commitment for day t+1.
+4. The game aggregates day t's signals with day t's applied commitment into ``S_t``.
+5. Payoffs are paid only when realised: day s's Rank IC at the payoff horizon is known at the close
+   of ``s + lag + h`` and is paid in that step's reward. Days whose returns would realise after the
+   episode's last day are never paid (reported as unpaid), so no reward uses an unknown return.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Mapping, Sequence
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from .aggregation import Rule, TypeMoments, aggregate, type_moments
+from .errors import ActionError, MassError
+from .investors import InvestorType
+from .mechanism import ActionCodec, PrincipalAction, apply_inertia, turnover
+from .metrics import rank_ic
+from .panel import MarketPanel
+from .returns import REPORT_HORIZONS, ReturnSpec
+from .scoring import ScoringWindow
+from .view import ForwardReturnCache, PointInTimeView
+
+FloatArray = npt.NDArray[np.float64]
+FollowerReward = Literal["skill", "weighted_skill"]
+
+
+@dataclass(frozen=True)
+class GameConfig:
+    """Rules of the game. ``turnover_penalty`` > 0 switches the stability constraint on."""
+
+    horizon: int = 10
+    lag: int = 1
+    turnover_penalty: float = 0.0
+    lambda_max: float = 1.0
+    rule: Rule = "agent"
+    min_stocks: int = 5
+    obs_window: int = 20
+    warmup_days: int = 20
+    initial_alpha: float = 0.5
+    follower_reward: FollowerReward = "skill"
+    report_horizons: tuple[int, ...] = REPORT_HORIZONS
+
+    def __post_init__(self) -> None:
+        if self.turnover_penalty < 0 or not np.isfinite(self.turnover_penalty):
+            raise MassError(f"turnover_penalty must be >= 0, got {self.turnover_penalty}")
+        if self.rule not in ("agent", "mass"):
+            raise MassError(f"rule must be 'agent' or 'mass', got {self.rule!r}")
+        if self.follower_reward not in ("skill", "weighted_skill"):
+            raise MassError(f"unknown follower_reward {self.follower_reward!r}")
+        if self.obs_window < 1 or self.warmup_days < 0 or self.min_stocks < 2:
+            raise MassError("obs_window >= 1, warmup_days >= 0 and min_stocks >= 2 are required")
+        ReturnSpec(self.horizon, self.lag)
+
+    @property
+    def payoff_spec(self) -> ReturnSpec:
+        return ReturnSpec(self.horizon, self.lag)
+
+
+@dataclass(frozen=True)
+class Payoff:
+    """A realised payoff of decision day ``day``, paid at the close of ``paid_on``."""
+
+    day: int
+    paid_on: int
+    rank_ic: float
+    turnover: float
+    payoff: float
+    type_rank_ic: FloatArray
+    valid: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return {"day": self.day, "paid_on": self.paid_on, "rank_ic": self.rank_ic,
+                "turnover": self.turnover, "payoff": self.payoff, "valid": self.valid}
+
+
+@dataclass
+class _DayRecord:
+    day: int
+    action: PrincipalAction
+    applied: FloatArray
+    moments: FloatArray  # (3, K, N)
+    consensus: FloatArray
+    disagreement: FloatArray
+    signal: FloatArray
+    turnover: float
+    n_scored: int
+    paid: Payoff | None = None
+
+
+@dataclass
+class StepResult:
+    day: int
+    paid: list[Payoff] = field(default_factory=list)
+    n_scored: int = 0
+
+
+class StackelbergGame:
+    """Day clock, mechanism and payoff ledger over a ``MarketPanel`` and a tuple of investor types."""
+
+    def __init__(self, panel: MarketPanel, types: Sequence[InvestorType], config: GameConfig | None = None) -> None:
+        if not types:
+            raise MassError("the game needs at least one investor type")
+        ids = [t.type_id for t in types]
+        if ids != list(range(len(types))):
+            raise MassError(f"type ids must be 0..K-1 in order, got {ids}")
+        self.panel = panel
+        self.types = tuple(types)
+        self.config = config or GameConfig()
+        self.K = len(self.types)
+        self.codec = ActionCodec(self.K, self.config.lambda_max)
+        self.returns = ForwardReturnCache(panel)
+        self.agent_type = np.concatenate([np.full(t.n_agents, t.type_id) for t in self.types])
+        self._payoff_returns = self.returns.get(self.config.payoff_spec)
+        if panel.n_days < self.config.warmup_days + 2:
+            raise MassError(
+                f"panel has {panel.n_days} days; need more than warmup_days={self.config.warmup_days} + 1"
+            )
+        self.start = self.end = self.t = 0
+        self.records: list[_DayRecord] = []
+
+    # ------------------------------------------------------------------ episode
+    def reset(self, start: int | None = None, end: int | None = None,
+              initial: PrincipalAction | None = None) -> None:
+        n = self.panel.n_days
+        self.start = self.config.warmup_days if start is None else int(start)
+        self.end = n - 2 if end is None else int(end)
+        if not 0 <= self.start <= self.end <= n - 2:
+            raise MassError(f"episode days must satisfy 0 <= start <= end <= {n - 2}, got {self.start}..{self.end}")
+        self.t = self.start
+        self.records = []
+        init = initial or PrincipalAction.uniform(self.K, self.config.initial_alpha)
+        self._announced = self.codec.coerce(init)
+        self._prev_applied = PrincipalAction.uniform(self.K).normalised
+        self._applied = apply_inertia(self._announced.normalised, self._prev_applied, self._announced.lam)
+
+    @property
+    def done(self) -> bool:
+        return self.t > self.end
+
+    @property
+    def n_steps(self) -> int:
+        return self.end - self.start + 1
+
+    def view(self, day: int | None = None) -> PointInTimeView:
+        """Point-in-time view as of ``day`` (default: the current day)."""
+        return PointInTimeView(self.panel, self.t if day is None else day, self.returns)
+
+    @property
+    def announced(self) -> PrincipalAction:
+        """The commitment that applies to the current day."""
+        return self._announced
+
+    @property
+    def applied_weights(self) -> FloatArray:
+        """Normalised weights the mechanism applies today (after inertia)."""
+        return self._applied
+
+    # ------------------------------------------------------------------ one day
+    def step(self, signals: Mapping[int, npt.ArrayLike] | Sequence[npt.ArrayLike],
+             next_action: PrincipalAction | npt.ArrayLike) -> StepResult:
+        """Play the current day: aggregate followers' signals, record, pay what realised, advance."""
+        if self.done:
+            raise MassError("episode is over; call reset()")
+        t = self.t
+        nxt = self.codec.coerce(next_action)
+        X = self._stack_signals(signals, t)
+        mom = type_moments(X, self.agent_type, self.K)
+        act = self._announced
+        agg = aggregate(mom, self._applied, act.alpha, self.config.rule)
+        tv = float(turnover(self._applied, self._prev_applied))
+        rec = _DayRecord(t, act, self._applied.copy(), mom.stack(), agg.consensus, agg.disagreement,
+                         agg.signal, tv, int(np.isfinite(agg.signal).sum()))
+        self.records.append(rec)
+        paid = self._pay(t)
+        # advance: tomorrow's announced commitment becomes applied through the mechanism
+        self._prev_applied = self._applied
+        self._announced = nxt
+        self._applied = apply_inertia(nxt.normalised, self._prev_applied, nxt.lam)
+        self.t = t + 1
+        return StepResult(t, paid, rec.n_scored)
+
+    def _stack_signals(self, signals: Mapping[int, npt.ArrayLike] | Sequence[npt.ArrayLike], t: int) -> FloatArray:
+        N = self.panel.n_symbols
+        items = signals.items() if isinstance(signals, Mapping) else enumerate(signals)
+        got = dict(items)
+        if set(got) != set(range(self.K)):
+            raise ActionError(f"need signals for types 0..{self.K - 1}, got {sorted(got)}")
+        blocks = []
+        for k, typ in enumerate(self.types):
+            x = np.asarray(got[k], dtype=np.float64)
+            if x.shape != (typ.n_agents, N):
+                raise ActionError(f"type {k} signals must have shape ({typ.n_agents}, {N}), got {x.shape}")
+            fin = np.isfinite(x)
+            if np.isinf(x).any():
+                raise ActionError(f"type {k} signals contain inf")
+            if (np.abs(x[fin]) > 1.0 + 1e-6).any():
+                raise ActionError(f"type {k} signals must lie in [-1, 1] (NaN = not looked at)")
+            blocks.append(np.clip(x, -1.0, 1.0))
+        X = np.concatenate(blocks, axis=0)
+        X[:, ~self.panel.universe[t]] = np.nan  # stocks outside today's universe are not scored
+        return X
+
+    def _pay(self, t: int) -> list[Payoff]:
+        """Pay every recorded day whose payoff-horizon return realised at the close of ``t``."""
+        delay = self.config.payoff_spec.delay
+        s = t - delay
+        if s < self.start:
+            return []
+        rec = self.records[s - self.start]
+        r = self._payoff_returns[s]
+        ic = float(rank_ic(rec.signal, r, min_stocks=self.config.min_stocks))
+        tm = TypeMoments.from_stacked(rec.moments).type_mean()
+        type_ic = rank_ic(tm, r[None, :], min_stocks=self.config.min_stocks)
+        valid = bool(np.isfinite(ic))
+        value = (ic if valid else 0.0) - self.config.turnover_penalty * rec.turnover
+        rec.paid = Payoff(s, t, ic, rec.turnover, value, type_ic, valid)
+        return [rec.paid]
+
+    # ------------------------------------------------------------------ windows for principals
+    def scoring_window(self, lookback: int, *, horizon: int | None = None, asof: int | None = None) -> ScoringWindow:
+        """Recorded days whose ``horizon`` return is realised as of ``asof`` (default: current day).
+
+        The as-of default is the current day ``t`` (the close at which the next commitment is made);
+        the window holds the last ``lookback`` such days.
+        """
+        spec = ReturnSpec(horizon or self.config.horizon, self.config.lag)
+        asof = self.t if asof is None else asof
+        last = min(asof - spec.delay, self.start + len(self.records) - 1)
+        first = max(self.start, last - lookback + 1)
+        if last < first:
+            K, N = self.K, self.panel.n_symbols
+            return ScoringWindow(np.zeros(0, np.int64), np.zeros((0, 3, K, N)), np.zeros((0, N)),
+                                 self.config.rule, self.config.min_stocks)
+        days = np.arange(first, last + 1)
+        mom = np.stack([self.records[d - self.start].moments for d in days])
+        rets = self.returns.get(spec)[days]
+        return ScoringWindow(days, mom, rets, self.config.rule, self.config.min_stocks)
+
+    # ------------------------------------------------------------------ reporting
+    def history(self, horizons: Sequence[int] | None = None) -> pd.DataFrame:
+        """Tidy per-day record of the episode, with evaluation ICs at each report horizon.
+
+        Evaluation ICs use the panel's returns and are for *reporting after the episode*; NaN where the
+        return is not in the panel. Nothing here feeds back into decisions.
+        """
+        hs = tuple(horizons or self.config.report_horizons)
+        rows = []
+        for rec in self.records:
+            row: dict[str, object] = {
+                "day": rec.day, "date": self.panel.dates[rec.day], "alpha": rec.action.alpha,
+                "lambda": rec.action.lam, "turnover": rec.turnover, "n_scored": rec.n_scored,
+                "paid": rec.paid is not None,
+                "payoff": rec.paid.payoff if rec.paid else np.nan,
+            }
+            for k in range(self.K):
+                row[f"w_{k}"] = rec.applied[k]
+            for h in hs:
+                r = self.returns.get(ReturnSpec(h, self.config.lag))[rec.day]
+                row[f"ric_signal_{h}d"] = float(rank_ic(rec.signal, r, min_stocks=self.config.min_stocks))
+                row[f"ric_consensus_{h}d"] = float(rank_ic(rec.consensus, r, min_stocks=self.config.min_stocks))
+                row[f"ric_disagreement_{h}d"] = float(rank_ic(-rec.disagreement, r, min_stocks=self.config.min_stocks))
+            rows.append(row)
+        return pd.DataFrame(rows)

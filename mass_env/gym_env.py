@@ -1,0 +1,66 @@
+"""Gymnasium single-agent view: the leader alone, followers embedded (``mass_env/Principal-v0``).
+
+Any stock RL library can train on it with no adapter: the action is the leader's
+``Box(0, 1, (K+2,))`` and the observation is its flat ``Box(-1, 1)`` (see ``PrincipalObsLayout``).
+Followers default to the scripted investors of ``agents.scripted`` (imported lazily so that
+``mass_env`` does not depend on ``agents``); pass ``followers`` to embed any policies with an
+``act(obs, info)`` method and an optional ``reset(seed)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import gymnasium
+import numpy as np
+
+from .env import PRINCIPAL, MassStackelbergEnv
+
+
+class PrincipalEnv(gymnasium.Env):
+    metadata = {"render_modes": ["ansi"]}
+
+    def __init__(self, game_env: MassStackelbergEnv | None = None, followers: Mapping[str, Any] | None = None,
+                 *, follower_seed: int = 0, render_mode: str | None = None, **env_kwargs: Any) -> None:
+        self.game_env = game_env if game_env is not None else MassStackelbergEnv(render_mode=render_mode, **env_kwargs)
+        if followers is None:
+            from agents.scripted import scripted_followers  # lazy: mass_env must not require agents
+            followers = scripted_followers(self.game_env, seed=follower_seed)
+        missing = set(self.game_env.possible_agents) - {PRINCIPAL} - set(followers)
+        if missing:
+            raise ValueError(f"no follower policy for {sorted(missing)}")
+        self.followers = dict(followers)
+        self.follower_seed = follower_seed
+        self.render_mode = render_mode
+        self.observation_space = self.game_env.observation_space(PRINCIPAL)
+        self.action_space = self.game_env.action_space(PRINCIPAL)
+        self._obs: dict[str, Any] = {}
+        self._infos: dict[str, Any] = {}
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        if seed is not None:
+            for i, pol in enumerate(self.followers.values()):
+                if hasattr(pol, "reset"):
+                    pol.reset(seed)
+        self._obs, self._infos = self.game_env.reset(seed=seed, options=options)
+        return self._obs[PRINCIPAL], dict(self._infos[PRINCIPAL])
+
+    def step(self, action: Any):
+        actions = {a: pol.act(self._obs[a], self._infos[a]) for a, pol in self.followers.items()}
+        actions[PRINCIPAL] = action
+        obs, rewards, terms, truncs, infos = self.game_env.step(actions)
+        self._obs, self._infos = obs, infos
+        return (obs[PRINCIPAL], float(rewards[PRINCIPAL]), bool(terms[PRINCIPAL]),
+                bool(truncs[PRINCIPAL]), dict(infos[PRINCIPAL]))
+
+    def render(self) -> str | None:
+        return self.game_env.render()
+
+    @property
+    def game(self):
+        return self.game_env.game
+
+
+def make_principal_env(**kwargs: Any) -> PrincipalEnv:
+    return PrincipalEnv(**kwargs)
