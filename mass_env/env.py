@@ -124,7 +124,7 @@ class MassStackelbergEnv(ParallelEnv):
         self.state_space = self._obs_spaces[PRINCIPAL]
         self._hist: deque[Payoff] = deque(maxlen=self.config.obs_window)
         self._last_stats = np.zeros((K, 3))
-        self._last_paid: list[Payoff] = []
+        self.last_paid: list[Payoff] = []
         self.np_random, _ = gymnasium.utils.seeding.np_random(None)
 
     # ------------------------------------------------------------------ spaces (same object every call)
@@ -143,7 +143,7 @@ class MassStackelbergEnv(ParallelEnv):
         self.agents = list(self.possible_agents)
         self._hist.clear()
         self._last_stats = np.zeros((self.game.K, 3))
-        self._last_paid = []
+        self.last_paid = []
         return self._observations(), self._infos(reset=True)
 
     def step(self, actions: Mapping[str, Any]):
@@ -156,7 +156,7 @@ class MassStackelbergEnv(ParallelEnv):
                    for t in self.types}
         res = self.game.step(signals, actions[PRINCIPAL])
         self._hist.extend(res.paid)
-        self._last_paid = res.paid
+        self.last_paid = res.paid
         self._last_stats = self._signal_stats(self.game.records[-1].moments)
         rewards = self._rewards(res.paid)
         done = self.game.done
@@ -176,7 +176,7 @@ class MassStackelbergEnv(ParallelEnv):
             return None
         g = self.game
         w = " ".join(f"{x:.2f}" for x in g.applied_weights)
-        paid = ", ".join(f"day {p.day}: RankIC {p.rank_ic:+.3f}" for p in self._last_paid) or "nothing paid"
+        paid = ", ".join(f"day {p.day}: RankIC {p.rank_ic:+.3f}" for p in self.last_paid) or "nothing paid"
         return f"[{g.panel.dates[min(g.t, g.panel.n_days - 1)].date()}] applied d=[{w}] alpha={g.announced.alpha:.2f}; {paid}"
 
     def close(self) -> None:
@@ -237,7 +237,7 @@ class MassStackelbergEnv(ParallelEnv):
     def _infos(self, reset: bool = False) -> dict[str, dict[str, Any]]:
         day = self._day()
         date = str(self.panel.dates[day].date())
-        p = {"day": day, "date": date, "paid": [x.as_dict() for x in self._last_paid],
+        p = {"day": day, "date": date, "paid": [x.as_dict() for x in self.last_paid],
              "applied": self.game.announced.as_dict(),
              "zero_weight_fallbacks": self.game.codec.zero_weight_fallbacks}
         if not reset and self.game.records:

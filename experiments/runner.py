@@ -1,0 +1,75 @@
+"""Play one episode of the game with any principal and any followers, and summarise it."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from mass_env.env import PRINCIPAL, MassStackelbergEnv
+from mass_env.metrics import summarize
+from principals.base import DecisionContext, Principal
+
+Progress = Callable[[int, int, str], None]
+
+
+def print_progress(every: int = 20, stream: Any = None) -> Progress:
+    """A progress callback printing one line every ``every`` days (to stderr by default)."""
+    out = stream or sys.stderr
+    start = time.perf_counter()
+
+    def report(done: int, total: int, label: str) -> None:
+        if done == total or done % every == 0:
+            el = time.perf_counter() - start
+            print(f"  {label}: day {done}/{total} ({el:.1f}s)", file=out, flush=True)
+
+    return report
+
+
+@dataclass
+class EpisodeResult:
+    history: pd.DataFrame
+    summary: dict[str, float]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def run_episode(env: MassStackelbergEnv, principal: Principal, followers: Mapping[str, Any], *,
+                seed: int = 0, eval_skip: int = 21, progress: Progress | None = None,
+                label: str = "episode", options: Mapping[str, Any] | None = None) -> EpisodeResult:
+    """Run a full episode; evaluation starts ``eval_skip`` days after the episode start (warm-up)."""
+    obs, infos = env.reset(seed=seed, options=dict(options or {}))
+    principal.reset(env.game.K, seed=seed)
+    for pol in followers.values():
+        if hasattr(pol, "reset"):
+            pol.reset(seed)
+    total = env.game.n_steps
+    done = 0
+    while env.agents:
+        ctx = DecisionContext.from_game(env.game, obs[PRINCIPAL])
+        actions = {a: followers[a].act(obs[a], infos[a]) for a in env.agents if a != PRINCIPAL}
+        actions[PRINCIPAL] = principal.act(ctx)
+        obs, rewards, _, _, infos = env.step(actions)
+        principal.observe(env.last_paid)
+        done += 1
+        if progress:
+            progress(done, total, label)
+    hist = env.game.history()
+    return EpisodeResult(hist, summarise_history(hist, eval_skip), {"principal": principal.name})
+
+
+def summarise_history(hist: pd.DataFrame, eval_skip: int = 21) -> dict[str, float]:
+    """Mean Rank IC (and IR) per component and horizon over the evaluation days."""
+    ev = hist.iloc[eval_skip:]
+    out: dict[str, float] = {"eval_days": float(len(ev))}
+    for col in [c for c in hist.columns if c.startswith("ric_")]:
+        s = summarize(ev[col].to_numpy())
+        out[col] = s.mean
+        out[col.replace("ric_", "ricir_")] = s.ir
+    out["mean_turnover"] = float(ev["turnover"].mean()) if len(ev) else np.nan
+    paid = ev["payoff"].dropna()
+    out["mean_payoff"] = float(paid.mean()) if len(paid) else np.nan
+    return out
