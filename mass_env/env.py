@@ -88,7 +88,7 @@ def default_market(seed: int = 0, n_days: int = 160) -> MarketPanel:
 
 
 class MassStackelbergEnv(ParallelEnv):
-    metadata = {"name": "mass_stackelberg_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata = {"name": "mass_stackelberg_v0", "render_modes": ["ansi"], "render_fps": 1, "is_parallelizable": True}
 
     def __init__(self, panel: MarketPanel | None = None, types: Sequence[InvestorType] | None = None,
                  config: GameConfig | None = None, *, n_types: int = 8, agents_per_type: int = 8,

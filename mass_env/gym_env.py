@@ -18,7 +18,7 @@ from .env import PRINCIPAL, MassStackelbergEnv
 
 
 class PrincipalEnv(gymnasium.Env):
-    metadata = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi"], "render_fps": 1}
 
     def __init__(self, game_env: MassStackelbergEnv | None = None, followers: Mapping[str, Any] | None = None,
                  *, follower_seed: int = 0, render_mode: str | None = None, **env_kwargs: Any) -> None:

@@ -105,6 +105,9 @@ class MarketPanel:
         object.__setattr__(self, "macro", mac)
         for arr in self._arrays():
             arr.setflags(write=False)
+        empty = ~np.isfinite(self.close).any(axis=1)
+        if empty.any():
+            raise DataError(f"days without any price (empty days): {[str(d.date()) for d in dates[empty][:5]]}")
         if not np.isfinite(self.adj_close[self.tradable]).all():
             raise DataError("a tradable (symbol, day) has no finite adjusted close")
 

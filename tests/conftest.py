@@ -1,0 +1,15 @@
+import numpy as np
+import pytest
+
+from mass_env import SyntheticConfig, synthetic_market
+
+
+@pytest.fixture(scope="session")
+def small_market():
+    """A 90-day, 30-stock synthetic market (fast enough for every env test)."""
+    return synthetic_market(SyntheticConfig(n_days=90, n_symbols=30, n_industries=5), seed=3)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)

@@ -1,0 +1,165 @@
+import gymnasium
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from pettingzoo.test import api_test, parallel_api_test
+
+import mass_env
+from agents import scripted_followers
+from mass_env import PRINCIPAL, ActionError, GameConfig, MassStackelbergEnv, PrincipalObsLayout, build_types
+from mass_env.metrics import rank_ic
+from mass_env.returns import ReturnSpec, forward_returns
+from mass_env.testing import first_divergence, perturb_after, record_trajectory
+
+
+def make_env(panel, **kw):
+    cfg = GameConfig(warmup_days=kw.pop("warmup_days", 20), obs_window=kw.pop("obs_window", 8), **kw)
+    return MassStackelbergEnv(panel, build_types(8, 4), cfg)
+
+
+def adaptive_leader(layout):
+    """A leader that really uses its observation: weights tilt toward types with good paid ICs."""
+    def act(obs, info):
+        ric = layout.unpack(obs)["type_ic"].mean(0)
+        w = np.exp(5 * ric)
+        return np.concatenate([w / w.max(), [0.6, 0.1]]).astype(np.float32)
+    return act
+
+
+def test_pettingzoo_parallel_and_aec_api(small_market):
+    parallel_api_test(make_env(small_market[0]), num_cycles=100)
+    api_test(mass_env.env(panel=small_market[0], types=build_types(3, 2)), num_cycles=20)
+
+
+def test_gymnasium_principal_view_passes_check_env():
+    env = gymnasium.make("mass_env/Principal-v0")
+    check_env(env.unwrapped)
+    obs, _ = env.reset(seed=3)
+    assert env.observation_space.contains(obs)
+    obs, r, term, trunc, info = env.step(env.action_space.sample())
+    assert isinstance(r, float) and not term
+
+
+def test_spaces_are_the_same_object(small_market):
+    env = make_env(small_market[0])
+    for a in env.possible_agents:
+        assert env.observation_space(a) is env.observation_space(a)
+        assert env.action_space(a) is env.action_space(a)
+    assert len(env.possible_agents) == 9 and env.possible_agents[0] == PRINCIPAL
+
+
+def test_full_episode_determinism(small_market):
+    p = small_market[0]
+    runs = []
+    for _ in range(2):
+        env = make_env(p)
+        runs.append(record_trajectory(env, scripted_followers(env, seed=5), adaptive_leader(env.layout), seed=5))
+    assert first_divergence(*runs) is None
+    env = make_env(p)
+    other = record_trajectory(env, scripted_followers(env, seed=6), adaptive_leader(env.layout), seed=6)
+    assert first_divergence(runs[0], other) is not None  # a different seed changes the followers
+
+
+@pytest.mark.parametrize("cut", [35, 55])
+def test_no_lookahead_perturbing_the_future_changes_nothing_decided_before(small_market, cut):
+    p = small_market[0]
+    q = perturb_after(p, cut, seed=cut)
+    trajs = []
+    for panel in (p, q):
+        env = make_env(panel)
+        trajs.append(record_trajectory(env, scripted_followers(env, seed=1), adaptive_leader(env.layout), seed=1))
+    a, b = trajs
+    for s1, s2 in zip(a, b):
+        if s1["day"] <= cut:  # decided with information up to the close of `cut`
+            assert first_divergence([{k: s1[k] for k in ("actions", "rewards")}],
+                                    [{k: s2[k] for k in ("actions", "rewards")}]) is None, s1["day"]
+        if s1["day"] < cut:  # observations handed out at the close of day + 1 <= cut
+            assert first_divergence([s1], [s2]) is None, s1["day"]
+    assert first_divergence(a, b) is not None  # the perturbation does reach later decisions
+
+
+def test_rewards_are_paid_only_when_realised(small_market):
+    p = small_market[0]
+    env = make_env(p, horizon=5)
+    pol = scripted_followers(env, seed=2)
+    obs, infos = env.reset(seed=2)
+    delay = ReturnSpec(5, 1).delay
+    R = forward_returns(p, ReturnSpec(5, 1))
+    steps = 0
+    while env.agents:
+        acts = {a: pol[a].act(obs[a], infos[a]) for a in env.agents if a != PRINCIPAL}
+        acts[PRINCIPAL] = np.full(10, 0.5, np.float32)
+        day = env.game.t
+        obs, rew, term, trunc, infos = env.step(acts)
+        paid = infos[PRINCIPAL]["paid"]
+        if day - env.game.start < delay:
+            assert paid == [] and rew[PRINCIPAL] == 0.0
+        else:
+            (pay,) = paid
+            assert pay["day"] == day - delay and pay["paid_on"] == day
+            rec = env.game.records[pay["day"] - env.game.start]
+            want = rank_ic(rec.signal, R[pay["day"]])
+            assert pay["rank_ic"] == pytest.approx(want, abs=1e-12)
+            assert rew[PRINCIPAL] == pytest.approx(want)
+        steps += 1
+    assert steps == env.game.n_steps and env.agents == []
+    hist = env.game.history()
+    assert (~hist["paid"].iloc[-delay:]).all() and hist["paid"].iloc[:-delay].all()
+
+
+def test_stability_penalty_and_lambda_inertia(small_market):
+    p = small_market[0]
+    env = make_env(p, turnover_penalty=0.5, horizon=1)
+    obs, infos = env.reset(seed=0)
+    pol = scripted_followers(env, seed=0)
+    flip = [np.array([1, 0, 0, 0, 0, 0, 0, 0, 0.5, 0.0]), np.array([0, 1, 0, 0, 0, 0, 0, 0, 0.5, 1.0])]
+    for i in range(6):
+        acts = {a: pol[a].act(obs[a], infos[a]) for a in env.agents if a != PRINCIPAL}
+        acts[PRINCIPAL] = flip[i % 2].astype(np.float32)
+        obs, rew, *_ = env.step(acts)
+    recs = env.game.records
+    # day 2 applies [0,1,...] with lambda=1 on top of day 1's [1,0,...]: halfway
+    np.testing.assert_allclose(recs[2].applied[:2], [0.5, 0.5])
+    assert recs[2].turnover == pytest.approx(0.5)
+    paid = [r.paid for r in recs if r.paid]
+    assert paid and all(x.payoff == pytest.approx((x.rank_ic if x.valid else 0) - 0.5 * x.turnover) for x in paid)
+
+
+def test_bad_actions_raise_clear_errors(small_market):
+    env = make_env(small_market[0])
+    obs, infos = env.reset(seed=0)
+    pol = scripted_followers(env, seed=0)
+    acts = {a: pol[a].act(obs[a], infos[a]) for a in env.agents if a != PRINCIPAL}
+    with pytest.raises(ActionError, match="missing"):
+        env.step(acts)
+    for bad in (np.full(10, np.nan), np.ones(7)):
+        with pytest.raises(ActionError):
+            env.step({**acts, PRINCIPAL: bad})
+    with pytest.raises(ActionError, match="shape"):
+        env.step({**acts, PRINCIPAL: np.ones(10), "investor_0": np.zeros((3, 30))})
+    with pytest.raises(ActionError, match=r"\[-1, 1\]"):
+        env.step({**acts, PRINCIPAL: np.ones(10), "investor_0": np.full((4, 30), 3.0)})
+    with pytest.raises(ActionError):
+        env.step({**acts, PRINCIPAL: mass_env.PrincipalAction(np.ones(8), 0.5, lam=5.0)})
+    obs, rew, *_ = env.step({**acts, PRINCIPAL: np.zeros(10)})  # all-zero d: uniform, counted
+    assert env.game.codec.zero_weight_fallbacks == 1
+
+
+def test_populations_are_one_argument_away():
+    assert sum(t.n_agents for t in build_types(8, 8)) == 64
+    types = build_types(32, 16)
+    assert sum(t.n_agents for t in types) == 512
+    assert len({(t.modalities, t.style) for t in types}) == 32  # no two types share information + style
+    env = MassStackelbergEnv(n_types=32, agents_per_type=16)
+    assert len(env.possible_agents) == 33
+
+
+def test_principal_observation_layout(small_market):
+    env = make_env(small_market[0])
+    lay = env.layout
+    assert isinstance(lay, PrincipalObsLayout)
+    assert env.observation_space(PRINCIPAL).shape == (lay.size,)
+    obs, _ = env.reset(seed=0)
+    parts = lay.unpack(obs[PRINCIPAL])
+    np.testing.assert_allclose(parts["applied"][:8], np.full(8, 1 / 8), atol=1e-7)
+    assert parts["paid_mask"].sum() == 0  # nothing realised yet
