@@ -13,6 +13,8 @@ from .errors import ActionError, DataError, LookAheadError, MassError
 from .game import GameConfig, Payoff, StackelbergGame
 from .gym_env import PrincipalEnv
 from .investors import InvestorType, build_types
+from .loaders import from_long_frame, load_panel, read_table
+from .macro import align_by_release
 from .mechanism import ActionCodec, PrincipalAction, apply_inertia, turnover
 from .metrics import RankICScorer, ic, rank_ic, summarize
 from .modalities import Modality
@@ -26,7 +28,7 @@ if "mass_env/Principal-v0" not in registry:
     register(id="mass_env/Principal-v0", entry_point="mass_env.gym_env:PrincipalEnv")
 
 __all__ = [
-    "PRINCIPAL", "ActionCodec", "ActionError", "Aggregate", "DataError", "GameConfig", "InvestorType",
+    "PRINCIPAL", "ActionCodec", "align_by_release", "from_long_frame", "load_panel", "read_table", "ActionError", "Aggregate", "DataError", "GameConfig", "InvestorType",
     "LookAheadError", "MarketPanel", "MassError", "MassStackelbergEnv", "Modality", "Payoff",
     "PointInTimeView", "PrincipalAction", "PrincipalEnv", "PrincipalObsLayout", "RankICScorer",
     "ReturnSpec", "ScoringWindow", "StackelbergGame", "SyntheticConfig", "SyntheticTruth",
