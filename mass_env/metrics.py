@@ -30,23 +30,25 @@ def average_ranks(x: npt.ArrayLike, valid: npt.ArrayLike | None = None) -> Float
     return out
 
 
-def _sorted_average_ranks(xs: FloatArray, n_valid: npt.NDArray[np.int64]) -> FloatArray:
-    """Average 1-based ranks of already-sorted rows whose first ``n_valid`` entries are valid."""
+def _sorted_average_ranks(xs: FloatArray, n_valid: npt.ArrayLike) -> FloatArray:
+    """Average 1-based ranks of already-sorted rows whose first ``n_valid`` entries are valid.
+
+    All rows are treated as one long sequence of tie runs (row starts force a new run), so the
+    work is one comparison pass, one ``flatnonzero`` and one ``repeat``, whatever the tie pattern.
+    """
     n = xs.shape[-1]
-    j = np.arange(n)
-    if n == 0:
-        return xs.copy()
-    start = np.ones(xs.shape, dtype=bool)
-    start[..., 1:] = xs[..., 1:] != xs[..., :-1]
-    end = np.ones(xs.shape, dtype=bool)
-    end[..., :-1] = start[..., 1:]
-    first = np.maximum.accumulate(np.where(start, j, 0), axis=-1)
-    last = np.flip(
-        np.minimum.accumulate(np.flip(np.where(end, j, n - 1), axis=-1), axis=-1), axis=-1
-    )
-    avg = (first + last) / 2.0 + 1.0
-    avg[np.broadcast_to(j >= np.asarray(n_valid)[..., None], avg.shape)] = np.nan
-    return avg
+    if n == 0 or xs.size == 0:
+        return np.array(xs, dtype=np.float64, copy=True)
+    flat = xs.reshape(-1, n)
+    start = np.ones(flat.shape, dtype=bool)
+    np.not_equal(flat[:, 1:], flat[:, :-1], out=start[:, 1:])
+    first = np.flatnonzero(start)
+    lengths = np.diff(np.append(first, start.size))
+    avg = (first % n) + (lengths + 1) / 2.0
+    out = np.repeat(avg, lengths).reshape(xs.shape)
+    invalid = np.arange(n) >= np.asarray(n_valid)[..., None]
+    out[np.broadcast_to(invalid, out.shape)] = np.nan
+    return out
 
 
 def _pearson_masked(a: FloatArray, b: FloatArray, valid: npt.NDArray[np.bool_], min_stocks: int) -> FloatArray:
@@ -116,16 +118,31 @@ class RankICScorer:
         return out.reshape(lead + (self.returns.shape[0],))
 
     def _fast(self, s: FloatArray, r: FloatArray, mask: npt.NDArray[np.bool_]) -> FloatArray:
-        n = mask.sum(-1)
+        n = mask.sum(-1)  # (T,) usable stocks per day, shared by every candidate
         rc = np.where(mask, average_ranks(r, mask) - (n[:, None] + 1) / 2.0, 0.0)
         rnorm = np.sqrt((rc * rc).sum(-1))
-        xs = np.where(mask, s, np.nan)
-        order = np.argsort(xs, axis=-1, kind="stable")
-        a = _sorted_average_ranks(np.take_along_axis(xs, order, axis=-1), n)
-        a = np.where(np.isfinite(a), a - (n[:, None] + 1) / 2.0, 0.0)
+        xs = s if mask.all() else np.where(mask, s, np.nan)  # unusable entries sort last
+        order = np.argsort(xs, axis=-1)
+        # returns' centred ranks in each candidate's signal order (0 at unusable positions)
         g = np.take_along_axis(np.broadcast_to(rc, s.shape), order, axis=-1)
-        num = (a * g).sum(-1)
-        den = np.sqrt((a * a).sum(-1)) * rnorm
+        sorted_s = np.take_along_axis(xs, order, axis=-1)
+        # without ties the rank of sorted position j is j + 1, and sum(g) = 0, so the covariance is
+        # g . (j + 1) and the signal-rank norm has a closed form
+        num = np.einsum("ptn,n->pt", g, np.arange(1.0, s.shape[-1] + 1.0))
+        anorm = np.broadcast_to(np.sqrt(n * (n * n - 1.0) / 12.0), num.shape).copy()
+        tied = (sorted_s[..., 1:] == sorted_s[..., :-1]).any(-1)  # NaN == NaN is False
+        if tied.mean() > 0.5:  # mostly tied (e.g. 0/1 selections): rank every row, no gathers
+            a = _sorted_average_ranks(sorted_s, n)
+            a = np.where(np.isfinite(a), a - (n[:, None] + 1) / 2.0, 0.0)
+            num = np.einsum("ptn,ptn->pt", a, g)
+            anorm = np.sqrt(np.einsum("ptn,ptn->pt", a, a))
+        elif tied.any():
+            pi, ti = np.nonzero(tied)
+            a = _sorted_average_ranks(sorted_s[pi, ti], n[ti])
+            a = np.where(np.isfinite(a), a - (n[ti, None] + 1) / 2.0, 0.0)
+            num[pi, ti] = np.einsum("kn,kn->k", a, g[pi, ti])
+            anorm[pi, ti] = np.sqrt(np.einsum("kn,kn->k", a, a))
+        den = anorm * rnorm
         with np.errstate(invalid="ignore", divide="ignore"):
             out = num / den
         bad = (n < self.min_stocks) | ~(den > 1e-300)

@@ -71,3 +71,16 @@ def test_summary_skips_nan_days():
     assert s.mean == pytest.approx(0.1)
     assert s.ir == pytest.approx(0.1 / np.std([0.1, 0.3, -0.1], ddof=1))
     assert summarize([np.nan]).n_days == 0
+
+
+@pytest.mark.parametrize("tie_rows", [0, 3, 200])
+def test_scorer_tie_paths_agree_with_scipy(rng, tie_rows):
+    """No ties, a few tied rows (gathered), and mostly tied rows (ranked in bulk) all match scipy."""
+    P, T, N = 8, 30, 25
+    S = rng.normal(size=(P, T, N))
+    flat = S.reshape(-1, N)
+    flat[:tie_rows, : N // 2] = 0.25  # tie half of the stocks in the first rows
+    R = rng.normal(size=(T, N))
+    got = RankICScorer(R)(S)
+    want = np.array([[_scipy_rank_ic(S[p, t], R[t]) for t in range(T)] for p in range(P)])
+    np.testing.assert_allclose(got, want, atol=1e-10)
