@@ -109,3 +109,14 @@ def test_codec_round_trip_and_zero_fallback():
         c.decode(np.array([np.nan, 0, 0, 0, 0]))
     with pytest.raises(ActionError):
         c.decode(np.zeros(4))
+
+
+def test_moments_do_not_depend_on_agent_order(rng):
+    at = np.repeat(np.arange(4), 3)
+    X = rng.uniform(-1, 1, (12, 6))
+    X[rng.random(X.shape) < 0.3] = np.nan
+    grouped = type_moments(X, at, 4)  # contiguous types: segment sums
+    perm = rng.permutation(12)
+    shuffled = type_moments(X[perm], at[perm], 4)  # interleaved types: general path
+    for a, b in zip((grouped.count, grouped.total, grouped.total_sq), (shuffled.count, shuffled.total, shuffled.total_sq)):
+        np.testing.assert_allclose(a, b, atol=1e-12)
