@@ -224,8 +224,9 @@ class MassStackelbergEnv(ParallelEnv):
         day = self._day()
         feats = DailyFeatures(self.game.view(day))
         uni = self.panel.universe[day].astype(np.float32)
-        commit = self._principal_obs()[: self.game.K + 2]
-        obs: dict[str, Any] = {PRINCIPAL: self._principal_obs()}
+        lead = self._principal_obs()
+        commit = lead[: self.game.K + 2]  # the applied commitment, in the leader's own encoding
+        obs: dict[str, Any] = {PRINCIPAL: lead}
         self._missing: dict[str, int] = {}
         for t in self.types:
             a = investor_agent(t.type_id)
