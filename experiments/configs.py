@@ -1,0 +1,160 @@
+"""The configurations of the paper's ablation table (A-F, E-512, A-512) and the baselines, by name.
+
+=======  ==============  ==========  =========  ======  =============
+config   fitness         alpha       optimiser  lambda  population
+=======  ==============  ==========  =========  ======  =============
+A        disagreement    0.5 fixed   SA         0       8 x 8
+B        combined        0.5 fixed   SA         0       8 x 8
+C        combined        learned     SA         0       8 x 8
+D        combined        learned     CMA-ES     0       8 x 8
+F        combined        learned     CMA-ES     0.01    8 x 8
+E        combined        learned     CMA-ES     0.1     8 x 8
+E-512    combined        learned     CMA-ES     0.1     32 x 16
+A-512    disagreement    0.5 fixed   SA         0       32 x 16
+=======  ==============  ==========  =========  ======  =============
+
+Every optimiser uses the MASS window: the last 5 days whose 5-day forward return has realised, re-
+optimised every day, warm-started from the previous day's solution. ``lambda`` is the paper's
+turnover penalty: it enters the optimiser's fitness (``RankIC - lambda * ||d_t - d_{t-1}||_1 / 2``)
+*and* the game's reported payoff (``GameConfig.turnover_penalty``). It is not the mechanism's inertia
+(the action's lambda), which stays 0.
+
+Baselines (``BASELINES``): equal weights, random weights (Dirichlet(1), one draw per episode), and
+the hindsight oracle, which is not a point-in-time leader but an upper bound computed after the
+fact (``experiments.ablation.hindsight_oracle``). A baseline is run at every population size the
+selected configs use; at 32 x 16 its name gets the suffix ``-512``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any, Mapping
+
+#: Population sizes: (types, agents per type).
+P64 = (8, 8)
+P512 = (32, 16)
+
+
+@dataclass(frozen=True)
+class AblationConfig:
+    """One row of the ablation: a leader (``principals.make`` name + options) and a population."""
+
+    name: str
+    principal: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    n_types: int = 8
+    agents_per_type: int = 8
+    turnover_penalty: float = 0.0
+    fitness: str = ""
+    alpha: str = ""
+    optimizer: str = ""
+    kind: str = "config"  # "config" | "baseline" | "oracle"
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
+        if self.turnover_penalty < 0:
+            raise ValueError(f"{self.name}: turnover_penalty must be >= 0")
+        if self.kind not in ("config", "baseline", "oracle"):
+            raise ValueError(f"{self.name}: kind must be config, baseline or oracle")
+
+    @property
+    def n_agents(self) -> int:
+        return self.n_types * self.agents_per_type
+
+    @property
+    def population(self) -> tuple[int, int]:
+        return (self.n_types, self.agents_per_type)
+
+    def principal_options(self) -> dict[str, Any]:
+        """Options for ``principals.make``: the config's, plus the turnover penalty for optimisers."""
+        opts = dict(self.options)
+        if self.principal in ("sa", "cmaes", "gradient") and self.turnover_penalty:
+            opts.setdefault("turnover_penalty", self.turnover_penalty)
+        return opts
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "principal": self.principal, "options": dict(self.options),
+                "n_types": self.n_types, "agents_per_type": self.agents_per_type,
+                "turnover_penalty": self.turnover_penalty, "fitness": self.fitness,
+                "alpha": self.alpha, "optimizer": self.optimizer, "kind": self.kind,
+                "label": self.label or self.name}
+
+
+def _sa(name: str, component: str, learn_alpha: bool, pop: tuple[int, int] = P64) -> AblationConfig:
+    return AblationConfig(
+        name, "sa", {"component": component, "learn_alpha": learn_alpha}, pop[0], pop[1], 0.0,
+        "disagreement" if component == "disagreement" else "combined",
+        "learned" if learn_alpha else "0.5 fixed", "SA")
+
+
+def _cma(name: str, lam: float, pop: tuple[int, int] = P64) -> AblationConfig:
+    return AblationConfig(name, "cmaes", {"component": "signal", "learn_alpha": True}, pop[0], pop[1],
+                          lam, "combined", "learned", "CMA-ES")
+
+
+#: The paper's table, in its order.
+CONFIGS: Mapping[str, AblationConfig] = MappingProxyType({c.name: c for c in (
+    _sa("A", "disagreement", False),
+    _sa("B", "signal", False),
+    _sa("C", "signal", True),
+    _cma("D", 0.0),
+    _cma("F", 0.01),
+    _cma("E", 0.1),
+    _cma("E-512", 0.1, P512),
+    _sa("A-512", "disagreement", False, P512),
+)})
+
+DEFAULT_CONFIGS = ("A", "B", "C", "D", "E", "F")
+
+#: Baselines by name: run at each population size of the selected configs.
+BASELINES: Mapping[str, AblationConfig] = MappingProxyType({
+    "equal": AblationConfig("EQ", "equal", {}, fitness="-", alpha="0.5 fixed", optimizer="none",
+                            kind="baseline", label="equal weights (baseline)"),
+    "random": AblationConfig("RAND", "random", {}, fitness="-", alpha="0.5 fixed", optimizer="none",
+                             kind="baseline", label="random weights (baseline)"),
+    "oracle": AblationConfig("ORACLE", "equal", {}, fitness="per metric", alpha="fit",
+                             optimizer="hindsight", kind="oracle",
+                             label="oracle (hindsight upper bound)"),
+})
+DEFAULT_BASELINES = ("equal", "oracle")
+
+
+def population_suffix(pop: tuple[int, int]) -> str:
+    """'' for the paper's 64 agents (8 x 8), '-512' for 32 x 16, '-KxM' otherwise."""
+    if pop == P64:
+        return ""
+    if pop == P512:
+        return "-512"
+    return f"-{pop[0]}x{pop[1]}"
+
+
+def baseline_for(name: str, pop: tuple[int, int]) -> AblationConfig:
+    """The baseline ``name`` (equal | random | oracle) at population ``pop``."""
+    if name not in BASELINES:
+        raise ValueError(f"unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
+    b = BASELINES[name]
+    sfx = population_suffix(pop)
+    return replace(b, name=b.name + sfx, n_types=pop[0], agents_per_type=pop[1],
+                   label=b.label + (f" {pop[0]}x{pop[1]}" if sfx else ""))
+
+
+def resolve(names: str | list[str] | tuple[str, ...], baselines: tuple[str, ...] = DEFAULT_BASELINES
+            ) -> list[AblationConfig]:
+    """Configs by name (comma-separated or a list), in the order given, then the baselines."""
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    lookup = {k.upper(): v for k, v in CONFIGS.items()}
+    out: list[AblationConfig] = []
+    for n in names:
+        cfg = lookup.get(n.upper())
+        if cfg is None:
+            raise ValueError(f"unknown config {n!r}; choose from {', '.join(CONFIGS)}")
+        if cfg not in out:
+            out.append(cfg)
+    pops = list(dict.fromkeys(c.population for c in out))
+    for b in baselines:
+        for pop in pops:
+            out.append(baseline_for(b, pop))
+    return out
