@@ -1,0 +1,188 @@
+"""A trained reinforcement-learning policy as a leader (``RLPrincipal``), and its save/load format.
+
+The policy is a stock stable-baselines3 model (PPO by default) trained directly on the Gymnasium
+view of the game, ``gymnasium.make("mass_env/Principal-v0", ...)``, with no wrapper: its action is
+the leader's ``Box(0, 1, (K+2,))`` (``[d_1..d_K, alpha, lambda/lambda_max]``, decoded by the game's
+``ActionCodec``) and its observation is the leader's flat, point-in-time ``Box(-1, 1)``
+(``mass_env.env.PrincipalObsLayout``):
+
+============== ========= =====================================================================
+block          size      content (all values already realised at the decision's close)
+============== ========= =====================================================================
+applied        K + 2     the commitment in force today: applied weights d, alpha, lambda/max
+type_ic        W x K     the last W *paid* per-type Rank ICs (each type's own mean signal)
+agg_ic         W         the last W paid Rank ICs of the aggregate signal
+paid_mask      W         1 where a paid day fills the row (0 during the first h+1 days)
+signal_stats   3 x K     previous day's per-type signal mean, cross-sectional dispersion, coverage
+progress       1         fraction of the episode played
+============== ========= =====================================================================
+
+So the policy conditions on recent per-type skill, the previous action and consensus/disagreement
+statistics, never on a same-day signal or an unrealised return. ``W = GameConfig.obs_window``.
+
+Saved format: ``PATH.zip`` (SB3's own ``model.save``) plus ``PATH.json`` with what a principal needs
+to act (algorithm, ``n_types``, ``obs_window``, ``lambda_max``) and how the policy was trained
+(market, days, budget, seeds). A policy trained with a window ``W`` can act in a game whose
+observation has a longer window ``W' >= W``: ``RLPrincipal`` keeps the most recent ``W`` rows of each
+windowed block (``rewindow_obs``); it needs the same number of types.
+
+stable-baselines3 and torch are imported only when a policy is loaded (extra ``rl``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from mass_env.env import PrincipalObsLayout
+from mass_env.game import Payoff
+from mass_env.mechanism import ActionCodec, PrincipalAction
+
+from .base import DecisionContext
+from .softrank import torch_threads
+
+ALGORITHMS = ("ppo", "a2c", "sac", "td3", "ddpg")
+
+
+def require_sb3() -> Any:
+    try:
+        import stable_baselines3
+    except ImportError as exc:  # pragma: no cover - exercised only without the extra
+        raise ImportError("the RL principal needs stable-baselines3 and torch: "
+                          "pip install 'torch==2.13.0' stable-baselines3  (or the 'rl' extra)") from exc
+    return stable_baselines3
+
+
+def algorithm_class(name: str) -> Any:
+    """The stable-baselines3 class for ``name`` (ppo, a2c, sac, td3, ddpg)."""
+    sb3 = require_sb3()
+    key = name.lower()
+    if key not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {name!r}; choose from {', '.join(ALGORITHMS)}")
+    return getattr(sb3, key.upper())
+
+
+def policy_paths(path: str | Path) -> tuple[Path, Path]:
+    """``(model zip, metadata json)`` for ``path`` given with or without the ``.zip`` suffix."""
+    p = Path(path)
+    stem = p.with_suffix("") if p.suffix == ".zip" else p
+    return stem.with_name(stem.name + ".zip"), stem.with_name(stem.name + ".json")
+
+
+def save_policy(model: Any, path: str | Path, meta: Mapping[str, Any]) -> Path:
+    """Save an SB3 model and its metadata; returns the zip path."""
+    zpath, jpath = policy_paths(path)
+    zpath.parent.mkdir(parents=True, exist_ok=True)
+    model.save(str(zpath))
+    jpath.write_text(json.dumps(dict(meta), indent=2, default=str))
+    return zpath
+
+
+def obs_window_of(obs_size: int, n_types: int) -> int:
+    """The window W of a leader observation of ``obs_size`` values for ``n_types`` types."""
+    K = int(n_types)
+    rest = int(obs_size) - (K + 2) - 3 * K - 1
+    if rest <= 0 or rest % (K + 2):
+        raise ValueError(f"an observation of {obs_size} values does not fit the leader layout for {K} types")
+    return rest // (K + 2)
+
+
+def rewindow_obs(obs: npt.ArrayLike, n_types: int, window_to: int) -> np.ndarray:
+    """Keep the most recent ``window_to`` rows of each windowed block of a leader observation."""
+    o = np.asarray(obs, dtype=np.float32)
+    K = int(n_types)
+    w_from = obs_window_of(o.shape[-1], K)
+    if w_from == window_to:
+        return o
+    if window_to > w_from:
+        raise ValueError(f"the policy needs a {window_to}-day observation window; the game gives {w_from}")
+    parts = PrincipalObsLayout(K, w_from).unpack(o)
+    keep = slice(w_from - window_to, w_from)  # rows are oldest first, most recent last
+    return np.concatenate([parts["applied"], parts["type_ic"][keep].ravel(), parts["agg_ic"][keep],
+                           parts["paid_mask"][keep], parts["signal_stats"].ravel(),
+                           parts["progress"]]).astype(np.float32)
+
+
+def load_policy(path: str | Path, *, algo: str | None = None, device: str = "cpu") -> tuple[Any, dict[str, Any]]:
+    """Load ``(model, metadata)``; metadata is inferred from the model's spaces when no JSON exists."""
+    zpath, jpath = policy_paths(path)
+    if not zpath.exists():
+        raise FileNotFoundError(f"no policy at {zpath}")
+    meta: dict[str, Any] = json.loads(jpath.read_text()) if jpath.exists() else {}
+    cls = algorithm_class(algo or meta.get("algo", "ppo"))
+    model = cls.load(str(zpath), device=device)
+    K = int(model.action_space.shape[0]) - 2
+    meta.setdefault("algo", (algo or "ppo").lower())
+    meta.setdefault("n_types", K)
+    meta.setdefault("obs_window", obs_window_of(int(model.observation_space.shape[0]), K))
+    meta.setdefault("lambda_max", 1.0)
+    if int(meta["n_types"]) != K:
+        raise ValueError(f"{jpath}: n_types {meta['n_types']} disagrees with the model's action space ({K} types)")
+    return model, meta
+
+
+class RLPrincipal:
+    """A saved SB3 policy acting on the leader's observation ``ctx.obs`` (deterministic by default).
+
+    Args:
+        path: ``PATH`` or ``PATH.zip`` written by ``save_policy`` / ``experiments.train_rl``.
+        deterministic: act with the policy's mean action (default) or sample (seeded by ``reset``).
+        algo: override the algorithm recorded in the metadata.
+        use_lambda: keep the policy's inertia choice (default); False commits lambda = 0.
+        name: label of the principal.
+        threads: torch threads while the policy acts (default 1, restored afterwards; None = leave
+            torch's setting): one small MLP forward pass per day gains nothing from more.
+    """
+
+    def __init__(self, path: str | Path, *, deterministic: bool = True, algo: str | None = None,
+                 use_lambda: bool = True, name: str = "rl", device: str = "cpu", threads: int | None = 1) -> None:
+        self.name = name
+        self.path = str(policy_paths(path)[0])
+        self.model, self.meta = load_policy(path, algo=algo, device=device)
+        self.deterministic = bool(deterministic)
+        self.use_lambda = bool(use_lambda)
+        self.threads = threads
+        self.n_types = int(self.meta["n_types"])
+        self.obs_window = int(self.meta["obs_window"])
+        self.codec = ActionCodec(self.n_types, float(self.meta["lambda_max"]))
+        self.actions: list[np.ndarray] = []
+
+    def reset(self, n_types: int, *, seed: int | None = None) -> None:
+        if n_types != self.n_types:
+            raise ValueError(f"{self.name}: the policy at {self.path} was trained for {self.n_types} types, "
+                             f"the game has {n_types}; train one for {n_types} types (mass train-rl --types {n_types})")
+        if seed is not None and not self.deterministic:
+            self.model.set_random_seed(int(seed))
+        self.actions = []
+
+    def act(self, ctx: DecisionContext) -> PrincipalAction:
+        if ctx.n_types != self.n_types:
+            raise ValueError(f"{self.name}: context has {ctx.n_types} types, the policy {self.n_types}")
+        obs = rewindow_obs(ctx.obs, self.n_types, self.obs_window)
+        with torch_threads(self.threads):
+            a, _ = self.model.predict(obs, deterministic=self.deterministic)
+        a = np.asarray(a, dtype=np.float64).reshape(-1)
+        self.actions.append(a.copy())
+        act = self.codec.decode(a)
+        return act if self.use_lambda else PrincipalAction(act.weights, act.alpha, 0.0)
+
+    def observe(self, paid: Sequence[Payoff]) -> None:
+        pass  # a frozen policy; what it needs is in the next observation
+
+    def options(self) -> dict[str, Any]:
+        return {"name": self.name, "path": self.path, "deterministic": self.deterministic,
+                "use_lambda": self.use_lambda, **{k: v for k, v in self.meta.items() if k != "curve"}}
+
+
+def make_rl(path: str | None = None, **options: Any) -> RLPrincipal:
+    """Factory for ``principals.make("rl", path=PATH, ...)`` (CLI: ``--principal rl:PATH``)."""
+    if not path:
+        raise ValueError("principal 'rl' needs path=PATH of a saved policy (train one with `mass train-rl`)")
+    unknown = sorted(set(options) - {"deterministic", "algo", "use_lambda", "name", "device", "threads"})
+    if unknown:
+        raise ValueError(f"unknown option(s) for principal 'rl': {unknown}")
+    return RLPrincipal(path, **options)
