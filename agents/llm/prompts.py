@@ -1,0 +1,252 @@
+"""Versioned prompt templates for LLM investors, rendered from point-in-time views only.
+
+Everything an agent is told is computed from ``PointInTimeView(panel, day)`` (``DayBrief``), so
+prompts are point-in-time by construction: nothing after the close of ``day`` can reach them.
+
+Layout (shared context first, so backends can compute it once and reuse it):
+
+1. the instructions (``PER_STOCK_SYSTEM`` for rating one stock at a time, ``LIST_SYSTEM`` for a
+   JSON object over a candidate list);
+2. the **day segment**: date and the average stock's recent returns (from OHLCV, which every type
+   sees), identical for every agent on a day;
+3. the **type segment**: what the type can see, its investment style, and the market-wide part of
+   its modalities (sector moves, macro levels with their release dates), identical for every agent
+   of the type on a day;
+4. one **item** per candidate stock: its recent returns with quintile words ("very low" .. "very
+   high" across the day's universe), its sector's move, valuation and beta, each only if the type
+   sees that modality.
+
+Numbers are written compactly (one decimal percent, two significant decimals for ratios) with a
+word for their cross-sectional rank, because models this small read words better than tables. The
+prompts contain no example values: the answer format names a placeholder, never a number.
+Changing any text here requires bumping ``TEMPLATE_VERSION`` (it is part of the cache key).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from mass_env.investors import InvestorType
+from mass_env.modalities import Modality, industry_raw, macro_levels, market_beta, ohlcv_raw
+from mass_env.panel import MarketPanel
+from mass_env.view import PointInTimeView
+
+TEMPLATE_VERSION = "mass-llm-prompts/1"
+
+PER_STOCK_SYSTEM = (
+    "You are a stock investor. You get market information as of today's close, then one stock. "
+    "Judge how the stock will do compared with the other stocks over the next two weeks: "
+    "1 = much worse, 2 = worse, 3 = about the same, 4 = better, 5 = much better. "
+    'Reply only with JSON {"rating": R}, where R is an integer from 1 to 5.'
+)
+
+LIST_SYSTEM = (
+    "You are a stock investor. You get market information as of today's close, then a list of "
+    "candidate stocks. Judge how each candidate will do compared with the other stocks over the "
+    "next two weeks: 1 = much worse, 2 = worse, 3 = about the same, 4 = better, 5 = much better. "
+    'Reply only with JSON {"ratings": {SYMBOL: R, ...}} giving every listed symbol exactly one '
+    "integer rating R from 1 to 5."
+)
+
+#: The assistant's answer begins with this; the next token is the rating (local log-prob scoring).
+PER_STOCK_PROBE = '{"rating": '
+RATING_TEXTS = ("1", "2", "3", "4", "5")
+
+DAY_TEMPLATE = "Date {date}. Average stock: today {r1}, 5 days {r5}, 20 days {r20}.\n"
+TYPE_TEMPLATE = "You see {sees}. Your style: {style}\n{context}"
+SECTORS_TEMPLATE = "Sectors, 20-day return, strongest first: {sectors}.\n"
+MACRO_TEMPLATE = "Macro indicators, latest release: {macro}.\n"
+MACRO_ITEM = "{name} {value} ({word} for the past year, released {released})"
+PER_STOCK_TAIL = "The stock:\n"
+LIST_TAIL = "Candidates:\n"
+
+ITEM_OHLCV = "{sym}: 5 days {r5} ({w5}), 20 days {r20} ({w20}), volatility {wvol}."
+ITEM_INDUSTRY = " Sector {sector}: 20 days {s20} ({ws20})."
+ITEM_VALUE = " P/E {pe}, P/B {pb} ({wcheap})."
+ITEM_MACRO = " Beta {beta} ({wbeta})."
+
+SEES = {Modality.OHLCV: "prices and volumes", Modality.INDUSTRY: "sector returns",
+        Modality.VALUE: "valuations", Modality.MACRO: "macro indicators and market betas"}
+
+STYLE_TEXT = {
+    "balanced": "weigh everything you see.",
+    "momentum": "favour stocks and sectors that have been rising.",
+    "reversal": "expect recent winners to fall back and recent losers to recover.",
+    "value": "favour cheap stocks (low P/E and P/B).",
+    "macro_timing": "favour high-beta stocks when the economy is strong and low-beta stocks when it is weak.",
+}
+
+LEVEL_WORDS = ("very low", "low", "middle", "high", "very high")
+CHEAP_WORDS = ("very expensive", "expensive", "average", "cheap", "very cheap")
+Z_WORDS = ((-1.0, "low"), (-0.3, "below average"), (0.3, "about average"), (1.0, "above average"))
+
+
+def fmt_pct(x: float) -> str:
+    return "n/a" if not np.isfinite(x) else f"{100.0 * x:+.1f}%"
+
+
+def fmt_num(x: float) -> str:
+    if not np.isfinite(x):
+        return "n/a"
+    return f"{x:.1f}" if abs(x) >= 10 else f"{x:.2f}"
+
+
+def quintile_words(x: np.ndarray, universe: np.ndarray, words: Sequence[str] = LEVEL_WORDS) -> list[str]:
+    """Cross-sectional quintile word of each value among the universe's finite values ("n/a" else)."""
+    ok = np.isfinite(x) & universe
+    out = ["n/a"] * x.size
+    n = int(ok.sum())
+    if n == 0:
+        return out
+    idx = np.flatnonzero(ok)
+    order = np.argsort(x[idx], kind="mergesort")
+    ranks = np.empty(n)
+    ranks[order] = np.arange(n)
+    q = np.minimum((ranks / max(n, 1) * 5).astype(int), 4) if n > 1 else np.full(n, 2)
+    for i, k in zip(idx, q):
+        out[i] = words[k]
+    return out
+
+
+def z_word(z: float) -> str:
+    for bound, word in Z_WORDS:
+        if z < bound:
+            return word
+    return "high"
+
+
+def release_day(series: np.ndarray) -> int | None:
+    """Index (within ``series``) of the day the latest value first appeared (its release)."""
+    if series.size == 0 or not np.isfinite(series[-1]):
+        return None
+    last = series[-1]
+    k = series.size - 1
+    while k > 0 and series[k - 1] == last:
+        k -= 1
+    return k
+
+
+@dataclass(frozen=True)
+class DayBrief:
+    """Everything any type may be told on one day, rendered once from the point-in-time view."""
+
+    day: int
+    date: str
+    universe: np.ndarray            # (N,) bool
+    day_text: str
+    stock_parts: dict[Modality, list[str]]   # modality -> per-stock text part (N,)
+    sector_text: str
+    macro_text: str
+
+    @classmethod
+    def build(cls, panel: MarketPanel, day: int) -> "DayBrief":
+        view = PointInTimeView(panel, day)
+        uni = np.asarray(view.universe(), dtype=bool)
+        syms = view.symbols
+        raw = ohlcv_raw(view)  # ret_1d, ret_5d, ret_20d, vol_20d, volume_ratio
+        with np.errstate(invalid="ignore"):
+            avg = [float(np.nanmean(np.where(uni, raw[:, j], np.nan))) if np.isfinite(raw[uni, j]).any() else np.nan
+                   for j in range(3)]
+        date = str(view.date.date())
+        day_text = DAY_TEMPLATE.format(date=date, r1=fmt_pct(avg[0]), r5=fmt_pct(avg[1]), r20=fmt_pct(avg[2]))
+        w5, w20, wv = (quintile_words(raw[:, j], uni) for j in (1, 2, 3))
+        parts: dict[Modality, list[str]] = {}
+        parts[Modality.OHLCV] = [ITEM_OHLCV.format(sym=s, r5=fmt_pct(raw[i, 1]), w5=w5[i], r20=fmt_pct(raw[i, 2]),
+                                                   w20=w20[i], wvol=wv[i]) for i, s in enumerate(syms)]
+        # industry: the stock's sector and its 20-day move (ranked across stocks)
+        ind = industry_raw(view)  # ind_ret_1d, ind_ret_5d, ind_ret_20d, rel_ret_5d
+        names = panel.industry_names
+        ws = quintile_words(ind[:, 2], uni)
+        parts[Modality.INDUSTRY] = [
+            ITEM_INDUSTRY.format(sector=names[c] if c >= 0 else "unknown", s20=fmt_pct(ind[i, 2]), ws20=ws[i])
+            for i, c in enumerate(panel.industry)]
+        sector_text = ""
+        ir = view.industry_returns(20)
+        if ir.shape[1] and ir.shape[0]:
+            comp = np.expm1(np.log1p(ir).sum(0))
+            order = np.argsort(-comp, kind="mergesort")
+            sector_text = SECTORS_TEMPLATE.format(
+                sectors=", ".join(f"{names[k]} {fmt_pct(comp[k])}" for k in order))
+        # value: P/E, P/B and a cheapness word from the mean rank of earnings and book yields
+        N = panel.n_symbols
+        pe = view.at("pe") if "pe" in panel.valuation else np.full(N, np.nan)
+        pb = view.at("pb") if "pb" in panel.valuation else np.full(N, np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            yields = np.column_stack([np.where(pe > 0, 1.0 / pe, np.nan), np.where(pb > 0, 1.0 / pb, np.nan)])
+        cheap = _mean_rank(yields, uni)
+        wc = quintile_words(cheap, uni, CHEAP_WORDS)
+        parts[Modality.VALUE] = [ITEM_VALUE.format(pe=fmt_num(pe[i]), pb=fmt_num(pb[i]), wcheap=wc[i])
+                                 for i in range(N)]
+        # macro: each stock's beta; market-wide levels with release dates go to the type segment
+        beta = market_beta(view)
+        wb = quintile_words(beta, uni)
+        parts[Modality.MACRO] = [ITEM_MACRO.format(beta=fmt_num(beta[i]), wbeta=wb[i]) for i in range(N)]
+        macro_text = ""
+        if panel.macro_names:
+            hist = view.macro(250)
+            z = macro_levels(view)
+            items = []
+            for j, name in enumerate(panel.macro_names):
+                k = release_day(hist[:, j])
+                if k is None:
+                    continue
+                released = str(view.dates[view.asof - (hist.shape[0] - 1 - k)].date())
+                items.append(MACRO_ITEM.format(name=name, value=fmt_num(hist[-1, j]), word=z_word(z[j]),
+                                               released=released))
+            if items:
+                macro_text = MACRO_TEMPLATE.format(macro="; ".join(items))
+        return cls(day, date, uni, day_text, parts, sector_text, macro_text)
+
+    def type_text(self, itype: InvestorType) -> str:
+        sees = ", ".join(SEES[m] for m in Modality if m in itype.modalities)
+        context = ""
+        if Modality.INDUSTRY in itype.modalities:
+            context += self.sector_text
+        if Modality.MACRO in itype.modalities:
+            context += self.macro_text
+        return TYPE_TEMPLATE.format(sees=sees, style=STYLE_TEXT[itype.style], context=context)
+
+    def item_text(self, itype: InvestorType, stock: int) -> str:
+        return "".join(self.stock_parts[m][stock] for m in Modality if m in itype.modalities)
+
+
+def _mean_rank(x: np.ndarray, universe: np.ndarray) -> np.ndarray:
+    """Mean over columns of the within-universe percentile rank (NaN-aware; NaN if all missing)."""
+    out = np.zeros(x.shape[0])
+    cnt = np.zeros(x.shape[0])
+    for j in range(x.shape[1]):
+        ok = np.isfinite(x[:, j]) & universe
+        n = int(ok.sum())
+        if n == 0:
+            continue
+        idx = np.flatnonzero(ok)
+        r = np.empty(n)
+        r[np.argsort(x[idx, j], kind="mergesort")] = np.arange(n) / max(n - 1, 1)
+        out[idx] += r
+        cnt[idx] += 1
+    with np.errstate(invalid="ignore"):
+        return np.where(cnt > 0, out / np.maximum(cnt, 1), np.nan)
+
+
+def list_user_message(segments: Sequence[str], items: Sequence[tuple[str, str]]) -> str:
+    """The user message of the list format (OpenAI-compatible servers): shared context, then one
+    line per candidate."""
+    return "".join(segments) + LIST_TAIL + "\n".join(text for _, text in items) + "\n"
+
+
+def list_json_schema(symbols: Sequence[str]) -> dict:
+    """JSON schema of the list answer: every candidate symbol, an integer rating 1..5 each."""
+    return {
+        "type": "object",
+        "properties": {"ratings": {
+            "type": "object",
+            "properties": {s: {"type": "integer", "enum": [1, 2, 3, 4, 5]} for s in symbols},
+            "required": list(symbols),
+            "additionalProperties": False,
+        }},
+        "required": ["ratings"],
+        "additionalProperties": False,
+    }
