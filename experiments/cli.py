@@ -3,11 +3,14 @@
 ``mass run``      one episode of the game (scripted followers, a chosen leader) on the embedded
                   synthetic market or on ``--data``; prints the Rank IC table and writes tidy files.
 ``mass data``     load a panel and print what it holds (a quick check of a user's data).
+``mass ablation`` the paper's ablation (configs A-F, E-512, A-512) over seeds with baselines; prints
+                  the Rank IC table and writes tidy files, a JSON record and a plot; resumable.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -71,6 +74,86 @@ def _cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_seeds(text: str) -> tuple[int, ...]:
+    """``"3"`` -> seeds 0, 1, 2; ``"0,11,22"`` (any comma) -> exactly those seeds."""
+    try:
+        if "," in text:
+            seeds = tuple(int(x) for x in text.split(",") if x.strip())
+        else:
+            n = int(text)
+            if n < 1:
+                raise ValueError
+            seeds = tuple(range(n))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds takes a count (3) or a comma list (0,11,22), got {text!r}")
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"--seeds must name distinct seeds, got {text!r}")
+    return seeds
+
+
+def _cmd_ablation(args: argparse.Namespace) -> int:
+    from .ablation import SweepSpec, run_ablation
+    from .configs import BASELINES, CONFIGS
+
+    if args.list:
+        print("configs:")
+        for c in CONFIGS.values():
+            print(f"  {c.name:<6} fitness={c.fitness:<12} alpha={c.alpha:<9} optimiser={c.optimizer:<6} "
+                  f"lambda={c.turnover_penalty:<5g} {c.n_types} types x {c.agents_per_type} agents")
+        print("baselines (run at each population size used): " + ", ".join(BASELINES))
+        return 0
+    followers = args.followers
+    if followers == "llm":
+        from agents.llm.cli import factory_from_args
+
+        from .ablation import register_followers
+
+        factory = factory_from_args(args, args.out)
+        register_followers(factory.name, factory, sources=factory.sources)
+        followers = factory.name  # the name hashes the answer-changing options: resumed sweeps never mix backends
+    baselines = () if args.baselines.strip().lower() in ("", "none") else tuple(
+        b.strip().lower() for b in args.baselines.split(",") if b.strip())
+    spec = SweepSpec.default(args.configs, baselines=baselines, seeds=args.seeds, data=args.data,
+                             n_days=args.days, market_seed=args.market_seed, vary_market=args.vary_market,
+                             followers=followers, horizon=args.horizon, reference=args.reference,
+                             n_boot=args.boot)
+    if args.agents:
+        spec = dataclasses.replace(spec, configs=tuple(dataclasses.replace(c, agents_per_type=args.agents)
+                                                       for c in spec.configs))
+    if args.principal:  # extra leaders (gradient, rl:PATH, NAME:k=v,...) at each population of the configs
+        from .train_rl import principal_configs
+
+        pops = list(dict.fromkeys(c.population for c in spec.configs))
+        spec = dataclasses.replace(spec, configs=spec.configs + tuple(principal_configs(args.principal, pops)))
+    source = ("embedded synthetic market (no --data given; SyntheticConfig(n_days=%d), market seed %s)"
+              % (args.days, "= run seed" if args.vary_market else args.market_seed)) if args.data is None else args.data
+    names = ", ".join(c.name for c in spec.configs)
+    log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    if spec.reference not in {c.name for c in spec.configs}:
+        print(f"note: reference {spec.reference!r} is not among the runs ({names}): no confidence intervals",
+              file=sys.stderr)
+    log(f"ablation on {source}\n  runs: {names} x seeds {list(spec.seeds)} with {args.followers} followers -> {args.out}")
+    res = run_ablation(spec, args.out, resume=not args.no_resume, plot=not args.no_plot, progress=log)
+    ev_days = int(res.table["eval_days"].max()) if len(res.table) else 0
+    first = res.daily.loc[res.daily["eval"], "date"].min()
+    print(f"\nmarket: {source}")
+    print(f"Rank IC over {ev_days} evaluation days from {_date(first)} (one-month warm-up excluded), "
+          f"mean ± std over {len(spec.seeds)} seed(s) {list(spec.seeds)}")
+    print(f"CI: paired bootstrap of the difference to {spec.reference} (seeds and day blocks resampled, "
+          f"{spec.n_boot} resamples)")
+    print(res.format())
+    print(f"\n{len(res.computed)} run(s) computed, {len(res.reused)} reused, {res.wall_s:.1f}s; files in {args.out}: "
+          + ", ".join(Path(p).name for p in res.files.values()))
+    return 0
+
+
+def _date(x: object) -> str:
+    try:
+        return str(x.date())  # type: ignore[attr-defined]
+    except AttributeError:
+        return str(x)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mass", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -82,10 +165,50 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--data", default=None)
     data.add_argument("--seed", type=int, default=0)
     data.set_defaults(func=_cmd_data)
+    abl = sub.add_parser("ablation", help="the paper's ablation table over seeds (configs A-F, E-512, A-512)",
+                         description="Run the paper's ablation configs over seeds and print the Rank IC table.")
+    abl.add_argument("--configs", default="A,B,C,D,E,F", help="comma list of configs (A,B,C,D,E,F,E-512,A-512)")
+    abl.add_argument("--seeds", type=_parse_seeds, default=(0, 1, 2),
+                     help="a count N (seeds 0..N-1) or a comma list of seeds (default 3)")
+    abl.add_argument("--baselines", default="equal,oracle",
+                     help="comma list of equal, random, oracle (hindsight upper bound), or none")
+    abl.add_argument("--data", default=None, help="shared-data root or a CSV/parquet long table (default: embedded synthetic market)")
+    abl.add_argument("--days", type=int, default=160, help="days of the embedded synthetic market")
+    abl.add_argument("--market-seed", type=int, default=0, help="seed of the synthetic market (held fixed across seeds)")
+    abl.add_argument("--vary-market", action="store_true", help="draw a synthetic market per seed instead")
+    abl.add_argument("--followers", default="scripted", choices=("scripted", "llm"),
+                     help="follower population: scripted, or llm (LLM investors; options --llm-*)")
+    abl.add_argument("--agents", type=int, default=None,
+                     help="agents per type for every config (default: each config's own; e.g. 2 for a quick LLM run)")
+    abl.add_argument("--principal", action="append", default=[], metavar="SPEC",
+                     help="extra leader run next to the configs at each population: gradient, rl:PATH "
+                          "(a policy saved by `mass train-rl`), or NAME[:key=value,...]; repeatable")
+    abl.add_argument("--horizon", type=int, default=10, help="payoff horizon of the game in trading days")
+    abl.add_argument("--reference", default="A", help="config the bootstrap CIs compare against")
+    abl.add_argument("--boot", type=int, default=2000, help="bootstrap resamples (0: no CI)")
+    abl.add_argument("--out", default="results/ablation", help="output directory (also the resume cache)")
+    abl.add_argument("--no-resume", action="store_true", help="recompute every run even if its files exist")
+    abl.add_argument("--no-plot", action="store_true", help="do not write ablation.png")
+    abl.add_argument("--list", action="store_true", help="list the configs and exit")
+    abl.add_argument("--quiet", action="store_true", help="no progress output")
+    from agents.llm.cli import add_arguments as add_llm_arguments
+
+    add_llm_arguments(abl)
+    abl.set_defaults(func=_cmd_ablation)
+    sub.add_parser("train-rl", add_help=False,
+                   help="train an RL leader (stable-baselines3 PPO) on mass_env/Principal-v0; `mass train-rl --help`")
+    sub.add_parser("rl-table", add_help=False,
+                   help="results table: SA, CMA-ES, gradient, RL, equal at 8 and 32 types; `mass rl-table --help`")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("train-rl", "rl-table"):  # they own their parsers (experiments.train_rl)
+        from .train_rl import main as train_main
+        from .train_rl import table_main
+
+        return int((train_main if argv[0] == "train-rl" else table_main)(argv[1:]) or 0)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

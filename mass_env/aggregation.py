@@ -129,9 +129,9 @@ def aggregate(
     wb = wv.reshape(wv.shape[:1] + (1,) * extra + (K, 1))
     with np.errstate(invalid="ignore", divide="ignore"):
         if rule == "agent":
-            wsum = (wb * moments.count).sum(-2)
-            mean = (wb * moments.total).sum(-2) / wsum
-            m2 = (wb * moments.total_sq).sum(-2) / wsum
+            wsum = np.einsum("pk,...kn->p...n", wv, moments.count)
+            mean = np.einsum("pk,...kn->p...n", wv, moments.total) / wsum
+            m2 = np.einsum("pk,...kn->p...n", wv, moments.total_sq) / wsum
         elif rule == "mass":
             tm = moments.type_mean()
             seen = np.isfinite(tm)
