@@ -196,6 +196,19 @@ class DayLog:
     window_days: int
 
 
+def check_window_options(component: str, lookback: int, fitness_horizon: int, alpha: float,
+                         turnover_penalty: float, inertia: float) -> None:
+    """Validate the options every window-fitting leader shares (SA, CMA-ES, gradient)."""
+    if component not in COMPONENTS:
+        raise ValueError(f"component must be one of {COMPONENTS}, got {component!r}")
+    if lookback < 1 or fitness_horizon < 1:
+        raise ValueError("lookback and fitness_horizon must be >= 1")
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+    if turnover_penalty < 0 or inertia < 0:
+        raise ValueError("turnover_penalty and inertia must be >= 0")
+
+
 class BlackBoxPrincipal:
     """A leader that re-optimises ``(d, alpha)`` every day with an ask/tell optimiser.
 
@@ -219,14 +232,7 @@ class BlackBoxPrincipal:
                  learn_alpha: bool = False, alpha: float = 0.5, lookback: int = 5,
                  fitness_horizon: int = 5, turnover_penalty: float = 0.0, inertia: float = 0.0,
                  min_days: int | None = None) -> None:
-        if component not in COMPONENTS:
-            raise ValueError(f"component must be one of {COMPONENTS}, got {component!r}")
-        if lookback < 1 or fitness_horizon < 1:
-            raise ValueError("lookback and fitness_horizon must be >= 1")
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
-        if turnover_penalty < 0 or inertia < 0:
-            raise ValueError("turnover_penalty and inertia must be >= 0")
+        check_window_options(component, lookback, fitness_horizon, alpha, turnover_penalty, inertia)
         self.name = name
         self.optimizer = optimizer
         self.component: Component = component  # type: ignore[assignment]

@@ -59,10 +59,10 @@ from mass_env.mechanism import PrincipalAction
 from mass_env.scoring import Component, ScoringWindow
 
 from .base import DecisionContext
+from .blackbox import COMPONENTS, check_window_options
 from .softrank import DEFAULT_TEMPERATURE, SoftRankWindow, require_torch, smooth_turnover, torch_threads
 
 FloatArray = npt.NDArray[np.float64]
-COMPONENTS = ("signal", "consensus", "disagreement")
 
 
 @dataclass
@@ -119,14 +119,9 @@ class GradientPrincipal:
                  temperature: float = DEFAULT_TEMPERATURE, tv_smoothing: float = 1e-3,
                  logit_decay: float = 0.01, weight_floor: float = 1e-3, threads: int | None = 1,
                  name: str = "gradient") -> None:
-        if component not in COMPONENTS:
-            raise ValueError(f"component must be one of {COMPONENTS}, got {component!r}")
-        if lookback < 1 or fitness_horizon < 1:
-            raise ValueError("lookback and fitness_horizon must be >= 1")
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
-        if turnover_penalty < 0 or inertia < 0 or logit_decay < 0 or tv_smoothing < 0:
-            raise ValueError("turnover_penalty, inertia, logit_decay and tv_smoothing must be >= 0")
+        check_window_options(component, lookback, fitness_horizon, alpha, turnover_penalty, inertia)
+        if logit_decay < 0 or tv_smoothing < 0:
+            raise ValueError("logit_decay and tv_smoothing must be >= 0")
         if not 0.0 <= weight_floor < 1.0:
             raise ValueError(f"weight_floor must lie in [0, 1), got {weight_floor}")
         if steps < 0 or not lr > 0 or not temperature > 0:
