@@ -1,0 +1,86 @@
+"""Executors: serial, process pool and Ray give the serial sweep's results, in input order."""
+
+from __future__ import annotations
+
+import json
+import operator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from experiments.ablation import SweepSpec, run_ablation
+from experiments.configs import AblationConfig, baseline_for
+from experiments.executors import (ProcessExecutor, RayExecutor, SerialExecutor, make_executor,
+                                   run_ablation_parallel)
+
+
+def _tiny_spec(**kw):
+    configs = (
+        AblationConfig("A", "sa", {"component": "disagreement"}, 4, 2, fitness="disagreement",
+                       alpha="0.5 fixed", optimizer="SA"),
+        AblationConfig("E", "cmaes", {}, 4, 2, turnover_penalty=0.1, fitness="combined", alpha="learned",
+                       optimizer="CMA-ES"),
+        baseline_for("oracle", (4, 2)),
+    )
+    return SweepSpec(configs, **{"seeds": (0, 1), "n_days": 60, "n_boot": 100, **kw})
+
+
+def _assert_same(a, b):
+    pd.testing.assert_frame_equal(a.daily, b.daily)
+    pd.testing.assert_frame_equal(a.weights, b.weights)
+    pd.testing.assert_frame_equal(a.runs, b.runs)
+    pd.testing.assert_frame_equal(a.table, b.table)
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory):
+    return run_ablation(_tiny_spec(), tmp_path_factory.mktemp("serial"), plot=False)
+
+
+def test_executors_keep_input_order():
+    args = [(i, 10) for i in range(7)]
+    want = [i * 10 for i in range(7)]
+    seen = []
+    assert SerialExecutor().map(operator.mul, args, on_result=lambda i, r: seen.append(i)) == want
+    assert seen == list(range(7))
+    assert ProcessExecutor(2).map(operator.mul, args) == want
+    assert ProcessExecutor(2).map(operator.mul, []) == []
+    assert isinstance(make_executor("process", 3), ProcessExecutor) and make_executor("process", 3).workers == 3
+    with pytest.raises(ValueError, match="unknown executor"):
+        make_executor("threads")
+    with pytest.raises(ValueError):
+        ProcessExecutor(0)
+
+
+def test_process_pool_matches_serial_sweep_and_resumes(serial, tmp_path):
+    logs = []
+    par = run_ablation_parallel(_tiny_spec(), tmp_path, ProcessExecutor(2), plot=False, progress=logs.append)
+    _assert_same(serial, par)
+    assert par.computed == serial.computed and not par.reused
+    serial_runs = Path(serial.files["table"]).parent / "runs"
+    for c, s in serial.computed:  # per-run histories on disk are identical too
+        name = f"{c}__seed{s}.parquet"
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "runs" / name), pd.read_parquet(serial_runs / name))
+    summary = json.loads((tmp_path / "ablation.json").read_text())
+    assert summary["executor"] == {"name": "process", "workers": 2}
+    assert len(summary["computed"]) == 6 and summary["reused"] == []
+    assert sum("seed" in m for m in logs) == 6
+    # a second call reuses everything, like the serial sweep
+    again = run_ablation_parallel(_tiny_spec(), tmp_path, ProcessExecutor(2), plot=False)
+    assert not again.computed and len(again.reused) == 6
+    _assert_same(serial, again)
+
+
+def test_serial_executor_matches_run_ablation(serial, tmp_path):
+    _assert_same(serial, run_ablation_parallel(_tiny_spec(), tmp_path, SerialExecutor(), plot=False))
+
+
+def test_ray_matches_serial_sweep(serial, tmp_path):
+    pytest.importorskip("ray")
+    ex = RayExecutor(workers=2)
+    try:
+        assert ex.map(operator.mul, [(i, 3) for i in range(5)]) == [0, 3, 6, 9, 12]
+        _assert_same(serial, run_ablation_parallel(_tiny_spec(), tmp_path, ex, plot=False))
+    finally:
+        ex.shutdown()
