@@ -133,7 +133,19 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
         print(f"note: reference {spec.reference!r} is not among the runs ({names}): no confidence intervals",
               file=sys.stderr)
     log(f"ablation on {source}\n  runs: {names} x seeds {list(spec.seeds)} with {args.followers} followers -> {args.out}")
-    res = run_ablation(spec, args.out, resume=not args.no_resume, plot=not args.no_plot, progress=log)
+    if args.executor == "serial":
+        res = run_ablation(spec, args.out, resume=not args.no_resume, plot=not args.no_plot, progress=log)
+    else:
+        if followers != "scripted":
+            print(f"error: --executor {args.executor} runs scripted followers only ({args.followers} followers are "
+                  "set up in this process); use --executor serial", file=sys.stderr)
+            return 2
+        from .executors import make_executor, run_ablation_parallel
+
+        executor = make_executor(args.executor, args.workers, args.ray_address)
+        log(f"  executor: {executor!r}")
+        res = run_ablation_parallel(spec, args.out, executor, resume=not args.no_resume, plot=not args.no_plot,
+                                    progress=log)
     ev_days = int(res.table["eval_days"].max()) if len(res.table) else 0
     first = res.daily.loc[res.daily["eval"], "date"].min()
     print(f"\nmarket: {source}")
@@ -191,6 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
     abl.add_argument("--no-plot", action="store_true", help="do not write ablation.png")
     abl.add_argument("--list", action="store_true", help="list the configs and exit")
     abl.add_argument("--quiet", action="store_true", help="no progress output")
+    abl.add_argument("--executor", choices=("serial", "process", "ray"), default="serial",
+                     help="where the (config, seed) runs execute: this process, a local process pool, or Ray "
+                          "(optional: pip install 'mass-mechanism[ray]'); the results are the serial run's")
+    abl.add_argument("--workers", type=int, default=None,
+                     help="parallel runs for --executor process/ray (default: the usable CPUs)")
+    abl.add_argument("--ray-address", default=None,
+                     help="join this Ray cluster (e.g. auto, ray://host:10001; default: start a local Ray)")
     from agents.llm.cli import add_arguments as add_llm_arguments
 
     add_llm_arguments(abl)
