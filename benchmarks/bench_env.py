@@ -17,8 +17,17 @@ from agents import scripted_followers
 from mass_env import PRINCIPAL, MassStackelbergEnv, SyntheticConfig, build_types, synthetic_market
 
 
-def run(n_types: int, per_type: int, days: int, symbols: int, trace: bool = False) -> dict[str, float]:
-    panel, _ = synthetic_market(SyntheticConfig(n_days=days, n_symbols=symbols), seed=0)
+def market(days: int, symbols: int, csi300: str | None):
+    if csi300:  # the CSI300 universe (300 stocks) over 2023, from the shared research data
+        from mass_env.loaders import load_csi300
+
+        return load_csi300(csi300, start="2023-01-01", end="2023-12-31")
+    return synthetic_market(SyntheticConfig(n_days=days, n_symbols=symbols), seed=0)[0]
+
+
+def run(n_types: int, per_type: int, days: int, symbols: int, trace: bool = False,
+        csi300: str | None = None) -> dict[str, float]:
+    panel = market(days, symbols, csi300)
     if trace:
         tracemalloc.start()
     env = MassStackelbergEnv(panel, build_types(n_types, per_type))
@@ -46,12 +55,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--days", type=int, default=160)
     ap.add_argument("--symbols", type=int, default=50)
+    ap.add_argument("--csi300", default=None, metavar="SHARED_DATA",
+                    help="run on the CSI300 universe over 2023 from this shared-data root instead")
     args = ap.parse_args()
     base = None
     print(f"{'agents':>7} {'steps/s':>9} {'us/agent-day':>13} {'peak MiB':>9} {'time vs 64':>11}")
     for K, M in ((8, 8), (32, 16), (64, 64)):
-        r = run(K, M, args.days, args.symbols)  # timed without tracing (tracemalloc slows numpy)
-        r["peak_mib"] = run(K, M, args.days, args.symbols, trace=True)["peak_mib"]
+        r = run(K, M, args.days, args.symbols, csi300=args.csi300)  # timed untraced (tracemalloc slows numpy)
+        r["peak_mib"] = run(K, M, args.days, args.symbols, trace=True, csi300=args.csi300)["peak_mib"]
         base = base or r
         ratio = base["steps_per_s"] / r["steps_per_s"]
         print(f"{r['agents']:>7} {r['steps_per_s']:>9.1f} {r['us_per_agent_day']:>13.2f} {r['peak_mib']:>9.1f} {ratio:>10.1f}x", flush=True)
