@@ -51,6 +51,38 @@ def _sorted_average_ranks(xs: FloatArray, n_valid: npt.ArrayLike) -> FloatArray:
     return out
 
 
+def _tie_corrections(sorted_s: FloatArray, g: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Corrections to the no-tie covariance numerator and squared rank norm, from tied runs only.
+
+    Without ties, sorted position j has rank j + 1. A run of ``t`` tied values shares the average
+    rank instead, which changes the numerator by ``sum_run (avg - (j + 1)) * g_j`` and the squared
+    norm by ``-(t^3 - t) / 12`` (the textbook tie correction). Only elements in tied runs are
+    touched, so sparse ties cost little. NaN (unusable) entries never compare equal: never tied.
+    """
+    lead, n = sorted_s.shape[:-1], sorted_s.shape[-1]
+    flat = sorted_s.reshape(-1, n)
+    eq = flat[:, 1:] == flat[:, :-1]
+    in_tie = np.zeros(flat.shape, dtype=bool)
+    in_tie[:, 1:] |= eq
+    in_tie[:, :-1] |= eq
+    idx = np.flatnonzero(in_tie)
+    rows = flat.shape[0]
+    if idx.size == 0:
+        return np.zeros(lead), np.zeros(lead)
+    pos = idx % n
+    starts = np.ones(idx.size, dtype=bool)
+    starts[1:] = ~eq.reshape(-1)[np.maximum(idx[1:] - 1 - idx[1:] // n, 0)] | (pos[1:] == 0)
+    run = np.cumsum(starts) - 1
+    first = idx[starts]
+    length = np.bincount(run)
+    avg = first % n + (length - 1) / 2.0  # 0-based average position of each run
+    row = idx // n
+    num = np.bincount(row, weights=(avg[run] - pos) * g.reshape(-1)[idx], minlength=rows)
+    run_row = first // n
+    ties = np.bincount(run_row, weights=(length.astype(np.float64) ** 3 - length) / 12.0, minlength=rows)
+    return num.reshape(lead), ties.reshape(lead)
+
+
 def _pearson_masked(a: FloatArray, b: FloatArray, valid: npt.NDArray[np.bool_], min_stocks: int) -> FloatArray:
     n = valid.sum(-1)
     safe_n = np.maximum(n, 1)
@@ -107,9 +139,13 @@ class RankICScorer:
             raise ValueError(f"signals must end in {self.returns.shape}, got {s.shape}")
         lead = s.shape[:-2]
         s = s.reshape((-1,) + self.returns.shape)
-        valid = np.isfinite(s) & self._r_valid
-        day_mask = valid[0]
-        same = (valid == day_mask).all(axis=(0, 2))  # (T,) days where all candidates agree
+        if np.isfinite(s).all():  # common case: the usable set is the returns' own, for every row
+            day_mask = self._r_valid
+            same = np.ones(s.shape[1], dtype=bool)
+        else:
+            valid = np.isfinite(s) & self._r_valid
+            day_mask = valid[0]
+            same = (valid == day_mask).all(axis=(0, 2))  # (T,) days where all candidates agree
         out = np.full(s.shape[:2], np.nan)
         if same.any():
             out[:, same] = self._fast(s[:, same], self.returns[same], day_mask[same])
@@ -130,18 +166,9 @@ class RankICScorer:
         # g . (j + 1) and the signal-rank norm has a closed form
         num = np.einsum("ptn,n->pt", g, np.arange(1.0, s.shape[-1] + 1.0))
         anorm = np.broadcast_to(np.sqrt(n * (n * n - 1.0) / 12.0), num.shape).copy()
-        tied = (sorted_s[..., 1:] == sorted_s[..., :-1]).any(-1)  # NaN == NaN is False
-        if tied.mean() > 0.5:  # mostly tied (e.g. 0/1 selections): rank every row, no gathers
-            a = _sorted_average_ranks(sorted_s, n)
-            a = np.where(np.isfinite(a), a - (n[:, None] + 1) / 2.0, 0.0)
-            num = np.einsum("ptn,ptn->pt", a, g)
-            anorm = np.sqrt(np.einsum("ptn,ptn->pt", a, a))
-        elif tied.any():
-            pi, ti = np.nonzero(tied)
-            a = _sorted_average_ranks(sorted_s[pi, ti], n[ti])
-            a = np.where(np.isfinite(a), a - (n[ti, None] + 1) / 2.0, 0.0)
-            num[pi, ti] = np.einsum("kn,kn->k", a, g[pi, ti])
-            anorm[pi, ti] = np.sqrt(np.einsum("kn,kn->k", a, a))
+        dnum, dnorm2 = _tie_corrections(sorted_s, g)  # zero where a row has no ties
+        num = num + dnum
+        anorm = np.sqrt(np.maximum(anorm * anorm - dnorm2, 0.0))
         den = anorm * rnorm
         with np.errstate(invalid="ignore", divide="ignore"):
             out = num / den
