@@ -15,6 +15,8 @@ any of them.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import hashlib
 import json
 import threading
@@ -180,19 +182,24 @@ class BackendStats:
                 "seconds": round(self.seconds, 3), "by_status": dict(self.by_status)}
 
 
-class BaseBackend:
-    """Shared plumbing: counters, a lock (a backend may be shared by threads), ``on_answer``."""
+class BaseBackend(ABC):
+    """Shared plumbing: counters, a lock (a backend may be shared by threads), ``on_answer``.
+
+    Subclasses provide ``fingerprint`` (what the answers depend on) and ``_answer`` (the model call).
+    """
 
     def __init__(self) -> None:
         self.stats = BackendStats()
         self._lock = threading.RLock()
 
     @property
-    def fingerprint(self) -> Mapping[str, Any]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def fingerprint(self) -> Mapping[str, Any]:
+        """Model id, weights hash, decoding parameters: everything besides the request."""
 
-    def _answer(self, requests: Sequence[Request], emit: OnAnswer) -> None:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def _answer(self, requests: Sequence[Request], emit: OnAnswer) -> None:
+        """Answer ``requests``, calling ``emit(index, answer)`` for each as soon as it exists."""
 
     def answer(self, requests: Sequence[Request], on_answer: OnAnswer | None = None) -> list[Answer]:
         import time
