@@ -84,3 +84,29 @@ def test_scorer_tie_paths_agree_with_scipy(rng, tie_rows):
     got = RankICScorer(R)(S)
     want = np.array([[_scipy_rank_ic(S[p, t], R[t]) for t in range(T)] for p in range(P)])
     np.testing.assert_allclose(got, want, atol=1e-10)
+
+
+@pytest.mark.parametrize("block_elements", [1, 50, 7 * 25, 1 << 17])
+def test_scorer_blocks_and_row_boundaries_match_scipy(rng, block_elements):
+    """Blocks that split candidates mid-window, values equal across row boundaries (never a tie
+    between rows), and a shared missing-return mask all give scipy's answer."""
+    P, T, N = 5, 7, 25
+    S = np.round(rng.random((P, T, N)), 1)  # dense ties inside rows, values in [0, 1]
+    S[..., 0], S[..., 1] = 0.0, 1.0
+    S += np.arange(P * T).reshape(P, T, 1)  # sorted, each row ends on the value the next one starts with
+    R = rng.normal(size=(T, N))
+    R[:2][rng.random((2, N)) < 0.15] = np.nan  # a shared per-day mask on two days (unusable sort last)
+    got = RankICScorer(R, block_elements=block_elements)(S)
+    want = np.array([[_scipy_rank_ic(S[p, t], R[t]) for t in range(T)] for p in range(P)])
+    np.testing.assert_allclose(got, want, atol=1e-10)
+
+
+@pytest.mark.parametrize("shape", [(3, 0, 5), (0, 4, 5), (3, 4, 0)])
+def test_scorer_empty_inputs(shape):
+    got = RankICScorer(np.zeros(shape[1:]))(np.zeros(shape))
+    assert got.shape == shape[:2] and np.isnan(got).all()
+
+
+def test_scorer_rejects_bad_block_size():
+    with pytest.raises(ValueError, match="block_elements"):
+        RankICScorer(np.zeros((2, 5)), block_elements=0)
