@@ -1,5 +1,5 @@
-"""Ablation benchmark: end-to-end wall time and peak memory of a scripted sweep (configs A-F x N seeds,
-64 agents = 8 types x 8, scripted followers) with the vectorised fitness scorer, against the same
+"""Ablation benchmark: end-to-end wall time and peak memory of scripted sweeps (configs A-F x N seeds at
+64 agents = 8 types x 8, and E-512, A-512 x N seeds at 512 = 32 x 16) with the vectorised fitness scorer, against the same
 sweep with a *naive* scorer (``RankICScorer`` monkeypatched by a per-(candidate, day)
 ``scipy.stats.spearmanr`` loop), and optionally on a local process pool. Markets: the embedded
 synthetic one (160 days) and the paper's SSE50 window when ``../shared/data`` (or ``--data``) exists.
@@ -10,9 +10,10 @@ peak of Python/NumPy allocations (``tracemalloc``; slower, so not timed). The va
 compared: the naive scorer agrees with the fast one to rounding, so the numbers match closely (an
 optimiser may take a different branch on a near-tie, hence "max |diff|" rather than equality).
 
-    python benchmarks/bench_ablation.py                  # A-F x 3 seeds, synthetic (+ SSE50 if found)
+    python benchmarks/bench_ablation.py                  # A-F and E/A-512 x 3 seeds, synthetic (+ SSE50 if found)
     python benchmarks/bench_ablation.py --quick          # A, D x 1 seed, 80 synthetic days
     python benchmarks/bench_ablation.py --seeds 5 --workers 2 --baselines equal,oracle --trace
+    python benchmarks/bench_ablation.py --ray --no-naive  # + a local-Ray row (results must be identical)
 """
 
 from __future__ import annotations
@@ -90,9 +91,10 @@ def _variant(args: argparse.Namespace) -> None:
     }))
 
 
-def _spawn(args: argparse.Namespace, scorer: str, executor: str, workers: int, data: str, trace: bool = False) -> dict:
+def _spawn(args: argparse.Namespace, configs: str, scorer: str, executor: str, workers: int, data: str,
+           trace: bool = False) -> dict:
     cmd = [sys.executable, __file__, "--_variant", "--scorer", scorer, "--executor", executor,
-           "--workers", str(workers), "--configs", args.configs, "--seeds", str(args.seeds),
+           "--workers", str(workers), "--configs", configs, "--seeds", str(args.seeds),
            "--days", str(args.days), "--data", data, "--baselines", args.baselines] + (["--trace"] if trace else [])
     p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if p.returncode:
@@ -103,12 +105,14 @@ def _spawn(args: argparse.Namespace, scorer: str, executor: str, workers: int, d
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="configs A,D, 1 seed, 80 days, synthetic only")
-    ap.add_argument("--configs", default="A,B,C,D,E,F")
+    ap.add_argument("--configs", default="A,B,C,D,E,F;E-512,A-512",
+                    help="sweeps separated by ';', each a comma-separated list of configs")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--days", type=int, default=160, help="synthetic market length")
     ap.add_argument("--data", default=None, help=f"shared-data root (default: {DEFAULT_DATA} if it exists)")
     ap.add_argument("--baselines", default="", help="e.g. equal,oracle (the oracle is scorer-heavy)")
     ap.add_argument("--workers", type=int, default=2, help="process-pool row (0: skip)")
+    ap.add_argument("--ray", action="store_true", help="add a row on a local Ray instance (--workers CPUs)")
     ap.add_argument("--no-naive", action="store_true", help="skip the naive-scorer row")
     ap.add_argument("--trace", action="store_true", help="also report tracemalloc peaks (extra runs)")
     ap.add_argument("--_variant", action="store_true", help=argparse.SUPPRESS)
@@ -124,25 +128,36 @@ def main() -> None:
         args.configs, args.seeds, args.days = "A,D", 1, 80
     elif data.exists():
         markets.append(("SSE50 window", str(data.resolve())))
-    print(f"configs {args.configs} x {args.seeds} seeds, 64 agents, baselines: {args.baselines or 'none'}")
-    print(f"{'market':<13} {'variant':<16} {'runs':>4} {'wall s':>8} {'s/run':>7} {'x fast':>7} "
+    for configs in [c.strip() for c in args.configs.split(";") if c.strip()]:
+        _sweep(args, configs, markets)
+
+
+def _sweep(args: argparse.Namespace, configs: str, markets: list[tuple[str, str]]) -> None:
+    from experiments.configs import resolve
+
+    agents = sorted({c.n_agents for c in resolve(configs.split(","), ())})
+    print(f"\nconfigs {configs} x {args.seeds} seeds, {'/'.join(map(str, agents))} agents, "
+          f"baselines: {args.baselines or 'none'}")
+    print(f"{'market':<13} {'variant':<16} {'runs':>4} {'wall s':>8} {'s/run':>7} {'wall/fast':>9} "
           f"{'maxRSS MiB':>11}{' traced MiB' if args.trace else ''}  max|diff| ric_signal_10d")
     for label, d in markets:
         rows = [("fast serial", "fast", "serial", 1)]
         if args.workers > 0:
             rows.append((f"fast process x{args.workers}", "fast", "process", args.workers))
+        if args.ray:
+            rows.append((f"fast ray x{max(args.workers, 1)}", "fast", "ray", max(args.workers, 1)))
         if not args.no_naive:
             rows.append(("naive serial", "naive", "serial", 1))
         base = None
         for name, scorer, ex, w in rows:
-            r = _spawn(args, scorer, ex, w, d)
+            r = _spawn(args, configs, scorer, ex, w, d)
             if args.trace:
-                r["traced_peak_mib"] = _spawn(args, scorer, ex, w, d, trace=True)["traced_peak_mib"]
+                r["traced_peak_mib"] = _spawn(args, configs, scorer, ex, w, d, trace=True)["traced_peak_mib"]
             base = base or r
             diff = max(abs(r["table"][k] - base["table"][k]) for k in base["table"])
             rss = max(r["maxrss_mib"], r["children_maxrss_mib"])
             print(f"{label:<13} {name:<16} {r['runs']:>4} {r['wall_s']:>8.1f} {r['wall_s'] / r['runs']:>7.2f} "
-                  f"{r['wall_s'] / base['wall_s']:>6.1f}x {rss:>11.0f}"
+                  f"{r['wall_s'] / base['wall_s']:>8.2f}x {rss:>11.0f}"
                   + (f" {r['traced_peak_mib']:>10.1f}" if args.trace else "") + f"  {diff:.1e}", flush=True)
 
 

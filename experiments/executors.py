@@ -11,6 +11,10 @@ the results **in input order**, whatever order they finish in::
 * ``ProcessExecutor(workers)``: ``concurrent.futures.ProcessPoolExecutor`` with the *spawn* start
   method (safe with threads, BLAS pools and macOS/Windows; each worker imports the function's module
   afresh, so the function must live in an importable module, not in ``__main__`` or a closure).
+  Workers start with one BLAS/OpenMP thread each (``threads_per_worker``): the pool is the
+  parallelism, and ``workers`` processes each spinning a full BLAS pool oversubscribe the cores
+  (measured: a 2-worker E/A-512 sweep on 2 cores took 9.3 s with default BLAS threads, 5.7 s with
+  one, 8.5 s serially).
 * ``RayExecutor(address=None)``: Ray, an optional extra (``pip install ray``), imported only when the
   executor is used. Without ``address`` a local Ray is started (``ray.init(num_cpus=workers)``);
   with one (``"auto"``, ``"ray://host:10001"``) it joins that cluster, whose nodes need this project
@@ -29,9 +33,10 @@ from __future__ import annotations
 import os
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 OnResult = Callable[[int, Any], None]
 
@@ -72,20 +77,50 @@ class SerialExecutor:
         return "SerialExecutor()"
 
 
+THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                   "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+@contextmanager
+def _child_thread_env(threads: int | None) -> Iterator[None]:
+    """Set the BLAS/OpenMP thread variables that processes started inside the block inherit.
+
+    The parent's own libraries read them at import, long before, so only the children see them.
+    """
+    if threads is None:
+        yield
+        return
+    saved = {k: os.environ.get(k) for k in THREAD_ENV_VARS}
+    os.environ.update({k: str(threads) for k in THREAD_ENV_VARS})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 class ProcessExecutor:
     """A local pool of ``workers`` processes (default: the usable CPUs), spawn start method.
 
     The pool lives for one ``map`` call. The function and its arguments are pickled; a worker's
-    exception is re-raised here (the other calls are cancelled).
+    exception is re-raised here (the other calls are cancelled). Workers get ``threads_per_worker``
+    BLAS/OpenMP threads (1 by default; ``None`` leaves the environment as it is).
     """
 
     name = "process"
 
-    def __init__(self, workers: int | None = None, *, start_method: str = "spawn") -> None:
+    def __init__(self, workers: int | None = None, *, start_method: str = "spawn",
+                 threads_per_worker: int | None = 1) -> None:
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
+        if threads_per_worker is not None and threads_per_worker < 1:
+            raise ValueError(f"threads_per_worker must be >= 1 or None, got {threads_per_worker}")
         self.workers = int(workers or _default_workers())
         self.start_method = start_method
+        self.threads_per_worker = threads_per_worker
 
     def map(self, fn: Callable[..., Any], args: Sequence[tuple], *,
             on_result: OnResult | None = None) -> list[Any]:
@@ -97,7 +132,8 @@ class ProcessExecutor:
         out: list[Any] = [None] * len(args)
         ctx = mp.get_context(self.start_method)
         with ProcessPoolExecutor(max_workers=min(self.workers, len(args)), mp_context=ctx) as pool:
-            futures = {pool.submit(fn, *a): i for i, a in enumerate(args)}
+            with _child_thread_env(self.threads_per_worker):  # workers are started by the submits
+                futures = {pool.submit(fn, *a): i for i, a in enumerate(args)}
             pending = set(futures)
             try:
                 while pending:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import operator
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -51,6 +52,18 @@ def test_executors_keep_input_order():
         make_executor("threads")
     with pytest.raises(ValueError):
         ProcessExecutor(0)
+
+
+def test_process_workers_get_one_blas_thread_and_parent_env_is_restored(monkeypatch):
+    """Workers must not each spin a full BLAS pool (oversubscription); the parent keeps its settings."""
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    names = [("OPENBLAS_NUM_THREADS",), ("OMP_NUM_THREADS",), ("MKL_NUM_THREADS",)]
+    assert ProcessExecutor(2).map(os.getenv, names) == ["1", "1", "1"]
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "3" and "OMP_NUM_THREADS" not in os.environ
+    assert ProcessExecutor(1, threads_per_worker=None).map(os.getenv, names[:2]) == ["3", None]
+    with pytest.raises(ValueError, match="threads_per_worker"):
+        ProcessExecutor(2, threads_per_worker=0)
 
 
 def test_process_pool_matches_serial_sweep_and_resumes(serial, tmp_path):
