@@ -110,3 +110,22 @@ def test_scorer_empty_inputs(shape):
 def test_scorer_rejects_bad_block_size():
     with pytest.raises(ValueError, match="block_elements"):
         RankICScorer(np.zeros((2, 5)), block_elements=0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(hs.integers(1, 4), hs.integers(1, 5), hs.integers(1, 30), hs.integers(1, 200),
+       hs.sampled_from(["none", "returns", "shared", "candidate"]), hs.integers(0, 2**31 - 1))
+def test_scorer_property_any_shape_block_and_nan_pattern(P, T, N, block, holes, seed):
+    """Any (P, T, N), block size and missing-data pattern: the scorer equals scipy row by row."""
+    rng = np.random.default_rng(seed)
+    S = rng.integers(-3, 4, (P, T, N)) / 2.0  # coarse grid: ties everywhere
+    R = rng.normal(size=(T, N))
+    if holes == "returns":
+        R[rng.random((T, N)) < 0.2] = np.nan
+    elif holes == "shared":  # same holes for every candidate: fast path with a day mask
+        S[:, rng.random((T, N)) < 0.2] = np.nan
+    elif holes == "candidate":  # candidate-specific holes: exact fallback on those days
+        S[rng.random((P, T, N)) < 0.2] = np.nan
+    got = RankICScorer(R, block_elements=block)(S)
+    want = np.array([[_scipy_rank_ic(S[p, t], R[t]) for t in range(T)] for p in range(P)])
+    np.testing.assert_allclose(got, want, atol=1e-10)
