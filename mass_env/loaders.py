@@ -485,6 +485,14 @@ def _constituent_history(path: Path, cn: bool) -> pd.DataFrame:
     })
 
 
+def _add_membership(df: pd.DataFrame, history_path: Path, *, cn: bool) -> str:
+    """Set ``df["member"]`` from an index-constitution history when the file exists; say which."""
+    if not history_path.exists():
+        return "membership unknown: all True"
+    df["member"] = _interval_membership(df["date"], df["symbol"], _constituent_history(history_path, cn=cn))
+    return "point-in-time membership (index-constitution)"
+
+
 def _between(df: pd.DataFrame, start: str | pd.Timestamp | None, end: str | pd.Timestamp | None) -> pd.DataFrame:
     d = parse_dates(df["date"])
     keep = np.ones(len(df), bool)
@@ -515,12 +523,7 @@ def load_csi300(data_root: str | os.PathLike[str], start: str | pd.Timestamp | N
     day_gap = df[val].isna().groupby(df["date"]).transform("all")
     filled = df.groupby("symbol")[val].ffill()
     df[val] = df[val].where(~day_gap, filled)
-    hist_path = root / "pypi/index_constitution_history_csi300.csv"
-    if hist_path.exists():
-        df["member"] = _interval_membership(df["date"], df["symbol"], _constituent_history(hist_path, cn=True))
-        how = "point-in-time membership (index-constitution)"
-    else:
-        how = "membership unknown: all True"
+    how = _add_membership(df, root / "pypi/index_constitution_history_csi300.csv", cn=True)
     ind_map = mass_industry_map(root) if (root / "mass/stock_basic_data.parq").exists() else None
     mac = mass_macro(root) if macro and (root / "mass/macro_data").is_dir() else None
     return from_long_frame(df, name=f"csi300 (2025 constituents, survivorship-biased; {how})",
@@ -535,12 +538,7 @@ def load_us(data_root: str | os.PathLike[str], start: str | pd.Timestamp | None 
     industries or macro series (``industry_returns`` has zero columns)."""
     root = _root(data_root)
     df = _between(normalise_columns(pd.read_parquet(_single_parquet(root, US_DIR)), "yfinance"), start, end)
-    hist_path = root / "pypi/index_constitution_history_sp500.csv"
-    if hist_path.exists():
-        df["member"] = _interval_membership(df["date"], df["symbol"], _constituent_history(hist_path, cn=False))
-        how = "point-in-time membership (index-constitution)"
-    else:
-        how = "membership unknown: all True"
+    how = _add_membership(df, root / "pypi/index_constitution_history_sp500.csv", cn=False)
     return from_long_frame(df, name=f"us sp500 members 2018-2024 (yfinance; {how})")
 
 
