@@ -9,8 +9,9 @@ type k is paid
 
 i.e. its own skill times its share of the aggregate relative to an equal share. A type gains by
 being right *and* by being weighted, so the leader's weighting is the incentive the followers respond
-to. The leader is a ``principals`` leader (CMA-ES by default, or equal weights), driven through
-``principals.base.DecisionContext`` exactly as in ``experiments.runner``.
+to. The leader is a ``principals`` leader (CMA-ES by default, or equal weights); each episode is
+``experiments.runner.run_episode`` (the same game loop as every experiment), whose ``on_step`` hook
+pays the learners.
 
 The learning follower (``BanditFollower``, numpy only): each day the type picks one of its visible
 features and a sign ("arm": e.g. ``+bp`` = buy cheap, ``-ret_5d`` = short-term reversal) from a softmax
@@ -147,7 +148,7 @@ def train_followers(*, episodes: int = 6, principal: str = "cmaes", learners: Se
                     ) -> FollowerTraining:
     """Play ``episodes`` episodes of the game with learning followers ``learners``; see the module doc."""
     from agents.scripted import scripted_followers
-    from principals.base import DecisionContext
+    from experiments.runner import run_episode
 
     say = say or (lambda msg: None)
     panel, _ = synthetic_market(SyntheticConfig(n_days=n_days), seed=market_seed)
@@ -162,23 +163,15 @@ def train_followers(*, episodes: int = 6, principal: str = "cmaes", learners: Se
     rows, log = [], []
     for ep in range(episodes):
         t0 = time.perf_counter()
-        ep_seed = seed + 1000 * ep
-        obs, infos = env.reset(seed=ep_seed)
-        leader = _leader(principal)
-        leader.reset(env.game.K, seed=ep_seed)
-        for pol in policies.values():
-            pol.reset(ep_seed)
-        while env.agents:
-            ctx = DecisionContext.from_game(env.game, obs[PRINCIPAL])
-            actions = {a: policies[a].act(obs[a], infos[a]) for a in env.agents if a != PRINCIPAL}
-            actions[PRINCIPAL] = leader.act(ctx)
-            obs, rewards, _, _, infos = env.step(actions)
-            leader.observe(env.last_paid)
+
+        def learn(env: Any, rewards: Mapping[str, float], ep: int = ep) -> None:
             for p in env.last_paid:  # one decision day realises per step; its payment is the reward
                 for k, b in bandits.items():
                     b.learn(p.day, rewards[f"investor_{k}"])
                 log.append({"episode": ep, "day": p.day, "leader_payoff": rewards[PRINCIPAL],
                             **{f"reward_{a}": rewards[a] for a in policies}})
+
+        run_episode(env, _leader(principal), policies, seed=seed + 1000 * ep, on_step=learn)
         ep_log = pd.DataFrame([r for r in log if r["episode"] == ep])
         scripted_cols = [f"reward_investor_{k}" for k in range(n_types) if k not in bandits]
         row: dict[str, Any] = {"episode": ep, "leader_payoff": float(ep_log["leader_payoff"].mean()),

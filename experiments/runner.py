@@ -15,6 +15,7 @@ from mass_env.metrics import summarize
 from principals.base import DecisionContext, Principal
 
 Progress = Callable[[int, int, str], None]
+StepHook = Callable[[MassStackelbergEnv, Mapping[str, float]], None]
 
 
 def print_progress(every: int = 20, stream: Any = None) -> Progress:
@@ -39,8 +40,13 @@ class EpisodeResult:
 
 def run_episode(env: MassStackelbergEnv, principal: Principal, followers: Mapping[str, Any], *,
                 seed: int = 0, eval_skip: int = 21, progress: Progress | None = None,
-                label: str = "episode", options: Mapping[str, Any] | None = None) -> EpisodeResult:
-    """Run a full episode; evaluation starts ``eval_skip`` days after the episode start (warm-up)."""
+                label: str = "episode", options: Mapping[str, Any] | None = None,
+                on_step: StepHook | None = None) -> EpisodeResult:
+    """Run a full episode; evaluation starts ``eval_skip`` days after the episode start (warm-up).
+
+    ``on_step(env, rewards)``, when given, sees every step's rewards right after the leader has
+    observed the payments (``env.last_paid``): the place for followers that learn online.
+    """
     obs, infos = env.reset(seed=seed, options=dict(options or {}))
     principal.reset(env.game.K, seed=seed)
     for pol in followers.values():
@@ -54,6 +60,8 @@ def run_episode(env: MassStackelbergEnv, principal: Principal, followers: Mappin
         actions[PRINCIPAL] = principal.act(ctx)
         obs, rewards, _, _, infos = env.step(actions)
         principal.observe(env.last_paid)
+        if on_step is not None:
+            on_step(env, rewards)
         done += 1
         if progress:
             progress(done, total, label)
