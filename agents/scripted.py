@@ -17,8 +17,8 @@ from typing import Any, Literal, Mapping, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from mass_env.investors import InvestorType
-from mass_env.modalities import Modality
+from mass_env.game.investors import InvestorType
+from mass_env.data.modalities import Modality
 
 FloatArray = npt.NDArray[np.float64]
 Output = Literal["score", "select"]

@@ -34,7 +34,7 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data"
 
 
 class NaiveRankICScorer:
-    """Drop-in for ``mass_env.metrics.RankICScorer``: one ``scipy.stats.spearmanr`` per (candidate, day)."""
+    """Drop-in for ``mass_env.game.metrics.RankICScorer``: one ``scipy.stats.spearmanr`` per (candidate, day)."""
 
     def __init__(self, returns, *, min_stocks: int = 5) -> None:
         self.returns = np.asarray(returns, dtype=np.float64)
@@ -63,12 +63,12 @@ def _variant(args: argparse.Namespace) -> None:
     """One sweep in this process; prints a JSON line."""
     import tracemalloc
 
-    import mass_env.scoring
+    import mass_env.game.scoring
     from experiments.ablation import SweepSpec, metric
     from experiments.executors import make_executor, run_ablation_parallel
 
     if args.scorer == "naive":
-        mass_env.scoring.RankICScorer = NaiveRankICScorer  # what ScoringWindow.daily instantiates
+        mass_env.game.scoring.RankICScorer = NaiveRankICScorer  # what ScoringWindow.daily instantiates
     baselines = tuple(b for b in args.baselines.split(",") if b)
     spec = SweepSpec.default(args.configs, baselines=baselines, seeds=tuple(range(args.seeds)),
                              n_days=args.days, data=args.data or None, n_boot=200)

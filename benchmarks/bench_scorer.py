@@ -14,7 +14,7 @@ import time
 import numpy as np
 import scipy.stats as st
 
-from mass_env.metrics import RankICScorer
+from mass_env.game.metrics import RankICScorer
 
 
 def _best(fn, repeat: int = 3) -> float:

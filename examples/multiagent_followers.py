@@ -47,7 +47,7 @@ import pandas as pd
 
 import mass_env
 from mass_env import PRINCIPAL, GameConfig, SyntheticConfig, build_types, synthetic_market
-from mass_env.investors import InvestorType
+from mass_env.game.investors import InvestorType
 
 
 def _softmax(h: np.ndarray) -> np.ndarray:

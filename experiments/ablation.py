@@ -51,10 +51,10 @@ import pandas as pd
 import principals
 from mass_env.env import MassStackelbergEnv
 from mass_env.game import GameConfig, StackelbergGame
-from mass_env.investors import build_types
-from mass_env.panel import MarketPanel
-from mass_env.returns import REPORT_HORIZONS, ReturnSpec
-from mass_env.synthetic import SyntheticConfig, synthetic_market
+from mass_env.game.investors import build_types
+from mass_env.data.panel import MarketPanel
+from mass_env.data.returns import REPORT_HORIZONS, ReturnSpec
+from mass_env.data.synthetic import SyntheticConfig, synthetic_market
 from principals.blackbox import Objective, SearchSpace, optimise
 from principals.cmaes import CMAES
 
@@ -194,7 +194,7 @@ def _source_file(obj: Any) -> Path | None:
 def run_sources(cfg: AblationConfig, followers: str) -> list[Path]:
     """The source files a run of ``cfg`` depends on: the game (``mass_env``), the episode runner,
     the modules defining the leader (and its optimiser) and the followers."""
-    files = [f for f in sorted((_ROOT / "mass_env").glob("*.py")) if f.name not in _NOT_FINGERPRINTED]
+    files = [f for f in sorted((_ROOT / "mass_env").rglob("*.py")) if f.name not in _NOT_FINGERPRINTED]
     files += [_ROOT / "experiments" / "runner.py", _ROOT / "principals" / "base.py"]
     leader = principals.make(cfg.principal, **cfg.principal_options())
     parts: list[Any] = [leader, getattr(leader, "optimizer", None)]

@@ -18,16 +18,16 @@ from typing import Sequence
 
 from mass_env.env import MassStackelbergEnv
 from mass_env.game import GameConfig
-from mass_env.investors import build_types
-from mass_env.panel import MarketPanel
-from mass_env.synthetic import SyntheticConfig, synthetic_market
+from mass_env.game.investors import build_types
+from mass_env.data.panel import MarketPanel
+from mass_env.data.synthetic import SyntheticConfig, synthetic_market
 
 
 def load_market(data: str | None, seed: int, n_days: int = 160) -> MarketPanel:
     """``--data`` path (shared-data root, or a canonical/vendor table) or the embedded synthetic market."""
     if data is None:
         return synthetic_market(SyntheticConfig(n_days=n_days), seed=seed)[0]
-    from mass_env.loaders import load_panel
+    from mass_env.data.loaders import load_panel
 
     return load_panel(data)
 

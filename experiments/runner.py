@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mass_env.env import PRINCIPAL, MassStackelbergEnv
-from mass_env.metrics import summarize
+from mass_env.game.metrics import summarize
 from principals.base import DecisionContext, Principal
 
 Progress = Callable[[int, int, str], None]

@@ -50,9 +50,9 @@ import pandas as pd
 
 from mass_env.env import MassStackelbergEnv
 from mass_env.game import GameConfig
-from mass_env.investors import build_types
-from mass_env.panel import MarketPanel
-from mass_env.synthetic import DEFAULT_STRENGTH, SyntheticConfig, synthetic_market
+from mass_env.game.investors import build_types
+from mass_env.data.panel import MarketPanel
+from mass_env.data.synthetic import DEFAULT_STRENGTH, SyntheticConfig, synthetic_market
 from principals.base import EqualWeights, Principal
 
 from .runner import run_episode
@@ -112,7 +112,7 @@ class TrainSpec:
 def market(spec: TrainSpec) -> MarketPanel:
     """The full panel of a run: the synthetic market of ``spec`` or the panel at ``spec.data``."""
     if spec.data:
-        from mass_env.loaders import load_panel
+        from mass_env.data.loaders import load_panel
 
         return load_panel(spec.data)
     strength = dict(DEFAULT_STRENGTH if spec.strength is None else spec.strength)
@@ -137,7 +137,7 @@ def sse50_pretraining_panel(data_root: str | Path, start: str = "2021-01-01", en
     boards and returns, and the MASS macro series (aligned by release date), as ``load_sse50_window``.
     A leader's observation is type-level, so a policy trained here acts on the window's 58 stocks.
     """
-    from mass_env.loaders import (from_long_frame, mass_industry_map, mass_industry_returns, mass_macro,
+    from mass_env.data.loaders import (from_long_frame, mass_industry_map, mass_industry_returns, mass_macro,
                                   normalise_columns)
 
     root = Path(data_root)

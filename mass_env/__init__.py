@@ -7,22 +7,22 @@ Entry points: ``parallel_env`` / ``env`` (PettingZoo), ``gymnasium.make("mass_en
 
 from gymnasium.envs.registration import register, registry
 
-from .aggregation import Aggregate, TypeMoments, aggregate, type_moments
+from .game.aggregation import Aggregate, TypeMoments, aggregate, type_moments
 from .env import PRINCIPAL, MassStackelbergEnv, PrincipalObsLayout, default_market, env, parallel_env, raw_env
 from .errors import ActionError, DataError, LookAheadError, MassError
 from .game import GameConfig, Payoff, StackelbergGame
 from .gym_env import PrincipalEnv
-from .investors import InvestorType, build_types
-from .loaders import from_long_frame, load_panel, read_table
-from .macro import align_by_release
-from .mechanism import ActionCodec, PrincipalAction, apply_inertia, turnover
-from .metrics import RankICScorer, ic, rank_ic, summarize
-from .modalities import Modality
-from .panel import MarketPanel
-from .returns import ReturnSpec, forward_returns
-from .scoring import ScoringWindow
-from .synthetic import SyntheticConfig, SyntheticTruth, synthetic_market
-from .view import PointInTimeView
+from .game.investors import InvestorType, build_types
+from .data.loaders import from_long_frame, load_panel, read_table
+from .data.macro import align_by_release
+from .game.mechanism import ActionCodec, PrincipalAction, apply_inertia, turnover
+from .game.metrics import RankICScorer, ic, rank_ic, summarize
+from .data.modalities import Modality
+from .data.panel import MarketPanel
+from .data.returns import ReturnSpec, forward_returns
+from .game.scoring import ScoringWindow
+from .data.synthetic import SyntheticConfig, SyntheticTruth, synthetic_market
+from .data.view import PointInTimeView
 
 if "mass_env/Principal-v0" not in registry:
     register(id="mass_env/Principal-v0", entry_point="mass_env.gym_env:PrincipalEnv")

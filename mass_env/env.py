@@ -35,11 +35,11 @@ from pettingzoo.utils.conversions import parallel_to_aec
 
 from .errors import ActionError
 from .game import GameConfig, Payoff, StackelbergGame
-from .investors import InvestorType, build_types
-from .mechanism import PrincipalAction
-from .modalities import CLIP, DailyFeatures, Modality, feature_names
-from .panel import MarketPanel
-from .synthetic import SyntheticConfig, synthetic_market
+from .game.investors import InvestorType, build_types
+from .game.mechanism import PrincipalAction
+from .data.modalities import CLIP, DailyFeatures, Modality, feature_names
+from .data.panel import MarketPanel
+from .data.synthetic import SyntheticConfig, synthetic_market
 
 PRINCIPAL = "principal_0"
 

@@ -7,7 +7,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from .env import PRINCIPAL, MassStackelbergEnv
-from .panel import MarketPanel
+from .data.panel import MarketPanel
 
 
 def perturb_after(panel: MarketPanel, day: int, seed: int = 0) -> MarketPanel:

@@ -14,8 +14,8 @@ from typing import Callable, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from mass_env.game import Payoff, StackelbergGame
-from mass_env.mechanism import PrincipalAction
-from mass_env.scoring import ScoringWindow
+from mass_env.game.mechanism import PrincipalAction
+from mass_env.game.scoring import ScoringWindow
 
 
 @dataclass(frozen=True)

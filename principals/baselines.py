@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from mass_env.game import Payoff
-from mass_env.mechanism import PrincipalAction
+from mass_env.game.mechanism import PrincipalAction
 
 from .base import DecisionContext
 

@@ -25,8 +25,8 @@ import numpy as np
 import numpy.typing as npt
 
 from mass_env.game import Payoff
-from mass_env.mechanism import PrincipalAction
-from mass_env.scoring import Component, ScoringWindow
+from mass_env.game.mechanism import PrincipalAction
+from mass_env.game.scoring import Component, ScoringWindow
 
 from .base import DecisionContext
 
@@ -223,7 +223,7 @@ class BlackBoxPrincipal:
         fitness_horizon: forward-return horizon of the fitness label in days (MASS: 5).
         turnover_penalty: the paper's lambda: fitness minus ``lambda * ||d - d_prev||_1 / 2`` where
             ``d_prev`` is today's applied weights (the game's turnover definition, normalised).
-        inertia: the mechanism's lambda put in the action (0: no inertia; see ``mass_env.mechanism``).
+        inertia: the mechanism's lambda put in the action (0: no inertia; see ``mass_env.game.mechanism``).
         min_days: optimise only once the window holds this many days (default: ``lookback``);
             until then the initial commitment (uniform, ``alpha``) is held.
     """

@@ -55,8 +55,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from mass_env.game import Payoff
-from mass_env.mechanism import PrincipalAction
-from mass_env.scoring import Component, ScoringWindow
+from mass_env.game.mechanism import PrincipalAction
+from mass_env.game.scoring import Component, ScoringWindow
 
 from .base import DecisionContext
 from .blackbox import COMPONENTS, check_window_options

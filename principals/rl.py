@@ -40,7 +40,7 @@ import numpy.typing as npt
 
 from mass_env.env import PrincipalObsLayout
 from mass_env.game import Payoff
-from mass_env.mechanism import ActionCodec, PrincipalAction
+from mass_env.game.mechanism import ActionCodec, PrincipalAction
 
 from .base import DecisionContext
 from .softrank import torch_threads

@@ -1,6 +1,6 @@
 """A smooth surrogate of Rank IC in torch: the differentiable objective of the gradient principal.
 
-Exact Rank IC (``mass_env.metrics.rank_ic``) is the Pearson correlation between the *ranks* of the
+Exact Rank IC (``mass_env.game.metrics.rank_ic``) is the Pearson correlation between the *ranks* of the
 signal and the ranks of the returns. Ranks are piecewise constant in the signal, so their gradient is
 zero almost everywhere. The surrogate replaces the signal's hard ranks with **pairwise-sigmoid soft
 ranks**::
@@ -40,8 +40,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Literal
 import numpy as np
 import numpy.typing as npt
 
-from mass_env.metrics import average_ranks
-from mass_env.scoring import Component, ScoringWindow
+from mass_env.game.metrics import average_ranks
+from mass_env.game.scoring import Component, ScoringWindow
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -133,7 +133,7 @@ class SoftRankWindow:
 
     Built from the window's recorded per-type moments ``(L, 3, K, N)`` and realised returns ``(L, N)``
     only (point in time by construction: the window holds no unrealised return). Reproduces
-    ``mass_env.aggregation.aggregate`` for both rules (``"agent"``, ``"mass"``) and the window's day
+    ``mass_env.game.aggregation.aggregate`` for both rules (``"agent"``, ``"mass"``) and the window's day
     reduction (mean over usable days). Weights are positive (softmax), so the usable stocks of a day
     (someone looked, return finite) do not depend on the weights and are fixed once.
 

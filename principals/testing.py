@@ -22,10 +22,10 @@ import numpy as np
 
 from mass_env.env import MassStackelbergEnv
 from mass_env.game import GameConfig, Payoff
-from mass_env.investors import build_types
-from mass_env.mechanism import PrincipalAction
-from mass_env.panel import MarketPanel
-from mass_env.synthetic import SyntheticConfig, synthetic_market
+from mass_env.game.investors import build_types
+from mass_env.game.mechanism import PrincipalAction
+from mass_env.data.panel import MarketPanel
+from mass_env.data.synthetic import SyntheticConfig, synthetic_market
 
 from .base import DecisionContext, Principal
 

@@ -171,7 +171,7 @@ def test_sweep_writes_tidy_files_is_reproducible_and_resumes(tmp_path, monkeypat
 
 def test_resume_fingerprint_covers_the_code_a_run_depends_on():
     names = lambda cfg: {p.name for p in abl.run_sources(cfg, "scripted")}  # noqa: E731
-    assert {"annealing.py", "blackbox.py", "scripted.py", "runner.py", "game.py", "scoring.py"} <= names(CONFIGS["A"])
+    assert {"annealing.py", "blackbox.py", "scripted.py", "runner.py", "stackelberg.py", "scoring.py"} <= names(CONFIGS["A"])
     assert "cmaes.py" not in names(CONFIGS["A"]) and "cmaes.py" in names(CONFIGS["E"])
     assert "cmaes.py" in names(baseline_for("oracle", (8, 8)))  # the oracle fits with CMA-ES
     assert "loaders.py" not in names(CONFIGS["A"])  # data code: the panel's content is hashed instead

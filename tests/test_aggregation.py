@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from mass_env.aggregation import aggregate, normalise_weights, type_moments
+from mass_env.game.aggregation import aggregate, normalise_weights, type_moments
 from mass_env.errors import ActionError
-from mass_env.mechanism import ActionCodec, PrincipalAction, apply_inertia, turnover
+from mass_env.game.mechanism import ActionCodec, PrincipalAction, apply_inertia, turnover
 
 
 def _reference(X, at, d, alpha):

@@ -7,8 +7,8 @@ from pettingzoo.test import api_test, parallel_api_test
 import mass_env
 from agents import scripted_followers
 from mass_env import PRINCIPAL, ActionError, GameConfig, MassStackelbergEnv, PrincipalObsLayout, build_types
-from mass_env.metrics import rank_ic
-from mass_env.returns import ReturnSpec, forward_returns
+from mass_env.game.metrics import rank_ic
+from mass_env.data.returns import ReturnSpec, forward_returns
 from mass_env.testing import first_divergence, perturb_after, record_trajectory
 
 

@@ -17,7 +17,7 @@ from agents.scripted import scripted_followers  # noqa: E402
 from experiments.runner import run_episode  # noqa: E402
 from mass_env import (GameConfig, MassStackelbergEnv, SyntheticConfig, TypeMoments, aggregate,  # noqa: E402
                       build_types, synthetic_market)
-from mass_env.metrics import average_ranks  # noqa: E402
+from mass_env.game.metrics import average_ranks  # noqa: E402
 from principals.base import EqualWeights  # noqa: E402
 from principals.gradient import GradientPrincipal, make_gradient  # noqa: E402
 from principals.softrank import SoftRankWindow, soft_rank, surrogate_rank_ic  # noqa: E402

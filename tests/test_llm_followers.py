@@ -68,8 +68,8 @@ def test_signals_shape_candidates_and_missing(small_market):
 
 def test_types_never_merge_even_with_identical_information(small_market):
     """Two types with the same modalities and style are two types: own agents, own streams."""
-    from mass_env.investors import InvestorType
-    from mass_env.modalities import Modality
+    from mass_env.game.investors import InvestorType
+    from mass_env.data.modalities import Modality
 
     panel = small_market[0]
     types = (InvestorType(0, Modality.OHLCV, "balanced", 2), InvestorType(1, Modality.OHLCV, "balanced", 2))

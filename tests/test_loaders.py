@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from mass_env.errors import DataError
-from mass_env.loaders import (
+from mass_env.data.loaders import (
     ADAPTERS,
     from_long_frame,
     guess_vendor,
@@ -23,7 +23,7 @@ from mass_env.loaders import (
     normalise_columns,
     read_table,
 )
-from mass_env.macro import MacroSeries, align_by_release, parse_dates, release_dates
+from mass_env.data.macro import MacroSeries, align_by_release, parse_dates, release_dates
 
 
 # ------------------------------------------------------------------------------------------ fixtures

@@ -3,9 +3,9 @@ import pytest
 
 from mass_env import (DataError, LookAheadError, MarketPanel, Modality, PointInTimeView, ReturnSpec,
                       SyntheticConfig, forward_returns, synthetic_market)
-from mass_env.metrics import rank_ic
-from mass_env.modalities import DailyFeatures
-from mass_env.view import ForwardReturnCache
+from mass_env.game.metrics import rank_ic
+from mass_env.data.modalities import DailyFeatures
+from mass_env.data.view import ForwardReturnCache
 
 
 def test_synthetic_is_deterministic_and_has_suspensions():

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 from hypothesis.extra import numpy as hnp
 
-from mass_env.metrics import RankICScorer, average_ranks, ic, rank_ic, summarize
+from mass_env.game.metrics import RankICScorer, average_ranks, ic, rank_ic, summarize
 
 
 def _scipy_rank_ic(s, r, min_stocks=5):

@@ -10,8 +10,8 @@ import principals
 from agents.scripted import scripted_followers
 from experiments.runner import run_episode
 from mass_env import GameConfig, MassStackelbergEnv, Modality, ReturnSpec, SyntheticConfig, build_types, synthetic_market
-from mass_env.mechanism import PrincipalAction
-from mass_env.scoring import ScoringWindow
+from mass_env.game.mechanism import PrincipalAction
+from mass_env.game.scoring import ScoringWindow
 from principals import CMAES, MassAnnealing, Objective, SearchSpace, optimise
 from principals.testing import check_principal
 

@@ -3,8 +3,8 @@ import pytest
 
 from agents import ScriptedInvestor, scripted_followers
 from mass_env import PRINCIPAL, GameConfig, MassStackelbergEnv, Modality, SyntheticConfig, build_types, synthetic_market
-from mass_env.metrics import rank_ic
-from mass_env.returns import ReturnSpec, forward_returns
+from mass_env.game.metrics import rank_ic
+from mass_env.data.returns import ReturnSpec, forward_returns
 
 
 def _env(panel, n_types=8, per=4):
@@ -49,7 +49,7 @@ def test_informative_types_have_higher_skill():
         acts[PRINCIPAL] = np.full(10, 0.5, np.float32)
         obs, *_, infos = env.step(acts)
     R = forward_returns(panel, ReturnSpec(10, 1))
-    from mass_env.aggregation import TypeMoments
+    from mass_env.game.aggregation import TypeMoments
     skill = np.nanmean([rank_ic(TypeMoments.from_stacked(r.moments).type_mean(), R[r.day][None])
                         for r in env.game.records], axis=0)
     has_value = np.array([Modality.VALUE in t.modalities for t in env.types])

@@ -25,8 +25,8 @@ from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from mass_env.investors import InvestorType
-from mass_env.modalities import Modality
+from mass_env.game.investors import InvestorType
+from mass_env.data.modalities import Modality
 
 #: The rating scale every backend answers on (1 = much worse than the market, 5 = much better).
 RATINGS = (1, 2, 3, 4, 5)

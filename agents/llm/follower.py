@@ -31,8 +31,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from mass_env.investors import InvestorType
-from mass_env.panel import MarketPanel
+from mass_env.game.investors import InvestorType
+from mass_env.data.panel import MarketPanel
 
 from .backend import STATUSES, Backend, Item, Request, ScriptedBackend
 from .cache import CachedBackend, ResponseCache

@@ -29,10 +29,10 @@ from typing import Sequence
 
 import numpy as np
 
-from mass_env.investors import InvestorType
-from mass_env.modalities import Modality, industry_raw, macro_levels, market_beta, ohlcv_raw
-from mass_env.panel import MarketPanel
-from mass_env.view import PointInTimeView
+from mass_env.game.investors import InvestorType
+from mass_env.data.modalities import Modality, industry_raw, macro_levels, market_beta, ohlcv_raw
+from mass_env.data.panel import MarketPanel
+from mass_env.data.view import PointInTimeView
 
 TEMPLATE_VERSION = "mass-llm-prompts/1"
 

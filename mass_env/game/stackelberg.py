@@ -23,14 +23,14 @@ import numpy.typing as npt
 import pandas as pd
 
 from .aggregation import Rule, TypeMoments, aggregate, type_moments
-from .errors import ActionError, MassError
+from ..errors import ActionError, MassError
 from .investors import InvestorType
 from .mechanism import ActionCodec, PrincipalAction, apply_inertia, turnover
 from .metrics import rank_ic
-from .panel import MarketPanel
-from .returns import REPORT_HORIZONS, ReturnSpec
+from ..data.panel import MarketPanel
+from ..data.returns import REPORT_HORIZONS, ReturnSpec
 from .scoring import ScoringWindow
-from .view import ForwardReturnCache, PointInTimeView
+from ..data.view import ForwardReturnCache, PointInTimeView
 
 FloatArray = npt.NDArray[np.float64]
 FollowerReward = Literal["skill", "weighted_skill"]

@@ -1,0 +1,157 @@
+"""The scoring rule's aggregation: consensus, disagreement and the combined signal.
+
+Followers' signals are reduced once to per-type sufficient statistics (count, sum, sum of squares
+over the agents of each type that looked at each stock). Any weights ``d`` can then be applied to a
+whole population of candidates with one matrix product, independent of the number of agents.
+
+Two rules are provided:
+
+* ``"agent"`` (the paper): every agent that looked at stock i counts with its type's weight ``d_k``;
+  consensus = weighted mean, disagreement = weighted (population) standard deviation.
+* ``"mass"`` (the MASS code): first a per-type mean (the selection rate when signals are 0/1), then
+  the ``d``-weighted mean and standard deviation *across the types that looked*.
+
+Agents that did not look at a stock are missing, not zero. A stock nobody (with positive weight)
+looked at gets NaN and is left out of every IC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import ActionError
+
+FloatArray = npt.NDArray[np.float64]
+Rule = Literal["agent", "mass"]
+_SNAP_DECIMALS = 12  # results equal up to 1e-12 are ties, so float noise cannot break rank ties
+
+
+@dataclass(frozen=True)
+class TypeMoments:
+    """Per-type sufficient statistics of follower signals, arrays of shape ``(..., K, N)``."""
+
+    count: FloatArray
+    total: FloatArray
+    total_sq: FloatArray
+
+    @property
+    def n_types(self) -> int:
+        return self.count.shape[-2]
+
+    def type_mean(self) -> FloatArray:
+        """Mean signal of each type per stock (NaN where no agent of the type looked)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.count > 0, self.total / np.maximum(self.count, 1), np.nan)
+
+    def stack(self) -> FloatArray:
+        """``(..., 3, K, N)`` array (for recording windows)."""
+        return np.stack([self.count, self.total, self.total_sq], axis=-3)
+
+    @classmethod
+    def from_stacked(cls, arr: npt.ArrayLike) -> "TypeMoments":
+        a = np.asarray(arr, dtype=np.float64)
+        return cls(a[..., 0, :, :], a[..., 1, :, :], a[..., 2, :, :])
+
+
+def type_moments(signals: npt.ArrayLike, agent_type: npt.ArrayLike, n_types: int) -> TypeMoments:
+    """Reduce agents' signals ``(..., A, N)`` (NaN = did not look) to ``TypeMoments``."""
+    x = np.asarray(signals, dtype=np.float64)
+    at = np.asarray(agent_type, dtype=np.int64)
+    if x.ndim < 2 or x.shape[-2] != at.shape[0]:
+        raise ActionError(f"signals must be (..., A={at.shape[0]}, N), got shape {x.shape}")
+    if at.size and (at.min() < 0 or at.max() >= n_types):
+        raise ActionError(f"agent types must lie in [0, {n_types})")
+    looked = np.isfinite(x)
+    x0 = np.where(looked, x, 0.0)
+    stacked = np.stack([looked.astype(np.float64), x0, x0 * x0])
+    if at.size and (np.diff(at) >= 0).all() and np.array_equal(np.unique(at), np.arange(n_types)):
+        # agents grouped by type (how the game lays them out): segment sums, O(A*N)
+        starts = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
+        sums = np.add.reduceat(stacked, starts, axis=-2)
+    else:
+        onehot = np.zeros((n_types, at.size))
+        onehot[at, np.arange(at.size)] = 1.0
+        sums = np.matmul(onehot, stacked)
+    return TypeMoments(sums[0], sums[1], sums[2])
+
+
+def normalise_weights(d: npt.ArrayLike, n_types: int | None = None) -> FloatArray:
+    """Validate nonnegative weights ``(..., K)`` and scale each row to sum to one."""
+    w = np.asarray(d, dtype=np.float64)
+    if n_types is not None and w.shape[-1] != n_types:
+        raise ActionError(f"weights must have {n_types} entries (one per type), got shape {w.shape}")
+    if not np.isfinite(w).all():
+        raise ActionError("weights contain NaN or inf")
+    if (w < 0).any():
+        raise ActionError(f"weights must be nonnegative, got min {w.min():.3g}")
+    s = w.sum(-1, keepdims=True)
+    if (s <= 0).any():
+        raise ActionError("weights sum to zero: at least one type needs positive weight")
+    return w / s
+
+
+def _snap(x: FloatArray) -> FloatArray:
+    return np.round(x, _SNAP_DECIMALS)
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """Consensus, disagreement and combined signal, each ``(..., N)`` (NaN where nobody looked)."""
+
+    consensus: FloatArray
+    disagreement: FloatArray
+    signal: FloatArray
+
+
+def aggregate(
+    moments: TypeMoments,
+    weights: npt.ArrayLike,
+    alpha: npt.ArrayLike,
+    rule: Rule = "agent",
+) -> Aggregate:
+    """Apply weights ``(K,)`` or ``(P, K)`` and alpha (scalar or ``(P,)``) to moments ``(..., K, N)``.
+
+    With ``P`` candidates the outputs gain a leading ``P`` axis: ``(P, ..., N)``.
+    """
+    K = moments.n_types
+    w = normalise_weights(weights, K)
+    a = np.asarray(alpha, dtype=np.float64)
+    if not np.isfinite(a).all() or (a < 0).any() or (a > 1).any():
+        raise ActionError(f"alpha must lie in [0, 1], got {a}")
+    batched = w.ndim == 2
+    wv = w if batched else w[None]
+    extra = moments.count.ndim - 2  # leading axes of the moments (e.g. days)
+    # weights broadcast as (P, 1.., K, 1) against (..., K, N)
+    wb = wv.reshape(wv.shape[:1] + (1,) * extra + (K, 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if rule == "agent":
+            wsum = np.einsum("pk,...kn->p...n", wv, moments.count)
+            mean = np.einsum("pk,...kn->p...n", wv, moments.total) / wsum
+            m2 = np.einsum("pk,...kn->p...n", wv, moments.total_sq) / wsum
+        elif rule == "mass":
+            tm = moments.type_mean()
+            seen = np.isfinite(tm)
+            ws = np.where(seen, wb, 0.0)
+            wsum = ws.sum(-2)
+            tm0 = np.where(seen, tm, 0.0)
+            mean = (ws * tm0).sum(-2) / wsum
+            m2 = (ws * tm0 * tm0).sum(-2) / wsum
+        else:
+            raise ValueError(f"unknown aggregation rule {rule!r}; use 'agent' or 'mass'")
+        ok = wsum > 0
+        mean = np.where(ok, mean, np.nan)
+        std = np.where(ok, np.sqrt(np.maximum(m2 - mean * mean, 0.0)), np.nan)
+    mean, std = _snap(mean), _snap(std)
+    if batched and a.ndim not in (0, 1) or (a.ndim == 1 and a.shape[0] != wv.shape[0]):
+        raise ActionError(f"alpha must be a scalar or one per candidate ({wv.shape[0]}), got {a.shape}")
+    if not batched and a.ndim:
+        raise ActionError("alpha must be a scalar when weights are a single vector")
+    ab = a.reshape(a.shape + (1,) * (mean.ndim - 1)) if a.ndim else a
+    signal = _snap(ab * mean - (1.0 - ab) * std)
+    if not batched:
+        return Aggregate(mean[0], std[0], signal[0])
+    return Aggregate(mean, std, signal)

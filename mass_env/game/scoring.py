@@ -1,0 +1,83 @@
+"""Counterfactual re-scoring: the payoff any candidate action *would* have earned on a recorded window.
+
+Followers' signals of past days are kept as per-type moments, so a whole population of candidate
+actions ``(P, K)`` is aggregated with one matrix product and ranked with one argsort per
+(candidate, day) row (``RankICScorer``). This is what ask/tell principals (SA, CMA-ES) call: one call
+per population, not per candidate. Valid because followers' signals do not depend on the weights
+(true of scripted and LLM followers here); strategic followers would need online evaluation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from .aggregation import Rule, TypeMoments, aggregate
+from .mechanism import turnover
+from .metrics import RankICScorer
+
+Component = Literal["signal", "consensus", "disagreement"]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass
+class ScoringWindow:
+    """Recorded days usable for fitness: moments ``(L, 3, K, N)`` and realised returns ``(L, N)``.
+
+    Only days whose returns were realised by the as-of day are included, so nothing a fitness call
+    sees is in the future of the decision it informs.
+    """
+
+    days: npt.NDArray[np.int64]
+    moments: FloatArray
+    returns: FloatArray
+    rule: Rule = "agent"
+    min_stocks: int = 5
+    calls: int = field(default=0, init=False)
+    _scorer: RankICScorer | None = field(default=None, init=False, repr=False)
+
+    @property
+    def n_days(self) -> int:
+        return int(self.days.size)
+
+    @property
+    def n_types(self) -> int:
+        return int(self.moments.shape[-2])
+
+    def daily(self, weights: npt.ArrayLike, alpha: npt.ArrayLike, component: Component = "signal") -> FloatArray:
+        """``(P, L)`` Rank IC of each candidate on each window day (NaN where unscorable)."""
+        w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+        a = np.broadcast_to(np.asarray(alpha, dtype=np.float64), (w.shape[0],))
+        if self.n_days == 0:
+            return np.full((w.shape[0], 0), np.nan)
+        self.calls += 1
+        agg = aggregate(TypeMoments.from_stacked(self.moments), w, a, self.rule)
+        sig = {"signal": agg.signal, "consensus": agg.consensus, "disagreement": -agg.disagreement}[component]
+        if self._scorer is None:
+            self._scorer = RankICScorer(self.returns, min_stocks=self.min_stocks)
+        return self._scorer(sig)
+
+    def fitness(
+        self,
+        weights: npt.ArrayLike,
+        alpha: npt.ArrayLike,
+        *,
+        component: Component = "signal",
+        previous: npt.ArrayLike | None = None,
+        turnover_penalty: float = 0.0,
+    ) -> FloatArray:
+        """``(P,)`` mean Rank IC over the window minus ``turnover_penalty * ||d - previous||_1 / 2``.
+
+        Days no candidate can be scored on are skipped; a candidate with no scorable day gets -1
+        (the worst Rank IC) so optimisers never prefer it.
+        """
+        daily = self.daily(weights, alpha, component)
+        with np.errstate(invalid="ignore"):
+            n = np.isfinite(daily).sum(1)
+            mean = np.where(n > 0, np.nansum(daily, axis=1) / np.maximum(n, 1), -1.0)
+        if turnover_penalty and previous is not None:
+            mean = mean - turnover_penalty * turnover(np.atleast_2d(weights), previous)
+        return mean
