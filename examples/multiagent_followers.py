@@ -147,8 +147,8 @@ def train_followers(*, episodes: int = 6, principal: str = "cmaes", learners: Se
                     seed: int = 0, lr: float = 1.0, say: Callable[[str], None] | None = None,
                     ) -> FollowerTraining:
     """Play ``episodes`` episodes of the game with learning followers ``learners``; see the module doc."""
-    from agents.scripted import scripted_followers
-    from experiments.runner import run_episode
+    from mass_env.rollout import Transition, rollout
+    from mass_env.scripted import scripted_followers
 
     say = say or (lambda msg: None)
     panel, _ = synthetic_market(SyntheticConfig(n_days=n_days), seed=market_seed)
@@ -164,14 +164,15 @@ def train_followers(*, episodes: int = 6, principal: str = "cmaes", learners: Se
     for ep in range(episodes):
         t0 = time.perf_counter()
 
-        def learn(env: Any, rewards: Mapping[str, float], ep: int = ep) -> None:
-            for p in env.last_paid:  # one decision day realises per step; its payment is the reward
+        def learn(tr: Transition, ep: int = ep) -> None:
+            rewards = tr.rewards
+            for p in tr.paid:  # one decision day realises per step; its payment is the reward
                 for k, b in bandits.items():
                     b.learn(p.day, rewards[f"investor_{k}"])
                 log.append({"episode": ep, "day": p.day, "leader_payoff": rewards[PRINCIPAL],
                             **{f"reward_{a}": rewards[a] for a in policies}})
 
-        run_episode(env, _leader(principal), policies, seed=seed + 1000 * ep, on_step=learn)
+        rollout(env, _leader(principal), policies, seed=seed + 1000 * ep, on_step=learn)
         ep_log = pd.DataFrame([r for r in log if r["episode"] == ep])
         scripted_cols = [f"reward_investor_{k}" for k in range(n_types) if k not in bandits]
         row: dict[str, Any] = {"episode": ep, "leader_payoff": float(ep_log["leader_payoff"].mean()),

@@ -1,4 +1,5 @@
-"""Play one episode of the game with any principal and any followers, and summarise it."""
+"""Play one episode of the game with any principal and any followers (through ``mass_env.rollout``,
+the one episode loop), and summarise it."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from mass_env.env import PRINCIPAL, MassStackelbergEnv
+from mass_env.env import MassStackelbergEnv
 from mass_env.game.metrics import summarize
-from principals.base import DecisionContext, Principal
+from mass_env.roles import Principal
+from mass_env.rollout import rollout
 
 Progress = Callable[[int, int, str], None]
 StepHook = Callable[[MassStackelbergEnv, Mapping[str, float]], None]
@@ -45,26 +47,10 @@ def run_episode(env: MassStackelbergEnv, principal: Principal, followers: Mappin
     """Run a full episode; evaluation starts ``eval_skip`` days after the episode start (warm-up).
 
     ``on_step(env, rewards)``, when given, sees every step's rewards right after the leader has
-    observed the payments (``env.last_paid``): the place for followers that learn online.
+    observed the payments: the place for followers that learn online.
     """
-    obs, infos = env.reset(seed=seed, options=dict(options or {}))
-    principal.reset(env.game.K, seed=seed)
-    for pol in followers.values():
-        if hasattr(pol, "reset"):
-            pol.reset(seed)
-    total = env.game.n_steps
-    done = 0
-    while env.agents:
-        ctx = DecisionContext.from_game(env.game, obs[PRINCIPAL])
-        actions = {a: followers[a].act(obs[a], infos[a]) for a in env.agents if a != PRINCIPAL}
-        actions[PRINCIPAL] = principal.act(ctx)
-        obs, rewards, _, _, infos = env.step(actions)
-        principal.observe(env.last_paid)
-        if on_step is not None:
-            on_step(env, rewards)
-        done += 1
-        if progress:
-            progress(done, total, label)
+    hook = None if on_step is None else (lambda tr: on_step(env, tr.rewards))
+    rollout(env, principal, followers, seed=seed, options=options, on_step=hook, progress=progress, label=label)
     hist = env.game.history()
     return EpisodeResult(hist, summarise_history(hist, eval_skip), {"principal": principal.name})
 

@@ -77,7 +77,7 @@ class TrainSpec:
     horizon: int = 10
     turnover_penalty: float = 0.0
     obs_window: int = 20
-    lambda_max: float = 1.0
+    inertia_max: float = 1.0
     data: str | None = None
     n_days: int = 260
     market_seed: int = 0
@@ -95,7 +95,7 @@ class TrainSpec:
 
     def game_config(self) -> GameConfig:
         return GameConfig(horizon=self.horizon, turnover_penalty=self.turnover_penalty,
-                          obs_window=self.obs_window, lambda_max=self.lambda_max)
+                          obs_window=self.obs_window, inertia_max=self.inertia_max)
 
     def hyperparameters(self) -> dict[str, Any]:
         """SB3 keyword arguments: small-budget defaults per algorithm, then ``algo_kwargs``."""
@@ -312,7 +312,7 @@ def train(spec: TrainSpec, out: str | Path, *, panel: MarketPanel | None = None,
                                            "reward_per_step", "wall_s"])
     meta: dict[str, Any] = {
         "algo": spec.algo.lower(), "n_types": spec.n_types, "agents_per_type": spec.agents_per_type,
-        "obs_window": spec.obs_window, "lambda_max": spec.lambda_max, "horizon": spec.horizon,
+        "obs_window": spec.obs_window, "inertia_max": spec.inertia_max, "horizon": spec.horizon,
         "turnover_penalty": spec.turnover_penalty, "market": full.name, "n_days": full.n_days,
         "train_days": [cfg.warmup_days, split - 2], "eval_days": [split, full.n_days - 2],
         "train_dates": [str(full.dates[cfg.warmup_days].date()), str(full.dates[split - 2].date())],

@@ -1,38 +1,53 @@
 """mass_env: the repeated Stackelberg aggregation game over heterogeneous investor types.
 
-Entry points: ``parallel_env`` / ``env`` (PettingZoo), ``gymnasium.make("mass_env/Principal-v0")``
-(the leader alone), ``StackelbergGame`` (the game core), ``MarketPanel`` and its loaders,
-``synthetic_market`` (the embedded default market).
+Layers (each imports only those before it; nothing here imports ``agents``, ``principals`` or
+``experiments``): ``data`` (panels, point-in-time views, returns, features, loaders) -> ``game``
+(investor types, aggregation, the mechanism, Rank IC, scoring windows, the game) -> ``roles``
+(``Principal`` / ``Follower`` protocols, ``DecisionContext``) -> ``observation`` / ``scripted`` /
+``rollout`` (the one episode loop) -> ``env`` / ``gym_env`` (PettingZoo and Gymnasium shells) ->
+``testing`` (public conformance harnesses).
+
+Entry points: ``parallel_env`` / ``env`` / ``raw_env`` (PettingZoo), ``gymnasium.make("mass_env/Principal-v0")``
+(the leader alone), ``rollout`` (play an episode), ``StackelbergGame`` (the game core),
+``MarketPanel`` and its loaders, ``synthetic_market`` (the embedded default market).
 """
 
-from gymnasium.envs.registration import register, registry
+from gymnasium.envs import registration as _gym
 
-from .game.aggregation import Aggregate, TypeMoments, aggregate, type_moments
-from .env import PRINCIPAL, MassStackelbergEnv, PrincipalObsLayout, default_market, env, parallel_env, raw_env
-from .errors import ActionError, DataError, LookAheadError, MassError
-from .game import GameConfig, Payoff, StackelbergGame
-from .gym_env import PrincipalEnv
-from .game.investors import InvestorType, build_types
 from .data.loaders import from_long_frame, load_panel, read_table
 from .data.macro import align_by_release
-from .game.mechanism import ActionCodec, PrincipalAction, apply_inertia, turnover
-from .game.metrics import RankICScorer, ic, rank_ic, summarize
 from .data.modalities import Modality
 from .data.panel import MarketPanel
 from .data.returns import ReturnSpec, forward_returns
-from .game.scoring import ScoringWindow
 from .data.synthetic import SyntheticConfig, SyntheticTruth, synthetic_market
 from .data.view import PointInTimeView
+from .env import MassStackelbergEnv, default_market, env, parallel_env, raw_env
+from .errors import ActionError, DataError, LookAheadError, MassError
+from .game import GameConfig, Payoff, StackelbergGame
+from .game.aggregation import Aggregate, TypeMoments, aggregate, type_moments
+from .game.components import Component, ric_column
+from .game.investors import InvestorType, build_types
+from .game.mechanism import ActionCodec, PrincipalAction, apply_inertia, turnover
+from .game.metrics import RankICScorer, ic, rank_ic, summarize
+from .game.scoring import ScoringWindow
+from .gym_env import PrincipalEnv
+from .observation import ObservationLayout, PrincipalObsLayout
+from .registry import Registry
+from .roles import PRINCIPAL, DecisionContext, Follower, Principal, investor_agent
+from .rollout import Rollout, Transition, follower_actions, rollout
+from .scripted import FixedCommitment, ScriptedInvestor, scripted_followers
 
-if "mass_env/Principal-v0" not in registry:
-    register(id="mass_env/Principal-v0", entry_point="mass_env.gym_env:PrincipalEnv")
+if "mass_env/Principal-v0" not in _gym.registry:
+    _gym.register(id="mass_env/Principal-v0", entry_point="mass_env.gym_env:PrincipalEnv")
 
 __all__ = [
-    "PRINCIPAL", "ActionCodec", "align_by_release", "from_long_frame", "load_panel", "read_table", "ActionError", "Aggregate", "DataError", "GameConfig", "InvestorType",
-    "LookAheadError", "MarketPanel", "MassError", "MassStackelbergEnv", "Modality", "Payoff",
-    "PointInTimeView", "PrincipalAction", "PrincipalEnv", "PrincipalObsLayout", "RankICScorer",
-    "ReturnSpec", "ScoringWindow", "StackelbergGame", "SyntheticConfig", "SyntheticTruth",
-    "TypeMoments", "aggregate", "apply_inertia", "build_types", "default_market", "env",
-    "forward_returns", "ic", "parallel_env", "rank_ic", "raw_env", "summarize", "synthetic_market",
-    "turnover", "type_moments",
+    "PRINCIPAL", "ActionCodec", "ActionError", "Aggregate", "Component", "DataError", "DecisionContext",
+    "FixedCommitment", "Follower", "GameConfig", "InvestorType", "LookAheadError", "MarketPanel", "MassError",
+    "MassStackelbergEnv", "Modality", "ObservationLayout", "Payoff", "PointInTimeView", "Principal",
+    "PrincipalAction", "PrincipalEnv", "PrincipalObsLayout", "RankICScorer", "Registry", "ReturnSpec", "Rollout",
+    "ScoringWindow", "ScriptedInvestor", "StackelbergGame", "SyntheticConfig", "SyntheticTruth", "Transition",
+    "TypeMoments", "aggregate", "align_by_release", "apply_inertia", "build_types", "default_market", "env",
+    "follower_actions", "forward_returns", "from_long_frame", "ic", "investor_agent", "load_panel",
+    "parallel_env", "rank_ic", "raw_env", "read_table", "ric_column", "rollout", "scripted_followers",
+    "summarize", "synthetic_market", "turnover", "type_moments",
 ]

@@ -3,7 +3,7 @@
 Agents: ``principal_0`` (the leader) and ``investor_k`` for every investor type k (a follower that
 controls the ``n_agents`` agents of its type). See ``mass_env.game`` for the timing. Spaces:
 
-* ``principal_0`` action: ``Box(0, 1, (K+2,))`` = ``[d_1..d_K, alpha, lambda/lambda_max]`` (a
+* ``principal_0`` action: ``Box(0, 1, (K+2,))`` = ``[d_1..d_K, alpha, inertia/inertia_max]`` (a
   ``PrincipalAction`` is accepted too). An all-zero ``d`` means uniform weights.
 * ``investor_k`` action: ``Box(-1, 1, (n_agents, N))``: each agent's score per stock. NaN means
   "this agent did not look at this stock" (a documented exception to the Box: missing, not zero).
@@ -15,6 +15,10 @@ controls the ``n_agents`` agents of its type). See ``mass_env.game`` for the tim
   commitment=Box(0, 1, (K+2,)))``: its modalities' point-in-time features (0 where unknown),
   today's universe, and the commitment that will be applied to the signals it is about to emit.
 
+Infos: the leader's info holds the day, the applied commitment, ``paid`` (each realised payoff as a
+dict) and ``payoffs`` (the same as ``Payoff`` objects: what ``mass_env.rollout`` hands to
+``Principal.observe``).
+
 Rewards: the leader gets the payoff of the days that realised this step (Rank IC at the payoff
 horizon minus the turnover penalty when the stability constraint is on); follower k gets its own
 type's realised Rank IC ("skill"), or that times K x its weight share ("weighted_skill").
@@ -22,64 +26,24 @@ type's realised Rank IC ("skill"), or that times K x its weight share ("weighted
 
 from __future__ import annotations
 
-import functools
 from collections import deque
-from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import gymnasium
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
-from pettingzoo.utils.conversions import parallel_to_aec
+from pettingzoo.utils.conversions import parallel_to_aec_wrapper
+from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 
-from .errors import ActionError
-from .game import GameConfig, Payoff, StackelbergGame
-from .game.investors import InvestorType, build_types
-from .game.mechanism import PrincipalAction
 from .data.modalities import CLIP, DailyFeatures, Modality, feature_names
 from .data.panel import MarketPanel
 from .data.synthetic import SyntheticConfig, synthetic_market
-
-PRINCIPAL = "principal_0"
-
-
-def investor_agent(k: int) -> str:
-    return f"investor_{k}"
-
-
-@dataclass(frozen=True)
-class PrincipalObsLayout:
-    """Slices of the leader's flat observation (all values in [-1, 1])."""
-
-    n_types: int
-    window: int
-
-    @property
-    def sizes(self) -> dict[str, int]:
-        K, W = self.n_types, self.window
-        return {"applied": K + 2, "type_ic": W * K, "agg_ic": W, "paid_mask": W,
-                "signal_stats": 3 * K, "progress": 1}
-
-    @property
-    def size(self) -> int:
-        return sum(self.sizes.values())
-
-    def slices(self) -> dict[str, slice]:
-        out, pos = {}, 0
-        for name, n in self.sizes.items():
-            out[name] = slice(pos, pos + n)
-            pos += n
-        return out
-
-    def unpack(self, obs: np.ndarray) -> dict[str, np.ndarray]:
-        K, W = self.n_types, self.window
-        sl = self.slices()
-        return {
-            "applied": obs[sl["applied"]], "type_ic": obs[sl["type_ic"]].reshape(W, K),
-            "agg_ic": obs[sl["agg_ic"]], "paid_mask": obs[sl["paid_mask"]],
-            "signal_stats": obs[sl["signal_stats"]].reshape(K, 3), "progress": obs[sl["progress"]],
-        }
+from .errors import ActionError
+from .game import GameConfig, Payoff, StackelbergGame
+from .game.investors import InvestorType, build_types
+from .observation import PrincipalObsLayout
+from .roles import PRINCIPAL, investor_agent
 
 
 def default_market(seed: int = 0, n_days: int = 160) -> MarketPanel:
@@ -204,7 +168,7 @@ class MassStackelbergEnv(ParallelEnv):
         K, W = self.game.K, self.config.obs_window
         g = self.game
         applied = np.concatenate([g.applied_weights, [g.announced.alpha,
-                                  0.0 if g.config.lambda_max == 0 else g.announced.lam / g.config.lambda_max]])
+                                  0.0 if g.config.inertia_max == 0 else g.announced.inertia / g.config.inertia_max]])
         type_ic = np.zeros((W, K))
         agg_ic = np.zeros(W)
         mask = np.zeros(W)
@@ -214,8 +178,8 @@ class MassStackelbergEnv(ParallelEnv):
             agg_ic[row] = p.rank_ic if p.valid else 0.0
             mask[row] = 1.0 if p.valid else 0.0
         progress = min((g.t - g.start) / max(g.n_steps, 1), 1.0)
-        obs = np.concatenate([applied, type_ic.ravel(), agg_ic, mask, self._last_stats.ravel(), [progress]])
-        return np.clip(obs, -1.0, 1.0).astype(np.float32)
+        return self.layout.pack({"applied": applied, "type_ic": type_ic, "agg_ic": agg_ic, "paid_mask": mask,
+                                 "signal_stats": self._last_stats, "progress": [progress]})
 
     def _day(self) -> int:
         return min(self.game.t, self.panel.n_days - 1)
@@ -239,6 +203,7 @@ class MassStackelbergEnv(ParallelEnv):
         day = self._day()
         date = str(self.panel.dates[day].date())
         p = {"day": day, "date": date, "paid": [x.as_dict() for x in self.last_paid],
+             "payoffs": tuple(self.last_paid),
              "applied": self.game.announced.as_dict(),
              "zero_weight_fallbacks": self.game.codec.zero_weight_fallbacks}
         if not reset and self.game.records:
@@ -271,10 +236,12 @@ def parallel_env(**kwargs: Any) -> MassStackelbergEnv:
     return MassStackelbergEnv(**kwargs)
 
 
-def env(**kwargs: Any):
-    """The game as a PettingZoo AEC env, through the standard ``parallel_to_aec`` conversion."""
-    return parallel_to_aec(parallel_env(**kwargs))
+def raw_env(**kwargs: Any) -> Any:
+    """The game as an unwrapped PettingZoo AEC env (``parallel_to_aec_wrapper`` of ``parallel_env``),
+    as PettingZoo's own environments define ``raw_env``."""
+    return parallel_to_aec_wrapper(parallel_env(**kwargs))
 
 
-def raw_env(**kwargs: Any) -> MassStackelbergEnv:
-    return parallel_env(**kwargs)
+def env(**kwargs: Any) -> Any:
+    """The game as a PettingZoo AEC env: ``raw_env`` with PettingZoo's order-enforcing wrapper."""
+    return OrderEnforcingWrapper(raw_env(**kwargs))

@@ -2,9 +2,9 @@
 
 Any stock RL library can train on it with no adapter: the action is the leader's
 ``Box(0, 1, (K+2,))`` and the observation is its flat ``Box(-1, 1)`` (see ``PrincipalObsLayout``).
-Followers default to the scripted investors of ``agents.scripted`` (imported lazily so that
-``mass_env`` does not depend on ``agents``); pass ``followers`` to embed any policies with an
-``act(obs, info)`` method and an optional ``reset(seed)``.
+Followers default to the reference scripted investors (``mass_env.scripted``); pass ``followers``
+to embed any ``Follower`` policies. Each step runs the followers through ``mass_env.rollout``'s
+``follower_actions``, the same code every episode loop uses.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import gymnasium
 import numpy as np
 
 from .env import PRINCIPAL, MassStackelbergEnv
+from .rollout import follower_actions, reset_followers
+from .scripted import scripted_followers
 
 
 class PrincipalEnv(gymnasium.Env):
@@ -24,7 +26,6 @@ class PrincipalEnv(gymnasium.Env):
                  *, follower_seed: int = 0, render_mode: str | None = None, **env_kwargs: Any) -> None:
         self.game_env = game_env if game_env is not None else MassStackelbergEnv(render_mode=render_mode, **env_kwargs)
         if followers is None:
-            from agents.scripted import scripted_followers  # lazy: mass_env must not require agents
             followers = scripted_followers(self.game_env, seed=follower_seed)
         missing = set(self.game_env.possible_agents) - {PRINCIPAL} - set(followers)
         if missing:
@@ -40,14 +41,12 @@ class PrincipalEnv(gymnasium.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         if seed is not None:
-            for i, pol in enumerate(self.followers.values()):
-                if hasattr(pol, "reset"):
-                    pol.reset(seed)
+            reset_followers(self.followers, seed)
         self._obs, self._infos = self.game_env.reset(seed=seed, options=options)
         return self._obs[PRINCIPAL], dict(self._infos[PRINCIPAL])
 
     def step(self, action: Any):
-        actions = {a: pol.act(self._obs[a], self._infos[a]) for a, pol in self.followers.items()}
+        actions = follower_actions(self.followers, self._obs, self._infos)
         actions[PRINCIPAL] = action
         obs, rewards, terms, truncs, infos = self.game_env.step(actions)
         self._obs, self._infos = obs, infos
@@ -61,6 +60,3 @@ class PrincipalEnv(gymnasium.Env):
     def game(self):
         return self.game_env.game
 
-
-def make_principal_env(**kwargs: Any) -> PrincipalEnv:
-    return PrincipalEnv(**kwargs)

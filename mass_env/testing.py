@@ -1,13 +1,34 @@
-"""Public test harness (like ``pettingzoo.test``): checks a user can run on their own components."""
+"""Public test harnesses (like ``pettingzoo.test``): checks a user can run on their own components.
+
+* ``check_principal(factory)``: a leader honours the ``Principal`` protocol (valid actions,
+  determinism per seed, no state leaking across episodes, no look-ahead).
+* ``check_follower(factory)``: a follower population honours the ``Follower`` protocol (shapes,
+  ranges, NaN only where an agent did not look, determinism per seed, no look-ahead).
+* ``perturb_after`` / ``record_trajectory`` / ``first_divergence``: prove that nothing decided at or
+  before a day depends on data after it. ``follower_signals``: followers' actions over a window.
+
+Every episode here is played by ``mass_env.rollout``, the same loop the experiments use.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .env import PRINCIPAL, MassStackelbergEnv
 from .data.panel import MarketPanel
+from .data.synthetic import SyntheticConfig, synthetic_market
+from .env import PRINCIPAL, MassStackelbergEnv
+from .game.investors import build_types
+from .game.mechanism import PrincipalAction
+from .game.stackelberg import GameConfig, Payoff
+from .roles import DecisionContext, Follower, Principal
+from .rollout import Transition, rollout
+from .scripted import FixedCommitment, scripted_followers
+
+FollowerFactory = Callable[[MassStackelbergEnv, int], Mapping[str, Follower]]
 
 
 def perturb_after(panel: MarketPanel, day: int, seed: int = 0) -> MarketPanel:
@@ -43,25 +64,49 @@ def perturb_after(panel: MarketPanel, day: int, seed: int = 0) -> MarketPanel:
 Trajectory = list[dict[str, Any]]
 
 
+class _CallableLeader:
+    """Adapts ``principal(obs, info) -> action`` (a Box vector or ``PrincipalAction``) to the protocol."""
+
+    name = "callable"
+
+    def __init__(self, fn: Callable[[np.ndarray, Mapping[str, Any]], Any]) -> None:
+        self.fn = fn
+
+    def reset(self, n_types: int, *, seed: int | None = None) -> None:
+        pass
+
+    def act(self, ctx: DecisionContext) -> Any:
+        return self.fn(ctx.obs, ctx.info)
+
+    def observe(self, paid: Sequence[Payoff]) -> None:
+        pass
+
+
 def record_trajectory(env: MassStackelbergEnv, followers: Mapping[str, Any],
                       principal: Callable[[np.ndarray, Mapping[str, Any]], Any], seed: int = 0) -> Trajectory:
-    """Play a full episode and record, per step, every observation, action, reward and info."""
-    obs, infos = env.reset(seed=seed)
+    """Play a full episode and record, per step, every observation, action, reward and info.
+
+    ``principal(obs, info)`` acts from the leader's observation and info alone (an RL-style leader).
+    Followers are not reset: they play with the seed they were built with.
+    """
     steps: Trajectory = []
-    while env.agents:
-        actions = {a: followers[a].act(obs[a], infos[a]) for a in env.agents if a != PRINCIPAL}
-        actions[PRINCIPAL] = principal(obs[PRINCIPAL], infos[PRINCIPAL])
-        day = infos[PRINCIPAL]["day"]
-        obs, rewards, terms, truncs, infos = env.step(actions)
-        steps.append({"day": day, "actions": actions, "obs": obs, "rewards": rewards, "infos": infos})
+
+    def keep(tr: Transition) -> None:
+        steps.append({"day": tr.day, "actions": tr.actions, "obs": tr.obs, "rewards": tr.rewards,
+                      "infos": tr.infos})
+
+    rollout(env, _CallableLeader(principal), followers, seed=seed, on_step=keep, keep_follower_state=True)
     return steps
 
 
 def _equal(a: Any, b: Any) -> bool:
     if isinstance(a, Mapping):
-        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
+        return isinstance(b, Mapping) and a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
+        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
+    if dataclasses.is_dataclass(a) and not isinstance(a, type):
+        return type(a) is type(b) and all(_equal(getattr(a, f.name), getattr(b, f.name))
+                                          for f in dataclasses.fields(a))
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
     if isinstance(a, float) and isinstance(b, float):
@@ -81,14 +126,188 @@ def follower_signals(env: MassStackelbergEnv, followers: Mapping[str, Any], *, s
                      seed: int = 0) -> list[dict[str, Any]]:
     """Followers' actions on each day of ``start..end`` under a fixed equal-weight leader (for
     determinism and cache-replay checks of follower populations)."""
-    obs, infos = env.reset(seed=seed, options={"start": start, "end": end})
-    for p in followers.values():
-        if hasattr(p, "reset"):
-            p.reset(seed)
-    lead = np.r_[np.ones(env.game.K), 0.5, 0.0]
-    out = []
-    while env.agents:
-        acts = {a: followers[a].act(obs[a], infos[a]) for a in env.agents if a != PRINCIPAL}
-        out.append(acts)
-        obs, _, _, _, infos = env.step({**acts, PRINCIPAL: lead})
+    out: list[dict[str, Any]] = []
+    rollout(env, FixedCommitment(alpha=0.5), followers, seed=seed, options={"start": start, "end": end},
+            on_step=lambda tr: out.append({a: x for a, x in tr.actions.items() if a != PRINCIPAL}))
     return out
+
+
+# ---------------------------------------------------------------------------------------------- leaders
+class _Recorder:
+    """Wraps a principal, recording what it was given and what it answered."""
+
+    def __init__(self, inner: Principal) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.actions: list[PrincipalAction] = []
+        self.days: list[int] = []
+        self.observed: int = 0
+
+    def reset(self, n_types: int, *, seed: int | None = None) -> None:
+        self.inner.reset(n_types, seed=seed)
+
+    def act(self, ctx: DecisionContext) -> PrincipalAction:
+        a = self.inner.act(ctx)
+        self.actions.append(a)
+        self.days.append(ctx.day)
+        return a
+
+    def observe(self, paid: Sequence[Payoff]) -> None:
+        assert all(isinstance(p, Payoff) for p in paid)
+        self.observed += 1
+        self.inner.observe(paid)
+
+
+@dataclass(frozen=True)
+class ConformanceReport:
+    name: str
+    n_actions: int
+    distinct_actions: int
+    lookahead_cut: int
+
+
+def _small_market(n_days: int, n_symbols: int, seed: int) -> MarketPanel:
+    return synthetic_market(SyntheticConfig(n_days=n_days, n_symbols=n_symbols, n_industries=4), seed=seed)[0]
+
+
+def _lookahead_cut(config: GameConfig, n_days: int) -> int:
+    start = config.warmup_days
+    return start + (2 * (n_days - 2 - start)) // 3
+
+
+def _perturb_prices(panel: MarketPanel, cut: int, seed: int) -> MarketPanel:
+    rng = np.random.default_rng(seed)
+    adj = panel.adj_close.copy()
+    adj[cut + 1:] *= np.exp(rng.normal(0.0, 0.05, adj[cut + 1:].shape)).cumprod(axis=0)
+    return panel.with_arrays(adj_close=adj)
+
+
+def _play(principal: Principal, panel: MarketPanel, n_types: int, agents_per_type: int, seed: int,
+          config: GameConfig) -> _Recorder:
+    env = MassStackelbergEnv(panel, build_types(n_types, agents_per_type), config)
+    rec = _Recorder(principal)
+    rollout(env, rec, scripted_followers(env, seed=seed), seed=seed)
+    assert rec.observed == env.game.n_steps, "observe() must be called once per step"
+    return rec
+
+
+def _key(a: PrincipalAction) -> tuple[Any, ...]:
+    return (tuple(np.round(a.normalised, 12)), round(a.alpha, 12), round(a.inertia, 12))
+
+
+def check_principal(factory: Callable[[], Principal], *, n_types: int = 3, agents_per_type: int = 2,
+                    n_days: int = 70, n_symbols: int = 20, seed: int = 7, market_seed: int = 11,
+                    config: GameConfig | None = None) -> ConformanceReport:
+    """Assert that the principals built by ``factory()`` honour the leader interface:
+
+    1. the object satisfies the ``Principal`` protocol and has a non-empty ``name``;
+    2. every ``act`` returns a valid ``PrincipalAction`` for the game's number of types (finite,
+       nonnegative weights with a positive sum, alpha in [0, 1], 0 <= inertia <= inertia_max);
+    3. ``observe`` is handed the realised payoffs once per step;
+    4. determinism: the same seed gives the same actions, from a fresh instance and after ``reset`` of
+       a used one (no state leaks from one episode to the next);
+    5. no look-ahead: perturbing the prices after a cut-off day leaves every action decided up to that
+       day unchanged (a leader that peeked at a not-yet-realised return would change).
+    """
+    config = config or GameConfig()
+    panel = _small_market(n_days, n_symbols, market_seed)
+    p = factory()
+    assert isinstance(p, Principal), f"{p!r} does not implement the Principal protocol"
+    assert isinstance(p.name, str) and p.name, "a principal needs a non-empty name"
+
+    first = _play(p, panel, n_types, agents_per_type, seed, config)
+    assert first.actions, "act() was never called"
+    for day, a in zip(first.days, first.actions):
+        assert isinstance(a, PrincipalAction), f"day {day}: act() returned {type(a).__name__}"
+        assert a.n_types == n_types, f"day {day}: {a.n_types} weights for {n_types} types"
+        w = np.asarray(a.weights)
+        assert np.isfinite(w).all() and (w >= 0).all() and w.sum() > 0, f"day {day}: bad weights {w}"
+        assert 0.0 <= a.alpha <= 1.0, f"day {day}: alpha {a.alpha} outside [0, 1]"
+        assert 0.0 <= a.inertia <= config.inertia_max, \
+            f"day {day}: inertia {a.inertia} outside [0, {config.inertia_max}]"
+
+    ref = [_key(a) for a in first.actions]
+    fresh = _play(factory(), panel, n_types, agents_per_type, seed, config)
+    assert [_key(a) for a in fresh.actions] == ref, "same seed, different actions (fresh instance)"
+    again = _play(p, panel, n_types, agents_per_type, seed, config)
+    assert [_key(a) for a in again.actions] == ref, "same seed, different actions after reset()"
+
+    cut = _lookahead_cut(config, n_days)
+    moved = _play(factory(), _perturb_prices(panel, cut, market_seed + 1), n_types, agents_per_type, seed, config)
+    for day, a, b in zip(first.days, first.actions, moved.actions):
+        if day > cut:
+            break
+        assert _key(a) == _key(b), (f"look-ahead: the action decided at the close of day {day} changed "
+                                    f"when only prices after day {cut} changed")
+    return ConformanceReport(p.name, len(ref), len(set(ref)), cut)
+
+
+# ---------------------------------------------------------------------------------------------- followers
+@dataclass(frozen=True)
+class FollowerReport:
+    agents: tuple[str, ...]
+    days: int
+    looked_share: float
+    lookahead_cut: int
+
+
+def _signals(factory: FollowerFactory, panel: MarketPanel, n_types: int, agents_per_type: int,
+             seed: int) -> tuple[MassStackelbergEnv, list[dict[str, Any]]]:
+    env = MassStackelbergEnv(panel, build_types(n_types, agents_per_type))
+    followers = factory(env, seed)
+    return env, follower_signals(env, followers, start=env.config.warmup_days, end=panel.n_days - 2, seed=seed)
+
+
+def check_follower(factory: FollowerFactory, *, n_types: int = 3, agents_per_type: int = 2, n_days: int = 60,
+                   n_symbols: int = 20, seed: int = 7, market_seed: int = 11) -> FollowerReport:
+    """Assert that the follower populations built by ``factory(env, seed)`` honour the interface:
+
+    1. one ``Follower`` (``act`` and ``reset``) per investor agent of the env, and nothing else;
+    2. every action has shape ``(n_agents, N)`` with finite values in [-1, 1] or NaN ("did not
+       look"), NaN on every stock outside the day's universe, and each agent looks at something;
+    3. determinism: the same seed gives the same signals, from a fresh population and after
+       ``reset`` of a used one;
+    4. no look-ahead: scrambling every field of the market after a cut-off day leaves every signal
+       emitted up to that day unchanged.
+    """
+    panel = _small_market(n_days, n_symbols, market_seed)
+    env = MassStackelbergEnv(panel, build_types(n_types, agents_per_type))
+    pop = factory(env, seed)
+    investors = [a for a in env.possible_agents if a != PRINCIPAL]
+    assert set(pop) == set(investors), f"need one follower per investor agent {investors}, got {sorted(pop)}"
+    for a, f in pop.items():
+        assert isinstance(f, Follower), f"{a}: {f!r} lacks act(obs, info) or reset(seed)"
+    first = follower_signals(env, pop, start=env.config.warmup_days, end=n_days - 2, seed=seed)
+    looked, cells = 0, 0
+    for i, acts in enumerate(first):
+        day = env.config.warmup_days + i
+        universe = panel.universe[day]
+        for a, x in acts.items():
+            x = np.asarray(x, dtype=np.float64)
+            n_agents = env.types[int(a.rsplit("_", 1)[1])].n_agents
+            assert x.shape == (n_agents, panel.n_symbols), f"day {day} {a}: shape {x.shape}"
+            fin = np.isfinite(x)
+            assert not np.isinf(x).any() and (np.abs(x[fin]) <= 1.0 + 1e-6).all(), f"day {day} {a}: outside [-1, 1]"
+            assert not fin[:, ~universe].any(), f"day {day} {a}: a signal on a stock outside the universe"
+            assert fin.any(1).all(), f"day {day} {a}: an agent looked at no stock"
+            looked += int(fin.sum())
+            cells += int(n_agents * universe.sum())
+    again = follower_signals(env, pop, start=env.config.warmup_days, end=n_days - 2, seed=seed)
+    assert first_divergence_signals(first, again) is None, "same seed, different signals after reset()"
+    _, fresh = _signals(factory, panel, n_types, agents_per_type, seed)
+    assert first_divergence_signals(first, fresh) is None, "same seed, different signals (fresh population)"
+    cut = env.config.warmup_days + (n_days - 2 - env.config.warmup_days) // 2
+    _, moved = _signals(factory, perturb_after(panel, cut, seed=market_seed + 1), n_types, agents_per_type, seed)
+    k = first_divergence_signals(first, moved)
+    assert k is None or env.config.warmup_days + k > cut, (
+        f"look-ahead: signals of day {env.config.warmup_days + (k or 0)} changed when only data after "
+        f"day {cut} changed")
+    return FollowerReport(tuple(investors), len(first), looked / max(cells, 1), cut)
+
+
+def first_divergence_signals(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> int | None:
+    """Index of the first day whose follower signals differ (None if none)."""
+    for i, (x, y) in enumerate(zip(a, b)):
+        if not _equal(x, y):
+            return i
+    return None if len(a) == len(b) else min(len(a), len(b))

@@ -1,7 +1,9 @@
-"""Leaders (principals) of the aggregation game, interchangeable behind one protocol.
+"""Leaders (principals) of the aggregation game, interchangeable behind ``mass_env.roles.Principal``.
 
 ``make(name, **options)`` builds any registered leader; ``available()`` lists the names and
-``register(name, factory)`` adds one (the conformance test in ``principals.testing`` then covers it).
+``register(name, factory)`` adds one (``mass_env.testing.check_principal`` checks it). Each leader
+registers itself in its own module; installed packages add leaders through the
+``mass_mechanism.principals`` entry-point group.
 
 ==========  ==========================================================================================
 name        leader and its options (all keyword)
@@ -12,117 +14,57 @@ name        leader and its options (all keyword)
 ``sa``      MASS's simulated annealing (faithful defaults). ``component`` ("disagreement"; "signal"
             = config B, "consensus"), ``learn_alpha`` (False; True = config C), ``alpha`` (0.5),
             ``iterations`` (20), ``temperature`` (0.5), ``cooling`` (0.95), ``step`` (0.25),
-            ``accept_scale`` (10), ``alpha_move_prob`` (2/(K+2)), plus the common options below.
+            ``accept_scale`` (10), ``alpha_move_prob`` (2/(K+2)), plus the window options below.
 ``cmaes``   CMA-ES (pycma) on softmax logits + alpha. ``component`` ("signal"), ``learn_alpha``
             (True), ``alpha`` (0.5, initial), ``sigma0`` (0.2), ``evals`` (30), ``popsize`` (pycma's
             4 + 3 ln dim), ``diagonal`` (auto: dim >= ``diagonal_from`` = 100), ``alpha_std`` (1.0),
             ``recommend`` ("mean" = distribution mean; "best"), ``cma_options`` (extra pycma options),
-            plus the common options below.
+            plus the window options below.
 ``gradient``  gradient ascent on a soft-rank Rank IC surrogate (the MBI differentiable price mechanism);
-            reports per-type prices. ``component`` ("signal"), ``learn_alpha`` (True), ``alpha`` (0.5),
-            ``lookback`` (20), ``fitness_horizon`` (5), ``min_days`` (min(lookback, 5)),
-            ``turnover_penalty`` (0), ``inertia`` (0), ``steps`` (30), ``lr`` (0.05), ``temperature``
-            (1.0, in ranks), ``tv_smoothing`` (1e-3), ``logit_decay`` (0.01), ``weight_floor`` (1e-3),
-            ``threads`` (1). Needs torch.
+            reports per-type prices. Window options (``lookback`` 20, ``min_days`` min(lookback, 5)),
+            ``steps`` (30), ``lr`` (0.05), ``temperature`` (1.0, in ranks), ``tv_smoothing`` (1e-3),
+            ``logit_decay`` (0.01), ``weight_floor`` (1e-3), ``threads`` (1). Needs torch.
 ``rl``      a saved stable-baselines3 policy acting on the leader's observation. ``path`` (required),
-            ``deterministic`` (True), ``algo`` (from its JSON), ``use_lambda`` (True), ``threads`` (1).
+            ``deterministic`` (True), ``algo`` (from its JSON), ``use_inertia`` (True), ``threads`` (1).
             Needs the ``rl`` extra.
 ==========  ==========================================================================================
 
-Common options of ``sa`` and ``cmaes``: ``lookback`` (5 realised days), ``fitness_horizon`` (5-day
-returns), ``turnover_penalty`` (the paper's lambda, 0), ``inertia`` (the mechanism's lambda put in the
-action, 0), ``min_days`` (= lookback).
+Window options (``principals.window.WindowOptions``, shared by ``sa``, ``cmaes`` and ``gradient``):
+``component``, ``learn_alpha``, ``alpha``, ``lookback`` (5 realised days), ``fitness_horizon``
+(5-day returns), ``turnover_penalty`` (mu; default: the game's, from the decision context),
+``inertia`` (the mechanism's inertia put in the action, 0; candidates are scored as the mechanism
+will apply them), ``min_days`` (= lookback).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
-from .annealing import MassAnnealing
-from .base import DecisionContext, EqualWeights, Principal
-from .baselines import RandomWeights
+from mass_env.roles import DecisionContext, Principal
+
+from . import annealing, baselines, cmaes, gradient, rl  # noqa: F401  (each registers its leaders)
+from .annealing import MassAnnealing, make_sa
+from .baselines import EqualWeights, RandomWeights
 from .blackbox import AskTellOptimizer, BlackBoxPrincipal, Objective, SearchResult, SearchSpace, optimise
-from .cmaes import CMAES
+from .cmaes import CMAES, make_cmaes
 from .gradient import GradientPrincipal, make_gradient  # torch imported at reset()
+from .registry import PRINCIPALS, available, make, register
 from .rl import RLPrincipal, make_rl  # stable-baselines3 imported at load
-
-Factory = Callable[..., Principal]
-
-_COMMON = ("component", "learn_alpha", "alpha", "lookback", "fitness_horizon", "turnover_penalty",
-           "inertia", "min_days")
-
-
-def _split(options: dict[str, Any], optimizer_keys: tuple[str, ...], name: str) -> tuple[dict, dict]:
-    unknown = sorted(set(options) - set(_COMMON) - set(optimizer_keys))
-    if unknown:
-        raise ValueError(f"unknown option(s) for principal {name!r}: {unknown}; "
-                         f"valid: {sorted(_COMMON + optimizer_keys)}")
-    return ({k: v for k, v in options.items() if k in optimizer_keys},
-            {k: v for k, v in options.items() if k in _COMMON})
-
-
-def make_sa(**options: Any) -> BlackBoxPrincipal:
-    """MASS simulated annealing (defaults: disagreement fitness, alpha fixed at 0.5)."""
-    opt, common = _split(options, ("iterations", "temperature", "cooling", "step", "accept_scale",
-                                   "alpha_move_prob"), "sa")
-    common = {"component": "disagreement", "learn_alpha": False, **common}
-    return BlackBoxPrincipal(MassAnnealing(**opt), name="sa", **common)
-
-
-def make_cmaes(**options: Any) -> BlackBoxPrincipal:
-    """CMA-ES on the combined signal with learned alpha (the follow-up paper's config D)."""
-    opt, common = _split(options, ("sigma0", "evals", "popsize", "diagonal", "diagonal_from",
-                                   "alpha_std", "recommend", "cma_options"), "cmaes")
-    common = {"component": "signal", "learn_alpha": True, **common}
-    return BlackBoxPrincipal(CMAES(**opt), name="cmaes", **common)
-
-
-def _simple(cls: type, name: str, keys: tuple[str, ...]) -> Factory:
-    def factory(**options: Any) -> Principal:
-        unknown = sorted(set(options) - set(keys))
-        if unknown:
-            raise ValueError(f"unknown option(s) for principal {name!r}: {unknown}; valid: {sorted(keys)}")
-        return cls(**options)
-
-    factory.__doc__ = cls.__doc__
-    return factory
-
-
-_REGISTRY: dict[str, Factory] = {
-    "equal": _simple(EqualWeights, "equal", ("alpha",)),
-    "random": _simple(RandomWeights, "random", ("alpha", "daily", "concentration")),
-    "sa": make_sa,
-    "cmaes": make_cmaes,
-    "gradient": make_gradient,
-    "rl": make_rl,
-}
-_ALIASES = {"cma": "cmaes", "cma-es": "cmaes", "mass-sa": "sa", "equal-weights": "equal", "dpm": "gradient",
-            "grad": "gradient"}
-
-
-def available() -> tuple[str, ...]:
-    """Names ``make`` accepts (aliases excluded)."""
-    return tuple(_REGISTRY)
-
-
-def register(name: str, factory: Factory, *, replace: bool = False) -> None:
-    """Add a leader under ``name``; ``factory(**options)`` must return a ``Principal``."""
-    if not replace and (name.lower() in _REGISTRY or name.lower() in _ALIASES):
-        raise ValueError(f"principal {name!r} is already registered")
-    _REGISTRY[name.lower()] = factory
-
-
-def make(name: str, **options: Any) -> Principal:
-    """Build the leader registered as ``name`` with keyword ``options`` (see the module docstring)."""
-    key = _ALIASES.get(name.lower(), name.lower())
-    if key not in _REGISTRY:
-        raise ValueError(f"unknown principal {name!r}; available: {', '.join(available())}")
-    return _REGISTRY[key](**options)
-
+from .window import WindowOptions
 
 __all__ = [
-    "AskTellOptimizer", "BlackBoxPrincipal", "CMAES", "DecisionContext", "EqualWeights", "MassAnnealing",
-    "Objective", "Principal", "RandomWeights", "SearchResult", "SearchSpace", "available", "make",
-    "make_cmaes", "make_sa", "optimise", "register", "GradientPrincipal", "RLPrincipal", "make_gradient",
-    "make_rl",
+    "AskTellOptimizer", "BlackBoxPrincipal", "CMAES", "DecisionContext", "EqualWeights", "GradientPrincipal",
+    "MassAnnealing", "Objective", "PRINCIPALS", "Principal", "RLPrincipal", "RandomWeights", "SearchResult",
+    "SearchSpace", "WindowOptions", "available", "make", "make_cmaes", "make_gradient", "make_rl", "make_sa",
+    "optimise", "register",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("_REGISTRY",):  # pre-0.2 private registry dict, still poked at by old tests
+        import warnings
+
+        warnings.warn("principals._REGISTRY is gone; use principals.register / PRINCIPALS",
+                      DeprecationWarning, stacklevel=2)
+        return PRINCIPALS._factories
+    raise AttributeError(f"module 'principals' has no attribute {name!r}")

@@ -23,12 +23,16 @@ SA proposes one candidate at a time (population 1): a Metropolis chain cannot be
 
 from __future__ import annotations
 
+import inspect
 import math
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from .blackbox import SearchSpace
+from .blackbox import BlackBoxPrincipal, SearchSpace
+from .registry import check_options, register
+from .window import WindowOptions
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -134,3 +138,14 @@ class MassAnnealing:
                 y[j] += s
                 break
         return y
+
+
+def make_sa(**options: Any) -> BlackBoxPrincipal:
+    """MASS simulated annealing (defaults: disagreement fitness, alpha fixed at 0.5)."""
+    window, rest = WindowOptions.split(options)
+    check_options("sa", rest, inspect.signature(MassAnnealing).parameters)
+    window = {"component": "disagreement", "learn_alpha": False, **window}
+    return BlackBoxPrincipal(MassAnnealing(**rest), name="sa", **window)
+
+
+register("sa", make_sa, aliases=("mass-sa",))

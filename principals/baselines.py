@@ -1,20 +1,29 @@
-"""Baseline leaders that do not learn: random weights (equal weights lives in ``base``).
+"""Baseline leaders that do not learn: equal weights and random weights.
 
 The hindsight oracle (the best fixed ``(d, alpha)`` on the evaluation period) is deliberately *not*
 a principal: it needs returns that are not known when a point-in-time leader decides. It is an
-analysis function, ``experiments.ablation.hindsight_oracle``, and always labelled as an upper bound.
+analysis function, ``experiments.oracle.hindsight_oracle``, and always labelled as an upper bound.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from mass_env.game import Payoff
 from mass_env.game.mechanism import PrincipalAction
+from mass_env.roles import DecisionContext
+from mass_env.scripted import FixedCommitment
 
-from .base import DecisionContext
+from .registry import check_options, register
+
+
+class EqualWeights(FixedCommitment):
+    """Baseline: uniform weights over types, fixed alpha, never moves (zero turnover)."""
+
+    def __init__(self, alpha: float = 0.5) -> None:
+        super().__init__(None, alpha, 0.0, name="equal")
 
 
 class RandomWeights:
@@ -52,3 +61,19 @@ class RandomWeights:
 
     def observe(self, paid: Sequence[Payoff]) -> None:
         pass
+
+
+def _make_equal(**options: Any) -> EqualWeights:
+    """Uniform weights, never moves. Options: ``alpha`` (0.5)."""
+    check_options("equal", options, ("alpha",))
+    return EqualWeights(**options)
+
+
+def _make_random(**options: Any) -> RandomWeights:
+    """Random Dirichlet weights at a fixed alpha. Options: ``alpha``, ``daily``, ``concentration``."""
+    check_options("random", options, ("alpha", "daily", "concentration"))
+    return RandomWeights(**options)
+
+
+register("equal", _make_equal, aliases=("equal-weights",))
+register("random", _make_random)

@@ -25,14 +25,15 @@ import numpy as np
 import numpy.typing as npt
 
 from mass_env.game import Payoff
+from mass_env.game.components import Component
 from mass_env.game.mechanism import PrincipalAction
-from mass_env.game.scoring import Component, ScoringWindow
+from mass_env.game.scoring import ScoringWindow
+from mass_env.roles import DecisionContext
 
-from .base import DecisionContext
+from .window import WindowedLeader, WindowOptions
 
 FloatArray = npt.NDArray[np.float64]
 Encoding = Literal["positive", "logits"]
-COMPONENTS: tuple[str, ...] = ("signal", "consensus", "disagreement")
 
 
 def softmax(z: npt.ArrayLike) -> FloatArray:
@@ -146,16 +147,17 @@ class Objective:
 
     window: ScoringWindow
     space: SearchSpace
-    component: Component = "signal"
+    component: Component | str = Component.SIGNAL
     previous: FloatArray | None = None
     turnover_penalty: float = 0.0
+    inertia: float = 0.0
     evaluations: int = 0
 
     def __call__(self, X: npt.ArrayLike) -> FloatArray:
         w, a = self.space.decode(X)
         self.evaluations += w.shape[0]
         return self.window.fitness(w, a, component=self.component, previous=self.previous,
-                                   turnover_penalty=self.turnover_penalty)
+                                   turnover_penalty=self.turnover_penalty, inertia=self.inertia)
 
 
 def optimise(optimizer: AskTellOptimizer, objective: Objective, x0: npt.ArrayLike,
@@ -196,53 +198,26 @@ class DayLog:
     window_days: int
 
 
-def check_window_options(component: str, lookback: int, fitness_horizon: int, alpha: float,
-                         turnover_penalty: float, inertia: float) -> None:
-    """Validate the options every window-fitting leader shares (SA, CMA-ES, gradient)."""
-    if component not in COMPONENTS:
-        raise ValueError(f"component must be one of {COMPONENTS}, got {component!r}")
-    if lookback < 1 or fitness_horizon < 1:
-        raise ValueError("lookback and fitness_horizon must be >= 1")
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
-    if turnover_penalty < 0 or inertia < 0:
-        raise ValueError("turnover_penalty and inertia must be >= 0")
-
-
-class BlackBoxPrincipal:
+class BlackBoxPrincipal(WindowedLeader):
     """A leader that re-optimises ``(d, alpha)`` every day with an ask/tell optimiser.
 
     Args:
         optimizer: the ask/tell optimiser (``MassAnnealing``, ``CMAES``, or any ``AskTellOptimizer``).
         name: label of the principal.
-        component: which Rank IC the fitness uses: ``"disagreement"`` (MASS: the ``-std`` column),
-            ``"signal"`` (the combined signal; "objective alignment") or ``"consensus"``.
-        learn_alpha: search alpha too (otherwise it stays at ``alpha``).
-        alpha: fixed alpha, or the initial one when learned.
-        lookback: number of realised days in the fitness window (MASS: 5).
-        fitness_horizon: forward-return horizon of the fitness label in days (MASS: 5).
-        turnover_penalty: the paper's lambda: fitness minus ``lambda * ||d - d_prev||_1 / 2`` where
-            ``d_prev`` is today's applied weights (the game's turnover definition, normalised).
-        inertia: the mechanism's lambda put in the action (0: no inertia; see ``mass_env.game.mechanism``).
-        min_days: optimise only once the window holds this many days (default: ``lookback``);
-            until then the initial commitment (uniform, ``alpha``) is held.
+        window: the window options (``principals.window.WindowOptions``), or the same as keywords
+            (``component``, ``learn_alpha``, ``alpha``, ``lookback``, ``fitness_horizon``,
+            ``turnover_penalty``, ``inertia``, ``min_days``). ``min_days`` defaults to ``lookback``:
+            until the window holds that many days the initial commitment (uniform, ``alpha``) is held.
     """
 
-    def __init__(self, optimizer: AskTellOptimizer, *, name: str, component: str = "signal",
-                 learn_alpha: bool = False, alpha: float = 0.5, lookback: int = 5,
-                 fitness_horizon: int = 5, turnover_penalty: float = 0.0, inertia: float = 0.0,
-                 min_days: int | None = None) -> None:
-        check_window_options(component, lookback, fitness_horizon, alpha, turnover_penalty, inertia)
+    def __init__(self, optimizer: AskTellOptimizer, *, name: str, window: WindowOptions | None = None,
+                 **window_options: Any) -> None:
+        if window is not None and window_options:
+            raise ValueError("pass the window options either as window= or as keywords, not both")
+        self.window = window if window is not None else WindowOptions(**window_options)
         self.name = name
         self.optimizer = optimizer
-        self.component: Component = component  # type: ignore[assignment]
-        self.learn_alpha = bool(learn_alpha)
-        self.alpha0 = float(alpha)
-        self.lookback = int(lookback)
-        self.fitness_horizon = int(fitness_horizon)
-        self.turnover_penalty = float(turnover_penalty)
-        self.inertia = float(inertia)
-        self.min_days = self.lookback if min_days is None else max(1, int(min_days))
+        self.min_days = self.window.lookback if self.window.min_days is None else self.window.min_days
         self.space: SearchSpace | None = None
         self.log: list[DayLog] = []
         self._x: FloatArray = np.zeros(0)
@@ -264,7 +239,8 @@ class BlackBoxPrincipal:
         if not self.space.degenerate:
             window = ctx.window(self.lookback, horizon=self.fitness_horizon)
             if window.n_days >= self.min_days:
-                res = self.search(window, previous=ctx.applied_weights)
+                res = self.search(window, previous=ctx.applied_weights,
+                                  turnover_penalty=self.window.penalty(ctx.rules))
                 self._x = res.x
                 self.log.append(DayLog(ctx.day, res.evaluations, res.scorer_calls, window.n_days))
         return self._action()
@@ -274,16 +250,23 @@ class BlackBoxPrincipal:
 
     # ------------------------------------------------------------------ search
     def search(self, window: ScoringWindow, *, previous: npt.ArrayLike | None = None,
-               x0: npt.ArrayLike | None = None, report: bool = False) -> SearchResult:
+               x0: npt.ArrayLike | None = None, report: bool = False,
+               turnover_penalty: float | None = None) -> SearchResult:
         """One search on ``window`` from ``x0`` (default: the current solution, i.e. warm start).
 
-        Costs exactly one scorer call per population the optimiser asks for; ``report`` adds one
-        more call to score the answer and the start (``SearchResult.fitness``; NaN otherwise).
+        ``previous``: the weights applied today (for the turnover penalty and the inertia);
+        ``turnover_penalty``: mu (default: this leader's option, else 0). Costs exactly one scorer
+        call per population the optimiser asks for; ``report`` adds one more call to score the
+        answer and the start (``SearchResult.fitness``; NaN otherwise).
         """
         if self.space is None:
             raise RuntimeError(f"{self.name}: call reset() before search()")
-        prev = None if previous is None or not self.turnover_penalty else np.asarray(previous, np.float64)
-        obj = Objective(window, self.space, self.component, prev, self.turnover_penalty)
+        mu = self.window.penalty(None) if turnover_penalty is None else float(turnover_penalty)
+        inertia = self.window.inertia
+        prev = None if previous is None or not (mu or inertia) else np.asarray(previous, np.float64)
+        if inertia and prev is None:
+            raise ValueError(f"{self.name}: a search with inertia > 0 needs previous (today's applied weights)")
+        obj = Objective(window, self.space, self.component, prev, mu, inertia if prev is not None else 0.0)
         start = self._x if x0 is None else np.asarray(x0, dtype=np.float64)
         return optimise(self.optimizer, obj, start, self._rng, report=report)
 
@@ -301,10 +284,8 @@ class BlackBoxPrincipal:
     def options(self) -> dict[str, Any]:
         """The principal's settings (for result files)."""
         opt = {k: v for k, v in vars(self.optimizer).items() if not k.startswith("_")}
-        return {"name": self.name, "component": self.component, "learn_alpha": self.learn_alpha,
-                "alpha": self.alpha0, "lookback": self.lookback, "fitness_horizon": self.fitness_horizon,
-                "turnover_penalty": self.turnover_penalty, "inertia": self.inertia,
-                "min_days": self.min_days, "optimizer": type(self.optimizer).__name__, **opt}
+        return {"name": self.name, **self.window.as_dict(), "min_days": self.min_days,
+                "optimizer": type(self.optimizer).__name__, **opt}
 
 
 def _salt(name: str) -> int:

@@ -20,12 +20,15 @@ the best sample, and the weights are softmax logits (the simplex without scale d
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Mapping, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from .blackbox import SearchSpace
+from .blackbox import BlackBoxPrincipal, SearchSpace
+from .registry import check_options, register
+from .window import WindowOptions
 
 FloatArray = npt.NDArray[np.float64]
 T = TypeVar("T")
@@ -132,3 +135,14 @@ class CMAES:
         if self.recommend_mode == "best" and self._best_x is not None:
             return self._best_x.copy()
         return np.asarray(self._es.result.xfavorite, dtype=np.float64).copy()
+
+
+def make_cmaes(**options: Any) -> BlackBoxPrincipal:
+    """CMA-ES on the combined signal with learned alpha (the follow-up paper's config D)."""
+    window, rest = WindowOptions.split(options)
+    check_options("cmaes", rest, inspect.signature(CMAES).parameters)
+    window = {"component": "signal", "learn_alpha": True, **window}
+    return BlackBoxPrincipal(CMAES(**rest), name="cmaes", **window)
+
+
+register("cmaes", make_cmaes, aliases=("cma", "cma-es"))

@@ -46,6 +46,7 @@ torch is imported only when a principal is reset (``pip install 'torch==2.13.0'`
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
@@ -56,11 +57,12 @@ import pandas as pd
 
 from mass_env.game import Payoff
 from mass_env.game.mechanism import PrincipalAction
-from mass_env.game.scoring import Component, ScoringWindow
+from mass_env.game.scoring import ScoringWindow
+from mass_env.roles import DecisionContext
 
-from .base import DecisionContext
-from .blackbox import COMPONENTS, check_window_options
+from .registry import check_options, register
 from .softrank import DEFAULT_TEMPERATURE, SoftRankWindow, require_torch, smooth_turnover, torch_threads
+from .window import WindowedLeader, WindowOptions
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -86,7 +88,7 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-class GradientPrincipal:
+class GradientPrincipal(WindowedLeader):
     """Gradient ascent on a soft-rank Rank IC surrogate, with per-type prices (see module docstring).
 
     Args:
@@ -100,8 +102,10 @@ class GradientPrincipal:
             leader defaults to 20 because one soft-rank pass over 20 days is cheap and a 5-day window
             is mostly noise for it (measured on synthetic markets other than the evaluation one; pass
             ``lookback=5`` for MASS's window).
-        turnover_penalty: the paper's lambda in the objective (smoothed L1, see module docstring).
-        inertia: the mechanism's lambda put in the action (0: none).
+        turnover_penalty: mu in the objective (smoothed L1, see module docstring); None (default) =
+            the game's turnover penalty, read from the decision context.
+        inertia: the mechanism's inertia put in the action (0: none); with inertia > 0 the objective
+            scores the weights the mechanism will apply, ``(d + inertia * d_applied) / (1 + inertia)``.
         steps: Adam steps per day; lr: Adam learning rate (a fresh Adam each day, warm-started point).
         temperature: soft-rank temperature in ranks (``principals.softrank``); 1 = one neighbour gap.
         tv_smoothing: ``s`` of the smoothed turnover penalty.
@@ -115,11 +119,12 @@ class GradientPrincipal:
 
     def __init__(self, *, component: str = "signal", learn_alpha: bool = True, alpha: float = 0.5,
                  lookback: int = 20, fitness_horizon: int = 5, min_days: int | None = None,
-                 turnover_penalty: float = 0.0, inertia: float = 0.0, steps: int = 30, lr: float = 0.05,
+                 turnover_penalty: float | None = None, inertia: float = 0.0, steps: int = 30, lr: float = 0.05,
                  temperature: float = DEFAULT_TEMPERATURE, tv_smoothing: float = 1e-3,
                  logit_decay: float = 0.01, weight_floor: float = 1e-3, threads: int | None = 1,
                  name: str = "gradient") -> None:
-        check_window_options(component, lookback, fitness_horizon, alpha, turnover_penalty, inertia)
+        self.window = WindowOptions(component, learn_alpha, alpha, lookback, fitness_horizon, turnover_penalty,
+                                    inertia, min_days)
         if logit_decay < 0 or tv_smoothing < 0:
             raise ValueError("logit_decay and tv_smoothing must be >= 0")
         if not 0.0 <= weight_floor < 1.0:
@@ -127,14 +132,7 @@ class GradientPrincipal:
         if steps < 0 or not lr > 0 or not temperature > 0:
             raise ValueError("steps >= 0, lr > 0 and temperature > 0 are required")
         self.name = name
-        self.component: Component = component  # type: ignore[assignment]
-        self.learn_alpha = bool(learn_alpha)
-        self.alpha0 = float(alpha)
-        self.lookback = int(lookback)
-        self.fitness_horizon = int(fitness_horizon)
-        self.min_days = min(self.lookback, 5) if min_days is None else max(1, int(min_days))
-        self.turnover_penalty = float(turnover_penalty)
-        self.inertia = float(inertia)
+        self.min_days = min(self.lookback, 5) if self.window.min_days is None else self.window.min_days
         self.steps = int(steps)
         self.lr = float(lr)
         self.temperature = float(temperature)
@@ -145,6 +143,7 @@ class GradientPrincipal:
         self.n_types = 0
         self._z: FloatArray = np.zeros(0)
         self._a = _logit(self.alpha0)
+        self._mu = self.window.penalty(None)
         self.prices: list[FloatArray] = []
         self.alpha_prices: list[float] = []
         self.price_days: list[int] = []
@@ -168,6 +167,7 @@ class GradientPrincipal:
         if ctx.n_types != self.n_types:
             raise ValueError(f"{self.name}: context has {ctx.n_types} types, reset() said {self.n_types}")
         window = ctx.window(self.lookback, horizon=self.fitness_horizon)
+        self._mu = self.window.penalty(ctx.rules)
         if window.n_days >= self.min_days:
             with torch_threads(self.threads):
                 self.step(window, np.asarray(ctx.applied_weights, np.float64), float(ctx.current.alpha), ctx.day)
@@ -213,12 +213,16 @@ class GradientPrincipal:
         opt = torch.optim.Adam(params, lr=self.lr)
         start_w, start_a = self._decode(self._z, self._a)
 
+        mu, inertia = self._mu, self.inertia
+
         def total(zz: Any, aa: Any) -> tuple[Any, Any]:
             w = self.weight_floor / self.n_types + (1.0 - self.weight_floor) * torch.softmax(zz, -1)
+            if inertia:  # what the mechanism will apply tomorrow (w already sums to 1)
+                w = (w + inertia * prev) / (1.0 + inertia)
             ic = obj(w[None], torch.sigmoid(aa)[None])[0]
             j = ic
-            if self.turnover_penalty:
-                j = j - self.turnover_penalty * smooth_turnover(w, prev, self.tv_smoothing)
+            if mu:
+                j = j - mu * smooth_turnover(w, prev, self.tv_smoothing)
             if self.logit_decay:
                 zc = zz - zz.mean()
                 j = j - 0.5 * self.logit_decay * (zc * zc).sum()
@@ -236,9 +240,9 @@ class GradientPrincipal:
             s_end = float(total(torch.tensor(z_new, dtype=obj.dtype), torch.tensor(a_new, dtype=obj.dtype))[1])
         self._z, self._a = z_new - z_new.mean(), a_new
         end_w, end_a = self._decode(self._z, self._a)
-        prev_np = applied if self.turnover_penalty else None
+        prev_np = applied if (mu or inertia) else None
         exact = window.fitness(np.vstack([start_w, end_w]), np.array([start_a, end_a]), component=self.component,
-                               previous=prev_np, turnover_penalty=self.turnover_penalty)
+                               previous=prev_np, turnover_penalty=mu, inertia=inertia)
         rec = GradientDay(int(day), window.n_days, self.steps, s_start, s_end, float(exact[0]), float(exact[1]),
                           end_a, self.steps, 1)
         self.log.append(rec)
@@ -275,23 +279,16 @@ class GradientPrincipal:
 
     def options(self) -> dict[str, Any]:
         """Settings (for result files)."""
-        return {"name": self.name, "component": self.component, "learn_alpha": self.learn_alpha,
-                "alpha": self.alpha0, "lookback": self.lookback, "fitness_horizon": self.fitness_horizon,
-                "min_days": self.min_days, "turnover_penalty": self.turnover_penalty, "inertia": self.inertia,
-                "steps": self.steps, "lr": self.lr, "temperature": self.temperature,
+        return {"name": self.name, **self.window.as_dict(), "min_days": self.min_days, "steps": self.steps, "lr": self.lr, "temperature": self.temperature,
                 "tv_smoothing": self.tv_smoothing, "logit_decay": self.logit_decay,
                 "weight_floor": self.weight_floor,
                 "optimizer": "Adam on softmax logits + alpha logit (soft-rank Rank IC surrogate)"}
 
 
-_OPTIONS = ("component", "learn_alpha", "alpha", "lookback", "fitness_horizon", "min_days", "turnover_penalty",
-            "inertia", "steps", "lr", "temperature", "tv_smoothing", "logit_decay", "weight_floor", "threads",
-            "name")
-
-
 def make_gradient(**options: Any) -> GradientPrincipal:
-    """Factory for ``principals.make("gradient", **options)`` (options as ``GradientPrincipal``)."""
-    unknown = sorted(set(options) - set(_OPTIONS))
-    if unknown:
-        raise ValueError(f"unknown option(s) for principal 'gradient': {unknown}; valid: {sorted(_OPTIONS)}")
+    """Gradient ascent on a soft-rank Rank IC surrogate (the MBI differentiable price mechanism)."""
+    check_options("gradient", options, inspect.signature(GradientPrincipal).parameters)
     return GradientPrincipal(**options)
+
+
+register("gradient", make_gradient, aliases=("dpm", "grad"))

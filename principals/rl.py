@@ -2,29 +2,18 @@
 
 The policy is a stock stable-baselines3 model (PPO by default) trained directly on the Gymnasium
 view of the game, ``gymnasium.make("mass_env/Principal-v0", ...)``, with no wrapper: its action is
-the leader's ``Box(0, 1, (K+2,))`` (``[d_1..d_K, alpha, lambda/lambda_max]``, decoded by the game's
-``ActionCodec``) and its observation is the leader's flat, point-in-time ``Box(-1, 1)``
-(``mass_env.env.PrincipalObsLayout``):
-
-============== ========= =====================================================================
-block          size      content (all values already realised at the decision's close)
-============== ========= =====================================================================
-applied        K + 2     the commitment in force today: applied weights d, alpha, lambda/max
-type_ic        W x K     the last W *paid* per-type Rank ICs (each type's own mean signal)
-agg_ic         W         the last W paid Rank ICs of the aggregate signal
-paid_mask      W         1 where a paid day fills the row (0 during the first h+1 days)
-signal_stats   3 x K     previous day's per-type signal mean, cross-sectional dispersion, coverage
-progress       1         fraction of the episode played
-============== ========= =====================================================================
+the leader's ``Box(0, 1, (K+2,))`` (``[d_1..d_K, alpha, inertia/inertia_max]``, decoded by the game's
+``ActionCodec``) and its observation is the leader's flat, point-in-time ``Box(-1, 1)`` whose named
+pieces are declared once, in ``mass_env.observation.PrincipalObsLayout`` (``describe()`` prints them).
 
 So the policy conditions on recent per-type skill, the previous action and consensus/disagreement
 statistics, never on a same-day signal or an unrealised return. ``W = GameConfig.obs_window``.
 
 Saved format: ``PATH.zip`` (SB3's own ``model.save``) plus ``PATH.json`` with what a principal needs
-to act (algorithm, ``n_types``, ``obs_window``, ``lambda_max``) and how the policy was trained
+to act (algorithm, ``n_types``, ``obs_window``, ``inertia_max``) and how the policy was trained
 (market, days, budget, seeds). A policy trained with a window ``W`` can act in a game whose
 observation has a longer window ``W' >= W``: ``RLPrincipal`` keeps the most recent ``W`` rows of each
-windowed block (``rewindow_obs``); it needs the same number of types.
+windowed piece (``PrincipalObsLayout.rewindow``); it needs the same number of types.
 
 stable-baselines3 and torch are imported only when a policy is loaded (extra ``rl``).
 """
@@ -32,17 +21,19 @@ stable-baselines3 and torch are imported only when a policy is loaded (extra ``r
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
-from mass_env.env import PrincipalObsLayout
 from mass_env.game import Payoff
 from mass_env.game.mechanism import ActionCodec, PrincipalAction
+from mass_env.observation import PrincipalObsLayout
+from mass_env.roles import DecisionContext
 
-from .base import DecisionContext
+from .registry import check_options, register
 from .softrank import torch_threads
 
 ALGORITHMS = ("ppo", "a2c", "sac", "td3", "ddpg")
@@ -84,27 +75,13 @@ def save_policy(model: Any, path: str | Path, meta: Mapping[str, Any]) -> Path:
 
 def obs_window_of(obs_size: int, n_types: int) -> int:
     """The window W of a leader observation of ``obs_size`` values for ``n_types`` types."""
-    K = int(n_types)
-    rest = int(obs_size) - (K + 2) - 3 * K - 1
-    if rest <= 0 or rest % (K + 2):
-        raise ValueError(f"an observation of {obs_size} values does not fit the leader layout for {K} types")
-    return rest // (K + 2)
+    return PrincipalObsLayout.infer(obs_size, n_types).window
 
 
 def rewindow_obs(obs: npt.ArrayLike, n_types: int, window_to: int) -> np.ndarray:
-    """Keep the most recent ``window_to`` rows of each windowed block of a leader observation."""
+    """Keep the most recent ``window_to`` rows of each windowed piece of a leader observation."""
     o = np.asarray(obs, dtype=np.float32)
-    K = int(n_types)
-    w_from = obs_window_of(o.shape[-1], K)
-    if w_from == window_to:
-        return o
-    if window_to > w_from:
-        raise ValueError(f"the policy needs a {window_to}-day observation window; the game gives {w_from}")
-    parts = PrincipalObsLayout(K, w_from).unpack(o)
-    keep = slice(w_from - window_to, w_from)  # rows are oldest first, most recent last
-    return np.concatenate([parts["applied"], parts["type_ic"][keep].ravel(), parts["agg_ic"][keep],
-                           parts["paid_mask"][keep], parts["signal_stats"].ravel(),
-                           parts["progress"]]).astype(np.float32)
+    return PrincipalObsLayout.infer(o.shape[-1], n_types).rewindow(o, window_to)
 
 
 def load_policy(path: str | Path, *, algo: str | None = None, device: str = "cpu") -> tuple[Any, dict[str, Any]]:
@@ -119,7 +96,7 @@ def load_policy(path: str | Path, *, algo: str | None = None, device: str = "cpu
     meta.setdefault("algo", (algo or "ppo").lower())
     meta.setdefault("n_types", K)
     meta.setdefault("obs_window", obs_window_of(int(model.observation_space.shape[0]), K))
-    meta.setdefault("lambda_max", 1.0)
+    meta.setdefault("inertia_max", meta.pop("lambda_max", 1.0))  # policies saved before 0.2 say lambda_max
     if int(meta["n_types"]) != K:
         raise ValueError(f"{jpath}: n_types {meta['n_types']} disagrees with the model's action space ({K} types)")
     return model, meta
@@ -132,23 +109,29 @@ class RLPrincipal:
         path: ``PATH`` or ``PATH.zip`` written by ``save_policy`` / ``experiments.train_rl``.
         deterministic: act with the policy's mean action (default) or sample (seeded by ``reset``).
         algo: override the algorithm recorded in the metadata.
-        use_lambda: keep the policy's inertia choice (default); False commits lambda = 0.
+        use_inertia: keep the policy's inertia choice (default); False commits inertia = 0
+            (``use_lambda`` is its deprecated name).
         name: label of the principal.
         threads: torch threads while the policy acts (default 1, restored afterwards; None = leave
             torch's setting): one small MLP forward pass per day gains nothing from more.
     """
 
     def __init__(self, path: str | Path, *, deterministic: bool = True, algo: str | None = None,
-                 use_lambda: bool = True, name: str = "rl", device: str = "cpu", threads: int | None = 1) -> None:
+                 use_inertia: bool = True, name: str = "rl", device: str = "cpu", threads: int | None = 1,
+                 use_lambda: bool | None = None) -> None:
+        if use_lambda is not None:
+            warnings.warn("RLPrincipal(use_lambda=...) is deprecated; use use_inertia", DeprecationWarning,
+                          stacklevel=2)
+            use_inertia = use_lambda
         self.name = name
         self.path = str(policy_paths(path)[0])
         self.model, self.meta = load_policy(path, algo=algo, device=device)
         self.deterministic = bool(deterministic)
-        self.use_lambda = bool(use_lambda)
+        self.use_inertia = bool(use_inertia)
         self.threads = threads
         self.n_types = int(self.meta["n_types"])
         self.obs_window = int(self.meta["obs_window"])
-        self.codec = ActionCodec(self.n_types, float(self.meta["lambda_max"]))
+        self.codec = ActionCodec(self.n_types, float(self.meta["inertia_max"]))
         self.actions: list[np.ndarray] = []
 
     def reset(self, n_types: int, *, seed: int | None = None) -> None:
@@ -168,21 +151,22 @@ class RLPrincipal:
         a = np.asarray(a, dtype=np.float64).reshape(-1)
         self.actions.append(a.copy())
         act = self.codec.decode(a)
-        return act if self.use_lambda else PrincipalAction(act.weights, act.alpha, 0.0)
+        return act if self.use_inertia else PrincipalAction(act.weights, act.alpha, 0.0)
 
     def observe(self, paid: Sequence[Payoff]) -> None:
         pass  # a frozen policy; what it needs is in the next observation
 
     def options(self) -> dict[str, Any]:
         return {"name": self.name, "path": self.path, "deterministic": self.deterministic,
-                "use_lambda": self.use_lambda, **{k: v for k, v in self.meta.items() if k != "curve"}}
+                "use_inertia": self.use_inertia, **{k: v for k, v in self.meta.items() if k != "curve"}}
 
 
 def make_rl(path: str | None = None, **options: Any) -> RLPrincipal:
     """Factory for ``principals.make("rl", path=PATH, ...)`` (CLI: ``--principal rl:PATH``)."""
     if not path:
         raise ValueError("principal 'rl' needs path=PATH of a saved policy (train one with `mass train-rl`)")
-    unknown = sorted(set(options) - {"deterministic", "algo", "use_lambda", "name", "device", "threads"})
-    if unknown:
-        raise ValueError(f"unknown option(s) for principal 'rl': {unknown}")
+    check_options("rl", options, ("deterministic", "algo", "use_inertia", "use_lambda", "name", "device", "threads"))
     return RLPrincipal(path, **options)
+
+
+register("rl", make_rl)

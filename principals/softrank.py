@@ -40,8 +40,9 @@ from typing import TYPE_CHECKING, Any, Iterator, Literal
 import numpy as np
 import numpy.typing as npt
 
+from mass_env.game.components import Component
 from mass_env.game.metrics import average_ranks
-from mass_env.game.scoring import Component, ScoringWindow
+from mass_env.game.scoring import ScoringWindow
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -141,18 +142,16 @@ class SoftRankWindow:
     signal (no ranking), for comparison.
     """
 
-    def __init__(self, window: ScoringWindow, *, component: Component = "signal",
+    def __init__(self, window: ScoringWindow, *, component: Component | str = Component.SIGNAL,
                  temperature: float = DEFAULT_TEMPERATURE, surrogate: Surrogate = "softrank",
                  dtype: Any = None) -> None:
         torch = require_torch()
-        if component not in ("signal", "consensus", "disagreement"):
-            raise ValueError(f"component must be signal, consensus or disagreement, got {component!r}")
         if surrogate not in ("softrank", "pearson"):
             raise ValueError(f"surrogate must be 'softrank' or 'pearson', got {surrogate!r}")
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
         self.dtype = dtype or torch.float64
-        self.component = component
+        self.component = Component.parse(component)
         self.temperature = float(temperature)
         self.surrogate = surrogate
         self.rule = window.rule
@@ -226,7 +225,7 @@ class SoftRankWindow:
 
     def _component(self, weights: Any, alpha: Any) -> "torch.Tensor":
         cons, dis, sig = self.aggregate(weights, alpha, nan_unseen=False)
-        return {"signal": sig, "consensus": cons, "disagreement": -dis}[self.component]
+        return self.component.pick(cons, dis, sig)
 
     def daily(self, weights: Any, alpha: Any) -> "torch.Tensor":
         """``(P, L)`` surrogate Rank IC per candidate and day (meaningful where ``day_ok``)."""
@@ -245,7 +244,7 @@ class SoftRankWindow:
 
 
 def surrogate_rank_ic(window: ScoringWindow, weights: npt.ArrayLike, alpha: npt.ArrayLike, *,
-                      component: Component = "signal", temperature: float = DEFAULT_TEMPERATURE,
+                      component: Component | str = Component.SIGNAL, temperature: float = DEFAULT_TEMPERATURE,
                       surrogate: Surrogate = "softrank") -> FloatArray:
     """NumPy convenience: ``(P,)`` surrogate values of candidates, to compare with ``window.fitness``."""
     torch = require_torch()

@@ -97,10 +97,10 @@ def test_turnover_and_inertia():
 
 
 def test_codec_round_trip_and_zero_fallback():
-    c = ActionCodec(3, lambda_max=2.0)
+    c = ActionCodec(3, inertia_max=2.0)
     a = c.decode(np.array([0.2, 0.2, 0.6, 0.3, 0.5]))
     np.testing.assert_allclose(a.normalised, [0.2, 0.2, 0.6])
-    assert a.alpha == pytest.approx(0.3) and a.lam == pytest.approx(1.0)
+    assert a.alpha == pytest.approx(0.3) and a.inertia == pytest.approx(1.0)
     np.testing.assert_allclose(c.encode(a), [0.2, 0.2, 0.6, 0.3, 0.5], atol=1e-7)
     z = c.decode(np.zeros(5))
     np.testing.assert_allclose(z.normalised, np.full(3, 1 / 3))

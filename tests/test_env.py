@@ -140,7 +140,7 @@ def test_bad_actions_raise_clear_errors(small_market):
     with pytest.raises(ActionError, match=r"\[-1, 1\]"):
         env.step({**acts, PRINCIPAL: np.ones(10), "investor_0": np.full((4, 30), 3.0)})
     with pytest.raises(ActionError):
-        env.step({**acts, PRINCIPAL: mass_env.PrincipalAction(np.ones(8), 0.5, lam=5.0)})
+        env.step({**acts, PRINCIPAL: mass_env.PrincipalAction(np.ones(8), 0.5, inertia=5.0)})
     obs, rew, *_ = env.step({**acts, PRINCIPAL: np.zeros(10)})  # all-zero d: uniform, counted
     assert env.game.codec.zero_weight_fallbacks == 1
 

@@ -18,7 +18,7 @@ from experiments.runner import run_episode  # noqa: E402
 from mass_env import (GameConfig, MassStackelbergEnv, SyntheticConfig, TypeMoments, aggregate,  # noqa: E402
                       build_types, synthetic_market)
 from mass_env.game.metrics import average_ranks  # noqa: E402
-from principals.base import EqualWeights  # noqa: E402
+from principals import EqualWeights  # noqa: E402
 from principals.gradient import GradientPrincipal, make_gradient  # noqa: E402
 from principals.softrank import SoftRankWindow, soft_rank, surrogate_rank_ic  # noqa: E402
 
@@ -189,7 +189,7 @@ def test_prices_identify_the_informative_types_during_an_episode(value_game):
 
 # ------------------------------------------------------------------------------------ protocol
 def test_gradient_principal_passes_the_conformance_check():
-    from principals.testing import check_principal
+    from mass_env.testing import check_principal
 
     rep = check_principal(lambda: GradientPrincipal(steps=5))
     assert rep.distinct_actions > 1  # it actually moves

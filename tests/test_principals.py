@@ -13,7 +13,7 @@ from mass_env import GameConfig, MassStackelbergEnv, Modality, ReturnSpec, Synth
 from mass_env.game.mechanism import PrincipalAction
 from mass_env.game.scoring import ScoringWindow
 from principals import CMAES, MassAnnealing, Objective, SearchSpace, optimise
-from principals.testing import check_principal
+from mass_env.testing import check_principal
 
 
 # ------------------------------------------------------------------------------------ conformance
@@ -88,8 +88,13 @@ def test_make_builds_by_name_and_rejects_unknowns(monkeypatch):
         principals.make("gradient-descent")
     with pytest.raises(ValueError, match="unknown option"):
         principals.make("sa", sigma0=0.3)
-    monkeypatch.setitem(principals._REGISTRY, "mine", lambda **kw: principals.EqualWeights(**kw))
-    assert "mine" in principals.available() and principals.make("mine", alpha=0.3).alpha == 0.3
+    principals.register("mine", lambda **kw: principals.EqualWeights(**kw))
+    try:
+        assert "mine" in principals.available() and principals.make("mine", alpha=0.3).alpha == 0.3
+        with pytest.raises(ValueError, match="already registered"):
+            principals.register("mine", principals.EqualWeights)
+    finally:
+        principals.PRINCIPALS.unregister("mine")
 
 
 # ------------------------------------------------------------------------------------ the scorer

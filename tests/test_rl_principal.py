@@ -133,12 +133,12 @@ def test_rl_principal_passes_the_conformance_check(tmp_path):
     pytest.importorskip("stable_baselines3")
     from experiments.train_rl import TrainSpec, make_training_env
     from principals.rl import RLPrincipal, algorithm_class, save_policy
-    from principals.testing import check_principal
+    from mass_env.testing import check_principal
 
     spec = TrainSpec(n_types=3, agents_per_type=2, n_envs=1, strength=None)
     panel = synthetic_market(SyntheticConfig(n_days=70, n_symbols=20, n_industries=4), seed=11)[0]
     model = algorithm_class("ppo")("MlpPolicy", make_training_env(panel, spec), seed=0, device="cpu")
-    path = save_policy(model, tmp_path / "p3", {"algo": "ppo", "n_types": 3, "obs_window": 20, "lambda_max": 1.0})
+    path = save_policy(model, tmp_path / "p3", {"algo": "ppo", "n_types": 3, "obs_window": 20, "inertia_max": 1.0})
     check_principal(lambda: RLPrincipal(path))
 
 

@@ -1,40 +1,43 @@
-"""The leader's action ``(d, alpha, lambda)``, its Box codec, turnover and the stability mechanism.
+"""The leader's action ``(d, alpha, inertia)``, its Box codec, turnover and the stability mechanism.
 
-What ``lambda`` does (a design decision; see the README, "The mechanism"): if ``lambda`` only scaled
-a penalty in the leader's own payoff, a payoff-maximising leader would always choose 0 and the action
-would be meaningless. Here ``lambda`` is a *commitment to inertia* enforced by the mechanism: the
-weights actually applied on day t are the proximal average
+Two different things have been called "lambda"; this project gives each its own word:
 
-    d_applied_t = (d_t + lambda_t * d_applied_{t-1}) / (1 + lambda_t)      (normalised weights)
+* ``inertia`` (the action's third component, the mechanism's lambda): if it only scaled a penalty in
+  the leader's own payoff, a payoff-maximising leader would always choose 0 and the action would be
+  meaningless. Here it is a *commitment to inertia* enforced by the mechanism: the weights actually
+  applied on day t are the proximal average
 
-so a larger ``lambda`` makes the announced rule stickier (followers can rely on it) at the price of
-responsiveness. It changes the realised signal, so it is a real lever with a real trade-off.
-Separately, when the game's stability constraint is on (``GameConfig.turnover_penalty = mu > 0``,
-the paper's lambda in configs E/F), the leader's payoff is charged ``mu * ||d_t - d_{t-1}||_1 / 2``
-on the applied, normalised weights.
+      d_applied_t = (d_t + inertia_t * d_applied_{t-1}) / (1 + inertia_t)      (normalised weights)
+
+  so a larger inertia makes the announced rule stickier (followers can rely on it) at the price of
+  responsiveness. It changes the realised signal, so it is a real lever with a real trade-off.
+* ``turnover_penalty`` (mu, the paper's lambda in configs E/F, ``GameConfig.turnover_penalty``): when
+  the game's stability constraint is on, the leader's payoff is charged
+  ``mu * ||d_t - d_{t-1}||_1 / 2`` on the applied, normalised weights.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 from gymnasium import spaces
 
-from .aggregation import normalise_weights
 from ..errors import ActionError
+from .aggregation import normalise_weights
 
 FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
 class PrincipalAction:
-    """A commitment: nonnegative type weights (any scale), alpha in [0, 1], lambda >= 0."""
+    """A commitment: nonnegative type weights (any scale), alpha in [0, 1], inertia >= 0."""
 
     weights: FloatArray
     alpha: float = 0.5
-    lam: float = 0.0
+    inertia: float = 0.0
     normalised: FloatArray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -46,24 +49,30 @@ class PrincipalAction:
         norm.setflags(write=False)
         object.__setattr__(self, "weights", w)
         object.__setattr__(self, "normalised", norm)
-        a, lam = float(self.alpha), float(self.lam)
+        a, inertia = float(self.alpha), float(self.inertia)
         if not np.isfinite(a) or not 0.0 <= a <= 1.0:
             raise ActionError(f"alpha must lie in [0, 1], got {self.alpha}")
-        if not np.isfinite(lam) or lam < 0.0:
-            raise ActionError(f"lambda must be a finite number >= 0, got {self.lam}")
+        if not np.isfinite(inertia) or inertia < 0.0:
+            raise ActionError(f"inertia must be a finite number >= 0, got {self.inertia}")
         object.__setattr__(self, "alpha", a)
-        object.__setattr__(self, "lam", lam)
+        object.__setattr__(self, "inertia", inertia)
+
+    @property
+    def lam(self) -> float:
+        """Deprecated name of ``inertia`` (removed in 0.3)."""
+        warnings.warn("PrincipalAction.lam is deprecated; use .inertia", DeprecationWarning, stacklevel=2)
+        return self.inertia
 
     @property
     def n_types(self) -> int:
         return self.weights.size
 
     @classmethod
-    def uniform(cls, n_types: int, alpha: float = 0.5, lam: float = 0.0) -> "PrincipalAction":
-        return cls(np.ones(n_types), alpha, lam)
+    def uniform(cls, n_types: int, alpha: float = 0.5, inertia: float = 0.0) -> "PrincipalAction":
+        return cls(np.ones(n_types), alpha, inertia)
 
     def as_dict(self) -> dict[str, object]:
-        return {"weights": self.normalised.tolist(), "alpha": self.alpha, "lambda": self.lam}
+        return {"weights": self.normalised.tolist(), "alpha": self.alpha, "inertia": self.inertia}
 
 
 def turnover(new: npt.ArrayLike, old: npt.ArrayLike) -> FloatArray:
@@ -73,27 +82,28 @@ def turnover(new: npt.ArrayLike, old: npt.ArrayLike) -> FloatArray:
     return 0.5 * np.abs(a - b).sum(-1)
 
 
-def apply_inertia(proposed: npt.ArrayLike, previous: npt.ArrayLike, lam: float) -> FloatArray:
-    """The stability mechanism: proximal average of the proposal and the previously applied weights."""
+def apply_inertia(proposed: npt.ArrayLike, previous: npt.ArrayLike, inertia: float) -> FloatArray:
+    """The stability mechanism: proximal average of the proposal and the previously applied weights
+    (broadcasts over candidates ``(P, K)``)."""
     p = normalise_weights(proposed)
     q = normalise_weights(previous)
-    return (p + lam * q) / (1.0 + lam)
+    return (p + inertia * q) / (1.0 + inertia)
 
 
 class ActionCodec:
     """Maps the bounded ``Box(0, 1, (K+2,))`` that RL libraries use to a ``PrincipalAction``.
 
-    Layout: ``[d_1..d_K, alpha, lambda / lambda_max]``. An all-zero ``d`` decodes to uniform weights
+    Layout: ``[d_1..d_K, alpha, inertia / inertia_max]``. An all-zero ``d`` decodes to uniform weights
     (documented, counted in ``zero_weight_fallbacks``) so that any point of the box is a valid action.
     """
 
-    def __init__(self, n_types: int, lambda_max: float = 1.0) -> None:
+    def __init__(self, n_types: int, inertia_max: float = 1.0) -> None:
         if n_types < 1:
             raise ActionError("need at least one investor type")
-        if not lambda_max >= 0:
-            raise ActionError(f"lambda_max must be >= 0, got {lambda_max}")
+        if not inertia_max >= 0:
+            raise ActionError(f"inertia_max must be >= 0, got {inertia_max}")
         self.n_types = int(n_types)
-        self.lambda_max = float(lambda_max)
+        self.inertia_max = float(inertia_max)
         self.space = spaces.Box(0.0, 1.0, shape=(n_types + 2,), dtype=np.float32)
         self.zero_weight_fallbacks = 0
 
@@ -108,20 +118,20 @@ class ActionCodec:
         if w.sum() <= 1e-12:
             self.zero_weight_fallbacks += 1
             w = np.ones(self.n_types)
-        return PrincipalAction(w, float(a[self.n_types]), self.lambda_max * float(a[self.n_types + 1]))
+        return PrincipalAction(w, float(a[self.n_types]), self.inertia_max * float(a[self.n_types + 1]))
 
     def encode(self, action: PrincipalAction) -> npt.NDArray[np.float32]:
         if action.n_types != self.n_types:
             raise ActionError(f"action has {action.n_types} types, codec expects {self.n_types}")
-        lam = 0.0 if self.lambda_max == 0 else min(action.lam / self.lambda_max, 1.0)
-        return np.concatenate([action.normalised, [action.alpha, lam]]).astype(np.float32)
+        rel = 0.0 if self.inertia_max == 0 else min(action.inertia / self.inertia_max, 1.0)
+        return np.concatenate([action.normalised, [action.alpha, rel]]).astype(np.float32)
 
     def coerce(self, action: object) -> PrincipalAction:
         """Accept a ``PrincipalAction`` or a Box vector."""
         if isinstance(action, PrincipalAction):
             if action.n_types != self.n_types:
                 raise ActionError(f"action has {action.n_types} types, expected {self.n_types}")
-            if action.lam > self.lambda_max:
-                raise ActionError(f"lambda {action.lam} exceeds lambda_max {self.lambda_max}")
+            if action.inertia > self.inertia_max:
+                raise ActionError(f"inertia {action.inertia} exceeds inertia_max {self.inertia_max}")
             return action
         return self.decode(action)  # type: ignore[arg-type]

@@ -10,16 +10,14 @@ per population, not per candidate. Valid because followers' signals do not depen
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
-
 import numpy as np
 import numpy.typing as npt
 
 from .aggregation import Rule, TypeMoments, aggregate
-from .mechanism import turnover
+from .components import Component
+from .mechanism import apply_inertia, turnover
 from .metrics import RankICScorer
 
-Component = Literal["signal", "consensus", "disagreement"]
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -47,7 +45,8 @@ class ScoringWindow:
     def n_types(self) -> int:
         return int(self.moments.shape[-2])
 
-    def daily(self, weights: npt.ArrayLike, alpha: npt.ArrayLike, component: Component = "signal") -> FloatArray:
+    def daily(self, weights: npt.ArrayLike, alpha: npt.ArrayLike,
+              component: Component | str = Component.SIGNAL) -> FloatArray:
         """``(P, L)`` Rank IC of each candidate on each window day (NaN where unscorable)."""
         w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
         a = np.broadcast_to(np.asarray(alpha, dtype=np.float64), (w.shape[0],))
@@ -55,7 +54,7 @@ class ScoringWindow:
             return np.full((w.shape[0], 0), np.nan)
         self.calls += 1
         agg = aggregate(TypeMoments.from_stacked(self.moments), w, a, self.rule)
-        sig = {"signal": agg.signal, "consensus": agg.consensus, "disagreement": -agg.disagreement}[component]
+        sig = Component.parse(component).pick(agg.consensus, agg.disagreement, agg.signal)
         if self._scorer is None:
             self._scorer = RankICScorer(self.returns, min_stocks=self.min_stocks)
         return self._scorer(sig)
@@ -65,15 +64,24 @@ class ScoringWindow:
         weights: npt.ArrayLike,
         alpha: npt.ArrayLike,
         *,
-        component: Component = "signal",
+        component: Component | str = Component.SIGNAL,
         previous: npt.ArrayLike | None = None,
         turnover_penalty: float = 0.0,
+        inertia: float = 0.0,
     ) -> FloatArray:
         """``(P,)`` mean Rank IC over the window minus ``turnover_penalty * ||d - previous||_1 / 2``.
 
+        ``previous`` is the commitment applied today. With ``inertia`` > 0 a candidate ``d`` is scored
+        as the game will apply it tomorrow, ``(d + inertia * previous) / (1 + inertia)``
+        (``mechanism.apply_inertia``), and its turnover is that of the applied weights: the fitness is
+        then what the game would pay on these days, not what the raw proposal would have earned.
         Days no candidate can be scored on are skipped; a candidate with no scorable day gets -1
         (the worst Rank IC) so optimisers never prefer it.
         """
+        if inertia:
+            if previous is None:
+                raise ValueError("fitness with inertia > 0 needs previous (the weights applied today)")
+            weights = apply_inertia(np.atleast_2d(weights), previous, float(inertia))
         daily = self.daily(weights, alpha, component)
         with np.errstate(invalid="ignore"):
             n = np.isfinite(daily).sum(1)

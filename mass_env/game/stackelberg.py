@@ -3,7 +3,7 @@
 Timing, one step per trading day t (information is "as of the close of t"):
 
 1. The commitment for day t was announced by the leader at step t-1 (at reset: the initial one).
-   The mechanism turns it into the *applied* weights of day t (inertia ``lambda``, see
+   The mechanism turns it into the *applied* weights of day t (the action's ``inertia``, see
    ``mechanism``); followers observe the applied commitment before they act.
 2. Followers emit their agents' signals for day t (NaN = the agent did not look at that stock).
 3. The leader, simultaneously, announces the commitment for day t+1.
@@ -15,6 +15,7 @@ Timing, one step per trading day t (information is "as of the close of t"):
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Literal, Mapping, Sequence
 
@@ -22,8 +23,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .aggregation import Rule, TypeMoments, aggregate, type_moments
 from ..errors import ActionError, MassError
+from .aggregation import Rule, TypeMoments, aggregate, type_moments
+from .components import COMPONENTS, ric_column
 from .investors import InvestorType
 from .mechanism import ActionCodec, PrincipalAction, apply_inertia, turnover
 from .metrics import rank_ic
@@ -38,12 +40,14 @@ FollowerReward = Literal["skill", "weighted_skill"]
 
 @dataclass(frozen=True)
 class GameConfig:
-    """Rules of the game. ``turnover_penalty`` > 0 switches the stability constraint on."""
+    """Rules of the game. ``turnover_penalty`` (mu) > 0 switches the stability constraint on;
+    ``inertia_max`` bounds the inertia a leader may commit to (the Box action's last coordinate
+    is ``inertia / inertia_max``). Leaders read these rules from their ``DecisionContext``."""
 
     horizon: int = 10
     lag: int = 1
     turnover_penalty: float = 0.0
-    lambda_max: float = 1.0
+    inertia_max: float = 1.0
     rule: Rule = "agent"
     min_stocks: int = 5
     obs_window: int = 20
@@ -66,6 +70,12 @@ class GameConfig:
     @property
     def payoff_spec(self) -> ReturnSpec:
         return ReturnSpec(self.horizon, self.lag)
+
+    @property
+    def lambda_max(self) -> float:
+        """Deprecated name of ``inertia_max`` (removed in 0.3)."""
+        warnings.warn("GameConfig.lambda_max is deprecated; use inertia_max", DeprecationWarning, stacklevel=2)
+        return self.inertia_max
 
 
 @dataclass(frozen=True)
@@ -119,7 +129,7 @@ class StackelbergGame:
         self.types = tuple(types)
         self.config = config or GameConfig()
         self.K = len(self.types)
-        self.codec = ActionCodec(self.K, self.config.lambda_max)
+        self.codec = ActionCodec(self.K, self.config.inertia_max)
         self.returns = ForwardReturnCache(panel)
         self.agent_type = np.concatenate([np.full(t.n_agents, t.type_id) for t in self.types])
         self._payoff_returns = self.returns.get(self.config.payoff_spec)
@@ -143,7 +153,7 @@ class StackelbergGame:
         init = initial or PrincipalAction.uniform(self.K, self.config.initial_alpha)
         self._announced = self.codec.coerce(init)
         self._prev_applied = PrincipalAction.uniform(self.K).normalised
-        self._applied = apply_inertia(self._announced.normalised, self._prev_applied, self._announced.lam)
+        self._applied = apply_inertia(self._announced.normalised, self._prev_applied, self._announced.inertia)
 
     @property
     def done(self) -> bool:
@@ -187,7 +197,7 @@ class StackelbergGame:
         # advance: tomorrow's announced commitment becomes applied through the mechanism
         self._prev_applied = self._applied
         self._announced = nxt
-        self._applied = apply_inertia(nxt.normalised, self._prev_applied, nxt.lam)
+        self._applied = apply_inertia(nxt.normalised, self._prev_applied, nxt.inertia)
         self.t = t + 1
         return StepResult(t, paid, rec.n_scored)
 
@@ -260,7 +270,7 @@ class StackelbergGame:
         for rec in self.records:
             row: dict[str, object] = {
                 "day": rec.day, "date": self.panel.dates[rec.day], "alpha": rec.action.alpha,
-                "lambda": rec.action.lam, "turnover": rec.turnover, "n_scored": rec.n_scored,
+                "inertia": rec.action.inertia, "turnover": rec.turnover, "n_scored": rec.n_scored,
                 "paid": rec.paid is not None,
                 "payoff": rec.paid.payoff if rec.paid else np.nan,
             }
@@ -268,8 +278,8 @@ class StackelbergGame:
                 row[f"w_{k}"] = rec.applied[k]
             for h in hs:
                 r = self.returns.get(ReturnSpec(h, self.config.lag))[rec.day]
-                row[f"ric_signal_{h}d"] = float(rank_ic(rec.signal, r, min_stocks=self.config.min_stocks))
-                row[f"ric_consensus_{h}d"] = float(rank_ic(rec.consensus, r, min_stocks=self.config.min_stocks))
-                row[f"ric_disagreement_{h}d"] = float(rank_ic(-rec.disagreement, r, min_stocks=self.config.min_stocks))
+                for comp in COMPONENTS:
+                    x = comp.pick(rec.consensus, rec.disagreement, rec.signal)
+                    row[ric_column(comp, h)] = float(rank_ic(x, r, min_stocks=self.config.min_stocks))
             rows.append(row)
         return pd.DataFrame(rows)

@@ -1,0 +1,147 @@
+"""Declarative observation layouts: one object owns the named pieces of a flat observation.
+
+RL libraries want one flat ``Box``; people and leaders want named pieces. An ``ObservationLayout``
+is an ordered list of pieces, each with a shape and a flag saying whether its first axis is the
+observation window (the last ``W`` paid days, oldest first). From that one declaration it packs
+named arrays into the flat vector, unpacks a vector into named arrays, infers the window of a
+vector of a given size, and re-windows a vector to a shorter window. Nothing else in the project
+does offset arithmetic on an observation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from .errors import MassError
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One named block: ``shape`` without the window axis; ``windowed`` adds a leading ``W`` axis."""
+
+    name: str
+    shape: tuple[int, ...]
+    windowed: bool = False
+    doc: str = ""
+
+    def full_shape(self, window: int) -> tuple[int, ...]:
+        return ((window,) if self.windowed else ()) + self.shape
+
+    def size(self, window: int) -> int:
+        return int(np.prod(self.full_shape(window), dtype=np.int64))
+
+
+class ObservationLayout:
+    """An ordered set of ``Piece`` s with a window ``W`` (see the module docstring)."""
+
+    def __init__(self, pieces: Sequence[Piece], window: int) -> None:
+        names = [p.name for p in pieces]
+        if len(set(names)) != len(names):
+            raise MassError(f"observation pieces must have distinct names, got {names}")
+        if window < 1:
+            raise MassError(f"the observation window must be >= 1, got {window}")
+        self.pieces = tuple(pieces)
+        self.window = int(window)
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        return {p.name: p.size(self.window) for p in self.pieces}
+
+    @property
+    def size(self) -> int:
+        return sum(self.sizes.values())
+
+    def slices(self) -> dict[str, slice]:
+        out, pos = {}, 0
+        for name, n in self.sizes.items():
+            out[name] = slice(pos, pos + n)
+            pos += n
+        return out
+
+    def pack(self, parts: Mapping[str, npt.ArrayLike], *, low: float = -1.0, high: float = 1.0
+             ) -> npt.NDArray[np.float32]:
+        """Concatenate the named parts in layout order, clipped to ``[low, high]``, as float32."""
+        missing = [p.name for p in self.pieces if p.name not in parts]
+        extra = sorted(set(parts) - {p.name for p in self.pieces})
+        if missing or extra:
+            raise MassError(f"observation parts: missing {missing}, unknown {extra}")
+        flat = []
+        for p in self.pieces:
+            x = np.asarray(parts[p.name], dtype=np.float64)
+            if x.size != p.size(self.window):
+                raise MassError(f"observation piece {p.name!r} needs shape {p.full_shape(self.window)}, "
+                                f"got {x.shape}")
+            flat.append(x.reshape(-1))
+        return np.clip(np.concatenate(flat), low, high).astype(np.float32)
+
+    def unpack(self, obs: npt.ArrayLike) -> dict[str, np.ndarray]:
+        """Named views of a flat observation, each in its piece's shape."""
+        o = np.asarray(obs)
+        if o.shape[-1] != self.size:
+            raise MassError(f"an observation of this layout has {self.size} values, got {o.shape[-1]}")
+        sl = self.slices()
+        return {p.name: o[..., sl[p.name]].reshape(o.shape[:-1] + p.full_shape(self.window)) for p in self.pieces}
+
+    def with_window(self, window: int) -> "ObservationLayout":
+        return type(self)(self.pieces, window)
+
+    def rewindow(self, obs: npt.ArrayLike, window: int) -> npt.NDArray[np.float32]:
+        """The same observation with only the most recent ``window`` rows of each windowed piece."""
+        if window == self.window:
+            return np.asarray(obs, dtype=np.float32)
+        if window > self.window:
+            raise MassError(f"cannot widen an observation window from {self.window} to {window} days")
+        parts = self.unpack(obs)
+        keep = slice(self.window - window, self.window)  # rows are oldest first, most recent last
+        out = [parts[p.name][(Ellipsis, keep) + (slice(None),) * len(p.shape)] if p.windowed else parts[p.name]
+               for p in self.pieces]
+        lead = np.asarray(obs).shape[:-1]
+        return np.concatenate([x.reshape(lead + (-1,)) for x in out], axis=-1).astype(np.float32)
+
+    def infer_window(self, size: int) -> int:
+        """The window ``W`` at which this layout has ``size`` values (an error if none fits)."""
+        fixed = sum(p.size(1) for p in self.pieces if not p.windowed)
+        per_row = sum(p.size(1) for p in self.pieces if p.windowed)
+        rest = int(size) - fixed
+        if per_row == 0 or rest <= 0 or rest % per_row:
+            raise MassError(f"an observation of {size} values does not fit this layout "
+                            f"({fixed} fixed values + W x {per_row})")
+        return rest // per_row
+
+    def describe(self) -> str:
+        """A table of the pieces (for docs and ``repr``)."""
+        rows = [f"{p.name:<14} {'x'.join(map(str, p.full_shape(self.window))):>8}  {p.doc}" for p in self.pieces]
+        return "\n".join(rows)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(window={self.window}, size={self.size})"
+
+
+class PrincipalObsLayout(ObservationLayout):
+    """The leader's flat, point-in-time observation (every value already realised, in [-1, 1])."""
+
+    def __init__(self, n_types: int, window: int) -> None:
+        K = int(n_types)
+        if K < 1:
+            raise MassError(f"n_types must be >= 1, got {n_types}")
+        self.n_types = K
+        super().__init__((
+            Piece("applied", (K + 2,), doc="commitment in force today: applied d, alpha, inertia/inertia_max"),
+            Piece("type_ic", (K,), True, doc="the last W paid per-type Rank ICs (each type's mean signal)"),
+            Piece("agg_ic", (), True, doc="the last W paid Rank ICs of the aggregate signal"),
+            Piece("paid_mask", (), True, doc="1 where a paid day fills the row (0 during the first h+1 days)"),
+            Piece("signal_stats", (K, 3), doc="previous day's per-type signal mean, dispersion, coverage"),
+            Piece("progress", (1,), doc="fraction of the episode played"),
+        ), window)
+
+    def with_window(self, window: int) -> "PrincipalObsLayout":
+        return PrincipalObsLayout(self.n_types, window)
+
+    @classmethod
+    def infer(cls, obs_size: int, n_types: int) -> "PrincipalObsLayout":
+        """The layout of a leader observation of ``obs_size`` values for ``n_types`` types."""
+        return cls(n_types, cls(n_types, 1).infer_window(obs_size))

@@ -1,0 +1,166 @@
+"""Reference roles that ship with the game: scripted investors and a fixed-commitment leader.
+
+Scripted investors are deterministic, vectorised stand-ins for LLM followers; they live here (not
+in ``agents``) because the Gymnasium leader env embeds them and the conformance harnesses play
+against them, and ``mass_env`` imports nothing above itself (``agents`` re-exports them).
+
+A scripted investor of a type reads its observation (the point-in-time features of its modalities),
+forms its style's view as a weighted sum of "channels", and hands each of its ``n_agents`` agents a
+noisy copy restricted to that agent's own random subset of the universe (``n_candidates`` stocks,
+drawn afresh each day, like MASS's candidate pools). Stocks an agent did not see are NaN.
+
+Randomness comes only from ``numpy.random.default_rng([seed, type_id, day])``: the same seed gives
+the same signals whatever the order of calls, and no global RNG is touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Mapping, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from .data.modalities import Modality
+from .game.investors import InvestorType
+from .game.mechanism import PrincipalAction
+from .game.stackelberg import Payoff
+from .roles import DecisionContext
+
+FloatArray = npt.NDArray[np.float64]
+Output = Literal["score", "select"]
+
+#: channel -> (modality that must be visible, feature combination)
+CHANNELS: dict[str, tuple[Modality, dict[str, float]]] = {
+    "reversal": (Modality.OHLCV, {"ret_5d": -1.0}),
+    "trend": (Modality.OHLCV, {"ret_20d": 1.0}),
+    "industry": (Modality.INDUSTRY, {"ind_ret_20d": 1.0}),
+    "value": (Modality.VALUE, {"bp": 0.5, "ep": 0.5}),
+    "macro": (Modality.MACRO, {}),  # macro level x beta, computed specially
+}
+
+#: style -> channel weights
+STYLE_CHANNELS: dict[str, dict[str, float]] = {
+    "balanced": {"reversal": 1.0, "industry": 1.0, "value": 1.0, "macro": 1.0},
+    "momentum": {"trend": 1.0, "industry": 1.0, "value": 0.5, "macro": 0.5},
+    "reversal": {"reversal": 1.5, "industry": 0.5, "value": 0.5, "macro": 0.5},
+    "value": {"reversal": 0.5, "industry": 0.5, "value": 2.0, "macro": 0.5},
+    "macro_timing": {"reversal": 0.5, "industry": 0.5, "value": 0.5, "macro": 2.0},
+}
+
+
+@dataclass
+class ScriptedInvestor:
+    """Policy of one follower (one investor type): ``act(obs, info) -> (n_agents, N)`` signals."""
+
+    itype: InvestorType
+    feature_names: tuple[str, ...]
+    seed: int = 0
+    noise: float = 1.0
+    n_candidates: int = 20
+    output: Output = "score"
+    n_select: int = 5
+
+    def __post_init__(self) -> None:
+        if self.output not in ("score", "select"):
+            raise ValueError(f"output must be 'score' or 'select', got {self.output!r}")
+        if self.noise < 0 or self.n_candidates < 1 or self.n_select < 1:
+            raise ValueError("noise >= 0, n_candidates >= 1 and n_select >= 1 are required")
+        idx = {n: i for i, n in enumerate(self.feature_names)}
+        w = np.zeros(len(self.feature_names))
+        self._macro_cols = np.array([i for n, i in idx.items() if n.startswith("macro_")], dtype=int)
+        self._beta_col = idx.get("beta_60d")
+        self._macro_weight = 0.0
+        for channel, cw in STYLE_CHANNELS[self.itype.style].items():
+            modality, combo = CHANNELS[channel]
+            if modality not in self.itype.modalities:
+                continue
+            if channel == "macro":
+                self._macro_weight = cw
+                continue
+            for fname, fw in combo.items():
+                if fname not in idx:
+                    raise ValueError(f"feature {fname!r} missing from observation of {self.itype.name}")
+                w[idx[fname]] += cw * fw
+        self._weights = w
+
+    def reset(self, seed: int | None = None) -> None:
+        if seed is not None:
+            self.seed = int(seed)
+
+    def view(self, features: npt.ArrayLike) -> FloatArray:
+        """The type's (noise-free) opinion per stock, from its ``(N, F)`` features."""
+        f = np.asarray(features, dtype=np.float64)
+        v = f @ self._weights
+        if self._macro_weight and self._beta_col is not None and self._macro_cols.size:
+            v = v + self._macro_weight * f[:, self._beta_col] * f[:, self._macro_cols].mean(1)
+        return v
+
+    def act(self, obs: Mapping[str, Any], info: Mapping[str, Any]) -> npt.NDArray[np.float32]:
+        day = int(info["day"])
+        M = self.itype.n_agents
+        universe = np.asarray(obs["universe"]) > 0.5
+        base = self.view(obs["features"])
+        rng = np.random.default_rng([self.seed, self.itype.type_id, day])
+        keys = rng.random((M, base.size))
+        noise = rng.standard_normal((M, base.size))
+        keys[:, ~universe] = np.inf
+        k = min(self.n_candidates, int(universe.sum()))
+        seen = np.zeros((M, base.size), dtype=bool)
+        if k > 0:
+            pick = np.argpartition(keys, k - 1, axis=1)[:, :k]
+            np.put_along_axis(seen, pick, True, axis=1)
+        raw = base[None, :] + self.noise * noise
+        if self.output == "score":
+            sig = np.tanh(raw / 2.0)
+        else:  # MASS style: 1 for the agent's top picks among its candidates, 0 for the rest
+            masked = np.where(seen, raw, -np.inf)
+            n_sel = min(self.n_select, k)
+            sig = np.zeros_like(raw)
+            if n_sel > 0:
+                top = np.argpartition(-masked, n_sel - 1, axis=1)[:, :n_sel]
+                np.put_along_axis(sig, top, 1.0, axis=1)
+        return np.where(seen, sig, np.nan).astype(np.float32)
+
+
+def scripted_followers(env: Any, *, seed: int = 0, noise: float = 1.0, n_candidates: int = 20,
+                       output: Output = "score") -> dict[str, ScriptedInvestor]:
+    """One scripted policy per follower agent of a ``MassStackelbergEnv`` (keyed by agent name)."""
+    base = getattr(env, "unwrapped", env)
+    return {
+        f"investor_{t.type_id}": ScriptedInvestor(
+            t, base.feature_names[f"investor_{t.type_id}"], seed=seed, noise=noise,
+            n_candidates=n_candidates, output=output)
+        for t in base.types
+    }
+
+
+class FixedCommitment:
+    """A leader that commits to the same ``(d, alpha, inertia)`` every day (uniform weights by default).
+
+    The reference leader of harnesses, benchmarks and follower checks; ``principals.EqualWeights``
+    is this leader under the name ``equal``.
+    """
+
+    def __init__(self, weights: npt.ArrayLike | None = None, alpha: float = 0.5, inertia: float = 0.0,
+                 *, name: str = "fixed") -> None:
+        self.name = name
+        self.alpha = float(alpha)
+        self.inertia = float(inertia)
+        self.weights = None if weights is None else np.asarray(weights, dtype=np.float64)
+        if self.weights is not None:
+            PrincipalAction(self.weights, self.alpha, self.inertia)  # validate now, not mid-episode
+        self._n = 0
+
+    def reset(self, n_types: int, *, seed: int | None = None) -> None:
+        if self.weights is not None and self.weights.size != n_types:
+            raise ValueError(f"{self.name}: {self.weights.size} weights for a game of {n_types} types")
+        self._n = n_types
+
+    def act(self, ctx: DecisionContext) -> PrincipalAction:
+        w = np.ones(ctx.n_types) if self.weights is None else self.weights
+        return PrincipalAction(w, self.alpha, self.inertia)
+
+    def observe(self, paid: Sequence[Payoff]) -> None:
+        pass
+

@@ -1,0 +1,39 @@
+"""The leaders' registry: ``make(name, **options)`` builds any registered leader.
+
+Each leader registers itself in the module that defines it, so a new leader is one module plus
+one import line in ``principals/__init__.py``; installed packages add leaders through the
+``mass_mechanism.principals`` entry-point group (a factory or class, called with keyword options).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+from mass_env.registry import Registry
+from mass_env.roles import Principal
+
+Factory = Callable[..., Principal]
+
+PRINCIPALS: Registry[Principal] = Registry("principal", entry_point_group="mass_mechanism.principals")
+
+
+def register(name: str, factory: Factory, *, aliases: Iterable[str] = (), replace: bool = False) -> Factory:
+    """Add a leader under ``name``; ``factory(**options)`` must return a ``Principal``."""
+    return PRINCIPALS.register(name, factory, aliases=aliases, replace=replace)
+
+
+def make(name: str, **options: Any) -> Principal:
+    """Build the leader registered as ``name`` with keyword ``options`` (see ``principals``)."""
+    return PRINCIPALS.make(name, **options)
+
+
+def available() -> tuple[str, ...]:
+    """Names ``make`` accepts (aliases excluded)."""
+    return PRINCIPALS.available()
+
+
+def check_options(name: str, options: Iterable[str], valid: Iterable[str]) -> None:
+    """Raise a clear error for options a leader does not take (listing the valid ones)."""
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise ValueError(f"unknown option(s) for principal {name!r}: {unknown}; valid: {sorted(set(valid))}")
