@@ -21,6 +21,7 @@ import numpy as np
 from .data.panel import MarketPanel
 from .data.synthetic import SyntheticConfig, synthetic_market
 from .env import PRINCIPAL, MassStackelbergEnv
+from .errors import ActionError
 from .game.investors import build_types
 from .game.mechanism import PrincipalAction
 from .game.stackelberg import GameConfig, Payoff
@@ -277,7 +278,10 @@ def check_follower(factory: FollowerFactory, *, n_types: int = 3, agents_per_typ
     assert set(pop) == set(investors), f"need one follower per investor agent {investors}, got {sorted(pop)}"
     for a, f in pop.items():
         assert isinstance(f, Follower), f"{a}: {f!r} lacks act(obs, info) or reset(seed)"
-    first = follower_signals(env, pop, start=env.config.warmup_days, end=n_days - 2, seed=seed)
+    try:
+        first = follower_signals(env, pop, start=env.config.warmup_days, end=n_days - 2, seed=seed)
+    except ActionError as exc:
+        raise AssertionError(f"the game rejected the followers' actions: {exc}") from exc
     looked, cells = 0, 0
     for i, acts in enumerate(first):
         day = env.config.warmup_days + i
