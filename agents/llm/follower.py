@@ -206,9 +206,10 @@ class LLMFollowers(dict):
         scoring = getattr(inner, "scoring", None)
         if scoring is not None:
             out["scoring"] = scoring.as_dict()
-        cs = getattr(self.backend, "cache_stats", None)
+        cached: Any = self.backend  # a CachedBackend (or any backend carrying cache_stats and cache)
+        cs = getattr(cached, "cache_stats", None)
         if cs is not None:
-            out["cache"] = {**cs.as_dict(), "path": str(self.backend.cache.path)}
+            out["cache"] = {**cs.as_dict(), "path": str(cached.cache.path)}
         return out
 
 
