@@ -5,7 +5,10 @@ Entry points: ``parallel_env`` / ``env`` (PettingZoo), ``gymnasium.make("mass_en
 ``synthetic_market`` (the embedded default market).
 """
 
-from gymnasium.envs.registration import register, registry
+# gymnasium's registry under another name: importing ``mass_env.registry`` (below, via data.datasets)
+# binds that submodule as ``mass_env.registry``
+from gymnasium.envs.registration import register
+from gymnasium.envs.registration import registry as _gym_registry
 
 from .game.aggregation import Aggregate, TypeMoments, aggregate, type_moments
 from .env import PRINCIPAL, MassStackelbergEnv, PrincipalObsLayout, default_market, env, parallel_env, raw_env
@@ -13,7 +16,8 @@ from .errors import ActionError, DataError, LookAheadError, MassError
 from .game import GameConfig, Payoff, StackelbergGame
 from .gym_env import PrincipalEnv
 from .game.investors import InvestorType, build_types
-from .data.loaders import from_long_frame, load_panel, read_table
+from .data.datasets import load_panel
+from .data.frame import from_long_frame, read_table
 from .data.macro import align_by_release
 from .game.mechanism import ActionCodec, PrincipalAction, apply_inertia, turnover
 from .game.metrics import RankICScorer, ic, rank_ic, summarize
@@ -24,7 +28,7 @@ from .game.scoring import ScoringWindow
 from .data.synthetic import SyntheticConfig, SyntheticTruth, synthetic_market
 from .data.view import PointInTimeView
 
-if "mass_env/Principal-v0" not in registry:
+if "mass_env/Principal-v0" not in _gym_registry:
     register(id="mass_env/Principal-v0", entry_point="mass_env.gym_env:PrincipalEnv")
 
 __all__ = [
