@@ -26,7 +26,7 @@ from mass_env import PRINCIPAL, MassStackelbergEnv, SyntheticConfig, build_types
 
 def market(days: int, symbols: int, csi300: str | None):
     if csi300:  # the CSI300 universe (300 stocks) over 2023, from the shared research data
-        from mass_env.data.loaders import load_csi300
+        from mass_env.data.datasets import load_csi300
 
         return load_csi300(csi300, start="2023-01-01", end="2023-12-31")
     return synthetic_market(SyntheticConfig(n_days=days, n_symbols=symbols), seed=0)[0]

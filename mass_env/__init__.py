@@ -14,7 +14,8 @@ Entry points: ``parallel_env`` / ``env`` / ``raw_env`` (PettingZoo), ``gymnasium
 
 from gymnasium.envs import registration as _gym
 
-from .data.loaders import from_long_frame, load_panel, read_table
+from .data.datasets import load_panel
+from .data.frame import from_long_frame, read_table
 from .data.macro import align_by_release
 from .data.modalities import Modality
 from .data.panel import MarketPanel

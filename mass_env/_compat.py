@@ -25,15 +25,17 @@ def moved_module(old: str, new: str) -> Callable[[str], Any]:
     return __getattr__
 
 
-def moved_names(old: str, names: dict[str, str]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` for individual names that moved: ``{name: new_module}``."""
+def moved_names(old: str, names: dict[str, str], *, stacklevel: int = 2) -> Callable[[str], Any]:
+    """A module ``__getattr__`` for individual names that moved: ``{name: new_module}``
+    (``stacklevel=3`` when another module ``__getattr__`` calls this one, so the warning still
+    points at the importing line)."""
 
     def __getattr__(name: str) -> Any:
         if name not in names:
             raise AttributeError(f"module {old!r} has no attribute {name!r}")
         new = names[name]
         warnings.warn(f"{old}.{name} is deprecated and will be removed in 0.3; import it from {new}",
-                      DeprecationWarning, stacklevel=2)
+                      DeprecationWarning, stacklevel=stacklevel)
         return getattr(importlib.import_module(new), name)
 
     return __getattr__

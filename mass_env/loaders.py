@@ -1,5 +1,6 @@
-"""Deprecated alias of :mod:`mass_env.data.loaders` (moved in 0.2; removed in 0.3)."""
+"""Deprecated alias of the old ``mass_env.data.loaders`` (moved in 0.2, split into ``data.frame``,
+``data.vendors`` and ``data.datasets``; removed in 0.3)."""
 
-from ._compat import moved_module
+from .data.loaders import deprecated_getattr
 
-__getattr__ = moved_module(__name__, "mass_env.data.loaders")
+__getattr__ = deprecated_getattr(__name__)

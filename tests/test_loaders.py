@@ -1,4 +1,5 @@
-"""Loaders and release-date macro alignment: canonical table, vendor adapters, shared-data fixtures."""
+"""Loading market data and release-date macro alignment: canonical table (``data.frame``), vendor
+adapters (``data.vendors``), named datasets and shared-data fixtures (``data.datasets``), old paths."""
 
 from __future__ import annotations
 
@@ -9,21 +10,31 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mass_env.errors import DataError
-from mass_env.data.loaders import (
-    ADAPTERS,
-    from_long_frame,
-    guess_vendor,
+from mass_env.data.datasets import (
+    DATASETS,
     load_csi300,
+    load_dataset,
     load_panel,
     load_sse50_window,
     load_us,
-    mass_industry_returns,
     mass_macro,
-    normalise_columns,
-    read_table,
 )
-from mass_env.data.macro import MacroSeries, align_by_release, parse_dates, release_dates
+from mass_env.data.frame import from_long_frame, read_table
+from mass_env.data.macro import (
+    MacroSeries,
+    align_by_release,
+    parse_dates,
+    release_dates,
+)
+from mass_env.data.synthetic import SyntheticConfig, synthetic_market
+from mass_env.data.vendors import (
+    VENDORS,
+    guess_vendor,
+    normalise_columns,
+    register_vendor,
+)
+from mass_env.errors import DataError
+from mass_env.registry import UnknownNameError
 
 
 # ------------------------------------------------------------------------------------------ fixtures
@@ -258,9 +269,93 @@ def test_yfinance_adapter_flat_and_multiindex():
     assert from_long_frame(normalise_columns(single, "yfinance", symbol="A")).symbols == ("A",)
 
 
-def test_adapter_registry():
-    assert {"baostock", "tushare", "akshare", "yfinance"} <= set(ADAPTERS)
+def test_vendor_registry_lists_and_guesses_the_five_vendors():
+    assert VENDORS.available() == ("baostock", "tushare", "akshare", "yfinance", "canonical")
+    one = {"baostock": {"date": ["2023-01-03"], "code": ["sh.600000"], "close": [1.0], "tradestatus": [1]},
+           "tushare": {"trade_date": ["20230103"], "ts_code": ["600000.SH"], "close": [1.0]},
+           "akshare": {"日期": ["2023-01-03"], "股票代码": ["600000"], "收盘": [1.0]},
+           "yfinance": {"Date": ["2023-01-03"], "Close": [1.0]},
+           "canonical": {"date": ["2023-01-03"], "symbol": ["A"], "close": [1.0]}}
+    for vendor, cols in one.items():
+        assert guess_vendor(pd.DataFrame(cols)) == vendor
+    # vendor signatures win over the loose fallbacks: a baostock file with a symbol column, yfinance-ish
+    # tables with canonical names
+    assert guess_vendor(pd.DataFrame({**one["baostock"], "symbol": ["x"]})) == "baostock"
+    assert guess_vendor(pd.DataFrame({**one["canonical"], "Close": [1.0]})) == "canonical"
     assert guess_vendor(long_frame()) == "canonical"
+
+
+def test_a_registered_vendor_is_used_by_normalise_columns_and_guessed():
+    def refinitiv(df: pd.DataFrame, symbol: str | None = None) -> pd.DataFrame:
+        return pd.DataFrame({"date": df["DATE"], "symbol": df["RIC"].str.split(".").str[0], "close": df["CLOSE"]})
+
+    raw = pd.DataFrame({"DATE": ["2023-01-03", "2023-01-04"], "RIC": ["600000.SS", "600000.SS"],
+                        "CLOSE": [10.0, 10.5]})
+    with pytest.raises(DataError, match="cannot guess"):
+        guess_vendor(raw)
+    register_vendor("refinitiv", detect=lambda cols: "RIC" in cols)(refinitiv)
+    try:
+        assert "refinitiv" in VENDORS.available()
+        assert guess_vendor(raw) == "refinitiv"
+        p = from_long_frame(normalise_columns(raw, "Refinitiv"))
+        assert p.symbols == ("600000",) and p.close[:, 0].tolist() == [10.0, 10.5]
+    finally:
+        VENDORS.unregister("refinitiv")
+    assert "refinitiv" not in VENDORS
+    with pytest.raises(DataError, match="unknown vendor adapter 'refinitiv'; available: baostock"):
+        normalise_columns(raw, "refinitiv")
+    with pytest.raises(DataError, match="cannot guess"):
+        guess_vendor(raw)
+
+
+# ------------------------------------------------------------------------------------------ datasets
+def test_unknown_dataset_lists_the_valid_names(tmp_path: Path):
+    with pytest.raises(UnknownNameError) as err:
+        load_dataset("nope", tmp_path)
+    assert str(err.value) == "unknown dataset 'nope'; available: sse50, csi300, us, synthetic"
+    assert {"sse50", "csi300", "us", "synthetic"} <= set(DATASETS.available())
+
+
+def test_synthetic_dataset_is_the_embedded_market():
+    got = load_dataset("synthetic", None)
+    want = synthetic_market(SyntheticConfig(n_days=160), seed=0)[0]
+    assert got.dates.equals(want.dates) and got.symbols == want.symbols and got.name == want.name
+    assert got.industry_names == want.industry_names and got.macro_names == want.macro_names
+    for field in ("close", "adj_close", "open", "high", "low", "volume", "tradable", "is_st", "member",
+                  "industry", "industry_returns", "macro"):
+        np.testing.assert_array_equal(getattr(got, field), getattr(want, field))
+    assert set(got.valuation) == set(want.valuation)
+    for k in want.valuation:
+        np.testing.assert_array_equal(got.valuation[k], want.valuation[k])
+    other = load_dataset("synthetic", None, n_days=60, seed=4)
+    assert other.n_days == 60
+    np.testing.assert_array_equal(other.close, synthetic_market(SyntheticConfig(n_days=60), seed=4)[0].close)
+
+
+# ------------------------------------------------------------------------------------------ old paths
+@pytest.mark.parametrize("old", ["mass_env.loaders", "mass_env.data.loaders"])
+def test_old_loader_paths_warn_and_forward(old: str):
+    import importlib
+
+    from mass_env.data import datasets, frame, vendors
+
+    mod = importlib.import_module(old)
+    for name, new in [("from_long_frame", frame), ("read_table", frame), ("normalise_columns", vendors),
+                      ("guess_vendor", vendors), ("cn_code", vendors), ("_chain_pct", vendors),
+                      ("load_panel", datasets), ("load_sse50_window", datasets), ("MASS_MACRO", datasets)]:
+        with pytest.warns(DeprecationWarning, match=f"{old}.{name} is deprecated.*{new.__name__}"):
+            assert getattr(mod, name) is getattr(new, name)
+    with pytest.warns(DeprecationWarning, match="VENDORS"):
+        adapters = mod.ADAPTERS
+    assert list(adapters) == list(VENDORS.available()) and adapters["baostock"] is VENDORS.get("baostock")
+    with pytest.raises(AttributeError):
+        mod.no_such_name  # noqa: B018
+
+
+def test_from_import_of_an_old_name_warns():
+    with pytest.warns(DeprecationWarning, match="mass_env.data.frame"):
+        from mass_env.loaders import from_long_frame as old
+    assert old is from_long_frame
 
 
 # ------------------------------------------------------------------------------------------ macro
@@ -376,6 +471,9 @@ def test_sse50_window_shape_and_universe(sse50):
     assert p.macro_names == ("cpi_yoy", "lpr_1y", "cgb_10y", "csi300_pe", "sentiment")
     assert np.isfinite(p.macro).all() and np.isfinite(p.industry_returns).all()
     assert load_panel(SHARED).symbols == p.symbols
+    by_name = load_dataset("sse50", SHARED, macro=False)
+    assert by_name.symbols == p.symbols and by_name.macro.shape == (140, 0)
+    np.testing.assert_array_equal(by_name.adj_close, p.adj_close)
 
 
 @requires_shared

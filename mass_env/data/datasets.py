@@ -1,0 +1,232 @@
+"""Named datasets: choose a market by name (``load_dataset("csi300", root)``), not by loader.
+
+Why a registry: sweeps, the command line and plugins pick a market by name, and each data layout is
+one factory ``factory(root, **options) -> MarketPanel`` registered in ``DATASETS`` right where it is
+defined (a package can add more through the ``mass_mechanism.datasets`` entry-point group). The
+shared research data (see ``shared/data/README``) is always reached through ``root``, an argument,
+so the package never depends on that folder; the embedded ``synthetic`` market ignores it.
+``load_panel`` is the convenience that takes either the shared-data folder or one vendor file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from ..errors import DataError
+from ..registry import Registry
+from .frame import _require, from_long_frame, read_table
+from .macro import MacroSeries, parse_dates
+from .panel import MarketPanel
+from .synthetic import SyntheticConfig, synthetic_market
+from .vendors import cn_code, guess_vendor, normalise_columns
+
+#: ``factory(root, **options) -> MarketPanel``
+DatasetFactory = Callable[..., MarketPanel]
+DATASETS: Registry[MarketPanel] = Registry("dataset", entry_point_group="mass_mechanism.datasets")
+
+
+def register_dataset(name: str, *, aliases: Iterable[str] = ()) -> Callable[[DatasetFactory], DatasetFactory]:
+    """Decorator: register ``factory(root, **options) -> MarketPanel`` as dataset ``name``."""
+
+    def deco(factory: DatasetFactory) -> DatasetFactory:
+        return DATASETS.register(name, factory, aliases=aliases)
+
+    return deco
+
+
+def load_dataset(name: str, root: str | os.PathLike[str] | None, **options: Any) -> MarketPanel:
+    """The dataset registered as ``name``, read from the data folder ``root`` (``DATASETS.make``);
+    an unknown name raises ``UnknownNameError`` listing the valid ones."""
+    return DATASETS.make(name, root=root, **options)
+
+
+# ---------------------------------------------------------------------------------------- shared data
+SSE50_WINDOW = "derived/sse50_daily_2022-12_2023-06.csv"
+CSI300_DIR = "wywzxxz_hs300_baostock"
+US_DIR = "us_yfinance_dieperdev"
+
+#: MASS example macro files: (file, value column, frequency). LPR rows are dated on announcement days
+#: (the 20th since 2019-08), yields / PE / sentiment on the day they print, CPI by the month described.
+MASS_MACRO: Mapping[str, tuple[str, str, str]] = {
+    "cpi_yoy": ("China_CPI_YoY_Current_Month.csv", "Value", "monthly"),
+    "lpr_1y": ("China_1-Year_Loan_Prime_Rate_LPR.csv", "Value", "daily"),
+    "cgb_10y": ("yield_on_China_10_year_government_bonds.csv", "Value", "daily"),
+    "csi300_pe": ("csi_300_pe_ttm.csv", "Value", "daily"),
+    "sentiment": ("Market_Sentiment_Index.csv", "Close", "daily"),
+}
+
+
+def _root(data_root: str | os.PathLike[str]) -> Path:
+    root = Path(data_root)
+    if not root.is_dir():
+        raise DataError(f"shared data folder not found: {root}")
+    return root
+
+
+def _file(root: Path, rel: str) -> Path:
+    p = root / rel
+    if not p.exists():
+        raise DataError(f"{rel} not found under {root}")
+    return p
+
+
+def _single_parquet(root: Path, folder: str) -> Path:
+    files = sorted(_file(root, folder).glob("*.parquet"))
+    if len(files) != 1:
+        raise DataError(f"expected one parquet file in {root / folder}, found {len(files)}")
+    return files[0]
+
+
+def mass_industry_map(data_root: str | os.PathLike[str]) -> pd.Series:
+    """6-digit code -> industry board name from MASS ``stock_basic_data.parq`` ("-" = unknown)."""
+    sb = pd.read_parquet(_file(_root(data_root), "mass/stock_basic_data.parq"), columns=["Stock", "Industry"])
+    return pd.Series(sb["Industry"].to_numpy(), index=cn_code(sb["Stock"]).to_numpy(), dtype=object)
+
+
+def mass_industry_returns(data_root: str | os.PathLike[str]) -> pd.DataFrame:
+    """Wide (date x board) MASS industry returns, re-dated to the first close at which they are known.
+
+    ``industry_ret.parq`` row D is NOT the close-to-close return of day D: against equal-weighted
+    CSI300 members of the same board (2020-2023) its correlation is 0.85 with open(D)->open(D+1),
+    0.66 with close(D-1)->close(D) and 0.42 with the overnight gap into D+1, i.e. it ends at the open
+    of D+1 (it is the MASS 1-day label window, shifted one day). Shifting it one trading day makes the
+    value of row D visible at the close of D+1, the first close after it is complete.
+    """
+    ir = pd.read_parquet(_file(_root(data_root), "mass/industry_ret.parq"))
+    wide = ir.pivot(index="Date", columns="Industry", values="Daily_Return").sort_index()
+    wide.index = parse_dates(wide.index)
+    return wide.astype(np.float64).shift(1)
+
+
+def mass_macro(data_root: str | os.PathLike[str]) -> dict[str, MacroSeries]:
+    """The MASS macro CSVs as ``MacroSeries`` ready for ``align_by_release``."""
+    folder = _file(_root(data_root), "mass/macro_data")
+    out = {}
+    for name, (fname, col, freq) in MASS_MACRO.items():
+        frame = pd.read_csv(_file(folder, fname), usecols=["Date", col])
+        out[name] = MacroSeries(frame, frequency=freq, date_column="Date", value_column=col)
+    return out
+
+
+@register_dataset("sse50")
+def load_sse50_window(root: str | os.PathLike[str], *, macro: bool = True) -> MarketPanel:
+    """The paper's SSE50 setting: 58 stocks x 140 days (2022-12..2023-06), point-in-time membership
+    (``in_sse50_that_day``), MASS industry boards and returns (re-dated, see
+    ``mass_industry_returns``) and the MASS macro series aligned by release date."""
+    root = _root(root)
+    df = normalise_columns(read_table(_file(root, SSE50_WINDOW)), "baostock")
+    return from_long_frame(
+        df, name="sse50 2022-12..2023-06 (baostock, survivorship: 600837 absent)",
+        industry_map=mass_industry_map(root), industry_returns=mass_industry_returns(root),
+        macro=mass_macro(root) if macro else None, member_column="in_sse50_that_day",
+    )
+
+
+# ---------------------------------------------------------------------------------------- index membership
+def _interval_membership(dates: pd.Series, symbols: pd.Series, history: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Member on day t when opt-in <= t < opt-out for one of the symbol's intervals."""
+    rows = pd.DataFrame({"date": parse_dates(dates), "symbol": symbols.astype(str).to_numpy(),
+                         "row": np.arange(len(dates))})
+    m = rows.merge(history, on="symbol", how="inner")
+    inside = (m["date"] >= m["opt_in"]) & (m["date"] < m["opt_out"])
+    out = np.zeros(len(dates), bool)
+    out[m.loc[inside, "row"].to_numpy()] = True
+    return out
+
+
+def _constituent_history(path: Path, cn: bool) -> pd.DataFrame:
+    h = pd.read_csv(path, dtype={"symbol": str})
+    _require(h, ["symbol", "opt-in", "opt-out"], path.name)
+    return pd.DataFrame({
+        "symbol": (cn_code(h["symbol"]) if cn else h["symbol"].astype(str)).to_numpy(),
+        "opt_in": parse_dates(h["opt-in"]), "opt_out": parse_dates(h["opt-out"]).fillna(pd.Timestamp("2262-01-01")),
+    })
+
+
+def _add_membership(df: pd.DataFrame, history_path: Path, *, cn: bool) -> str:
+    """Set ``df["member"]`` from an index-constitution history when the file exists; say which."""
+    if not history_path.exists():
+        return "membership unknown: all True"
+    df["member"] = _interval_membership(df["date"], df["symbol"], _constituent_history(history_path, cn=cn))
+    return "point-in-time membership (index-constitution)"
+
+
+def _between(df: pd.DataFrame, start: str | pd.Timestamp | None, end: str | pd.Timestamp | None) -> pd.DataFrame:
+    d = parse_dates(df["date"])
+    keep = np.ones(len(df), bool)
+    if start is not None:
+        keep &= d >= pd.Timestamp(start)
+    if end is not None:
+        keep &= d <= pd.Timestamp(end)
+    if not keep.any():
+        raise DataError(f"no rows between {start} and {end}")
+    return df.loc[keep].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------- more markets
+@register_dataset("csi300")
+def load_csi300(root: str | os.PathLike[str], start: str | pd.Timestamp | None = None,
+                end: str | pd.Timestamp | None = None, *, macro: bool = True) -> MarketPanel:
+    """CSI300 (the 300 constituents of 2025) from baostock, 2020-01..2025-04.
+
+    Returns use ``adj_close_hfq`` (raw prices are unadjusted); valuations missing on a whole day (all
+    NaN on 2023-12-11) are carried forward from the previous day; industries are MASS boards with
+    equal-weighted industry returns computed from the panel; membership is point in time from
+    ``pypi/index_constitution_history_csi300.csv`` when present, else True on every listed day.
+    """
+    root = _root(root)
+    cols = ["date", "code", "open", "high", "low", "close", "volume", "amount", "turn", "tradestatus",
+            "pctChg", "peTTM", "pbMRQ", "psTTM", "isST", "adj_close_hfq"]
+    df = _between(pd.read_parquet(_single_parquet(root, CSI300_DIR), columns=cols), start, end)
+    df = normalise_columns(df, "baostock").sort_values(["symbol", "date"], kind="stable")
+    val = [c for c in ("pe", "pb", "ps") if c in df.columns]
+    day_gap = df[val].isna().groupby(df["date"]).transform("all")
+    filled = df.groupby("symbol")[val].ffill()
+    df[val] = df[val].where(~day_gap, filled)
+    how = _add_membership(df, root / "pypi/index_constitution_history_csi300.csv", cn=True)
+    ind_map = mass_industry_map(root) if (root / "mass/stock_basic_data.parq").exists() else None
+    mac = mass_macro(root) if macro and (root / "mass/macro_data").is_dir() else None
+    return from_long_frame(df, name=f"csi300 (2025 constituents, survivorship-biased; {how})",
+                           industry_map=ind_map, macro=mac)
+
+
+@register_dataset("us")
+def load_us(root: str | os.PathLike[str], start: str | pd.Timestamp | None = None,
+            end: str | pd.Timestamp | None = None) -> MarketPanel:
+    """S&P 500 (550 names that were members at some point 2018-01..2024-03) from Yahoo daily bars.
+
+    Membership is point in time from ``pypi/index_constitution_history_sp500.csv`` when present; no
+    industries or macro series (``industry_returns`` has zero columns)."""
+    root = _root(root)
+    df = _between(normalise_columns(pd.read_parquet(_single_parquet(root, US_DIR)), "yfinance"), start, end)
+    how = _add_membership(df, root / "pypi/index_constitution_history_sp500.csv", cn=False)
+    return from_long_frame(df, name=f"us sp500 members 2018-2024 (yfinance; {how})")
+
+
+@register_dataset("synthetic")
+def load_synthetic(root: str | os.PathLike[str] | None = None, *, n_days: int = 160, seed: int = 0) -> MarketPanel:
+    """The embedded synthetic market (no files, ``root`` is ignored): ``synthetic_market`` with
+    ``SyntheticConfig(n_days=n_days)`` and ``seed``, i.e. ``mass_env.env.default_market``."""
+    return synthetic_market(SyntheticConfig(n_days=n_days), seed=seed)[0]
+
+
+def load_panel(path_or_root: str | os.PathLike[str], *, vendor: str | None = None,
+               symbol: str | None = None, **kwargs: object) -> MarketPanel:
+    """Convenience: the SSE50 window for a shared-data folder, else ``from_long_frame`` of one file
+    whose vendor is ``vendor`` or guessed from its columns (``kwargs`` go to ``from_long_frame``)."""
+    p = Path(path_or_root)
+    if p.is_dir():
+        if (p / SSE50_WINDOW).exists():
+            return load_sse50_window(p)
+        raise DataError(f"{p} is a folder but not the shared data root (no {SSE50_WINDOW}); pass a file")
+    df = read_table(p)
+    v = vendor or guess_vendor(df)
+    kwargs.setdefault("name", f"{p.name} ({v})")
+    return from_long_frame(normalise_columns(df, v, symbol=symbol), **kwargs)  # type: ignore[arg-type]
