@@ -236,20 +236,65 @@ def llm_followers(env: Any, backend: str | Backend = "local", *, seed: int = 0,
     return out
 
 
+#: Backend options that change how answers are fetched, not what they are (left out of identities).
+TRANSPORT_OPTIONS = ("concurrency", "timeout", "max_retries", "threads", "api_key_env", "base_url")
+
+
+def llm_identity(backend: str | Backend = "local", backend_options: Mapping[str, Any] | None = None,
+                 **follower_options: Any) -> dict[str, Any]:
+    """What determines an LLM population's answers (for run keys and population names): the backend,
+    its answer-changing options, the follower options and the prompt template version."""
+    follower_options = {k: v for k, v in follower_options.items()
+                        if k not in ("cache", "cache_mode", "retry_failed")}
+    return {"backend": backend if isinstance(backend, str) else dict(getattr(backend, "fingerprint", {})),
+            "backend_options": {k: v for k, v in dict(backend_options or {}).items() if k not in TRANSPORT_OPTIONS},
+            "follower_options": dict(follower_options), "template": TEMPLATE_VERSION}
+
+
+_SHARED_BACKENDS: dict[str, Backend] = {}
+
+
+def shared_backend(backend: str | Backend = "local", *, backend_options: Mapping[str, Any] | None = None,
+                   cache: ResponseCache | str | Path | None = None, cache_mode: str = "readwrite",
+                   retry_failed: bool = False) -> Backend:
+    """One backend (and model) per process for the same settings, wrapped in its response cache:
+    every run of a sweep in this process (or worker) reuses it instead of loading the model again."""
+    if not isinstance(backend, str):
+        be: Backend = backend
+        return CachedBackend(be, cache, mode=cache_mode, retry_failed=retry_failed) if cache is not None else be
+    key = json.dumps([backend, dict(backend_options or {}), str(cache) if cache is not None else None, cache_mode,
+                      retry_failed], sort_keys=True, default=str)
+    if key not in _SHARED_BACKENDS:
+        be = make_backend(backend, **dict(backend_options or {}))
+        if cache is not None:
+            be = CachedBackend(be, cache, mode=cache_mode, retry_failed=retry_failed)
+        _SHARED_BACKENDS[key] = be
+    return _SHARED_BACKENDS[key]
+
+
+def llm_population(env: Any, seed: int, *, backend: str | Backend = "local",
+                   backend_options: Mapping[str, Any] | None = None, cache: ResponseCache | str | Path | None = None,
+                   cache_mode: str = "readwrite", retry_failed: bool = False, **follower_options: Any) -> LLMFollowers:
+    """The ``llm`` follower population (``agents.populations``): ``llm_followers`` on the process's
+    shared backend. All options are plain values, so a sweep can send them to worker processes."""
+    be = shared_backend(backend, backend_options=backend_options, cache=cache, cache_mode=cache_mode,
+                        retry_failed=retry_failed)
+    return llm_followers(env, be, seed=seed, **follower_options)
+
+
+llm_population.identity = lambda options: llm_identity(**options)  # type: ignore[attr-defined]
+
+
 def follower_factory(backend: str | Backend = "local", *, backend_options: Mapping[str, Any] | None = None,
                      cache: ResponseCache | str | Path | None = None, cache_mode: str = "readwrite",
                      retry_failed: bool = False, **follower_options: Any) -> Callable[[Any, int], LLMFollowers]:
-    """``factory(env, seed) -> LLMFollowers`` for sweeps (``experiments.ablation.register_followers``):
-    the backend (and its model) and the cache are created once, on first use, and shared by every
-    run; every run gets fresh policies seeded by its run seed. The factory carries ``.name``
-    (``llm-<backend>-<hash of the options that change answers>``), ``.identity`` and ``.sources``
-    (this package's files, for a resume fingerprint)."""
+    """``factory(env, seed) -> LLMFollowers`` with its own backend (created on first use and shared by
+    every run of the factory; every run gets fresh policies seeded by its run seed). The factory
+    carries ``.name`` (``llm-<backend>-<hash of the options that change answers>``), ``.identity``
+    and ``.sources`` (this package's files, for a resume fingerprint). Sweeps use the registered
+    ``llm`` population instead (``agents.populations``), whose options travel to worker processes."""
     state: dict[str, Any] = {}
-    identity = {"backend": backend if isinstance(backend, str) else dict(getattr(backend, "fingerprint", {})),
-                "backend_options": {k: v for k, v in dict(backend_options or {}).items()
-                                    if k not in ("concurrency", "timeout", "max_retries", "threads", "api_key_env",
-                                                 "base_url")},
-                "follower_options": dict(follower_options), "template": TEMPLATE_VERSION}
+    identity = llm_identity(backend, backend_options, **follower_options)
 
     def factory(env: Any, seed: int) -> LLMFollowers:
         if "backend" not in state:

@@ -1,0 +1,98 @@
+"""Follower populations by name: what a sweep means by ``followers="scripted"`` or ``"llm"``.
+
+A population factory is ``factory(env, seed, **options) -> {agent name: Follower}``. Its options
+are plain values, so a sweep sends ``(name, options)`` to process-pool and Ray workers, which
+build the population themselves from this registry (populated when ``agents.populations`` is
+imported; installed packages add entries through the ``mass_mechanism.followers`` entry-point group).
+Each entry also says what determines its answers (``identity``, hashed into run keys) and which
+source files do (``sources``, hashed into resume fingerprints).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from mass_env.registry import Registry
+from mass_env.roles import Follower
+
+PopulationFactory = Callable[..., Mapping[str, Follower]]
+
+POPULATIONS: Registry[Mapping[str, Follower]] = Registry("follower population",
+                                                         entry_point_group="mass_mechanism.followers")
+_SOURCES: dict[str, tuple[Path, ...]] = {}
+
+
+def register_population(name: str, factory: PopulationFactory, *, aliases: Iterable[str] = (),
+                        sources: Iterable[str | Path] = (), replace: bool = False) -> PopulationFactory:
+    """Make ``make_followers(name, env, seed, **options)`` call ``factory``. ``sources``: the files that
+    define the followers' behaviour (default: the factory's own module file). A factory may carry an
+    ``identity(options) -> dict`` attribute naming what determines its answers (default: the options)."""
+    POPULATIONS.register(name, factory, aliases=aliases, replace=replace)
+    files = tuple(Path(p).resolve() for p in sources)
+    if not files:
+        import inspect
+
+        try:
+            src = inspect.getsourcefile(factory)
+        except TypeError:
+            src = None
+        files = (Path(src).resolve(),) if src else ()
+    _SOURCES[POPULATIONS.canonical(name)] = files
+    return factory
+
+
+def make_followers(name: str, env: Any, seed: int, **options: Any) -> Mapping[str, Follower]:
+    """The population ``name`` for ``env``, seeded by ``seed``."""
+    return POPULATIONS.get(name)(env, seed, **options)
+
+
+def population_identity(name: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What determines the answers of population ``name`` with ``options`` (JSON-able)."""
+    factory = POPULATIONS.get(name)
+    ident = getattr(factory, "identity", None)
+    opts = dict(options or {})
+    body = ident(opts) if callable(ident) else opts
+    return json.loads(json.dumps({"population": POPULATIONS.canonical(name), **body}, sort_keys=True, default=str))
+
+
+def population_sources(name: str) -> tuple[Path, ...]:
+    """Source files whose code determines population ``name``'s signals."""
+    POPULATIONS.get(name)
+    return _SOURCES.get(POPULATIONS.canonical(name), ())
+
+
+# ---------------------------------------------------------------------------------------- built-ins
+def scripted_population(env: Any, seed: int, **options: Any) -> Mapping[str, Follower]:
+    """The scripted investors (``mass_env.scripted``); options ``noise``, ``n_candidates``, ``output``."""
+    from mass_env.scripted import scripted_followers
+
+    return scripted_followers(env, seed=seed, **options)
+
+
+def llm_population(env: Any, seed: int, **options: Any) -> Mapping[str, Follower]:
+    """LLM investors (``agents.llm``); options ``backend``, ``backend_options``, ``cache``, ``cache_mode``,
+    ``n_candidates``, ``output``, ``decode`` ... (see ``agents.llm.follower.llm_population``)."""
+    from .llm.follower import llm_population as build
+
+    return build(env, seed, **options)
+
+
+def _llm_identity(options: Mapping[str, Any]) -> dict[str, Any]:
+    from .llm.follower import llm_identity
+
+    return llm_identity(**dict(options))
+
+
+llm_population.identity = _llm_identity  # type: ignore[attr-defined]
+
+def _scripted_sources() -> list[Path]:
+    import mass_env.scripted
+
+    return [Path(mass_env.scripted.__file__)]
+
+
+register_population("scripted", scripted_population, sources=_scripted_sources())
+register_population("llm", llm_population, sources=sorted((Path(__file__).resolve().parent / "llm").glob("*.py")))
