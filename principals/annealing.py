@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .blackbox import BlackBoxPrincipal, SearchSpace
+from .blackbox import BlackBoxPrincipal, Encoding, SearchSpace
 from .registry import check_options, register
 from .window import WindowOptions
 
@@ -40,7 +40,7 @@ FloatArray = npt.NDArray[np.float64]
 class MassAnnealing:
     """MASS's simulated annealing (see the module docstring for the exact rules)."""
 
-    encoding = "positive"
+    encoding: Encoding = "positive"
 
     def __init__(self, iterations: int = 20, temperature: float = 0.5, cooling: float = 0.95,
                  step: float = 0.25, accept_scale: float = 10.0, alpha_move_prob: float | None = None,

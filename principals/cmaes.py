@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from .blackbox import BlackBoxPrincipal, SearchSpace
+from .blackbox import BlackBoxPrincipal, Encoding, SearchSpace
 from .registry import check_options, register
 from .window import WindowOptions
 
@@ -37,7 +37,7 @@ T = TypeVar("T")
 class CMAES:
     """pycma's ``CMAEvolutionStrategy`` behind the ask/tell protocol of ``BlackBoxPrincipal``."""
 
-    encoding = "logits"
+    encoding: Encoding = "logits"
 
     def __init__(self, sigma0: float = 0.2, evals: int = 30, popsize: int | None = None,
                  diagonal: bool | None = None, diagonal_from: int = 100, alpha_std: float = 1.0,

@@ -56,6 +56,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from mass_env.game import Payoff
+from mass_env.game.components import Component
 from mass_env.game.mechanism import PrincipalAction
 from mass_env.game.scoring import ScoringWindow
 from mass_env.roles import DecisionContext
@@ -117,13 +118,13 @@ class GradientPrincipal(WindowedLeader):
             (threads spin at barriers while a sibling is descheduled).
     """
 
-    def __init__(self, *, component: str = "signal", learn_alpha: bool = True, alpha: float = 0.5,
+    def __init__(self, *, component: Component | str = Component.SIGNAL, learn_alpha: bool = True, alpha: float = 0.5,
                  lookback: int = 20, fitness_horizon: int = 5, min_days: int | None = None,
                  turnover_penalty: float | None = None, inertia: float = 0.0, steps: int = 30, lr: float = 0.05,
                  temperature: float = DEFAULT_TEMPERATURE, tv_smoothing: float = 1e-3,
                  logit_decay: float = 0.01, weight_floor: float = 1e-3, threads: int | None = 1,
                  name: str = "gradient") -> None:
-        self.window = WindowOptions(component, learn_alpha, alpha, lookback, fitness_horizon, turnover_penalty,
+        self.window = WindowOptions(Component.parse(component), learn_alpha, alpha, lookback, fitness_horizon, turnover_penalty,
                                     inertia, min_days)
         if logit_decay < 0 or tv_smoothing < 0:
             raise ValueError("logit_decay and tv_smoothing must be >= 0")

@@ -70,8 +70,7 @@ class SyntheticTruth:
     def modality_power(self, modalities: Modality) -> float:
         """Signal a type with these modalities can see: root-sum-square of the visible strengths."""
         return float(np.sqrt(sum(
-            self.strength.get(m.name.lower(), 0.0) ** 2  # type: ignore[union-attr]
-            for m in Modality if m in modalities
+            float(self.strength.get(str(m.name).lower(), 0.0)) ** 2 for m in Modality if m in modalities
         )))
 
 

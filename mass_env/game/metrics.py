@@ -20,11 +20,11 @@ def average_ranks(x: npt.ArrayLike, valid: npt.ArrayLike | None = None) -> Float
 
     One argsort per row; tie runs are found on the sorted values, so the cost is the sort.
     """
-    x = np.asarray(x, dtype=np.float64)
-    valid = np.isfinite(x) if valid is None else (np.asarray(valid, dtype=bool) & np.isfinite(x))
-    xs_in = np.where(valid, x, np.nan)  # NaN sorts last
+    xa = np.asarray(x, dtype=np.float64)
+    ok = np.isfinite(xa) if valid is None else (np.asarray(valid, dtype=bool) & np.isfinite(xa))
+    xs_in = np.where(ok, xa, np.nan)  # NaN sorts last
     order = np.argsort(xs_in, axis=-1, kind="stable")
-    avg = _sorted_average_ranks(np.take_along_axis(xs_in, order, axis=-1), valid.sum(-1))
+    avg = _sorted_average_ranks(np.take_along_axis(xs_in, order, axis=-1), ok.sum(-1))
     out = np.empty_like(avg)
     np.put_along_axis(out, order, avg, axis=-1)
     return out
@@ -78,7 +78,7 @@ def _tie_corrections(sorted_rows: FloatArray, g: FloatArray) -> tuple[FloatArray
     avg = first + (length - 1) * 0.5  # average (flat) position of each run
     num = np.bincount(idx // n, weights=(avg[run] - idx) * g.reshape(-1)[idx], minlength=m)
     ties = np.bincount(first // n, weights=(length.astype(np.float64) ** 3 - length) / 12.0, minlength=m)
-    return num, ties
+    return num.astype(np.float64), ties.astype(np.float64)
 
 
 def _pearson_masked(a: FloatArray, b: FloatArray, valid: npt.NDArray[np.bool_], min_stocks: int) -> FloatArray:
