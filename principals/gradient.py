@@ -113,9 +113,9 @@ class GradientPrincipal(WindowedLeader):
         logit_decay: L2 pull of the centred logits toward 0 (uniform weights); 0 = none.
         weight_floor: share of the weight spread uniformly (every type keeps ``weight_floor / K``).
         threads: torch threads while the principal computes (default 1; restored afterwards; None =
-            leave torch's setting). The tensors are tiny, so threads only add synchronisation, and on a
-            2-core machine shared with another busy process 2 threads were measured 30x slower
-            (threads spin at barriers while a sibling is descheduled).
+            leave torch's setting). The tensors are tiny, so threads only add synchronisation, and
+            threads that spin at barriers while a sibling is descheduled are much slower on a shared
+            machine (measured: ``benchmarks/README.md``, "Threads").
     """
 
     def __init__(self, *, component: Component | str = Component.SIGNAL, learn_alpha: bool = True, alpha: float = 0.5,

@@ -104,9 +104,9 @@ class TransformersBackend(BaseBackend):
         gguf: a GGUF file to use instead of the wheel's (converted the same way).
         dtype: ``"auto"`` (bfloat16 on CUDA or on a CPU with AVX512-BF16/AMX, else float32),
             ``"float32"`` or ``"bfloat16"``.
-        threads: ``torch.set_num_threads`` (process-wide). Default 1: on a 2-core machine shared
-            with other work, two busy-waiting OpenMP threads can run 10-20x slower than one; pass
-            ``threads=2`` (or more) on an idle machine, and ``0`` to leave torch's setting.
+        threads: ``torch.set_num_threads`` (process-wide). Default 1: on a machine shared with other
+            work, busy-waiting OpenMP threads are much slower than one (``benchmarks/README.md``,
+            "Threads"); pass ``threads=2`` (or more) on an idle machine, ``0`` to leave torch's setting.
         chunk_tokens: at most this many branch tokens per forward (the tree mask is dense, so
             very long packs waste attention work; 512-1024 is the sweet spot on 2 CPU cores).
         device: ``"cpu"`` or ``"cuda"``.

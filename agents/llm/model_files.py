@@ -37,8 +37,8 @@ __all__ = ["SMOLLM2_FILE", "SMOLLM2_PACKAGE", "SMOLLM2_SHA256", "cache_root", "c
 
 def configure_offline() -> None:
     """Environment for an offline, well-behaved torch/transformers (call before importing them)."""
-    # OpenMP threads that busy-wait collapse (10-20x slower) when another process holds a core;
-    # passive waiting avoids that. Only effective if set before torch starts its thread pool.
+    # OpenMP threads that busy-wait collapse when another process holds a core (benchmarks/README.md,
+    # "Threads"); passive waiting avoids that. Only effective if set before torch starts its thread pool.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
