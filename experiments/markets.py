@@ -1,0 +1,68 @@
+"""The markets experiments play on, chosen and fingerprinted in one place.
+
+Every command, sweep and training run gets its panel from here, so "which market does this run
+see" has a single answer: the embedded synthetic market (``SyntheticConfig(n_days=...)``) unless a
+``data`` path names a panel. A sweep's resume key includes ``market_fingerprint`` (a hash of the
+panel's content), which is why data loading itself needs no code fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Protocol
+
+import numpy as np
+
+from mass_env.data.panel import MarketPanel
+from mass_env.data.synthetic import SyntheticConfig, synthetic_market
+
+
+class SweepMarket(Protocol):
+    """What ``market_for`` reads of a sweep spec (``experiments.spec.SweepSpec``)."""
+
+    @property
+    def data(self) -> str | None: ...
+    @property
+    def n_days(self) -> int: ...
+    @property
+    def market_seed(self) -> int: ...
+    @property
+    def vary_market(self) -> bool: ...
+
+
+def load_market(data: str | None, seed: int, n_days: int = 160) -> MarketPanel:
+    """``--data`` path (shared-data root, or a canonical/vendor table) or the embedded synthetic market."""
+    if data is None:
+        return synthetic_market(SyntheticConfig(n_days=n_days), seed=seed)[0]
+    from mass_env.data.loaders import load_panel
+
+    return load_panel(data)
+
+
+def market_for(spec: SweepMarket, seed: int, cache: dict[Any, MarketPanel] | None = None) -> MarketPanel:
+    """The panel a sweep's run of ``seed`` plays on (fixed across seeds unless ``vary_market``)."""
+    key: Any = ("data", spec.data) if spec.data else ("synthetic", spec.n_days,
+                                                        seed if spec.vary_market else spec.market_seed)
+    if cache is not None and key in cache:
+        return cache[key]
+    if spec.data:
+        panel = load_market(spec.data, spec.market_seed, spec.n_days)
+    else:
+        panel = synthetic_market(SyntheticConfig(n_days=spec.n_days), seed=key[2])[0]
+    if cache is not None:
+        cache[key] = panel
+    return panel
+
+
+def market_fingerprint(panel: MarketPanel) -> str:
+    """Hash of the panel's content (calendar, symbols and every array)."""
+    h = hashlib.sha256()
+    h.update(np.asarray(panel.dates.asi8).tobytes())
+    h.update("|".join(panel.symbols).encode())
+    h.update("|".join(panel.industry_names + panel.macro_names).encode())
+    arrays = [panel.close, panel.adj_close, panel.open, panel.high, panel.low, panel.volume, panel.tradable,
+              panel.is_st, panel.member, panel.industry, panel.industry_returns, panel.macro]
+    arrays += [panel.valuation[k] for k in sorted(panel.valuation)]
+    for arr in arrays:
+        h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()[:16]
