@@ -5,8 +5,8 @@
 ``mass data``     load a panel and print what it holds (a quick check of a user's data).
 ``mass ablation`` the paper's ablation (configs A-F, E-512, A-512) over seeds with baselines; prints
                   the Rank IC table and writes tidy files, a JSON record and a plot; resumable.
-``mass train-rl`` train an RL leader; ``mass rl-table`` the leaders' results table (both
-                  ``experiments.train_rl``).
+``mass train-rl`` train an RL leader (``experiments.train_rl``); ``mass rl-table`` the leaders' results
+                  table (``experiments.rl_table``).
 
 This module only parses arguments and prints: the work is done by the modules it calls, none of which
 imports it, so every command is also a plain function call from Python.
@@ -118,7 +118,7 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
         spec = dataclasses.replace(spec, configs=tuple(dataclasses.replace(c, agents_per_type=args.agents)
                                                        for c in spec.configs))
     if args.principal:  # extra leaders (gradient, rl:PATH, NAME:k=v,...) at each population of the configs
-        from .train_rl import principal_configs
+        from .leaders import principal_configs
 
         pops = list(dict.fromkeys(c.population for c in spec.configs))
         spec = dataclasses.replace(spec, configs=spec.configs + tuple(principal_configs(args.principal, pops)))
@@ -219,11 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ("train-rl", "rl-table"):  # they own their parsers (experiments.train_rl)
+    if argv and argv[0] == "train-rl":  # these two own their parsers
         from .train_rl import main as train_main
-        from .train_rl import table_main
 
-        return int((train_main if argv[0] == "train-rl" else table_main)(argv[1:]) or 0)
+        return int(train_main(argv[1:]) or 0)
+    if argv and argv[0] == "rl-table":
+        from .rl_table import table_main
+
+        return int(table_main(argv[1:]) or 0)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -1,8 +1,8 @@
-"""Figures of experiments: the ablation's Rank IC and weight trajectories.
+"""Figures of experiments: the ablation's Rank IC and weight trajectories, and RL learning curves.
 
 Plotting is optional (``pip install 'mass-mechanism[plot]'``): matplotlib is imported inside each
-function and a missing one returns None instead of failing a sweep whose numbers are already on
-disk. Figures are drawn on an Agg canvas (no display, safe in workers and CI).
+function and a missing one returns None instead of failing a sweep or a training run whose numbers
+are already on disk. Figures are drawn on an Agg canvas (no display, safe in workers and CI).
 """
 
 from __future__ import annotations
@@ -63,3 +63,28 @@ def plot_ablation(daily: pd.DataFrame, weights: pd.DataFrame, table: pd.DataFram
         a.tick_params(axis="y", labelsize=7)
     fig.savefig(path, dpi=110)
     return path
+
+
+def plot_curve(curve: pd.DataFrame, path: Path, *, reference: float | None = None, title: str = "") -> Path | None:
+    """Episode reward vs timesteps (+ rolling mean); None when matplotlib is not installed."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        return None
+    fig = Figure(figsize=(7, 4), constrained_layout=True)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    if len(curve):
+        ax.plot(curve["timesteps"], curve["episode_reward"], ".", alpha=0.35, label="episode return")
+        roll = curve["episode_reward"].rolling(max(1, min(10, len(curve))), min_periods=1).mean()
+        ax.plot(curve["timesteps"], roll, "-", lw=2, label="rolling mean (10 episodes)")
+    if reference is not None and np.isfinite(reference):
+        ax.axhline(reference, color="k", ls="--", lw=1, label="equal weights (training days)")
+    ax.set_xlabel("timesteps")
+    ax.set_ylabel("episode return (sum of paid Rank IC payoffs)")
+    ax.set_title(title or "learning curve")
+    ax.legend(loc="best", fontsize=8)
+    fig.savefig(path, dpi=110)
+    return path
+

@@ -232,6 +232,8 @@ def test_specs_pickle_for_workers():
     ("experiments.ablation", "FORMAT_VERSION", "experiments.store", "FORMAT_VERSION"),
     ("experiments.executors", "run_ablation_parallel", "experiments.sweep", "run_ablation_parallel"),
     ("experiments.executors", "ablation_job", "experiments.sweep", "ablation_job"),
+    ("experiments.train_rl", "principal_configs", "experiments.leaders", "principal_configs"),
+    ("experiments.train_rl", "results_table", "experiments.rl_table", "results_table"),
 ])
 def test_old_paths_warn_and_forward_the_same_object(old, name, new, new_name):
     with pytest.warns(DeprecationWarning, match=new):
