@@ -179,7 +179,8 @@ def equal_weights_return(panel: MarketPanel, spec: TrainSpec) -> float:
     K = spec.n_types
     act = np.tile(np.r_[np.ones(K), 0.5, 0.0].astype(np.float32), (spec.n_envs, 1))
     env.reset()
-    totals, done_eps = np.zeros(spec.n_envs), []
+    totals = np.zeros(spec.n_envs)
+    done_eps: list[float] = []
     while len(done_eps) < spec.n_envs:
         _, r, dones, _ = env.step(act)
         totals += r
