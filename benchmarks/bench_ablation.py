@@ -64,20 +64,22 @@ def _variant(args: argparse.Namespace) -> None:
     import tracemalloc
 
     import mass_env.game.scoring
-    from experiments.ablation import SweepSpec, metric
-    from experiments.executors import make_executor, run_ablation_parallel
+    from experiments.executors import make_executor
+    from experiments.report import metric
+    from experiments.spec import SweepSpec
+    from experiments.sweep import run_ablation
 
     if args.scorer == "naive":
         mass_env.game.scoring.RankICScorer = NaiveRankICScorer  # what ScoringWindow.daily instantiates
     baselines = tuple(b for b in args.baselines.split(",") if b)
     spec = SweepSpec.default(args.configs, baselines=baselines, seeds=tuple(range(args.seeds)),
                              n_days=args.days, data=args.data or None, n_boot=200)
-    executor = make_executor(args.executor, args.workers)
+    executor = None if args.executor == "serial" else make_executor(args.executor, args.workers)  # as `mass ablation`
     if args.trace:
         tracemalloc.start()
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
-        res = run_ablation_parallel(spec, out, executor, resume=False, plot=False)
+        res = run_ablation(spec, out, executor=executor, resume=False, plot=False)
         wall = time.perf_counter() - t0
     peak_traced = tracemalloc.get_traced_memory()[1] if args.trace else 0
     head = metric("signal", 10)

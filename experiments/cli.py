@@ -5,6 +5,11 @@
 ``mass data``     load a panel and print what it holds (a quick check of a user's data).
 ``mass ablation`` the paper's ablation (configs A-F, E-512, A-512) over seeds with baselines; prints
                   the Rank IC table and writes tidy files, a JSON record and a plot; resumable.
+``mass train-rl`` train an RL leader (``experiments.train_rl``); ``mass rl-table`` the leaders' results
+                  table (``experiments.rl_table``).
+
+This module only parses arguments and prints: the work is done by the modules it calls, none of which
+imports it, so every command is also a plain function call from Python.
 """
 
 from __future__ import annotations
@@ -13,23 +18,14 @@ import argparse
 import dataclasses
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from mass_env.env import MassStackelbergEnv
 from mass_env.game import GameConfig
 from mass_env.game.investors import build_types
-from mass_env.data.panel import MarketPanel
-from mass_env.data.synthetic import SyntheticConfig, synthetic_market
 
-
-def load_market(data: str | None, seed: int, n_days: int = 160) -> MarketPanel:
-    """``--data`` path (shared-data root, or a canonical/vendor table) or the embedded synthetic market."""
-    if data is None:
-        return synthetic_market(SyntheticConfig(n_days=n_days), seed=seed)[0]
-    from mass_env.data.loaders import load_panel
-
-    return load_panel(data)
+from .markets import load_market
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -92,8 +88,9 @@ def _parse_seeds(text: str) -> tuple[int, ...]:
 
 
 def _cmd_ablation(args: argparse.Namespace) -> int:
-    from .ablation import SweepSpec, run_ablation
     from .configs import BASELINES, CONFIGS
+    from .spec import SweepSpec
+    from .sweep import run_ablation
 
     if args.list:
         print("configs:")
@@ -106,7 +103,7 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
     if followers == "llm":
         from agents.llm.cli import factory_from_args
 
-        from .ablation import register_followers
+        from .followers import register_followers
 
         factory = factory_from_args(args, args.out)
         register_followers(factory.name, factory, sources=factory.sources)
@@ -121,31 +118,30 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
         spec = dataclasses.replace(spec, configs=tuple(dataclasses.replace(c, agents_per_type=args.agents)
                                                        for c in spec.configs))
     if args.principal:  # extra leaders (gradient, rl:PATH, NAME:k=v,...) at each population of the configs
-        from .train_rl import principal_configs
+        from .leaders import principal_configs
 
         pops = list(dict.fromkeys(c.population for c in spec.configs))
         spec = dataclasses.replace(spec, configs=spec.configs + tuple(principal_configs(args.principal, pops)))
-    source = ("embedded synthetic market (no --data given; SyntheticConfig(n_days=%d), market seed %s)"
-              % (args.days, "= run seed" if args.vary_market else args.market_seed)) if args.data is None else args.data
+    source = (f"embedded synthetic market (no --data given; SyntheticConfig(n_days={args.days}), market seed "
+              f"{'= run seed' if args.vary_market else args.market_seed})") if args.data is None else args.data
     names = ", ".join(c.name for c in spec.configs)
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     if spec.reference not in {c.name for c in spec.configs}:
         print(f"note: reference {spec.reference!r} is not among the runs ({names}): no confidence intervals",
               file=sys.stderr)
     log(f"ablation on {source}\n  runs: {names} x seeds {list(spec.seeds)} with {args.followers} followers -> {args.out}")
-    if args.executor == "serial":
-        res = run_ablation(spec, args.out, resume=not args.no_resume, plot=not args.no_plot, progress=log)
-    else:
+    executor = None  # serial: the runs play in this process
+    if args.executor != "serial":
         if followers != "scripted":
             print(f"error: --executor {args.executor} runs scripted followers only ({args.followers} followers are "
                   "set up in this process); use --executor serial", file=sys.stderr)
             return 2
-        from .executors import make_executor, run_ablation_parallel
+        from .executors import make_executor
 
         executor = make_executor(args.executor, args.workers, args.ray_address)
         log(f"  executor: {executor!r}")
-        res = run_ablation_parallel(spec, args.out, executor, resume=not args.no_resume, plot=not args.no_plot,
-                                    progress=log)
+    res = run_ablation(spec, args.out, executor=executor, resume=not args.no_resume, plot=not args.no_plot,
+                       progress=log)
     ev_days = int(res.table["eval_days"].max()) if len(res.table) else 0
     first = res.daily.loc[res.daily["eval"], "date"].min()
     print(f"\nmarket: {source}")
@@ -223,11 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ("train-rl", "rl-table"):  # they own their parsers (experiments.train_rl)
+    if argv and argv[0] == "train-rl":  # these two own their parsers
         from .train_rl import main as train_main
-        from .train_rl import table_main
 
-        return int((train_main if argv[0] == "train-rl" else table_main)(argv[1:]) or 0)
+        return int(train_main(argv[1:]) or 0)
+    if argv and argv[0] == "rl-table":
+        from .rl_table import table_main
+
+        return int(table_main(argv[1:]) or 0)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -27,7 +27,7 @@ selected configs use; at 32 x 16 its name gets the suffix ``-512``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -58,6 +58,12 @@ class AblationConfig:
             raise ValueError(f"{self.name}: turnover_penalty must be >= 0")
         if self.kind not in ("config", "baseline", "oracle"):
             raise ValueError(f"{self.name}: kind must be config, baseline or oracle")
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle through the constructor (``options`` is a MappingProxyType, which does not pickle),
+        so configs and the specs holding them travel to process-pool and Ray workers as they are."""
+        return (type(self), tuple(dict(self.options) if f.name == "options" else getattr(self, f.name)
+                                  for f in fields(self)))
 
     @property
     def n_agents(self) -> int:

@@ -20,23 +20,20 @@ the results **in input order**, whatever order they finish in::
   with one (``"auto"``, ``"ray://host:10001"``) it joins that cluster, whose nodes need this project
   installed.
 
-``run_ablation_parallel`` runs an ablation sweep (``experiments.ablation``) on an executor: each
-(config, seed) episode is ``ablation.run_one`` in a worker; the parent writes every finished run to
-the sweep's run store as soon as it arrives (so an interrupted parallel sweep resumes like a serial
-one), then lets ``ablation.run_ablation`` assemble the daily frames, the table, the plot and
-``ablation.json`` from the stored runs. All randomness flows from the seeds, so the result is the
-serial sweep's, number for number.
+Executors know nothing about sweeps: ``experiments.sweep.run_ablation(spec, out, executor=...)``
+runs a sweep's (config, seed) episodes on one (``run_ablation_parallel`` and ``ablation_job``, which
+used to live here, moved there and are reached through this module with a DeprecationWarning).
 """
 
 from __future__ import annotations
 
 import os
-import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import fields, replace
-from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from typing import Any, Protocol
+
+from mass_env._compat import moved_names
 
 OnResult = Callable[[int, Any], None]
 
@@ -44,6 +41,8 @@ EXECUTORS = ("serial", "process", "ray")
 
 
 class Executor(Protocol):
+    """Maps a picklable function over argument tuples; results in input order."""
+
     name: str
 
     def map(self, fn: Callable[..., Any], args: Sequence[tuple], *,
@@ -239,124 +238,6 @@ def make_executor(name: str = "serial", workers: int | None = None, address: str
     raise ValueError(f"unknown executor {name!r}; choose from {', '.join(EXECUTORS)}")
 
 
-# ---------------------------------------------------------------------------------------------- ablation
-# Configs hold their options in a MappingProxyType, which does not pickle: workers get plain dicts.
-def _config_state(cfg: Any) -> dict[str, Any]:
-    return {f.name: (dict(getattr(cfg, f.name)) if f.name == "options" else getattr(cfg, f.name))
-            for f in fields(cfg)}
-
-
-def _spec_state(spec: Any) -> dict[str, Any]:
-    return {f.name: ([_config_state(c) for c in spec.configs] if f.name == "configs" else getattr(spec, f.name))
-            for f in fields(spec)}
-
-
-def _config_from(state: dict[str, Any]) -> Any:
-    from .configs import AblationConfig
-
-    return AblationConfig(**state)
-
-
-def _spec_from(state: dict[str, Any]) -> Any:
-    from .ablation import SweepSpec
-
-    return SweepSpec(**{**state, "configs": tuple(_config_from(c) for c in state["configs"])})
-
-
-_WORKER_MARKETS: dict[Any, Any] = {}
-
-
-def ablation_job(cfg_state: dict[str, Any], seed: int, spec_state: dict[str, Any]) -> tuple[Any, str]:
-    """One (config, seed) episode of a sweep, in a worker: ``(RunResult, market fingerprint)``.
-
-    The worker builds the market itself (cached per process) rather than receiving it pickled;
-    the parent checks its fingerprint against its own, so a nondeterministic loader cannot go
-    unnoticed.
-    """
-    from . import ablation as abl
-
-    if spec_state["followers"] not in abl.FOLLOWERS:
-        raise ValueError(f"followers {spec_state['followers']!r} are not registered in the worker process: "
-                         "register them at import time of a module the worker imports, or run serially")
-    spec = _spec_from(spec_state)
-    cfg = _config_from(cfg_state)
-    panel = abl.market_for(spec, seed, _WORKER_MARKETS)
-    return abl.run_one(cfg, seed, panel, spec), abl.market_fingerprint(panel)
-
-
-def run_ablation_parallel(spec: Any, out: str | Path, executor: Executor | None = None, *, resume: bool = True,
-                          plot: bool = True, progress: Callable[[str], None] | None = None) -> Any:
-    """``ablation.run_ablation`` with the (config, seed) episodes run on ``executor``.
-
-    Same files and same numbers as the serial sweep. Runs already in the store (same key) are
-    reused when ``resume``; every computed run is stored as soon as it arrives. Returns the
-    ``AblationResult``, with ``computed`` / ``reused`` / ``wall_s`` of this call (also in
-    ``ablation.json``).
-    """
-    import json
-
-    from . import ablation as abl
-
-    executor = executor or SerialExecutor()
-    t_start = time.perf_counter()
-    out = Path(out)
-    store = abl.RunStore(out)
-    say = progress or (lambda msg: None)
-    code_fps = {c.name: abl.code_fingerprint(abl.run_sources(c, spec.followers)) for c in spec.configs}
-    markets: dict[Any, Any] = {}
-    fps: dict[int, str] = {}
-    jobs = [(cfg, s) for cfg in spec.configs for s in spec.seeds]
-    todo: list[tuple[Any, int, str, bool]] = []  # (cfg, seed, key, stale)
-    reused: list[tuple[str, int]] = []
-    for cfg, seed in jobs:
-        panel = abl.market_for(spec, seed, markets)
-        if id(panel) not in fps:
-            fps[id(panel)] = abl.market_fingerprint(panel)
-        key = abl.run_key(cfg, seed, spec, fps[id(panel)], code_fps[cfg.name])
-        if resume and store.load(cfg.name, seed, key) is not None:
-            reused.append((cfg.name, seed))
-        else:
-            todo.append((cfg, seed, key, resume and store.exists(cfg.name, seed)))
-    say(f"{len(jobs)} runs: {len(reused)} reused, {len(todo)} to compute on {executor!r}")
-    names = {(cfg.name, seed): (fps[id(abl.market_for(spec, seed, markets))],
-                                abl.market_for(spec, seed, markets).name) for cfg, seed, _, _ in todo}
-    head = abl.metric("signal", spec.horizon)
-    done_count = [0]
-
-    def on_result(i: int, res: tuple[Any, str]) -> None:
-        run, worker_fp = res
-        cfg, seed, key, stale = todo[i]
-        fp, market_name = names[(cfg.name, seed)]
-        if worker_fp != fp:
-            raise RuntimeError(f"{cfg.name} seed {seed}: the worker built a different market "
-                               f"(fingerprint {worker_fp} != {fp}); the market loader is not deterministic")
-        run.meta["market"] = {"fingerprint": fp, "name": market_name}
-        store.save(run, key)
-        done_count[0] += 1
-        ev = run.history[run.history["eval"]]
-        val = float(ev[head].mean()) if head in ev else float("nan")
-        n = len(todo)
-        say(f"[{done_count[0]:>{len(str(n))}}/{n}] {cfg.name} seed {seed}: {run.meta['wall_s']:.1f}s"
-            + (" (stored run was stale: settings or code changed)" if stale else "") + f", {head} {val:+.4f}")
-
-    spec_state = _spec_state(spec)
-    executor.map(ablation_job, [(_config_state(c), s, spec_state) for c, s, _, _ in todo], on_result=on_result)
-
-    # every run is now in the store under its key: the serial sweep assembles the outputs. If source
-    # files changed while the workers ran, the keys no longer match and run_ablation recomputes
-    # the affected runs here, serially, with the current code (what a serial sweep rerun would do).
-    if {c.name: abl.code_fingerprint(abl.run_sources(c, spec.followers)) for c in spec.configs} != code_fps:
-        say("source files changed during the sweep: runs of the changed code are recomputed serially")
-    result = abl.run_ablation(spec, out, resume=True, plot=plot,
-                              progress=lambda msg: None if ": reused," in msg else say(msg))
-    order = {(c.name, s): i for i, (c, s) in enumerate(jobs)}
-    again = set(result.computed)
-    computed = sorted({(c.name, s) for c, s, _, _ in todo} | again, key=order.__getitem__)
-    reused = [r for r in reused if r not in again]
-    result = replace(result, computed=computed, reused=reused, wall_s=time.perf_counter() - t_start)
-    js = Path(result.files["json"])
-    summary = json.loads(js.read_text())
-    summary.update(computed=[list(x) for x in computed], reused=[list(x) for x in reused], wall_s=result.wall_s,
-                   executor={"name": executor.name, "workers": getattr(executor, "workers", None)})
-    abl._atomic(js, lambda p: p.write_text(json.dumps(summary, indent=2, default=abl._jsonable)))
-    return result
+# Names that moved to experiments.sweep (removed here in 0.3).
+__getattr__ = moved_names(__name__, {"run_ablation_parallel": "experiments.sweep",
+                                     "ablation_job": "experiments.sweep"})

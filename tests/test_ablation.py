@@ -1,9 +1,11 @@
 """The ablation: the paper's configs, the hindsight oracle, paired bootstrap CIs, reproducible and
-resumable sweeps, and the ``mass ablation`` command."""
+resumable sweeps, the ``mass ablation`` command, and the deprecated ``experiments.ablation`` paths."""
 
 from __future__ import annotations
 
+import importlib
 import json
+import pickle
 
 import numpy as np
 import pandas as pd
@@ -11,11 +13,15 @@ import pytest
 
 import principals
 from agents.scripted import scripted_followers
-from experiments import ablation as abl
-from experiments.ablation import SweepSpec, hindsight_oracle, paired_bootstrap, run_ablation
+from experiments import sweep
 from experiments.cli import main
 from experiments.configs import CONFIGS, AblationConfig, baseline_for, resolve
+from experiments.fingerprint import run_sources
+from experiments.oracle import hindsight_oracle
+from experiments.report import paired_bootstrap
 from experiments.runner import run_episode
+from experiments.spec import SweepSpec
+from experiments.sweep import run_ablation
 from mass_env import GameConfig, MassStackelbergEnv, PrincipalAction, build_types
 
 
@@ -136,6 +142,7 @@ def test_sweep_writes_tidy_files_is_reproducible_and_resumes(tmp_path, monkeypat
     meta = json.loads((out / "ablation.json").read_text())
     assert meta["spec"]["seeds"] == [0, 1] and meta["versions"]["cma"] and meta["spec"]["configs"][1]["turnover_penalty"] == 0.1
     assert "upper bound" in meta["table"][3]["label"]
+    assert meta["executor"] == {"name": "serial", "workers": 1}
     assert pd.read_csv(out / "table.csv").shape[0] == 4
 
     # a rerun (same dir) reuses everything; a fresh sweep elsewhere recomputes the same numbers
@@ -148,7 +155,7 @@ def test_sweep_writes_tidy_files_is_reproducible_and_resumes(tmp_path, monkeypat
 
     # an interrupted sweep resumes without recomputing the finished runs
     calls = []
-    real = abl.run_one
+    real = sweep.run_one
 
     def flaky(cfg, seed, panel, spec):
         if len(calls) == 3:
@@ -156,10 +163,10 @@ def test_sweep_writes_tidy_files_is_reproducible_and_resumes(tmp_path, monkeypat
         calls.append((cfg.name, seed))
         return real(cfg, seed, panel, spec)
 
-    monkeypatch.setattr(abl, "run_one", flaky)
+    monkeypatch.setattr(sweep, "run_one", flaky)
     with pytest.raises(KeyboardInterrupt):
         run_ablation(spec, tmp_path / "c", plot=False)
-    monkeypatch.setattr(abl, "run_one", real)
+    monkeypatch.setattr(sweep, "run_one", real)
     resumed = run_ablation(spec, tmp_path / "c", plot=False)
     assert resumed.reused == calls and len(resumed.computed) == 5
     pd.testing.assert_frame_equal(resumed.daily, first.daily)
@@ -170,7 +177,9 @@ def test_sweep_writes_tidy_files_is_reproducible_and_resumes(tmp_path, monkeypat
 
 
 def test_resume_fingerprint_covers_the_code_a_run_depends_on():
-    names = lambda cfg: {p.name for p in abl.run_sources(cfg, "scripted")}  # noqa: E731
+    def names(cfg):
+        return {p.name for p in run_sources(cfg, "scripted")}
+
     assert {"annealing.py", "blackbox.py", "scripted.py", "runner.py", "stackelberg.py", "scoring.py"} <= names(CONFIGS["A"])
     assert "cmaes.py" not in names(CONFIGS["A"]) and "cmaes.py" in names(CONFIGS["E"])
     assert "cmaes.py" in names(baseline_for("oracle", (8, 8)))  # the oracle fits with CMA-ES
@@ -198,3 +207,36 @@ def test_mass_ablation_command(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["ablation", "--seeds", "0,0"])
     assert main(["ablation", "--configs", "Q", "--out", str(tmp_path)]) == 2
+
+
+def test_specs_pickle_for_workers():
+    spec = _tiny_spec()
+    again = pickle.loads(pickle.dumps(spec))
+    assert again == spec and again.configs[1].options == spec.configs[1].options
+    assert type(again.configs[0].options) is type(spec.configs[0].options)  # still read-only
+
+
+@pytest.mark.parametrize(("old", "name", "new", "new_name"), [
+    ("experiments.ablation", "run_ablation", "experiments.sweep", "run_ablation"),
+    ("experiments.ablation", "SweepSpec", "experiments.spec", "SweepSpec"),
+    ("experiments.ablation", "FOLLOWERS", "experiments.followers", "FOLLOWERS"),
+    ("experiments.ablation", "register_followers", "experiments.followers", "register_followers"),
+    ("experiments.ablation", "market_for", "experiments.markets", "market_for"),
+    ("experiments.ablation", "RunStore", "experiments.store", "RunStore"),
+    ("experiments.ablation", "_atomic", "experiments.store", "atomic_write"),
+    ("experiments.ablation", "_jsonable", "experiments.store", "to_jsonable"),
+    ("experiments.ablation", "run_sources", "experiments.fingerprint", "run_sources"),
+    ("experiments.ablation", "hindsight_oracle", "experiments.oracle", "hindsight_oracle"),
+    ("experiments.ablation", "metric", "experiments.report", "metric"),
+    ("experiments.ablation", "format_table", "experiments.report", "format_table"),
+    ("experiments.ablation", "FORMAT_VERSION", "experiments.store", "FORMAT_VERSION"),
+    ("experiments.executors", "run_ablation_parallel", "experiments.sweep", "run_ablation_parallel"),
+    ("experiments.executors", "ablation_job", "experiments.sweep", "ablation_job"),
+    ("experiments.train_rl", "principal_configs", "experiments.leaders", "principal_configs"),
+    ("experiments.train_rl", "results_table", "experiments.rl_table", "results_table"),
+])
+def test_old_paths_warn_and_forward_the_same_object(old, name, new, new_name):
+    with pytest.warns(DeprecationWarning, match=new):
+        got = getattr(importlib.import_module(old), name)
+    assert got is getattr(importlib.import_module(new), new_name)
+    assert not hasattr(importlib.import_module(old), "no_such_name")

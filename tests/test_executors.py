@@ -10,10 +10,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments.ablation import SweepSpec, run_ablation
 from experiments.configs import AblationConfig, baseline_for
-from experiments.executors import (ProcessExecutor, RayExecutor, SerialExecutor, make_executor,
-                                   run_ablation_parallel)
+from experiments.executors import (
+    ProcessExecutor,
+    RayExecutor,
+    SerialExecutor,
+    make_executor,
+)
+from experiments.spec import SweepSpec
+from experiments.sweep import run_ablation
 
 
 def _tiny_spec(**kw):
@@ -68,7 +73,7 @@ def test_process_workers_get_one_blas_thread_and_parent_env_is_restored(monkeypa
 
 def test_process_pool_matches_serial_sweep_and_resumes(serial, tmp_path):
     logs = []
-    par = run_ablation_parallel(_tiny_spec(), tmp_path, ProcessExecutor(2), plot=False, progress=logs.append)
+    par = run_ablation(_tiny_spec(), tmp_path, executor=ProcessExecutor(2), plot=False, progress=logs.append)
     _assert_same(serial, par)
     assert par.computed == serial.computed and not par.reused
     serial_runs = Path(serial.files["table"]).parent / "runs"
@@ -80,13 +85,36 @@ def test_process_pool_matches_serial_sweep_and_resumes(serial, tmp_path):
     assert len(summary["computed"]) == 6 and summary["reused"] == []
     assert sum("seed" in m for m in logs) == 6
     # a second call reuses everything, like the serial sweep
-    again = run_ablation_parallel(_tiny_spec(), tmp_path, ProcessExecutor(2), plot=False)
+    again = run_ablation(_tiny_spec(), tmp_path, executor=ProcessExecutor(2), plot=False)
     assert not again.computed and len(again.reused) == 6
     _assert_same(serial, again)
 
 
+class _Interrupted:
+    """Runs the first ``n`` jobs here, then is interrupted (a parallel sweep killed half-way)."""
+
+    name = "interrupted"
+
+    def __init__(self, n):
+        self.n = n
+
+    def map(self, fn, args, *, on_result=None):
+        for i, a in enumerate(args[: self.n]):
+            on_result(i, fn(*a))
+        raise KeyboardInterrupt
+
+
+def test_interrupted_executor_sweep_resumes(serial, tmp_path):
+    """Runs are stored as they arrive, not at the end: a killed sweep keeps what finished."""
+    with pytest.raises(KeyboardInterrupt):
+        run_ablation(_tiny_spec(), tmp_path, executor=_Interrupted(2), plot=False)
+    res = run_ablation(_tiny_spec(), tmp_path, executor=SerialExecutor(), plot=False)
+    assert res.reused == serial.computed[:2] and res.computed == serial.computed[2:]
+    _assert_same(serial, res)
+
+
 def test_serial_executor_matches_run_ablation(serial, tmp_path):
-    _assert_same(serial, run_ablation_parallel(_tiny_spec(), tmp_path, SerialExecutor(), plot=False))
+    _assert_same(serial, run_ablation(_tiny_spec(), tmp_path, executor=SerialExecutor(), plot=False))
 
 
 def test_ray_matches_serial_sweep(serial, tmp_path):
@@ -94,6 +122,6 @@ def test_ray_matches_serial_sweep(serial, tmp_path):
     ex = RayExecutor(workers=2)
     try:
         assert ex.map(operator.mul, [(i, 3) for i in range(5)]) == [0, 3, 6, 9, 12]
-        _assert_same(serial, run_ablation_parallel(_tiny_spec(), tmp_path, ex, plot=False))
+        _assert_same(serial, run_ablation(_tiny_spec(), tmp_path, executor=ex, plot=False))
     finally:
         ex.shutdown()

@@ -43,7 +43,8 @@ def trained(tmp_path_factory):
     """PPO with a small budget on the first 60% of a value-only synthetic market (known best weights)."""
     pytest.importorskip("torch")
     pytest.importorskip("stable_baselines3")
-    from experiments.train_rl import VALUE_ONLY, TrainSpec, train
+    from experiments.markets import VALUE_ONLY
+    from experiments.train_rl import TrainSpec, train
 
     out = tmp_path_factory.mktemp("rl")
     spec = TrainSpec(timesteps=12288, n_envs=4, seed=0, n_days=260, strength=dict(VALUE_ONLY), market_seed=0,
@@ -65,11 +66,12 @@ def test_trained_policy_beats_equal_weights_on_held_out_days(trained):
 
 def test_training_learned_and_the_policy_found_the_informative_types(trained, tmp_path):
     """Against the same architecture untrained (not a lucky initialisation), and the known truth."""
-    from experiments.train_rl import evaluate_heldout, make_training_env, market, split_day
+    from experiments.markets import training_market
+    from experiments.train_rl import evaluate_heldout, make_training_env, split_day
     from principals.rl import RLPrincipal, algorithm_class, save_policy
 
     spec, res, out, _ = trained
-    panel = market(spec)
+    panel = training_market(spec)
     split = split_day(panel, spec)
     venv = make_training_env(panel.slice_days(0, split), spec)
     untrained = algorithm_class("ppo")("MlpPolicy", venv, seed=spec.seed, device="cpu", **spec.hyperparameters())
@@ -113,12 +115,11 @@ def test_files_curve_and_reload(trained):
 
 def test_rl_principal_joins_the_ablation_runner(trained):
     import principals
-    from experiments.ablation import SweepSpec, run_one
     from experiments.configs import AblationConfig
-    from experiments.train_rl import _register
+    from experiments.spec import SweepSpec
+    from experiments.sweep import run_one
 
     spec, res, out, _ = trained
-    _register()
     leader = principals.make("rl", path=str(res.policy))
     assert leader.name == "rl"
     cfg = AblationConfig("RL", "rl", {"path": str(res.policy)}, 8, 8, kind="config")
@@ -192,7 +193,7 @@ def test_multiagent_example_with_a_weighting_leader_changes_the_payments():
 
 # ------------------------------------------------------------------------------------ CLI helpers
 def test_principal_arguments_parse_and_become_ablation_rows(tmp_path):
-    from experiments.train_rl import parse_principal, principal_configs
+    from experiments.leaders import parse_principal, principal_configs
 
     assert parse_principal("gradient") == ("gradient", {})
     assert parse_principal("gradient:lookback=5,steps=20") == ("gradient", {"lookback": 5, "steps": 20})

@@ -1,0 +1,135 @@
+"""The markets experiments play on, chosen and fingerprinted in one place.
+
+Every command, sweep and training run gets its panel from here, so "which market does this run
+see" has a single answer: the embedded synthetic market (``SyntheticConfig(n_days=...)``) unless a
+``data`` path names a panel. A sweep's resume key includes ``market_fingerprint`` (a hash of the
+panel's content), which is why data loading itself needs no code fingerprint.
+
+The RL training markets live here too: ``VALUE_ONLY`` (a synthetic market where only valuations
+carry signal, so the best weights are known), ``training_market(spec)`` and
+``sse50_pretraining_panel`` (SSE50 before the paper's window).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from mass_env.data.panel import MarketPanel
+from mass_env.data.synthetic import DEFAULT_STRENGTH, SyntheticConfig, synthetic_market
+
+#: The default RL training market: only valuations carry signal (learnable, known best weights).
+VALUE_ONLY = {"ohlcv": 0.0, "industry": 0.0, "value": 1.2, "macro": 0.0}
+
+
+class SweepMarket(Protocol):
+    """What ``market_for`` reads of a sweep spec (``experiments.spec.SweepSpec``)."""
+
+    @property
+    def data(self) -> str | None: ...
+    @property
+    def n_days(self) -> int: ...
+    @property
+    def market_seed(self) -> int: ...
+    @property
+    def vary_market(self) -> bool: ...
+
+
+class TrainingMarket(Protocol):
+    """What ``training_market`` reads of a training spec (``experiments.train_rl.TrainSpec``)."""
+
+    @property
+    def data(self) -> str | None: ...
+    @property
+    def n_days(self) -> int: ...
+    @property
+    def market_seed(self) -> int: ...
+    @property
+    def strength(self) -> Mapping[str, float] | None: ...
+
+
+def load_market(data: str | None, seed: int, n_days: int = 160) -> MarketPanel:
+    """``--data`` path (shared-data root, or a canonical/vendor table) or the embedded synthetic market."""
+    if data is None:
+        return synthetic_market(SyntheticConfig(n_days=n_days), seed=seed)[0]
+    from mass_env.data.loaders import load_panel
+
+    return load_panel(data)
+
+
+def market_for(spec: SweepMarket, seed: int, cache: dict[Any, MarketPanel] | None = None) -> MarketPanel:
+    """The panel a sweep's run of ``seed`` plays on (fixed across seeds unless ``vary_market``)."""
+    key: Any = ("data", spec.data) if spec.data else ("synthetic", spec.n_days,
+                                                        seed if spec.vary_market else spec.market_seed)
+    if cache is not None and key in cache:
+        return cache[key]
+    if spec.data:
+        panel = load_market(spec.data, spec.market_seed, spec.n_days)
+    else:
+        panel = synthetic_market(SyntheticConfig(n_days=spec.n_days), seed=key[2])[0]
+    if cache is not None:
+        cache[key] = panel
+    return panel
+
+
+def market_fingerprint(panel: MarketPanel) -> str:
+    """Hash of the panel's content (calendar, symbols and every array)."""
+    h = hashlib.sha256()
+    h.update(np.asarray(panel.dates.asi8).tobytes())
+    h.update("|".join(panel.symbols).encode())
+    h.update("|".join(panel.industry_names + panel.macro_names).encode())
+    arrays = [panel.close, panel.adj_close, panel.open, panel.high, panel.low, panel.volume, panel.tradable,
+              panel.is_st, panel.member, panel.industry, panel.industry_returns, panel.macro]
+    arrays += [panel.valuation[k] for k in sorted(panel.valuation)]
+    for arr in arrays:
+        h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()[:16]
+
+
+def synthetic_panel(n_days: int, seed: int, strength: Mapping[str, float] | None = None) -> MarketPanel:
+    """The synthetic generator's market of ``n_days`` days (``strength``: None = the default signals)."""
+    strength = dict(DEFAULT_STRENGTH if strength is None else strength)
+    return synthetic_market(SyntheticConfig(n_days=n_days, strength=strength), seed=seed)[0]
+
+
+def training_market(spec: TrainingMarket) -> MarketPanel:
+    """The full panel of a training run: the synthetic market of ``spec`` or the panel at ``spec.data``."""
+    if spec.data:
+        from mass_env.data.loaders import load_panel
+
+        return load_panel(spec.data)
+    return synthetic_panel(spec.n_days, spec.market_seed, spec.strength)
+
+
+def sse50_pretraining_panel(data_root: str | Path, start: str = "2021-01-01", end: str = "2022-11-30") -> MarketPanel:
+    """SSE50 stocks before the paper's window (2021-01..2022-11 by default), point-in-time members.
+
+    Built from the shared folder's ``derived/sse50_evermembers_daily_2020_2025.parquet`` with the
+    daily SSE50 membership of ``derived/sse50_membership_daily_2018_2023_from_MASS.csv``, MASS industry
+    boards and returns, and the MASS macro series (aligned by release date), as ``load_sse50_window``.
+    A leader's observation is type-level, so a policy trained here acts on the window's 58 stocks.
+    """
+    from mass_env.data.loaders import (
+        from_long_frame,
+        mass_industry_map,
+        mass_industry_returns,
+        mass_macro,
+        normalise_columns,
+    )
+
+    root = Path(data_root)
+    df = pd.read_parquet(root / "derived/sse50_evermembers_daily_2020_2025.parquet")
+    d = pd.to_datetime(df["date"])
+    df = normalise_columns(df[(d >= pd.Timestamp(start)) & (d <= pd.Timestamp(end))].reset_index(drop=True),
+                           "baostock")
+    mem = pd.read_csv(root / "derived/sse50_membership_daily_2018_2023_from_MASS.csv", dtype={"symbol": str})
+    keys = set(zip(pd.to_datetime(mem["date"]), mem["symbol"].str.zfill(6)))
+    df["member"] = [(t, s) in keys for t, s in zip(pd.to_datetime(df["date"]), df["symbol"].astype(str))]
+    return from_long_frame(df, name=f"sse50 members {start[:7]}..{end[:7]} (pre-window, point-in-time)",
+                           industry_map=mass_industry_map(root), industry_returns=mass_industry_returns(root),
+                           macro=mass_macro(root), member_column="member")

@@ -1,0 +1,62 @@
+"""``SweepSpec``: everything an ablation sweep depends on besides the code.
+
+A spec is a frozen, picklable value: the sweep hashes it into each run's resume key, sends it to
+workers as it is, and writes it to ``ablation.json`` (``as_dict``), so a table can always be traced
+back to the settings that produced it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .configs import DEFAULT_BASELINES, DEFAULT_CONFIGS, AblationConfig, resolve
+from .followers import FOLLOWERS
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """Everything a sweep depends on besides the code (written to ``ablation.json``)."""
+
+    configs: tuple[AblationConfig, ...]
+    seeds: tuple[int, ...] = (0, 1, 2)
+    data: str | None = None
+    n_days: int = 160
+    market_seed: int = 0
+    vary_market: bool = False
+    followers: str = "scripted"
+    horizon: int = 10
+    eval_skip: int = 21
+    reference: str = "A"
+    n_boot: int = 2000
+    ci: float = 0.95
+    oracle_evals_per_dim: int = 60
+    oracle_max_evals: int = 1000
+
+    def __post_init__(self) -> None:
+        if not self.configs:
+            raise ValueError("a sweep needs at least one config")
+        if not self.seeds:
+            raise ValueError("a sweep needs at least one seed")
+        if len({c.name for c in self.configs}) != len(self.configs):
+            raise ValueError("config names must be unique")
+        if self.followers not in FOLLOWERS:
+            raise ValueError(f"unknown followers {self.followers!r}; available: {', '.join(FOLLOWERS)}")
+        if not 0 < self.ci < 1 or self.n_boot < 0 or self.eval_skip < 0:
+            raise ValueError("need 0 < ci < 1, n_boot >= 0 and eval_skip >= 0")
+
+    @classmethod
+    def default(cls, configs: str | Sequence[str] = DEFAULT_CONFIGS, *,
+                baselines: Sequence[str] = DEFAULT_BASELINES, **kwargs: Any) -> SweepSpec:
+        """The paper's configs (by name) plus ``baselines`` at each population they use."""
+        return cls(tuple(resolve(list(configs) if not isinstance(configs, str) else configs,
+                                 tuple(baselines))), **kwargs)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"configs": [c.as_dict() for c in self.configs], "seeds": list(self.seeds),
+                "data": self.data, "n_days": self.n_days, "market_seed": self.market_seed,
+                "vary_market": self.vary_market, "followers": self.followers, "horizon": self.horizon,
+                "eval_skip": self.eval_skip, "reference": self.reference, "n_boot": self.n_boot,
+                "ci": self.ci, "oracle_evals_per_dim": self.oracle_evals_per_dim,
+                "oracle_max_evals": self.oracle_max_evals}

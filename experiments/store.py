@@ -1,0 +1,118 @@
+"""Finished runs on disk, keyed by everything they depend on, so sweeps resume.
+
+Each (config, seed) run is one parquet (its per-day history) and one JSON (its metadata and
+``key``) under ``out/runs``. The JSON is written last, atomically, so its presence marks a complete
+run: an interrupted sweep reuses what finished and recomputes the rest. ``run_key`` hashes the
+config, the leader's settings, the seed, the market's and the code's fingerprints and
+``FORMAT_VERSION``; a stored run is reused only under the same key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import principals
+
+from .configs import AblationConfig
+from .spec import SweepSpec
+
+#: Version of what a run produces. The sweep's own code is not fingerprinted
+#: (``experiments.fingerprint``): bump this when ``experiments.sweep.run_one`` or
+#: ``experiments.oracle.hindsight_oracle`` change what a run produces.
+FORMAT_VERSION = 1
+
+
+@dataclass
+class RunResult:
+    """One (config, seed) episode: its tidy per-day history and its metadata."""
+
+    config: str
+    seed: int
+    history: pd.DataFrame
+    meta: dict[str, Any]
+    reused: bool = False
+
+
+def run_key(cfg: AblationConfig, seed: int, spec: SweepSpec, market_fp: str, code_fp: str) -> str:
+    """Fingerprint of everything a run's result depends on (the resume cache's key)."""
+    leader = principals.make(cfg.principal, **cfg.principal_options())
+    settings = leader.options() if hasattr(leader, "options") else vars(leader)
+    payload = {"format": FORMAT_VERSION, "config": cfg.as_dict(), "leader": settings, "seed": seed,
+               "market": market_fp, "followers": spec.followers, "horizon": spec.horizon,
+               "eval_skip": spec.eval_skip, "code": code_fp}
+    if cfg.kind == "oracle":
+        payload["oracle_budget"] = [spec.oracle_evals_per_dim, spec.oracle_max_evals]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+class RunStore:
+    """One parquet + JSON per finished run under ``root/runs``; the JSON is the completion marker."""
+
+    def __init__(self, root: Path) -> None:
+        self.dir = Path(root) / "runs"
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def _stem(self, config: str, seed: int) -> Path:
+        return self.dir / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', config)}__seed{seed}"
+
+    def exists(self, config: str, seed: int) -> bool:
+        return self._stem(config, seed).with_suffix(".json").exists()
+
+    def load(self, config: str, seed: int, key: str) -> RunResult | None:
+        stem = self._stem(config, seed)
+        js, pq = stem.with_suffix(".json"), stem.with_suffix(".parquet")
+        if not (js.exists() and pq.exists()):
+            return None
+        try:
+            meta = json.loads(js.read_text())
+            if meta.get("key") != key:
+                return None
+            hist = pd.read_parquet(pq)
+        except (OSError, ValueError):
+            return None
+        return RunResult(config, seed, hist, meta, reused=True)
+
+    def save(self, run: RunResult, key: str) -> None:
+        stem = self._stem(run.config, run.seed)
+        atomic_write(stem.with_suffix(".parquet"), lambda p: run.history.to_parquet(p, index=False))
+        meta = {**run.meta, "key": key}
+        atomic_write(stem.with_suffix(".json"),
+                     lambda p: p.write_text(json.dumps(meta, indent=2, default=to_jsonable)))
+
+
+def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
+    """``write(tmp)`` to a temporary sibling of ``path``, then rename it over ``path``: readers see
+    the old file or the complete new one, never a partial one."""
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def to_jsonable(x: Any) -> Any:
+    """``json.dumps(default=...)`` for NumPy scalars and arrays and timestamps (anything else: str)."""
+    if isinstance(x, (np.floating, np.integer)):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, (pd.Timestamp,)):
+        return x.isoformat()
+    return str(x)
+
+
+# Old private names, reached only through experiments.ablation's deprecation shim (removed in 0.3).
+_atomic = atomic_write
+_jsonable = to_jsonable
