@@ -32,7 +32,7 @@ _MOVED = {
     "experiments.oracle": ("hindsight_oracle", "OracleFit", "COMPONENTS"),
     "experiments.markets": ("market_for", "market_fingerprint"),
     "experiments.fingerprint": ("run_sources", "code_fingerprint", "versions"),
-    "experiments.followers": ("FOLLOWERS", "FOLLOWER_SOURCES", "register_followers", "FollowerFactory"),
+    "experiments.followers": ("FOLLOWERS", "FOLLOWER_SOURCES", "register_followers"),
     "experiments.plots": ("plot_ablation",),
 }
 

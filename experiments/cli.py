@@ -23,6 +23,7 @@ from pathlib import Path
 
 from mass_env.env import MassStackelbergEnv
 from mass_env.game import GameConfig
+from mass_env.game.components import COMPONENTS, ric_column
 from mass_env.game.investors import build_types
 
 from .markets import load_market
@@ -38,8 +39,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from agents.scripted import scripted_followers
-    from principals.base import EqualWeights
+    from mass_env.scripted import scripted_followers
+    from principals.baselines import EqualWeights
 
     from .runner import print_progress, run_episode
 
@@ -54,7 +55,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"\nRank IC over {int(s['eval_days'])} evaluation days (warm-up excluded), equal-weight leader:")
     print(f"  {'horizon':>8} {'signal':>9} {'consensus':>10} {'-disagree':>10}")
     for h in (1, 5, 10):
-        print(f"  {h:>7}d {s[f'ric_signal_{h}d']:>+9.4f} {s[f'ric_consensus_{h}d']:>+10.4f} {s[f'ric_disagreement_{h}d']:>+10.4f}")
+        sig, cons, dis = (s[ric_column(c, h)] for c in COMPONENTS)
+        print(f"  {h:>7}d {sig:>+9.4f} {cons:>+10.4f} {dis:>+10.4f}")
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
@@ -96,24 +98,20 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
         print("configs:")
         for c in CONFIGS.values():
             print(f"  {c.name:<6} fitness={c.fitness:<12} alpha={c.alpha:<9} optimiser={c.optimizer:<6} "
-                  f"lambda={c.turnover_penalty:<5g} {c.n_types} types x {c.agents_per_type} agents")
+                  f"mu={c.turnover_penalty:<5g} {c.n_types} types x {c.agents_per_type} agents")
         print("baselines (run at each population size used): " + ", ".join(BASELINES))
         return 0
-    followers = args.followers
+    followers, follower_options = args.followers, {}
     if followers == "llm":
-        from agents.llm.cli import factory_from_args
+        from agents.llm.cli import population_options
 
-        from .followers import register_followers
-
-        factory = factory_from_args(args, args.out)
-        register_followers(factory.name, factory, sources=factory.sources)
-        followers = factory.name  # the name hashes the answer-changing options: resumed sweeps never mix backends
+        follower_options = population_options(args, args.out)
     baselines = () if args.baselines.strip().lower() in ("", "none") else tuple(
         b.strip().lower() for b in args.baselines.split(",") if b.strip())
     spec = SweepSpec.default(args.configs, baselines=baselines, seeds=args.seeds, data=args.data,
                              n_days=args.days, market_seed=args.market_seed, vary_market=args.vary_market,
-                             followers=followers, horizon=args.horizon, reference=args.reference,
-                             n_boot=args.boot)
+                             followers=followers, follower_options=follower_options, horizon=args.horizon,
+                             reference=args.reference, n_boot=args.boot)
     if args.agents:
         spec = dataclasses.replace(spec, configs=tuple(dataclasses.replace(c, agents_per_type=args.agents)
                                                        for c in spec.configs))
@@ -132,10 +130,6 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
     log(f"ablation on {source}\n  runs: {names} x seeds {list(spec.seeds)} with {args.followers} followers -> {args.out}")
     executor = None  # serial: the runs play in this process
     if args.executor != "serial":
-        if followers != "scripted":
-            print(f"error: --executor {args.executor} runs scripted followers only ({args.followers} followers are "
-                  "set up in this process); use --executor serial", file=sys.stderr)
-            return 2
         from .executors import make_executor
 
         executor = make_executor(args.executor, args.workers, args.ray_address)

@@ -1,7 +1,7 @@
 """The configurations of the paper's ablation table (A-F, E-512, A-512) and the baselines, by name.
 
 =======  ==============  ==========  =========  ======  =============
-config   fitness         alpha       optimiser  lambda  population
+config   fitness         alpha       optimiser  mu      population
 =======  ==============  ==========  =========  ======  =============
 A        disagreement    0.5 fixed   SA         0       8 x 8
 B        combined        0.5 fixed   SA         0       8 x 8
@@ -14,14 +14,16 @@ A-512    disagreement    0.5 fixed   SA         0       32 x 16
 =======  ==============  ==========  =========  ======  =============
 
 Every optimiser uses the MASS window: the last 5 days whose 5-day forward return has realised, re-
-optimised every day, warm-started from the previous day's solution. ``lambda`` is the paper's
-turnover penalty: it enters the optimiser's fitness (``RankIC - lambda * ||d_t - d_{t-1}||_1 / 2``)
-*and* the game's reported payoff (``GameConfig.turnover_penalty``). It is not the mechanism's inertia
-(the action's lambda), which stays 0.
+optimised every day, warm-started from the previous day's solution. ``mu`` is the paper's lambda, the
+turnover penalty (``AblationConfig.turnover_penalty``): it is a rule of the game
+(``GameConfig.turnover_penalty``), charged in the reported payoff, and the leaders read it from their
+decision context into their fitness (``RankIC - mu * ||d_t - d_{t-1}||_1 / 2``). It is not the
+mechanism's inertia (the action's third component), which stays 0. The fitness / alpha / optimiser
+words of a row are derived from its leader and options (``describe``), never typed by hand.
 
 Baselines (``BASELINES``): equal weights, random weights (Dirichlet(1), one draw per episode), and
 the hindsight oracle, which is not a point-in-time leader but an upper bound computed after the
-fact (``experiments.ablation.hindsight_oracle``). A baseline is run at every population size the
+fact (``experiments.oracle.hindsight_oracle``). A baseline is run at every population size the
 selected configs use; at 32 x 16 its name gets the suffix ``-512``.
 """
 
@@ -30,6 +32,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any, Mapping
+
+import principals
 
 #: Population sizes: (types, agents per type).
 P64 = (8, 8)
@@ -58,6 +62,10 @@ class AblationConfig:
             raise ValueError(f"{self.name}: turnover_penalty must be >= 0")
         if self.kind not in ("config", "baseline", "oracle"):
             raise ValueError(f"{self.name}: kind must be config, baseline or oracle")
+        derived = describe(self.principal, self.options, self.kind)
+        for key, value in zip(("fitness", "alpha", "optimizer"), derived):
+            if not getattr(self, key):
+                object.__setattr__(self, key, value)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickle through the constructor (``options`` is a MappingProxyType, which does not pickle),
@@ -74,11 +82,9 @@ class AblationConfig:
         return (self.n_types, self.agents_per_type)
 
     def principal_options(self) -> dict[str, Any]:
-        """Options for ``principals.make``: the config's, plus the turnover penalty for optimisers."""
-        opts = dict(self.options)
-        if self.principal in ("sa", "cmaes", "gradient") and self.turnover_penalty:
-            opts.setdefault("turnover_penalty", self.turnover_penalty)
-        return opts
+        """Options for ``principals.make`` (the game's turnover penalty reaches the leader through its
+        decision context, so it is not repeated here)."""
+        return dict(self.options)
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "principal": self.principal, "options": dict(self.options),
@@ -88,16 +94,37 @@ class AblationConfig:
                 "label": self.label or self.name}
 
 
+_FITNESS_WORDS = {"disagreement": "disagreement", "signal": "combined", "consensus": "consensus"}
+
+
+def describe(principal: str, options: Mapping[str, Any], kind: str = "config") -> tuple[str, str, str]:
+    """The table's ``(fitness, alpha, optimiser)`` words for a leader and its options, derived from
+    what the leader will do (its registered window defaults overridden by the options), so a label
+    can never disagree with the options it describes."""
+    if kind == "oracle":
+        return "per metric", "fit", "hindsight"
+    if kind == "baseline":
+        return "-", f"{float(options.get('alpha', 0.5)):g} fixed", "none"
+    try:
+        factory = principals.PRINCIPALS.get(principal)
+    except ValueError:
+        return "-", "-", principal
+    defaults = getattr(factory, "window_defaults", None)
+    label = str(getattr(factory, "label", principal))
+    if defaults is None:
+        return "-", "-", label
+    opts = {**defaults, **options}
+    fitness = _FITNESS_WORDS.get(str(opts.get("component", "signal")), str(opts.get("component")))
+    alpha = "learned" if opts.get("learn_alpha") else f"{float(opts.get('alpha', 0.5)):g} fixed"
+    return fitness, alpha, label
+
+
 def _sa(name: str, component: str, learn_alpha: bool, pop: tuple[int, int] = P64) -> AblationConfig:
-    return AblationConfig(
-        name, "sa", {"component": component, "learn_alpha": learn_alpha}, pop[0], pop[1], 0.0,
-        "disagreement" if component == "disagreement" else "combined",
-        "learned" if learn_alpha else "0.5 fixed", "SA")
+    return AblationConfig(name, "sa", {"component": component, "learn_alpha": learn_alpha}, pop[0], pop[1])
 
 
-def _cma(name: str, lam: float, pop: tuple[int, int] = P64) -> AblationConfig:
-    return AblationConfig(name, "cmaes", {"component": "signal", "learn_alpha": True}, pop[0], pop[1],
-                          lam, "combined", "learned", "CMA-ES")
+def _cma(name: str, mu: float, pop: tuple[int, int] = P64) -> AblationConfig:
+    return AblationConfig(name, "cmaes", {"component": "signal", "learn_alpha": True}, pop[0], pop[1], mu)
 
 
 #: The paper's table, in its order.
@@ -116,13 +143,9 @@ DEFAULT_CONFIGS = ("A", "B", "C", "D", "E", "F")
 
 #: Baselines by name: run at each population size of the selected configs.
 BASELINES: Mapping[str, AblationConfig] = MappingProxyType({
-    "equal": AblationConfig("EQ", "equal", {}, fitness="-", alpha="0.5 fixed", optimizer="none",
-                            kind="baseline", label="equal weights (baseline)"),
-    "random": AblationConfig("RAND", "random", {}, fitness="-", alpha="0.5 fixed", optimizer="none",
-                             kind="baseline", label="random weights (baseline)"),
-    "oracle": AblationConfig("ORACLE", "equal", {}, fitness="per metric", alpha="fit",
-                             optimizer="hindsight", kind="oracle",
-                             label="oracle (hindsight upper bound)"),
+    "equal": AblationConfig("EQ", "equal", {}, kind="baseline", label="equal weights (baseline)"),
+    "random": AblationConfig("RAND", "random", {}, kind="baseline", label="random weights (baseline)"),
+    "oracle": AblationConfig("ORACLE", "equal", {}, kind="oracle", label="oracle (hindsight upper bound)"),
 })
 DEFAULT_BASELINES = ("equal", "oracle")
 

@@ -5,7 +5,8 @@ code that shapes a run changes. ``run_sources`` lists that code for one config (
 episode runner, the leader and its optimiser, the followers) and ``code_fingerprint`` hashes it.
 Two kinds of code are deliberately left out:
 
-* data loading (``loaders.py``, ``macro.py``): the panel's content is hashed instead
+* data loading (``data/frame.py``, ``vendors.py``, ``datasets.py``, ``macro.py``): the panel's content
+  is hashed instead
   (``experiments.markets.market_fingerprint``);
 * the sweep's own modules (``experiments.sweep``, ``.oracle``, ``.store``, ``.spec``, ``.followers``,
   ``.markets``): bump ``experiments.store.FORMAT_VERSION`` when they change what a run produces.
@@ -26,11 +27,12 @@ import principals
 from principals.blackbox import optimise
 from principals.cmaes import CMAES
 
+from agents.populations import population_sources
+
 from .configs import AblationConfig
-from .followers import FOLLOWER_SOURCES, FOLLOWERS
 
 #: Source files whose effect a run's key already captures: data loading (the panel is hashed).
-_NOT_FINGERPRINTED = {"loaders.py", "macro.py"}
+_NOT_FINGERPRINTED = {"loaders.py", "frame.py", "vendors.py", "datasets.py", "macro.py"}
 _ROOT = Path(__file__).resolve().parents[1]
 
 #: Packages whose versions are recorded (missing ones as "not installed").
@@ -52,13 +54,13 @@ def run_sources(cfg: AblationConfig, followers: str) -> list[Path]:
     """The source files a run of ``cfg`` depends on: the game (``mass_env``), the episode runner,
     the modules defining the leader (and its optimiser) and the followers."""
     files = [f for f in sorted((_ROOT / "mass_env").rglob("*.py")) if f.name not in _NOT_FINGERPRINTED]
-    files += [_ROOT / "experiments" / "runner.py", _ROOT / "principals" / "base.py"]
+    files += [_ROOT / "experiments" / "runner.py"]
     leader = principals.make(cfg.principal, **cfg.principal_options())
     parts: list[Any] = [leader, getattr(leader, "optimizer", None)]
     if cfg.kind == "oracle":
         parts += [CMAES, optimise]
     files += [f for f in (_source_file(o) for o in parts if o is not None) if f is not None]
-    files += FOLLOWER_SOURCES.get(followers) or [f for f in [_source_file(FOLLOWERS[followers])] if f]
+    files += population_sources(followers)
     return sorted(set(files))
 
 

@@ -1,42 +1,31 @@
-"""Follower populations a sweep can play against, by name.
-
-A sweep names its followers (``SweepSpec.followers``) instead of holding them, so a spec stays a
-small picklable value and a run's resume key can say which population it used. ``scripted`` is
-built in; ``register_followers`` adds others (the ``mass ablation --followers llm`` path registers
-its LLM factory here). ``FOLLOWER_SOURCES`` names the files defining each population: they are
-hashed into the runs' resume fingerprint (``experiments.fingerprint.run_sources``).
-
-Registrations made at run time live in this process only: process-pool and Ray workers see the
-entries created when they import this module (``scripted``).
-"""
+"""Deprecated (removed in 0.3): follower populations moved to ``agents.populations``, a registry whose
+entries take plain options (``SweepSpec(followers=NAME, follower_options={...})``) so that process-pool
+and Ray workers can build them too."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mass_env.env import MassStackelbergEnv
-
-FollowerFactory = Callable[[MassStackelbergEnv, int], Mapping[str, Any]]
+from agents.populations import POPULATIONS, register_population
 
 
-def _scripted(env: MassStackelbergEnv, seed: int) -> Mapping[str, Any]:
-    from agents.scripted import scripted_followers
-
-    return scripted_followers(env, seed=seed)
-
-
-#: Follower populations by name: ``factory(env, seed) -> {agent: policy}``.
-FOLLOWERS: dict[str, FollowerFactory] = {"scripted": _scripted}
-#: Source files that define each follower population (part of a run's resume fingerprint).
-FOLLOWER_SOURCES: dict[str, list[Path]] = {
-    "scripted": [Path(__file__).resolve().parents[1] / "agents" / "scripted.py"]}
+def register_followers(name: str, factory: Callable[..., Mapping[str, Any]], sources: Sequence[str | Path] = ()) -> None:
+    """Deprecated: ``agents.populations.register_population(name, factory, sources=...)``."""
+    warnings.warn("experiments.followers.register_followers is deprecated and will be removed in 0.3; use "
+                  "agents.populations.register_population", DeprecationWarning, stacklevel=2)
+    register_population(name, factory, sources=sources, replace=True)
 
 
-def register_followers(name: str, factory: FollowerFactory, sources: Sequence[str | Path] = ()) -> None:
-    """Make a follower population available to sweeps (e.g. LLM followers). ``sources``: the files
-    that define it (default: the factory's own file), hashed into the resume fingerprint."""
-    FOLLOWERS[name] = factory
-    if sources:
-        FOLLOWER_SOURCES[name] = [Path(p).resolve() for p in sources]
+def __getattr__(name: str) -> Any:
+    if name in ("FOLLOWERS", "FOLLOWER_SOURCES"):
+        warnings.warn(f"experiments.followers.{name} is deprecated and will be removed in 0.3; use agents.populations.POPULATIONS",
+                      DeprecationWarning, stacklevel=2)
+        from agents.populations import population_sources
+
+        if name == "FOLLOWERS":
+            return {n: POPULATIONS.get(n) for n in POPULATIONS.available()}
+        return {n: list(population_sources(n)) for n in POPULATIONS.available()}
+    raise AttributeError(f"module 'experiments.followers' has no attribute {name!r}")

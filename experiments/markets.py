@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import pandas as pd
 
 from mass_env.data.panel import MarketPanel
 from mass_env.data.synthetic import DEFAULT_STRENGTH, SyntheticConfig, synthetic_market
@@ -57,7 +56,7 @@ def load_market(data: str | None, seed: int, n_days: int = 160) -> MarketPanel:
     """``--data`` path (shared-data root, or a canonical/vendor table) or the embedded synthetic market."""
     if data is None:
         return synthetic_market(SyntheticConfig(n_days=n_days), seed=seed)[0]
-    from mass_env.data.loaders import load_panel
+    from mass_env.data.datasets import load_panel
 
     return load_panel(data)
 
@@ -100,36 +99,15 @@ def synthetic_panel(n_days: int, seed: int, strength: Mapping[str, float] | None
 def training_market(spec: TrainingMarket) -> MarketPanel:
     """The full panel of a training run: the synthetic market of ``spec`` or the panel at ``spec.data``."""
     if spec.data:
-        from mass_env.data.loaders import load_panel
+        from mass_env.data.datasets import load_panel
 
         return load_panel(spec.data)
     return synthetic_panel(spec.n_days, spec.market_seed, spec.strength)
 
 
 def sse50_pretraining_panel(data_root: str | Path, start: str = "2021-01-01", end: str = "2022-11-30") -> MarketPanel:
-    """SSE50 stocks before the paper's window (2021-01..2022-11 by default), point-in-time members.
+    """SSE50 stocks before the paper's window (the ``sse50-pretraining`` dataset,
+    ``mass_env.data.datasets.load_sse50_pretraining``): where RL leaders for the SSE50 table train."""
+    from mass_env.data.datasets import load_sse50_pretraining
 
-    Built from the shared folder's ``derived/sse50_evermembers_daily_2020_2025.parquet`` with the
-    daily SSE50 membership of ``derived/sse50_membership_daily_2018_2023_from_MASS.csv``, MASS industry
-    boards and returns, and the MASS macro series (aligned by release date), as ``load_sse50_window``.
-    A leader's observation is type-level, so a policy trained here acts on the window's 58 stocks.
-    """
-    from mass_env.data.loaders import (
-        from_long_frame,
-        mass_industry_map,
-        mass_industry_returns,
-        mass_macro,
-        normalise_columns,
-    )
-
-    root = Path(data_root)
-    df = pd.read_parquet(root / "derived/sse50_evermembers_daily_2020_2025.parquet")
-    d = pd.to_datetime(df["date"])
-    df = normalise_columns(df[(d >= pd.Timestamp(start)) & (d <= pd.Timestamp(end))].reset_index(drop=True),
-                           "baostock")
-    mem = pd.read_csv(root / "derived/sse50_membership_daily_2018_2023_from_MASS.csv", dtype={"symbol": str})
-    keys = set(zip(pd.to_datetime(mem["date"]), mem["symbol"].str.zfill(6)))
-    df["member"] = [(t, s) in keys for t, s in zip(pd.to_datetime(df["date"]), df["symbol"].astype(str))]
-    return from_long_frame(df, name=f"sse50 members {start[:7]}..{end[:7]} (pre-window, point-in-time)",
-                           industry_map=mass_industry_map(root), industry_returns=mass_industry_returns(root),
-                           macro=mass_macro(root), member_column="member")
+    return load_sse50_pretraining(data_root, start=start, end=end)

@@ -22,10 +22,9 @@ from mass_env.game import StackelbergGame
 from principals.blackbox import Objective, SearchSpace, optimise
 from principals.cmaes import CMAES
 
-from .report import metric
+from mass_env.game.components import COMPONENTS, ric_column
 
 #: Signal components of the game's history (``ric_<component>_<h>d``).
-COMPONENTS = ("signal", "consensus", "disagreement")
 
 
 @dataclass(frozen=True)
@@ -92,7 +91,7 @@ def oracle_history(game: StackelbergGame, fits: Mapping[tuple[str, int], OracleF
     frame: dict[str, Any] = {"day": days, "date": game.panel.dates[days]}
     head = fits.get(headline, any_fit)
     frame["alpha"] = head.alpha
-    frame["lambda"] = 0.0
+    frame["inertia"] = 0.0
     frame["turnover"] = 0.0
     frame["n_scored"] = [game.records[d - game.start].n_scored for d in days]
     frame["paid"] = False
@@ -100,6 +99,6 @@ def oracle_history(game: StackelbergGame, fits: Mapping[tuple[str, int], OracleF
     for k in range(game.K):
         frame[f"w_{k}"] = head.weights[k]
     for (comp, h), fit in fits.items():
-        frame[metric(comp, h)] = fit.daily
+        frame[ric_column(comp, h)] = fit.daily
     return pd.DataFrame(frame)
 

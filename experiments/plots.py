@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .report import summarise_runs
+from .report import HEADLINE, summarise_runs
 
 
 def plot_ablation(daily: pd.DataFrame, weights: pd.DataFrame, table: pd.DataFrame, path: Path,
-                  *, headline: str = "ric_signal_10d") -> Path | None:
+                  *, headline: str = HEADLINE) -> Path | None:
     """Rank IC by config (bars: mean +- std over seeds, dots: seeds) and weight trajectories d_t
     (first seed of each config, stacked). Returns None when matplotlib is not installed."""
     try:

@@ -23,17 +23,19 @@ import numpy as np
 import pandas as pd
 
 from mass_env.data.returns import REPORT_HORIZONS
+from mass_env.game.components import Component, ric_column
 
 from .configs import AblationConfig
 
 #: Components of the reported table (the oracle is fitted for these).
-TABLE_COMPONENTS = ("signal", "consensus")
+TABLE_COMPONENTS = (Component.SIGNAL, Component.CONSENSUS)
 ORACLE_LABEL = "oracle (hindsight upper bound)"
 
+#: The headline column: the combined signal's Rank IC at the paper's 10-day horizon.
+HEADLINE = ric_column(Component.SIGNAL, 10)
 
-def metric(component: str, horizon: int) -> str:
-    """Column name of a daily Rank IC in the game's history."""
-    return f"ric_{component}_{horizon}d"
+#: The column name of a daily Rank IC (``mass_env.game.components.ric_column``; the old name).
+metric = ric_column
 
 
 def paired_bootstrap(diff: np.ndarray, *, n_boot: int = 2000, ci: float = 0.95, block: int = 1,
@@ -69,7 +71,7 @@ def paired_bootstrap(diff: np.ndarray, *, n_boot: int = 2000, ci: float = 0.95, 
 
 def table_metrics(horizons: Sequence[int] = REPORT_HORIZONS) -> list[str]:
     """The table's metric columns: each of ``TABLE_COMPONENTS`` at each horizon."""
-    return [metric(c, h) for c in TABLE_COMPONENTS for h in horizons]
+    return [ric_column(c, h) for c in TABLE_COMPONENTS for h in horizons]
 
 
 def summarise_runs(daily: pd.DataFrame) -> pd.DataFrame:
@@ -95,7 +97,7 @@ def ablation_table(daily: pd.DataFrame, configs: Sequence[AblationConfig], *, re
             continue
         row: dict[str, Any] = {"config": cfg.name, "label": cfg.label or cfg.name, "kind": cfg.kind,
                                "fitness": cfg.fitness, "alpha_mode": cfg.alpha, "optimizer": cfg.optimizer,
-                               "lambda": cfg.turnover_penalty,
+                               "turnover_penalty": cfg.turnover_penalty,
                                "population": f"{cfg.n_types}x{cfg.agents_per_type}",
                                "n_seeds": int(r["seed"].nunique()), "eval_days": float(r["eval_days"].mean())}
         for m in metrics:
@@ -121,14 +123,14 @@ def ablation_table(daily: pd.DataFrame, configs: Sequence[AblationConfig], *, re
 
 
 def format_table(table: pd.DataFrame, *, reference: str = "A", ci: float = 0.95,
-                 headline: str = "ric_signal_10d", horizons: Sequence[int] = REPORT_HORIZONS) -> str:
+                 headline: str = HEADLINE, horizons: Sequence[int] = REPORT_HORIZONS) -> str:
     """The ablation table as text (Rank IC, mean +- std over seeds; CI of the headline vs reference)."""
     metrics = table_metrics(horizons)
 
     def cell(m: float, s: float) -> str:
         return f"{m:+.4f}" + ("" if not np.isfinite(s) else f"±{s:.4f}")
 
-    head = (f"{'config':<12} {'fitness':<12} {'alpha':<9} {'optimiser':<10} {'lambda':>6} "
+    head = (f"{'config':<12} {'fitness':<12} {'alpha':<9} {'optimiser':<10} {'mu':>6} "
             + " ".join(f"{('sig ' if 'signal' in m else 'cons ') + m.rsplit('_', 1)[1]:>15}" for m in metrics)
             + f"  {'Δ' + headline.rsplit('_', 1)[1] + ' vs ' + reference + f' [{int(ci * 100)}% CI]':>28}"
             + f" {'turnover':>8} {'alpha':>5}")
@@ -141,7 +143,7 @@ def format_table(table: pd.DataFrame, *, reference: str = "A", ci: float = 0.95,
         ci_txt = "" if not np.isfinite(d) else (f"{d:+.4f} [{lo:+.4f},{hi:+.4f}]" if np.isfinite(lo) else f"{d:+.4f}")
         lines.append(
             f"{name:<12} {str(r['fitness'])[:12]:<12} {str(r['alpha_mode'])[:9]:<9} {str(r['optimizer'])[:10]:<10} "
-            f"{r['lambda']:>6g} " + " ".join(f"{cell(r[m + '_mean'], r[m + '_std']):>15}" for m in metrics)
+            f"{r['turnover_penalty']:>6g} " + " ".join(f"{cell(r[m + '_mean'], r[m + '_std']):>15}" for m in metrics)
             + f"  {ci_txt:>28} {r['turnover_mean']:>8.3f} {r['alpha_mean']:>5.2f}")
     if (table["kind"] == "oracle").any():
         lines.append(f"* {ORACLE_LABEL}: best fixed (d, alpha) per column, fitted on the evaluation "

@@ -30,7 +30,7 @@ from mass_env.data.synthetic import DEFAULT_STRENGTH
 
 from .configs import CONFIGS, AblationConfig, baseline_for, population_suffix
 from .markets import VALUE_ONLY, sse50_pretraining_panel, synthetic_panel
-from .report import ablation_table, format_table
+from .report import HEADLINE, ablation_table, format_table
 from .spec import SweepSpec
 from .sweep import AblationResult, run_ablation, run_one
 from .train_rl import Say, TrainSpec, seed_list, train
@@ -84,7 +84,7 @@ def sweep_on_panel(panel: MarketPanel, configs: Sequence[AblationConfig], seeds:
         for seed in seeds:
             run = run_one(cfg, seed, panel, spec)
             ev = run.history[run.history["eval"]]
-            say(f"{cfg.name} seed {seed}: {run.meta['wall_s']:.1f}s, ric_signal_10d {ev['ric_signal_10d'].mean():+.4f}")
+            say(f"{cfg.name} seed {seed}: {run.meta['wall_s']:.1f}s, {HEADLINE} {ev[HEADLINE].mean():+.4f}")
             hists.append(run.history[[c for c in run.history.columns if not c.startswith("w_")]])
     daily = pd.concat(hists, ignore_index=True)
     return PanelSweep(ablation_table(daily, configs, reference=reference, n_boot=0), daily, reference)

@@ -7,12 +7,14 @@ back to the settings that produced it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+import principals
+from agents.populations import POPULATIONS
+
 from .configs import DEFAULT_BASELINES, DEFAULT_CONFIGS, AblationConfig, resolve
-from .followers import FOLLOWERS
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class SweepSpec:
     ci: float = 0.95
     oracle_evals_per_dim: int = 60
     oracle_max_evals: int = 1000
+    follower_options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.configs:
@@ -41,8 +44,9 @@ class SweepSpec:
             raise ValueError("a sweep needs at least one seed")
         if len({c.name for c in self.configs}) != len(self.configs):
             raise ValueError("config names must be unique")
-        if self.followers not in FOLLOWERS:
-            raise ValueError(f"unknown followers {self.followers!r}; available: {', '.join(FOLLOWERS)}")
+        if self.followers not in POPULATIONS:
+            raise ValueError(f"unknown followers {self.followers!r}; available: {', '.join(POPULATIONS.available())}")
+        object.__setattr__(self, "follower_options", dict(self.follower_options))
         if not 0 < self.ci < 1 or self.n_boot < 0 or self.eval_skip < 0:
             raise ValueError("need 0 < ci < 1, n_boot >= 0 and eval_skip >= 0")
 
@@ -59,4 +63,11 @@ class SweepSpec:
                 "vary_market": self.vary_market, "followers": self.followers, "horizon": self.horizon,
                 "eval_skip": self.eval_skip, "reference": self.reference, "n_boot": self.n_boot,
                 "ci": self.ci, "oracle_evals_per_dim": self.oracle_evals_per_dim,
-                "oracle_max_evals": self.oracle_max_evals}
+                "oracle_max_evals": self.oracle_max_evals, "follower_options": dict(self.follower_options)}
+
+    def plugin_modules(self) -> tuple[str, ...]:
+        """Modules a worker imports before it runs: they register this sweep's leaders and followers
+        (built-ins and user plugins alike), so a worker process resolves the same names."""
+        mods = principals.PRINCIPALS.modules([c.principal for c in self.configs])
+        mods += POPULATIONS.modules([self.followers])
+        return tuple(dict.fromkeys(mods))

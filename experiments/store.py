@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 import principals
+from agents.populations import population_identity
 
 from .configs import AblationConfig
 from .spec import SweepSpec
@@ -48,7 +49,8 @@ def run_key(cfg: AblationConfig, seed: int, spec: SweepSpec, market_fp: str, cod
     leader = principals.make(cfg.principal, **cfg.principal_options())
     settings = leader.options() if hasattr(leader, "options") else vars(leader)
     payload = {"format": FORMAT_VERSION, "config": cfg.as_dict(), "leader": settings, "seed": seed,
-               "market": market_fp, "followers": spec.followers, "horizon": spec.horizon,
+               "market": market_fp, "followers": population_identity(spec.followers, spec.follower_options),
+               "horizon": spec.horizon,
                "eval_skip": spec.eval_skip, "code": code_fp}
     if cfg.kind == "oracle":
         payload["oracle_budget"] = [spec.oracle_evals_per_dim, spec.oracle_max_evals]

@@ -9,7 +9,7 @@ The paper's ablation (configs A-F, E-512, A-512) over seeds, with baselines, a t
   is the variability the paper reports (LLM sampling, candidate draws). ``vary_market=True`` draws a
   synthetic market per seed.
 * **Runs.** Every (config, seed) is one episode of the game (``experiments.runner.run_episode``):
-  followers from ``experiments.followers``, the leader from ``principals.make``, the game with the
+  followers from ``agents.populations`` (name and options), the leader from ``principals.make``, the game with the
   config's population and turnover penalty. Evaluation starts ``eval_skip`` = 21 trading days (one
   month) after the episode's first day; the warm-up is excluded from every number.
 * **Executors.** The runs not already stored go to ``executor`` (``experiments.executors``: a
@@ -45,25 +45,21 @@ import numpy as np
 import pandas as pd
 
 import principals
+from agents.populations import POPULATIONS, make_followers
 from mass_env.data.panel import MarketPanel
 from mass_env.data.returns import REPORT_HORIZONS
 from mass_env.env import MassStackelbergEnv
 from mass_env.game import GameConfig
+from mass_env.game.components import ric_column
 from mass_env.game.investors import build_types
+from mass_env.registry import import_modules
 
 from .configs import AblationConfig
 from .fingerprint import code_fingerprint, run_sources, versions
-from .followers import FOLLOWERS
 from .markets import market_fingerprint, market_for
 from .oracle import hindsight_oracle, oracle_history
 from .plots import plot_ablation
-from .report import (
-    TABLE_COMPONENTS,
-    ablation_table,
-    format_table,
-    metric,
-    summarise_runs,
-)
+from .report import TABLE_COMPONENTS, ablation_table, format_table, summarise_runs
 from .runner import run_episode
 from .spec import SweepSpec
 from .store import RunResult, RunStore, atomic_write, run_key, to_jsonable
@@ -81,7 +77,7 @@ def run_one(cfg: AblationConfig, seed: int, panel: MarketPanel, spec: SweepSpec)
     types = build_types(cfg.n_types, cfg.agents_per_type)
     env = MassStackelbergEnv(panel, types, GameConfig(horizon=spec.horizon,
                                                       turnover_penalty=cfg.turnover_penalty))
-    followers = FOLLOWERS[spec.followers](env, seed)
+    followers = make_followers(spec.followers, env, seed, **spec.follower_options)
     leader = principals.make(cfg.principal, **cfg.principal_options())
     res = run_episode(env, leader, followers, seed=seed, eval_skip=spec.eval_skip, label=cfg.name)
     meta: dict[str, Any] = {"config": cfg.as_dict(), "seed": seed,
@@ -144,14 +140,19 @@ def _weights_long(hist: pd.DataFrame) -> pd.DataFrame:
 _WORKER_MARKETS: dict[Any, MarketPanel] = {}
 
 
-def ablation_job(cfg: AblationConfig, seed: int, spec: SweepSpec) -> tuple[RunResult, str]:
+def ablation_job(cfg: AblationConfig, seed: int, spec: SweepSpec, modules: tuple[str, ...] = ()
+                 ) -> tuple[RunResult, str]:
     """One (config, seed) episode in a worker: ``(RunResult, market fingerprint)``.
+
+    ``modules`` (``SweepSpec.plugin_modules()``, computed by the parent) are imported first: they
+    register the sweep's leaders and followers, user plugins included, in this process.
 
     The worker builds the market itself (cached per process) rather than receiving it pickled;
     the parent checks its fingerprint against its own, so a nondeterministic loader cannot go
     unnoticed.
     """
-    if spec.followers not in FOLLOWERS:
+    import_modules(modules)
+    if spec.followers not in POPULATIONS:
         raise ValueError(f"followers {spec.followers!r} are not registered in the worker process: "
                          "register them at import time of a module the worker imports, or run serially")
     panel = market_for(spec, seed, _WORKER_MARKETS)
@@ -180,7 +181,7 @@ def _run_jobs(spec: SweepSpec, store: RunStore, code_fps: dict[str, str], market
         if runs[i] is None:
             todo.append((i, key, resume and store.exists(cfg.name, seed)))
 
-    head = metric("signal", spec.horizon)
+    head = ric_column("signal", spec.horizon)
     done = 0
 
     def report(i: int, run: RunResult, status: str) -> None:
@@ -215,7 +216,8 @@ def _run_jobs(spec: SweepSpec, store: RunStore, code_fps: dict[str, str], market
             on_result(j, (run_one(cfg, seed, panel, spec), fps[id(panel)]))
     else:
         say(f"{len(jobs)} runs: {len(jobs) - len(todo)} reused, {len(todo)} to compute on {executor!r}")
-        executor.map(ablation_job, [(*jobs[i], spec) for i, _, _ in todo], on_result=on_result)
+        modules = spec.plugin_modules()
+        executor.map(ablation_job, [(*jobs[i], spec, modules) for i, _, _ in todo], on_result=on_result)
     if todo and _code_fingerprints(spec) != code_fps:
         say("warning: source files changed during the sweep; its runs are stored under the keys of the code "
             "as it was when the sweep started, so a rerun recomputes them with the new code")
@@ -264,7 +266,7 @@ def run_ablation(spec: SweepSpec, out: str | Path, *, executor: Executor | None 
                  table=str(out / "table.csv"))
     if plot:
         png = plot_ablation(daily, weights, table, out / "ablation.png",
-                            headline=metric("signal", spec.horizon))
+                            headline=ric_column("signal", spec.horizon))
         if png is not None:
             files["plot"] = str(png)
         else:

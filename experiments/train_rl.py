@@ -48,11 +48,13 @@ from mass_env.data.synthetic import DEFAULT_STRENGTH
 from mass_env.env import MassStackelbergEnv
 from mass_env.game import GameConfig
 from mass_env.game.investors import build_types
-from principals.base import EqualWeights, Principal
+from mass_env.roles import Principal
+from principals.baselines import EqualWeights
 
 from .fingerprint import versions
 from .markets import VALUE_ONLY, training_market
 from .plots import plot_curve
+from .report import HEADLINE
 from .runner import run_episode
 
 ENV_ID = "mass_env/Principal-v0"
@@ -204,7 +206,7 @@ def evaluate_heldout(make_principal: Callable[[], Principal], panel: MarketPanel
                               options={"start": start, "end": end})
             paid = res.history["payoff"].dropna()
             rows.append({"seed": seed, "principal": name, "mean_payoff": float(paid.mean()),
-                         "paid_days": int(paid.size), "ric_signal_10d": res.summary["ric_signal_10d"],
+                         "paid_days": int(paid.size), HEADLINE: res.summary[HEADLINE],
                          "mean_turnover": res.summary["mean_turnover"]})
     return pd.DataFrame(rows)
 

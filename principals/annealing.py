@@ -144,8 +144,9 @@ def make_sa(**options: Any) -> BlackBoxPrincipal:
     """MASS simulated annealing (defaults: disagreement fitness, alpha fixed at 0.5)."""
     window, rest = WindowOptions.split(options)
     check_options("sa", rest, inspect.signature(MassAnnealing).parameters)
-    window = {"component": "disagreement", "learn_alpha": False, **window}
-    return BlackBoxPrincipal(MassAnnealing(**rest), name="sa", **window)
+    return BlackBoxPrincipal(MassAnnealing(**rest), name="sa", **{**make_sa.window_defaults, **window})
 
 
+make_sa.window_defaults = {"component": "disagreement", "learn_alpha": False}  # type: ignore[attr-defined]
+make_sa.label = "SA"  # type: ignore[attr-defined]
 register("sa", make_sa, aliases=("mass-sa",))

@@ -141,8 +141,9 @@ def make_cmaes(**options: Any) -> BlackBoxPrincipal:
     """CMA-ES on the combined signal with learned alpha (the follow-up paper's config D)."""
     window, rest = WindowOptions.split(options)
     check_options("cmaes", rest, inspect.signature(CMAES).parameters)
-    window = {"component": "signal", "learn_alpha": True, **window}
-    return BlackBoxPrincipal(CMAES(**rest), name="cmaes", **window)
+    return BlackBoxPrincipal(CMAES(**rest), name="cmaes", **{**make_cmaes.window_defaults, **window})
 
 
+make_cmaes.window_defaults = {"component": "signal", "learn_alpha": True}  # type: ignore[attr-defined]
+make_cmaes.label = "CMA-ES"  # type: ignore[attr-defined]
 register("cmaes", make_cmaes, aliases=("cma", "cma-es"))

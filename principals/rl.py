@@ -120,7 +120,7 @@ class RLPrincipal:
                  use_inertia: bool = True, name: str = "rl", device: str = "cpu", threads: int | None = 1,
                  use_lambda: bool | None = None) -> None:
         if use_lambda is not None:
-            warnings.warn("RLPrincipal(use_lambda=...) is deprecated; use use_inertia", DeprecationWarning,
+            warnings.warn("RLPrincipal(use_lambda=...) is deprecated and will be removed in 0.3; use use_inertia", DeprecationWarning,
                           stacklevel=2)
             use_inertia = use_lambda
         self.name = name
@@ -169,4 +169,5 @@ def make_rl(path: str | None = None, **options: Any) -> RLPrincipal:
     return RLPrincipal(path, **options)
 
 
+make_rl.label = "RL policy"  # type: ignore[attr-defined]
 register("rl", make_rl)

@@ -15,7 +15,7 @@ import principals
 from agents.scripted import scripted_followers
 from experiments import sweep
 from experiments.cli import main
-from experiments.configs import CONFIGS, AblationConfig, baseline_for, resolve
+from experiments.configs import CONFIGS, AblationConfig, baseline_for, describe, resolve
 from experiments.fingerprint import run_sources
 from experiments.oracle import hindsight_oracle
 from experiments.report import paired_bootstrap
@@ -38,10 +38,18 @@ def test_configs_are_the_papers_table():
         "E-512": ("cmaes", "signal", True, 0.1, 32, 16),
         "A-512": ("sa", "disagreement", False, 0.0, 32, 16),
     }
-    for cfg in CONFIGS.values():  # the paper's lambda reaches the optimiser's fitness; inertia stays 0
+    for cfg in CONFIGS.values():  # the paper's lambda (mu) is a game rule the leader's fitness reads; inertia 0
         leader = principals.make(cfg.principal, **cfg.principal_options())
-        assert leader.turnover_penalty == cfg.turnover_penalty and leader.inertia == 0.0
+        rules = GameConfig(turnover_penalty=cfg.turnover_penalty)
+        assert leader.window.penalty(rules) == cfg.turnover_penalty and leader.inertia == 0.0
         assert (leader.lookback, leader.fitness_horizon) == (5, 5)
+    # the table's words are derived from the leader and its options, never typed
+    words = {n: (c.fitness, c.alpha, c.optimizer) for n, c in CONFIGS.items()}
+    assert words["A"] == ("disagreement", "0.5 fixed", "SA") and words["C"] == ("combined", "learned", "SA")
+    assert words["E-512"] == ("combined", "learned", "CMA-ES")
+    assert describe("sa", {"learn_alpha": True}) == ("disagreement", "learned", "SA")
+    assert describe("cmaes", {"component": "consensus", "learn_alpha": False, "alpha": 0.3}) == \
+        ("consensus", "0.3 fixed", "CMA-ES")
     assert [c.name for c in resolve("a,E-512")] == ["A", "E-512", "EQ", "EQ-512", "ORACLE", "ORACLE-512"]
     assert resolve("D", ("random",))[-1].principal == "random"
     with pytest.raises(ValueError, match="unknown config"):
@@ -219,7 +227,6 @@ def test_specs_pickle_for_workers():
 @pytest.mark.parametrize(("old", "name", "new", "new_name"), [
     ("experiments.ablation", "run_ablation", "experiments.sweep", "run_ablation"),
     ("experiments.ablation", "SweepSpec", "experiments.spec", "SweepSpec"),
-    ("experiments.ablation", "FOLLOWERS", "experiments.followers", "FOLLOWERS"),
     ("experiments.ablation", "register_followers", "experiments.followers", "register_followers"),
     ("experiments.ablation", "market_for", "experiments.markets", "market_for"),
     ("experiments.ablation", "RunStore", "experiments.store", "RunStore"),

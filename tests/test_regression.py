@@ -14,11 +14,12 @@ import pytest
 from experiments.spec import SweepSpec
 from experiments.sweep import run_ablation
 
+NAN = float("nan")
 COLUMNS = ["ric_signal_10d_mean", "ric_signal_10d_std", "ric_consensus_10d_mean", "ric_signal_5d_mean",
            "ric_signal_1d_mean", "turnover_mean", "alpha_mean", "ric_signal_10d_diff", "ric_signal_10d_lo",
            "ric_signal_10d_hi"]
 PINNED = {
-    'A': [0.024754878669817498, 0.08030704947336251, 0.017199094747513088, 0.03663251911901188, 0.01095868100119483, 0.1020956904690208, 0.5, nan, nan, nan],
+    'A': [0.024754878669817498, 0.08030704947336251, 0.017199094747513088, 0.03663251911901188, 0.01095868100119483, 0.1020956904690208, 0.5, NAN, NAN, NAN],
     'C': [0.0797053659067476, 0.011427675494093825, 0.07896450533659015, 0.08491701988894512, 0.03135861530092921, 0.07424306886115453, 0.477830197261053, 0.0549504872369301, -0.029199998571364363, 0.13382528132801766],
     'D': [0.1198510862015136, 0.025031196173344924, 0.14296391233529118, 0.11410227947760104, 0.05832637574628976, 0.01825102265290096, 0.5710839497853599, 0.09509620753169612, 0.027241078058917016, 0.1773659262945803],
     'E': [0.14358036423940662, 0.026732254062660336, 0.16510287546539137, 0.12595857073235134, 0.04945144854929502, 0.043328326890842456, 0.7460336496393934, 0.11882548556958912, 0.04723083429277073, 0.20094213001489813],
@@ -35,4 +36,4 @@ def test_a_small_sweep_prints_the_pinned_numbers(tmp_path):
     assert list(table.index) == list(PINNED)
     for config, values in PINNED.items():
         got = table.loc[config, COLUMNS].to_numpy(dtype=float)
-        np.testing.assert_allclose(got, values, rtol=0, atol=1e-12, err_msg=f"config {config} moved")
+        np.testing.assert_allclose(got, values, rtol=0, atol=1e-12, equal_nan=True, err_msg=f"config {config} moved")

@@ -1,12 +1,13 @@
 """Command-line options for LLM followers (``mass ablation --followers llm ...``).
 
 The ``mass`` CLI calls ``add_arguments(parser)`` once and, when ``--followers llm`` is chosen,
-``factory_from_args(args, out_dir)``: a ``factory(env, seed)`` for ``experiments.ablation``'s
-``register_followers``, carrying ``.name`` (which includes a hash of every option that changes
-the followers' answers, so a resumed sweep never mixes backends), ``.identity`` and ``.sources``.
-The backend (and its model) is created on the first run and shared by every run of the sweep; the
-response cache defaults to ``OUT/llm-cache.sqlite``, so configs of the same seed, a rerun, or a
-resumed sweep cost no model calls.
+``population_options(args, out_dir)``: the plain options of the registered ``llm`` follower population
+(``agents.populations``). A sweep hashes what determines the answers into each run's key (so a
+resumed sweep never mixes backends) and sends the options to its workers, which build the same
+followers. The backend (and its model) is created once per process and shared by every run there;
+the response cache defaults to ``OUT/llm-cache.sqlite`` (SQLite WAL: safe across worker processes),
+so configs of the same seed, a rerun, or a resumed sweep cost no model calls.
+``factory_from_args`` builds a stand-alone ``factory(env, seed)`` with its own backend.
 """
 
 from __future__ import annotations
@@ -64,6 +65,15 @@ def backend_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.llm_backend == "local":
         return {"model_dir": args.llm_model, "threads": args.llm_threads, "dtype": args.llm_dtype}
     return {}
+
+
+def population_options(args: argparse.Namespace, out_dir: str | Path) -> dict[str, Any]:
+    """Options of the ``llm`` follower population (``agents.populations``) for these arguments: plain
+    values, so sweep workers build the same followers (cache in ``OUT/llm-cache.sqlite`` by default)."""
+    cache = Path(args.llm_cache) if args.llm_cache else Path(out_dir) / "llm-cache.sqlite"
+    return {"backend": args.llm_backend, "backend_options": backend_options(args), "cache": str(cache),
+            "cache_mode": "replay" if args.llm_replay else "readwrite", "n_candidates": args.llm_candidates,
+            "output": args.llm_output}
 
 
 def factory_from_args(args: argparse.Namespace, out_dir: str | Path) -> Callable[[Any, int], LLMFollowers]:

@@ -130,6 +130,30 @@ def load_sse50_window(root: str | os.PathLike[str], *, macro: bool = True) -> Ma
 
 
 # ---------------------------------------------------------------------------------------- index membership
+@register_dataset("sse50-pretraining")
+def load_sse50_pretraining(root: str | os.PathLike[str], *, start: str = "2021-01-01", end: str = "2022-11-30"
+                           ) -> MarketPanel:
+    """SSE50 stocks before the paper's window (2021-01..2022-11 by default), point-in-time members.
+
+    Built from the shared folder's ``derived/sse50_evermembers_daily_2020_2025.parquet`` with the
+    daily SSE50 membership of ``derived/sse50_membership_daily_2018_2023_from_MASS.csv``, MASS industry
+    boards and returns, and the MASS macro series (aligned by release date), as
+    ``load_sse50_window``; the RL leaders of the SSE50 table train here.
+    A leader's observation is type-level, so a policy trained here acts on the window's 58 stocks.
+    """
+    root = Path(root)
+    df = pd.read_parquet(root / "derived/sse50_evermembers_daily_2020_2025.parquet")
+    d = pd.to_datetime(df["date"])
+    df = normalise_columns(df[(d >= pd.Timestamp(start)) & (d <= pd.Timestamp(end))].reset_index(drop=True),
+                           "baostock")
+    mem = pd.read_csv(root / "derived/sse50_membership_daily_2018_2023_from_MASS.csv", dtype={"symbol": str})
+    keys = set(zip(pd.to_datetime(mem["date"]), mem["symbol"].str.zfill(6)))
+    df["member"] = [(t, s) in keys for t, s in zip(pd.to_datetime(df["date"]), df["symbol"].astype(str))]
+    return from_long_frame(df, name=f"sse50 members {start[:7]}..{end[:7]} (pre-window, point-in-time)",
+                           industry_map=mass_industry_map(root), industry_returns=mass_industry_returns(root),
+                           macro=mass_macro(root), member_column="member")
+
+
 def _interval_membership(dates: pd.Series, symbols: pd.Series, history: pd.DataFrame) -> npt.NDArray[np.bool_]:
     """Member on day t when opt-in <= t < opt-out for one of the symbol's intervals."""
     rows = pd.DataFrame({"date": parse_dates(dates), "symbol": symbols.astype(str).to_numpy(),

@@ -60,7 +60,7 @@ class PrincipalAction:
     @property
     def lam(self) -> float:
         """Deprecated name of ``inertia`` (removed in 0.3)."""
-        warnings.warn("PrincipalAction.lam is deprecated; use .inertia", DeprecationWarning, stacklevel=2)
+        warnings.warn("PrincipalAction.lam is deprecated and will be removed in 0.3; use .inertia", DeprecationWarning, stacklevel=2)
         return self.inertia
 
     @property

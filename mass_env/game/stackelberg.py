@@ -74,7 +74,7 @@ class GameConfig:
     @property
     def lambda_max(self) -> float:
         """Deprecated name of ``inertia_max`` (removed in 0.3)."""
-        warnings.warn("GameConfig.lambda_max is deprecated; use inertia_max", DeprecationWarning, stacklevel=2)
+        warnings.warn("GameConfig.lambda_max is deprecated and will be removed in 0.3; use inertia_max", DeprecationWarning, stacklevel=2)
         return self.inertia_max
 
 
