@@ -21,7 +21,7 @@ import tracemalloc
 import numpy as np
 
 from agents import scripted_followers
-from mass_env import PRINCIPAL, MassStackelbergEnv, SyntheticConfig, build_types, synthetic_market
+from mass_env import FixedCommitment, MassStackelbergEnv, SyntheticConfig, build_types, rollout, synthetic_market
 
 
 def market(days: int, symbols: int, csi300: str | None):
@@ -39,15 +39,9 @@ def run(n_types: int, per_type: int, days: int, symbols: int, trace: bool = Fals
         tracemalloc.start()
     env = MassStackelbergEnv(panel, build_types(n_types, per_type))
     followers = scripted_followers(env, seed=0)
-    obs, infos = env.reset(seed=0)
-    action = np.ones(n_types + 2, np.float32)
+    leader = FixedCommitment(np.ones(n_types), alpha=1.0, inertia=1.0)
     t0 = time.perf_counter()
-    steps = 0
-    while env.agents:
-        acts = {a: followers[a].act(obs[a], infos[a]) for a in env.agents if a != PRINCIPAL}
-        acts[PRINCIPAL] = action
-        obs, *_, infos = env.step(acts)
-        steps += 1
+    steps = rollout(env, leader, followers, seed=0).steps
     dt = time.perf_counter() - t0
     peak = 0
     if trace:

@@ -32,8 +32,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 # before torch loads its OpenMP runtime: threads that wait passively do not collapse when another
@@ -41,22 +39,40 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from agents.llm import ScriptedBackend, llm_followers  # noqa: E402
-from mass_env import PRINCIPAL, GameConfig, MassStackelbergEnv, SyntheticConfig, build_types, synthetic_market  # noqa: E402
+from mass_env import (  # noqa: E402
+    FixedCommitment,
+    GameConfig,
+    MassStackelbergEnv,
+    SyntheticConfig,
+    build_types,
+    rollout,
+    synthetic_market,
+)
+
+
+class _Timed:
+    """A follower whose ``act`` time is added to its day's total (the env step is not timed)."""
+
+    def __init__(self, inner, totals: dict[int, float]) -> None:
+        self.inner, self.totals = inner, totals
+
+    def reset(self, seed=None) -> None:
+        self.inner.reset(seed)
+
+    def act(self, obs, info):
+        t0 = time.perf_counter()
+        out = self.inner.act(obs, info)
+        day = int(info["day"])
+        self.totals[day] = self.totals.get(day, 0.0) + time.perf_counter() - t0
+        return out
 
 
 def run_days(env: MassStackelbergEnv, followers, start: int, days: int) -> list[float]:
     """Wall seconds of each day's follower actions (the environment step is not timed)."""
-    obs, infos = env.reset(seed=0, options={"start": start, "end": start + days - 1})
-    for p in followers.values():
-        p.reset(0)
-    times = []
-    while env.agents:
-        t0 = time.perf_counter()
-        acts = {a: followers[a].act(obs[a], infos[a]) for a in env.agents if a != PRINCIPAL}
-        times.append(time.perf_counter() - t0)
-        acts[PRINCIPAL] = np.r_[np.ones(env.game.K), 0.5, 0.0]
-        obs, _, _, _, infos = env.step(acts)
-    return times
+    totals: dict[int, float] = {}
+    timed = {a: _Timed(f, totals) for a, f in followers.items()}
+    rollout(env, FixedCommitment(alpha=0.5), timed, seed=0, options={"start": start, "end": start + days - 1})
+    return [totals[d] for d in sorted(totals)]
 
 
 def cold_conversion() -> float:

@@ -7,8 +7,9 @@ from pettingzoo.test import api_test, parallel_api_test
 import mass_env
 from agents import scripted_followers
 from mass_env import PRINCIPAL, ActionError, GameConfig, MassStackelbergEnv, PrincipalObsLayout, build_types
-from mass_env.game.metrics import rank_ic
 from mass_env.data.returns import ReturnSpec, forward_returns
+from mass_env.game.metrics import rank_ic
+from mass_env.rollout import follower_actions
 from mass_env.testing import first_divergence, perturb_after, record_trajectory
 
 
@@ -87,7 +88,7 @@ def test_rewards_are_paid_only_when_realised(small_market):
     R = forward_returns(p, ReturnSpec(5, 1))
     steps = 0
     while env.agents:
-        acts = {a: pol[a].act(obs[a], infos[a]) for a in env.agents if a != PRINCIPAL}
+        acts = follower_actions(pol, obs, infos, env.agents)
         acts[PRINCIPAL] = np.full(10, 0.5, np.float32)
         day = env.game.t
         obs, rew, term, trunc, infos = env.step(acts)
@@ -114,7 +115,7 @@ def test_stability_penalty_and_lambda_inertia(small_market):
     pol = scripted_followers(env, seed=0)
     flip = [np.array([1, 0, 0, 0, 0, 0, 0, 0, 0.5, 0.0]), np.array([0, 1, 0, 0, 0, 0, 0, 0, 0.5, 1.0])]
     for i in range(6):
-        acts = {a: pol[a].act(obs[a], infos[a]) for a in env.agents if a != PRINCIPAL}
+        acts = follower_actions(pol, obs, infos, env.agents)
         acts[PRINCIPAL] = flip[i % 2].astype(np.float32)
         obs, rew, *_ = env.step(acts)
     recs = env.game.records
@@ -129,7 +130,7 @@ def test_bad_actions_raise_clear_errors(small_market):
     env = make_env(small_market[0])
     obs, infos = env.reset(seed=0)
     pol = scripted_followers(env, seed=0)
-    acts = {a: pol[a].act(obs[a], infos[a]) for a in env.agents if a != PRINCIPAL}
+    acts = follower_actions(pol, obs, infos, env.agents)
     with pytest.raises(ActionError, match="missing"):
         env.step(acts)
     for bad in (np.full(10, np.nan), np.ones(7)):

@@ -21,10 +21,21 @@ import pytest
 
 pytest.importorskip("openai")
 
-from agents.llm import (CLIENT_ERROR, MALFORMED, OK, REFUSED, SERVER_ERROR, TIMEOUT, CachedBackend, Item,  # noqa: E402
-                        Request, llm_followers)
+from agents.llm import (  # noqa: E402
+    CLIENT_ERROR,
+    MALFORMED,
+    OK,
+    REFUSED,
+    SERVER_ERROR,
+    TIMEOUT,
+    CachedBackend,
+    Item,
+    Request,
+    llm_followers,
+)
 from agents.llm.openai_backend import OpenAIBackend, parse_ratings  # noqa: E402
 from mass_env import PRINCIPAL, GameConfig, MassStackelbergEnv, build_types  # noqa: E402
+from mass_env.rollout import follower_actions
 
 SECRET = "sk-test-do-not-log-0123456789"
 Behaviour = Callable[[dict], tuple[int, Any, float]]
@@ -242,7 +253,7 @@ def test_episode_through_http_counts_failures_and_replays_from_cache(server_fact
             p.reset(5)
         out = []
         while env.agents:
-            acts = {a: followers[a].act(obs[a], infos[a]) for a in env.agents if a != PRINCIPAL}
+            acts = follower_actions(followers, obs, infos, env.agents)
             out.append(acts)
             acts = dict(acts)
             acts[PRINCIPAL] = np.r_[np.ones(4), 0.5, 0.0]

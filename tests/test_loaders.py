@@ -312,7 +312,7 @@ def test_a_registered_vendor_is_used_by_normalise_columns_and_guessed():
 def test_unknown_dataset_lists_the_valid_names(tmp_path: Path):
     with pytest.raises(UnknownNameError) as err:
         load_dataset("nope", tmp_path)
-    assert str(err.value) == "unknown dataset 'nope'; available: sse50, csi300, us, synthetic"
+    assert str(err.value) == "unknown dataset 'nope'; available: sse50, sse50-pretraining, csi300, us, synthetic"
     assert {"sse50", "csi300", "us", "synthetic"} <= set(DATASETS.available())
 
 

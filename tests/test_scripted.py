@@ -3,8 +3,9 @@ import pytest
 
 from agents import ScriptedInvestor, scripted_followers
 from mass_env import PRINCIPAL, GameConfig, MassStackelbergEnv, Modality, SyntheticConfig, build_types, synthetic_market
-from mass_env.game.metrics import rank_ic
 from mass_env.data.returns import ReturnSpec, forward_returns
+from mass_env.game.metrics import rank_ic
+from mass_env.rollout import follower_actions
 
 
 def _env(panel, n_types=8, per=4):
@@ -45,7 +46,7 @@ def test_informative_types_have_higher_skill():
     pol = scripted_followers(env, seed=0, noise=0.5)
     obs, infos = env.reset(seed=0)
     while env.agents:
-        acts = {a: pol[a].act(obs[a], infos[a]) for a in env.agents if a != PRINCIPAL}
+        acts = follower_actions(pol, obs, infos, env.agents)
         acts[PRINCIPAL] = np.full(10, 0.5, np.float32)
         obs, *_, infos = env.step(acts)
     R = forward_returns(panel, ReturnSpec(10, 1))
