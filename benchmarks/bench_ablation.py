@@ -1,6 +1,6 @@
 """Ablation benchmark: end-to-end wall time and peak memory of scripted sweeps (configs A-F x N seeds at
-64 agents = 8 types x 8, and E-512, A-512 x N seeds at 512 = 32 x 16) with the vectorised fitness scorer, against the same
-sweep with a *naive* scorer (``RankICScorer`` monkeypatched by a per-(candidate, day)
+64 agents = 8 types x 8, and E-512, A-512 x N seeds at 512 = 32 x 16) with the vectorised fitness scorer,
+against the same sweep with a *naive* scorer (``RankICScorer`` monkeypatched by a per-(candidate, day)
 ``scipy.stats.spearmanr`` loop), and optionally on a local process pool. Markets: the embedded
 synthetic one (160 days) and the paper's SSE50 window when ``../shared/data`` (or ``--data``) exists.
 

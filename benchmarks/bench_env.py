@@ -1,5 +1,5 @@
-"""Environment benchmark: steps/s and peak traced memory (a second, traced run) of the PettingZoo env with scripted followers at
-64, 512 and 4096 agents on the embedded synthetic market, plus the cost per agent-day, so that the
+"""Environment benchmark: steps/s and peak traced memory (a second, traced run) of the PettingZoo env with
+scripted followers at 64, 512 and 4096 agents on the embedded synthetic market, plus the cost per agent-day, so that the
 growth in agents is visible.
 
 ``--curve`` prints the scaling curves instead: episode wall time against the number of agents (days
@@ -70,12 +70,14 @@ def curve(symbols: int, repeat: int, trace: bool = False) -> None:
     for axis, days_fixed, points in sections:
         xs, ys = [], []
         if axis == "agents":
-            print(f"\nwall time vs agents (64 types x 1..64 agents, {days_fixed} days x {symbols} stocks, scripted followers)")
+            print(f"\nwall time vs agents (64 types x 1..64 agents, {days_fixed} days x {symbols} stocks, "
+                  "scripted followers)")
             cases = [(K, M, days_fixed, K * M) for K, M in points]
         else:
             print(f"\nwall time vs days (512 agents = 32 x 16, {symbols} stocks)")
             cases = [(32, 16, d, d) for d in points]
-        print(f"{'x':>6} {'wall s':>8} {'fit s':>8} {'dev':>7} {'us/agent-day':>13}" + (f" {'peak MiB':>9}" if trace else ""))
+        print(f"{'x':>6} {'wall s':>8} {'fit s':>8} {'dev':>7} {'us/agent-day':>13}"
+              + (f" {'peak MiB':>9}" if trace else ""))
         rows = []
         for K, M, days, x in cases:
             r = min((run(K, M, days, symbols) for _ in range(repeat)), key=lambda r: r["seconds"])
@@ -113,7 +115,8 @@ def main() -> None:
         r["peak_mib"] = run(K, M, args.days, args.symbols, trace=True, csi300=args.csi300)["peak_mib"]
         base = base or r
         ratio = base["steps_per_s"] / r["steps_per_s"]
-        print(f"{r['agents']:>7} {r['steps_per_s']:>9.1f} {r['us_per_agent_day']:>13.2f} {r['peak_mib']:>9.1f} {ratio:>10.1f}x", flush=True)
+        print(f"{r['agents']:>7} {r['steps_per_s']:>9.1f} {r['us_per_agent_day']:>13.2f} {r['peak_mib']:>9.1f} "
+              f"{ratio:>10.1f}x", flush=True)
 
 
 if __name__ == "__main__":

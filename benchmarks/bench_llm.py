@@ -162,7 +162,8 @@ def main() -> None:
         }
         results[f"threads_{th}"] = row
         print(f"\nlocal backend, {row['threads']} thread(s), {row['dtype']}: model load {row['load_s']} s")
-        print(f"  64 agents x {args.candidates} candidates: {row['s_per_day_64']} s/day (CPU {row['cpu_s_per_day_64']} s), "
+        print(f"  64 agents x {args.candidates} candidates: {row['s_per_day_64']} s/day "
+              f"(CPU {row['cpu_s_per_day_64']} s), "
               f"{row['calls_per_s']} calls/s, {row['computed_tokens_per_s']} computed tokens/s "
               f"({row['computed_tokens_per_day']} tokens and {row['branches_per_day']} stock branches per day), "
               f"{row['logical_tokens_per_s']} logical tokens/s; rating-token mass {row['mean_rating_mass']}")

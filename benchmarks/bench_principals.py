@@ -5,8 +5,8 @@ call per generation), on recorded windows of a real episode (scripted followers,
 For each optimiser, population size (8 x 8 = 64 agents, 32 x 16 = 512) and fitness window length
 (5 days is the MASS setting; longer windows make the fitness dearer), a full day's search (the ABL
 configs' settings: ``principals.make("sa" | "cmaes", ...)``) is repeated on several days and the time
-is split into ``start`` + ``ask`` + ``tell`` + ``recommend`` (the optimiser) and the objective (the fitness). "overhead %" is the
-optimiser's share of a day's search.
+is split into ``start`` + ``ask`` + ``tell`` + ``recommend`` (the optimiser) and the objective (the fitness).
+"overhead %" is the optimiser's share of a day's search.
 
     python benchmarks/bench_principals.py            # 64 and 512 agents, windows 5/20/60
     python benchmarks/bench_principals.py --quick    # 64 agents, window 5

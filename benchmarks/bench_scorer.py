@@ -57,7 +57,8 @@ def main() -> None:
     print(f"{'P':>4} {'T':>4} {'N':>4} {'fitness evals/s':>16} {'x scipy loop':>13} {'/ argsort bound':>16}")
     for P, T, N in grid:
         r = cell(P, T, N, rng)
-        print(f"{P:>4} {T:>4} {N:>4} {r['evals_per_s']:>16.0f} {r['vs_scipy']:>12.0f}x {r['vs_argsort']:>15.2f}x", flush=True)
+        print(f"{P:>4} {T:>4} {N:>4} {r['evals_per_s']:>16.0f} {r['vs_scipy']:>12.0f}x {r['vs_argsort']:>15.2f}x",
+              flush=True)
 
 
 if __name__ == "__main__":

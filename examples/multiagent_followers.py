@@ -39,8 +39,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -184,7 +185,7 @@ def train_followers(*, episodes: int = 6, principal: str = "cmaes", learners: Se
             row[f"learner{k}_best_arm"] = arm
             row[f"learner{k}_best_prob"] = prob
         rows.append(row)
-        say("episode {:>2}: ".format(ep) + ", ".join(
+        say(f"episode {ep:>2}: " + ", ".join(
             f"learner {k} reward {row[f'learner{k}_reward']:+.4f} (prefers {row[f'learner{k}_best_arm']} "
             f"p={row[f'learner{k}_best_prob']:.2f})" for k in bandits)
             + f"; scripted types {row['scripted_reward']:+.4f}; leader payoff {row['leader_payoff']:+.4f} "

@@ -30,8 +30,10 @@ from .markets import load_market
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", default=None, help="shared-data root or a CSV/parquet long table (default: embedded synthetic market)")
-    p.add_argument("--types", type=int, default=8, help="number of investor types (8: the paper's 64-agent setting with --agents 8)")
+    p.add_argument("--data", default=None,
+                   help="shared-data root or a CSV/parquet long table (default: embedded synthetic market)")
+    p.add_argument("--types", type=int, default=8,
+                   help="number of investor types (8: the paper's 64-agent setting with --agents 8)")
     p.add_argument("--agents", type=int, default=8, help="agents per type")
     p.add_argument("--horizon", type=int, default=10, help="payoff horizon in trading days")
     p.add_argument("--out", default=None, help="directory for result files")
@@ -83,7 +85,7 @@ def _parse_seeds(text: str) -> tuple[int, ...]:
                 raise ValueError
             seeds = tuple(range(n))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--seeds takes a count (3) or a comma list (0,11,22), got {text!r}")
+        raise argparse.ArgumentTypeError(f"--seeds takes a count (3) or a comma list (0,11,22), got {text!r}") from None
     if not seeds or len(set(seeds)) != len(seeds):
         raise argparse.ArgumentTypeError(f"--seeds must name distinct seeds, got {text!r}")
     return seeds
@@ -127,7 +129,8 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
     if spec.reference not in {c.name for c in spec.configs}:
         print(f"note: reference {spec.reference!r} is not among the runs ({names}): no confidence intervals",
               file=sys.stderr)
-    log(f"ablation on {source}\n  runs: {names} x seeds {list(spec.seeds)} with {args.followers} followers -> {args.out}")
+    log(f"ablation on {source}\n  runs: {names} x seeds {list(spec.seeds)} with {args.followers} followers "
+        f"-> {args.out}")
     executor = None  # serial: the runs play in this process
     if args.executor != "serial":
         from .executors import make_executor
@@ -157,7 +160,8 @@ def _date(x: object) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mass", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="mass", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="one episode with scripted followers")
     _add_common(run)
@@ -174,9 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a count N (seeds 0..N-1) or a comma list of seeds (default 3)")
     abl.add_argument("--baselines", default="equal,oracle",
                      help="comma list of equal, random, oracle (hindsight upper bound), or none")
-    abl.add_argument("--data", default=None, help="shared-data root or a CSV/parquet long table (default: embedded synthetic market)")
+    abl.add_argument("--data", default=None,
+                     help="shared-data root or a CSV/parquet long table (default: embedded synthetic market)")
     abl.add_argument("--days", type=int, default=160, help="days of the embedded synthetic market")
-    abl.add_argument("--market-seed", type=int, default=0, help="seed of the synthetic market (held fixed across seeds)")
+    abl.add_argument("--market-seed", type=int, default=0,
+                     help="seed of the synthetic market (held fixed across seeds)")
     abl.add_argument("--vary-market", action="store_true", help="draw a synthetic market per seed instead")
     abl.add_argument("--followers", default="scripted", choices=("scripted", "llm"),
                      help="follower population: scripted, or llm (LLM investors; options --llm-*)")

@@ -29,9 +29,10 @@ selected configs use; at 32 x 16 its name gets the suffix ``-512``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 import principals
 

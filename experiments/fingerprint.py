@@ -24,10 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import principals
+from agents.populations import population_sources
 from principals.blackbox import optimise
 from principals.cmaes import CMAES
-
-from agents.populations import population_sources
 
 from .configs import AblationConfig
 

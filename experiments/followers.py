@@ -12,7 +12,8 @@ from typing import Any
 from agents.populations import POPULATIONS, register_population
 
 
-def register_followers(name: str, factory: Callable[..., Mapping[str, Any]], sources: Sequence[str | Path] = ()) -> None:
+def register_followers(name: str, factory: Callable[..., Mapping[str, Any]],
+                       sources: Sequence[str | Path] = ()) -> None:
     """Deprecated: ``agents.populations.register_population(name, factory, sources=...)``."""
     warnings.warn("experiments.followers.register_followers is deprecated and will be removed in 0.3; use "
                   "agents.populations.register_population", DeprecationWarning, stacklevel=2)
@@ -21,7 +22,8 @@ def register_followers(name: str, factory: Callable[..., Mapping[str, Any]], sou
 
 def __getattr__(name: str) -> Any:
     if name in ("FOLLOWERS", "FOLLOWER_SOURCES"):
-        warnings.warn(f"experiments.followers.{name} is deprecated and will be removed in 0.3; use agents.populations.POPULATIONS",
+        warnings.warn(f"experiments.followers.{name} is deprecated and will be removed in 0.3; use "
+                      "agents.populations.POPULATIONS",
                       DeprecationWarning, stacklevel=2)
         from agents.populations import population_sources
 

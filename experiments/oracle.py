@@ -19,10 +19,9 @@ import pandas as pd
 
 from mass_env.data.returns import REPORT_HORIZONS, ReturnSpec
 from mass_env.game import StackelbergGame
+from mass_env.game.components import COMPONENTS, ric_column
 from principals.blackbox import Objective, SearchSpace, optimise
 from principals.cmaes import CMAES
-
-from mass_env.game.components import COMPONENTS, ric_column
 
 #: Signal components of the game's history (``ric_<component>_<h>d``).
 

@@ -131,7 +131,8 @@ class TrainResult:
         pol, eq = h["rl"].mean(), h["equal"].mean()
         return (f"held-out days {self.meta['eval_days'][0]}..{self.meta['eval_days'][1]}: "
                 f"policy {pol:+.4f} vs equal weights {eq:+.4f} mean payoff over follower seeds "
-                f"{list(h.index)} (diff {pol - eq:+.4f}; policy better on {(h['rl'] > h['equal']).sum()}/{len(h)} seeds)")
+                f"{list(h.index)} (diff {pol - eq:+.4f}; "
+                f"policy better on {(h['rl'] > h['equal']).sum()}/{len(h)} seeds)")
 
 
 def make_training_env(panel: MarketPanel, spec: TrainSpec) -> Any:
@@ -168,7 +169,8 @@ def _curve_callback(say: Say, every: int) -> Any:
                 self.rows.append(row)
                 if row["episode"] % every == 0:
                     recent = np.mean([r["episode_reward"] for r in self.rows[-10:]])
-                    say(f"  episode {row['episode']:>4}  step {self.num_timesteps:>7}  return {row['episode_reward']:+.3f}"
+                    say(f"  episode {row['episode']:>4}  step {self.num_timesteps:>7}  "
+                        f"return {row['episode_reward']:+.3f}"
                         f"  (last 10: {recent:+.3f})  {self.num_timesteps / max(el, 1e-9):.0f} steps/s")
             return True
 
@@ -287,7 +289,8 @@ def _strength(text: str) -> dict[str, float] | None:
             k, v = part.split("=")
             out[k.strip().lower()] = float(v)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--strength takes 'default', 'value-only' or e.g. value=1.2,ohlcv=0.5; got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"--strength takes 'default', 'value-only' or e.g. value=1.2,ohlcv=0.5; got {text!r}") from None
     return out
 
 
@@ -296,7 +299,7 @@ def seed_list(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(x) for x in text.split(",") if x.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a comma list of integers, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a comma list of integers, got {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -316,7 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--market-seed", type=int, default=0, help="seed of the synthetic market")
     p.add_argument("--strength", type=_strength, default=dict(VALUE_ONLY),
                    help="synthetic signal strengths: value-only (default), default, or e.g. value=1.2,ohlcv=0.5")
-    p.add_argument("--train-frac", type=float, default=0.6, help="fraction of days used for training; the rest is held out")
+    p.add_argument("--train-frac", type=float, default=0.6,
+                   help="fraction of days used for training; the rest is held out")
     p.add_argument("--eval-seeds", type=seed_list, default=(0, 1, 2), help="follower seeds of the held-out evaluation")
     p.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
     p.add_argument("--out", default="results/rl", help="output directory")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def moved_module(old: str, new: str) -> Callable[[str], Any]:

@@ -27,7 +27,8 @@ type's realised Rank IC ("skill"), or that times K x its weight share ("weighted
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import gymnasium
 import numpy as np
@@ -141,7 +142,8 @@ class MassStackelbergEnv(ParallelEnv):
         g = self.game
         w = " ".join(f"{x:.2f}" for x in g.applied_weights)
         paid = ", ".join(f"day {p.day}: RankIC {p.rank_ic:+.3f}" for p in self.last_paid) or "nothing paid"
-        return f"[{g.panel.dates[min(g.t, g.panel.n_days - 1)].date()}] applied d=[{w}] alpha={g.announced.alpha:.2f}; {paid}"
+        return (f"[{g.panel.dates[min(g.t, g.panel.n_days - 1)].date()}] applied d=[{w}] "
+                f"alpha={g.announced.alpha:.2f}; {paid}")
 
     def close(self) -> None:
         pass
@@ -151,7 +153,8 @@ class MassStackelbergEnv(ParallelEnv):
         x = np.asarray(action, dtype=np.float64)
         if x.shape != (t.n_agents, self.panel.n_symbols):
             raise ActionError(
-                f"{investor_agent(t.type_id)} action must have shape ({t.n_agents}, {self.panel.n_symbols}), got {x.shape}")
+                f"{investor_agent(t.type_id)} action must have shape ({t.n_agents}, {self.panel.n_symbols}), "
+                f"got {x.shape}")
         return x
 
     def _signal_stats(self, moments: np.ndarray) -> np.ndarray:

@@ -9,10 +9,10 @@ to embed any ``Follower`` policies. Each step runs the followers through ``mass_
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import gymnasium
-import numpy as np
 
 from .env import PRINCIPAL, MassStackelbergEnv
 from .rollout import follower_actions, reset_followers

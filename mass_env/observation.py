@@ -10,8 +10,8 @@ does offset arithmetic on an observation.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -86,7 +86,7 @@ class ObservationLayout:
         sl = self.slices()
         return {p.name: o[..., sl[p.name]].reshape(o.shape[:-1] + p.full_shape(self.window)) for p in self.pieces}
 
-    def with_window(self, window: int) -> "ObservationLayout":
+    def with_window(self, window: int) -> ObservationLayout:
         return type(self)(self.pieces, window)
 
     def rewindow(self, obs: npt.ArrayLike, window: int) -> npt.NDArray[np.float32]:
@@ -138,10 +138,10 @@ class PrincipalObsLayout(ObservationLayout):
             Piece("progress", (1,), doc="fraction of the episode played"),
         ), window)
 
-    def with_window(self, window: int) -> "PrincipalObsLayout":
+    def with_window(self, window: int) -> PrincipalObsLayout:
         return PrincipalObsLayout(self.n_types, window)
 
     @classmethod
-    def infer(cls, obs_size: int, n_types: int) -> "PrincipalObsLayout":
+    def infer(cls, obs_size: int, n_types: int) -> PrincipalObsLayout:
         """The layout of a leader observation of ``obs_size`` values for ``n_types`` types."""
         return cls(n_types, cls(n_types, 1).infer_window(obs_size))

@@ -12,8 +12,9 @@ t-1. The context hands the leader what it may know at that close and nothing els
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -58,7 +59,7 @@ class DecisionContext:
 
     @classmethod
     def from_game(cls, game: StackelbergGame, obs: np.ndarray, info: Mapping[str, Any] | None = None
-                  ) -> "DecisionContext":
+                  ) -> DecisionContext:
         asof = game.t
 
         def window(lookback: int, *, horizon: int | None = None) -> ScoringWindow:

@@ -9,8 +9,9 @@ then the optional hook sees the whole transition (the place for followers that l
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .game.stackelberg import Payoff
 from .roles import PRINCIPAL, DecisionContext, Follower, Principal
@@ -75,7 +76,7 @@ def paid_of(infos: Mapping[str, Any]) -> tuple[Payoff, ...]:
     return tuple(infos.get(PRINCIPAL, {}).get("payoffs", ()))
 
 
-def rollout(env: "MassStackelbergEnv", leader: Principal, followers: Mapping[str, Follower], *,
+def rollout(env: MassStackelbergEnv, leader: Principal, followers: Mapping[str, Follower], *,
             seed: int | None = 0, options: Mapping[str, Any] | None = None,
             on_step: StepHook | None = None, progress: Progress | None = None, label: str = "episode",
             record: bool = False, keep_follower_state: bool = False) -> Rollout:

@@ -13,8 +13,9 @@ Every episode here is played by ``mass_env.rollout``, the same loop the experime
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -64,7 +64,8 @@ def __getattr__(name: str) -> Any:
     if name in ("_REGISTRY",):  # pre-0.2 private registry dict, still poked at by old tests
         import warnings
 
-        warnings.warn("principals._REGISTRY is deprecated and will be removed in 0.3; use principals.register / PRINCIPALS",
+        warnings.warn("principals._REGISTRY is deprecated and will be removed in 0.3; use "
+                      "principals.register / PRINCIPALS",
                       DeprecationWarning, stacklevel=2)
         return PRINCIPALS._factories
     raise AttributeError(f"module 'principals' has no attribute {name!r}")

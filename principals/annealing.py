@@ -144,7 +144,8 @@ def make_sa(**options: Any) -> BlackBoxPrincipal:
     """MASS simulated annealing (defaults: disagreement fitness, alpha fixed at 0.5)."""
     window, rest = WindowOptions.split(options)
     check_options("sa", rest, inspect.signature(MassAnnealing).parameters)
-    return BlackBoxPrincipal(MassAnnealing(**rest), name="sa", **{**make_sa.window_defaults, **window})
+    return BlackBoxPrincipal(MassAnnealing(**rest), name="sa",
+                             **{**make_sa.window_defaults, **window})  # type: ignore[attr-defined]
 
 
 make_sa.window_defaults = {"component": "disagreement", "learn_alpha": False}  # type: ignore[attr-defined]

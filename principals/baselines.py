@@ -7,7 +7,8 @@ analysis function, ``experiments.oracle.hindsight_oracle``, and always labelled 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

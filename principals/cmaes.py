@@ -21,7 +21,8 @@ the best sample, and the weights are softmax logits (the simplex without scale d
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Mapping, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -141,7 +142,8 @@ def make_cmaes(**options: Any) -> BlackBoxPrincipal:
     """CMA-ES on the combined signal with learned alpha (the follow-up paper's config D)."""
     window, rest = WindowOptions.split(options)
     check_options("cmaes", rest, inspect.signature(CMAES).parameters)
-    return BlackBoxPrincipal(CMAES(**rest), name="cmaes", **{**make_cmaes.window_defaults, **window})
+    return BlackBoxPrincipal(CMAES(**rest), name="cmaes",
+                             **{**make_cmaes.window_defaults, **window})  # type: ignore[attr-defined]
 
 
 make_cmaes.window_defaults = {"component": "signal", "learn_alpha": True}  # type: ignore[attr-defined]

@@ -29,11 +29,12 @@ Every day, at the close of t (deciding the commitment of t+1), the principal
 i's contribution on the mechanism's objective. Here the contribution of type k is its weight in the
 aggregate, so ``price_k = dJ_ic / dd_k`` evaluated at the applied weights ``d`` (normalised, sum 1,
 floored like the principal's own weights) with the weights treated as *raw* positive weights that
-the rule normalises. The aggregation is scale invariant, so ``sum_k d_k price_k = 0``: ``price_k = g_k - sum_j d_j g_j``, type k's marginal
-value *relative to the weight-average type* (positive: moving weight toward k raises the expected Rank
-IC; negative: k drags it down). We report the gradient per unit of weight rather than per logit
-because the logit gradient is ``d_k * price_k``: it vanishes for a type whose weight has been
-squeezed toward zero, even when that type has become valuable, so it would not be a usable price.
+the rule normalises. The aggregation is scale invariant, so ``sum_k d_k price_k = 0``:
+``price_k = g_k - sum_j d_j g_j``, type k's marginal value *relative to the weight-average type*
+(positive: moving weight toward k raises the expected Rank IC; negative: k drags it down). We report the
+gradient per unit of weight rather than per logit because the logit gradient is ``d_k * price_k``:
+it vanishes for a type whose weight has been squeezed toward zero, even when that type has become
+valuable, so it would not be a usable price.
 The turnover term is left out of the price (its smoothed gradient at ``d = d_applied`` is zero
 anyway), and the alpha derivative is reported separately (``alpha_prices``).
 
@@ -48,8 +49,9 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -124,8 +126,8 @@ class GradientPrincipal(WindowedLeader):
                  temperature: float = DEFAULT_TEMPERATURE, tv_smoothing: float = 1e-3,
                  logit_decay: float = 0.01, weight_floor: float = 1e-3, threads: int | None = 1,
                  name: str = "gradient") -> None:
-        self.window = WindowOptions(Component.parse(component), learn_alpha, alpha, lookback, fitness_horizon, turnover_penalty,
-                                    inertia, min_days)
+        self.window = WindowOptions(Component.parse(component), learn_alpha, alpha, lookback, fitness_horizon,
+                                    turnover_penalty, inertia, min_days)
         if logit_decay < 0 or tv_smoothing < 0:
             raise ValueError("logit_decay and tv_smoothing must be >= 0")
         if not 0.0 <= weight_floor < 1.0:
@@ -280,7 +282,8 @@ class GradientPrincipal(WindowedLeader):
 
     def options(self) -> dict[str, Any]:
         """Settings (for result files)."""
-        return {"name": self.name, **self.window.as_dict(), "min_days": self.min_days, "steps": self.steps, "lr": self.lr, "temperature": self.temperature,
+        return {"name": self.name, **self.window.as_dict(), "min_days": self.min_days, "steps": self.steps,
+                "lr": self.lr, "temperature": self.temperature,
                 "tv_smoothing": self.tv_smoothing, "logit_decay": self.logit_decay,
                 "weight_floor": self.weight_floor,
                 "optimizer": "Adam on softmax logits + alpha logit (soft-rank Rank IC surrogate)"}

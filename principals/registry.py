@@ -7,7 +7,8 @@ one import line in ``principals/__init__.py``; installed packages add leaders th
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from mass_env.registry import Registry
 from mass_env.roles import Principal

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -120,8 +121,8 @@ class RLPrincipal:
                  use_inertia: bool = True, name: str = "rl", device: str = "cpu", threads: int | None = 1,
                  use_lambda: bool | None = None) -> None:
         if use_lambda is not None:
-            warnings.warn("RLPrincipal(use_lambda=...) is deprecated and will be removed in 0.3; use use_inertia", DeprecationWarning,
-                          stacklevel=2)
+            warnings.warn("RLPrincipal(use_lambda=...) is deprecated and will be removed in 0.3; use use_inertia",
+                          DeprecationWarning, stacklevel=2)
             use_inertia = use_lambda
         self.name = name
         self.path = str(policy_paths(path)[0])

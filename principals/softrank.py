@@ -34,8 +34,9 @@ classes, so importing ``principals`` never needs torch.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -80,12 +81,12 @@ def torch_threads(n: int | None) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
-def rank_temperature(n_valid: "torch.Tensor", temperature: float) -> "torch.Tensor":
+def rank_temperature(n_valid: torch.Tensor, temperature: float) -> torch.Tensor:
     """Sigmoid scale on z-scores for rows of ``n_valid`` usable stocks: ``temperature`` neighbour gaps."""
     return temperature * math.sqrt(12.0) / n_valid.clamp(min=1.0)
 
 
-def _zscore(x: "torch.Tensor", mask: "torch.Tensor") -> "torch.Tensor":
+def _zscore(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     torch = require_torch()
     m = mask.to(x.dtype)
     n = m.sum(-1, keepdim=True).clamp(min=1.0)
@@ -96,7 +97,7 @@ def _zscore(x: "torch.Tensor", mask: "torch.Tensor") -> "torch.Tensor":
     return xc / std
 
 
-def soft_rank(x: "torch.Tensor", mask: "torch.Tensor", temperature: float = DEFAULT_TEMPERATURE) -> "torch.Tensor":
+def soft_rank(x: torch.Tensor, mask: torch.Tensor, temperature: float = DEFAULT_TEMPERATURE) -> torch.Tensor:
     """Pairwise-sigmoid soft average ranks (1-based) along the last axis over ``mask``; 0 elsewhere.
 
     ``x`` is ``(..., N)`` (entries outside ``mask`` may be NaN), ``mask`` a bool tensor broadcastable
@@ -113,7 +114,7 @@ def soft_rank(x: "torch.Tensor", mask: "torch.Tensor", temperature: float = DEFA
     return torch.where(mask, r, torch.zeros((), dtype=x.dtype))
 
 
-def masked_pearson(a: "torch.Tensor", b: "torch.Tensor", mask: "torch.Tensor") -> "torch.Tensor":
+def masked_pearson(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Pearson correlation along the last axis over ``mask`` (0 where a side is constant)."""
     torch = require_torch()
     mask = torch.broadcast_to(mask, torch.broadcast_shapes(a.shape, b.shape))
@@ -175,12 +176,12 @@ class SoftRankWindow:
     def usable_days(self) -> int:
         return int(self.day_ok.sum())
 
-    def _tensor(self, x: Any) -> "torch.Tensor":
+    def _tensor(self, x: Any) -> torch.Tensor:
         torch = require_torch()
         return x if isinstance(x, torch.Tensor) else torch.tensor(np.array(x, np.float64), dtype=self.dtype)
 
     def aggregate(self, weights: Any, alpha: Any, *, nan_unseen: bool = True
-                  ) -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Consensus, disagreement and signal ``(P, L, N)`` for weights ``(P, K)`` and alpha ``(P,)``.
 
         Weights need not be normalised (the rule is scale invariant). Where nobody looked the values
@@ -223,18 +224,18 @@ class SoftRankWindow:
             mean, std, signal = (torch.where(ok, x, nan) for x in (mean, std, signal))
         return mean, std, signal
 
-    def _component(self, weights: Any, alpha: Any) -> "torch.Tensor":
+    def _component(self, weights: Any, alpha: Any) -> torch.Tensor:
         cons, dis, sig = self.aggregate(weights, alpha, nan_unseen=False)
         return self.component.pick(cons, dis, sig)
 
-    def daily(self, weights: Any, alpha: Any) -> "torch.Tensor":
+    def daily(self, weights: Any, alpha: Any) -> torch.Tensor:
         """``(P, L)`` surrogate Rank IC per candidate and day (meaningful where ``day_ok``)."""
         x = self._component(weights, alpha)
         if self.surrogate == "softrank":
             x = soft_rank(x, self.mask, self.temperature)
         return masked_pearson(x, self.return_ranks, self.mask)
 
-    def __call__(self, weights: Any, alpha: Any) -> "torch.Tensor":
+    def __call__(self, weights: Any, alpha: Any) -> torch.Tensor:
         """``(P,)`` mean surrogate Rank IC over the usable days (-1 when there is none, no gradient)."""
         torch = require_torch()
         d = self.daily(weights, alpha)
@@ -255,7 +256,7 @@ def surrogate_rank_ic(window: ScoringWindow, weights: npt.ArrayLike, alpha: npt.
         return obj(w, a).cpu().numpy()
 
 
-def smooth_turnover(w: "torch.Tensor", previous: "torch.Tensor", smoothing: float) -> "torch.Tensor":
+def smooth_turnover(w: torch.Tensor, previous: torch.Tensor, smoothing: float) -> torch.Tensor:
     """``||w - previous||_1 / 2`` with each ``|x|`` replaced by ``sqrt(x^2 + s^2) - s`` (pseudo-Huber).
 
     Exact at 0, within ``s`` of ``|x|`` everywhere, and differentiable with zero gradient at

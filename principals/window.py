@@ -10,8 +10,9 @@ inertia the leader commits to is applied to every candidate as the mechanism wil
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from mass_env.game.components import Component
 from mass_env.game.stackelberg import GameConfig

@@ -148,7 +148,8 @@ def test_sweep_writes_tidy_files_is_reproducible_and_resumes(tmp_path, monkeypat
     assert set(weights.columns) == {"config", "seed", "day", "date", "type", "weight"}
     np.testing.assert_allclose(weights.groupby(["config", "seed", "day"])["weight"].sum(), 1.0)
     meta = json.loads((out / "ablation.json").read_text())
-    assert meta["spec"]["seeds"] == [0, 1] and meta["versions"]["cma"] and meta["spec"]["configs"][1]["turnover_penalty"] == 0.1
+    assert (meta["spec"]["seeds"] == [0, 1] and meta["versions"]["cma"]
+            and meta["spec"]["configs"][1]["turnover_penalty"] == 0.1)
     assert "upper bound" in meta["table"][3]["label"]
     assert meta["executor"] == {"name": "serial", "workers": 1}
     assert pd.read_csv(out / "table.csv").shape[0] == 4
@@ -188,7 +189,8 @@ def test_resume_fingerprint_covers_the_code_a_run_depends_on():
     def names(cfg):
         return {p.name for p in run_sources(cfg, "scripted")}
 
-    assert {"annealing.py", "blackbox.py", "scripted.py", "runner.py", "stackelberg.py", "scoring.py"} <= names(CONFIGS["A"])
+    assert {"annealing.py", "blackbox.py", "scripted.py", "runner.py", "stackelberg.py",
+            "scoring.py"} <= names(CONFIGS["A"])
     assert "cmaes.py" not in names(CONFIGS["A"]) and "cmaes.py" in names(CONFIGS["E"])
     assert "cmaes.py" in names(baseline_for("oracle", (8, 8)))  # the oracle fits with CMA-ES
     assert "loaders.py" not in names(CONFIGS["A"])  # data code: the panel's content is hashed instead

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from mass_env.game.aggregation import aggregate, normalise_weights, type_moments
 from mass_env.errors import ActionError
+from mass_env.game.aggregation import aggregate, normalise_weights, type_moments
 from mass_env.game.mechanism import ActionCodec, PrincipalAction, apply_inertia, turnover
 
 
@@ -118,5 +118,6 @@ def test_moments_do_not_depend_on_agent_order(rng):
     grouped = type_moments(X, at, 4)  # contiguous types: segment sums
     perm = rng.permutation(12)
     shuffled = type_moments(X[perm], at[perm], 4)  # interleaved types: general path
-    for a, b in zip((grouped.count, grouped.total, grouped.total_sq), (shuffled.count, shuffled.total, shuffled.total_sq)):
+    for a, b in zip((grouped.count, grouped.total, grouped.total_sq),
+                    (shuffled.count, shuffled.total, shuffled.total_sq)):
         np.testing.assert_allclose(a, b, atol=1e-12)

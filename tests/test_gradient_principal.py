@@ -15,8 +15,15 @@ from scipy.stats import spearmanr  # noqa: E402
 import principals  # noqa: E402
 from agents.scripted import scripted_followers  # noqa: E402
 from experiments.runner import run_episode  # noqa: E402
-from mass_env import (GameConfig, MassStackelbergEnv, SyntheticConfig, TypeMoments, aggregate,  # noqa: E402
-                      build_types, synthetic_market)
+from mass_env import (  # noqa: E402
+    GameConfig,
+    MassStackelbergEnv,
+    SyntheticConfig,
+    TypeMoments,
+    aggregate,
+    build_types,
+    synthetic_market,
+)
 from mass_env.game.metrics import average_ranks  # noqa: E402
 from principals import EqualWeights  # noqa: E402
 from principals.gradient import GradientPrincipal, make_gradient  # noqa: E402

@@ -9,10 +9,20 @@ import textwrap
 import numpy as np
 import pytest
 
-from agents.llm import (OK, TIMEOUT, Answer, BaseBackend, CachedBackend, CacheMissError, ResponseCache,
-                        ScriptedBackend, cache_key, llm_followers)
+from agents.llm import (
+    OK,
+    TIMEOUT,
+    Answer,
+    BaseBackend,
+    CachedBackend,
+    CacheMissError,
+    ResponseCache,
+    ScriptedBackend,
+    cache_key,
+    llm_followers,
+)
 from agents.llm.cache import iter_rows
-from mass_env import PRINCIPAL, GameConfig, MassStackelbergEnv, build_types
+from mass_env import GameConfig, MassStackelbergEnv, build_types
 from mass_env.testing import follower_signals
 
 

@@ -7,10 +7,21 @@ import re
 import numpy as np
 import pytest
 
-from agents.llm import (ERROR, MALFORMED, OK, TEMPLATE_VERSION, TIMEOUT, Answer, BaseBackend, LLMInvestor,
-                        ScriptedBackend, llm_followers, score_to_probs)
+from agents.llm import (
+    ERROR,
+    MALFORMED,
+    OK,
+    TEMPLATE_VERSION,
+    TIMEOUT,
+    Answer,
+    BaseBackend,
+    LLMInvestor,
+    ScriptedBackend,
+    llm_followers,
+    score_to_probs,
+)
 from agents.llm.prompts import LIST_SYSTEM, PER_STOCK_SYSTEM, DayBrief, release_day
-from mass_env import PRINCIPAL, GameConfig, MassStackelbergEnv, build_types
+from mass_env import GameConfig, MassStackelbergEnv, build_types
 from mass_env.testing import follower_signals, perturb_after
 
 
@@ -48,7 +59,7 @@ def test_signals_shape_candidates_and_missing(small_market):
     sig = play(env, f, 25, 27, seed=1)
     for d, acts in enumerate(sig):
         uni = panel.universe[25 + d]
-        for a, x in acts.items():
+        for _, x in acts.items():
             assert x.shape == (3, panel.n_symbols) and x.dtype == np.float32
             seen = np.isfinite(x)
             assert (seen.sum(1) == min(7, uni.sum())).all()
@@ -68,8 +79,8 @@ def test_signals_shape_candidates_and_missing(small_market):
 
 def test_types_never_merge_even_with_identical_information(small_market):
     """Two types with the same modalities and style are two types: own agents, own streams."""
-    from mass_env.game.investors import InvestorType
     from mass_env.data.modalities import Modality
+    from mass_env.game.investors import InvestorType
 
     panel = small_market[0]
     types = (InvestorType(0, Modality.OHLCV, "balanced", 2), InvestorType(1, Modality.OHLCV, "balanced", 2))

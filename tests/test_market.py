@@ -1,11 +1,20 @@
 import numpy as np
 import pytest
 
-from mass_env import (DataError, LookAheadError, MarketPanel, Modality, PointInTimeView, ReturnSpec,
-                      SyntheticConfig, forward_returns, synthetic_market)
-from mass_env.game.metrics import rank_ic
+from mass_env import (
+    DataError,
+    LookAheadError,
+    MarketPanel,
+    Modality,
+    PointInTimeView,
+    ReturnSpec,
+    SyntheticConfig,
+    forward_returns,
+    synthetic_market,
+)
 from mass_env.data.modalities import DailyFeatures
 from mass_env.data.view import ForwardReturnCache
+from mass_env.game.metrics import rank_ic
 
 
 def test_synthetic_is_deterministic_and_has_suspensions():
@@ -90,22 +99,30 @@ def _arrays(T=5, N=3):
 
 def test_panel_validation_errors():
     MarketPanel(**_arrays())
-    bad = _arrays(); bad["close"] = np.ones((4, 3))
+    bad = _arrays()
+    bad["close"] = np.ones((4, 3))
     with pytest.raises(DataError, match="close"):
         MarketPanel(**bad)
-    bad = _arrays(); bad["symbols"] = ("a", "a", "b")
+    bad = _arrays()
+    bad["symbols"] = ("a", "a", "b")
     with pytest.raises(DataError, match="unique"):
         MarketPanel(**bad)
-    bad = _arrays(); bad["tradable"] = np.ones((5, 3))
+    bad = _arrays()
+    bad["tradable"] = np.ones((5, 3))
     with pytest.raises(DataError, match="boolean"):
         MarketPanel(**bad)
-    bad = _arrays(); bad["adj_close"] = np.full((5, 3), np.nan)
+    bad = _arrays()
+    bad["adj_close"] = np.full((5, 3), np.nan)
     with pytest.raises(DataError, match="tradable"):
         MarketPanel(**bad)
-    bad = _arrays(); bad["industry"] = np.array([0, 5, 0])
+    bad = _arrays()
+    bad["industry"] = np.array([0, 5, 0])
     with pytest.raises(DataError, match="industry"):
         MarketPanel(**bad)
-    bad = _arrays(); bad["close"] = np.ones((5, 3)); bad["close"][2] = np.nan; bad["tradable"] = np.ones((5, 3), bool)
+    bad = _arrays()
+    bad["close"] = np.ones((5, 3))
+    bad["close"][2] = np.nan
+    bad["tradable"] = np.ones((5, 3), bool)
     bad["tradable"][2] = False
     with pytest.raises(DataError, match="empty days"):
         MarketPanel(**bad)

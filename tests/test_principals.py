@@ -9,11 +9,19 @@ import pytest
 import principals
 from agents.scripted import scripted_followers
 from experiments.runner import run_episode
-from mass_env import GameConfig, MassStackelbergEnv, Modality, ReturnSpec, SyntheticConfig, build_types, synthetic_market
+from mass_env import (
+    GameConfig,
+    MassStackelbergEnv,
+    Modality,
+    ReturnSpec,
+    SyntheticConfig,
+    build_types,
+    synthetic_market,
+)
 from mass_env.game.mechanism import PrincipalAction
 from mass_env.game.scoring import ScoringWindow
-from principals import CMAES, MassAnnealing, Objective, SearchSpace, optimise
 from mass_env.testing import check_principal
+from principals import CMAES, MassAnnealing, Objective, SearchSpace, optimise
 
 
 # ------------------------------------------------------------------------------------ conformance
@@ -81,7 +89,8 @@ def test_make_builds_by_name_and_rejects_unknowns(monkeypatch):
     assert set(principals.available()) >= {"equal", "random", "sa", "cmaes"}
     assert principals.make("CMA-ES").name == "cmaes"
     sa = principals.make("sa")
-    assert (sa.component, sa.learn_alpha, sa.alpha0, sa.lookback, sa.fitness_horizon) == ("disagreement", False, 0.5, 5, 5)
+    assert (sa.component, sa.learn_alpha, sa.alpha0, sa.lookback, sa.fitness_horizon) == (
+        "disagreement", False, 0.5, 5, 5)
     cma = principals.make("cmaes")
     assert (cma.component, cma.learn_alpha, cma.optimizer.sigma0, cma.optimizer.evals) == ("signal", True, 0.2, 30)
     with pytest.raises(ValueError, match="available"):

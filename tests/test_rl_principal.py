@@ -133,8 +133,8 @@ def test_rl_principal_passes_the_conformance_check(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("stable_baselines3")
     from experiments.train_rl import TrainSpec, make_training_env
-    from principals.rl import RLPrincipal, algorithm_class, save_policy
     from mass_env.testing import check_principal
+    from principals.rl import RLPrincipal, algorithm_class, save_policy
 
     spec = TrainSpec(n_types=3, agents_per_type=2, n_envs=1, strength=None)
     panel = synthetic_market(SyntheticConfig(n_days=70, n_symbols=20, n_industries=4), seed=11)[0]

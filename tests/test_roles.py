@@ -9,8 +9,18 @@ import numpy as np
 import pytest
 
 import principals
-from mass_env import (PRINCIPAL, Component, GameConfig, MassStackelbergEnv, PrincipalAction, SyntheticConfig,
-                      build_types, ric_column, rollout, synthetic_market)
+from mass_env import (
+    PRINCIPAL,
+    Component,
+    GameConfig,
+    MassStackelbergEnv,
+    PrincipalAction,
+    SyntheticConfig,
+    build_types,
+    ric_column,
+    rollout,
+    synthetic_market,
+)
 from mass_env.game.mechanism import apply_inertia
 from mass_env.observation import PrincipalObsLayout
 from mass_env.roles import DecisionContext, Follower, Principal
@@ -155,7 +165,8 @@ def test_the_env_observation_is_the_layouts_packing(small):
 def test_scripted_followers_pass_the_follower_check():
     rep = check_follower(lambda env, seed: scripted_followers(env, seed=seed))
     assert rep.days > 20 and 0 < rep.looked_share <= 1
-    assert all(isinstance(f, Follower) for f in scripted_followers(MassStackelbergEnv(n_types=2, agents_per_type=1)).values())
+    assert all(isinstance(f, Follower)
+               for f in scripted_followers(MassStackelbergEnv(n_types=2, agents_per_type=1)).values())
 
 
 class _Peeker:
@@ -220,4 +231,3 @@ def test_old_names_still_import_with_a_deprecation_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert isinstance(principals.EqualWeights(), Principal)
-        DecisionContext  # the new homes import without a warning

@@ -1,7 +1,8 @@
 """One interface for every way an LLM investor can be asked: a batch of requests in, ratings out.
 
-A ``Request`` is one agent's question on one day: the shared context (the day's market view, the type's view and style: identical for every agent of a type on a day, so a backend
-can compute it once) and the agent's candidate stocks, each with a compact description rendered
+A ``Request`` is one agent's question on one day: the shared context (the day's market view, the
+type's view and style: identical for every agent of a type on a day, so a backend can compute it
+once) and the agent's candidate stocks, each with a compact description rendered
 from the point-in-time view. An ``Answer`` carries, per candidate, a probability distribution over
 the ratings 1..5 (a local model's rating-token probabilities, a server's one-hot JSON answer, or
 the scripted investor's smoothed opinion), or a failure status. Backends never raise for a bad

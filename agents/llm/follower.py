@@ -103,7 +103,9 @@ class LLMInvestor:
     def _rng(self, agent: int, day: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, self.itype.type_id, agent, day])
 
-    def requests(self, obs: Mapping[str, Any], info: Mapping[str, Any]) -> tuple[list[Request], list[np.ndarray], list[np.random.Generator]]:
+    def requests(
+        self, obs: Mapping[str, Any], info: Mapping[str, Any]
+    ) -> tuple[list[Request], list[np.ndarray], list[np.random.Generator]]:
         """The day's requests (one per agent), each agent's candidates and its generator."""
         day = int(info["day"])
         assert self.briefs is not None

@@ -27,11 +27,24 @@ import os
 import re
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from .backend import (CLIENT_ERROR, ERROR, MALFORMED, OK, REFUSED, SERVER_ERROR, TIMEOUT, Answer, BaseBackend,
-                      OnAnswer, Request, one_hot)
+from .backend import (
+    CLIENT_ERROR,
+    ERROR,
+    MALFORMED,
+    OK,
+    REFUSED,
+    SERVER_ERROR,
+    TIMEOUT,
+    Answer,
+    BaseBackend,
+    OnAnswer,
+    Request,
+    one_hot,
+)
 from .prompts import LIST_SYSTEM, list_json_schema, list_user_message
 
 LIST_FORMAT_VERSION = "list-json/1"

@@ -24,15 +24,15 @@ Changing any text here requires bumping ``TEMPLATE_VERSION`` (it is part of the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
-from mass_env.game.investors import InvestorType
 from mass_env.data.modalities import Modality, industry_raw, macro_levels, market_beta, ohlcv_raw
 from mass_env.data.panel import MarketPanel
 from mass_env.data.view import PointInTimeView
+from mass_env.game.investors import InvestorType
 
 TEMPLATE_VERSION = "mass-llm-prompts/1"
 
@@ -142,7 +142,7 @@ class DayBrief:
     macro_text: str
 
     @classmethod
-    def build(cls, panel: MarketPanel, day: int) -> "DayBrief":
+    def build(cls, panel: MarketPanel, day: int) -> DayBrief:
         view = PointInTimeView(panel, day)
         uni = np.asarray(view.universe(), dtype=bool)
         syms = view.symbols

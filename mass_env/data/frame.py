@@ -33,7 +33,9 @@ PRICE_COLUMNS = ("close", "adj_close", "open", "high", "low", "volume")
 _UNKNOWN_INDUSTRY = {"", "-", "--", "nan", "none", "null", "<na>"}
 _TEXT_ID_COLUMNS = ("symbol", "code", "ts_code", "ticker", "Ticker", "股票代码", "代码", "Stock")
 
-MacroInput: TypeAlias = pd.DataFrame | Mapping[str, pd.DataFrame | MacroSeries] | tuple[npt.ArrayLike, Sequence[str]] | None
+MacroInput: TypeAlias = (
+    pd.DataFrame | Mapping[str, pd.DataFrame | MacroSeries] | tuple[npt.ArrayLike, Sequence[str]] | None
+)
 
 
 # ---------------------------------------------------------------------------------------- helpers

@@ -14,8 +14,8 @@ value released during day ``d`` counts as known at the close of ``d``; for relea
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 import numpy.typing as npt

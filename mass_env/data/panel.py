@@ -6,8 +6,8 @@ Arrays are dense ``(T, N)`` over a trading calendar and a fixed symbol list, so 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Mapping
 
 import numpy as np
 import numpy.typing as npt
@@ -142,7 +142,7 @@ class MarketPanel:
             raise DataError(f"{ts.date()} is not a trading day of panel {self.name!r}")
         return int(pos)
 
-    def slice_days(self, start: int, stop: int) -> "MarketPanel":
+    def slice_days(self, start: int, stop: int) -> MarketPanel:
         """A panel restricted to days ``[start, stop)`` (used to build perturbation tests, windows)."""
         sl = slice(start, stop)
         return replace(
@@ -156,7 +156,7 @@ class MarketPanel:
             macro=self.macro[sl],
         )
 
-    def with_arrays(self, **arrays: object) -> "MarketPanel":
+    def with_arrays(self, **arrays: object) -> MarketPanel:
         """A copy with some fields replaced (validated again)."""
         return replace(self, **arrays)  # type: ignore[arg-type]
 

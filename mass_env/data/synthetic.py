@@ -21,8 +21,8 @@ an effect worth roughly a 0.1 daily IC on its own; 0 switches it off. Everything
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -85,19 +85,19 @@ def synthetic_market(
     """Generate ``(panel, truth)``; the same ``(config, seed)`` always gives the same market."""
     cfg = config or SyntheticConfig()
     rng = np.random.default_rng(seed)
-    T, N, I = cfg.n_days, cfg.n_symbols, cfg.n_industries
+    T, N, n_industries = cfg.n_days, cfg.n_symbols, cfg.n_industries
     s = {k: float(cfg.strength.get(k, 0.0)) for k in ("ohlcv", "industry", "value", "macro")}
     unit = 0.1 * cfg.idio_vol  # a strength-1 effect moves returns by 10% of idio vol per day
 
-    industry = rng.integers(0, I, N)
-    industry[:I] = np.arange(min(I, N))  # every industry has at least one stock
+    industry = rng.integers(0, n_industries, N)
+    industry[:n_industries] = np.arange(min(n_industries, N))  # every industry has at least one stock
     beta = rng.uniform(0.5, 1.5, N)
     beta_z = (beta - beta.mean()) / beta.std()
 
     rho_o, rho_g, rho_v = 0.9, 0.99, 0.995
     sigma_o = s["ohlcv"] * 3.0 * cfg.idio_vol  # transient overreaction in log price
     o = rng.normal(0, sigma_o, N) if sigma_o > 0 else np.zeros(N)
-    g = rng.normal(0, 1, I)
+    g = rng.normal(0, 1, n_industries)
     v = rng.normal(0, 1, N)
     val_noise = rng.normal(0, 1, (3, T, N))
 
@@ -128,7 +128,7 @@ def synthetic_market(
             o_new = rho_o * o + np.sqrt(1 - rho_o**2) * sigma_o * rng.normal(size=N)
             log_fund = log_fund + beta * mkt + drift + eps
             o = o_new
-            g = rho_g * g + np.sqrt(1 - rho_g**2) * rng.normal(size=I)
+            g = rho_g * g + np.sqrt(1 - rho_g**2) * rng.normal(size=n_industries)
             v = rho_v * v + np.sqrt(1 - rho_v**2) * rng.normal(size=N)
             # suspensions: start, continue, end
             starting = (susp_left == 0) & (rng.random(N) < cfg.suspension_rate)
@@ -142,12 +142,13 @@ def synthetic_market(
     with np.errstate(invalid="ignore"):
         simple = np.vstack([np.zeros(N), close[1:] / close[:-1] - 1.0])
     # industry returns: equal-weighted mean of tradable stocks' returns, known at the close
-    ind_ret = np.zeros((T, I))
-    for k in range(I):
+    ind_ret = np.zeros((T, n_industries))
+    for k in range(n_industries):
         cols = industry == k
         rr = np.where(tradable[:, cols], simple[:, cols], np.nan)
         with np.errstate(invalid="ignore"):
-            ind_ret[:, k] = np.where(np.isfinite(rr).any(1), np.nanmean(np.where(np.isfinite(rr), rr, np.nan), axis=1), 0.0)
+            ind_ret[:, k] = np.where(np.isfinite(rr).any(1),
+                                     np.nanmean(np.where(np.isfinite(rr), rr, np.nan), axis=1), 0.0)
 
     # OHLC and volume
     open_ = np.vstack([close[:1], close[:-1]]) * np.exp(rng.normal(0, 0.003, (T, N)))
@@ -184,8 +185,9 @@ def synthetic_market(
     panel = MarketPanel(
         dates=dates, symbols=symbols, close=close, adj_close=close.copy(), open=open_, high=high,
         low=low, volume=volume, tradable=tradable, is_st=is_st, member=member, industry=industry,
-        industry_names=tuple(f"industry_{k}" for k in range(I)), industry_returns=ind_ret,
-        valuation={"pe": pe, "pb": pb, "ps": ps, "turnover": turnover}, macro=np.column_stack([macro_pmi, rate]), macro_names=("pmi", "rate"),
+        industry_names=tuple(f"industry_{k}" for k in range(n_industries)), industry_returns=ind_ret,
+        valuation={"pe": pe, "pb": pb, "ps": ps, "turnover": turnover}, macro=np.column_stack([macro_pmi, rate]),
+        macro_names=("pmi", "rate"),
         name=f"synthetic(seed={seed})",
     )
     return panel, SyntheticTruth(dict(s), beta)

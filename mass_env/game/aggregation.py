@@ -52,7 +52,7 @@ class TypeMoments:
         return np.stack([self.count, self.total, self.total_sq], axis=-3)
 
     @classmethod
-    def from_stacked(cls, arr: npt.ArrayLike) -> "TypeMoments":
+    def from_stacked(cls, arr: npt.ArrayLike) -> TypeMoments:
         a = np.asarray(arr, dtype=np.float64)
         return cls(a[..., 0, :, :], a[..., 1, :, :], a[..., 2, :, :])
 

@@ -28,7 +28,7 @@ class Component(str, Enum):
         return self.value
 
     @classmethod
-    def parse(cls, value: "Component | str") -> "Component":
+    def parse(cls, value: Component | str) -> Component:
         """The component named ``value``; a clear error listing the names otherwise."""
         try:
             return cls(value)
@@ -47,6 +47,6 @@ class Component(str, Enum):
 COMPONENTS: tuple[Component, ...] = tuple(Component)
 
 
-def ric_column(component: "Component | str", horizon: int) -> str:
+def ric_column(component: Component | str, horizon: int) -> str:
     """Name of the daily Rank IC column of ``component`` at ``horizon`` days: ``ric_signal_10d``."""
     return f"ric_{Component.parse(component).value}_{int(horizon)}d"

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import product
 
-from ..errors import MassError
 from ..data.modalities import Modality, modality_combinations
+from ..errors import MassError
 
 #: Investment styles. "balanced" weighs every visible modality equally (the 8-type setting);
 #: the four named styles give the 32-type setting (8 information sets x 4 styles).

@@ -60,7 +60,8 @@ class PrincipalAction:
     @property
     def lam(self) -> float:
         """Deprecated name of ``inertia`` (removed in 0.3)."""
-        warnings.warn("PrincipalAction.lam is deprecated and will be removed in 0.3; use .inertia", DeprecationWarning, stacklevel=2)
+        warnings.warn("PrincipalAction.lam is deprecated and will be removed in 0.3; use .inertia", DeprecationWarning,
+                      stacklevel=2)
         return self.inertia
 
     @property
@@ -68,7 +69,7 @@ class PrincipalAction:
         return self.weights.size
 
     @classmethod
-    def uniform(cls, n_types: int, alpha: float = 0.5, inertia: float = 0.0) -> "PrincipalAction":
+    def uniform(cls, n_types: int, alpha: float = 0.5, inertia: float = 0.0) -> PrincipalAction:
         return cls(np.ones(n_types), alpha, inertia)
 
     def as_dict(self) -> dict[str, object]:

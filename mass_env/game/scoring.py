@@ -10,6 +10,7 @@ per population, not per candidate. Valid because followers' signals do not depen
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 import numpy as np
 import numpy.typing as npt
 

@@ -16,23 +16,24 @@ Timing, one step per trading day t (information is "as of the close of t"):
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ..data.panel import MarketPanel
+from ..data.returns import REPORT_HORIZONS, ReturnSpec
+from ..data.view import ForwardReturnCache, PointInTimeView
 from ..errors import ActionError, MassError
 from .aggregation import Rule, TypeMoments, aggregate, type_moments
 from .components import COMPONENTS, ric_column
 from .investors import InvestorType
 from .mechanism import ActionCodec, PrincipalAction, apply_inertia, turnover
 from .metrics import rank_ic
-from ..data.panel import MarketPanel
-from ..data.returns import REPORT_HORIZONS, ReturnSpec
 from .scoring import ScoringWindow
-from ..data.view import ForwardReturnCache, PointInTimeView
 
 FloatArray = npt.NDArray[np.float64]
 FollowerReward = Literal["skill", "weighted_skill"]
@@ -74,7 +75,8 @@ class GameConfig:
     @property
     def lambda_max(self) -> float:
         """Deprecated name of ``inertia_max`` (removed in 0.3)."""
-        warnings.warn("GameConfig.lambda_max is deprecated and will be removed in 0.3; use inertia_max", DeprecationWarning, stacklevel=2)
+        warnings.warn("GameConfig.lambda_max is deprecated and will be removed in 0.3; use inertia_max",
+                      DeprecationWarning, stacklevel=2)
         return self.inertia_max
 
 
