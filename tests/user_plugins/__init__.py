@@ -1,0 +1,1 @@
+"""Stand-ins for a user's own package: modules that register entries at import time."""
