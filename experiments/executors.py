@@ -13,8 +13,7 @@ the results **in input order**, whatever order they finish in::
   afresh, so the function must live in an importable module, not in ``__main__`` or a closure).
   Workers start with one BLAS/OpenMP thread each (``threads_per_worker``): the pool is the
   parallelism, and ``workers`` processes each spinning a full BLAS pool oversubscribe the cores
-  (measured: a 2-worker E/A-512 sweep on 2 cores took 9.3 s with default BLAS threads, 5.7 s with
-  one, 8.5 s serially).
+  (measured: ``benchmarks/README.md``, "Threads").
 * ``RayExecutor(address=None)``: Ray, an optional extra (``pip install ray``), imported only when the
   executor is used. Without ``address`` a local Ray is started (``ray.init(num_cpus=workers)``);
   with one (``"auto"``, ``"ray://host:10001"``) it joins that cluster, whose nodes need this project

@@ -83,6 +83,6 @@ def principal_configs(texts: Sequence[str], populations: Sequence[tuple[int, int
             f"{k}{v}" for k, v in options.items() if k != "path")
         for pop in pops:
             out.append(AblationConfig(base + tag + population_suffix(pop), name, options, pop[0], pop[1],
-                                      float(options.get("turnover_penalty", 0.0)), "-", "-", name, label=text))
+                                      float(options.get("turnover_penalty", 0.0)), label=text))
     return out
 
