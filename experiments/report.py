@@ -24,6 +24,7 @@ import pandas as pd
 
 from mass_env.data.returns import REPORT_HORIZONS
 from mass_env.game.components import Component, ric_column
+from mass_env.game.metrics import REPORTED_METRICS
 
 from .configs import AblationConfig
 
@@ -77,7 +78,7 @@ def table_metrics(horizons: Sequence[int] = REPORT_HORIZONS) -> list[str]:
 def summarise_runs(daily: pd.DataFrame) -> pd.DataFrame:
     """Per-run means over the evaluation days (one row per config and seed)."""
     ev = daily[daily["eval"]]
-    cols = [c for c in daily.columns if c.startswith("ric_")] + ["turnover", "alpha"]
+    cols = [c for c in daily.columns if c.split("_", 1)[0] in REPORTED_METRICS] + ["turnover", "alpha"]
     out = ev.groupby(["config", "seed"], sort=False)[cols].mean()
     out["eval_days"] = ev.groupby(["config", "seed"], sort=False).size()
     return out.reset_index()

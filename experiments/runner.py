@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from mass_env.env import MassStackelbergEnv
-from mass_env.game.metrics import summarize
+from mass_env.game.metrics import REPORTED_METRICS, summarize
 from mass_env.roles import Principal
 from mass_env.rollout import rollout
 
@@ -57,13 +57,15 @@ def run_episode(env: MassStackelbergEnv, principal: Principal, followers: Mappin
 
 
 def summarise_history(hist: pd.DataFrame, eval_skip: int = 21) -> dict[str, float]:
-    """Mean Rank IC (and IR) per component and horizon over the evaluation days."""
+    """Mean of every reported daily metric (and its IR, ``ricir_...`` for ``ric_...``) per component and
+    horizon over the evaluation days."""
     ev = hist.iloc[eval_skip:]
     out: dict[str, float] = {"eval_days": float(len(ev))}
-    for col in [c for c in hist.columns if c.startswith("ric_")]:
-        s = summarize(ev[col].to_numpy())
-        out[col] = s.mean
-        out[col.replace("ric_", "ricir_")] = s.ir
+    for prefix in REPORTED_METRICS:
+        for col in [c for c in hist.columns if c.startswith(prefix + "_")]:
+            s = summarize(ev[col].to_numpy())
+            out[col] = s.mean
+            out[prefix + "ir_" + col[len(prefix) + 1:]] = s.ir
     out["mean_turnover"] = float(ev["turnover"].mean()) if len(ev) else np.nan
     paid = ev["payoff"].dropna()
     out["mean_payoff"] = float(paid.mean()) if len(paid) else np.nan

@@ -212,6 +212,19 @@ def test_one_component_enum_owns_names_sign_and_columns():
         Component.parse("agreement")
 
 
+def test_a_new_reported_metric_is_one_entry(small, monkeypatch):
+    """Registering a daily metric (here the Pearson IC) adds its columns to the history and the summary."""
+    from experiments.runner import run_episode
+    from mass_env.game.metrics import REPORTED_METRICS, ic
+
+    monkeypatch.setitem(REPORTED_METRICS, "ic", ic)
+    env = MassStackelbergEnv(small, build_types(3, 2))
+    res = run_episode(env, principals.EqualWeights(), scripted_followers(env, seed=2), seed=2, eval_skip=5)
+    assert {"ic_signal_10d", "ic_disagreement_1d", "ric_signal_10d"} <= set(res.history.columns)
+    assert np.isfinite(res.summary["ic_consensus_5d"]) and "icir_signal_1d" in res.summary
+    assert res.summary["ic_signal_5d"] != res.summary["ric_signal_5d"]
+
+
 def test_old_names_still_import_with_a_deprecation_warning():
     import mass_env.game.mechanism as new
 

@@ -4,7 +4,7 @@ Three things are scored everywhere (the game's history, leaders' fitness, the so
 the oracle, the ablation table): the combined signal ``S``, the consensus (weighted mean) and the
 disagreement (weighted standard deviation). Disagreement is scored with its sign flipped (``-std``,
 MASS's convention: more agreement ranks higher), and that flip lives here and nowhere else, as does
-the one function that names a Rank IC column (``ric_column``).
+the one function that names a metric's column (``metric_column``; ``ric_column`` for Rank IC).
 """
 
 from __future__ import annotations
@@ -47,6 +47,11 @@ class Component(str, Enum):
 COMPONENTS: tuple[Component, ...] = tuple(Component)
 
 
+def metric_column(metric: str, component: Component | str, horizon: int) -> str:
+    """Name of the daily ``metric`` column of ``component`` at ``horizon`` days: ``ric_signal_10d``."""
+    return f"{metric}_{Component.parse(component).value}_{int(horizon)}d"
+
+
 def ric_column(component: Component | str, horizon: int) -> str:
     """Name of the daily Rank IC column of ``component`` at ``horizon`` days: ``ric_signal_10d``."""
-    return f"ric_{Component.parse(component).value}_{int(horizon)}d"
+    return metric_column("ric", component, horizon)

@@ -7,6 +7,7 @@ with fewer than ``min_stocks`` usable pairs or a constant side gives NaN, and su
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,6 +113,12 @@ def rank_ic(signal: npt.ArrayLike, returns: npt.ArrayLike, *, min_stocks: int = 
     s, r = np.broadcast_arrays(np.asarray(signal, np.float64), np.asarray(returns, np.float64))
     valid = np.isfinite(s) & np.isfinite(r)
     return _pearson_masked(average_ranks(s, valid), average_ranks(r, valid), valid, min_stocks)
+
+
+#: The daily cross-sectional metrics the game's history reports for every component and horizon,
+#: by column prefix (``ric_signal_10d``). A new reported metric is one entry here (and, to print it,
+#: one line in ``experiments.report``).
+REPORTED_METRICS: dict[str, Callable[..., FloatArray]] = {"ric": rank_ic}
 
 
 class RankICScorer:

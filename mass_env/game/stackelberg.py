@@ -29,10 +29,10 @@ from ..data.returns import REPORT_HORIZONS, ReturnSpec
 from ..data.view import ForwardReturnCache, PointInTimeView
 from ..errors import ActionError, MassError
 from .aggregation import Rule, TypeMoments, aggregate, type_moments
-from .components import COMPONENTS, ric_column
+from .components import COMPONENTS, metric_column
 from .investors import InvestorType
 from .mechanism import ActionCodec, PrincipalAction, apply_inertia, turnover
-from .metrics import rank_ic
+from .metrics import REPORTED_METRICS, rank_ic
 from .scoring import ScoringWindow
 
 FloatArray = npt.NDArray[np.float64]
@@ -282,6 +282,7 @@ class StackelbergGame:
                 r = self.returns.get(ReturnSpec(h, self.config.lag))[rec.day]
                 for comp in COMPONENTS:
                     x = comp.pick(rec.consensus, rec.disagreement, rec.signal)
-                    row[ric_column(comp, h)] = float(rank_ic(x, r, min_stocks=self.config.min_stocks))
+                    for name, fn in REPORTED_METRICS.items():
+                        row[metric_column(name, comp, h)] = float(fn(x, r, min_stocks=self.config.min_stocks))
             rows.append(row)
         return pd.DataFrame(rows)
