@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any
 
-import principals
+from principals.registry import leader_info
 
 #: Population sizes: (types, agents per type).
 P64 = (8, 8)
@@ -107,11 +107,10 @@ def describe(principal: str, options: Mapping[str, Any], kind: str = "config") -
     if kind == "baseline":
         return "-", f"{float(options.get('alpha', 0.5)):g} fixed", "none"
     try:
-        factory = principals.PRINCIPALS.get(principal)
+        info = leader_info(principal)
     except ValueError:
         return "-", "-", principal
-    defaults = getattr(factory, "window_defaults", None)
-    label = str(getattr(factory, "label", principal))
+    defaults, label = info.window_defaults, info.label
     if defaults is None:
         return "-", "-", label
     opts = {**defaults, **options}

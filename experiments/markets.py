@@ -26,8 +26,8 @@ from mass_env.data.synthetic import DEFAULT_STRENGTH, SyntheticConfig, synthetic
 VALUE_ONLY = {"ohlcv": 0.0, "industry": 0.0, "value": 1.2, "macro": 0.0}
 
 
-class SweepMarket(Protocol):
-    """What ``market_for`` reads of a sweep spec (``experiments.spec.SweepSpec``)."""
+class MarketSource(Protocol):
+    """A panel path (``data``) or the synthetic market's size and seed."""
 
     @property
     def data(self) -> str | None: ...
@@ -35,19 +35,18 @@ class SweepMarket(Protocol):
     def n_days(self) -> int: ...
     @property
     def market_seed(self) -> int: ...
+
+
+class SweepMarket(MarketSource, Protocol):
+    """What ``market_for`` reads of a sweep spec (``experiments.spec.SweepSpec``)."""
+
     @property
     def vary_market(self) -> bool: ...
 
 
-class TrainingMarket(Protocol):
+class TrainingMarket(MarketSource, Protocol):
     """What ``training_market`` reads of a training spec (``experiments.train_rl.TrainSpec``)."""
 
-    @property
-    def data(self) -> str | None: ...
-    @property
-    def n_days(self) -> int: ...
-    @property
-    def market_seed(self) -> int: ...
     @property
     def strength(self) -> Mapping[str, float] | None: ...
 

@@ -23,16 +23,12 @@ SA proposes one candidate at a time (population 1): a Metropolis chain cannot be
 
 from __future__ import annotations
 
-import inspect
 import math
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from .blackbox import BlackBoxPrincipal, Encoding, SearchSpace
-from .registry import check_options, register
-from .window import WindowOptions
+from .blackbox import Encoding, SearchSpace, register_window_leader
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -140,14 +136,6 @@ class MassAnnealing:
         return y
 
 
-def make_sa(**options: Any) -> BlackBoxPrincipal:
-    """MASS simulated annealing (defaults: disagreement fitness, alpha fixed at 0.5)."""
-    window, rest = WindowOptions.split(options)
-    check_options("sa", rest, inspect.signature(MassAnnealing).parameters)
-    return BlackBoxPrincipal(MassAnnealing(**rest), name="sa",
-                             **{**make_sa.window_defaults, **window})  # type: ignore[attr-defined]
-
-
-make_sa.window_defaults = {"component": "disagreement", "learn_alpha": False}  # type: ignore[attr-defined]
-make_sa.label = "SA"  # type: ignore[attr-defined]
-register("sa", make_sa, aliases=("mass-sa",))
+#: MASS simulated annealing (defaults: disagreement fitness, alpha fixed at 0.5).
+make_sa = register_window_leader("sa", MassAnnealing, defaults={"component": "disagreement", "learn_alpha": False},
+                                 label="SA", aliases=("mass-sa",))

@@ -18,7 +18,8 @@ five *realised* days at the close of t are t-10..t-6: the same five-day window, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -31,6 +32,7 @@ from mass_env.game.mechanism import PrincipalAction
 from mass_env.game.scoring import ScoringWindow
 from mass_env.roles import DecisionContext
 
+from .registry import check_options, register
 from .window import WindowedLeader, WindowOptions
 
 FloatArray = npt.NDArray[np.float64]
@@ -292,3 +294,21 @@ class BlackBoxPrincipal(WindowedLeader):
 def _salt(name: str) -> int:
     """A stable (process-independent) integer from a name, to decorrelate principals' streams."""
     return int.from_bytes(name.encode()[:8].ljust(8, b"\0"), "little") % (2**31)
+
+
+def register_window_leader(name: str, optimizer: Callable[..., AskTellOptimizer], *,
+                           defaults: Mapping[str, Any], label: str, aliases: Iterable[str] = ()
+                           ) -> Callable[..., BlackBoxPrincipal]:
+    """Register ``name`` as a ``BlackBoxPrincipal`` driven by ``optimizer``: its options are the window
+    options (``defaults`` first) plus ``optimizer``'s own keywords. Returns the factory."""
+    defaults = dict(defaults)
+
+    def factory(**options: Any) -> BlackBoxPrincipal:
+        window, rest = WindowOptions.split(options)
+        check_options(name, rest, inspect.signature(optimizer).parameters)
+        return BlackBoxPrincipal(optimizer(**rest), name=name, **{**defaults, **window})
+
+    factory.__doc__ = f"{label}: a BlackBoxPrincipal driven by {getattr(optimizer, '__name__', optimizer)}."
+    factory.__module__ = getattr(optimizer, "__module__", __name__)  # the module whose import registers it
+    register(name, factory, aliases=aliases, label=label, window_defaults=defaults)
+    return factory

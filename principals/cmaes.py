@@ -20,16 +20,13 @@ the best sample, and the weights are softmax logits (the simplex without scale d
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from .blackbox import BlackBoxPrincipal, Encoding, SearchSpace
-from .registry import check_options, register
-from .window import WindowOptions
+from .blackbox import Encoding, SearchSpace, register_window_leader
 
 FloatArray = npt.NDArray[np.float64]
 T = TypeVar("T")
@@ -138,14 +135,6 @@ class CMAES:
         return np.asarray(self._es.result.xfavorite, dtype=np.float64).copy()
 
 
-def make_cmaes(**options: Any) -> BlackBoxPrincipal:
-    """CMA-ES on the combined signal with learned alpha (the follow-up paper's config D)."""
-    window, rest = WindowOptions.split(options)
-    check_options("cmaes", rest, inspect.signature(CMAES).parameters)
-    return BlackBoxPrincipal(CMAES(**rest), name="cmaes",
-                             **{**make_cmaes.window_defaults, **window})  # type: ignore[attr-defined]
-
-
-make_cmaes.window_defaults = {"component": "signal", "learn_alpha": True}  # type: ignore[attr-defined]
-make_cmaes.label = "CMA-ES"  # type: ignore[attr-defined]
-register("cmaes", make_cmaes, aliases=("cma", "cma-es"))
+#: CMA-ES on the combined signal with learned alpha (the follow-up paper's config D).
+make_cmaes = register_window_leader("cmaes", CMAES, defaults={"component": "signal", "learn_alpha": True},
+                                    label="CMA-ES", aliases=("cma", "cma-es"))

@@ -295,6 +295,5 @@ def make_gradient(**options: Any) -> GradientPrincipal:
     return GradientPrincipal(**options)
 
 
-make_gradient.window_defaults = {"component": "signal", "learn_alpha": True}  # type: ignore[attr-defined]
-make_gradient.label = "gradient"  # type: ignore[attr-defined]
-register("gradient", make_gradient, aliases=("dpm", "grad"))
+register("gradient", make_gradient, aliases=("dpm", "grad"), label="gradient",
+         window_defaults={"component": "signal", "learn_alpha": True})

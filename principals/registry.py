@@ -7,7 +7,8 @@ one import line in ``principals/__init__.py``; installed packages add leaders th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from mass_env.registry import Registry
@@ -18,9 +19,32 @@ Factory = Callable[..., Principal]
 PRINCIPALS: Registry[Principal] = Registry("principal", entry_point_group="mass_mechanism.principals")
 
 
-def register(name: str, factory: Factory, *, aliases: Iterable[str] = (), replace: bool = False) -> Factory:
-    """Add a leader under ``name``; ``factory(**options)`` must return a ``Principal``."""
-    return PRINCIPALS.register(name, factory, aliases=aliases, replace=replace)
+@dataclass(frozen=True)
+class LeaderInfo:
+    """How a registered leader is described in tables: its display ``label`` and, for window leaders,
+    the window options its factory defaults to (``None``: not a window leader)."""
+
+    label: str
+    window_defaults: Mapping[str, Any] | None = None
+
+
+_INFO: dict[str, LeaderInfo] = {}
+
+
+def register(name: str, factory: Factory, *, aliases: Iterable[str] = (), replace: bool = False,
+             label: str | None = None, window_defaults: Mapping[str, Any] | None = None) -> Factory:
+    """Add a leader under ``name``; ``factory(**options)`` must return a ``Principal``. ``label`` and
+    ``window_defaults`` describe it in tables (``leader_info``)."""
+    PRINCIPALS.register(name, factory, aliases=aliases, replace=replace)
+    key = PRINCIPALS.canonical(name)
+    _INFO[key] = LeaderInfo(label or key, None if window_defaults is None else dict(window_defaults))
+    return factory
+
+
+def leader_info(name: str) -> LeaderInfo:
+    """The table description of leader ``name`` (its own name and no window defaults if none was given)."""
+    key = PRINCIPALS.canonical(name)
+    return _INFO.get(key, LeaderInfo(key))
 
 
 def make(name: str, **options: Any) -> Principal:

@@ -170,5 +170,4 @@ def make_rl(path: str | None = None, **options: Any) -> RLPrincipal:
     return RLPrincipal(path, **options)
 
 
-make_rl.label = "RL policy"  # type: ignore[attr-defined]
-register("rl", make_rl)
+register("rl", make_rl, label="RL policy")
