@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import sqlite3
 
 import numpy as np
 import pytest
@@ -98,8 +99,12 @@ def test_local_episode_is_deterministic_and_replays_exactly_from_cache(backend, 
 
     class Raising:
         fingerprint = backend.fingerprint
+        per_stock = True
 
         def answer(self, requests, on_answer=None):
+            raise AssertionError("the replay called the model")
+
+        def rate_items(self, pairs):
             raise AssertionError("the replay called the model")
 
     n = backend.stats.requests
@@ -110,3 +115,16 @@ def test_local_episode_is_deterministic_and_replays_exactly_from_cache(backend, 
         for k in x:
             np.testing.assert_array_equal(x[k], y[k])
     assert replay.report()["cache"]["hits"] == 3 * 8
+
+    # another seed (other candidates, other sampling) on the same days: every stock it draws that any
+    # agent of seed 11 drew is read from the cache, never recomputed (answers do not depend on seed)
+    cache = CachedBackend(backend, db)
+    other = llm_followers(env, cache, seed=12, n_candidates=4)
+    play(env, other, 30, 32, seed=12)
+    cs = other.report()["cache"]
+    assert cs["branch_hits"] > 0
+    with sqlite3.connect(db) as con:
+        rows = con.execute("SELECT COUNT(*), COUNT(DISTINCT day || '/' || type_id || '/' || symbol) FROM branches"
+                           ).fetchone()
+    assert rows[0] == rows[1]  # one row per (day, type, stock): no agent, no seed in the key
+    assert cs["branch_misses"] == rows[0] - first.report()["cache"]["branch_misses"]

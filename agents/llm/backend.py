@@ -75,6 +75,7 @@ class Request:
     modalities: int
     feature_names: tuple[str, ...]
     template: str
+    variant: int = 0   # the agent's persona (prompt variant) within its type; 0 = the type's plain prompt
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -86,7 +87,8 @@ class Request:
                 "day": self.day, "date": self.date, "seed": self.seed, "template": self.template,
                 "segments": list(self.segments), "style": self.style,
                 "modalities": self.modalities, "feature_names": list(self.feature_names),
-                "items": [[it.symbol, it.text, [float(f"{x:.6g}") for x in it.features]] for it in self.items]}
+                "items": [[it.symbol, it.text, [float(f"{x:.6g}") for x in it.features]] for it in self.items],
+                **({"variant": self.variant} if self.variant else {})}
 
     def content_hash(self) -> str:
         blob = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"), ensure_ascii=True)

@@ -8,6 +8,10 @@ answer is committed as soon as the backend produces it (``on_answer``), in WAL m
 ``synchronous=NORMAL``: a killed process keeps every committed answer, and several processes can
 share one file (readers never block; writers wait up to ``busy_timeout``).
 
+A backend that rates one stock at a time (``per_stock = True``: the local model) is cached per
+stock instead, in the ``branches`` table, keyed by what determines the rating and not by agent or
+seed, so every agent, seed and config of a study shares it (``agents.llm.branches``).
+
 Failed answers (timeouts, server errors, malformed output) are cached too, so a replay reproduces
 the run exactly, failures included; ``retry_failed=True`` asks the backend again for them instead.
 The cache stores the request (for audit) and the answer; it never sees an API key.
@@ -25,14 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .backend import Answer, OnAnswer, Request
+from .backend import Answer, OnAnswer, Request, ScriptedBackend
+from .branches import BRANCH_TABLE, CacheMissError, answer_per_branch
 
 SCHEMA_VERSION = 1
 MODES = ("readwrite", "read", "write", "replay")
-
-
-class CacheMissError(LookupError):
-    """A ``replay``-mode cache was asked for an answer it does not hold."""
 
 
 def cache_key(fingerprint: Mapping[str, Any], request: Request) -> str:
@@ -61,6 +62,7 @@ class ResponseCache:
             " day INTEGER NOT NULL, seed INTEGER NOT NULL, status TEXT NOT NULL, answer TEXT NOT NULL,"
             " request TEXT NOT NULL, created REAL NOT NULL)")
         self._db.execute("CREATE INDEX IF NOT EXISTS responses_agent_day ON responses (agent, day)")
+        self._db.execute(BRANCH_TABLE)
 
     @property
     def journal_mode(self) -> str:
@@ -82,6 +84,36 @@ class ResponseCache:
                json.dumps(request.canonical(), sort_keys=True), time.time())
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO responses VALUES (?,?,?,?,?,?,?,?,?,?)", row)
+
+    def get_branches(self, keys: Sequence[str]) -> dict[str, tuple[tuple[float, ...], float]]:
+        """Successful per-stock ratings by branch key: ``(P(rating 1..5), rating-token mass)``."""
+        out: dict[str, tuple[tuple[float, ...], float]] = {}
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                chunk = list(keys[start:start + 500])
+                marks = ",".join("?" * len(chunk))
+                for key, probs, mass in self._db.execute(
+                        f"SELECT key, probs, mass FROM branches WHERE status = 'ok' AND key IN ({marks})", chunk):
+                    out[key] = (tuple(float(x) for x in json.loads(probs)), float(mass))
+        return out
+
+    def put_branches(self, fingerprint: Mapping[str, Any], rows: Sequence[tuple[str, Any, str, Any, float, str]]
+                     ) -> None:
+        """Store ``(key, Branch, status, probs, mass, detail)`` rows in one transaction."""
+        fp = json.dumps(dict(fingerprint), sort_keys=True, default=str)
+        now = time.time()
+        data = [(k, fp, b.template, b.day, b.date, b.type_id, b.variant, b.symbol, status,
+                 None if probs is None else json.dumps(probs), mass if mass == mass else None,
+                 b.scripted if b.scripted == b.scripted else None, detail, now)
+                for k, b, status, probs, mass, detail in rows]
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany("INSERT OR REPLACE INTO branches VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", data)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def __len__(self) -> int:
         with self._lock:
@@ -107,9 +139,12 @@ class CacheStats:
     hits: int = 0
     misses: int = 0
     writes: int = 0
+    branch_hits: int = 0
+    branch_misses: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"hits": self.hits, "misses": self.misses, "writes": self.writes}
+        return {"hits": self.hits, "misses": self.misses, "writes": self.writes,
+                "branch_hits": self.branch_hits, "branch_misses": self.branch_misses}
 
 
 class CachedBackend:
@@ -129,6 +164,7 @@ class CachedBackend:
         self.mode = mode
         self.retry_failed = bool(retry_failed)
         self.cache_stats = CacheStats()
+        self.scripted = ScriptedBackend()  # the reference view stored next to each per-stock rating
 
     @property
     def fingerprint(self) -> Mapping[str, Any]:
@@ -139,6 +175,8 @@ class CachedBackend:
         return self.inner.stats
 
     def answer(self, requests: Sequence[Request], on_answer: OnAnswer | None = None) -> list[Answer]:
+        if getattr(self.inner, "per_stock", False):  # one row per (model, prompt, type, stock, day)
+            return answer_per_branch(self, requests, on_answer)
         fp = self.fingerprint
         keys = [cache_key(fp, r) for r in requests]
         found = self.cache.get_many(keys) if self.mode != "write" else {}

@@ -37,7 +37,7 @@ from mass_env.game.investors import InvestorType
 
 from .backend import STATUSES, Backend, Item, Request
 from .cache import CachedBackend, ResponseCache
-from .prompts import TEMPLATE_VERSION, DayBrief
+from .prompts import PERSONAS, TEMPLATE_VERSION, DayBrief
 from .registry import make_backend
 
 Output = Literal["score", "select"]
@@ -50,15 +50,16 @@ SOURCES = tuple(sorted(Path(__file__).resolve().parent.glob("*.py")))
 class BriefCache:
     """Day briefs computed once per day and shared by every type's policy (keeps the last few)."""
 
-    def __init__(self, panel: MarketPanel, keep: int = 4) -> None:
+    def __init__(self, panel: MarketPanel, keep: int = 4, *, anonymize: bool = False) -> None:
         self.panel = panel
         self.keep = keep
+        self.anonymize = bool(anonymize)
         self._briefs: OrderedDict[int, DayBrief] = OrderedDict()
 
     def get(self, day: int) -> DayBrief:
         b = self._briefs.get(day)
         if b is None:
-            b = DayBrief.build(self.panel, day)
+            b = DayBrief.build(self.panel, day, anonymize=self.anonymize)
             self._briefs[day] = b
             while len(self._briefs) > self.keep:
                 self._briefs.popitem(last=False)
@@ -79,6 +80,8 @@ class LLMInvestor:
     n_select: int = 5
     decode: Decode = "sample"
     briefs: BriefCache | None = None
+    personas: int = 1
+    risk: float = 0.0
     log: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -88,6 +91,10 @@ class LLMInvestor:
             raise ValueError(f"decode must be 'sample' or 'expected', got {self.decode!r}")
         if self.n_candidates < 1 or self.n_select < 1:
             raise ValueError("n_candidates >= 1 and n_select >= 1 are required")
+        if not 1 <= self.personas <= len(PERSONAS):
+            raise ValueError(f"personas must be 1..{len(PERSONAS)} (prompt variants per type), got {self.personas}")
+        if not np.isfinite(self.risk) or self.risk < 0:
+            raise ValueError(f"risk (the spread of risk appetites within a type) must be >= 0, got {self.risk}")
         if self.briefs is None:
             self.briefs = BriefCache(self.panel)
 
@@ -103,6 +110,17 @@ class LLMInvestor:
     def _rng(self, agent: int, day: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, self.itype.type_id, agent, day])
 
+    def variant(self, agent: int) -> int:
+        """Agent ``agent``'s persona (prompt variant): fixed by its index, not the seed, so the
+        ratings of a persona are shared by every seed."""
+        return agent % self.personas
+
+    def risk_aversion(self, agent: int) -> float:
+        """Agent ``agent``'s aversion to the model's own uncertainty about a stock, evenly spread over
+        ``[-risk, risk]`` across the type's agents (negative: seeks uncertain stocks)."""
+        M = self.itype.n_agents
+        return 0.0 if M < 2 else self.risk * (2.0 * agent / (M - 1) - 1.0)
+
     def requests(
         self, obs: Mapping[str, Any], info: Mapping[str, Any]
     ) -> tuple[list[Request], list[np.ndarray], list[np.random.Generator]]:
@@ -112,31 +130,36 @@ class LLMInvestor:
         brief = self.briefs.get(day)
         uni_idx = np.flatnonzero(brief.universe)
         feats = np.asarray(obs["features"], dtype=np.float64)
-        segments = (brief.day_text, brief.type_text(self.itype))
+        segments = [(brief.day_text, brief.type_text(self.itype, v)) for v in range(self.personas)]
+        symbols = brief.symbols or self.panel.symbols
         reqs, cands, rngs = [], [], []
         for m in range(self.itype.n_agents):
             rng = self._rng(m, day)
             k = min(self.n_candidates, uni_idx.size)
             cand = np.sort(rng.choice(uni_idx, size=k, replace=False)) if k else np.zeros(0, dtype=int)
-            items = tuple(Item(self.panel.symbols[i], brief.item_text(self.itype, i),
+            items = tuple(Item(symbols[i], brief.item_text(self.itype, i),
                                tuple(float(x) for x in feats[i])) for i in cand)
             reqs.append(Request(
                 agent=f"{self.agent_name}/{m}", type_id=self.itype.type_id, agent_index=m, day=day,
-                date=brief.date, seed=self.seed, segments=segments, items=items, style=self.itype.style,
-                modalities=int(self.itype.modalities), feature_names=tuple(self.feature_names),
-                template=TEMPLATE_VERSION))
+                date=brief.date, seed=self.seed, segments=segments[self.variant(m)], items=items,
+                style=self.itype.style, modalities=int(self.itype.modalities),
+                feature_names=tuple(self.feature_names), template=TEMPLATE_VERSION, variant=self.variant(m)))
             cands.append(cand)
             rngs.append(rng)
         return reqs, cands, rngs
 
-    def _signal(self, probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def _signal(self, probs: np.ndarray, rng: np.random.Generator, aversion: float = 0.0) -> np.ndarray:
+        mean = probs @ RATING_VALUES
         if self.decode == "expected":
-            rating = probs @ RATING_VALUES
+            rating = mean
         else:
             cdf = np.cumsum(probs, axis=1)
             cdf[:, -1] = 1.0
             u = rng.random(probs.shape[0])
             rating = 1.0 + (u[:, None] > cdf).sum(1)
+        if aversion:  # mean-variance on the model's belief: shade down what the model is unsure about
+            sd = np.sqrt(np.maximum(probs @ RATING_VALUES**2 - mean**2, 0.0))
+            rating = np.clip(rating - aversion * sd, 1.0, 5.0)
         if self.output == "score":
             return (rating - 3.0) / 2.0
         tie = rng.random(rating.size)
@@ -155,7 +178,7 @@ class LLMInvestor:
             usable = ans.ok and ans.probs is not None and len(ans.probs) == len(cand)
             if usable and cand.size:
                 probs = np.asarray(ans.probs, dtype=np.float64).reshape(len(cand), 5)
-                out[m, cand] = self._signal(probs, rng)
+                out[m, cand] = self._signal(probs, rng, self.risk_aversion(m))
             status = ans.status if (usable or not ans.ok) else "malformed"
             self.log.append({
                 "day": day, "date": req.date, "type_id": self.itype.type_id, "agent_index": m,
@@ -218,20 +241,27 @@ class LLMFollowers(dict):
 def llm_followers(env: Any, backend: str | Backend = "local", *, seed: int = 0,
                   cache: ResponseCache | str | Path | None = None, cache_mode: str = "readwrite",
                   retry_failed: bool = False, n_candidates: int = 20, output: Output = "score",
-                  n_select: int = 5, decode: Decode = "sample",
+                  n_select: int = 5, decode: Decode = "sample", personas: int = 1, risk: float = 0.0,
+                  anonymize: bool | None = None,
                   backend_options: Mapping[str, Any] | None = None) -> LLMFollowers:
     """One LLM policy per follower agent of a ``MassStackelbergEnv`` (keyed by agent name), like
     ``scripted_followers``. ``backend`` is a backend object or a name for ``make_backend``;
-    ``cache`` (a path or ``ResponseCache``) wraps it in the SQLite response cache."""
+    ``cache`` (a path or ``ResponseCache``) wraps it in the SQLite response cache. ``personas``
+    (prompt variants per type) and ``risk`` (spread of risk appetites) make agents of a type differ
+    for a reason; ``anonymize`` (default: on for served models, off for local ones) hides tickers,
+    sector names and dates from the prompts (``DayBrief.build``)."""
     base = getattr(env, "unwrapped", env)
     be = make_backend(backend, **dict(backend_options or {})) if isinstance(backend, str) else backend
     if cache is not None and not isinstance(be, CachedBackend):
         be = CachedBackend(be, cache, mode=cache_mode, retry_failed=retry_failed)
-    briefs = BriefCache(base.panel)
+    if anonymize is None:
+        anonymize = bool(getattr(getattr(be, "inner", be), "served", False))
+    briefs = BriefCache(base.panel, anonymize=anonymize)
     out = LLMFollowers({
         f"investor_{t.type_id}": LLMInvestor(
             t, tuple(base.feature_names[f"investor_{t.type_id}"]), base.panel, be, seed=seed,
-            n_candidates=n_candidates, output=output, n_select=n_select, decode=decode, briefs=briefs)
+            n_candidates=n_candidates, output=output, n_select=n_select, decode=decode, briefs=briefs,
+            personas=personas, risk=risk)
         for t in base.types
     })
     out.backend = be

@@ -276,37 +276,44 @@ class TransformersBackend(BaseBackend):
             self._crop(cache, len(levels[0]))
         return out
 
+    #: answers per stock: the response cache stores one row per (model, prompt, type, stock, day)
+    per_stock = True
+
+    def rate_items(self, pairs: Sequence[tuple[Sequence[str], str]]) -> np.ndarray:
+        """``(B, 6)``: P(rating 1..5) and the rating-token mass of each ``(segments, stock text)``
+        branch; each distinct branch is computed once, each distinct prefix prefilled once."""
+        with self._lock:
+            t0 = time.perf_counter()
+            groups: dict[tuple[str, ...], dict[str, list[int]]] = {}
+            for i, (segs, text) in enumerate(pairs):
+                groups.setdefault(tuple(segs), {}).setdefault(text, []).append(i)
+            out = np.zeros((len(pairs), 6))
+            # the resident day prefix first, so it is reused before being replaced
+            for segs in sorted(groups, key=lambda s: (s[:1] != self._resident_segment, s)):
+                texts = groups[segs]
+                levels, _ = self.prompt_ids(segs, "")
+                branch_ids = [self.prompt_ids(segs, t)[1] for t in texts]
+                scores = self.score_branches(levels, branch_ids)
+                self._resident_segment = segs[:1]
+                prefix_len = sum(len(x) for x in levels)
+                for row, ids, idx in zip(scores, branch_ids, texts.values()):
+                    out[idx] = row
+                    self.scoring.logical_tokens += len(idx) * (prefix_len + len(ids))
+            self.scoring.items += len(pairs)
+            self.scoring.seconds += time.perf_counter() - t0
+        return out
+
     def _answer(self, requests: Sequence[Request], emit: OnAnswer) -> None:
-        t0 = time.perf_counter()
-        groups: dict[tuple[str, ...], list[int]] = {}
+        pairs = [(req.segments, it.text) for req in requests for it in req.items]
+        scores = self.rate_items(pairs) if pairs else np.zeros((0, 6))
+        k = 0
         for i, req in enumerate(requests):
-            groups.setdefault(tuple(req.segments), []).append(i)
-        # the resident day prefix first, so it is reused before being replaced
-        for segs in sorted(groups, key=lambda s: (s[:1] != self._resident_text(), s)):
-            idx = groups[segs]
-            texts: dict[str, int] = {}
-            for i in idx:
-                for it in requests[i].items:
-                    texts.setdefault(it.text, len(texts))
-            levels, _ = self.prompt_ids(segs, "")
-            branch_ids = [self.prompt_ids(segs, t)[1] for t in texts]
-            scores = self.score_branches(levels, branch_ids) if branch_ids else np.zeros((0, 6))
-            self._resident_segment = segs[:1]
-            prefix_len = sum(len(x) for x in levels)
-            for i in idx:
-                req = requests[i]
-                rows = [scores[texts[it.text]] for it in req.items]
-                logical = sum(prefix_len + len(branch_ids[texts[it.text]]) for it in req.items)
-                self.scoring.items += len(req.items)
-                self.scoring.logical_tokens += logical
-                emit(i, Answer(OK, tuple(tuple(float(x) for x in r[:5]) for r in rows),
-                               tuple(float(r[5]) for r in rows), prompt_tokens=logical))
-        self.scoring.seconds += time.perf_counter() - t0
+            rows = scores[k:k + len(req.items)]
+            k += len(req.items)
+            emit(i, Answer(OK, tuple(tuple(float(x) for x in r[:5]) for r in rows),
+                           tuple(float(r[5]) for r in rows)))
 
     _resident_segment: tuple[str, ...] = ()
-
-    def _resident_text(self) -> tuple[str, ...]:
-        return self._resident_segment
 
     def naive_scores(self, segments: Sequence[str], item_text: str) -> np.ndarray:
         """Reference: the full prompt of one stock scored on its own, no cache reuse (for tests)."""

@@ -100,6 +100,9 @@ class OpenAIBackend(BaseBackend):
             fingerprint); ``max_tokens`` defaults to ``16 * candidates + 32``.
     """
 
+    #: a served model may have been trained on what happened next: followers anonymize its prompts by default
+    served = True
+
     def __init__(self, model: str, base_url: str | None = None, *, api_key_env: str = "OPENAI_API_KEY",
                  concurrency: int = 8, timeout: float = 60.0, max_retries: int = 3, backoff: float = 0.5,
                  backoff_max: float = 8.0, temperature: float = 0.0, max_tokens: int | None = None,

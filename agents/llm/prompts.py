@@ -56,6 +56,18 @@ PER_STOCK_PROBE = '{"rating": '
 RATING_TEXTS = ("1", "2", "3", "4", "5")
 
 DAY_TEMPLATE = "Date {date}. Average stock: today {r1}, 5 days {r5}, 20 days {r20}.\n"
+ANON_DAY_TEMPLATE = "Trading day {day}. Average stock: today {r1}, 5 days {r5}, 20 days {r20}.\n"
+ANON_RELEASED = "{ago} trading days ago"
+
+#: Personas (prompt variants) agents of one type can have: what an investor would differ in
+#: (horizon, risk appetite, conviction). Variant 0 is the type's plain prompt. Appended to the type
+#: segment, so each persona is one more shared prefix per type and day, never a per-agent cost.
+PERSONAS = (
+    "",
+    "You are cautious: you avoid volatile stocks and losers.\n",
+    "You are bold: you look for the stocks that can rise the most.\n",
+    "You think in months: short-term noise matters little to you.\n",
+)
 TYPE_TEMPLATE = "You see {sees}. Your style: {style}\n{context}"
 SECTORS_TEMPLATE = "Sectors, 20-day return, strongest first: {sectors}.\n"
 MACRO_TEMPLATE = "Macro indicators, latest release: {macro}.\n"
@@ -129,6 +141,15 @@ def release_day(series: np.ndarray) -> int | None:
     return k
 
 
+def anonymous_code(name: str, prefix: str, letters: int = 5) -> str:
+    """A stable code for a ticker or sector name: letters from its sha256 (no digits, so it cannot
+    look like a ticker or a date), the same in every run, revealing nothing of the name."""
+    import hashlib
+
+    digest = hashlib.sha256(f"mass-anonymize|{name}".encode()).digest()
+    return prefix + "".join(chr(65 + b % 26) for b in digest[:letters])
+
+
 @dataclass(frozen=True)
 class DayBrief:
     """Everything any type may be told on one day, rendered once from the point-in-time view."""
@@ -140,25 +161,32 @@ class DayBrief:
     stock_parts: dict[Modality, list[str]]   # modality -> per-stock text part (N,)
     sector_text: str
     macro_text: str
+    symbols: tuple[str, ...] = ()     # the symbols the prompts name (anonymous codes when anonymized)
 
     @classmethod
-    def build(cls, panel: MarketPanel, day: int) -> DayBrief:
+    def build(cls, panel: MarketPanel, day: int, *, anonymize: bool = False) -> DayBrief:
+        """``anonymize``: no absolute date (trading-day numbers, releases as "N trading days ago"),
+        tickers and sector names replaced by stable hashed codes (``anonymous_code``)."""
         view = PointInTimeView(panel, day)
         uni = np.asarray(view.universe(), dtype=bool)
-        syms = view.symbols
+        syms = tuple(anonymous_code(s, "S") for s in view.symbols) if anonymize else tuple(view.symbols)
+        if anonymize and len(set(syms)) != len(syms):
+            raise ValueError("two symbols share an anonymous code; use a panel with distinct symbols")
         raw = ohlcv_raw(view)  # ret_1d, ret_5d, ret_20d, vol_20d, volume_ratio
         with np.errstate(invalid="ignore"):
             avg = [float(np.nanmean(np.where(uni, raw[:, j], np.nan))) if np.isfinite(raw[uni, j]).any() else np.nan
                    for j in range(3)]
         date = str(view.date.date())
-        day_text = DAY_TEMPLATE.format(date=date, r1=fmt_pct(avg[0]), r5=fmt_pct(avg[1]), r20=fmt_pct(avg[2]))
+        rets = {"r1": fmt_pct(avg[0]), "r5": fmt_pct(avg[1]), "r20": fmt_pct(avg[2])}
+        day_text = ANON_DAY_TEMPLATE.format(day=day, **rets) if anonymize else DAY_TEMPLATE.format(date=date, **rets)
         w5, w20, wv = (quintile_words(raw[:, j], uni) for j in (1, 2, 3))
         parts: dict[Modality, list[str]] = {}
         parts[Modality.OHLCV] = [ITEM_OHLCV.format(sym=s, r5=fmt_pct(raw[i, 1]), w5=w5[i], r20=fmt_pct(raw[i, 2]),
                                                    w20=w20[i], wvol=wv[i]) for i, s in enumerate(syms)]
         # industry: the stock's sector and its 20-day move (ranked across stocks)
         ind = industry_raw(view)  # ind_ret_1d, ind_ret_5d, ind_ret_20d, rel_ret_5d
-        names = panel.industry_names
+        names = tuple(anonymous_code(n, "sector ", 3) for n in panel.industry_names) if anonymize else \
+            panel.industry_names
         ws = quintile_words(ind[:, 2], uni)
         parts[Modality.INDUSTRY] = [
             ITEM_INDUSTRY.format(sector=names[c] if c >= 0 else "unknown", s20=fmt_pct(ind[i, 2]), ws20=ws[i])
@@ -193,21 +221,23 @@ class DayBrief:
                 k = release_day(hist[:, j])
                 if k is None:
                     continue
-                released = str(view.dates[view.asof - (hist.shape[0] - 1 - k)].date())
+                ago = hist.shape[0] - 1 - k
+                released = ANON_RELEASED.format(ago=ago) if anonymize else str(view.dates[view.asof - ago].date())
                 items.append(MACRO_ITEM.format(name=name, value=fmt_num(hist[-1, j]), word=z_word(z[j]),
                                                released=released))
             if items:
                 macro_text = MACRO_TEMPLATE.format(macro="; ".join(items))
-        return cls(day, date, uni, day_text, parts, sector_text, macro_text)
+        return cls(day, date, uni, day_text, parts, sector_text, macro_text, syms)
 
-    def type_text(self, itype: InvestorType) -> str:
+    def type_text(self, itype: InvestorType, variant: int = 0) -> str:
+        """The type segment; ``variant`` > 0 appends persona ``PERSONAS[variant]``."""
         sees = ", ".join(SEES[m] for m in Modality if m in itype.modalities)
         context = ""
         if Modality.INDUSTRY in itype.modalities:
             context += self.sector_text
         if Modality.MACRO in itype.modalities:
             context += self.macro_text
-        return TYPE_TEMPLATE.format(sees=sees, style=STYLE_TEXT[itype.style], context=context)
+        return TYPE_TEMPLATE.format(sees=sees, style=STYLE_TEXT[itype.style], context=context) + PERSONAS[variant]
 
     def item_text(self, itype: InvestorType, stock: int) -> str:
         return "".join(self.stock_parts[m][stock] for m in Modality if m in itype.modalities)

@@ -1,0 +1,144 @@
+"""Answers computed once per thing that determines them, and shared by every agent, seed and config.
+
+A per-stock backend (``TransformersBackend``; any backend with ``per_stock = True`` and
+``rate_items``) rates each candidate on its own: the answer for one stock depends on the model
+identity, the prompt template, the shared context (the day's market view, the type's view, style
+and persona) and the stock's description, and on nothing else: not on the agent who drew it, the
+run seed, or the leader. So the response cache stores it once per **branch**, keyed by exactly
+that, and every agent of every seed and config of a study that draws the stock on that day reads
+the same row. A study of A-F x 3 seeds then costs one model pass over (day, type, persona, stock)
+instead of one per agent per seed. The decoding (sampled vs expected rating, risk appetite) is
+applied afterwards by the follower with its own RNG, so it never needs a second model call.
+
+Rows also carry what the diagnostics need (``agents.llm.diagnostics``): day, date, type, symbol
+and the scripted investor's noise-free view of the same stock for the same type. Failed branches
+are recorded with their status but never served from the cache (they are asked again next time).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .backend import ERROR, OK, Answer, Request, ScriptedBackend
+
+BRANCH_SCHEMA = 1
+
+
+class CacheMissError(LookupError):
+    """A ``replay``-mode cache was asked for an answer it does not hold."""
+
+
+BRANCH_TABLE = (
+    "CREATE TABLE IF NOT EXISTS branches ("
+    " key TEXT PRIMARY KEY, backend TEXT NOT NULL, template TEXT NOT NULL, day INTEGER NOT NULL,"
+    " date TEXT NOT NULL, type_id INTEGER NOT NULL, variant INTEGER NOT NULL, symbol TEXT NOT NULL,"
+    " status TEXT NOT NULL, probs TEXT, mass REAL, scripted REAL, detail TEXT NOT NULL, created REAL NOT NULL)")
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One stock rated by one type (and persona) on one day: the unit a per-stock backend computes."""
+
+    segments: tuple[str, ...]
+    text: str
+    day: int
+    date: str
+    type_id: int
+    variant: int
+    symbol: str
+    template: str
+    scripted: float
+
+    def content_hash(self) -> str:
+        blob = json.dumps([list(self.segments), self.text], separators=(",", ":"), ensure_ascii=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def branch_key(fingerprint: Mapping[str, Any], b: Branch) -> str:
+    """sha256 of (model identity, template, day, type, persona, stock, prompt content): no agent, no seed."""
+    payload = {"schema": BRANCH_SCHEMA, "fingerprint": dict(fingerprint), "template": b.template, "day": b.day,
+               "type_id": b.type_id, "variant": b.variant, "symbol": b.symbol, "content": b.content_hash()}
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def scripted_views(request: Request, backend: ScriptedBackend) -> np.ndarray:
+    """The scripted investor's noise-free view of each candidate for the request's type (NaN if the
+    features do not fit): the reference the diagnostics correlate the LLM's ratings with."""
+    if not request.items or not request.feature_names:
+        return np.full(len(request.items), np.nan)
+    feats = np.array([it.features for it in request.items], dtype=np.float64)
+    if feats.shape != (len(request.items), len(request.feature_names)):
+        return np.full(len(request.items), np.nan)
+    try:
+        return np.asarray(backend._policy(request).view(feats), dtype=np.float64)
+    except (ValueError, KeyError):
+        return np.full(len(request.items), np.nan)
+
+
+def request_branches(request: Request, scripted: ScriptedBackend) -> list[Branch]:
+    views = scripted_views(request, scripted)
+    return [Branch(request.segments, it.text, request.day, request.date, request.type_id, request.variant,
+                   it.symbol, request.template, float(v)) for it, v in zip(request.items, views)]
+
+
+def answer_per_branch(cached: Any, requests: Sequence[Request], on_answer: Any) -> list[Answer]:
+    """``CachedBackend.answer`` for a per-stock inner backend (see the module docstring)."""
+    fp = cached.fingerprint
+    per_req = [request_branches(r, cached.scripted) for r in requests]
+    keys = [[branch_key(fp, b) for b in brs] for brs in per_req]
+    unique: dict[str, Branch] = {}
+    for brs, ks in zip(per_req, keys):
+        for b, k in zip(brs, ks):
+            unique.setdefault(k, b)
+    found = cached.cache.get_branches(list(unique)) if cached.mode != "write" else {}
+    todo = [k for k in unique if k not in found]
+    cached.cache_stats.branch_hits += len(unique) - len(todo)
+    cached.cache_stats.branch_misses += len(todo)
+    if todo and cached.mode == "replay":
+        b = unique[todo[0]]
+        raise CacheMissError(f"{len(todo)} stock rating(s) not in {cached.cache.path} "
+                             f"(first: type {b.type_id} {b.symbol} day {b.day})")
+    failed: dict[str, str] = {}
+    if todo:
+        rows: list[tuple[str, Branch, str, tuple[float, ...] | None, float, str]] = []
+        try:
+            scores = np.asarray(cached.inner.rate_items([(unique[k].segments, unique[k].text) for k in todo]))
+            if scores.shape != (len(todo), 6) or not np.isfinite(scores).all():
+                raise ValueError(f"rate_items returned shape {scores.shape} or non-finite values")
+            for k, s in zip(todo, scores):
+                found[k] = (tuple(float(x) for x in s[:5]), float(s[5]))
+                rows.append((k, unique[k], OK, found[k][0], found[k][1], ""))
+        except Exception as exc:  # noqa: BLE001 (a dead model is a counted failure, never a crash)
+            detail = f"{type(exc).__name__}: {exc}"[:500]
+            for k in todo:
+                failed[k] = detail
+                rows.append((k, unique[k], ERROR, None, float("nan"), detail))
+        if cached.mode != "read":
+            cached.cache.put_branches(fp, rows)
+            cached.cache_stats.writes += sum(1 for r in rows if r[2] == OK)
+    out: list[Answer] = []
+    for i, (req, ks) in enumerate(zip(requests, keys)):
+        bad = [failed[k] for k in ks if k in failed]
+        if bad:
+            ans = Answer.failure(ERROR, bad[0])
+        else:
+            ans = Answer(OK, tuple(found[k][0] for k in ks), tuple(found[k][1] for k in ks),
+                         cached=not any(k in todo for k in ks))
+        if ans.cached:
+            cached.cache_stats.hits += 1
+        else:
+            cached.cache_stats.misses += 1
+            stats = getattr(cached.inner, "stats", None)
+            if stats is not None:
+                stats.add(ans, len(req.items))
+        out.append(ans)
+        if on_answer is not None:
+            on_answer(i, ans)
+    return out
