@@ -149,6 +149,12 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
     print(res.format())
     print(f"\n{len(res.computed)} run(s) computed, {len(res.reused)} reused, {res.wall_s:.1f}s; files in {args.out}: "
           + ", ".join(Path(p).name for p in res.files.values()))
+    if followers == "llm" and args.vary_market:
+        print("LLM diagnostics skipped (--vary-market: one market per seed); run `mass llm-diagnostics`")
+    elif followers == "llm":  # do the LLM followers carry signal? (agents.llm.diagnostics)
+        from .llm_diagnostics import after_llm_run
+
+        after_llm_run(follower_options["cache"], args.data, args.market_seed, args.days, args.out, args.horizon)
     return 0
 
 
@@ -212,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     abl.set_defaults(func=_cmd_ablation)
     sub.add_parser("train-rl", add_help=False,
                    help="train an RL leader (stable-baselines3 PPO) on mass_env/Principal-v0; `mass train-rl --help`")
+    sub.add_parser("llm-diagnostics", add_help=False,
+                   help="do the LLM followers of a response cache carry signal? `mass llm-diagnostics --help`")
     sub.add_parser("rl-table", add_help=False,
                    help="results table: SA, CMA-ES, gradient, RL, equal at 8 and 32 types; `mass rl-table --help`")
     return parser
@@ -223,6 +231,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .train_rl import main as train_main
 
         return int(train_main(argv[1:]) or 0)
+    if argv and argv[0] == "llm-diagnostics":
+        from .llm_diagnostics import diagnostics_main
+
+        return diagnostics_main(argv[1:])
     if argv and argv[0] == "rl-table":
         from .rl_table import table_main
 

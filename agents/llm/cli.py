@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .follower import LLMFollowers, follower_factory
+from .follower import DEFAULT_DECODE, LLMFollowers, follower_factory
 from .registry import BACKENDS, available_backends
 
 
@@ -49,6 +49,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--llm-candidates", type=int, default=20, help="candidate stocks per agent and day")
     g.add_argument("--llm-output", default="score", choices=("score", "select"),
                    help="score: sampled rating per candidate; select: MASS-style top-5 picks")
+    g.add_argument("--llm-decode", default=DEFAULT_DECODE, choices=("sample", "expected"),
+                   help="sample: each agent draws its rating from the model's distribution; expected: the "
+                        f"mean rating (default {DEFAULT_DECODE}, chosen by measurement: README)")
+    g.add_argument("--llm-personas", type=int, default=1,
+                   help="prompt variants (personas: cautious, bold, long horizon) per type; each costs one more "
+                        "model pass per (day, type, stock)")
+    g.add_argument("--llm-risk", type=float, default=0.0,
+                   help="spread of risk appetites within a type: agent aversion to the model's uncertainty, evenly "
+                        "spread over [-RISK, RISK] rating points per rating sd (free: no model call)")
+    g.add_argument("--llm-anonymize", default="auto", choices=("auto", "on", "off"),
+                   help="hash tickers and sectors and drop dates from prompts (auto: on for served models)")
     g.add_argument("--llm-cache", default=None, help="SQLite response cache (default: OUT/llm-cache.sqlite)")
     g.add_argument("--llm-replay", action="store_true",
                    help="answer only from the cache; a missing answer is an error (proves a run is fully cached)")
@@ -73,7 +84,13 @@ def population_options(args: argparse.Namespace, out_dir: str | Path) -> dict[st
     cache = Path(args.llm_cache) if args.llm_cache else Path(out_dir) / "llm-cache.sqlite"
     return {"backend": args.llm_backend, "backend_options": backend_options(args), "cache": str(cache),
             "cache_mode": "replay" if args.llm_replay else "readwrite", "n_candidates": args.llm_candidates,
-            "output": args.llm_output}
+            "output": args.llm_output, **follower_options(args)}
+
+
+def follower_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Decoding, heterogeneity and anonymization options of the followers from their flags."""
+    anon = {"auto": None, "on": True, "off": False}[args.llm_anonymize]
+    return {"decode": args.llm_decode, "personas": args.llm_personas, "risk": args.llm_risk, "anonymize": anon}
 
 
 def factory_from_args(args: argparse.Namespace, out_dir: str | Path) -> Callable[[Any, int], LLMFollowers]:
@@ -81,4 +98,4 @@ def factory_from_args(args: argparse.Namespace, out_dir: str | Path) -> Callable
     cache = Path(args.llm_cache) if args.llm_cache else Path(out_dir) / "llm-cache.sqlite"
     return follower_factory(args.llm_backend, backend_options=backend_options(args), cache=cache,
                             cache_mode="replay" if args.llm_replay else "readwrite",
-                            n_candidates=args.llm_candidates, output=args.llm_output)
+                            n_candidates=args.llm_candidates, output=args.llm_output, **follower_options(args))

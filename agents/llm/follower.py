@@ -43,6 +43,8 @@ from .registry import make_backend
 Output = Literal["score", "select"]
 Decode = Literal["sample", "expected"]
 RATING_VALUES = np.arange(1, 6, dtype=np.float64)
+#: sampled vs expected rating: see the README's "Choosing the model, prompt and decoding" for the measurement
+DEFAULT_DECODE: Decode = "sample"
 #: The files that define LLM followers (for resume fingerprints of experiment runners).
 SOURCES = tuple(sorted(Path(__file__).resolve().parent.glob("*.py")))
 
@@ -78,7 +80,7 @@ class LLMInvestor:
     n_candidates: int = 20
     output: Output = "score"
     n_select: int = 5
-    decode: Decode = "sample"
+    decode: Decode = DEFAULT_DECODE
     briefs: BriefCache | None = None
     personas: int = 1
     risk: float = 0.0
@@ -241,7 +243,7 @@ class LLMFollowers(dict):
 def llm_followers(env: Any, backend: str | Backend = "local", *, seed: int = 0,
                   cache: ResponseCache | str | Path | None = None, cache_mode: str = "readwrite",
                   retry_failed: bool = False, n_candidates: int = 20, output: Output = "score",
-                  n_select: int = 5, decode: Decode = "sample", personas: int = 1, risk: float = 0.0,
+                  n_select: int = 5, decode: Decode = DEFAULT_DECODE, personas: int = 1, risk: float = 0.0,
                   anonymize: bool | None = None,
                   backend_options: Mapping[str, Any] | None = None) -> LLMFollowers:
     """One LLM policy per follower agent of a ``MassStackelbergEnv`` (keyed by agent name), like

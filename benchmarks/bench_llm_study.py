@@ -1,0 +1,129 @@
+"""What a whole LLM study costs with per-stock answers shared by agents, seeds and configs.
+
+    python benchmarks/bench_llm_study.py --data ../shared/data            # 2 measured days, 3 seeds
+    python benchmarks/bench_llm_study.py --data ../shared/data --days 4 --threads 2
+
+The paper's study is configs A-F x 3 seeds at 64 agents (8 types x 8) x 20 candidates on the SSE50
+window. Follower answers do not depend on the leader, the agent or the seed (only on the model,
+the prompt template, the type, the stock and the day), so the response cache
+(``agents.llm.branches``) stores one rating per (day, type, persona, stock) and the study needs one
+model pass over the episode's days: the first seed pays for it, the other seeds pay only for the
+few stocks none of the first seed's agents drew, and the other configs read everything.
+
+Measured on ``--days`` consecutive days of the episode, local model (SmolLM2-135M), ``--threads``:
+
+* **cold**: seed 0, empty cache (s/day, branches/day, computed tokens/s);
+* **seeds 1, 2**: the same days with the warm cache (s/day, branch misses);
+* **replay**: every seed on those days in ``replay`` mode (zero model calls; s/day).
+
+Projection to the study: episode days x (cold + seed 1 + seed 2) for the model pass, plus
+(6 configs x 3 seeds) x episode days x replay for the followers' share of every run. The environment
+and leaders are not included (see ``bench_ablation.py``: a scripted A-F x 3 sweep). The load average
+is printed: on a shared machine every number is slower.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from agents.llm import CachedBackend, llm_followers  # noqa: E402
+from mass_env import FixedCommitment, GameConfig, MassStackelbergEnv, build_types, rollout  # noqa: E402
+
+
+class _Timed:
+    def __init__(self, inner, total: list[float]) -> None:
+        self.inner, self.total = inner, total
+
+    def reset(self, seed=None) -> None:
+        self.inner.reset(seed)
+
+    def act(self, obs, info):
+        t0 = time.perf_counter()
+        out = self.inner.act(obs, info)
+        self.total[0] += time.perf_counter() - t0
+        return out
+
+
+def follower_seconds(env, followers, seed: int, start: int, days: int) -> float:
+    total = [0.0]
+    timed = {a: _Timed(f, total) for a, f in followers.items()}
+    rollout(env, FixedCommitment(alpha=0.5), timed, seed=seed, options={"start": start, "end": start + days - 1})
+    return total[0]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"), help="shared data folder (SSE50)")
+    ap.add_argument("--days", type=int, default=2, help="measured days")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--candidates", type=int, default=20)
+    ap.add_argument("--agents", type=int, default=8, help="agents per type (8 types)")
+    ap.add_argument("--personas", type=int, default=1)
+    ap.add_argument("--cache", default=None, help="keep the cache here (default: a temporary file)")
+    args = ap.parse_args()
+    from mass_env.data.datasets import load_panel
+
+    print(f"load average before: {os.getloadavg()}; cpus: {os.cpu_count()}")
+    panel = load_panel(args.data)
+    env = MassStackelbergEnv(panel, build_types(8, args.agents), GameConfig())
+    env.reset(seed=0)
+    episode_days = env.game.n_steps
+    start = int(panel.day_index("2023-01-03"))
+    from agents.llm.local import TransformersBackend
+
+    t0 = time.perf_counter()
+    model = TransformersBackend(threads=args.threads)
+    load_s = time.perf_counter() - t0
+    tmp = tempfile.TemporaryDirectory()
+    db = Path(args.cache) if args.cache else Path(tmp.name) / "study.sqlite"
+    opts = {"n_candidates": args.candidates, "personas": args.personas}
+    res: dict[str, object] = {"episode_days": episode_days, "agents": 8 * args.agents, "days": args.days,
+                              "threads": model.threads, "dtype": model.dtype, "load_s": round(load_s, 1)}
+    per_seed = []
+    for seed in (0, 1, 2):
+        be = CachedBackend(model, db)
+        s0 = model.scoring.as_dict()
+        c0 = time.process_time()
+        wall = follower_seconds(env, llm_followers(env, be, seed=seed, **opts), seed, start, args.days)
+        s1 = model.scoring.as_dict()
+        row = {"seed": seed, "s_per_day": round(wall / args.days, 2),
+               "cpu_s_per_day": round((time.process_time() - c0) / args.days, 2),
+               "branch_misses_per_day": round(be.cache_stats.branch_misses / args.days, 1),
+               "branch_hits_per_day": round(be.cache_stats.branch_hits / args.days, 1),
+               "computed_tokens_per_s": round((s1["computed_tokens"] - s0["computed_tokens"]) / max(wall, 1e-9))}
+        per_seed.append(row)
+        print(f"seed {seed}: {row}", flush=True)
+    res["seeds"] = per_seed
+    replay = 0.0
+    for seed in (0, 1, 2):
+        be = CachedBackend(model, db, mode="replay")
+        replay += follower_seconds(env, llm_followers(env, be, seed=seed, **opts), seed, start, args.days)
+    replay_day = replay / (3 * args.days)
+    res["replay_s_per_day"] = round(replay_day, 4)
+    model_pass_s = episode_days * sum(r["s_per_day"] for r in per_seed)
+    runs = 6 * 3
+    res["projected_model_pass_min"] = round(model_pass_s / 60, 1)
+    res["projected_replay_all_runs_s"] = round(runs * episode_days * replay_day, 1)
+    res["projected_study_llm_min"] = round((model_pass_s + (runs - 3) * episode_days * replay_day) / 60, 1)
+    res["before_per_seed_projection_min"] = round(3 * episode_days * per_seed[0]["s_per_day"] / 60, 1)
+    print(f"\nreplay: {replay_day * 1000:.0f} ms per day per seed")
+    print(f"projected A-F x 3 seeds, {8 * args.agents} agents x {args.candidates} candidates, {episode_days} days:")
+    print(f"  model pass (shared by every seed and config): {res['projected_model_pass_min']} min")
+    print(f"  followers of all {runs} runs replayed from the cache: {res['projected_replay_all_runs_s']} s")
+    print(f"  without sharing across seeds (one pass per seed): {res['before_per_seed_projection_min']} min")
+    print(f"load average after: {os.getloadavg()}")
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()
