@@ -5,6 +5,7 @@ stdlib ``http.server`` (a thread per connection) on an OS-chosen port, serving
 ``/v1/chat/completions``. ``behaviour(body) -> Reply`` decides each answer:
 
 * ``ok()``: a valid answer (a deterministic rating per symbol), optionally after ``delay`` seconds;
+* ``gather(n)``: a valid answer once ``n`` requests are in flight at once (or after a timeout);
 * ``status(code, retry_after=...)``: an HTTP error (500, 503, 429 with ``Retry-After``...);
 * ``echo_key()``: 401 whose body repeats the ``Authorization`` header (a key-leaking server);
 * ``trickle(interval)``: a valid answer sent one byte every ``interval`` seconds;
@@ -36,12 +37,19 @@ class Reply:
     code: int = 200
     delay: float = 0.0
     interval: float = 1.0
+    gather: int = 0                     # hold the answer until this many requests are in flight (or ``delay``)
     text: str = ""
     headers: dict[str, str] = field(default_factory=dict)
 
 
 def ok(delay: float = 0.0) -> Reply:
     return Reply("ok", delay=delay)
+
+
+def gather(n: int, timeout: float = 3.0) -> Reply:
+    """A valid answer once ``n`` requests are in flight together (or after ``timeout`` seconds): shows
+    how many a client really sends at once, however slow the machine running the test."""
+    return Reply("ok", gather=n, delay=timeout)
 
 
 def status(code: int, retry_after: float | None = None, delay: float = 0.0) -> Reply:
@@ -123,12 +131,14 @@ class FaultServer:
                     outer.in_flight += 1
                     outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
                 try:
-                    outer._serve(self, body)
+                    raw, interval = outer._plan(self, body)  # waits as told (delay, gather, dead)
+                finally:
+                    with outer.lock:  # answered (or given up) once the reply starts: the client may ask again
+                        outer.in_flight -= 1
+                try:
+                    outer._send(self, raw, interval)
                 except OSError:
                     pass  # the client gave up and closed the connection
-                finally:
-                    with outer.lock:
-                        outer.in_flight -= 1
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -140,13 +150,18 @@ class FaultServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
 
-    def _serve(self, h: BaseHTTPRequestHandler, body: dict) -> None:
+    def _plan(self, h: BaseHTTPRequestHandler, body: dict) -> tuple[bytes, float]:
+        """The raw reply to send (empty: none) and the seconds between its bytes (0: all at once)."""
         r = self.behaviour(body) if h.path.rstrip("/") == "/v1/chat/completions" else status(404)
-        if r.delay and self.closed.wait(r.delay):
-            return
+        if r.gather:
+            end = time.monotonic() + r.delay
+            while self.in_flight < r.gather and time.monotonic() < end and not self.closed.wait(0.01):
+                pass
+        elif r.delay and self.closed.wait(r.delay):
+            return b"", 0.0
         if r.kind == "dead":
             self.closed.wait()
-            return
+            return b"", 0.0
         code, headers, data = r.code, dict(r.headers), b""
         if r.kind in ("ok", "trickle"):
             code, data = 200, completion(valid_text(body))
@@ -164,12 +179,15 @@ class FaultServer:
         head = [f"HTTP/1.1 {code} {'OK' if code == 200 else 'Error'}", "Content-Type: application/json",
                 f"Content-Length: {len(data)}", *(f"{k}: {v}" for k, v in headers.items())]
         raw = ("\r\n".join(head) + "\r\n\r\n").encode() + data
-        if r.kind != "trickle":
+        return raw, (r.interval if r.kind == "trickle" else 0.0)
+
+    def _send(self, h: BaseHTTPRequestHandler, raw: bytes, interval: float) -> None:
+        if not interval:
             h.wfile.write(raw)
             h.wfile.flush()
             return
         for i in range(len(raw)):  # one byte per interval: every single read is fast, the whole is not
-            if self.closed.wait(r.interval):
+            if self.closed.wait(interval):
                 return
             h.wfile.write(raw[i:i + 1])
             h.wfile.flush()

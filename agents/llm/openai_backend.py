@@ -266,9 +266,9 @@ class OpenAIBackend(BaseBackend):
         body = self.build_body(req)
         attempt = 0
         while True:
-            if not self.breaker.allow():
-                return Answer.failure(SERVER_ERROR, f"not sent: {self.breaker.reason}", attempt)
-            async with slots:
+            async with slots:  # the breaker is asked once a slot is free: a queued request sees the latest news
+                if not self.breaker.allow():
+                    return Answer.failure(SERVER_ERROR, f"not sent: {self.breaker.reason}", attempt)
                 ans, retry, wait = await self._once(body, req.symbols)
             attempt += 1
             if retry and attempt <= self.max_retries and wait is not None and wait > self.retry_after_max:
