@@ -149,12 +149,20 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
     print(res.format())
     print(f"\n{len(res.computed)} run(s) computed, {len(res.reused)} reused, {res.wall_s:.1f}s; files in {args.out}: "
           + ", ".join(Path(p).name for p in res.files.values()))
-    if followers == "llm" and args.vary_market:
-        print("LLM diagnostics skipped (--vary-market: one market per seed); run `mass llm-diagnostics`")
-    elif followers == "llm":  # do the LLM followers carry signal? (agents.llm.diagnostics)
-        from .llm_diagnostics import after_llm_run
+    if followers == "llm":
+        from agents.llm.cli import answers_report
 
-        after_llm_run(follower_options["cache"], args.data, args.market_seed, args.days, args.out, args.horizon)
+        lines, too_many = answers_report(res.answers, args.llm_max_failed)
+        for line in lines:
+            print(line, file=sys.stderr if too_many and line.startswith("error") else sys.stdout)
+        if args.vary_market:
+            print("LLM diagnostics skipped (--vary-market: one market per seed); run `mass llm-diagnostics`")
+        else:  # do the LLM followers carry signal? (agents.llm.diagnostics)
+            from .llm_diagnostics import after_llm_run
+
+            after_llm_run(follower_options["cache"], args.data, args.market_seed, args.days, args.out, args.horizon)
+        if too_many:
+            return 3
     return 0
 
 
@@ -245,6 +253,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"mass: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("mass: interrupted; finished runs and every LLM answer received are kept: rerun to resume",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -38,7 +38,8 @@ BRANCH_TABLE = (
     "CREATE TABLE IF NOT EXISTS branches ("
     " key TEXT PRIMARY KEY, backend TEXT NOT NULL, template TEXT NOT NULL, day INTEGER NOT NULL,"
     " date TEXT NOT NULL, type_id INTEGER NOT NULL, variant INTEGER NOT NULL, symbol TEXT NOT NULL,"
-    " status TEXT NOT NULL, probs TEXT, mass REAL, scripted REAL, detail TEXT NOT NULL, created REAL NOT NULL)")
+    " status TEXT NOT NULL, probs TEXT, mass REAL, scripted REAL, detail TEXT NOT NULL, created REAL NOT NULL,"
+    " digest TEXT NOT NULL)")
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,10 @@ def answer_per_branch(cached: Any, requests: Sequence[Request], on_answer: Any) 
     for brs, ks in zip(per_req, keys):
         for b, k in zip(brs, ks):
             unique.setdefault(k, b)
-    found = cached.cache.get_branches(list(unique)) if cached.mode != "write" else {}
+    found, damaged = cached.cache.get_branches(list(unique)) if cached.mode != "write" else ({}, 0)
     todo = [k for k in unique if k not in found]
+    if damaged:
+        cached.cache_stats.damaged += damaged
     cached.cache_stats.branch_hits += len(unique) - len(todo)
     cached.cache_stats.branch_misses += len(todo)
     if todo and cached.mode == "replay":
