@@ -128,3 +128,13 @@ def test_local_episode_is_deterministic_and_replays_exactly_from_cache(backend, 
                            ).fetchone()
     assert rows[0] == rows[1]  # one row per (day, type, stock): no agent, no seed in the key
     assert cs["branch_misses"] == rows[0] - first.report()["cache"]["branch_misses"]
+
+
+def test_a_prompt_longer_than_the_context_is_a_counted_error(backend, tmp_path):
+    from agents.llm import ERROR, Item, Request
+
+    limit = backend.model.config.max_position_embeddings
+    req = Request("investor_0/0", 0, 0, 30, "2023-01-03", 0, ("word " * (limit + 10), "type"),
+                  (Item("AAA", "AAA: 5 days +1.0%."),), "balanced", 1, (), "t")
+    ans = CachedBackend(backend, tmp_path / "c.sqlite").answer([req])[0]
+    assert ans.status == ERROR and "exceeds the model's context" in ans.detail and str(limit) in ans.detail
