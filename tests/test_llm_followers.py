@@ -55,7 +55,7 @@ def test_signals_shape_candidates_and_missing(small_market):
     panel = small_market[0]
     env = make_env(panel, 8, 3)
     rec = Recording()
-    f = llm_followers(env, rec, seed=1, n_candidates=7)
+    f = llm_followers(env, rec, seed=1, n_candidates=7, decode="sample")
     sig = play(env, f, 25, 27, seed=1)
     for d, acts in enumerate(sig):
         uni = panel.universe[25 + d]
