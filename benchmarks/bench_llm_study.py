@@ -105,11 +105,18 @@ def main() -> None:
         print(f"seed {seed}: {row}", flush=True)
     res["seeds"] = per_seed
     replay = 0.0
+    c0 = time.process_time()
     for seed in (0, 1, 2):
         be = CachedBackend(model, db, mode="replay")
         replay += follower_seconds(env, llm_followers(env, be, seed=seed, **opts), seed, start, args.days)
     replay_day = replay / (3 * args.days)
+    replay_cpu_day = (time.process_time() - c0) / (3 * args.days)
     res["replay_s_per_day"] = round(replay_day, 4)
+    res["replay_cpu_s_per_day"] = round(replay_cpu_day, 4)
+    cpu_pass = episode_days * sum(r["cpu_s_per_day"] for r in per_seed)
+    res["projected_model_pass_cpu_min"] = round(cpu_pass / 60, 1)
+    res["projected_replay_all_runs_cpu_s"] = round(6 * 3 * episode_days * replay_cpu_day, 1)
+    res["before_per_seed_projection_cpu_min"] = round(3 * episode_days * per_seed[0]["cpu_s_per_day"] / 60, 1)
     model_pass_s = episode_days * sum(r["s_per_day"] for r in per_seed)
     runs = 6 * 3
     res["projected_model_pass_min"] = round(model_pass_s / 60, 1)
@@ -121,6 +128,9 @@ def main() -> None:
     print(f"  model pass (shared by every seed and config): {res['projected_model_pass_min']} min")
     print(f"  followers of all {runs} runs replayed from the cache: {res['projected_replay_all_runs_s']} s")
     print(f"  without sharing across seeds (one pass per seed): {res['before_per_seed_projection_min']} min")
+    print(f"  in CPU seconds (robust to a shared machine): model pass {res['projected_model_pass_cpu_min']} CPU-min "
+          f"(one pass per seed: {res['before_per_seed_projection_cpu_min']}), replay of all runs "
+          f"{res['projected_replay_all_runs_cpu_s']} CPU-s")
     print(f"load average after: {os.getloadavg()}")
     print(json.dumps(res))
 

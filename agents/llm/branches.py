@@ -54,19 +54,36 @@ class Branch:
     variant: int
     symbol: str
     template: str
-    scripted: float
-
-    def content_hash(self) -> str:
-        blob = json.dumps([list(self.segments), self.text], separators=(",", ":"), ensure_ascii=True)
-        return hashlib.sha256(blob.encode()).hexdigest()
+    scripted: float = float("nan")
 
 
 def branch_key(fingerprint: Mapping[str, Any], b: Branch) -> str:
     """sha256 of (model identity, template, day, type, persona, stock, prompt content): no agent, no seed."""
-    payload = {"schema": BRANCH_SCHEMA, "fingerprint": dict(fingerprint), "template": b.template, "day": b.day,
-               "type_id": b.type_id, "variant": b.variant, "symbol": b.symbol, "content": b.content_hash()}
-    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return _Keys(fingerprint).key(b)
+
+
+class _Keys:
+    """``branch_key`` for many branches: the fingerprint and each distinct shared context are
+    serialised and hashed once (a replay is mostly key computation)."""
+
+    def __init__(self, fingerprint: Mapping[str, Any]) -> None:
+        self.fp = json.dumps(dict(fingerprint), sort_keys=True, separators=(",", ":"), default=str)
+        self._segs: dict[tuple[str, ...], str] = {}
+        self._memo: dict[tuple[Any, ...], str] = {}
+
+    def key(self, b: Branch) -> str:
+        ident = (b.segments, b.text, b.day, b.type_id, b.variant, b.symbol, b.template)
+        done = self._memo.get(ident)  # agents of a type share most stocks
+        if done is not None:
+            return done
+        seg = self._segs.get(b.segments)
+        if seg is None:
+            seg = hashlib.sha256(json.dumps(list(b.segments), ensure_ascii=True).encode()).hexdigest()
+            self._segs[b.segments] = seg
+        content = hashlib.sha256(f"{seg}\n{b.text}".encode()).hexdigest()
+        blob = f"{BRANCH_SCHEMA}|{self.fp}|{b.template}|{b.day}|{b.type_id}|{b.variant}|{b.symbol}|{content}"
+        self._memo[ident] = key = hashlib.sha256(blob.encode()).hexdigest()
+        return key
 
 
 def scripted_views(request: Request, backend: ScriptedBackend) -> np.ndarray:
@@ -83,8 +100,9 @@ def scripted_views(request: Request, backend: ScriptedBackend) -> np.ndarray:
         return np.full(len(request.items), np.nan)
 
 
-def request_branches(request: Request, scripted: ScriptedBackend) -> list[Branch]:
-    views = scripted_views(request, scripted)
+def request_branches(request: Request, scripted: ScriptedBackend | None = None) -> list[Branch]:
+    """The request's branches (with the scripted view of each stock when ``scripted`` is given)."""
+    views = scripted_views(request, scripted) if scripted is not None else [float("nan")] * len(request.items)
     return [Branch(request.segments, it.text, request.day, request.date, request.type_id, request.variant,
                    it.symbol, request.template, float(v)) for it, v in zip(request.items, views)]
 
@@ -92,8 +110,9 @@ def request_branches(request: Request, scripted: ScriptedBackend) -> list[Branch
 def answer_per_branch(cached: Any, requests: Sequence[Request], on_answer: Any) -> list[Answer]:
     """``CachedBackend.answer`` for a per-stock inner backend (see the module docstring)."""
     fp = cached.fingerprint
-    per_req = [request_branches(r, cached.scripted) for r in requests]
-    keys = [[branch_key(fp, b) for b in brs] for brs in per_req]
+    keyer = _Keys(fp)
+    per_req = [request_branches(r) for r in requests]
+    keys = [[keyer.key(b) for b in brs] for brs in per_req]
     unique: dict[str, Branch] = {}
     for brs, ks in zip(per_req, keys):
         for b, k in zip(brs, ks):
@@ -110,6 +129,12 @@ def answer_per_branch(cached: Any, requests: Sequence[Request], on_answer: Any) 
                              f"(first: type {b.type_id} {b.symbol} day {b.day})")
     failed: dict[str, str] = {}
     if todo:
+        need = set(todo)
+        for req, ks in zip(requests, keys):  # the reference view, stored with each new row
+            if need.intersection(ks):
+                for b, k in zip(request_branches(req, cached.scripted), ks):
+                    if k in need:
+                        unique[k] = b
         rows: list[tuple[str, Branch, str, tuple[float, ...] | None, float, str]] = []
         try:
             scores = np.asarray(cached.inner.rate_items([(unique[k].segments, unique[k].text) for k in todo]))

@@ -99,6 +99,7 @@ class ResponseCache:
             self._db.execute("CREATE INDEX IF NOT EXISTS responses_agent_day ON responses (agent, day)")
             self._db.execute(BRANCH_TABLE)
             self._upgrade()
+            self._upgrade_branches()
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
@@ -109,6 +110,21 @@ class ResponseCache:
             if isinstance(exc, sqlite3.OperationalError) and "malformed" not in str(exc):
                 raise CacheFileError(f"LLM response cache {self.path}: {exc}") from None
             raise _damage(self.path, exc) from None
+
+    def _upgrade_branches(self) -> None:
+        """Per-stock tables written before rows had digests: add the column and the digests."""
+        if "digest" in {r[1] for r in self._db.execute("PRAGMA table_info(branches)")}:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("ALTER TABLE branches ADD COLUMN digest TEXT")
+            for key, status, probs in self._db.execute("SELECT key, status, probs FROM branches").fetchall():
+                digest = row_digest(key, status, probs or "")
+                self._db.execute("UPDATE branches SET digest=? WHERE key=?", (digest, key))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     def _upgrade(self) -> None:
         """Caches written before rows had digests: add the column, drop what no longer belongs in a cache

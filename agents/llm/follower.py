@@ -137,13 +137,20 @@ class LLMInvestor:
         feats = np.asarray(obs["features"], dtype=np.float64)
         segments = [(brief.day_text, brief.type_text(self.itype, v)) for v in range(self.personas)]
         symbols = brief.symbols or self.panel.symbols
+        made: dict[int, Item] = {}
+
+        def item(i: int) -> Item:  # each stock's text once per day, shared by the type's agents
+            it = made.get(i)
+            if it is None:
+                it = made[i] = Item(symbols[i], brief.item_text(self.itype, i), tuple(feats[i].tolist()))
+            return it
+
         reqs, cands, rngs = [], [], []
         for m in range(self.itype.n_agents):
             rng = self._rng(m, day)
             k = min(self.n_candidates, uni_idx.size)
             cand = np.sort(rng.choice(uni_idx, size=k, replace=False)) if k else np.zeros(0, dtype=int)
-            items = tuple(Item(symbols[i], brief.item_text(self.itype, i),
-                               tuple(float(x) for x in feats[i])) for i in cand)
+            items = tuple(item(int(i)) for i in cand)
             reqs.append(Request(
                 agent=f"{self.agent_name}/{m}", type_id=self.itype.type_id, agent_index=m, day=day,
                 date=brief.date, seed=self.seed, segments=segments[self.variant(m)], items=items,
