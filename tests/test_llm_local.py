@@ -138,3 +138,30 @@ def test_a_prompt_longer_than_the_context_is_a_counted_error(backend, tmp_path):
                   (Item("AAA", "AAA: 5 days +1.0%."),), "balanced", 1, (), "t")
     ans = CachedBackend(backend, tmp_path / "c.sqlite").answer([req])[0]
     assert ans.status == ERROR and "exceeds the model's context" in ans.detail and str(limit) in ans.detail
+
+
+def test_prefetch_fills_the_cache_for_every_agent_and_seed(backend, env, tmp_path):
+    from agents.llm.cache import CacheMissError
+    from agents.llm.prefetch import prefetch
+
+    db = tmp_path / "warm.sqlite"
+    env = MassStackelbergEnv(env.panel, build_types(2, 3), GameConfig(horizon=5))  # 2 types: 60 ratings
+    done = prefetch(env, CachedBackend(backend, db), start=40, end=41, part=1, parts=2)
+    assert done["days"] == 1 and done["computed"] > 0  # part 1 of 2: the odd day only
+
+    class Raising:
+        fingerprint = backend.fingerprint
+        per_stock = True
+
+        def answer(self, requests, on_answer=None):
+            raise AssertionError("called the model")
+
+        def rate_items(self, pairs):
+            raise AssertionError("called the model")
+
+    for seed in (0, 7):  # any seed's agents find every stock they draw on the warmed day
+        sig = play(env, llm_followers(env, CachedBackend(Raising(), db, mode="replay"), seed=seed,
+                                      n_candidates=6), 41, 41, seed)
+        assert all((np.isfinite(x).sum(1) == 6).all() for x in sig[0].values())
+    with pytest.raises(CacheMissError):
+        play(env, llm_followers(env, CachedBackend(Raising(), db, mode="replay"), seed=0), 40, 40, 0)
