@@ -179,7 +179,11 @@ def verdict(d: Mapping[str, Any]) -> list[str]:
     # a type counts only if its CI, widened for testing every type (Bonferroni), excludes zero
     sig = {t: v for t, v in d["per_type"].items() if v["ci_bonferroni"][0] > 0}
     neg = {t: v for t, v in d["per_type"].items() if v["ci_bonferroni"][1] < 0}
-    if not sig:
+    if all(v["ci_bonferroni"][0] != v["ci_bonferroni"][0] for v in d["per_type"].values()):
+        days = max(v["days"] for v in d["per_type"].values())
+        words.append(f"TOO FEW DAYS ({days}) with realised returns for a confidence interval: no conclusion about "
+                     "signal yet.")
+    elif not sig:
         words.append("NO SIGNAL: no type's Rank IC is above zero with confidence (95% family-wise); these "
                      "followers carry no measurable information about forward returns.")
     else:
