@@ -6,7 +6,8 @@ The tiny model rarely writes valid JSON, so what is checked is the plumbing a se
 on: every agent-day gets a counted status from a real HTTP answer (never a crash, never a silent
 NaN), the requests reach the server, and asking for a model it does not serve is a counted client
 error (a server answering as another model is refused too: ``tests/test_llm_faults.py``).
-``transformers serve`` exposes no token log-probabilities (its ``/v1/completions`` returns none), so the served backend uses the JSON list format here, not the log-prob rating.
+``transformers serve`` exposes no token log-probabilities (its ``/v1/completions`` returns none), so
+the served backend uses the JSON list format here, not the log-prob rating.
 """
 
 from __future__ import annotations
