@@ -184,3 +184,16 @@ def test_two_processes_share_one_cache(tmp_path):
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT COUNT(*) FROM branches").fetchone()[0] == 40
         assert con.execute("SELECT COUNT(DISTINCT seed), COUNT(*) FROM responses").fetchone() == (2, 2 * 8 * 4)
+
+
+def test_cli_flags_reach_the_followers(tmp_path):
+    from agents.llm.cli import population_options
+    from experiments.cli import build_parser
+
+    args = build_parser().parse_args(["ablation", "--followers", "llm", "--llm-backend", "scripted",
+                                      "--llm-decode", "sample", "--llm-personas", "3", "--llm-risk", "0.5",
+                                      "--llm-anonymize", "on"])
+    opts = population_options(args, tmp_path)
+    assert (opts["decode"], opts["personas"], opts["risk"], opts["anonymize"]) == ("sample", 3, 0.5, True)
+    default = population_options(build_parser().parse_args(["ablation", "--followers", "llm"]), tmp_path)
+    assert (default["decode"], default["personas"], default["anonymize"]) == ("expected", 1, None)
