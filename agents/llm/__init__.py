@@ -16,6 +16,11 @@ reuse; model files in ``agents.llm.model_files``), ``"openai"`` = ``OpenAIBacken
 OpenAI-compatible server), ``"scripted"`` = ``ScriptedBackend`` (the deterministic scripted
 investor). torch/transformers/openai are imported only by the backend that needs them, when it is
 made: ``import agents.llm`` imports none of them.
+
+Per-stock ratings of the local model are cached once per (model, prompt, day, type, persona, stock)
+and shared by every agent, seed and config (``agents.llm.branches``; ``agents.llm.prefetch`` warms a
+study's cache, split by day over processes); ``agents.llm.diagnostics`` says whether the followers
+of a cache carry signal (``mass llm-diagnostics``).
 """
 
 from .backend import (
