@@ -120,7 +120,7 @@ def test_local_episode_is_deterministic_and_replays_exactly_from_cache(backend, 
     # agent of seed 11 drew is read from the cache, never recomputed (answers do not depend on seed)
     cache = CachedBackend(backend, db)
     other = llm_followers(env, cache, seed=12, n_candidates=4)
-    play(env, other, 30, 32, seed=12)
+    play(env, other, 30, 31, seed=12)
     cs = other.report()["cache"]
     assert cs["branch_hits"] > 0
     with sqlite3.connect(db) as con:
@@ -145,7 +145,10 @@ def test_prefetch_fills_the_cache_for_every_agent_and_seed(backend, env, tmp_pat
     from agents.llm.prefetch import prefetch
 
     db = tmp_path / "warm.sqlite"
-    env = MassStackelbergEnv(env.panel, build_types(2, 3), GameConfig(horizon=5))  # 2 types: 60 ratings
+    from mass_env import SyntheticConfig, synthetic_market
+
+    panel = synthetic_market(SyntheticConfig(n_days=60, n_symbols=10, n_industries=3), seed=5)[0]
+    env = MassStackelbergEnv(panel, build_types(2, 3), GameConfig(horizon=5))  # 2 types x 10 stocks
     done = prefetch(env, CachedBackend(backend, db), start=40, end=41, part=1, parts=2)
     assert done["days"] == 1 and done["computed"] > 0  # part 1 of 2: the odd day only
 
