@@ -47,13 +47,13 @@ import pandas as pd
 import principals
 from agents.populations import POPULATIONS, make_followers
 from mass_env.data.panel import MarketPanel
-from mass_env.data.returns import REPORT_HORIZONS
 from mass_env.env import MassStackelbergEnv
 from mass_env.game import GameConfig
 from mass_env.game.components import ric_column
 from mass_env.game.investors import build_types
 from mass_env.registry import import_modules
 
+from .checks import check_fits, writable_dir
 from .configs import AblationConfig
 from .fingerprint import code_fingerprint, run_sources, versions
 from .markets import market_fingerprint, market_for
@@ -75,8 +75,8 @@ def run_one(cfg: AblationConfig, seed: int, panel: MarketPanel, spec: SweepSpec)
     """Play one (config, seed) episode and return its tidy per-day history."""
     t0 = time.perf_counter()
     types = build_types(cfg.n_types, cfg.agents_per_type)
-    env = MassStackelbergEnv(panel, types, GameConfig(horizon=spec.horizon,
-                                                      turnover_penalty=cfg.turnover_penalty))
+    env = MassStackelbergEnv(panel, types, GameConfig(horizon=spec.horizon, turnover_penalty=cfg.turnover_penalty,
+                                                      report_horizons=spec.report_horizons))
     followers = make_followers(spec.followers, env, seed, **spec.follower_options)
     leader = principals.make(cfg.principal, **cfg.principal_options())
     res = run_episode(env, leader, followers, seed=seed, eval_skip=spec.eval_skip, label=cfg.name)
@@ -85,6 +85,7 @@ def run_one(cfg: AblationConfig, seed: int, panel: MarketPanel, spec: SweepSpec)
                             "episode_days": int(env.game.n_steps), "first_day": int(env.game.start)}
     if cfg.kind == "oracle":
         fits = hindsight_oracle(env.game, eval_skip=spec.eval_skip, components=TABLE_COMPONENTS,
+                                horizons=spec.report_horizons,
                                 evals_per_dim=spec.oracle_evals_per_dim, max_evals=spec.oracle_max_evals,
                                 seed=seed)
         if not fits:
@@ -124,9 +125,11 @@ class AblationResult:
     reused: list[tuple[str, int]] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     wall_s: float = 0.0
+    damaged: list[dict[str, Any]] = field(default_factory=list)
 
     def format(self) -> str:
-        return format_table(self.table, reference=self.spec.reference, ci=self.spec.ci)
+        return format_table(self.table, reference=self.spec.reference, ci=self.spec.ci,
+                            headline=ric_column("signal", self.spec.horizon), horizons=self.spec.report_horizons)
 
 
 def _weights_long(hist: pd.DataFrame) -> pd.DataFrame:
@@ -170,16 +173,21 @@ def _run_jobs(spec: SweepSpec, store: RunStore, code_fps: dict[str, str], market
     they finish. Returns the runs, the computed and the reused (config, seed) pairs."""
     fps: dict[int, str] = {}
     jobs = [(cfg, s) for cfg in spec.configs for s in spec.seeds]
+    damaged = store.damaged
     runs: list[RunResult | None] = [None] * len(jobs)
-    todo: list[tuple[int, str, bool]] = []  # (job, key, a stale run was stored)
+    todo: list[tuple[int, str, str | None]] = []  # (job, key, why the stored run was not reused)
     for i, (cfg, seed) in enumerate(jobs):
         panel = market_for(spec, seed, markets)
         if id(panel) not in fps:
             fps[id(panel)] = market_fingerprint(panel)
         key = run_key(cfg, seed, spec, fps[id(panel)], code_fps[cfg.name])
-        runs[i] = store.load(cfg.name, seed, key) if resume else None
+        runs[i], why = store.check(cfg.name, seed, key) if resume else (None, None)
         if runs[i] is None:
-            todo.append((i, key, resume and store.exists(cfg.name, seed)))
+            if why not in (None, "stale"):
+                damaged.append({"config": cfg.name, "seed": seed, "problem": why})
+                warnings.warn(f"stored run {cfg.name} seed {seed} is damaged ({why}): recomputing it",
+                              RuntimeWarning, stacklevel=2)
+            todo.append((i, key, why))
 
     head = ric_column("signal", spec.horizon)
     done = 0
@@ -194,7 +202,7 @@ def _run_jobs(spec: SweepSpec, store: RunStore, code_fps: dict[str, str], market
 
     def on_result(j: int, result: tuple[RunResult, str]) -> None:
         run, worker_fp = result
-        i, key, stale = todo[j]
+        i, key, why = todo[j]
         cfg, seed = jobs[i]
         panel = market_for(spec, seed, markets)
         fp = fps[id(panel)]
@@ -204,7 +212,8 @@ def _run_jobs(spec: SweepSpec, store: RunStore, code_fps: dict[str, str], market
         run.meta["market"] = {"fingerprint": fp, "name": panel.name}
         store.save(run, key)
         runs[i] = run
-        report(i, run, f"{run.meta['wall_s']:.1f}s" + (STALE if stale else ""))
+        note = "" if why is None else STALE if why == "stale" else f" (stored run was damaged: {why}; recomputed)"
+        report(i, run, f"{run.meta['wall_s']:.1f}s" + note)
 
     for i, loaded in enumerate(runs):
         if loaded is not None:
@@ -246,15 +255,19 @@ def run_ablation(spec: SweepSpec, out: str | Path, *, executor: Executor | None 
     ``computed`` / ``reused`` / ``wall_s`` of the result (also in ``ablation.json``) are this call's.
     """
     t_start = time.perf_counter()
-    out = Path(out)
+    out = writable_dir(out)
     say = progress or (lambda msg: None)
-    code_fps = _code_fingerprints(spec)
     markets: dict[Any, MarketPanel] = {}
-    results, computed, reused = _run_jobs(spec, RunStore(out), code_fps, markets, executor, resume, say)
+    first_market = market_for(spec, spec.seeds[0], markets)
+    check_fits(first_market.n_days, spec.horizon, spec.eval_skip, warmup=GameConfig().warmup_days,
+               what=spec.data or f"the embedded synthetic market (n_days={spec.n_days})")
+    code_fps = _code_fingerprints(spec)
+    store = RunStore(out)
+    results, computed, reused = _run_jobs(spec, store, code_fps, markets, executor, resume, say)
     daily, weights = _frames(results)
     per_run = summarise_runs(daily)
     table = ablation_table(daily, spec.configs, reference=spec.reference, n_boot=spec.n_boot, ci=spec.ci,
-                           horizons=REPORT_HORIZONS)
+                           horizons=spec.report_horizons)
 
     files: dict[str, str] = {}
     daily_p, weights_p = out / "daily.parquet", out / "weights.parquet"
@@ -287,7 +300,7 @@ def run_ablation(spec: SweepSpec, out: str | Path, *, executor: Executor | None 
         "timing": "leaders commit at the close of day t for day t+1, fitted on the last 5 days whose "
                   "5-day return has realised (t-10..t-6 with execution lag 1; MASS: t-9..t-5)",
         "versions": versions(), "code_fingerprints": code_fps, "command": sys.argv,
-        "computed": computed, "reused": reused, "wall_s": wall,
+        "computed": computed, "reused": reused, "recomputed_damaged": store.damaged, "wall_s": wall,
         "principals": {c.name: next((r.meta.get("principal") for r in results if r.config == c.name), None)
                        for c in spec.configs},
         "table": table.to_dict(orient="records"), "files": files,
@@ -296,7 +309,7 @@ def run_ablation(spec: SweepSpec, out: str | Path, *, executor: Executor | None 
     }
     atomic_write(out / "ablation.json", lambda p: p.write_text(json.dumps(summary, indent=2, default=to_jsonable)))
     files["json"] = str(out / "ablation.json")
-    return AblationResult(spec, daily, weights, per_run, table, computed, reused, files, wall)
+    return AblationResult(spec, daily, weights, per_run, table, computed, reused, files, wall, store.damaged)
 
 
 def run_ablation_parallel(spec: SweepSpec, out: str | Path, executor: Executor | None = None, *,
