@@ -175,7 +175,7 @@ def _run_jobs(spec: SweepSpec, store: RunStore, code_fps: dict[str, str], market
     jobs = [(cfg, s) for cfg in spec.configs for s in spec.seeds]
     damaged = store.damaged
     runs: list[RunResult | None] = [None] * len(jobs)
-    todo: list[tuple[int, str, str | None]] = []  # (job, key, why the stored run was not reused)
+    todo: list[tuple[int, str, str]] = []  # (job, key, why a stored run was not reused: a note or "")
     for i, (cfg, seed) in enumerate(jobs):
         panel = market_for(spec, seed, markets)
         if id(panel) not in fps:
@@ -187,7 +187,8 @@ def _run_jobs(spec: SweepSpec, store: RunStore, code_fps: dict[str, str], market
                 damaged.append({"config": cfg.name, "seed": seed, "problem": why})
                 warnings.warn(f"stored run {cfg.name} seed {seed} is damaged ({why}): recomputing it",
                               RuntimeWarning, stacklevel=2)
-            todo.append((i, key, why))
+            todo.append((i, key, "" if why is None else STALE if why == "stale"
+                         else f" (stored run was damaged: {why}; recomputed)"))
 
     head = ric_column("signal", spec.horizon)
     done = 0
@@ -202,7 +203,7 @@ def _run_jobs(spec: SweepSpec, store: RunStore, code_fps: dict[str, str], market
 
     def on_result(j: int, result: tuple[RunResult, str]) -> None:
         run, worker_fp = result
-        i, key, why = todo[j]
+        i, key, note = todo[j]
         cfg, seed = jobs[i]
         panel = market_for(spec, seed, markets)
         fp = fps[id(panel)]
@@ -212,7 +213,6 @@ def _run_jobs(spec: SweepSpec, store: RunStore, code_fps: dict[str, str], market
         run.meta["market"] = {"fingerprint": fp, "name": panel.name}
         store.save(run, key)
         runs[i] = run
-        note = "" if why is None else STALE if why == "stale" else f" (stored run was damaged: {why}; recomputed)"
         report(i, run, f"{run.meta['wall_s']:.1f}s" + note)
 
     for i, loaded in enumerate(runs):
