@@ -70,7 +70,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
         res.history.to_csv(out / "history.csv", index=False)
         (out / "summary.json").write_text(json.dumps({"summary": s, "args": vars(args)}, indent=2, default=str))
         print(f"wrote {out}/history.csv and summary.json")
-    return 0
+    return _all_nan_exit(s[ric_column("signal", args.horizon)], panel)
+
+
+def _all_nan_exit(headline: float, panel: object) -> int:
+    """Exit status 1 with a message when no evaluation day had a Rank IC: a table of NaN is no result."""
+    if headline == headline:  # not NaN
+        return 0
+    print(f"mass: error: no evaluation day had a Rank IC (fewer than 5 scorable stocks a day?); the market: "
+          f"{getattr(panel, 'summary', lambda: panel)()}", file=sys.stderr)
+    return 1
 
 
 def _cmd_data(args: argparse.Namespace) -> int:
@@ -143,7 +152,8 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
     damaged = f", {len(res.damaged)} damaged stored run(s) recomputed" if res.damaged else ""
     print(f"\n{len(res.computed)} run(s) computed{damaged}, {len(res.reused)} reused, {res.wall_s:.1f}s; files in "
           f"{args.out}: " + ", ".join(Path(p).name for p in res.files.values()))
-    return 0
+    head = res.table.get(f"{ric_column('signal', spec.horizon)}_mean")
+    return _all_nan_exit(float("nan") if head is None or head.isna().all() else 0.0, res.spec.data or "synthetic")
 
 
 def _warn_ignored(args: argparse.Namespace) -> None:

@@ -175,7 +175,9 @@ def table_main(argv: Sequence[str] | None = None) -> int:
 def _table_main(args: argparse.Namespace, markets: list[str]) -> int:
     say: Say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     if "sse50" in markets and not (args.data and Path(args.data).exists()):
-        say(f"no shared data at {args.data!r}: skipping the SSE50 table")
+        if markets == ["sse50"]:
+            raise ValueError(f"--markets sse50 needs the shared-data root: no folder at --data {args.data!r}")
+        print(f"mass rl-table: warning: no shared data at {args.data!r}: skipping the SSE50 table", file=sys.stderr)
         markets.remove("sse50")
     for label in markets:
         t0 = time.perf_counter()

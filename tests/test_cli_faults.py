@@ -145,6 +145,17 @@ def test_train_rl_and_rl_table_input_errors_are_messages(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
     assert rl_table.table_main(["--out", str(f), "--quiet", "--markets", "synthetic"]) == 2
     assert "mass rl-table: error:" in capsys.readouterr().err
+    assert rl_table.table_main(["--markets", "sse50", "--data", str(tmp_path / "none"), "--out", str(tmp_path)]) == 2
+    assert "needs the shared-data root" in capsys.readouterr().err
+
+
+def test_a_table_of_nan_is_not_a_success(tmp_path, capsys):
+    rows = pd.bdate_range("2023-01-02", periods=70)
+    df = pd.MultiIndex.from_product([rows, ["A", "B", "C"]], names=["date", "symbol"]).to_frame(index=False)
+    df["close"] = np.random.default_rng(0).lognormal(2, 0.1, len(df))
+    df.to_csv(tmp_path / "three.csv", index=False)  # 3 stocks: below the 5 a Rank IC needs
+    assert cli.main(["run", "--data", str(tmp_path / "three.csv"), "--types", "2", "--agents", "1", "--quiet"]) == 1
+    assert "no evaluation day had a Rank IC" in capsys.readouterr().err
 
 
 def test_rl_table_seeds_mean_what_ablation_seeds_mean():
