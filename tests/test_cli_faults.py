@@ -91,6 +91,12 @@ def test_settings_that_pay_nothing_are_refused_before_computing(argv, words, tmp
     assert min_days(10, 21) == 54
 
 
+def test_an_empty_table_formats_as_a_sentence():
+    from experiments.report import format_table
+
+    assert "no run had an evaluation day" in format_table(pd.DataFrame())
+
+
 def _no_computing(*a, **k):
     raise AssertionError("computed before validating")
 
