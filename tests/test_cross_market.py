@@ -102,10 +102,13 @@ def _distinct_views(panel: MarketPanel, day: int) -> int:
     return len(views)
 
 
-def _interval_member(history: pd.DataFrame, symbol: str, day: pd.Timestamp) -> bool:
+def _member_days(history: pd.DataFrame, symbol: str, days: pd.DatetimeIndex) -> list[bool]:
+    """Membership straight from the index-constitution intervals: opt-in <= day < opt-out."""
     rows = history[history["symbol"] == symbol]
-    out = pd.to_datetime(rows["opt-out"]).fillna(pd.Timestamp("2262-01-01"))
-    return bool(((pd.to_datetime(rows["opt-in"]) <= day) & (day < out)).any())
+    out = np.zeros(len(days), bool)
+    for opt_in, opt_out in zip(pd.to_datetime(rows["opt-in"]), pd.to_datetime(rows["opt-out"])):
+        out |= (days >= opt_in) & ((days < opt_out) if pd.notna(opt_out) else True)
+    return out.tolist()
 
 
 @requires_shared
@@ -119,7 +122,7 @@ def test_us_panel_is_point_in_time_with_sectors_and_release_dated_macro():
     assert changed, "no index change inside the window to test"
     for s in changed:  # a stock is in the cross-section only on the days it was a member
         j = p.symbols.index(s)
-        assert p.member[:, j].tolist() == [_interval_member(hist, s, d) for d in p.dates]
+        assert p.member[:, j].tolist() == _member_days(hist, s, p.dates)
     assert 480 <= p.universe.sum(1).min() and p.universe.sum(1).max() <= 505
     assert len(p.industry_names) == 11 and (p.industry >= 0).mean() > 0.95
     assert {"cpi_yoy", "unemployment", "ism_pmi", "vix"} <= set(p.macro_names) and p.valuation == {}

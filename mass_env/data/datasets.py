@@ -287,7 +287,9 @@ def load_us(root: str | os.PathLike[str], start: str | pd.Timestamp | None = Non
     """
     root = _root(root)
     since = None if start is None else pd.Timestamp(start) - pd.Timedelta(days=formation_days * 7 // 5 + 30)
-    raw = normalise_columns(pd.read_parquet(_single_parquet(root, US_DIR)), "yfinance")
+    rows = [("Date", ">=", since)] if since is not None else []
+    rows += [("Date", "<=", pd.Timestamp(end))] if end is not None else []
+    raw = normalise_columns(pd.read_parquet(_single_parquet(root, US_DIR), filters=rows or None), "yfinance")
     raw = _between(raw, since, end)
     raw["date"] = parse_dates(raw["date"])
     cal = pd.DatetimeIndex(np.sort(raw["date"].unique()))
