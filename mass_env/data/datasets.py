@@ -278,7 +278,8 @@ def load_us(root: str | os.PathLike[str], start: str | pd.Timestamp | None = Non
     """S&P 500 (550 names that were members at some point 2018-01..2024-03) from Yahoo daily bars.
 
     Returns use ``AdjClose``. Membership is point in time from ``pypi/index_constitution_history_sp500.csv``
-    when present. Industries: the data ships no sector map, so ``sectors`` statistical sectors are
+    when present. Industries: the shared data ships no US sector map (index-constitution lists only
+    symbol, name and dates; Yahoo bars carry none), so ``sectors`` statistical sectors are
     formed from the ``formation_days`` daily returns that END BEFORE the panel's first day
     (``clusters.clusters_asof``) and held fixed over the panel; the panel therefore starts no earlier
     than ``formation_days`` + 1 trading days into the file. Macro: ``us_macro`` (FRED/Yahoo, aligned by
