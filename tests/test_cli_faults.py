@@ -148,7 +148,7 @@ def test_train_rl_and_rl_table_input_errors_are_messages(tmp_path, capsys):
     assert train_rl.main(["--out", str(f), "--quiet"]) == 2
     assert "mass train-rl: error:" in capsys.readouterr().err
     assert train_rl.main(["--data", str(tmp_path / "none.csv"), "--out", str(tmp_path / "o"), "--quiet"]) == 2
-    assert "no such file" in capsys.readouterr().err
+    assert "neither an existing file" in capsys.readouterr().err
     assert rl_table.table_main(["--out", str(f), "--quiet", "--markets", "synthetic"]) == 2
     assert "mass rl-table: error:" in capsys.readouterr().err
     assert rl_table.table_main(["--markets", "sse50", "--data", str(tmp_path / "none"), "--out", str(tmp_path)]) == 2
