@@ -47,6 +47,7 @@ import pandas as pd
 import principals
 from agents.populations import POPULATIONS, make_followers
 from mass_env.data.panel import MarketPanel
+from mass_env.data.quality import DataQualityWarning
 from mass_env.env import MassStackelbergEnv
 from mass_env.game import GameConfig
 from mass_env.game.components import ric_column
@@ -158,7 +159,9 @@ def ablation_job(cfg: AblationConfig, seed: int, spec: SweepSpec, modules: tuple
     if spec.followers not in POPULATIONS:
         raise ValueError(f"followers {spec.followers!r} are not registered in the worker process: "
                          "register them at import time of a module the worker imports, or run serially")
-    panel = market_for(spec, seed, _WORKER_MARKETS)
+    with warnings.catch_warnings():  # the parent loaded the same market and already showed its data faults
+        warnings.simplefilter("ignore", DataQualityWarning)
+        panel = market_for(spec, seed, _WORKER_MARKETS)
     return run_one(cfg, seed, panel, spec), market_fingerprint(panel)
 
 
