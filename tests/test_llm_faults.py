@@ -267,6 +267,9 @@ def test_failed_answers_are_counted_exit_non_zero_and_asked_again_after_recovery
             "--llm-base-url", srv.base_url, "--llm-api-key-env", "MASS_FAULT_KEY", "--llm-timeout", "10",
             "--llm-retries", "0", "--llm-concurrency", "8", "--llm-candidates", "3", "--configs", "A",
             "--seeds", "1", "--days", "45", "--agents", "1", "--baselines", "none", "--no-plot", "--out", str(out)]
+    (tmp_path / "bad.sqlite").write_bytes(b"not sqlite" * 100)
+    rc, so, se = mass(argv + ["--llm-cache", str(tmp_path / "bad.sqlite")], capsys)
+    assert rc == 2 and "bad.sqlite is not a usable LLM response cache" in se and "Traceback" not in se
     rc, so, se = mass(argv, capsys)
     assert rc == 3, se
     assert "192 failed" in so and "client_error 192" in so and "error:" in se, so

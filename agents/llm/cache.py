@@ -42,8 +42,9 @@ SCHEMA_VERSION = 1
 MODES = ("readwrite", "read", "write", "replay")
 
 
-class CacheMissError(LookupError):
-    """A ``replay``-mode cache was asked for an answer it does not hold."""
+class CacheMissError(LookupError, ValueError):
+    """A ``replay``-mode cache was asked for an answer it does not hold (a ``ValueError`` too, so the
+    CLI reports it as a clear error)."""
 
 
 class CacheFileError(ValueError):
@@ -264,7 +265,8 @@ class CachedBackend:
                           stacklevel=2)
         if todo and self.mode == "replay":
             r = requests[todo[0]]
-            raise CacheMissError(f"{len(todo)} request(s) not in {self.cache.path} (first: {r.agent} day {r.day})")
+            raise CacheMissError(f"{len(todo)} request(s) not in {self.cache.path} (first: {r.agent} day {r.day}); "
+                                 "the run is not fully cached: run it without --llm-replay to ask the model")
         self.cache_stats.misses += len(todo)
         if todo:
             sub = [requests[i] for i in todo]
