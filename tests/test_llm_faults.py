@@ -80,7 +80,7 @@ def test_trickling_server_hits_the_total_deadline(server, monkeypatch):
     be = backend(srv, monkeypatch, timeout=0.8, max_retries=0)
     t0 = time.monotonic()
     ans = be.ask(request())
-    assert ans.status == TIMEOUT and time.monotonic() - t0 < 2.0
+    assert ans.status == TIMEOUT and time.monotonic() - t0 < 3.0  # not ~80 s
 
 
 def test_dead_server_opens_the_breaker_instead_of_waiting_every_deadline(server, monkeypatch):
@@ -117,7 +117,7 @@ def test_retry_after_is_honoured_with_jitter(server, monkeypatch):
     srv.behaviour = lambda body: fs.status(429, retry_after=3600)
     t0 = time.monotonic()
     ans = be.ask(request(9))
-    assert ans.status == SERVER_ERROR and "3600" in ans.detail and time.monotonic() - t0 < 1.0
+    assert ans.status == SERVER_ERROR and "3600" in ans.detail and time.monotonic() - t0 < 3.0
 
 
 def test_concurrency_asked_for_is_in_flight(server, monkeypatch, small_market):
@@ -323,3 +323,19 @@ def test_ctrl_c_stops_at_once_and_keeps_the_answers(server, tmp_path):
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
     assert took < 4.0, took
     assert ResponseCache(out / "llm-cache.sqlite").status_counts() == {OK: 6}
+
+
+def test_a_cache_from_before_digests_is_upgraded_and_its_failures_dropped(tmp_path):
+    db = tmp_path / "old.sqlite"
+    ok_text, bad_text = fs_answer().to_json(), json.dumps({"status": TIMEOUT, "probs": None, "detail": "slow"})
+    with sqlite3.connect(db) as con:  # the table as it was before rows had digests
+        con.execute("CREATE TABLE responses (key TEXT PRIMARY KEY, backend TEXT NOT NULL, template TEXT NOT NULL, "
+                    "agent TEXT NOT NULL, day INTEGER NOT NULL, seed INTEGER NOT NULL, status TEXT NOT NULL, "
+                    "answer TEXT NOT NULL, request TEXT NOT NULL, created REAL NOT NULL)")
+        con.executemany("INSERT INTO responses VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        [("a", "{}", "t", "x/0", 1, 0, OK, ok_text, "{}", 0.0),
+                         ("b", "{}", "t", "x/1", 1, 0, TIMEOUT, bad_text, "{}", 0.0)])
+    c = ResponseCache(db)
+    assert c.status_counts() == {OK: 1}  # a stored timeout was never an answer
+    found, damaged = c.lookup(["a", "b"])
+    assert list(found) == ["a"] and not damaged and found["a"].probs == fs_answer().probs
