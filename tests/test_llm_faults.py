@@ -121,13 +121,13 @@ def test_retry_after_is_honoured_with_jitter(server, monkeypatch):
 
 
 def test_concurrency_asked_for_is_in_flight(server, monkeypatch, small_market):
-    srv = server(lambda body: fs.gather(12))
+    srv = server(lambda body: fs.gather(12, timeout=10.0))
     be = backend(srv, monkeypatch, concurrency=12)
     assert all(a.ok for a in be.answer([request(i) for i in range(24)]))
     assert srv.max_in_flight == 12
     # followers send a day's requests of all types together: 4 types x 3 agents reach 12 in flight
     srv.max_in_flight = 0
-    srv.behaviour = lambda body: fs.gather(12)
+    srv.behaviour = lambda body: fs.gather(12, timeout=10.0)
     env = MassStackelbergEnv(small_market[0], build_types(4, 3), GameConfig(horizon=5))
     follower_signals(env, llm_followers(env, be, seed=0, n_candidates=4), start=25, end=25)
     assert srv.max_in_flight == 12
