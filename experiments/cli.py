@@ -31,7 +31,8 @@ from .markets import load_market
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=None,
-                   help="shared-data root or a CSV/parquet long table (default: embedded synthetic market)")
+                   help="a dataset NAME[:key=value,...] (sse50, csi300, us, ...; read from $MASS_DATA_ROOT, default "
+                        "../shared/data), a shared-data root, or a CSV/parquet long table (default: synthetic)")
     p.add_argument("--types", type=int, default=8,
                    help="number of investor types (8: the paper's 64-agent setting with --agents 8)")
     p.add_argument("--agents", type=int, default=8, help="agents per type")
@@ -187,7 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     abl.add_argument("--baselines", default="equal,oracle",
                      help="comma list of equal, random, oracle (hindsight upper bound), or none")
     abl.add_argument("--data", default=None,
-                     help="shared-data root or a CSV/parquet long table (default: embedded synthetic market)")
+                     help="a dataset NAME[:key=value,...] (sse50, csi300, us, ...; read from $MASS_DATA_ROOT, default "
+                        "../shared/data), a shared-data root, or a CSV/parquet long table (default: synthetic)")
     abl.add_argument("--days", type=int, default=160, help="days of the embedded synthetic market")
     abl.add_argument("--market-seed", type=int, default=0,
                      help="seed of the synthetic market (held fixed across seeds)")
