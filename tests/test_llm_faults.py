@@ -339,3 +339,26 @@ def test_a_cache_from_before_digests_is_upgraded_and_its_failures_dropped(tmp_pa
     assert c.status_counts() == {OK: 1}  # a stored timeout was never an answer
     found, damaged = c.lookup(["a", "b"])
     assert list(found) == ["a"] and not damaged and found["a"].probs == fs_answer().probs
+
+
+def test_retry_after_forms_backoff_bounds_and_scrubbing():
+    import email.utils
+    import random
+
+    from agents.llm.aio import backoff_delay, retry_after_seconds
+    from agents.llm.backend import scrub
+
+    assert retry_after_seconds({"Retry-After": "2.5"}) == 2.5
+    assert retry_after_seconds({"retry-after-ms": "250", "Retry-After": "9"}) == 0.25
+    assert 9 < retry_after_seconds({"Retry-After": email.utils.formatdate(time.time() + 10, usegmt=True)}) <= 10
+    assert retry_after_seconds({"Retry-After": "soon"}) is None and retry_after_seconds(None) is None
+    rng = random.Random(0)
+    delays = [backoff_delay(3, 0.5, 1.5, rng) for _ in range(200)]
+    assert 0.75 <= min(delays) < max(delays) <= 1.5  # capped, half fixed, half jitter
+    assert all(4.0 <= backoff_delay(1, 0.5, 8.0, rng, retry_after=4.0) <= 4.5 for _ in range(50))
+    key = "sk-live-ABCDEFGH12345678"
+    for leak in (f"bad key {key}", "key ends in EFGH12345678", "Authorization: Bearer abc.def-ghi",
+                 '{"api_key": "hunter2hunter2"}'):
+        clean = scrub(leak, [key])
+        assert "[redacted]" in clean and "12345678" not in clean and "hunter2" not in clean and "abc.def" not in clean
+    assert scrub("HTTP 500: CUDA out of memory", [key]) == "HTTP 500: CUDA out of memory"
