@@ -153,6 +153,14 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
     damaged = f", {len(res.damaged)} damaged stored run(s) recomputed" if res.damaged else ""
     print(f"\n{len(res.computed)} run(s) computed{damaged}, {len(res.reused)} reused, {res.wall_s:.1f}s; files in "
           f"{args.out}: " + ", ".join(Path(p).name for p in res.files.values()))
+    if followers == "llm":
+        from agents.llm.cli import answers_report
+
+        lines, too_many = answers_report(res.answers, args.llm_max_failed)
+        for line in lines:
+            print(line, file=sys.stderr if too_many and line.startswith("error") else sys.stdout)
+        if too_many:
+            return 3
     head = res.table.get(f"{ric_column('signal', spec.horizon)}_mean")
     return _all_nan_exit(float("nan") if head is None or head.isna().all() else 0.0, res.spec.data or "synthetic")
 
@@ -260,6 +268,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError) as exc:
         print(f"mass: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("mass: interrupted; finished runs and every LLM answer received are kept: rerun to resume",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
