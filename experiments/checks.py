@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -101,16 +102,22 @@ def min_days(horizon: int, eval_skip: int, warmup: int = 20, lag: int = 1) -> in
 
 
 def check_fits(n_days: int, horizon: int, eval_skip: int, *, what: str, warmup: int = 20, lag: int = 1) -> None:
-    """``ValueError`` when a market of ``n_days`` days cannot pay a single evaluation day."""
+    """Before computing: ``ValueError`` when a market of ``n_days`` days has no evaluation day with even
+    a 1-day return (every number would be NaN); a ``RuntimeWarning`` when the payoff ``horizon`` is never
+    paid on an evaluation day (leaders learn from no payoff and that horizon's Rank IC is NaN; the
+    1/5/10-day columns still mean what they say)."""
     if horizon < 1:
         raise ValueError(f"--horizon must be >= 1 trading day, got {horizon}")
-    need = min_days(horizon, eval_skip, warmup, lag)
-    if n_days < need:
-        longest = n_days - min_days(0, eval_skip, warmup, lag)
+    longest = n_days - min_days(0, eval_skip, warmup, lag)
+    if longest < 1:
         raise ValueError(
-            f"{what} has {n_days} days, too few to pay any evaluation day at horizon {horizon}: it needs "
-            f"{need} ({warmup} warm-up + {eval_skip} evaluation skip + horizon {horizon} + lag {lag} + 2); "
-            + (f"the longest horizon this market allows is {longest}" if longest >= 1 else "use a longer market"))
+            f"{what} has {n_days} days, too few for any evaluation day: it needs at least {min_days(1, eval_skip)} "
+            f"({warmup} warm-up + {eval_skip} evaluation skip + a 1-day return + lag {lag} + 2)")
+    if horizon > longest:
+        warnings.warn(
+            f"{what} has {n_days} days: at horizon {horizon} no evaluation day is ever paid (it needs "
+            f"{min_days(horizon, eval_skip, warmup, lag)} days); leaders get no payoff and the {horizon}-day "
+            f"Rank IC is NaN; the longest horizon this market pays is {longest}", RuntimeWarning, stacklevel=3)
 
 
 def changed_flags(args: argparse.Namespace, parser: argparse.ArgumentParser, flags: Sequence[str]) -> list[str]:

@@ -71,15 +71,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
         res.history.to_csv(out / "history.csv", index=False)
         (out / "summary.json").write_text(json.dumps({"summary": s, "args": vars(args)}, indent=2, default=str))
         print(f"wrote {out}/history.csv and summary.json")
-    return _all_nan_exit(s[ric_column("signal", args.horizon)], panel)
+    values = [s[ric_column(c, h)] for c in COMPONENTS for h in horizons]
+    return _all_nan_exit(any(v == v for v in values), panel)  # v == v: not NaN
 
 
-def _all_nan_exit(headline: float, panel: object) -> int:
-    """Exit status 1 with a message when no evaluation day had a Rank IC: a table of NaN is no result."""
-    if headline == headline:  # not NaN
+def _all_nan_exit(any_value: bool, market: object) -> int:
+    """Exit status 1 with a message when no evaluation day had any Rank IC: a table of NaN is no result."""
+    if any_value:
         return 0
-    print(f"mass: error: no evaluation day had a Rank IC (fewer than 5 scorable stocks a day?); the market: "
-          f"{getattr(panel, 'summary', lambda: panel)()}", file=sys.stderr)
+    print(f"mass: error: no evaluation day had a Rank IC at any horizon (fewer than 5 scorable stocks a day?); "
+          f"the market: {getattr(market, 'summary', lambda: market)()}", file=sys.stderr)
     return 1
 
 
@@ -161,8 +162,8 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr if too_many and line.startswith("error") else sys.stdout)
         if too_many:
             return 3
-    head = res.table.get(f"{ric_column('signal', spec.horizon)}_mean")
-    return _all_nan_exit(float("nan") if head is None or head.isna().all() else 0.0, res.spec.data or "synthetic")
+    means = res.table.filter(regex=r"^ric_.*_mean$")
+    return _all_nan_exit(bool(means.notna().to_numpy().any()), res.spec.data or "synthetic")
 
 
 def _warn_ignored(args: argparse.Namespace) -> None:
