@@ -6,7 +6,10 @@ the driver script's folder), as a user's module in their working folder would be
 
 from __future__ import annotations
 
+import importlib.util
+import re
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -155,3 +158,19 @@ def test_a_worker_without_the_folder_reports_what_to_do(tmp_path):
     with pytest.raises(MassError, match="not importable in this worker process.*runtime_env"):
         import_modules(["byol_module_that_is_nowhere"], [str(tmp_path)])
 
+
+
+def test_the_readme_worked_example_is_the_example_file_and_honours_the_protocol():
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    section = readme[readme.index("## Write your own leader"):]
+    block = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    source = (root / "examples" / "hedge_leader.py").read_text()
+    assert block == source
+    assert len(block.splitlines()) <= 40
+    spec = importlib.util.spec_from_file_location("hedge_leader", root / "examples" / "hedge_leader.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    report = check_principal(lambda: mod.Hedge(), n_days=50)
+    assert report.distinct_actions > 1  # it learns from its payoffs
+    assert "--principal examples.hedge_leader:Hedge" in section
