@@ -103,13 +103,14 @@ def principal_configs(texts: Sequence[str], populations: Sequence[tuple[int, int
     """``AblationConfig`` rows for ``--principal`` arguments at each population (for ``mass ablation``).
 
     An RL policy is tied to its number of types, so ``rl:PATH`` adds rows only at the populations with
-    that many types (an error if there is none). Each leader is built once here, so a bad name or
-    option fails now with a clear message rather than in a worker.
+    that many types (an error if there is none). Every other leader is built once here, so a bad
+    name or option fails now with a clear message rather than in a worker.
     """
     out = []
     for text in texts:
         name, options = parse_principal(text)
-        principals.make(name, **options)  # checks the name and options now (a worker would only later)
+        if name != "rl":  # check the name and options now, not in a worker (a policy loads per run)
+            principals.make(name, **options)
         pops = list(populations)
         if name == "rl":
             k = policy_types(options["path"])

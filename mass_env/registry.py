@@ -127,8 +127,7 @@ class Registry(Generic[T]):
         if key not in self._factories:
             if is_reference(name):
                 return load_reference(name, self.kind)
-            raise UnknownNameError(f"unknown {self.kind} {name!r}; available: {', '.join(self.available())}, "
-                                   "or an import reference module:attribute")
+            raise UnknownNameError(f"unknown {self.kind} {name!r}; available: {', '.join(self.available())}")
         return self._factories[key]
 
     def make(self, name: str, /, **options: Any) -> T:
