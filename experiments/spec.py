@@ -14,6 +14,7 @@ from typing import Any
 import principals
 from agents.populations import POPULATIONS
 from mass_env.data.returns import REPORT_HORIZONS
+from mass_env.registry import module_roots
 
 from .checks import check_seeds
 from .configs import DEFAULT_BASELINES, DEFAULT_CONFIGS, AblationConfig, resolve
@@ -79,3 +80,9 @@ class SweepSpec:
         mods = principals.PRINCIPALS.modules([c.principal for c in self.configs])
         mods += POPULATIONS.modules([self.followers])
         return tuple(dict.fromkeys(mods))
+
+    def plugin_paths(self) -> tuple[str, ...]:
+        """The folders ``plugin_modules`` were imported from: a worker that does not share this process's
+        ``sys.path`` (Ray's do not) adds them before importing, so a user's module outside any installed
+        package is found on the same machine too."""
+        return module_roots(self.plugin_modules())

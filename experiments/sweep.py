@@ -179,18 +179,19 @@ def _weights_long(hist: pd.DataFrame) -> pd.DataFrame:
 _WORKER_MARKETS: dict[Any, MarketPanel] = {}
 
 
-def ablation_job(cfg: AblationConfig, seed: int, spec: SweepSpec, modules: tuple[str, ...] = ()
-                 ) -> tuple[RunResult, str]:
+def ablation_job(cfg: AblationConfig, seed: int, spec: SweepSpec, modules: tuple[str, ...] = (),
+                 paths: tuple[str, ...] = ()) -> tuple[RunResult, str]:
     """One (config, seed) episode in a worker: ``(RunResult, market fingerprint)``.
 
-    ``modules`` (``SweepSpec.plugin_modules()``, computed by the parent) are imported first: they
-    register the sweep's leaders and followers, user plugins included, in this process.
+    ``modules`` (``SweepSpec.plugin_modules()``, computed by the parent) are imported first, from
+    ``sys.path`` plus ``paths`` (``SweepSpec.plugin_paths()``: where the parent found them): they
+    register the sweep's leaders and followers, user plugins and ``module:Attr`` leaders included.
 
     The worker builds the market itself (cached per process) rather than receiving it pickled;
     the parent checks its fingerprint against its own, so a nondeterministic loader cannot go
     unnoticed.
     """
-    import_modules(modules)
+    import_modules(modules, paths)
     if spec.followers not in POPULATIONS:
         raise ValueError(f"followers {spec.followers!r} are not registered in the worker process: "
                          "register them at import time of a module the worker imports, or run serially")
@@ -273,8 +274,8 @@ def _run_jobs(spec: SweepSpec, store: RunStore, code_fps: dict[str, str], market
             on_result(j, (run_one(cfg, seed, panel, spec), fps[id(panel)]))
     else:
         say(f"{len(jobs)} runs: {len(jobs) - len(todo)} reused, {len(todo)} to compute on {executor!r}")
-        modules = spec.plugin_modules()
-        executor.map(ablation_job, [(*jobs[i], spec, modules) for i, _, _ in todo], on_result=on_result)
+        modules, paths = spec.plugin_modules(), spec.plugin_paths()
+        executor.map(ablation_job, [(*jobs[i], spec, modules, paths) for i, _, _ in todo], on_result=on_result)
     if todo and _code_fingerprints(spec) != code_fps:
         say("warning: source files changed during the sweep; its runs are stored under the keys of the code "
             "as it was when the sweep started, so a rerun recomputes them with the new code")
