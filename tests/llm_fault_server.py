@@ -197,12 +197,3 @@ class FaultServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-
-if __name__ == "__main__":  # a server for a subprocess test: prints its URL, serves until stdin closes
-    import sys
-
-    mode = sys.argv[1] if len(sys.argv) > 1 else "ok"
-    srv = FaultServer(lambda body: {"ok": ok(), "dead": dead(), "trickle": trickle()}[mode])
-    print(srv.base_url, flush=True)
-    sys.stdin.read()
-    srv.close()

@@ -80,7 +80,7 @@ def test_trickling_server_hits_the_total_deadline(server, monkeypatch):
     be = backend(srv, monkeypatch, timeout=0.8, max_retries=0)
     t0 = time.monotonic()
     ans = be.ask(request())
-    assert ans.status == TIMEOUT and time.monotonic() - t0 < 2.0
+    assert ans.status == TIMEOUT and time.monotonic() - t0 < 3.0  # not ~80 s
 
 
 def test_dead_server_opens_the_breaker_instead_of_waiting_every_deadline(server, monkeypatch):
@@ -117,17 +117,17 @@ def test_retry_after_is_honoured_with_jitter(server, monkeypatch):
     srv.behaviour = lambda body: fs.status(429, retry_after=3600)
     t0 = time.monotonic()
     ans = be.ask(request(9))
-    assert ans.status == SERVER_ERROR and "3600" in ans.detail and time.monotonic() - t0 < 1.0
+    assert ans.status == SERVER_ERROR and "3600" in ans.detail and time.monotonic() - t0 < 3.0
 
 
 def test_concurrency_asked_for_is_in_flight(server, monkeypatch, small_market):
-    srv = server(lambda body: fs.gather(12))
+    srv = server(lambda body: fs.gather(12, timeout=10.0))
     be = backend(srv, monkeypatch, concurrency=12)
     assert all(a.ok for a in be.answer([request(i) for i in range(24)]))
     assert srv.max_in_flight == 12
     # followers send a day's requests of all types together: 4 types x 3 agents reach 12 in flight
     srv.max_in_flight = 0
-    srv.behaviour = lambda body: fs.gather(12)
+    srv.behaviour = lambda body: fs.gather(12, timeout=10.0)
     env = MassStackelbergEnv(small_market[0], build_types(4, 3), GameConfig(horizon=5))
     follower_signals(env, llm_followers(env, be, seed=0, n_candidates=4), start=25, end=25)
     assert srv.max_in_flight == 12
@@ -267,6 +267,9 @@ def test_failed_answers_are_counted_exit_non_zero_and_asked_again_after_recovery
             "--llm-base-url", srv.base_url, "--llm-api-key-env", "MASS_FAULT_KEY", "--llm-timeout", "10",
             "--llm-retries", "0", "--llm-concurrency", "8", "--llm-candidates", "3", "--configs", "A",
             "--seeds", "1", "--days", "45", "--agents", "1", "--baselines", "none", "--no-plot", "--out", str(out)]
+    (tmp_path / "bad.sqlite").write_bytes(b"not sqlite" * 100)
+    rc, so, se = mass(argv + ["--llm-cache", str(tmp_path / "bad.sqlite")], capsys)
+    assert rc == 2 and "bad.sqlite is not a usable LLM response cache" in se and "Traceback" not in se
     rc, so, se = mass(argv, capsys)
     assert rc == 3, se
     assert "192 failed" in so and "client_error 192" in so and "error:" in se, so
@@ -320,3 +323,42 @@ def test_ctrl_c_stops_at_once_and_keeps_the_answers(server, tmp_path):
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
     assert took < 4.0, took
     assert ResponseCache(out / "llm-cache.sqlite").status_counts() == {OK: 6}
+
+
+def test_a_cache_from_before_digests_is_upgraded_and_its_failures_dropped(tmp_path):
+    db = tmp_path / "old.sqlite"
+    ok_text, bad_text = fs_answer().to_json(), json.dumps({"status": TIMEOUT, "probs": None, "detail": "slow"})
+    with sqlite3.connect(db) as con:  # the table as it was before rows had digests
+        con.execute("CREATE TABLE responses (key TEXT PRIMARY KEY, backend TEXT NOT NULL, template TEXT NOT NULL, "
+                    "agent TEXT NOT NULL, day INTEGER NOT NULL, seed INTEGER NOT NULL, status TEXT NOT NULL, "
+                    "answer TEXT NOT NULL, request TEXT NOT NULL, created REAL NOT NULL)")
+        con.executemany("INSERT INTO responses VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        [("a", "{}", "t", "x/0", 1, 0, OK, ok_text, "{}", 0.0),
+                         ("b", "{}", "t", "x/1", 1, 0, TIMEOUT, bad_text, "{}", 0.0)])
+    c = ResponseCache(db)
+    assert c.status_counts() == {OK: 1}  # a stored timeout was never an answer
+    found, damaged = c.lookup(["a", "b"])
+    assert list(found) == ["a"] and not damaged and found["a"].probs == fs_answer().probs
+
+
+def test_retry_after_forms_backoff_bounds_and_scrubbing():
+    import email.utils
+    import random
+
+    from agents.llm.aio import backoff_delay, retry_after_seconds
+    from agents.llm.backend import scrub
+
+    assert retry_after_seconds({"Retry-After": "2.5"}) == 2.5
+    assert retry_after_seconds({"retry-after-ms": "250", "Retry-After": "9"}) == 0.25
+    assert 9 < retry_after_seconds({"Retry-After": email.utils.formatdate(time.time() + 10, usegmt=True)}) <= 10
+    assert retry_after_seconds({"Retry-After": "soon"}) is None and retry_after_seconds(None) is None
+    rng = random.Random(0)
+    delays = [backoff_delay(3, 0.5, 1.5, rng) for _ in range(200)]
+    assert 0.75 <= min(delays) < max(delays) <= 1.5  # capped, half fixed, half jitter
+    assert all(4.0 <= backoff_delay(1, 0.5, 8.0, rng, retry_after=4.0) <= 4.5 for _ in range(50))
+    key = "sk-live-ABCDEFGH12345678"
+    for leak in (f"bad key {key}", "key ends in EFGH12345678", "Authorization: Bearer abc.def-ghi",
+                 '{"api_key": "hunter2hunter2"}'):
+        clean = scrub(leak, [key])
+        assert "[redacted]" in clean and "12345678" not in clean and "hunter2" not in clean and "abc.def" not in clean
+    assert scrub("HTTP 500: CUDA out of memory", [key]) == "HTTP 500: CUDA out of memory"

@@ -30,8 +30,9 @@ from .backend import ERROR, OK, Answer, Request, ScriptedBackend
 BRANCH_SCHEMA = 1
 
 
-class CacheMissError(LookupError):
-    """A ``replay``-mode cache was asked for an answer it does not hold."""
+class CacheMissError(LookupError, ValueError):
+    """A ``replay``-mode cache was asked for an answer it does not hold (a ``ValueError`` too, so the
+    CLI reports it as a clear error)."""
 
 
 BRANCH_TABLE = (

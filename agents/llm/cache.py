@@ -332,7 +332,8 @@ class CachedBackend:
                           stacklevel=2)
         if todo and self.mode == "replay":
             r = requests[todo[0]]
-            raise CacheMissError(f"{len(todo)} request(s) not in {self.cache.path} (first: {r.agent} day {r.day})")
+            raise CacheMissError(f"{len(todo)} request(s) not in {self.cache.path} (first: {r.agent} day {r.day}); "
+                                 "the run is not fully cached: run it without --llm-replay to ask the model")
         self.cache_stats.misses += len(todo)
         if todo:
             sub = [requests[i] for i in todo]
