@@ -70,7 +70,13 @@ def main() -> None:
     ap.add_argument("--agents", type=int, default=8, help="agents per type (8 types)")
     ap.add_argument("--personas", type=int, default=1)
     ap.add_argument("--cache", default=None, help="keep the cache here (default: a temporary file)")
+    ap.add_argument("--prefetch-parts", type=int, default=0,
+                    help="instead: warm the cache for the measured days with this many processes (one thread "
+                         "each, agents.llm.prefetch) and report the wall time against one process")
+    ap.add_argument("--part", type=int, default=-1, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.prefetch_parts or args.part >= 0:
+        return warm(args)
     from mass_env.data.datasets import load_panel
 
     print(f"load average before: {os.getloadavg()}; cpus: {os.cpu_count()}")
@@ -133,6 +139,43 @@ def main() -> None:
           f"{res['projected_replay_all_runs_cpu_s']} CPU-s")
     print(f"load average after: {os.getloadavg()}")
     print(json.dumps(res))
+
+
+def warm(args: argparse.Namespace) -> None:
+    """``--prefetch-parts N``: N processes warm the measured days of one cache (or, with the hidden
+    ``--part k``, be one of them)."""
+    import subprocess
+
+    from mass_env.data.datasets import load_panel
+
+    if args.part >= 0:
+        from agents.llm.local import TransformersBackend
+        from agents.llm.prefetch import prefetch
+
+        panel = load_panel(args.data)
+        env = MassStackelbergEnv(panel, build_types(8, args.agents), GameConfig())
+        start = int(panel.day_index("2023-01-03"))
+        be = CachedBackend(TransformersBackend(threads=1), args.cache)
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = prefetch(env, be, start=start, end=start + args.days - 1, part=args.part, parts=args.prefetch_parts,
+                       personas=args.personas)
+        print(json.dumps({**out, "wall_s": round(time.perf_counter() - t0, 1),
+                          "cpu_s": round(time.process_time() - c0, 1)}), flush=True)
+        return
+    print(f"load average before: {os.getloadavg()}; cpus: {os.cpu_count()}")
+    tmp = tempfile.TemporaryDirectory()
+    rows = {}
+    for parts in sorted({1, args.prefetch_parts}):
+        db = Path(tmp.name) / f"warm{parts}.sqlite"
+        cmd = [sys.executable, __file__, "--data", args.data, "--days", str(args.days), "--agents", str(args.agents),
+               "--personas", str(args.personas), "--cache", str(db), "--prefetch-parts", str(parts)]
+        t0 = time.perf_counter()
+        procs = [subprocess.Popen([*cmd, "--part", str(k)], stdout=subprocess.PIPE, text=True) for k in range(parts)]
+        outs = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+        rows[parts] = {"wall_s": round(time.perf_counter() - t0, 1), "processes": outs}
+        print(f"{parts} process(es), {args.days} days: {rows[parts]}", flush=True)
+    print(f"load average after: {os.getloadavg()}")
+    print(json.dumps(rows))
 
 
 if __name__ == "__main__":
