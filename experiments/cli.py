@@ -110,6 +110,9 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
         follower_options = population_options(args, args.out)
     baselines = () if args.baselines.strip().lower() in ("", "none") else tuple(
         b.strip().lower() for b in args.baselines.split(",") if b.strip())
+    from .fidelity import apply, fidelity_from_args
+
+    fidelity = fidelity_from_args(args)
     spec = SweepSpec.default(args.configs, baselines=baselines, seeds=args.seeds, data=args.data,
                              n_days=args.days, market_seed=args.market_seed, vary_market=args.vary_market,
                              followers=followers, follower_options=follower_options, horizon=args.horizon,
@@ -122,6 +125,7 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
 
         pops = list(dict.fromkeys(c.population for c in spec.configs))
         spec = dataclasses.replace(spec, configs=spec.configs + tuple(principal_configs(args.principal, pops)))
+    spec = apply(spec, fidelity)
     source = (f"embedded synthetic market (no --data given; SyntheticConfig(n_days={args.days}), market seed "
               f"{'= run seed' if args.vary_market else args.market_seed})") if args.data is None else args.data
     names = ", ".join(c.name for c in spec.configs)
@@ -129,6 +133,7 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
     if spec.reference not in {c.name for c in spec.configs}:
         print(f"note: reference {spec.reference!r} is not among the runs ({names}): no confidence intervals",
               file=sys.stderr)
+    log(f"conditions: {fidelity.describe()}")
     log(f"ablation on {source}\n  runs: {names} x seeds {list(spec.seeds)} with {args.followers} followers "
         f"-> {args.out}")
     executor = None  # serial: the runs play in this process
@@ -209,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     from agents.llm.cli import add_arguments as add_llm_arguments
 
     add_llm_arguments(abl)
+    from .fidelity import add_fidelity_args
+
+    add_fidelity_args(abl)
     abl.set_defaults(func=_cmd_ablation)
     sub.add_parser("train-rl", add_help=False,
                    help="train an RL leader (stable-baselines3 PPO) on mass_env/Principal-v0; `mass train-rl --help`")
