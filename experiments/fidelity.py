@@ -25,6 +25,9 @@ from typing import Any, Protocol, TypeVar
 
 import pandas as pd
 
+from mass_env.data.panel import MarketPanel
+from mass_env.game.investors import InvestorType, build_types, mass_types, with_macro
+
 from .configs import AblationConfig
 
 #: field -> its valid values; the first is the ``clean`` choice.
@@ -190,12 +193,90 @@ def config_under(cfg: AblationConfig, fidelity: Fidelity) -> AblationConfig:
     return dataclasses.replace(cfg, options=opts, fitness="", alpha="", optimizer="")
 
 
+#: Follower options of ``signals="mass_picks"`` (``mass_env.scripted`` and ``agents.llm`` both take them).
+MASS_PICKS_OPTIONS: Mapping[str, Any] = MappingProxyType({"output": "select", "draw": "replacement"})
+
+
 def apply(spec: S, fidelity: Fidelity) -> S:
-    """``spec`` to run under ``fidelity``: its configs' leader options (``config_under``) and its
-    ``fidelity`` field, which the sweep reads for the followers, the types, the aggregation rule, the
-    market and the evaluation window. ``run_ablation(apply(spec, f), out)``."""
+    """``spec`` to run under ``fidelity``: its configs' leader options (``config_under``), its followers'
+    options (``signals``) and its ``fidelity`` field, which the sweep reads for the types
+    (``types_for``), the aggregation rule (``game_rule``), the market (``market_options``) and the
+    evaluation window (``episode_window``). ``run_ablation(apply(spec, f), out)``."""
     configs = tuple(config_under(c, fidelity) for c in spec.configs)
-    return dataclasses.replace(spec, configs=configs, fidelity=fidelity)  # type: ignore[type-var]
+    followers = dict(getattr(spec, "follower_options", {}))
+    if fidelity.signals == "mass_picks":
+        followers.update(MASS_PICKS_OPTIONS)
+    return dataclasses.replace(spec, configs=configs, fidelity=fidelity,  # type: ignore[type-var]
+                               follower_options=followers)
+
+
+def types_for(cfg: AblationConfig, fidelity: Fidelity, seed: int) -> tuple[InvestorType, ...]:
+    """The investor types a run of ``cfg`` plays with: explicit (``build_types``) or the engine's draw
+    under the run seed, merged by mask (``mass_types``; 8 types -> ~5, 32 x 16 -> ~7 keys holding all
+    512 agents), with macro added to every type when ``macro="all"``."""
+    if fidelity.types == "mass_merge":
+        types = mass_types(cfg.n_types, cfg.agents_per_type, seed)
+    else:
+        types = build_types(cfg.n_types, cfg.agents_per_type)
+    return with_macro(types) if fidelity.macro == "all" else types
+
+
+def game_rule(fidelity: Fidelity) -> str:
+    """The game's aggregation rule (``mass_env.game.aggregation``): ``agent`` or ``selection_rate``."""
+    return "selection_rate" if fidelity.aggregation == "selection_rate" else "agent"
+
+
+#: Trading days of history every feature needs (``mass_env.data.modalities``: the 60-day beta reads 61
+#: closes), so a window that starts this far into the panel sees warm features on its first day.
+WARM_DAYS = 61
+
+
+def market_options(fidelity: Fidelity, eval_skip: int = 21) -> dict[str, Any]:
+    """Options of the SSE50 dataset (``mass_env.data.datasets.load_sse50_window``) under ``fidelity``:
+    valuation and label sources and, with an evaluation window, a longer panel that starts early
+    enough for the warm-up and warm features and ends late enough for the 10-day returns to realise."""
+    opts: dict[str, Any] = {}
+    if fidelity.valuations != "baostock":
+        opts["valuations"] = fidelity.valuations
+    if fidelity.labels != "close":
+        opts["labels"] = fidelity.labels
+    if fidelity.eval_start or fidelity.eval_end:
+        first = pd.Timestamp(fidelity.eval_start or "2022-12-01")
+        last = pd.Timestamp(fidelity.eval_end or "2023-06-30")
+        margin = pd.offsets.BDay(WARM_DAYS + eval_skip + 30)  # holidays included
+        opts["start"] = str((first - margin).date())
+        opts["end"] = str((last + pd.offsets.BDay(30)).date())
+    return opts
+
+
+def episode_window(panel: MarketPanel, fidelity: Fidelity, eval_skip: int) -> dict[str, int] | None:
+    """``env.reset`` options ``{"start", "end"}`` that make the evaluation (the episode's days from
+    ``eval_skip`` on) cover exactly ``[eval_start, eval_end]``; None without a window. A clear error
+    when the window is outside the panel or the panel starts too late for warm features."""
+    if not (fidelity.eval_start or fidelity.eval_end):
+        return None
+    dates, n = panel.dates, panel.n_days
+    span = f"panel {panel.name!r} covers {dates[0].date()}..{dates[-1].date()}"
+    out: dict[str, int] = {}
+    if fidelity.eval_start:
+        e0 = int(dates.searchsorted(pd.Timestamp(fidelity.eval_start)))
+        if e0 >= n - 1:
+            raise ValueError(f"eval_start {fidelity.eval_start} is after the last decision day; {span}")
+        if e0 - eval_skip < WARM_DAYS:
+            raise ValueError(f"evaluating from {fidelity.eval_start} after a {eval_skip}-day warm-up needs "
+                             f"{WARM_DAYS + eval_skip} trading days of data before it for warm features, the "
+                             f"{span} ({e0}); use a panel that starts earlier")
+        out["start"] = e0 - eval_skip
+    if fidelity.eval_end:
+        e1 = int(dates.searchsorted(pd.Timestamp(fidelity.eval_end), side="right")) - 1
+        if e1 > n - 2 or e1 < 0:
+            raise ValueError(f"eval_end {fidelity.eval_end} is outside the decision days; {span} "
+                             "(the last day only realises returns)")
+        out["end"] = e1
+    if out.get("end", n - 2) < out.get("start", 0) + eval_skip:
+        raise ValueError(f"the evaluation window {fidelity.eval_start}..{fidelity.eval_end} holds no "
+                         f"evaluation day; {span}")
+    return out
 
 
 # ---------------------------------------------------------------------------------------- command line

@@ -51,10 +51,10 @@ from mass_env.data.returns import REPORT_HORIZONS
 from mass_env.env import MassStackelbergEnv
 from mass_env.game import GameConfig
 from mass_env.game.components import ric_column
-from mass_env.game.investors import build_types
 from mass_env.registry import import_modules
 
 from .configs import AblationConfig
+from .fidelity import episode_window, game_rule, types_for
 from .fingerprint import code_fingerprint, run_sources, versions
 from .markets import market_fingerprint, market_for
 from .oracle import hindsight_oracle, oracle_history
@@ -74,15 +74,18 @@ STALE = " (stored run was stale: settings or code changed)"
 def run_one(cfg: AblationConfig, seed: int, panel: MarketPanel, spec: SweepSpec) -> RunResult:
     """Play one (config, seed) episode and return its tidy per-day history."""
     t0 = time.perf_counter()
-    types = build_types(cfg.n_types, cfg.agents_per_type)
-    env = MassStackelbergEnv(panel, types, GameConfig(horizon=spec.horizon,
-                                                      turnover_penalty=cfg.turnover_penalty))
+    fid = spec.fidelity  # the paper's conditions (experiments.fidelity); clean by default
+    types = types_for(cfg, fid, seed)
+    env = MassStackelbergEnv(panel, types, GameConfig(horizon=spec.horizon, turnover_penalty=cfg.turnover_penalty,
+                                                      rule=game_rule(fid)))  # type: ignore[arg-type]
     followers = make_followers(spec.followers, env, seed, **spec.follower_options)
     leader = principals.make(cfg.principal, **cfg.principal_options())
-    res = run_episode(env, leader, followers, seed=seed, eval_skip=spec.eval_skip, label=cfg.name)
+    res = run_episode(env, leader, followers, seed=seed, eval_skip=spec.eval_skip, label=cfg.name,
+                      options=episode_window(panel, fid, spec.eval_skip))
     meta: dict[str, Any] = {"config": cfg.as_dict(), "seed": seed,
                             "principal": getattr(leader, "options", lambda: {"name": leader.name})(),
-                            "episode_days": int(env.game.n_steps), "first_day": int(env.game.start)}
+                            "episode_days": int(env.game.n_steps), "first_day": int(env.game.start),
+                            "types": [t.name + f" x{t.n_agents}" for t in types]}
     if cfg.kind == "oracle":
         fits = hindsight_oracle(env.game, eval_skip=spec.eval_skip, components=TABLE_COMPONENTS,
                                 evals_per_dim=spec.oracle_evals_per_dim, max_evals=spec.oracle_max_evals,

@@ -71,7 +71,8 @@ class MassStackelbergEnv(ParallelEnv):
         self.agents: list[str] = []
         self.feature_names = {
             investor_agent(t.type_id): tuple(n for m in Modality if m in t.modalities
-                                             for n in feature_names(m, self.panel.macro_names))
+                                             for n in feature_names(m, self.panel.macro_names,
+                                                                    self.panel.valuation))
             for t in self.types
         }
         commit_box = spaces.Box(0.0, 1.0, (K + 2,), np.float32)

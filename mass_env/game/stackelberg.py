@@ -28,7 +28,7 @@ from ..data.panel import MarketPanel
 from ..data.returns import REPORT_HORIZONS, ReturnSpec
 from ..data.view import ForwardReturnCache, PointInTimeView
 from ..errors import ActionError, MassError
-from .aggregation import Rule, TypeMoments, aggregate, type_moments
+from .aggregation import RULES, Rule, TypeMoments, aggregate, type_moments
 from .components import COMPONENTS, metric_column
 from .investors import InvestorType
 from .mechanism import ActionCodec, PrincipalAction, apply_inertia, turnover
@@ -60,8 +60,8 @@ class GameConfig:
     def __post_init__(self) -> None:
         if self.turnover_penalty < 0 or not np.isfinite(self.turnover_penalty):
             raise MassError(f"turnover_penalty must be >= 0, got {self.turnover_penalty}")
-        if self.rule not in ("agent", "mass"):
-            raise MassError(f"rule must be 'agent' or 'mass', got {self.rule!r}")
+        if self.rule not in RULES:
+            raise MassError(f"rule must be one of {', '.join(RULES)}, got {self.rule!r}")
         if self.follower_reward not in ("skill", "weighted_skill"):
             raise MassError(f"unknown follower_reward {self.follower_reward!r}")
         if self.obs_window < 1 or self.warmup_days < 0 or self.min_stocks < 2:
