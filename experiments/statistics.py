@@ -259,26 +259,20 @@ def effective_types(weights: npt.ArrayLike, order: int = 1) -> FloatArray:
     raise ValueError(f"order must be 1 (exp entropy) or 2 (inverse HHI), got {order}")
 
 
-def weights_matrix(weights: pd.DataFrame) -> tuple[pd.DataFrame, FloatArray]:
-    """The sweep's tidy ``weights`` frame (config, seed, day, type, weight) as keys ``(rows,)`` and an
-    array ``(rows, K)`` of the weights applied on each (config, seed, day)."""
-    wide = weights.pivot_table(index=["config", "seed", "day"], columns="type", values="weight", sort=False)
-    return wide.index.to_frame(index=False), wide.to_numpy(dtype=np.float64)
-
-
 def leader_choices(daily: pd.DataFrame, weights: pd.DataFrame, order: int = 1) -> pd.DataFrame:
     """Per config, over evaluation days and seeds: the mean effective number of types of the applied
-    weights (``effective_types``), the number of types, and the median and mean alpha."""
-    keys, w = weights_matrix(weights)
-    keys["eff_types"] = effective_types(w, order)
+    weights (``effective_types``; the sweep's tidy ``weights`` frame: config, seed, day, type, weight),
+    its number of types, and the median and mean alpha."""
     ev = daily.loc[daily["eval"], ["config", "seed", "day", "alpha"]]
-    m = keys.merge(ev, on=["config", "seed", "day"], how="inner")
-    g = m.groupby("config", sort=False)
-    out = pd.DataFrame({"eff_types": g["eff_types"].mean(), "n_types": w.shape[1] if w.size else 0,
-                        "alpha_median": g["alpha"].median(), "alpha_mean": g["alpha"].mean()})
-    n_types = weights.groupby("config", sort=False)["type"].nunique()
-    out["n_types"] = n_types.reindex(out.index).to_numpy()
-    return out.reset_index()
+    rows = []
+    for config, w in weights.groupby("config", sort=False):  # configs differ in their number of types
+        wide = w.pivot_table(index=["seed", "day"], columns="type", values="weight")
+        keys = wide.index.to_frame(index=False)
+        keys["eff_types"] = effective_types(wide.to_numpy(dtype=np.float64), order)
+        m = keys.merge(ev[ev["config"] == config], on=["seed", "day"], how="inner")
+        rows.append({"config": config, "eff_types": m["eff_types"].mean(), "n_types": wide.shape[1],
+                     "alpha_median": m["alpha"].median(), "alpha_mean": m["alpha"].mean()})
+    return pd.DataFrame(rows, columns=["config", "eff_types", "n_types", "alpha_median", "alpha_mean"])
 
 
 def seed_day_matrix(daily: pd.DataFrame, config: str, column: str, seeds: list[int] | None = None,
