@@ -150,6 +150,11 @@ def test_anonymised_value_features_and_their_prompt_signs(panel):
     view = pol.view(feats)
     assert view[0] == pytest.approx(VALUE_ANONYMISED["pv_3"])
     assert view[0] > 0 > view[1]
+    from agents.llm.prompts import PV_TEXT, DayBrief  # LLM investors are shown them with MASS's sign hints
+
+    brief = DayBrief.build(anon, 40)
+    assert PV_TEXT in brief.type_text(value_type) and "P/E" not in brief.item_text(value_type, 0)
+    assert f"{pv['pv_0'][40, 0]:.2f}" in brief.item_text(value_type, 0)
 
 
 def test_vendor_labels_replace_close_to_close_returns(panel):
