@@ -131,6 +131,9 @@ def test_mass_merge_reproduces_the_engine_draws():
     paper = types_for(CONFIGS["A-512"], PRESETS["paper"], 0)
     assert len(paper) == 7 and all(Modality.MACRO in t.modalities for t in paper)
     assert types_for(CONFIGS["A"], Fidelity(), 0) == build_types(8, 8)
+    described = types_for(CONFIGS["A-512"], Fidelity(types="mass_drawn"), 0)  # the paper's 32 x 16, unmerged
+    assert len(described) == 32 and {t.n_agents for t in described} == {16}
+    assert [t.modalities for t in described] == mass_masks(32, 0)
 
 
 # ---------------------------------------------------------------------------------------- data
