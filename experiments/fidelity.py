@@ -34,7 +34,7 @@ from .configs import AblationConfig
 CHOICES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "signals": ("continuous", "mass_picks"),
     "aggregation": ("agents", "selection_rate"),
-    "types": ("explicit", "mass_merge"),
+    "types": ("explicit", "mass_merge", "mass_drawn"),
     "valuations": ("baostock", "mass_anonymised"),
     "macro": ("modality", "all"),
     "cmaes": ("clean", "engine"),
@@ -52,7 +52,8 @@ FIELD_DOCS: Mapping[str, tuple[str, str]] = MappingProxyType({
                     "mean and std across all types (selection_rate)",
                     "every agent that looked counts with its type's weight; unseen = missing (agents)"),
     "types": ("each type draws 1-3 of {OHLCV, industry, price-value} (random.Random(seed)); types that drew "
-              "the same mask merge into one weight (8 types -> ~5 keys, 32 -> ~7) (mass_merge)",
+              "the same mask merge into one weight (8 types -> ~5 keys, 32 -> ~7) (mass_merge); mass_drawn: the "
+              "same draws kept as separate types, the population as the paper describes it (32 x 16)",
               "the 8 information sets (x 4 styles at 32 types) as explicit types that never merge (explicit)"),
     "valuations": ("the anonymised price-value features mass/sub_fudamental_data.parq, signs hinted in the "
                    "prompt (mass_anonymised)",
@@ -80,7 +81,8 @@ class Fidelity:
     signals: str = "continuous"
     #: MASS: per-type selection rates, unseen counts as 0. clean: over agents, unseen = missing.
     aggregation: str = "agents"
-    #: MASS: types drawn as modality masks, equal masks merged. clean: explicit types, never merged.
+    #: MASS: types drawn as modality masks, equal masks merged (mass_merge; mass_drawn: drawn, not merged).
+    #: clean: explicit types, never merged.
     types: str = "explicit"
     #: MASS: anonymised price-value features (sub_fudamental_data.parq). clean: baostock valuations.
     valuations: str = "baostock"
@@ -213,9 +215,10 @@ def apply(spec: S, fidelity: Fidelity) -> S:
 def types_for(cfg: AblationConfig, fidelity: Fidelity, seed: int) -> tuple[InvestorType, ...]:
     """The investor types a run of ``cfg`` plays with: explicit (``build_types``) or the engine's draw
     under the run seed, merged by mask (``mass_types``; 8 types -> ~5, 32 x 16 -> ~7 keys holding all
-    512 agents), with macro added to every type when ``macro="all"``."""
-    if fidelity.types == "mass_merge":
-        types = mass_types(cfg.n_types, cfg.agents_per_type, seed)
+    512 agents) or not (``mass_drawn``: 32 types of 16 as the paper describes its 512), with macro
+    added to every type when ``macro="all"``."""
+    if fidelity.types in ("mass_merge", "mass_drawn"):
+        types = mass_types(cfg.n_types, cfg.agents_per_type, seed, merge=fidelity.types == "mass_merge")
     else:
         types = build_types(cfg.n_types, cfg.agents_per_type)
     return with_macro(types) if fidelity.macro == "all" else types

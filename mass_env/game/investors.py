@@ -87,11 +87,16 @@ def mass_masks(n_types: int, seed: int, modalities: tuple[Modality, ...] = ENGIN
 
 
 def mass_types(n_types: int, agents_per_type: int, seed: int,
-               modalities: tuple[Modality, ...] = ENGINE_MODALITIES) -> tuple[InvestorType, ...]:
+               modalities: tuple[Modality, ...] = ENGINE_MODALITIES, *, merge: bool = True
+               ) -> tuple[InvestorType, ...]:
     """The engine's population: ``n_types`` drawn masks (``mass_masks``) merged by mask, one type per
     distinct mask in order of first draw, holding ``agents_per_type`` agents per type that drew it
     (8 x 8 under seed 0: 5 types of 24, 16, 8, 8 and 8 agents). Style "balanced" (the engine's LLM
-    wrote its own strategy every day; there are no fixed styles)."""
+    wrote its own strategy every day; there are no fixed styles). ``merge=False``: the population as
+    the paper describes it, ``n_types`` types of ``agents_per_type`` with drawn masks, never merged."""
+    if not merge:
+        return tuple(InvestorType(k, m, DEFAULT_STYLE, agents_per_type)
+                     for k, m in enumerate(mass_masks(n_types, seed, modalities)))
     counts: dict[Modality, int] = {}
     for m in mass_masks(n_types, seed, modalities):
         counts[m] = counts.get(m, 0) + 1
