@@ -214,7 +214,7 @@ def markdown(rows: pd.DataFrame, claims: pd.DataFrame, gaps: Mapping[str, Mappin
             x = r.iloc[0]
             cells += [_cell(x["mean"], x["std"]), _ci(x["diff_vs_A"], x["diff_lo"], x["diff_hi"]),
                       f"{x['mdd_vs_A']:.3f}" if np.isfinite(x["mdd_vs_A"]) else "",
-                      f"{x['eff_types']:.1f}/{int(x['n_types'])}" if np.isfinite(x["eff_types"]) else "",
+                      f"{x['eff_types']:.1f}/{x['n_types']:g}" if np.isfinite(x["eff_types"]) else "",
                       f"{x['alpha_median']:.2f}" if np.isfinite(x["alpha_median"]) else ""]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Claims (holds / does not hold / unresolved: the CI lies on the claimed side / on the other side / "

@@ -262,15 +262,17 @@ def effective_types(weights: npt.ArrayLike, order: int = 1) -> FloatArray:
 def leader_choices(daily: pd.DataFrame, weights: pd.DataFrame, order: int = 1) -> pd.DataFrame:
     """Per config, over evaluation days and seeds: the mean effective number of types of the applied
     weights (``effective_types``; the sweep's tidy ``weights`` frame: config, seed, day, type, weight),
-    its number of types, and the median and mean alpha."""
+    its mean number of types (types merged by the engine's draw differ by seed), and the median and
+    mean alpha."""
     ev = daily.loc[daily["eval"], ["config", "seed", "day", "alpha"]]
     rows = []
     for config, w in weights.groupby("config", sort=False):  # configs differ in their number of types
         wide = w.pivot_table(index=["seed", "day"], columns="type", values="weight")
         keys = wide.index.to_frame(index=False)
-        keys["eff_types"] = effective_types(wide.to_numpy(dtype=np.float64), order)
+        keys["n_types"] = wide.notna().sum(axis=1).to_numpy()  # merged types: the count can differ by seed
+        keys["eff_types"] = effective_types(wide.fillna(0.0).to_numpy(dtype=np.float64), order)
         m = keys.merge(ev[ev["config"] == config], on=["seed", "day"], how="inner")
-        rows.append({"config": config, "eff_types": m["eff_types"].mean(), "n_types": wide.shape[1],
+        rows.append({"config": config, "eff_types": m["eff_types"].mean(), "n_types": m["n_types"].mean(),
                      "alpha_median": m["alpha"].median(), "alpha_mean": m["alpha"].mean()})
     return pd.DataFrame(rows, columns=["config", "eff_types", "n_types", "alpha_median", "alpha_mean"])
 
