@@ -268,21 +268,25 @@ class StackelbergGame:
         return is not in the panel. Nothing here feeds back into decisions.
         """
         hs = tuple(horizons or self.config.report_horizons)
-        rows = []
-        for rec in self.records:
-            row: dict[str, object] = {
-                "day": rec.day, "date": self.panel.dates[rec.day], "alpha": rec.action.alpha,
-                "inertia": rec.action.inertia, "turnover": rec.turnover, "n_scored": rec.n_scored,
-                "paid": rec.paid is not None,
-                "payoff": rec.paid.payoff if rec.paid else np.nan,
-            }
-            for k in range(self.K):
-                row[f"w_{k}"] = rec.applied[k]
-            for h in hs:
-                r = self.returns.get(ReturnSpec(h, self.config.lag))[rec.day]
-                for comp in COMPONENTS:
-                    x = comp.pick(rec.consensus, rec.disagreement, rec.signal)
-                    for name, fn in REPORTED_METRICS.items():
-                        row[metric_column(name, comp, h)] = float(fn(x, r, min_stocks=self.config.min_stocks))
-            rows.append(row)
-        return pd.DataFrame(rows)
+        recs = self.records
+        days = np.array([rec.day for rec in recs], dtype=np.int64)
+        frame: dict[str, object] = {
+            "day": days, "date": self.panel.dates[days], "alpha": [rec.action.alpha for rec in recs],
+            "inertia": [rec.action.inertia for rec in recs], "turnover": [rec.turnover for rec in recs],
+            "n_scored": [rec.n_scored for rec in recs], "paid": [rec.paid is not None for rec in recs],
+            "payoff": [rec.paid.payoff if rec.paid else np.nan for rec in recs],
+        }
+        applied = np.array([rec.applied for rec in recs]).reshape(len(recs), self.K)
+        for k in range(self.K):
+            frame[f"w_{k}"] = applied[:, k]
+        # every day of a component at once: metrics are row-wise, so this equals the per-day calls
+        parts = {comp: np.array([comp.pick(rec.consensus, rec.disagreement, rec.signal) for rec in recs])
+                 for comp in COMPONENTS}
+        for h in hs:
+            r = self.returns.get(ReturnSpec(h, self.config.lag))[days]
+            for comp in COMPONENTS:
+                for name, fn in REPORTED_METRICS.items():
+                    frame[metric_column(name, comp, h)] = (
+                        np.asarray(fn(parts[comp], r, min_stocks=self.config.min_stocks), dtype=np.float64)
+                        if recs else np.zeros(0))
+        return pd.DataFrame(frame)
