@@ -157,7 +157,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("A>D,E,F", "A beats D, E and F at 64 agents", "A .033 vs D .023, E .021, F .013",
           "each of A - D, A - E, A - F > 0", ("A", "D", "E", "F"), _all_beat("A", ("D", "E", "F"))),
     Claim("B<A", "B (combined fitness) falls below A", "B .007 vs A .033", "B - A < 0", ("A", "B"),
-          _beats("A", "B")),
+          _worst("B", ("A",))),
     Claim("C collapses", "C (learned alpha with SA) collapses", "C -.019", "C < 0", ("C",), _collapses("C")),
     Claim("D>C", "CMA-ES (D) recovers over SA with learned alpha (C)", "D .023 vs C -.019", "D - C > 0",
           ("C", "D"), _beats("D", "C")),

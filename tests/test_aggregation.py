@@ -121,3 +121,22 @@ def test_moments_do_not_depend_on_agent_order(rng):
     for a, b in zip((grouped.count, grouped.total, grouped.total_sq),
                     (shuffled.count, shuffled.total, shuffled.total_sq)):
         np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+@pytest.mark.parametrize("rule", ["agent", "mass", "selection_rate"])
+def test_a_prepared_basis_weighs_like_a_per_day_loop(rng, rule):
+    """``WeighingBasis`` (what scoring windows re-weigh thousands of times) gives, for a population of
+    candidates over several days at once, what aggregating each (candidate, day) alone gives."""
+    from mass_env.game.aggregation import TypeMoments, WeighingBasis
+
+    L, A, N, K, P = 4, 12, 9, 3, 5
+    agent_type = np.repeat(np.arange(K), A // K)
+    x = np.where(rng.random((L, A, N)) < 0.6, rng.uniform(-1, 1, (L, A, N)), np.nan)
+    mom = type_moments(x, agent_type, K)
+    w, a = rng.random((P, K)) + 0.05, rng.random(P)
+    got = aggregate(WeighingBasis.of(mom, rule), w, a)
+    for p in range(P):
+        for day in range(L):
+            one = aggregate(TypeMoments(mom.count[day], mom.total[day], mom.total_sq[day]), w[p], float(a[p]), rule)
+            for name in ("consensus", "disagreement", "signal"):
+                np.testing.assert_allclose(getattr(got, name)[p, day], getattr(one, name), atol=1e-12, equal_nan=True)
