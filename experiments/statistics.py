@@ -160,11 +160,13 @@ def paired_bootstrap(diff: npt.ArrayLike, *, n_boot: int = 2000, ci: float = 0.9
 class Resolution:
     """How precisely a run pins down a paired difference, and how that changes with seeds.
 
-    ``se(S)^2 = seed_var / S + day_var``: ``seed_var`` is the variance across seeds of a seed's mean
-    difference (it shrinks with more seeds), ``day_var`` the block-bootstrap variance of the mean over
-    the evaluation days of the seed-averaged difference (the same days in every seed, so more seeds
-    do not remove it). Slightly conservative: the idiosyncratic noise is counted in both. The minimum
-    detectable difference is ``(z_{1-(1-ci)/2} + z_{power}) * se`` (two-sided test at level 1 - ci).
+    Model ``d[s, t] = mu + a_s + b_t + e_st``: ``a`` a seed effect, ``b`` the day effect every seed shares
+    (the same days, the same market), ``e`` the seed-by-day rest. Then
+    ``se(S)^2 = seed_var / S + day_var``, where ``seed_var`` is the variance across seeds of a seed's mean
+    difference (``a`` plus that seed's own ``e`` noise; more seeds shrink it) and ``day_var`` the part
+    of the block-bootstrap variance over days that all seeds share (``b``; more seeds do not remove it).
+    ``resolution`` separates the two with the per-seed and the seed-averaged bootstrap variances. The
+    minimum detectable difference is ``(z_{1-(1-ci)/2} + z_{power}) * se`` (two-sided test, level 1 - ci).
     """
 
     seed_var: float
@@ -225,18 +227,29 @@ def resolution(diff: npt.ArrayLike, *, block: int = 1, n_boot: int = 2000, ci: f
     d = np.asarray(diff, dtype=np.float64)
     if d.ndim != 2 or d.size == 0:
         raise ValueError(f"diff must be a non-empty (seeds, days) array, got shape {d.shape}")
-    S = d.shape[0]
-    with warnings.catch_warnings():  # all-NaN rows / columns are dropped below
+    with warnings.catch_warnings():  # all-NaN rows / columns are dropped or skipped below
         warnings.simplefilter("ignore", RuntimeWarning)
-        seed_means = np.nanmean(d, axis=1)
-        day_means = np.nanmean(d, axis=0)
+        return _resolution(d, block, n_boot, ci, power, rng)
+
+
+def _resolution(d: FloatArray, block: int, n_boot: int, ci: float, power: float,
+                rng: np.random.Generator | None) -> Resolution:
+    S = d.shape[0]
+    seed_means = np.nanmean(d, axis=1)
+    day_means = np.nanmean(d, axis=0)
     seed_means = seed_means[np.isfinite(seed_means)]
     seed_var = float(seed_means.var(ddof=1)) if seed_means.size > 1 else float("nan")
-    days = day_means[np.isfinite(day_means)]
-    if days.size == 0:
+    ok = np.isfinite(day_means)
+    if not ok.any():
         return Resolution(seed_var, float("nan"), S, ci, power)
-    boot = DayBlockBootstrap(1, days.size, block=block, n_boot=n_boot, rng=rng)
-    day_var = float(np.nanvar(boot.means(days[None]), ddof=1))
+    boot = DayBlockBootstrap(1, int(ok.sum()), block=block, n_boot=n_boot, rng=rng)
+    v_avg = float(np.nanvar(boot.means(day_means[ok][None]), ddof=1))  # = V_b + V_e / S
+    if S < 2:
+        day_var = v_avg  # one seed cannot tell shared from own day noise: all of it counts as shared
+    else:
+        v_one = float(np.nanmean([np.nanvar(boot.means(row[ok][None]), ddof=1) for row in d]))  # = V_b + V_e
+        v_e = max(v_one - v_avg, 0.0) * S / (S - 1)
+        day_var = max(v_avg - v_e / S, 0.0)
     return Resolution(seed_var, day_var, S, ci, power)
 
 

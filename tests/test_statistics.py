@@ -103,6 +103,19 @@ def test_resolution_separates_seed_noise_from_day_noise():
     assert "resolvable" in res.statement(big)
 
 
+def test_seed_by_day_noise_is_not_mistaken_for_shared_day_noise():
+    """Independent noise per (seed, day) averages out over seeds: the floor is ~0 and more seeds help;
+    noise every seed shares on a day does not average out."""
+    rng = np.random.default_rng(2)
+    own = resolution(0.1 * rng.standard_normal((8, 300)), block=1, n_boot=1000, rng=np.random.default_rng(3))
+    assert own.floor < 0.3 * own.mdd(1)
+    assert own.mdd(32) < 0.6 * own.mdd(8)
+    shared = resolution(np.repeat(0.1 * rng.standard_normal((1, 300)), 8, axis=0), block=1, n_boot=1000,
+                        rng=np.random.default_rng(3))
+    assert shared.floor == pytest.approx(shared.mdd(), rel=0.05)
+    assert shared.seeds_needed(0.5 * shared.floor) is None
+
+
 @pytest.mark.parametrize("k", [1, 2, 5, 8, 32])
 def test_effective_types_of_uniform_weights_is_k(k):
     w = np.zeros((3, 32))
