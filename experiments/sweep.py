@@ -16,6 +16,10 @@ The paper's ablation (configs A-F, E-512, A-512) over seeds, with baselines, a t
   process pool, Ray) or, without one, run here one after another. Each finished run is stored as
   soon as it arrives, so an interrupted sweep, serial or parallel, resumes without recomputing it.
   All randomness flows from the seeds: every executor gives the serial sweep's numbers.
+* **Conditions.** ``spec.fidelity`` (``experiments.fidelity``; clean by default, ``paper`` as the paper's
+  code ran) decides the types (explicit or the engine's merged draws), the aggregation rule, the market's
+  valuation and label sources and the evaluation window (``episode_window``); ``fidelity.apply`` has
+  already put its follower and leader options into the spec.
 * **Baselines.** Equal weights, optionally random weights, and the hindsight oracle
   (``experiments.oracle``), labelled "oracle (hindsight upper bound)".
 * **Table.** ``experiments.report``: mean +- std over seeds and paired bootstrap CIs vs the reference.
