@@ -31,7 +31,8 @@ from .markets import load_market
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=None,
-                   help="shared-data root or a CSV/parquet long table (default: embedded synthetic market)")
+                   help="a dataset NAME[:key=value,...] (sse50, csi300, us, ...; read from $MASS_DATA_ROOT, default "
+                        "../shared/data), a shared-data root, or a CSV/parquet long table (default: synthetic)")
     p.add_argument("--types", type=int, default=8,
                    help="number of investor types (8: the paper's 64-agent setting with --agents 8)")
     p.add_argument("--agents", type=int, default=8, help="agents per type")
@@ -154,6 +155,14 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
     print(res.format())
     print(f"\n{len(res.computed)} run(s) computed, {len(res.reused)} reused, {res.wall_s:.1f}s; files in {args.out}: "
           + ", ".join(Path(p).name for p in res.files.values()))
+    if followers == "llm":
+        from agents.llm.cli import answers_report
+
+        lines, too_many = answers_report(res.answers, args.llm_max_failed)
+        for line in lines:
+            print(line, file=sys.stderr if too_many and line.startswith("error") else sys.stdout)
+        if too_many:
+            return 3
     return 0
 
 
@@ -184,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     abl.add_argument("--baselines", default="equal,oracle",
                      help="comma list of equal, random, oracle (hindsight upper bound), or none")
     abl.add_argument("--data", default=None,
-                     help="shared-data root or a CSV/parquet long table (default: embedded synthetic market)")
+                     help="a dataset NAME[:key=value,...] (sse50, csi300, us, ...; read from $MASS_DATA_ROOT, default "
+                        "../shared/data), a shared-data root, or a CSV/parquet long table (default: synthetic)")
     abl.add_argument("--days", type=int, default=160, help="days of the embedded synthetic market")
     abl.add_argument("--market-seed", type=int, default=0,
                      help="seed of the synthetic market (held fixed across seeds)")
@@ -241,6 +251,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"mass: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("mass: interrupted; finished runs and every LLM answer received are kept: rerun to resume",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -75,6 +75,40 @@ Progress = Callable[[str], None]
 STALE = " (stored run was stale: settings or code changed)"
 
 
+def rerun_reason(meta: dict[str, Any], retry_failed: bool = False) -> str | None:
+    """Why a stored run cannot be reused although its key matches: its followers got no answer for
+    some agent-days (a server was down: the next run asks again), or ``retry_failed`` asks again for
+    the bad answers it holds. ``None``: the run is complete."""
+    f = meta.get("followers") or {}
+    unanswered = int(f.get("unanswered", 0) or 0)
+    if unanswered:
+        return f"{unanswered} agent-day(s) had no answer"
+    failed = int(f.get("failed_agent_days", 0) or 0)
+    if retry_failed and failed:
+        return f"{failed} failed answer(s), asked again (retry failed)"
+    return None
+
+
+def answers_summary(results: list[RunResult]) -> dict[str, Any] | None:
+    """Follower answers over all runs (LLM followers report them; ``None`` for others): how many
+    agent-days, how many failed, per status, how many had no answer and which runs are incomplete."""
+    reports = [(r, r.meta.get("followers")) for r in results]
+    reports = [(r, f) for r, f in reports if isinstance(f, dict) and "agent_days" in f]
+    if not reports:
+        return None
+    by_status: dict[str, int] = {}
+    for _, f in reports:
+        for k, v in (f.get("by_status") or {}).items():
+            by_status[k] = by_status.get(k, 0) + int(v)
+    total = sum(int(f["agent_days"]) for _, f in reports)
+    failed = sum(int(f.get("failed_agent_days", 0)) for _, f in reports)
+    return {"agent_days": total, "failed": failed, "failed_share": failed / total if total else 0.0,
+            "unanswered": sum(int(f.get("unanswered", 0) or 0) for _, f in reports),
+            "by_status": {k: v for k, v in by_status.items() if v},
+            "damaged_cache_rows": sum(int((f.get("cache") or {}).get("damaged", 0)) for _, f in reports),
+            "incomplete_runs": [[r.config, r.seed] for r, f in reports if rerun_reason(r.meta)]}
+
+
 def run_one(cfg: AblationConfig, seed: int, panel: MarketPanel, spec: SweepSpec) -> RunResult:
     """Play one (config, seed) episode and return its tidy per-day history."""
     t0 = time.perf_counter()
@@ -131,6 +165,7 @@ class AblationResult:
     reused: list[tuple[str, int]] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     wall_s: float = 0.0
+    answers: dict[str, Any] | None = None  # answers_summary: follower answers and failures (LLM followers)
 
     def format(self) -> str:
         return format_table(self.table, reference=self.spec.reference, ci=self.spec.ci)
@@ -178,15 +213,19 @@ def _run_jobs(spec: SweepSpec, store: RunStore, code_fps: dict[str, str], market
     fps: dict[int, str] = {}
     jobs = [(cfg, s) for cfg in spec.configs for s in spec.seeds]
     runs: list[RunResult | None] = [None] * len(jobs)
-    todo: list[tuple[int, str, bool]] = []  # (job, key, a stale run was stored)
+    todo: list[tuple[int, str, str]] = []  # (job, key, why a stored run was not reused)
+    retry_failed = bool(spec.follower_options.get("retry_failed", False))
     for i, (cfg, seed) in enumerate(jobs):
         panel = market_for(spec, seed, markets)
         if id(panel) not in fps:
             fps[id(panel)] = market_fingerprint(panel)
         key = run_key(cfg, seed, spec, fps[id(panel)], code_fps[cfg.name])
-        runs[i] = store.load(cfg.name, seed, key) if resume else None
+        loaded = store.load(cfg.name, seed, key) if resume else None
+        why = rerun_reason(loaded.meta, retry_failed) if loaded is not None else None
+        runs[i] = None if why else loaded
         if runs[i] is None:
-            todo.append((i, key, resume and store.exists(cfg.name, seed)))
+            note = f" (stored run was incomplete: {why})" if why else ""
+            todo.append((i, key, note or (STALE if resume and store.exists(cfg.name, seed) else "")))
 
     head = ric_column("signal", spec.horizon)
     done = 0
@@ -196,12 +235,18 @@ def _run_jobs(spec: SweepSpec, store: RunStore, code_fps: dict[str, str], market
         done += 1
         ev = run.history[run.history["eval"]]
         val = float(ev[head].mean()) if head in ev else float("nan")
+        f = run.meta.get("followers") or {}
+        failed = int(f.get("failed_agent_days", 0) or 0) if isinstance(f, dict) else 0
+        if failed:
+            worst = sorted(((n, k) for k, n in f.get("by_status", {}).items() if k != "ok" and n), reverse=True)
+            status += (f", {failed}/{f.get('agent_days')} answers failed ("
+                       + ", ".join(f"{k} {n}" for n, k in worst) + ")")
         say(f"[{done:>{len(str(len(jobs)))}}/{len(jobs)}] {jobs[i][0].name} seed {jobs[i][1]}: {status}, "
             f"{head} {val:+.4f}")
 
     def on_result(j: int, result: tuple[RunResult, str]) -> None:
         run, worker_fp = result
-        i, key, stale = todo[j]
+        i, key, note = todo[j]
         cfg, seed = jobs[i]
         panel = market_for(spec, seed, markets)
         fp = fps[id(panel)]
@@ -211,7 +256,7 @@ def _run_jobs(spec: SweepSpec, store: RunStore, code_fps: dict[str, str], market
         run.meta["market"] = {"fingerprint": fp, "name": panel.name}
         store.save(run, key)
         runs[i] = run
-        report(i, run, f"{run.meta['wall_s']:.1f}s" + (STALE if stale else ""))
+        report(i, run, f"{run.meta['wall_s']:.1f}s" + note)
 
     for i, loaded in enumerate(runs):
         if loaded is not None:
@@ -282,6 +327,7 @@ def run_ablation(spec: SweepSpec, out: str | Path, *, executor: Executor | None 
     first = results[0].meta
     ev0 = results[0].history[results[0].history["eval"]]
     wall = time.perf_counter() - t_start
+    answers = answers_summary(results)
     summary = {
         "spec": spec.as_dict(),
         "market": {"name": panel0.name, "summary": panel0.summary(),
@@ -297,13 +343,13 @@ def run_ablation(spec: SweepSpec, out: str | Path, *, executor: Executor | None 
         "computed": computed, "reused": reused, "wall_s": wall,
         "principals": {c.name: next((r.meta.get("principal") for r in results if r.config == c.name), None)
                        for c in spec.configs},
-        "table": table.to_dict(orient="records"), "files": files,
+        "table": table.to_dict(orient="records"), "files": files, "follower_answers": answers,
         "executor": ({"name": "serial", "workers": 1} if executor is None
                      else {"name": executor.name, "workers": getattr(executor, "workers", None)}),
     }
     atomic_write(out / "ablation.json", lambda p: p.write_text(json.dumps(summary, indent=2, default=to_jsonable)))
     files["json"] = str(out / "ablation.json")
-    return AblationResult(spec, daily, weights, per_run, table, computed, reused, files, wall)
+    return AblationResult(spec, daily, weights, per_run, table, computed, reused, files, wall, answers)
 
 
 def run_ablation_parallel(spec: SweepSpec, out: str | Path, executor: Executor | None = None, *,
