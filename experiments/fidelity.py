@@ -207,6 +207,10 @@ def apply(spec: S, fidelity: Fidelity) -> S:
     configs = tuple(config_under(c, fidelity) for c in spec.configs)
     followers = dict(getattr(spec, "follower_options", {}))
     if fidelity.signals == "mass_picks":
+        population = getattr(spec, "followers", "scripted")
+        if population not in ("scripted", "llm"):
+            raise ValueError(f"signals=mass_picks sets the follower options {dict(MASS_PICKS_OPTIONS)}, which "
+                             f"the scripted and llm populations take; {population!r} is neither")
         followers.update(MASS_PICKS_OPTIONS)
     return dataclasses.replace(spec, configs=configs, fidelity=fidelity,  # type: ignore[type-var]
                                follower_options=followers)

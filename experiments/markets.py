@@ -67,15 +67,18 @@ def load_market(data: str | None, seed: int, n_days: int = 160, **options: Any) 
     ``NAME[:key=value,...]`` (``mass_env.data.datasets.DATASETS``; e.g. ``us:start=2022-12-01``) read
     from ``$MASS_DATA_ROOT`` (default ``../shared/data``), or None for the embedded synthetic market.
     ``options`` (``experiments.fidelity.market_options``: valuation and label sources, a longer window)
-    go to the SSE50 dataset and need the shared-data root."""
+    go to the SSE50 dataset: ``data`` must be the shared-data root or ``sse50``."""
     if options:
         from mass_env.data.datasets import SSE50_WINDOW, load_dataset
 
-        if data is None or not (Path(data) / SSE50_WINDOW).exists():
+        root = data if data is not None and (Path(data) / SSE50_WINDOW).exists() else None
+        if data == "sse50":
+            root = os.environ.get(DATA_ROOT_ENV, DEFAULT_DATA_ROOT)
+        if root is None:
             raise ValueError(f"{', '.join(sorted(options))} (the paper's data conditions: valuations, labels, "
-                             f"evaluation window) need the shared SSE50 data: --data ../shared/data, not "
-                             f"{data or 'the embedded synthetic market'}")
-        return load_dataset("sse50", data, **options)
+                             f"evaluation window) need the shared SSE50 data: --data ../shared/data or "
+                             f"--data sse50, not {data or 'the embedded synthetic market'}")
+        return load_dataset("sse50", root, **options)
     if data is None:
         return synthetic_market(SyntheticConfig(n_days=n_days), seed=seed)[0]
     from mass_env.data.datasets import load_named, load_panel

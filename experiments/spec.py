@@ -13,7 +13,10 @@ from typing import Any
 
 import principals
 from agents.populations import POPULATIONS
+from mass_env.data.returns import REPORT_HORIZONS
+from mass_env.registry import module_roots
 
+from .checks import check_seeds
 from .configs import DEFAULT_BASELINES, DEFAULT_CONFIGS, AblationConfig, resolve
 from .fidelity import Fidelity
 
@@ -43,8 +46,9 @@ class SweepSpec:
     def __post_init__(self) -> None:
         if not self.configs:
             raise ValueError("a sweep needs at least one config")
-        if not self.seeds:
-            raise ValueError("a sweep needs at least one seed")
+        object.__setattr__(self, "seeds", check_seeds(self.seeds))
+        if self.horizon < 1 or self.n_days < 1:
+            raise ValueError(f"horizon and n_days must be >= 1, got {self.horizon} and {self.n_days}")
         if len({c.name for c in self.configs}) != len(self.configs):
             raise ValueError("config names must be unique")
         if self.followers not in POPULATIONS:
@@ -71,9 +75,20 @@ class SweepSpec:
                 "oracle_max_evals": self.oracle_max_evals, "follower_options": dict(self.follower_options),
                 "fidelity": self.fidelity.as_dict()}
 
+    @property
+    def report_horizons(self) -> tuple[int, ...]:
+        """Horizons of the history's and the table's Rank IC columns: 1, 5, 10 and the payoff horizon."""
+        return tuple(sorted({*REPORT_HORIZONS, self.horizon}))
+
     def plugin_modules(self) -> tuple[str, ...]:
         """Modules a worker imports before it runs: they register this sweep's leaders and followers
         (built-ins and user plugins alike), so a worker process resolves the same names."""
         mods = principals.PRINCIPALS.modules([c.principal for c in self.configs])
         mods += POPULATIONS.modules([self.followers])
         return tuple(dict.fromkeys(mods))
+
+    def plugin_paths(self) -> tuple[str, ...]:
+        """The folders ``plugin_modules`` were imported from: a worker that does not share this process's
+        ``sys.path`` (Ray's do not) adds them before importing, so a user's module outside any installed
+        package is found on the same machine too."""
+        return module_roots(self.plugin_modules())

@@ -16,6 +16,10 @@ The paper's ablation (configs A-F, E-512, A-512) over seeds, with baselines, a t
   process pool, Ray) or, without one, run here one after another. Each finished run is stored as
   soon as it arrives, so an interrupted sweep, serial or parallel, resumes without recomputing it.
   All randomness flows from the seeds: every executor gives the serial sweep's numbers.
+* **Conditions.** ``spec.fidelity`` (``experiments.fidelity``; clean by default, ``paper`` as the paper's
+  code ran) decides the types (explicit or the engine's merged draws), the aggregation rule, the market's
+  valuation and label sources and the evaluation window (``episode_window``); ``fidelity.apply`` has
+  already put its follower and leader options into the spec.
 * **Baselines.** Equal weights, optionally random weights, and the hindsight oracle
   (``experiments.oracle``), labelled "oracle (hindsight upper bound)".
 * **Table.** ``experiments.report``: mean +- std over seeds and paired bootstrap CIs vs the reference.
@@ -47,12 +51,13 @@ import pandas as pd
 import principals
 from agents.populations import POPULATIONS, make_followers
 from mass_env.data.panel import MarketPanel
-from mass_env.data.returns import REPORT_HORIZONS
+from mass_env.data.quality import DataQualityWarning
 from mass_env.env import MassStackelbergEnv
 from mass_env.game import GameConfig
 from mass_env.game.components import ric_column
 from mass_env.registry import import_modules
 
+from .checks import check_fits, writable_dir
 from .configs import AblationConfig
 from .fidelity import episode_window, game_rule, types_for
 from .fingerprint import code_fingerprint, run_sources, versions
@@ -111,6 +116,7 @@ def run_one(cfg: AblationConfig, seed: int, panel: MarketPanel, spec: SweepSpec)
     fid = spec.fidelity  # the paper's conditions (experiments.fidelity); clean by default
     types = types_for(cfg, fid, seed)
     env = MassStackelbergEnv(panel, types, GameConfig(horizon=spec.horizon, turnover_penalty=cfg.turnover_penalty,
+                                                      report_horizons=spec.report_horizons,
                                                       rule=game_rule(fid)))  # type: ignore[arg-type]
     followers = make_followers(spec.followers, env, seed, **spec.follower_options)
     leader = principals.make(cfg.principal, **cfg.principal_options())
@@ -122,6 +128,7 @@ def run_one(cfg: AblationConfig, seed: int, panel: MarketPanel, spec: SweepSpec)
                             "types": [t.name + f" x{t.n_agents}" for t in types]}
     if cfg.kind == "oracle":
         fits = hindsight_oracle(env.game, eval_skip=spec.eval_skip, components=TABLE_COMPONENTS,
+                                horizons=spec.report_horizons,
                                 evals_per_dim=spec.oracle_evals_per_dim, max_evals=spec.oracle_max_evals,
                                 seed=seed)
         if not fits:
@@ -162,9 +169,11 @@ class AblationResult:
     files: dict[str, str] = field(default_factory=dict)
     wall_s: float = 0.0
     answers: dict[str, Any] | None = None  # answers_summary: follower answers and failures (LLM followers)
+    damaged: list[dict[str, Any]] = field(default_factory=list)  # stored runs found damaged and recomputed
 
     def format(self) -> str:
-        return format_table(self.table, reference=self.spec.reference, ci=self.spec.ci)
+        return format_table(self.table, reference=self.spec.reference, ci=self.spec.ci,
+                            headline=ric_column("signal", self.spec.horizon), horizons=self.spec.report_horizons)
 
 
 def _weights_long(hist: pd.DataFrame) -> pd.DataFrame:
@@ -178,22 +187,25 @@ def _weights_long(hist: pd.DataFrame) -> pd.DataFrame:
 _WORKER_MARKETS: dict[Any, MarketPanel] = {}
 
 
-def ablation_job(cfg: AblationConfig, seed: int, spec: SweepSpec, modules: tuple[str, ...] = ()
-                 ) -> tuple[RunResult, str]:
+def ablation_job(cfg: AblationConfig, seed: int, spec: SweepSpec, modules: tuple[str, ...] = (),
+                 paths: tuple[str, ...] = ()) -> tuple[RunResult, str]:
     """One (config, seed) episode in a worker: ``(RunResult, market fingerprint)``.
 
-    ``modules`` (``SweepSpec.plugin_modules()``, computed by the parent) are imported first: they
-    register the sweep's leaders and followers, user plugins included, in this process.
+    ``modules`` (``SweepSpec.plugin_modules()``, computed by the parent) are imported first, from
+    ``sys.path`` plus ``paths`` (``SweepSpec.plugin_paths()``: where the parent found them): they
+    register the sweep's leaders and followers, user plugins and ``module:Attr`` leaders included.
 
     The worker builds the market itself (cached per process) rather than receiving it pickled;
     the parent checks its fingerprint against its own, so a nondeterministic loader cannot go
     unnoticed.
     """
-    import_modules(modules)
+    import_modules(modules, paths)
     if spec.followers not in POPULATIONS:
         raise ValueError(f"followers {spec.followers!r} are not registered in the worker process: "
                          "register them at import time of a module the worker imports, or run serially")
-    panel = market_for(spec, seed, _WORKER_MARKETS)
+    with warnings.catch_warnings():  # the parent loaded the same market and already showed its data faults
+        warnings.simplefilter("ignore", DataQualityWarning)
+        panel = market_for(spec, seed, _WORKER_MARKETS)
     return run_one(cfg, seed, panel, spec), market_fingerprint(panel)
 
 
@@ -208,20 +220,26 @@ def _run_jobs(spec: SweepSpec, store: RunStore, code_fps: dict[str, str], market
     they finish. Returns the runs, the computed and the reused (config, seed) pairs."""
     fps: dict[int, str] = {}
     jobs = [(cfg, s) for cfg in spec.configs for s in spec.seeds]
+    damaged = store.damaged
     runs: list[RunResult | None] = [None] * len(jobs)
-    todo: list[tuple[int, str, str]] = []  # (job, key, why a stored run was not reused)
+    todo: list[tuple[int, str, str]] = []  # (job, key, why a stored run was not reused: a note or "")
     retry_failed = bool(spec.follower_options.get("retry_failed", False))
     for i, (cfg, seed) in enumerate(jobs):
         panel = market_for(spec, seed, markets)
         if id(panel) not in fps:
             fps[id(panel)] = market_fingerprint(panel)
         key = run_key(cfg, seed, spec, fps[id(panel)], code_fps[cfg.name])
-        loaded = store.load(cfg.name, seed, key) if resume else None
-        why = rerun_reason(loaded.meta, retry_failed) if loaded is not None else None
-        runs[i] = None if why else loaded
+        loaded, why = store.check(cfg.name, seed, key) if resume else (None, None)
+        if why not in (None, "stale"):
+            damaged.append({"config": cfg.name, "seed": seed, "problem": why})
+            warnings.warn(f"stored run {cfg.name} seed {seed} is damaged ({why}): recomputing it",
+                          RuntimeWarning, stacklevel=2)
+        incomplete = rerun_reason(loaded.meta, retry_failed) if loaded is not None else None
+        runs[i] = None if incomplete else loaded
         if runs[i] is None:
-            note = f" (stored run was incomplete: {why})" if why else ""
-            todo.append((i, key, note or (STALE if resume and store.exists(cfg.name, seed) else "")))
+            todo.append((i, key, f" (stored run was incomplete: {incomplete})" if incomplete
+                         else "" if why is None else STALE if why == "stale"
+                         else f" (stored run was damaged: {why}; recomputed)"))
 
     head = ric_column("signal", spec.horizon)
     done = 0
@@ -264,8 +282,8 @@ def _run_jobs(spec: SweepSpec, store: RunStore, code_fps: dict[str, str], market
             on_result(j, (run_one(cfg, seed, panel, spec), fps[id(panel)]))
     else:
         say(f"{len(jobs)} runs: {len(jobs) - len(todo)} reused, {len(todo)} to compute on {executor!r}")
-        modules = spec.plugin_modules()
-        executor.map(ablation_job, [(*jobs[i], spec, modules) for i, _, _ in todo], on_result=on_result)
+        modules, paths = spec.plugin_modules(), spec.plugin_paths()
+        executor.map(ablation_job, [(*jobs[i], spec, modules, paths) for i, _, _ in todo], on_result=on_result)
     if todo and _code_fingerprints(spec) != code_fps:
         say("warning: source files changed during the sweep; its runs are stored under the keys of the code "
             "as it was when the sweep started, so a rerun recomputes them with the new code")
@@ -294,15 +312,19 @@ def run_ablation(spec: SweepSpec, out: str | Path, *, executor: Executor | None 
     ``computed`` / ``reused`` / ``wall_s`` of the result (also in ``ablation.json``) are this call's.
     """
     t_start = time.perf_counter()
-    out = Path(out)
+    out = writable_dir(out)
     say = progress or (lambda msg: None)
-    code_fps = _code_fingerprints(spec)
     markets: dict[Any, MarketPanel] = {}
-    results, computed, reused = _run_jobs(spec, RunStore(out), code_fps, markets, executor, resume, say)
+    first_market = market_for(spec, spec.seeds[0], markets)
+    check_fits(first_market.n_days, spec.horizon, spec.eval_skip, warmup=GameConfig().warmup_days,
+               what=spec.data or f"the embedded synthetic market (n_days={spec.n_days})")
+    code_fps = _code_fingerprints(spec)
+    store = RunStore(out)
+    results, computed, reused = _run_jobs(spec, store, code_fps, markets, executor, resume, say)
     daily, weights = _frames(results)
     per_run = summarise_runs(daily)
     table = ablation_table(daily, spec.configs, reference=spec.reference, n_boot=spec.n_boot, ci=spec.ci,
-                           horizons=REPORT_HORIZONS)
+                           horizons=spec.report_horizons)
 
     files: dict[str, str] = {}
     daily_p, weights_p = out / "daily.parquet", out / "weights.parquet"
@@ -336,7 +358,7 @@ def run_ablation(spec: SweepSpec, out: str | Path, *, executor: Executor | None 
         "timing": "leaders commit at the close of day t for day t+1, fitted on the last 5 days whose "
                   "5-day return has realised (t-10..t-6 with execution lag 1; MASS: t-9..t-5)",
         "versions": versions(), "code_fingerprints": code_fps, "command": sys.argv,
-        "computed": computed, "reused": reused, "wall_s": wall,
+        "computed": computed, "reused": reused, "recomputed_damaged": store.damaged, "wall_s": wall,
         "principals": {c.name: next((r.meta.get("principal") for r in results if r.config == c.name), None)
                        for c in spec.configs},
         "table": table.to_dict(orient="records"), "files": files, "follower_answers": answers,
@@ -345,7 +367,8 @@ def run_ablation(spec: SweepSpec, out: str | Path, *, executor: Executor | None 
     }
     atomic_write(out / "ablation.json", lambda p: p.write_text(json.dumps(summary, indent=2, default=to_jsonable)))
     files["json"] = str(out / "ablation.json")
-    return AblationResult(spec, daily, weights, per_run, table, computed, reused, files, wall, answers)
+    return AblationResult(spec, daily, weights, per_run, table, computed, reused, files, wall, answers,
+                          store.damaged)
 
 
 def run_ablation_parallel(spec: SweepSpec, out: str | Path, executor: Executor | None = None, *,

@@ -14,6 +14,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..errors import DataError
+from .quality import DataReport
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -45,6 +46,7 @@ class MarketPanel:
         labels: horizon -> (``T, N``) forward returns given by a vendor instead of computed from
             ``adj_close`` (MASS's ``ih_label.parq``: row t is the return of a signal of day t, T+1
             entry); empty (default) = close-to-close (``returns.forward_returns``).
+        report: what loading masked or normalised (``quality.DataReport``; empty for clean input).
     """
 
     dates: pd.DatetimeIndex
@@ -66,6 +68,7 @@ class MarketPanel:
     macro_names: tuple[str, ...] = ()
     name: str = "panel"
     labels: Mapping[int, FloatArray] = field(default_factory=dict)
+    report: DataReport = field(default_factory=DataReport)
 
     def __post_init__(self) -> None:
         dates = pd.DatetimeIndex(self.dates)
@@ -186,6 +189,7 @@ class MarketPanel:
             f"{self.n_symbols} symbols (universe {int(uni.min())}-{int(uni.max())}/day), "
             f"{len(self.industry_names)} industries, valuation {sorted(self.valuation)}, "
             f"macro {list(self.macro_names)}"
+            + (f"; data faults fixed while loading: {self.report.text()}" if self.report else "")
         )
 
 

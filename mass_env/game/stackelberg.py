@@ -82,7 +82,22 @@ class GameConfig:
 
 @dataclass(frozen=True)
 class Payoff:
-    """A realised payoff of decision day ``day``, paid at the close of ``paid_on``."""
+    """The realised payoff of trading day ``day``, paid at the close of ``paid_on``.
+
+    * ``day``: the day whose commitment *applied*: its signals were aggregated under it. That
+      commitment was decided one day earlier, at the close of ``day - 1`` (the ``DecisionContext``
+      of day ``day - 1``), so ``day`` is not the decision day.
+    * ``paid_on``: ``day + lag + horizon``, the close at which ``day``'s payoff-horizon return (buy
+      at the close of ``day + lag``, sell ``horizon`` days later) is known.
+    * ``rank_ic``: Rank IC of ``day``'s aggregate signal ``S`` against that return (NaN when fewer
+      than ``min_stocks`` stocks could be scored).
+    * ``turnover``: ``||d_day - d_{day-1}||_1 / 2`` of the applied, normalised weights (after inertia).
+    * ``payoff``: what the leader is paid (the env's reward): ``rank_ic`` (0 when not ``valid``)
+      minus ``turnover_penalty * turnover``.
+    * ``type_rank_ic``: ``(K,)`` Rank IC of each type's mean signal (over its agents that looked)
+      against the same return, NaN where too few stocks: the per-type skill a leader can learn from.
+    * ``valid``: ``rank_ic`` is finite.
+    """
 
     day: int
     paid_on: int
