@@ -180,8 +180,7 @@ def _curve_callback(say: Say, every: int) -> Any:
 def equal_weights_return(panel: MarketPanel, spec: TrainSpec) -> float:
     """Mean episode return of equal weights on the training env (reference line of the curve)."""
     env = make_training_env(panel, spec)
-    K = spec.n_types
-    act = np.tile(np.r_[np.ones(K), 0.5, 0.0].astype(np.float32), (spec.n_envs, 1))
+    act = np.zeros((spec.n_envs, spec.n_types + 2), np.float32)  # the neutral action: equal weights, alpha 0.5
     env.reset()
     totals = np.zeros(spec.n_envs)
     done_eps: list[float] = []
