@@ -155,3 +155,20 @@ def test_follower_box_observation_is_the_same_space_for_every_type(panel):
         assert mask.sum() == len(env.feature_names[a])  # it sees exactly its modalities' columns
         assert np.all(parts["features"][:, ~mask] == 0)
         assert env.observation_space(a).contains(obs[a])
+
+
+def test_policies_of_the_old_simplex_encoding_still_act(panel, tmp_path):
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3 import PPO
+
+    from principals.rl import RLPrincipal, save_policy
+
+    for enc, low in (("simplex", 0.0), ("symmetric", -1.0)):
+        env = gymnasium.make("mass_env/Principal-v0", action_encoding=enc, **small(panel)).unwrapped
+        assert env.action_space.low.min() == low
+        path = save_policy(PPO("MlpPolicy", env, seed=0, device="cpu"), tmp_path / enc, {"algo": "ppo"})
+        leader = RLPrincipal(path)
+        assert leader.codec.encoding == enc and leader.meta["action_encoding"] == enc
+    game = MassStackelbergEnv(**small(panel), max_cycles=3)
+    played = mass_env.rollout(game, RLPrincipal(tmp_path / "simplex"), mass_env.scripted_followers(game), seed=0)
+    assert played.steps == 3
