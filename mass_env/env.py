@@ -7,9 +7,9 @@ controls the ``n_agents`` agents of its type). See ``mass_env.game`` for the tim
   ``softmax(3 z)``, alpha ``(a+1)/2``, inertia ``inertia_max * max(i, 0)``): the zero action is equal
   weights, alpha 0.5, no inertia. ``action_encoding="simplex"`` gives the old ``Box(0, 1)`` encoding.
   A ``PrincipalAction`` is accepted too.
-* ``investor_k`` action: ``Box(-1, 1, (n_agents, N))``: each agent's score per stock. NaN means
-  "this agent did not look at this stock" (missing, not zero: a documented exception to the Box,
-  which ``contains`` rejects; a sampled action simply looks at everything).
+* ``investor_k`` action: ``SignalBox``, a ``Box(-1, 1, (n_agents, N))`` of each agent's score per
+  stock in which NaN means "this agent did not look at this stock" (missing, not zero; the space's
+  ``contains`` accepts NaN, a sampled action looks at everything).
 * Out-of-range values (leader and followers alike): clipped to the box and counted in the agent's
   ``infos[...]["clipped_values"]`` (per episode); with ``strict_actions=True`` an ``ActionError``.
   NaN/inf in the leader's action and inf in a signal are always errors.
@@ -63,7 +63,7 @@ from .errors import ActionError, MassError
 from .game import GameConfig, Payoff, StackelbergGame
 from .game.infos import paid_info
 from .game.investors import InvestorType, build_types
-from .observation import FollowerObsLayout, PrincipalObsLayout
+from .observation import FollowerObsLayout, PrincipalObsLayout, SignalBox
 from .render import episode_rgb, episode_text
 from .roles import PRINCIPAL, investor_agent
 
@@ -130,7 +130,7 @@ class MassStackelbergEnv(ParallelEnv):
                     "universe": spaces.Box(0.0, 1.0, (N,), np.float32),
                     "commitment": commit_box,
                 })
-            self._act_spaces[a] = spaces.Box(-1.0, 1.0, (t.n_agents, N), np.float32)
+            self._act_spaces[a] = SignalBox(t.n_agents, N)
         self.state_space = spaces.Box(-CLIP, CLIP, (self.layout.size + N + N * F,), np.float32)
         self._hist: deque[Payoff] = deque(maxlen=self.config.obs_window)
         self._last_stats = np.zeros((K, 3))

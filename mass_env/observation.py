@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from gymnasium import spaces
 
 from .errors import MassError
 
@@ -164,3 +165,25 @@ class FollowerObsLayout(ObservationLayout):
             Piece("universe", (N,), doc="1 for stocks in today's universe"),
             Piece("commitment", (K + 2,), doc="applied commitment: d, alpha, inertia/inertia_max"),
         ), 1)
+
+
+class SignalBox(spaces.Box):
+    """A follower's action space: ``Box(-1, 1, (n_agents, N))`` of scores, where **NaN means "this
+    agent did not look at this stock"** (missing, not zero: the game leaves it out of the type's
+    moments). ``contains`` accepts NaN entries for that reason; ``sample`` looks at every stock.
+    Values outside [-1, 1] are clipped and counted (or an error with ``strict_actions``), as for the
+    leader's action; inf is an error.
+    """
+
+    def __init__(self, n_agents: int, n_symbols: int) -> None:
+        super().__init__(-1.0, 1.0, (int(n_agents), int(n_symbols)), np.float32)
+
+    def contains(self, x: object) -> bool:
+        a = np.asarray(x)
+        if a.shape != self.shape or not np.issubdtype(a.dtype, np.floating):
+            return False
+        seen = ~np.isnan(a)
+        return bool(np.all((a[seen] >= -1.0) & (a[seen] <= 1.0)))
+
+    def __repr__(self) -> str:
+        return f"SignalBox(-1.0, 1.0, {self.shape}, float32; NaN = did not look)"

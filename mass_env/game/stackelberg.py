@@ -43,7 +43,8 @@ FollowerReward = Literal["skill", "weighted_skill"]
 class GameConfig:
     """Rules of the game. ``turnover_penalty`` (mu) > 0 switches the stability constraint on;
     ``inertia_max`` bounds the inertia a leader may commit to (the Box action's last coordinate
-    ``i`` decodes to ``inertia_max * max(i, 0)``, see ``ActionCodec``). Leaders read these rules from their ``DecisionContext``."""
+    ``i`` decodes to ``inertia_max * max(i, 0)``, see ``ActionCodec``). Leaders read these rules
+    from their ``DecisionContext``."""
 
     horizon: int = 10
     lag: int = 1
