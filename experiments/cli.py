@@ -21,21 +21,25 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from mass_env.data.returns import REPORT_HORIZONS
 from mass_env.env import MassStackelbergEnv
 from mass_env.game import GameConfig
 from mass_env.game.components import COMPONENTS, ric_column
 from mass_env.game.investors import build_types
 
+from . import checks
+from .checks import check_fits, writable_dir
 from .markets import load_market
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=None,
-                   help="shared-data root or a CSV/parquet long table (default: embedded synthetic market)")
-    p.add_argument("--types", type=int, default=8,
+                   help="a dataset NAME[:key=value,...] (sse50, csi300, us, ...; read from $MASS_DATA_ROOT, default "
+                        "../shared/data), a shared-data root, or a CSV/parquet long table (default: synthetic)")
+    p.add_argument("--types", type=checks.positive_int, default=8,
                    help="number of investor types (8: the paper's 64-agent setting with --agents 8)")
-    p.add_argument("--agents", type=int, default=8, help="agents per type")
-    p.add_argument("--horizon", type=int, default=10, help="payoff horizon in trading days")
+    p.add_argument("--agents", type=checks.positive_int, default=8, help="agents per type")
+    p.add_argument("--horizon", type=checks.positive_int, default=10, help="payoff horizon in trading days")
     p.add_argument("--out", default=None, help="directory for result files")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -46,26 +50,38 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     from .runner import print_progress, run_episode
 
+    out = writable_dir(args.out) if args.out else None  # before any computing
     panel = load_market(args.data, args.seed)
     source = "embedded synthetic market (no data given)" if args.data is None else args.data
+    horizons = tuple(sorted({*REPORT_HORIZONS, args.horizon}))
+    game = GameConfig(horizon=args.horizon, report_horizons=horizons)
+    check_fits(panel.n_days, args.horizon, 21, warmup=game.warmup_days, what=f"market {panel.name!r}")
     print(f"market: {panel.summary()}\n  source: {source}")
-    env = MassStackelbergEnv(panel, build_types(args.types, args.agents), GameConfig(horizon=args.horizon))
+    env = MassStackelbergEnv(panel, build_types(args.types, args.agents), game)
     followers = scripted_followers(env, seed=args.seed)
     res = run_episode(env, EqualWeights(), followers, seed=args.seed,
                       progress=None if args.quiet else print_progress(), label="equal weights")
     s = res.summary
     print(f"\nRank IC over {int(s['eval_days'])} evaluation days (warm-up excluded), equal-weight leader:")
     print(f"  {'horizon':>8} {'signal':>9} {'consensus':>10} {'-disagree':>10}")
-    for h in (1, 5, 10):
+    for h in horizons:
         sig, cons, dis = (s[ric_column(c, h)] for c in COMPONENTS)
         print(f"  {h:>7}d {sig:>+9.4f} {cons:>+10.4f} {dis:>+10.4f}")
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
+    if out is not None:
         res.history.to_csv(out / "history.csv", index=False)
         (out / "summary.json").write_text(json.dumps({"summary": s, "args": vars(args)}, indent=2, default=str))
         print(f"wrote {out}/history.csv and summary.json")
-    return 0
+    values = [s[ric_column(c, h)] for c in COMPONENTS for h in horizons]
+    return _all_nan_exit(any(v == v for v in values), panel)  # v == v: not NaN
+
+
+def _all_nan_exit(any_value: bool, market: object) -> int:
+    """Exit status 1 with a message when no evaluation day had any Rank IC: a table of NaN is no result."""
+    if any_value:
+        return 0
+    print(f"mass: error: no evaluation day had a Rank IC at any horizon (fewer than 5 scorable stocks a day?); "
+          f"the market: {getattr(market, 'summary', lambda: market)()}", file=sys.stderr)
+    return 1
 
 
 def _cmd_data(args: argparse.Namespace) -> int:
@@ -74,21 +90,8 @@ def _cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_seeds(text: str) -> tuple[int, ...]:
-    """``"3"`` -> seeds 0, 1, 2; ``"0,11,22"`` (any comma) -> exactly those seeds."""
-    try:
-        if "," in text:
-            seeds = tuple(int(x) for x in text.split(",") if x.strip())
-        else:
-            n = int(text)
-            if n < 1:
-                raise ValueError
-            seeds = tuple(range(n))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--seeds takes a count (3) or a comma list (0,11,22), got {text!r}") from None
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise argparse.ArgumentTypeError(f"--seeds must name distinct seeds, got {text!r}")
-    return seeds
+#: ``--seeds`` (a count N: seeds 0..N-1; a comma list: exactly those); every command shares it.
+_parse_seeds = checks.seeds
 
 
 def _cmd_ablation(args: argparse.Namespace) -> int:
@@ -103,6 +106,7 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
                   f"mu={c.turnover_penalty:<5g} {c.n_types} types x {c.agents_per_type} agents")
         print("baselines (run at each population size used): " + ", ".join(BASELINES))
         return 0
+    _warn_ignored(args)
     followers, follower_options = args.followers, {}
     if followers == "llm":
         from agents.llm.cli import population_options
@@ -147,9 +151,39 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
     print(f"CI: paired bootstrap of the difference to {spec.reference} (seeds and day blocks resampled, "
           f"{spec.n_boot} resamples)")
     print(res.format())
-    print(f"\n{len(res.computed)} run(s) computed, {len(res.reused)} reused, {res.wall_s:.1f}s; files in {args.out}: "
-          + ", ".join(Path(p).name for p in res.files.values()))
-    return 0
+    damaged = f", {len(res.damaged)} damaged stored run(s) recomputed" if res.damaged else ""
+    print(f"\n{len(res.computed)} run(s) computed{damaged}, {len(res.reused)} reused, {res.wall_s:.1f}s; files in "
+          f"{args.out}: " + ", ".join(Path(p).name for p in res.files.values()))
+    if followers == "llm":
+        from agents.llm.cli import answers_report
+
+        lines, too_many = answers_report(res.answers, args.llm_max_failed)
+        for line in lines:
+            print(line, file=sys.stderr if too_many and line.startswith("error") else sys.stdout)
+        if too_many:
+            return 3
+    means = res.table.filter(regex=r"^ric_.*_mean$")
+    return _all_nan_exit(bool(means.notna().to_numpy().any()), res.spec.data or "synthetic")
+
+
+def _warn_ignored(args: argparse.Namespace) -> None:
+    """Flags that the other settings make ignored are named, not silently dropped."""
+    parser = args.parser
+    notes = []
+    if args.followers != "llm":
+        llm = checks.changed_flags(args, parser, [d for d in vars(args) if d.startswith("llm_")])
+        if llm:
+            notes.append(f"{', '.join(llm)} apply only with --followers llm")
+    if args.data is not None:
+        synth = checks.changed_flags(args, parser, ["days", "market_seed", "vary_market"])
+        if synth:
+            notes.append(f"{', '.join(synth)} describe the embedded synthetic market; with --data they are ignored")
+    if args.executor != "ray" and args.ray_address is not None:
+        notes.append("--ray-address applies only with --executor ray")
+    if args.executor == "serial" and args.workers is not None:
+        notes.append("--workers applies only with --executor process or ray")
+    for note in notes:
+        print(f"mass ablation: warning: {note}", file=sys.stderr)
 
 
 def _date(x: object) -> str:
@@ -165,35 +199,37 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="one episode with scripted followers")
     _add_common(run)
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--seed", type=checks.nonnegative_int, default=0)
     run.set_defaults(func=_cmd_run)
     data = sub.add_parser("data", help="load a panel and describe it")
     data.add_argument("--data", default=None)
-    data.add_argument("--seed", type=int, default=0)
+    data.add_argument("--seed", type=checks.nonnegative_int, default=0)
     data.set_defaults(func=_cmd_data)
     abl = sub.add_parser("ablation", help="the paper's ablation table over seeds (configs A-F, E-512, A-512)",
                          description="Run the paper's ablation configs over seeds and print the Rank IC table.")
     abl.add_argument("--configs", default="A,B,C,D,E,F", help="comma list of configs (A,B,C,D,E,F,E-512,A-512)")
-    abl.add_argument("--seeds", type=_parse_seeds, default=(0, 1, 2),
+    abl.add_argument("--seeds", type=checks.seeds, default=(0, 1, 2),
                      help="a count N (seeds 0..N-1) or a comma list of seeds (default 3)")
     abl.add_argument("--baselines", default="equal,oracle",
                      help="comma list of equal, random, oracle (hindsight upper bound), or none")
     abl.add_argument("--data", default=None,
-                     help="shared-data root or a CSV/parquet long table (default: embedded synthetic market)")
-    abl.add_argument("--days", type=int, default=160, help="days of the embedded synthetic market")
-    abl.add_argument("--market-seed", type=int, default=0,
+                     help="a dataset NAME[:key=value,...] (sse50, csi300, us, ...; read from $MASS_DATA_ROOT, default "
+                        "../shared/data), a shared-data root, or a CSV/parquet long table (default: synthetic)")
+    abl.add_argument("--days", type=checks.positive_int, default=160, help="days of the embedded synthetic market")
+    abl.add_argument("--market-seed", type=checks.nonnegative_int, default=0,
                      help="seed of the synthetic market (held fixed across seeds)")
     abl.add_argument("--vary-market", action="store_true", help="draw a synthetic market per seed instead")
     abl.add_argument("--followers", default="scripted", choices=("scripted", "llm"),
                      help="follower population: scripted, or llm (LLM investors; options --llm-*)")
-    abl.add_argument("--agents", type=int, default=None,
+    abl.add_argument("--agents", type=checks.positive_int, default=None,
                      help="agents per type for every config (default: each config's own; e.g. 2 for a quick LLM run)")
     abl.add_argument("--principal", action="append", default=[], metavar="SPEC",
                      help="extra leader run next to the configs at each population: gradient, rl:PATH "
                           "(a policy saved by `mass train-rl`), or NAME[:key=value,...]; repeatable")
-    abl.add_argument("--horizon", type=int, default=10, help="payoff horizon of the game in trading days")
+    abl.add_argument("--horizon", type=checks.positive_int, default=10,
+                     help="payoff horizon of the game in trading days")
     abl.add_argument("--reference", default="A", help="config the bootstrap CIs compare against")
-    abl.add_argument("--boot", type=int, default=2000, help="bootstrap resamples (0: no CI)")
+    abl.add_argument("--boot", type=checks.nonnegative_int, default=2000, help="bootstrap resamples (0: no CI)")
     abl.add_argument("--out", default="results/ablation", help="output directory (also the resume cache)")
     abl.add_argument("--no-resume", action="store_true", help="recompute every run even if its files exist")
     abl.add_argument("--no-plot", action="store_true", help="do not write ablation.png")
@@ -202,14 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
     abl.add_argument("--executor", choices=("serial", "process", "ray"), default="serial",
                      help="where the (config, seed) runs execute: this process, a local process pool, or Ray "
                           "(optional: pip install 'mass-mechanism[ray]'); the results are the serial run's")
-    abl.add_argument("--workers", type=int, default=None,
+    abl.add_argument("--workers", type=checks.positive_int, default=None,
                      help="parallel runs for --executor process/ray (default: the usable CPUs)")
     abl.add_argument("--ray-address", default=None,
                      help="join this Ray cluster (e.g. auto, ray://host:10001; default: start a local Ray)")
     from agents.llm.cli import add_arguments as add_llm_arguments
 
     add_llm_arguments(abl)
-    abl.set_defaults(func=_cmd_ablation)
+    abl.set_defaults(func=_cmd_ablation, parser=abl)
     sub.add_parser("train-rl", add_help=False,
                    help="train an RL leader (stable-baselines3 PPO) on mass_env/Principal-v0; `mass train-rl --help`")
     sub.add_parser("rl-table", add_help=False,
@@ -230,9 +266,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:
         print(f"mass: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("mass: interrupted; finished runs and every LLM answer received are kept: rerun to resume",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -104,8 +104,9 @@ class ProcessExecutor:
     """A local pool of ``workers`` processes (default: the usable CPUs), spawn start method.
 
     The pool lives for one ``map`` call. The function and its arguments are pickled; a worker's
-    exception is re-raised here (the other calls are cancelled). Workers get ``threads_per_worker``
-    BLAS/OpenMP threads (1 by default; ``None`` leaves the environment as it is).
+    exception is re-raised here (the other calls are cancelled). Workers exit when this process dies,
+    even by SIGKILL (``experiments.lifeline``), instead of waiting on their queue forever. Workers get
+    ``threads_per_worker`` BLAS/OpenMP threads (1 by default; ``None`` leaves the environment as it is).
     """
 
     name = "process"
@@ -129,7 +130,10 @@ class ProcessExecutor:
             return []
         out: list[Any] = [None] * len(args)
         ctx = mp.get_context(self.start_method)
-        with ProcessPoolExecutor(max_workers=min(self.workers, len(args)), mp_context=ctx) as pool:
+        from .lifeline import die_with_parent  # workers exit when this process dies, even by SIGKILL
+
+        with ProcessPoolExecutor(max_workers=min(self.workers, len(args)), mp_context=ctx,
+                                 initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
             with _child_thread_env(self.threads_per_worker):  # workers are started by the submits
                 futures = {pool.submit(fn, *a): i for i, a in enumerate(args)}
             pending = set(futures)

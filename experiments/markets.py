@@ -13,6 +13,7 @@ carry signal, so the best weights are known), ``training_market(spec)`` and
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -51,13 +52,21 @@ class TrainingMarket(MarketSource, Protocol):
     def strength(self) -> Mapping[str, float] | None: ...
 
 
+#: Where named datasets (``--data us``) are read from unless the spec says ``root=...``.
+DATA_ROOT_ENV, DEFAULT_DATA_ROOT = "MASS_DATA_ROOT", "../shared/data"
+
+
 def load_market(data: str | None, seed: int, n_days: int = 160) -> MarketPanel:
-    """``--data`` path (shared-data root, or a canonical/vendor table) or the embedded synthetic market."""
+    """``--data``: a path (shared-data root, or a canonical/vendor table), a registered dataset
+    ``NAME[:key=value,...]`` (``mass_env.data.datasets.DATASETS``; e.g. ``us:start=2022-12-01``) read
+    from ``$MASS_DATA_ROOT`` (default ``../shared/data``), or None for the embedded synthetic market."""
     if data is None:
         return synthetic_market(SyntheticConfig(n_days=n_days), seed=seed)[0]
-    from mass_env.data.datasets import load_panel
+    from mass_env.data.datasets import load_named, load_panel
 
-    return load_panel(data)
+    if Path(data).exists():
+        return load_panel(data)
+    return load_named(data, os.environ.get(DATA_ROOT_ENV, DEFAULT_DATA_ROOT))
 
 
 def market_for(spec: SweepMarket, seed: int, cache: dict[Any, MarketPanel] | None = None) -> MarketPanel:
@@ -98,9 +107,7 @@ def synthetic_panel(n_days: int, seed: int, strength: Mapping[str, float] | None
 def training_market(spec: TrainingMarket) -> MarketPanel:
     """The full panel of a training run: the synthetic market of ``spec`` or the panel at ``spec.data``."""
     if spec.data:
-        from mass_env.data.datasets import load_panel
-
-        return load_panel(spec.data)
+        return load_market(spec.data, spec.market_seed, spec.n_days)
     return synthetic_panel(spec.n_days, spec.market_seed, spec.strength)
 
 

@@ -126,6 +126,8 @@ def ablation_table(daily: pd.DataFrame, configs: Sequence[AblationConfig], *, re
 def format_table(table: pd.DataFrame, *, reference: str = "A", ci: float = 0.95,
                  headline: str = HEADLINE, horizons: Sequence[int] = REPORT_HORIZONS) -> str:
     """The ablation table as text (Rank IC, mean +- std over seeds; CI of the headline vs reference)."""
+    if table.empty:  # e.g. no run had an evaluation day: say so instead of failing on missing columns
+        return "(no run had an evaluation day: nothing to tabulate)"
     metrics = table_metrics(horizons)
 
     def cell(m: float, s: float) -> str:

@@ -28,6 +28,8 @@ import pandas as pd
 from mass_env.data.panel import MarketPanel
 from mass_env.data.synthetic import DEFAULT_STRENGTH
 
+from . import checks
+from .checks import writable_dir
 from .configs import CONFIGS, AblationConfig, baseline_for, population_suffix
 from .markets import VALUE_ONLY, sse50_pretraining_panel, synthetic_panel
 from .report import HEADLINE, ablation_table, format_table
@@ -147,19 +149,35 @@ def results_table(out: str | Path, *, market_name: str = "synthetic", seeds: Seq
 
 def table_main(argv: Sequence[str] | None = None) -> int:
     """``mass rl-table``: the results table on the synthetic markets and (if present) SSE50."""
-    p = argparse.ArgumentParser(prog="rl-table", description=results_table.__doc__)
-    p.add_argument("--seeds", type=seed_list, default=(0, 1, 2, 3, 4))
+    p = argparse.ArgumentParser(prog="mass rl-table", description=results_table.__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seeds", type=seed_list, default=(0, 1, 2, 3, 4),
+                   help="a count N (seeds 0..N-1) or a comma list, as `mass ablation --seeds` (default 5)")
     p.add_argument("--markets", default="synthetic,sse50", help=f"comma list of {', '.join(MARKETS)}")
     p.add_argument("--data", default="../shared/data", help="shared-data root for the SSE50 window ('' = skip)")
-    p.add_argument("--timesteps", type=int, default=30_000, help="RL training steps per population")
+    p.add_argument("--timesteps", type=checks.positive_int, default=30_000, help="RL training steps per population")
     p.add_argument("--out", default="results/rl_table")
     p.add_argument("--no-resume", action="store_true")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
+    markets = [m.strip().lower() for m in args.markets.split(",") if m.strip()]
+    unknown = [m for m in markets if m not in MARKETS]
+    if unknown or not markets:
+        p.error(f"--markets takes a comma list of {', '.join(MARKETS)}; got {args.markets!r}")
+    try:
+        writable_dir(args.out)
+        return _table_main(args, markets)
+    except (ValueError, OSError, ImportError) as exc:
+        print(f"mass rl-table: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _table_main(args: argparse.Namespace, markets: list[str]) -> int:
     say: Say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
-    markets = [m.strip() for m in args.markets.split(",") if m.strip()]
     if "sse50" in markets and not (args.data and Path(args.data).exists()):
-        say(f"no shared data at {args.data!r}: skipping the SSE50 table")
+        if markets == ["sse50"]:
+            raise ValueError(f"--markets sse50 needs the shared-data root: no folder at --data {args.data!r}")
+        print(f"mass rl-table: warning: no shared data at {args.data!r}: skipping the SSE50 table", file=sys.stderr)
         markets.remove("sse50")
     for label in markets:
         t0 = time.perf_counter()

@@ -13,7 +13,9 @@ from typing import Any
 
 import principals
 from agents.populations import POPULATIONS
+from mass_env.data.returns import REPORT_HORIZONS
 
+from .checks import check_seeds
 from .configs import DEFAULT_BASELINES, DEFAULT_CONFIGS, AblationConfig, resolve
 
 
@@ -40,8 +42,9 @@ class SweepSpec:
     def __post_init__(self) -> None:
         if not self.configs:
             raise ValueError("a sweep needs at least one config")
-        if not self.seeds:
-            raise ValueError("a sweep needs at least one seed")
+        object.__setattr__(self, "seeds", check_seeds(self.seeds))
+        if self.horizon < 1 or self.n_days < 1:
+            raise ValueError(f"horizon and n_days must be >= 1, got {self.horizon} and {self.n_days}")
         if len({c.name for c in self.configs}) != len(self.configs):
             raise ValueError("config names must be unique")
         if self.followers not in POPULATIONS:
@@ -64,6 +67,11 @@ class SweepSpec:
                 "eval_skip": self.eval_skip, "reference": self.reference, "n_boot": self.n_boot,
                 "ci": self.ci, "oracle_evals_per_dim": self.oracle_evals_per_dim,
                 "oracle_max_evals": self.oracle_max_evals, "follower_options": dict(self.follower_options)}
+
+    @property
+    def report_horizons(self) -> tuple[int, ...]:
+        """Horizons of the history's and the table's Rank IC columns: 1, 5, 10 and the payoff horizon."""
+        return tuple(sorted({*REPORT_HORIZONS, self.horizon}))
 
     def plugin_modules(self) -> tuple[str, ...]:
         """Modules a worker imports before it runs: they register this sweep's leaders and followers

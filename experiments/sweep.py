@@ -47,13 +47,14 @@ import pandas as pd
 import principals
 from agents.populations import POPULATIONS, make_followers
 from mass_env.data.panel import MarketPanel
-from mass_env.data.returns import REPORT_HORIZONS
+from mass_env.data.quality import DataQualityWarning
 from mass_env.env import MassStackelbergEnv
 from mass_env.game import GameConfig
 from mass_env.game.components import ric_column
 from mass_env.game.investors import build_types
 from mass_env.registry import import_modules
 
+from .checks import check_fits, writable_dir
 from .configs import AblationConfig
 from .fingerprint import code_fingerprint, run_sources, versions
 from .markets import market_fingerprint, market_for
@@ -71,12 +72,46 @@ Progress = Callable[[str], None]
 STALE = " (stored run was stale: settings or code changed)"
 
 
+def rerun_reason(meta: dict[str, Any], retry_failed: bool = False) -> str | None:
+    """Why a stored run cannot be reused although its key matches: its followers got no answer for
+    some agent-days (a server was down: the next run asks again), or ``retry_failed`` asks again for
+    the bad answers it holds. ``None``: the run is complete."""
+    f = meta.get("followers") or {}
+    unanswered = int(f.get("unanswered", 0) or 0)
+    if unanswered:
+        return f"{unanswered} agent-day(s) had no answer"
+    failed = int(f.get("failed_agent_days", 0) or 0)
+    if retry_failed and failed:
+        return f"{failed} failed answer(s), asked again (retry failed)"
+    return None
+
+
+def answers_summary(results: list[RunResult]) -> dict[str, Any] | None:
+    """Follower answers over all runs (LLM followers report them; ``None`` for others): how many
+    agent-days, how many failed, per status, how many had no answer and which runs are incomplete."""
+    reports = [(r, r.meta.get("followers")) for r in results]
+    reports = [(r, f) for r, f in reports if isinstance(f, dict) and "agent_days" in f]
+    if not reports:
+        return None
+    by_status: dict[str, int] = {}
+    for _, f in reports:
+        for k, v in (f.get("by_status") or {}).items():
+            by_status[k] = by_status.get(k, 0) + int(v)
+    total = sum(int(f["agent_days"]) for _, f in reports)
+    failed = sum(int(f.get("failed_agent_days", 0)) for _, f in reports)
+    return {"agent_days": total, "failed": failed, "failed_share": failed / total if total else 0.0,
+            "unanswered": sum(int(f.get("unanswered", 0) or 0) for _, f in reports),
+            "by_status": {k: v for k, v in by_status.items() if v},
+            "damaged_cache_rows": sum(int((f.get("cache") or {}).get("damaged", 0)) for _, f in reports),
+            "incomplete_runs": [[r.config, r.seed] for r, f in reports if rerun_reason(r.meta)]}
+
+
 def run_one(cfg: AblationConfig, seed: int, panel: MarketPanel, spec: SweepSpec) -> RunResult:
     """Play one (config, seed) episode and return its tidy per-day history."""
     t0 = time.perf_counter()
     types = build_types(cfg.n_types, cfg.agents_per_type)
-    env = MassStackelbergEnv(panel, types, GameConfig(horizon=spec.horizon,
-                                                      turnover_penalty=cfg.turnover_penalty))
+    env = MassStackelbergEnv(panel, types, GameConfig(horizon=spec.horizon, turnover_penalty=cfg.turnover_penalty,
+                                                      report_horizons=spec.report_horizons))
     followers = make_followers(spec.followers, env, seed, **spec.follower_options)
     leader = principals.make(cfg.principal, **cfg.principal_options())
     res = run_episode(env, leader, followers, seed=seed, eval_skip=spec.eval_skip, label=cfg.name)
@@ -85,6 +120,7 @@ def run_one(cfg: AblationConfig, seed: int, panel: MarketPanel, spec: SweepSpec)
                             "episode_days": int(env.game.n_steps), "first_day": int(env.game.start)}
     if cfg.kind == "oracle":
         fits = hindsight_oracle(env.game, eval_skip=spec.eval_skip, components=TABLE_COMPONENTS,
+                                horizons=spec.report_horizons,
                                 evals_per_dim=spec.oracle_evals_per_dim, max_evals=spec.oracle_max_evals,
                                 seed=seed)
         if not fits:
@@ -124,9 +160,12 @@ class AblationResult:
     reused: list[tuple[str, int]] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     wall_s: float = 0.0
+    answers: dict[str, Any] | None = None  # answers_summary: follower answers and failures (LLM followers)
+    damaged: list[dict[str, Any]] = field(default_factory=list)  # stored runs found damaged and recomputed
 
     def format(self) -> str:
-        return format_table(self.table, reference=self.spec.reference, ci=self.spec.ci)
+        return format_table(self.table, reference=self.spec.reference, ci=self.spec.ci,
+                            headline=ric_column("signal", self.spec.horizon), horizons=self.spec.report_horizons)
 
 
 def _weights_long(hist: pd.DataFrame) -> pd.DataFrame:
@@ -155,7 +194,9 @@ def ablation_job(cfg: AblationConfig, seed: int, spec: SweepSpec, modules: tuple
     if spec.followers not in POPULATIONS:
         raise ValueError(f"followers {spec.followers!r} are not registered in the worker process: "
                          "register them at import time of a module the worker imports, or run serially")
-    panel = market_for(spec, seed, _WORKER_MARKETS)
+    with warnings.catch_warnings():  # the parent loaded the same market and already showed its data faults
+        warnings.simplefilter("ignore", DataQualityWarning)
+        panel = market_for(spec, seed, _WORKER_MARKETS)
     return run_one(cfg, seed, panel, spec), market_fingerprint(panel)
 
 
@@ -170,16 +211,26 @@ def _run_jobs(spec: SweepSpec, store: RunStore, code_fps: dict[str, str], market
     they finish. Returns the runs, the computed and the reused (config, seed) pairs."""
     fps: dict[int, str] = {}
     jobs = [(cfg, s) for cfg in spec.configs for s in spec.seeds]
+    damaged = store.damaged
     runs: list[RunResult | None] = [None] * len(jobs)
-    todo: list[tuple[int, str, bool]] = []  # (job, key, a stale run was stored)
+    todo: list[tuple[int, str, str]] = []  # (job, key, why a stored run was not reused: a note or "")
+    retry_failed = bool(spec.follower_options.get("retry_failed", False))
     for i, (cfg, seed) in enumerate(jobs):
         panel = market_for(spec, seed, markets)
         if id(panel) not in fps:
             fps[id(panel)] = market_fingerprint(panel)
         key = run_key(cfg, seed, spec, fps[id(panel)], code_fps[cfg.name])
-        runs[i] = store.load(cfg.name, seed, key) if resume else None
+        loaded, why = store.check(cfg.name, seed, key) if resume else (None, None)
+        if why not in (None, "stale"):
+            damaged.append({"config": cfg.name, "seed": seed, "problem": why})
+            warnings.warn(f"stored run {cfg.name} seed {seed} is damaged ({why}): recomputing it",
+                          RuntimeWarning, stacklevel=2)
+        incomplete = rerun_reason(loaded.meta, retry_failed) if loaded is not None else None
+        runs[i] = None if incomplete else loaded
         if runs[i] is None:
-            todo.append((i, key, resume and store.exists(cfg.name, seed)))
+            todo.append((i, key, f" (stored run was incomplete: {incomplete})" if incomplete
+                         else "" if why is None else STALE if why == "stale"
+                         else f" (stored run was damaged: {why}; recomputed)"))
 
     head = ric_column("signal", spec.horizon)
     done = 0
@@ -189,12 +240,18 @@ def _run_jobs(spec: SweepSpec, store: RunStore, code_fps: dict[str, str], market
         done += 1
         ev = run.history[run.history["eval"]]
         val = float(ev[head].mean()) if head in ev else float("nan")
+        f = run.meta.get("followers") or {}
+        failed = int(f.get("failed_agent_days", 0) or 0) if isinstance(f, dict) else 0
+        if failed:
+            worst = sorted(((n, k) for k, n in f.get("by_status", {}).items() if k != "ok" and n), reverse=True)
+            status += (f", {failed}/{f.get('agent_days')} answers failed ("
+                       + ", ".join(f"{k} {n}" for n, k in worst) + ")")
         say(f"[{done:>{len(str(len(jobs)))}}/{len(jobs)}] {jobs[i][0].name} seed {jobs[i][1]}: {status}, "
             f"{head} {val:+.4f}")
 
     def on_result(j: int, result: tuple[RunResult, str]) -> None:
         run, worker_fp = result
-        i, key, stale = todo[j]
+        i, key, note = todo[j]
         cfg, seed = jobs[i]
         panel = market_for(spec, seed, markets)
         fp = fps[id(panel)]
@@ -204,7 +261,7 @@ def _run_jobs(spec: SweepSpec, store: RunStore, code_fps: dict[str, str], market
         run.meta["market"] = {"fingerprint": fp, "name": panel.name}
         store.save(run, key)
         runs[i] = run
-        report(i, run, f"{run.meta['wall_s']:.1f}s" + (STALE if stale else ""))
+        report(i, run, f"{run.meta['wall_s']:.1f}s" + note)
 
     for i, loaded in enumerate(runs):
         if loaded is not None:
@@ -246,15 +303,19 @@ def run_ablation(spec: SweepSpec, out: str | Path, *, executor: Executor | None 
     ``computed`` / ``reused`` / ``wall_s`` of the result (also in ``ablation.json``) are this call's.
     """
     t_start = time.perf_counter()
-    out = Path(out)
+    out = writable_dir(out)
     say = progress or (lambda msg: None)
-    code_fps = _code_fingerprints(spec)
     markets: dict[Any, MarketPanel] = {}
-    results, computed, reused = _run_jobs(spec, RunStore(out), code_fps, markets, executor, resume, say)
+    first_market = market_for(spec, spec.seeds[0], markets)
+    check_fits(first_market.n_days, spec.horizon, spec.eval_skip, warmup=GameConfig().warmup_days,
+               what=spec.data or f"the embedded synthetic market (n_days={spec.n_days})")
+    code_fps = _code_fingerprints(spec)
+    store = RunStore(out)
+    results, computed, reused = _run_jobs(spec, store, code_fps, markets, executor, resume, say)
     daily, weights = _frames(results)
     per_run = summarise_runs(daily)
     table = ablation_table(daily, spec.configs, reference=spec.reference, n_boot=spec.n_boot, ci=spec.ci,
-                           horizons=REPORT_HORIZONS)
+                           horizons=spec.report_horizons)
 
     files: dict[str, str] = {}
     daily_p, weights_p = out / "daily.parquet", out / "weights.parquet"
@@ -275,6 +336,7 @@ def run_ablation(spec: SweepSpec, out: str | Path, *, executor: Executor | None 
     first = results[0].meta
     ev0 = results[0].history[results[0].history["eval"]]
     wall = time.perf_counter() - t_start
+    answers = answers_summary(results)
     summary = {
         "spec": spec.as_dict(),
         "market": {"name": panel0.name, "summary": panel0.summary(),
@@ -287,16 +349,17 @@ def run_ablation(spec: SweepSpec, out: str | Path, *, executor: Executor | None 
         "timing": "leaders commit at the close of day t for day t+1, fitted on the last 5 days whose "
                   "5-day return has realised (t-10..t-6 with execution lag 1; MASS: t-9..t-5)",
         "versions": versions(), "code_fingerprints": code_fps, "command": sys.argv,
-        "computed": computed, "reused": reused, "wall_s": wall,
+        "computed": computed, "reused": reused, "recomputed_damaged": store.damaged, "wall_s": wall,
         "principals": {c.name: next((r.meta.get("principal") for r in results if r.config == c.name), None)
                        for c in spec.configs},
-        "table": table.to_dict(orient="records"), "files": files,
+        "table": table.to_dict(orient="records"), "files": files, "follower_answers": answers,
         "executor": ({"name": "serial", "workers": 1} if executor is None
                      else {"name": executor.name, "workers": getattr(executor, "workers", None)}),
     }
     atomic_write(out / "ablation.json", lambda p: p.write_text(json.dumps(summary, indent=2, default=to_jsonable)))
     files["json"] = str(out / "ablation.json")
-    return AblationResult(spec, daily, weights, per_run, table, computed, reused, files, wall)
+    return AblationResult(spec, daily, weights, per_run, table, computed, reused, files, wall, answers,
+                          store.damaged)
 
 
 def run_ablation_parallel(spec: SweepSpec, out: str | Path, executor: Executor | None = None, *,

@@ -51,7 +51,10 @@ from mass_env.game import GameConfig
 from mass_env.game.investors import build_types
 from mass_env.roles import Principal
 from principals.baselines import EqualWeights
+from principals.rl import ALGORITHMS
 
+from . import checks
+from .checks import writable_dir
 from .fingerprint import versions
 from .markets import VALUE_ONLY, training_market
 from .plots import plot_curve
@@ -294,37 +297,49 @@ def _strength(text: str) -> dict[str, float] | None:
     return out
 
 
-def seed_list(text: str) -> tuple[int, ...]:
-    """``"0,1,2"`` -> ``(0, 1, 2)`` (an argparse type)."""
+#: The argparse type of ``--eval-seeds`` and ``rl-table --seeds``: the same as ``mass ablation --seeds``
+#: (``"3"`` = seeds 0, 1, 2; ``"0,11,22"`` or ``"7,"`` = exactly those), ``experiments.checks.seeds``.
+seed_list = checks.seeds
+
+
+_POS, _NONNEG, _NONNEG_F = checks.positive_int, checks.nonnegative_int, checks.nonnegative_float
+
+
+def _fraction(text: str) -> float:
     try:
-        return tuple(int(x) for x in text.split(",") if x.strip())
+        v = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a comma list of integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 < v < 1.0:
+        raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1, got {text!r}")
+    return v
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mass train-rl", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--algo", default="ppo", help="stable-baselines3 algorithm: ppo (default), a2c, sac, td3")
-    p.add_argument("--timesteps", type=int, default=30_000, help="training steps (trading days played)")
-    p.add_argument("--n-envs", type=int, default=4, help="parallel environments (different follower seeds)")
-    p.add_argument("--seed", type=int, default=0, help="training seed (policy init, env seeds seed..seed+n-1)")
-    p.add_argument("--types", type=int, default=8, help="investor types (the policy is tied to this number)")
-    p.add_argument("--agents", type=int, default=8, help="agents per type")
-    p.add_argument("--horizon", type=int, default=10, help="payoff horizon in trading days")
-    p.add_argument("--turnover-penalty", type=float, default=0.0, help="the game's stability penalty mu")
-    p.add_argument("--obs-window", type=int, default=20, help="paid days in the leader's observation (W)")
+    p.add_argument("--algo", default="ppo", type=str.lower, choices=ALGORITHMS,
+                   help="stable-baselines3 algorithm: ppo (default), a2c, sac, td3")
+    p.add_argument("--timesteps", type=_POS, default=30_000, help="training steps (trading days played)")
+    p.add_argument("--n-envs", type=_POS, default=4, help="parallel environments (different follower seeds)")
+    p.add_argument("--seed", type=_NONNEG, default=0, help="training seed (policy init, env seeds seed..seed+n-1)")
+    p.add_argument("--types", type=_POS, default=8, help="investor types (the policy is tied to this number)")
+    p.add_argument("--agents", type=_POS, default=8, help="agents per type")
+    p.add_argument("--horizon", type=_POS, default=10, help="payoff horizon in trading days")
+    p.add_argument("--turnover-penalty", type=_NONNEG_F, default=0.0, help="the game's stability penalty mu")
+    p.add_argument("--obs-window", type=_POS, default=20, help="paid days in the leader's observation (W)")
     p.add_argument("--data", default=None, help="shared-data root or a CSV/parquet long table (default: synthetic)")
-    p.add_argument("--days", type=int, default=260, help="days of the synthetic market")
-    p.add_argument("--market-seed", type=int, default=0, help="seed of the synthetic market")
+    p.add_argument("--days", type=_POS, default=260, help="days of the synthetic market")
+    p.add_argument("--market-seed", type=_NONNEG, default=0, help="seed of the synthetic market")
     p.add_argument("--strength", type=_strength, default=dict(VALUE_ONLY),
                    help="synthetic signal strengths: value-only (default), default, or e.g. value=1.2,ohlcv=0.5")
-    p.add_argument("--train-frac", type=float, default=0.6,
+    p.add_argument("--train-frac", type=_fraction, default=0.6,
                    help="fraction of days used for training; the rest is held out")
-    p.add_argument("--eval-seeds", type=seed_list, default=(0, 1, 2), help="follower seeds of the held-out evaluation")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
+    p.add_argument("--eval-seeds", type=seed_list, default=(0, 1, 2),
+                   help="follower seeds of the held-out evaluation: a count N (0..N-1) or a comma list")
+    p.add_argument("--threads", type=_NONNEG, default=1, help="torch threads (0: torch's default)")
     p.add_argument("--out", default="results/rl", help="output directory")
-    p.add_argument("--progress-every", type=int, default=1, help="print every k-th finished episode")
+    p.add_argument("--progress-every", type=_POS, default=1, help="print every k-th finished episode")
     p.add_argument("--no-plot", action="store_true", help="do not write curve.png")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     return p
@@ -332,14 +347,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``mass train-rl``: train, save, plot, evaluate on held-out days; prints the comparison."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.data is not None:
+        ignored = checks.changed_flags(args, parser, ["days", "market_seed", "strength"])
+        if ignored:
+            print(f"mass train-rl: warning: {', '.join(ignored)} describe the synthetic market; with --data they "
+                  "are ignored", file=sys.stderr)
+    try:
+        return _train_main(args)
+    except (ValueError, OSError, ImportError) as exc:
+        print(f"mass train-rl: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _train_main(args: argparse.Namespace) -> int:
+    writable_dir(args.out)
     spec = TrainSpec(algo=args.algo, timesteps=args.timesteps, n_envs=args.n_envs, seed=args.seed,
                      n_types=args.types, agents_per_type=args.agents, horizon=args.horizon,
                      turnover_penalty=args.turnover_penalty, obs_window=args.obs_window, data=args.data,
                      n_days=args.days, market_seed=args.market_seed, strength=args.strength,
                      train_frac=args.train_frac, eval_seeds=args.eval_seeds, threads=args.threads or None)
     say: Say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
-    res = train(spec, args.out, plot=not args.no_plot, say=say, progress_every=max(1, args.progress_every))
+    panel = training_market(spec)  # a bad --data fails here, before torch loads
+    split_day(panel, spec)
+    res = train(spec, args.out, panel=panel, plot=not args.no_plot, say=say,
+                progress_every=max(1, args.progress_every))
     print(f"trained {spec.algo.upper()} for {spec.timesteps} steps ({res.meta['episodes']} episodes, "
           f"{res.meta['train_wall_s']:.1f}s)")
     print(res.summary())

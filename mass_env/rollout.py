@@ -56,11 +56,16 @@ def follower_actions(followers: Mapping[str, Follower], obs: Mapping[str, Any], 
     """Every follower's action for the current observations (the only follower loop there is).
 
     ``agents``: the live agent names (default: every follower in ``followers``); the leader is skipped.
+    A followers mapping with ``act_many(obs, infos, names)`` answers them all in one call (LLM
+    followers send the day's requests of every type together, so a server sees them concurrently).
     """
     names = followers.keys() if agents is None else [a for a in agents if a != PRINCIPAL]
     missing = [a for a in names if a not in followers]
     if missing:
         raise ValueError(f"no follower policy for {missing}")
+    act_many = getattr(followers, "act_many", None)
+    if callable(act_many):
+        return dict(act_many(obs, infos, list(names)))
     return {a: followers[a].act(obs[a], infos[a]) for a in names}
 
 

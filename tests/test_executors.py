@@ -125,3 +125,65 @@ def test_ray_matches_serial_sweep(serial, tmp_path):
         _assert_same(serial, run_ablation(_tiny_spec(), tmp_path, executor=ex, plot=False))
     finally:
         ex.shutdown()
+
+
+def _descendants(pid: int) -> set[int]:
+    out: set[int] = set()
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                kids = {int(k) for k in (task / "children").read_text().split()}
+            except OSError:
+                continue
+            todo += sorted(kids - out)
+            out |= kids
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the process tree from Linux /proc")
+def test_workers_exit_when_the_parent_is_killed():
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = ("import time\nfrom experiments.executors import ProcessExecutor\n"
+            "ProcessExecutor(2).map(time.sleep, [(600,), (600,)])\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    parent = subprocess.Popen([sys.executable, "-c", code], env=env)
+    workers: set[int] = set()
+    others: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # two workers asleep in their task (plus the resource tracker)
+            workers = {p for p in _descendants(parent.pid)
+                       if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()} if parent.poll() is None else set()
+            if len(workers) == 2:
+                break
+            time.sleep(0.2)
+        assert len(workers) == 2, "the pool did not start its workers"
+        time.sleep(1.0)  # let them pick up their tasks
+        others = _descendants(parent.pid)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(_alive(p) for p in others):
+            time.sleep(0.1)
+        left = [p for p in others if _alive(p)]
+        assert not left, f"processes of the killed parent still running: {left}"
+    finally:
+        for p in workers | others:
+            if _alive(p):
+                os.kill(p, signal.SIGKILL)
+        if parent.poll() is None:
+            parent.kill()

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from agents.llm import (
+    MALFORMED,
     OK,
     TIMEOUT,
     Answer,
@@ -31,10 +32,11 @@ def play(env, followers, start=25, end=29, seed=0):
 
 
 class Counting(BaseBackend):
-    def __init__(self, inner=None, fail_agents=()):
+    def __init__(self, inner=None, fail_agents=(), fail_status=MALFORMED):
         super().__init__()
         self.inner = inner or ScriptedBackend()
         self.fail_agents = set(fail_agents)
+        self.fail_status = fail_status
         self.asked = 0
 
     @property
@@ -45,7 +47,7 @@ class Counting(BaseBackend):
         self.asked += len(requests)
         good = self.inner.answer(requests)
         for i, r in enumerate(requests):
-            emit(i, Answer.failure(TIMEOUT, "slow") if r.agent in self.fail_agents else good[i])
+            emit(i, Answer.failure(self.fail_status, "bad") if r.agent in self.fail_agents else good[i])
 
 
 class Raising:
@@ -86,7 +88,7 @@ def test_replay_is_exact_with_zero_calls(small_market, tmp_path):
     rep = replay.report()
     assert rep["cache"]["hits"] == 5 * 16 and rep["cache"]["misses"] == 0
     assert rep["cached_answers"] == 5 * 16
-    assert rep["by_status"][TIMEOUT] == 5 == first.report()["by_status"][TIMEOUT]  # failures replay too
+    assert rep["by_status"][MALFORMED] == 5 == first.report()["by_status"][MALFORMED]  # bad answers replay too
     # readwrite mode hits as well; a different seed is a different key
     again = Counting()
     sig3 = play(env, llm_followers(env, again, seed=7, cache=db, n_candidates=5), seed=7)
@@ -101,12 +103,29 @@ def test_retry_failed_asks_again_only_for_failures(small_market, tmp_path):
     env = MassStackelbergEnv(small_market[0], build_types(2, 2), GameConfig(horizon=5))
     db = tmp_path / "cache.sqlite"
     play(env, llm_followers(env, Counting(fail_agents={"investor_1/0"}), seed=1, cache=db), seed=1)
+    again = Counting()
+    play(env, llm_followers(env, again, seed=1, cache=db), seed=1)
+    assert again.asked == 0  # malformed answers are the model's: replayed without retry_failed
     second = Counting()
     f = llm_followers(env, second, seed=1, cache=db, retry_failed=True)
     play(env, f, seed=1)
     assert second.asked == 5  # only the 5 failed agent-days
-    assert f.report()["by_status"][TIMEOUT] == 0
+    assert f.report()["by_status"][MALFORMED] == 0
     assert ResponseCache(db).status_counts() == {OK: 5 * 4}
+
+
+def test_unanswered_requests_are_never_stored_and_asked_again(small_market, tmp_path):
+    """A timeout is no answer: not cached, so once the server is back the next run asks again."""
+    env = MassStackelbergEnv(small_market[0], build_types(2, 2), GameConfig(horizon=5))
+    db = tmp_path / "cache.sqlite"
+    first = llm_followers(env, Counting(fail_agents={"investor_1/0"}, fail_status=TIMEOUT), seed=1, cache=db)
+    play(env, first, seed=1)
+    rep = first.report()
+    assert rep["unanswered"] == 5 and rep["cache"]["unstored"] == 5 and rep["cache"]["writes"] == 15
+    assert ResponseCache(db).status_counts() == {OK: 15}
+    second = Counting()
+    play(env, llm_followers(env, second, seed=1, cache=db), seed=1)
+    assert second.asked == 5
 
 
 def test_key_depends_on_model_template_seed_agent_day_and_content(small_market):

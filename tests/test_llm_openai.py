@@ -276,6 +276,17 @@ def test_episode_through_http_counts_failures_and_replays_from_cache(server_fact
     assert all(np.isfinite(r).sum() == 6 for r in ok_rows)
     http_calls = len(srv.requests)
     assert http_calls == be.http_calls
+    assert rep["unanswered"] == rep["by_status"][SERVER_ERROR]
+
+    # the server recovers: a rerun asks again exactly for the unanswered agent-days (a 503 is no answer and
+    # was not cached); the malformed answers were the model's and replay as they were
+    srv.behaviour = lambda body: valid(body) if body["seed"] % 7 else mixed(body)
+    second = llm_followers(env, be, seed=5, cache=db, n_candidates=6)
+    sig2 = play(second)
+    assert len(srv.requests) - http_calls == rep["by_status"][SERVER_ERROR]
+    rep2 = second.report()
+    assert rep2["by_status"][SERVER_ERROR] == 0 and rep2["by_status"][MALFORMED] == rep["by_status"][MALFORMED]
+    http_calls = len(srv.requests)
 
     class NoCalls:
         fingerprint = be.fingerprint
@@ -284,12 +295,16 @@ def test_episode_through_http_counts_failures_and_replays_from_cache(server_fact
             raise AssertionError(f"the replay asked the backend for {len(requests)} answers")
 
     replay = llm_followers(env, CachedBackend(NoCalls(), db, mode="replay"), seed=5, n_candidates=6)
-    sig2 = play(replay)
+    sig3 = play(replay)
     assert len(srv.requests) == http_calls
-    for a, b in zip(sig1, sig2):
+    for a, b in zip(sig2, sig3):
         for k in a:
             np.testing.assert_array_equal(a[k], b[k])
-    assert replay.report()["by_status"] == rep["by_status"]
+    for a, b in zip(sig1, sig2):  # what was answered the first time did not change
+        for k in a:
+            ok1 = np.isfinite(a[k]).any(axis=1)
+            np.testing.assert_array_equal(a[k][ok1], b[k][ok1])
+    assert replay.report()["by_status"] == rep2["by_status"]
     with sqlite3.connect(db) as con:
         dump = "\n".join(str(r) for r in con.execute("SELECT * FROM responses"))
     assert SECRET not in dump and "test-model" in dump

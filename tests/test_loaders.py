@@ -544,7 +544,7 @@ def test_us_loader():
     assert p.n_symbols > 400 and str(p.dates[0].date()) == "2023-01-03"
     uni = p.universe.sum(1)
     assert 400 < uni.min() and uni.max() <= 505
-    assert p.industry_returns.shape == (p.n_days, 0)
+    assert p.industry_returns.shape == (p.n_days, 11)  # return-cluster sectors (see test_cross_market)
 
 
 @requires_shared

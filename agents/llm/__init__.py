@@ -37,7 +37,7 @@ from .backend import (
     ScriptedBackend,
     score_to_probs,
 )
-from .cache import CachedBackend, CacheMissError, ResponseCache, cache_key
+from .cache import CachedBackend, CacheFileError, CacheMissError, ResponseCache, cache_key
 from .follower import (
     BriefCache,
     LLMFollowers,
@@ -45,6 +45,7 @@ from .follower import (
     follower_factory,
     llm_followers,
 )
+from .identity import answer_identity
 from .prompts import TEMPLATE_VERSION, DayBrief
 from .registry import BACKENDS, available_backends, make_backend, register_backend
 
@@ -65,6 +66,7 @@ __all__ = [
     "BackendStats",
     "BaseBackend",
     "BriefCache",
+    "CacheFileError",
     "CacheMissError",
     "CachedBackend",
     "DayBrief",
@@ -74,6 +76,7 @@ __all__ = [
     "Request",
     "ResponseCache",
     "ScriptedBackend",
+    "answer_identity",
     "available_backends",
     "cache_key",
     "follower_factory",

@@ -17,8 +17,10 @@ subclasses ``BaseBackend`` and is registered there with ``register_backend``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -41,6 +43,11 @@ SERVER_ERROR = "server_error"    # HTTP 5xx / 429 / connection failure, after re
 CLIENT_ERROR = "client_error"    # HTTP 4xx other than 429 (bad model name, bad request): not retried
 ERROR = "error"                  # anything else raised inside a backend
 STATUSES = (OK, MALFORMED, REFUSED, TIMEOUT, SERVER_ERROR, CLIENT_ERROR, ERROR)
+#: What the model said (kept in the response cache and replayed): an answer, a bad answer, a refusal.
+ANSWERED = (OK, MALFORMED, REFUSED)
+#: No answer from the model (transport, server, client or backend failure): never stored as an answer,
+#: asked again on the next run.
+UNANSWERED = (TIMEOUT, SERVER_ERROR, CLIENT_ERROR, ERROR)
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,54 @@ class Answer:
 
 OnAnswer = Callable[[int, Answer], None]
 
+REDACTED = "[redacted]"
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}")
+_KEYLIKE = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_-]{8,}")
+_ASSIGNED = re.compile(r"(?i)((?:api[_-]?key|access[_-]?token|token|secret|password|authorization)[\"']?\s*[:=]\s*"
+                       r"[\"']?)[^\s\"',;}&]{4,}")
+_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{8,}")
+
+
+def scrub(text: str, secrets: Sequence[str] = ()) -> str:
+    """``text`` with every secret removed: each of ``secrets`` (and any 8+ character piece of one, as
+    servers often echo a key partly), bearer tokens, ``sk-...`` keys and ``api_key=...`` values.
+    Every error text a backend stores or shows passes through here (a server may echo the key)."""
+    if not text:
+        return text
+    for s in secrets:
+        if s and len(s) >= 4:
+            text = text.replace(s, REDACTED)
+    keys = [s for s in secrets if s and len(s) >= 8]
+    if keys:
+        text = _TOKEN.sub(lambda m: REDACTED if any(m.group(0) in k for k in keys) else m.group(0), text)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    text = _KEYLIKE.sub(REDACTED, text)
+    return _ASSIGNED.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+def answer_problem(answer: Answer, n_items: int | None = None) -> str | None:
+    """Why an ``ok`` answer cannot be used (``None`` when it can): a rating distribution per candidate,
+    five finite non-negative probabilities summing to 1. Guards against damaged or edited cache rows
+    and buggy backends (all-zero probabilities would otherwise read as rating 5)."""
+    if not answer.ok or answer.probs is None:
+        return None
+    if n_items is not None and len(answer.probs) != n_items:
+        return f"{len(answer.probs)} rating distributions for {n_items} candidates"
+    if not answer.probs:
+        return None
+    try:
+        p = np.asarray(answer.probs, dtype=np.float64)
+    except (TypeError, ValueError):
+        return "rating distributions are not numbers"
+    if p.ndim != 2 or p.shape[1] != len(RATINGS):
+        return f"rating distributions of shape {p.shape}, expected (candidates, {len(RATINGS)})"
+    if not np.isfinite(p).all() or (p < 0).any():
+        return "rating probabilities are negative or not finite"
+    bad = np.abs(p.sum(axis=1) - 1.0) > 1e-3
+    if bad.any():
+        return f"{int(bad.sum())} rating distribution(s) do not sum to 1 (e.g. {float(p.sum(axis=1)[bad][0]):g})"
+    return None
+
 
 @runtime_checkable
 class Backend(Protocol):
@@ -190,6 +245,9 @@ class BaseBackend(ABC):
     Subclasses provide ``fingerprint`` (what the answers depend on) and ``_answer`` (the model call).
     """
 
+    #: Strings never to be stored or shown (an API key); every answer's ``detail`` is scrubbed of them.
+    secrets: tuple[str, ...] = ()
+
     def __init__(self) -> None:
         self.stats = BackendStats()
         self._lock = threading.RLock()
@@ -211,6 +269,10 @@ class BaseBackend(ABC):
             return []
 
         def emit(i: int, ans: Answer) -> None:
+            if ans.detail:
+                clean = scrub(ans.detail, self.secrets)
+                if clean != ans.detail:
+                    ans = dataclasses.replace(ans, detail=clean)
             out[i] = ans
             self.stats.add(ans, len(requests[i].items))
             if on_answer is not None:

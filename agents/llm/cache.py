@@ -8,9 +8,18 @@ answer is committed as soon as the backend produces it (``on_answer``), in WAL m
 ``synchronous=NORMAL``: a killed process keeps every committed answer, and several processes can
 share one file (readers never block; writers wait up to ``busy_timeout``).
 
-Failed answers (timeouts, server errors, malformed output) are cached too, so a replay reproduces
-the run exactly, failures included; ``retry_failed=True`` asks the backend again for them instead.
-The cache stores the request (for audit) and the answer; it never sees an API key.
+Only what the model said is stored: answers, malformed answers and refusals (``backend.ANSWERED``;
+a replay reproduces them exactly, and ``retry_failed=True`` asks the backend again for the last two).
+No answer at all (a timeout, a server or client error, a backend failure: ``backend.UNANSWERED``) is
+never stored, so the next run asks again once the server has recovered.
+
+Integrity: every row carries a sha256 of its key and answer, and every answer read back is checked
+(the digest, then ``backend.answer_problem``: one rating distribution per candidate summing to 1).
+A damaged or hand-edited row is not used: it is counted (``cache_stats.damaged``), warned about with
+the file's name and asked again (a ``replay`` refuses instead). A file that is not a readable SQLite
+cache (garbage, truncated) raises ``CacheFileError`` naming the file; it is never overwritten.
+The cache stores the request (for audit) and the answer, error texts scrubbed of secrets; it never
+sees an API key. Caches written before the digest existed are checked and given digests when opened.
 """
 
 from __future__ import annotations
@@ -20,19 +29,36 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .backend import Answer, OnAnswer, Request
+from .backend import ANSWERED, Answer, OnAnswer, Request, answer_problem, scrub
 
 SCHEMA_VERSION = 1
 MODES = ("readwrite", "read", "write", "replay")
 
 
-class CacheMissError(LookupError):
-    """A ``replay``-mode cache was asked for an answer it does not hold."""
+class CacheMissError(LookupError, ValueError):
+    """A ``replay``-mode cache was asked for an answer it does not hold (a ``ValueError`` too, so the
+    CLI reports it as a clear error)."""
+
+
+class CacheFileError(ValueError):
+    """The cache file cannot be used (not SQLite, truncated, damaged, unreadable); names the file."""
+
+
+def row_digest(key: str, status: str, answer: str) -> str:
+    """The integrity hash stored with each row (a hand-edited or damaged row no longer matches it)."""
+    return hashlib.sha256(f"{key}\n{status}\n{answer}".encode()).hexdigest()
+
+
+def _damage(path: Path, exc: BaseException) -> CacheFileError:
+    return CacheFileError(f"{path} is not a usable LLM response cache ({exc}); it was left as it is: move it "
+                          "aside or delete it (its answers are lost), or pass another --llm-cache")
 
 
 def cache_key(fingerprint: Mapping[str, Any], request: Request) -> str:
@@ -48,47 +74,105 @@ class ResponseCache:
 
     def __init__(self, path: str | Path, *, busy_timeout_s: float = 30.0) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise CacheFileError(f"{self.path} is a folder; the LLM response cache is a file (e.g. "
+                                 f"{self.path / 'llm-cache.sqlite'})")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), timeout=busy_timeout_s, check_same_thread=False,
-                                   isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS responses ("
-            " key TEXT PRIMARY KEY, backend TEXT NOT NULL, template TEXT NOT NULL, agent TEXT NOT NULL,"
-            " day INTEGER NOT NULL, seed INTEGER NOT NULL, status TEXT NOT NULL, answer TEXT NOT NULL,"
-            " request TEXT NOT NULL, created REAL NOT NULL)")
-        self._db.execute("CREATE INDEX IF NOT EXISTS responses_agent_day ON responses (agent, day)")
+        try:
+            self._db = sqlite3.connect(str(self.path), timeout=busy_timeout_s, check_same_thread=False,
+                                       isolation_level=None)
+        except sqlite3.Error as exc:
+            raise CacheFileError(f"cannot open the LLM response cache {self.path}: {exc}") from None
+        with self._guard():
+            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+            check = self._db.execute("PRAGMA quick_check").fetchone()
+            if check is None or check[0] != "ok":
+                raise sqlite3.DatabaseError(f"integrity check: {check[0] if check else 'no answer'}")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS responses ("
+                " key TEXT PRIMARY KEY, backend TEXT NOT NULL, template TEXT NOT NULL, agent TEXT NOT NULL,"
+                " day INTEGER NOT NULL, seed INTEGER NOT NULL, status TEXT NOT NULL, answer TEXT NOT NULL,"
+                " request TEXT NOT NULL, created REAL NOT NULL, digest TEXT)")
+            self._db.execute("CREATE INDEX IF NOT EXISTS responses_agent_day ON responses (agent, day)")
+            self._upgrade()
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """sqlite's corruption errors as ``CacheFileError`` naming the file (a busy database is not damage)."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "malformed" not in str(exc):
+                raise CacheFileError(f"LLM response cache {self.path}: {exc}") from None
+            raise _damage(self.path, exc) from None
+
+    def _upgrade(self) -> None:
+        """Caches written before rows had digests: add the column, drop what no longer belongs in a cache
+        (unanswered requests, unusable answers), give the other rows their digests."""
+        cols = {r[1] for r in self._db.execute("PRAGMA table_info(responses)")}
+        if "digest" not in cols:
+            self._db.execute("ALTER TABLE responses ADD COLUMN digest TEXT")
+        rows = self._db.execute("SELECT key, status, answer FROM responses WHERE digest IS NULL").fetchall()
+        if not rows:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for key, status, text in rows:
+                if status in ANSWERED and _parse(text) is not None:
+                    self._db.execute("UPDATE responses SET digest=? WHERE key=?", (row_digest(key, status, text), key))
+                else:
+                    self._db.execute("DELETE FROM responses WHERE key=?", (key,))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     @property
     def journal_mode(self) -> str:
         return str(self._db.execute("PRAGMA journal_mode").fetchone()[0])
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, Answer]:
+    def lookup(self, keys: Sequence[str]) -> tuple[dict[str, Answer], dict[str, str]]:
+        """``(answers, damaged)`` for ``keys``: the stored answers whose digest holds, and why each
+        other stored row was rejected (keys absent from the file are in neither)."""
         out: dict[str, Answer] = {}
-        with self._lock:
+        damaged: dict[str, str] = {}
+        with self._lock, self._guard():
             for start in range(0, len(keys), 500):
                 chunk = list(keys[start:start + 500])
                 marks = ",".join("?" * len(chunk))
-                for key, text in self._db.execute(f"SELECT key, answer FROM responses WHERE key IN ({marks})", chunk):
-                    out[key] = Answer.from_json(text, cached=True)
-        return out
+                for key, status, text, digest in self._db.execute(
+                        f"SELECT key, status, answer, digest FROM responses WHERE key IN ({marks})", chunk):
+                    ans = _parse(text)
+                    if digest != row_digest(key, status, text):
+                        damaged[key] = "its integrity hash does not match (edited or damaged)"
+                    elif ans is None or ans.status != status:
+                        damaged[key] = "the stored answer does not parse"
+                    else:
+                        out[key] = ans
+        return out, damaged
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, Answer]:
+        return self.lookup(keys)[0]
 
     def put(self, key: str, fingerprint: Mapping[str, Any], request: Request, answer: Answer) -> None:
+        if answer.detail:
+            answer = replace(answer, detail=scrub(answer.detail))
+        text = answer.to_json()
         row = (key, json.dumps(dict(fingerprint), sort_keys=True, default=str), request.template, request.agent,
-               request.day, request.seed, answer.status, answer.to_json(),
-               json.dumps(request.canonical(), sort_keys=True), time.time())
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO responses VALUES (?,?,?,?,?,?,?,?,?,?)", row)
+               request.day, request.seed, answer.status, text,
+               json.dumps(request.canonical(), sort_keys=True), time.time(), row_digest(key, answer.status, text))
+        with self._lock, self._guard():
+            self._db.execute("INSERT OR REPLACE INTO responses VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
 
     def __len__(self) -> int:
-        with self._lock:
+        with self._lock, self._guard():
             return int(self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
 
     def status_counts(self) -> dict[str, int]:
-        with self._lock:
+        with self._lock, self._guard():
             return {s: int(n) for s, n in self._db.execute("SELECT status, COUNT(*) FROM responses GROUP BY status")}
 
     def close(self) -> None:
@@ -102,14 +186,29 @@ class ResponseCache:
         self.close()
 
 
+def _parse(text: str) -> Answer | None:
+    """A stored answer, or ``None`` when the row does not hold a usable one."""
+    try:
+        ans = Answer.from_json(text, cached=True)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return ans if ans.status in ANSWERED and answer_problem(ans) is None else None
+
+
 @dataclass
 class CacheStats:
+    """``unstored``: answers not kept because nothing was answered (asked again next run);
+    ``damaged``: rows read back that failed their integrity check (asked again)."""
+
     hits: int = 0
     misses: int = 0
     writes: int = 0
+    unstored: int = 0
+    damaged: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"hits": self.hits, "misses": self.misses, "writes": self.writes}
+        return {"hits": self.hits, "misses": self.misses, "writes": self.writes, "unstored": self.unstored,
+                "damaged": self.damaged}
 
 
 class CachedBackend:
@@ -117,7 +216,7 @@ class CachedBackend:
 
     Modes: ``readwrite`` (default: answer from the cache, ask the backend for the rest and store
     it), ``read`` (never write), ``write`` (always ask, overwrite), ``replay`` (cache only: a miss
-    raises ``CacheMissError``; use it to prove a run is fully cached).
+    raises ``CacheMissError``, a damaged row ``CacheFileError``; use it to prove a run is fully cached).
     """
 
     def __init__(self, inner: Any, cache: ResponseCache | str | Path, *, mode: str = "readwrite",
@@ -141,11 +240,14 @@ class CachedBackend:
     def answer(self, requests: Sequence[Request], on_answer: OnAnswer | None = None) -> list[Answer]:
         fp = self.fingerprint
         keys = [cache_key(fp, r) for r in requests]
-        found = self.cache.get_many(keys) if self.mode != "write" else {}
+        found, damaged = self.cache.lookup(keys) if self.mode != "write" else ({}, {})
         out: list[Answer | None] = [None] * len(requests)
         todo: list[int] = []
         for i, k in enumerate(keys):
             hit = found.get(k)
+            why = answer_problem(hit, len(requests[i].items)) if hit is not None else None
+            if why is not None:
+                damaged[k], hit = why, None
             if hit is not None and (hit.ok or not self.retry_failed):
                 out[i] = hit
                 self.cache_stats.hits += 1
@@ -153,16 +255,27 @@ class CachedBackend:
                     on_answer(i, hit)
             else:
                 todo.append(i)
+        if damaged:
+            self.cache_stats.damaged += len(damaged)
+            why = next(iter(damaged.values()))
+            if self.mode == "replay":
+                raise CacheFileError(f"{self.cache.path}: {len(damaged)} stored answer(s) damaged ({why}); "
+                                     "a replay cannot use them (rerun without --llm-replay to ask again)")
+            warnings.warn(f"{self.cache.path}: {len(damaged)} damaged answer(s) ignored and asked again ({why})",
+                          stacklevel=2)
         if todo and self.mode == "replay":
             r = requests[todo[0]]
-            raise CacheMissError(f"{len(todo)} request(s) not in {self.cache.path} (first: {r.agent} day {r.day})")
+            raise CacheMissError(f"{len(todo)} request(s) not in {self.cache.path} (first: {r.agent} day {r.day}); "
+                                 "the run is not fully cached: run it without --llm-replay to ask the model")
         self.cache_stats.misses += len(todo)
         if todo:
             sub = [requests[i] for i in todo]
 
             def store(j: int, ans: Answer) -> None:
                 i = todo[j]
-                if self.mode != "read":
+                if ans.status not in ANSWERED:
+                    self.cache_stats.unstored += 1  # nothing was answered: ask again next time
+                elif self.mode != "read":
                     self.cache.put(keys[i], fp, requests[i], ans)
                     self.cache_stats.writes += 1
                 out[i] = ans

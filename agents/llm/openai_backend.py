@@ -8,29 +8,40 @@ to send no constraint). Requests run concurrently (``concurrency`` threads) so t
 them; put the shared context first so a server with prefix caching (vLLM
 ``--enable-prefix-caching``) reuses it.
 
-Robustness: every request has a client timeout; timeouts, connection failures, HTTP 429 and 5xx are
-retried ``max_retries`` times with exponential backoff (``backoff * 2**attempt``, capped at
-``backoff_max``); other 4xx are not retried. An answer that does not parse, misses a candidate or
-leaves the 1..5 scale is ``malformed``; a refusal (``refusal`` field, ``content_filter``) is
-``refused``. Nothing raises: the follower counts the status and leaves the agent's stocks missing.
+Robustness (``agents.llm.aio``): requests run as coroutines on the backend's own event loop, at most
+``concurrency`` in flight whatever the batch size (a day's requests of every type go out together).
+Every attempt has a *total* deadline of ``timeout`` seconds (not per read: a server trickling bytes
+cannot hold it). Timeouts, connection failures, HTTP 429 and 5xx are retried ``max_retries`` times
+after a jittered exponential backoff (``backoff * 2**attempt`` capped at ``backoff_max``), or after
+the server's ``Retry-After`` when it sends one (a wait longer than ``retry_after_max`` gives up
+instead); other 4xx are not retried. After ``breaker_after`` failed attempts in a row the server is
+taken for down and requests fail at once ("not sent") until a probe every ``breaker_cooldown``
+seconds succeeds. Ctrl-C cancels what is in flight at once; answers already received are kept
+(the cache has committed them). An answer that does not parse, misses a candidate or leaves the
+1..5 scale is ``malformed``; a refusal (``refusal`` field, ``content_filter``) is ``refused``; an
+answer from another model than the one asked (``model`` of the response) is a ``client_error``. One
+request's failure never touches another's. Nothing raises: the follower counts the status and leaves
+the agent's stocks missing.
 
 The API key is read from the environment variable named by ``api_key_env`` (default
 ``OPENAI_API_KEY``; a placeholder is sent when it is unset, which local servers accept). It is never
-part of the fingerprint, the cache, a log line or an error detail. ``openai`` is imported lazily.
+part of the fingerprint, the cache, a log line or an error detail (every detail is scrubbed of it,
+``backend.scrub``, as servers echo keys in error bodies). ``openai`` is imported lazily.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import math
 import os
+import random
 import re
-import threading
-import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
+from .aio import CircuitBreaker, EventLoopThread, backoff_delay, retry_after_seconds
 from .backend import (
     CLIENT_ERROR,
     ERROR,
@@ -44,8 +55,10 @@ from .backend import (
     OnAnswer,
     Request,
     one_hot,
+    scrub,
 )
-from .prompts import LIST_SYSTEM, list_json_schema, list_user_message
+from .identity import resolve_base_url
+from .prompts import LIST_SYSTEM, TEMPLATE_VERSION, list_json_schema, list_user_message
 
 LIST_FORMAT_VERSION = "list-json/1"
 RESPONSE_FORMATS = ("json_schema", "json_object", "none")
@@ -77,7 +90,8 @@ def parse_ratings(text: str | None, symbols: Sequence[str]) -> tuple[dict[str, i
         v = data.get(s)
         if v is None:
             missing.append(s)
-        elif isinstance(v, bool) or not isinstance(v, (int, float)) or float(v) != int(v) or not 1 <= int(v) <= 5:
+        elif (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or float(v) != int(v)
+              or not 1 <= int(v) <= 5):
             bad.append(s)
         else:
             out[s] = int(v)
@@ -90,26 +104,33 @@ class OpenAIBackend(BaseBackend):
     """Any OpenAI-compatible chat-completions server through the ``openai`` client.
 
     Args:
-        model: the served model name (part of the cache key; pass ``model_revision`` too if the name
+        model: the served model name (part of the identity; pass ``model_revision`` too if the name
             does not pin the weights).
         base_url: e.g. ``http://gpu-host:8000/v1`` (vLLM), ``http://127.0.0.1:8080/v1`` (llama.cpp),
-            ``http://127.0.0.1:11434/v1`` (Ollama); default ``$OPENAI_BASE_URL`` or OpenAI's.
+            ``http://127.0.0.1:11434/v1`` (Ollama); default ``$OPENAI_BASE_URL`` or OpenAI's. Part of
+            the identity: the same model name on another server is another model.
         api_key_env: name of the environment variable holding the key.
-        concurrency, timeout, max_retries, backoff, backoff_max: see the module docstring.
-        temperature, max_tokens, response_format, extra_body: decoding parameters (all part of the
-            fingerprint); ``max_tokens`` defaults to ``16 * candidates + 32``.
+        concurrency, timeout, max_retries, backoff, backoff_max, retry_after_max, breaker_after,
+            breaker_cooldown: see the module docstring (``timeout`` is the total seconds per attempt).
+        temperature, max_tokens, response_format, extra_body, send_seed: decoding (all part of the
+            identity); ``max_tokens`` defaults to ``16 * candidates + 32``.
     """
 
     def __init__(self, model: str, base_url: str | None = None, *, api_key_env: str = "OPENAI_API_KEY",
                  concurrency: int = 8, timeout: float = 60.0, max_retries: int = 3, backoff: float = 0.5,
-                 backoff_max: float = 8.0, temperature: float = 0.0, max_tokens: int | None = None,
+                 backoff_max: float = 8.0, retry_after_max: float = 60.0, breaker_after: int = 32,
+                 breaker_cooldown: float = 30.0, temperature: float = 0.0, max_tokens: int | None = None,
                  response_format: str = "json_schema", model_revision: str | None = None,
                  extra_body: Mapping[str, Any] | None = None, send_seed: bool = True) -> None:
         super().__init__()
         if response_format not in RESPONSE_FORMATS:
             raise ValueError(f"response_format must be one of {RESPONSE_FORMATS}, got {response_format!r}")
-        if concurrency < 1 or max_retries < 0 or timeout <= 0:
-            raise ValueError("concurrency >= 1, max_retries >= 0 and timeout > 0 are required")
+        if concurrency < 1 or max_retries < 0 or not timeout > 0 or backoff < 0 or retry_after_max < 0:
+            raise ValueError("concurrency >= 1, max_retries >= 0, timeout > 0, backoff >= 0 and retry_after_max >= 0 "
+                             f"are required (got {concurrency}, {max_retries}, {timeout}, {backoff}, {retry_after_max})"
+                             )
+        if not model or not str(model).strip():
+            raise ValueError("the openai backend needs a model name (the server's served model name)")
         import openai  # lazy: only this backend needs it
 
         self._openai = openai
@@ -120,6 +141,7 @@ class OpenAIBackend(BaseBackend):
         self.max_retries = int(max_retries)
         self.backoff = float(backoff)
         self.backoff_max = float(backoff_max)
+        self.retry_after_max = float(retry_after_max)
         self.temperature = float(temperature)
         self.max_tokens = max_tokens
         self.response_format = response_format
@@ -127,19 +149,35 @@ class OpenAIBackend(BaseBackend):
         self.extra_body = dict(extra_body or {})
         self.send_seed = bool(send_seed)
         self.http_calls = 0
-        self._count_lock = threading.Lock()
+        self.breaker = CircuitBreaker(breaker_after, breaker_cooldown)
         key = os.environ.get(api_key_env) or "EMPTY"
-        self._client = openai.OpenAI(base_url=self.base_url, api_key=key, timeout=self.timeout, max_retries=0)
+        self.secrets = (key,) if key != "EMPTY" else ()
+        self._key = key
+        self._jitter = random.Random()  # retry timing only; never touches results
+        self._loop = EventLoopThread("mass-llm-http")
+        self._clients: dict[int, Any] = {}  # one async client per event loop
 
     def __repr__(self) -> str:  # never shows the key
         return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r})"
 
+    @staticmethod
+    def identity(model: str | None = None, base_url: str | None = None, *, model_revision: str | None = None,
+                 temperature: float = 0.0, max_tokens: int | None = None, response_format: str = "json_schema",
+                 extra_body: Mapping[str, Any] | None = None, send_seed: bool = True,
+                 **transport: Any) -> dict[str, Any]:
+        """What determines this backend's answers (``agents.llm.identity.answer_identity``); the
+        transport options (timeouts, retries, concurrency, key variable) are accepted and left out."""
+        return {"backend": "openai", "base_url": resolve_base_url(base_url), "model": model,
+                "model_revision": model_revision, "format": LIST_FORMAT_VERSION, "prompts": TEMPLATE_VERSION,
+                "response_format": response_format, "temperature": float(temperature), "max_tokens": max_tokens,
+                "extra_body": dict(extra_body or {}), "seeded": bool(send_seed)}
+
     @property
     def fingerprint(self) -> Mapping[str, Any]:
-        return {"backend": "openai-compatible", "model": self.model, "model_revision": self.model_revision,
-                "format": LIST_FORMAT_VERSION, "response_format": self.response_format,
-                "temperature": self.temperature, "max_tokens": self.max_tokens,
-                "extra_body": self.extra_body, "seeded": self.send_seed}
+        return self.identity(self.model, self.base_url, model_revision=self.model_revision,
+                             temperature=self.temperature, max_tokens=self.max_tokens,
+                             response_format=self.response_format, extra_body=self.extra_body,
+                             send_seed=self.send_seed)
 
     # ------------------------------------------------------------------ one request
     def build_body(self, req: Request) -> dict[str, Any]:
@@ -161,74 +199,127 @@ class OpenAIBackend(BaseBackend):
             body["response_format"] = {"type": "json_object"}
         return body
 
-    def _once(self, body: Mapping[str, Any], symbols: Sequence[str]) -> tuple[Answer, bool]:
-        """One HTTP call: ``(answer, retryable)``."""
+    def _client(self) -> Any:
+        """The async client of the running loop (made there, so its connections belong to it)."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(id(loop))
+        if client is None:
+            client = self._openai.AsyncOpenAI(base_url=self.base_url, api_key=self._key, timeout=self.timeout,
+                                              max_retries=0)
+            self._clients = {id(loop): client}
+        return client
+
+    def _fail(self, status: str, detail: str) -> Answer:
+        return Answer.failure(status, scrub(detail, self.secrets))
+
+    async def _once(self, body: Mapping[str, Any], symbols: Sequence[str]) -> tuple[Answer, bool, float | None]:
+        """One HTTP call within the total deadline: ``(answer, retryable, Retry-After seconds or None)``."""
         oa = self._openai
-        kw = dict(body)
-        extra = dict(self.extra_body)
+        self.http_calls += 1  # the loop is one thread: no lock needed
         try:
-            with self._count_lock:
-                self.http_calls += 1
-            resp = self._client.chat.completions.create(**kw, extra_body=extra or None)
-        except oa.APITimeoutError:
-            return Answer.failure(TIMEOUT, f"no answer within {self.timeout:g}s"), True
+            resp = await asyncio.wait_for(
+                self._client().chat.completions.create(**body, extra_body=self.extra_body or None), self.timeout)
+        except (asyncio.TimeoutError, oa.APITimeoutError):
+            self.breaker.record(False, "timeout")
+            return self._fail(TIMEOUT, f"no complete answer within {self.timeout:g}s"), True, None
         except oa.APIConnectionError as exc:
-            return Answer.failure(SERVER_ERROR, f"connection failed: {type(exc).__name__}"), True
+            self.breaker.record(False, "connection failed")
+            return self._fail(SERVER_ERROR, f"connection failed: {type(exc).__name__}"), True, None
         except oa.APIStatusError as exc:
             code = int(getattr(exc, "status_code", 0) or 0)
+            wait = retry_after_seconds(getattr(getattr(exc, "response", None), "headers", None))
+            if code >= 500:
+                self.breaker.record(False, f"HTTP {code}")
             status = SERVER_ERROR if code >= 500 or code == 429 else CLIENT_ERROR
-            return Answer.failure(status, f"HTTP {code}: {_short(exc)}"), status == SERVER_ERROR
+            return self._fail(status, f"HTTP {code}: {_short(exc)}"), status == SERVER_ERROR, wait
         except Exception as exc:  # response validation, bad JSON envelope, client bugs
-            return Answer.failure(ERROR, f"{type(exc).__name__}: {_short(exc)}"), False
+            self.breaker.record(True)  # the server answered, badly
+            return self._fail(ERROR, f"{type(exc).__name__}: {_short(exc)}"), False, None
+        self.breaker.record(True)
+        served = str(getattr(resp, "model", "") or "")
+        if served and not same_model(self.model, served):
+            return self._fail(CLIENT_ERROR, f"the server answered as model {served[:80]!r}, not {self.model!r} "
+                                            "(check --llm-model and --llm-base-url)"), False, None
         usage = getattr(resp, "usage", None)
         pt = int(getattr(usage, "prompt_tokens", 0) or 0)
         ct = int(getattr(usage, "completion_tokens", 0) or 0)
         choices = getattr(resp, "choices", None) or []
         if not choices:
-            return Answer(MALFORMED, detail="no choices in the response", prompt_tokens=pt, completion_tokens=ct), False
+            return Answer(MALFORMED, detail="no choices in the response", prompt_tokens=pt,
+                          completion_tokens=ct), False, None
         choice = choices[0]
         msg = choice.message
         refusal = getattr(msg, "refusal", None)
         if refusal or getattr(choice, "finish_reason", None) == "content_filter":
-            return Answer(REFUSED, detail=str(refusal or "content_filter")[:200], prompt_tokens=pt,
-                          completion_tokens=ct), False
+            return Answer(REFUSED, detail=scrub(str(refusal or "content_filter")[:200], self.secrets),
+                          prompt_tokens=pt, completion_tokens=ct), False, None
         ratings, why = parse_ratings(msg.content, symbols)
         if ratings is None:
-            return Answer(MALFORMED, detail=why, prompt_tokens=pt, completion_tokens=ct), False
+            return Answer(MALFORMED, detail=why, prompt_tokens=pt, completion_tokens=ct), False, None
         probs = tuple(one_hot(ratings[s]) for s in symbols)
-        return Answer(OK, probs, prompt_tokens=pt, completion_tokens=ct), False
+        return Answer(OK, probs, prompt_tokens=pt, completion_tokens=ct), False, None
 
-    def ask(self, req: Request) -> Answer:
-        """Answer one request with bounded retries and exponential backoff."""
+    async def _ask(self, req: Request, slots: asyncio.Semaphore) -> Answer:
+        """One request: at most ``concurrency`` in flight (``slots``), bounded retries, jittered backoff."""
         if not req.items:
             return Answer(OK, ())
         body = self.build_body(req)
         attempt = 0
         while True:
-            ans, retry = self._once(body, req.symbols)
+            async with slots:  # the breaker is asked once a slot is free: a queued request sees the latest news
+                if not self.breaker.allow():
+                    return Answer.failure(SERVER_ERROR, f"not sent: {self.breaker.reason}", attempt)
+                ans, retry, wait = await self._once(body, req.symbols)
             attempt += 1
+            if retry and attempt <= self.max_retries and wait is not None and wait > self.retry_after_max:
+                return Answer.failure(ans.status, f"{ans.detail} (the server asked to wait {wait:g}s, more than "
+                                                  f"retry_after_max={self.retry_after_max:g}s)", attempt)
             if not retry or attempt > self.max_retries:
                 return Answer(ans.status, ans.probs, ans.mass, attempt, ans.detail, ans.prompt_tokens,
                               ans.completion_tokens)
-            time.sleep(min(self.backoff_max, self.backoff * 2 ** (attempt - 1)))
+            await asyncio.sleep(backoff_delay(attempt, self.backoff, self.backoff_max, self._jitter, wait))
+
+    async def _guarded(self, req: Request, slots: asyncio.Semaphore) -> Answer:
+        try:
+            return await self._ask(req, slots)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 (one bad answer fails only itself)
+            return self._fail(ERROR, f"{type(exc).__name__}: {_short(exc)}")
+
+    def ask(self, req: Request) -> Answer:
+        """Answer one request (bounded retries, total deadline per attempt)."""
+        out: list[Answer] = []
+        self._answer([req], lambda i, a: out.append(a))
+        return out[0]
 
     # ------------------------------------------------------------------ batch
     def _answer(self, requests: Sequence[Request], emit: OnAnswer) -> None:
-        if self.concurrency == 1 or len(requests) == 1:
-            for i, r in enumerate(requests):
-                emit(i, self.ask(r))
-            return
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(requests)),
-                                thread_name_prefix="mass-llm") as pool:
-            futures = {pool.submit(self.ask, r): i for i, r in enumerate(requests)}
-            for fut in as_completed(futures):  # emitted here, in the calling thread
-                i = futures[fut]
-                try:
-                    emit(i, fut.result())
-                except Exception as exc:
-                    emit(i, Answer.failure(ERROR, f"{type(exc).__name__}: {_short(exc)}"))
+        async def batch_slots() -> asyncio.Semaphore:
+            return asyncio.Semaphore(self.concurrency)
+
+        slots = self._loop.run(batch_slots())
+        self._loop.run_all([self._guarded(r, slots) for r in requests], emit)
+
+    def close(self) -> None:
+        """Close the HTTP connections and stop the event loop (a later call starts them again)."""
+        clients, self._clients = list(self._clients.values()), {}
+        for c in clients:
+            try:
+                self._loop.run(c.close(), timeout=2.0)
+            except Exception:  # noqa: BLE001 (closing is best effort)
+                pass
+        self._loop.close()
 
 
-def _short(exc: BaseException, n: int = 200) -> str:
+def same_model(asked: str, served: str) -> bool:
+    """Is ``served`` (a response's ``model``) the model that was ``asked`` for? Equal, or the asked name
+    with a version suffix (OpenAI ``gpt-4o`` -> ``gpt-4o-2024-08-06``, Ollama ``llama3`` -> ``llama3:latest``)
+    or a path ending in it."""
+    a, s = asked.strip().lower(), served.strip().lower()
+    return s == a or s.startswith((a + "-", a + ":", a + "@")) or s.endswith("/" + a) or a.endswith("/" + s)
+
+
+def _short(exc: BaseException, n: int = 300) -> str:
     text = " ".join(str(exc).split())
     return text[:n]

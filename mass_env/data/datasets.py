@@ -10,6 +10,7 @@ so the package never depends on that folder; the embedded ``synthetic`` market i
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -21,10 +22,12 @@ import pandas as pd
 
 from ..errors import DataError
 from ..registry import Registry
+from .clusters import clusters_asof
 from .frame import _require, from_long_frame, read_table
 from .macro import MacroSeries, parse_dates
 from .panel import MarketPanel
 from .synthetic import SyntheticConfig, synthetic_market
+from .us_macro import US_MACRO_DIR, us_macro
 from .vendors import cn_code, guess_vendor, normalise_columns
 
 #: ``factory(root, **options) -> MarketPanel``
@@ -45,6 +48,49 @@ def load_dataset(name: str, root: str | os.PathLike[str] | None, **options: Any)
     """The dataset registered as ``name``, read from the data folder ``root`` (``DATASETS.make``);
     an unknown name raises ``UnknownNameError`` listing the valid ones."""
     return DATASETS.make(name, root=root, **options)
+
+
+def _option_value(text: str) -> Any:
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    try:
+        return int(low)
+    except ValueError:
+        return text.strip()
+
+
+def parse_dataset_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"us:start=2022-12-01,end=2023-06-30"`` -> ``("us", {"start": "2022-12-01", ...})``.
+
+    Values ``true``/``false`` become booleans and integers become ints; everything else stays text.
+    """
+    name, _, rest = spec.partition(":")
+    options: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise DataError(f"dataset option {item!r} in {spec!r} is not key=value (e.g. us:start=2023-01-01)")
+        options[key.strip().replace("-", "_")] = _option_value(value)
+    return name.strip(), options
+
+
+def load_named(spec: str, default_root: str | os.PathLike[str] | None) -> MarketPanel:
+    """The dataset named by ``spec`` (``NAME[:key=value,...]``, see ``parse_dataset_spec``), read from the
+    option ``root`` or ``default_root``. An unknown name or an option the dataset does not take is a
+    ``DataError`` that lists the valid names / options."""
+    name, options = parse_dataset_spec(spec)
+    if name.lower() not in DATASETS:
+        raise DataError(f"{spec!r} is neither an existing file or folder nor a dataset name; "
+                        f"datasets: {', '.join(DATASETS.available())}")
+    factory = DATASETS.get(name)
+    root = options.pop("root", default_root)
+    params = inspect.signature(factory).parameters
+    valid = [p for p in params if p != "root"]
+    bad = [k for k in options if k not in valid]
+    if bad:
+        raise DataError(f"dataset {name!r} takes no option {bad[0]!r}; options: {', '.join(valid) or 'none'}")
+    return factory(root, **options)
 
 
 # ---------------------------------------------------------------------------------------- shared data
@@ -221,17 +267,52 @@ def load_csi300(root: str | os.PathLike[str], start: str | pd.Timestamp | None =
                            industry_map=ind_map, macro=mac)
 
 
-@register_dataset("us")
+#: US sectors: k-means clusters of past returns (``clusters``), formed before the panel's first day.
+US_SECTORS, US_FORMATION_DAYS = 11, 252
+
+
+@register_dataset("us", aliases=("sp500",))
 def load_us(root: str | os.PathLike[str], start: str | pd.Timestamp | None = None,
-            end: str | pd.Timestamp | None = None) -> MarketPanel:
+            end: str | pd.Timestamp | None = None, *, macro: bool = True, sectors: int = US_SECTORS,
+            formation_days: int = US_FORMATION_DAYS) -> MarketPanel:
     """S&P 500 (550 names that were members at some point 2018-01..2024-03) from Yahoo daily bars.
 
-    Membership is point in time from ``pypi/index_constitution_history_sp500.csv`` when present; no
-    industries or macro series (``industry_returns`` has zero columns)."""
+    Returns use ``AdjClose``. Membership is point in time from ``pypi/index_constitution_history_sp500.csv``
+    when present. Industries: the shared data ships no US sector map (index-constitution lists only
+    symbol, name and dates; Yahoo bars carry none), so ``sectors`` statistical sectors are
+    formed from the ``formation_days`` daily returns that END BEFORE the panel's first day
+    (``clusters.clusters_asof``) and held fixed over the panel; the panel therefore starts no earlier
+    than ``formation_days`` + 1 trading days into the file. Macro: ``us_macro`` (FRED/Yahoo, aligned by
+    release date). Valuations are ABSENT: Yahoo bars carry no earnings, book values or share counts,
+    so the value modality shows nothing (types that differ only by it see the same data).
+    """
     root = _root(root)
-    df = _between(normalise_columns(pd.read_parquet(_single_parquet(root, US_DIR)), "yfinance"), start, end)
+    since = None if start is None else pd.Timestamp(start) - pd.Timedelta(days=formation_days * 7 // 5 + 30)
+    rows = [("Date", ">=", since)] if since is not None else []
+    rows += [("Date", "<=", pd.Timestamp(end))] if end is not None else []
+    raw = normalise_columns(pd.read_parquet(_single_parquet(root, US_DIR), filters=rows or None), "yfinance")
+    raw = _between(raw, since, end)
+    raw["date"] = parse_dates(raw["date"])
+    cal = pd.DatetimeIndex(np.sort(raw["date"].unique()))
+    first = int(cal.searchsorted(pd.Timestamp(start))) if start is not None else 0
+    first = max(first, formation_days + 1)
+    if first >= len(cal):
+        raise DataError(f"us: no trading day left after {formation_days} formation days and start={start} "
+                        f"(data {cal[0].date()}..{cal[-1].date()})")
+    adj = raw.pivot(index="date", columns="symbol", values="adj_close").reindex(cal[:first])
+    labels = clusters_asof(adj.to_numpy(np.float64), first - 1, formation_days, sectors)
+    width = len(str(sectors))
+    names = pd.Series([f"cluster{c + 1:0{width}d}" if c >= 0 else "-" for c in labels], index=adj.columns,
+                      dtype=object)
+    df = raw[raw["date"] >= cal[first]].reset_index(drop=True)
     how = _add_membership(df, root / "pypi/index_constitution_history_sp500.csv", cn=False)
-    return from_long_frame(df, name=f"us sp500 members 2018-2024 (yfinance; {how})")
+    mac = us_macro(root) if macro and (root / US_MACRO_DIR).is_dir() else None
+    return from_long_frame(
+        df, industry_map=names, macro=mac,
+        name=(f"us sp500 members 2018-2024 (yfinance; {how}; {sectors} return-cluster sectors formed on "
+              f"{formation_days} days to {cal[first - 1].date()}; no valuations; survivorship: delisted names "
+              "absent)"),
+    )
 
 
 @register_dataset("synthetic")

@@ -27,10 +27,15 @@ import pandas as pd
 from ..errors import DataError
 from .macro import MacroSeries, align_by_release, parse_dates
 from .panel import VALUATION_FIELDS, BoolArray, FloatArray, MarketPanel
+from .quality import DataReport, clean_prices, warn_report
 
 REQUIRED_COLUMNS = ("date", "symbol", "close")
 PRICE_COLUMNS = ("close", "adj_close", "open", "high", "low", "volume")
 _UNKNOWN_INDUSTRY = {"", "-", "--", "nan", "none", "null", "<na>"}
+#: Membership columns used when ``member_column`` is not given (first present wins).
+MEMBER_COLUMNS = ("member", "in_sse50_that_day", "in_index")
+#: Largest gap between consecutive trading days (calendar days) before a table is refused.
+MAX_GAP_DAYS = 31
 _TEXT_ID_COLUMNS = ("symbol", "code", "ts_code", "ticker", "Ticker", "股票代码", "代码", "Stock")
 
 MacroInput: TypeAlias = (
@@ -137,6 +142,24 @@ def _macro_arrays(macro: MacroInput, cal: pd.DatetimeIndex) -> tuple[FloatArray,
 
 
 # ---------------------------------------------------------------------------------------- canonical
+def _check_calendar(dates: pd.DatetimeIndex, max_gap_days: int | None) -> None:
+    """Refuse dates after today (market data cannot come from the future) and calendar holes: a
+    panel's k-day return must span k trading days, not a 5-year gap between two downloads."""
+    cal = pd.DatetimeIndex(dates.unique()).sort_values()
+    future = cal[cal > pd.Timestamp.now().normalize() + pd.Timedelta(days=1)]
+    if len(future):
+        n = int((dates >= future[0]).sum())
+        raise DataError(f"{n} rows are dated after today (e.g. {[str(d.date()) for d in future[:3]]}); "
+                        "fix or drop them")
+    if max_gap_days is not None and len(cal) > 1:
+        gaps = np.diff(cal.asi8) // (86_400 * 10**9)
+        worst = int(np.argmax(gaps))
+        if gaps[worst] > max_gap_days:
+            raise DataError(f"the calendar has a {int(gaps[worst])}-day hole between {cal[worst].date()} and "
+                            f"{cal[worst + 1].date()} (more than {max_gap_days} days): returns would span it; load "
+                            "the periods as separate panels or pass max_gap_days=None")
+
+
 def from_long_frame(
     df: pd.DataFrame,
     *,
@@ -145,16 +168,21 @@ def from_long_frame(
     industry_returns: pd.DataFrame | None = None,
     macro: MacroInput = None,
     member_column: str | None = None,
+    max_gap_days: int | None = MAX_GAP_DAYS,
 ) -> MarketPanel:
     """A ``MarketPanel`` from the canonical long table (see module docstring).
 
     The calendar is the sorted set of dates in ``df``, the symbols its sorted symbols; cells without a
     row are NaN, not tradable and not members. ``tradable`` defaults to "has a close and an adjusted
     close > 0 and volume > 0" (a given column is also ANDed with having prices). ``member`` defaults
-    to True where a row exists. ``industry_returns`` (wide, dates x industry names, values known at
-    each close) is computed, when absent, as the equal-weighted return of the industry's tradable
-    stocks. ``macro`` is a mapping for ``align_by_release``, a wide frame indexed by the day values
-    became known, or an already aligned ``(array, names)`` pair.
+    to True where a row exists (or comes from the first of ``MEMBER_COLUMNS`` present, e.g. the shared
+    SSE50 file's ``in_sse50_that_day``). Invalid prices are masked and counted (``quality``; the
+    panel's ``report``); symbols are stripped of surrounding spaces (counted); dates after today and
+    calendar holes longer than ``max_gap_days`` calendar days (None: no limit) are errors.
+    ``industry_returns`` (wide, dates x industry names, values known at each close) is computed, when
+    absent, as the equal-weighted return of the industry's tradable stocks. ``macro`` is a mapping for
+    ``align_by_release``, a wide frame indexed by the day values became known, or an already aligned
+    ``(array, names)`` pair.
     """
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"from_long_frame needs a DataFrame, got {type(df).__name__}")
@@ -164,14 +192,21 @@ def from_long_frame(
     dates = parse_dates(df["date"], "date")
     if dates.isna().any():
         raise DataError(f"{int(dates.isna().sum())} rows have no date")
+    _check_calendar(dates, max_gap_days)
     if df["symbol"].isna().any():
         raise DataError(f"{int(df['symbol'].isna().sum())} rows have no symbol")
-    sym = df["symbol"].astype(str).reset_index(drop=True)
+    raw_sym = df["symbol"].astype(str).reset_index(drop=True)
+    sym = raw_sym.str.strip()
+    fixes: dict[str, int] = {"symbols with surrounding spaces (stripped)": int((sym != raw_sym).sum())}
+    if (sym == "").any():
+        raise DataError(f"{int((sym == '').sum())} rows have a blank symbol")
     keys = pd.DataFrame({"date": dates, "symbol": sym})
     dup = keys.duplicated(keep=False)
     if dup.any():
         ex = keys[dup].head(3).astype(str).agg(" ".join, axis=1).tolist()
-        raise DataError(f"{int(keys.duplicated().sum())} duplicate (date, symbol) rows, e.g. {ex}")
+        raise DataError(f"{int(keys.duplicated().sum())} duplicate (date, symbol) rows, e.g. {ex}"
+                        + (" (after stripping spaces from symbols)" if fixes["symbols with surrounding spaces "
+                                                                            "(stripped)"] else ""))
 
     di, cal = pd.factorize(dates, sort=True)
     si, symbols = pd.factorize(sym, sort=True)
@@ -184,6 +219,7 @@ def from_long_frame(
         return out
 
     num = {c: grid(_numeric(df[c].reset_index(drop=True), c)) for c in PRICE_COLUMNS if c in df.columns}
+    fixes.update(clean_prices(num, grid(np.ones(len(df), bool), False)))
     close = num["close"]
     adj = num.get("adj_close", close.copy())
     present = grid(np.ones(len(df), bool), False)
@@ -192,7 +228,7 @@ def from_long_frame(
         tradable = grid(_boolean(df["tradable"].reset_index(drop=True), "tradable"), False) & priced
     else:
         tradable = priced & (num["volume"] > 0) if "volume" in num else priced
-    mcol = member_column or ("member" if "member" in df.columns else None)
+    mcol = member_column or next((c for c in MEMBER_COLUMNS if c in df.columns), None)
     if mcol is not None:
         _require(df, [mcol], "market table (member_column)")
         member = grid(_boolean(df[mcol].reset_index(drop=True), mcol), False)
@@ -212,12 +248,14 @@ def from_long_frame(
     mac, mac_names = _macro_arrays(macro, cal)
 
     nanfill = np.full((T, N), np.nan)
+    report = DataReport({k: v for k, v in fixes.items() if v})
+    warn_report(report, name)
     return MarketPanel(
         dates=cal, symbols=tuple(str(s) for s in symbols), close=close, adj_close=adj,
         open=num.get("open", nanfill), high=num.get("high", nanfill), low=num.get("low", nanfill),
         volume=num.get("volume", nanfill), tradable=tradable, is_st=is_st, member=member,
         industry=code, industry_names=industry_names, industry_returns=ind_ret,
-        valuation=valuation, macro=mac, macro_names=mac_names, name=name,
+        valuation=valuation, macro=mac, macro_names=mac_names, name=name, report=report,
     )
 
 

@@ -59,9 +59,46 @@ class MacroSeries:
     lag_days: int | None = None
 
 
+#: Explicit formats tried on a text date column, each on the whole column (never row by row).
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y", "%m-%d-%Y",
+                "%d.%m.%Y", "%d/%m/%y", "%m/%d/%y", "%b %d, %Y", "%d %b %Y", "%Y-%m-%d %H:%M:%S",
+                "%Y/%m/%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+
+
+def _text_dates(txt: pd.Series, what: str) -> pd.DatetimeIndex:
+    """One format for the whole column: every explicit format that parses all values is a candidate;
+    candidates that disagree on any value make the column ambiguous (an error), none falls back to
+    ISO 8601 (time zones, fractional seconds). Guessing per row read 03/04 and 13/04 differently."""
+    vals = txt.dropna()
+    if vals.empty:
+        return pd.DatetimeIndex(pd.to_datetime(txt, format="ISO8601"))
+    uniq = pd.Series(vals.unique())
+    fits: dict[str, pd.Series] = {}
+    for fmt in DATE_FORMATS:
+        got = pd.to_datetime(uniq, format=fmt, errors="coerce")
+        if got.notna().all():
+            fits[fmt] = got
+    if fits:
+        first_fmt, first = next(iter(fits.items()))
+        clash = [f for f, g in fits.items() if not g.equals(first)]
+        if clash:
+            i = int(np.flatnonzero((fits[clash[0]] != first).to_numpy())[0])
+            raise DataError(f"{what} dates are ambiguous: {uniq.iloc[i]!r} reads as {first.iloc[i].date()} with "
+                            f"{first_fmt!r} but {fits[clash[0]].iloc[i].date()} with {clash[0]!r}; write them as "
+                            "yyyy-mm-dd (ISO 8601)")
+        return pd.DatetimeIndex(pd.to_datetime(txt, format=first_fmt))
+    try:
+        return pd.DatetimeIndex(pd.to_datetime(txt, format="ISO8601"))
+    except (ValueError, TypeError, OverflowError):
+        bad = uniq[pd.to_datetime(uniq, format="ISO8601", errors="coerce").isna()]
+        raise DataError(f"cannot parse {what} values (e.g. {bad.head(3).tolist()}): no single date format fits "
+                        f"the whole column; use yyyy-mm-dd (ISO 8601) or one of {list(DATE_FORMATS)}") from None
+
+
 def parse_dates(values: pd.Series | pd.Index | npt.ArrayLike, what: str = "date") -> pd.DatetimeIndex:
-    """Day-level timestamps from datetimes, ``YYYYMMDD`` integers/strings, ISO strings or Chinese month
-    labels (``2023年01月份`` -> 2023-01-01). Timezones are dropped keeping the local calendar day."""
+    """Day-level timestamps from datetimes, ``YYYYMMDD`` integers/strings, text dates in one format per
+    column (``DATE_FORMATS`` or ISO 8601; ambiguous day/month order is an error) or Chinese month labels
+    (``2023年01月份`` -> 2023-01-01). Timezones are dropped keeping the local calendar day."""
     s = pd.Series(values).reset_index(drop=True)
     try:
         if pd.api.types.is_datetime64_any_dtype(s.dtype):
@@ -75,12 +112,10 @@ def parse_dates(values: pd.Series | pd.Index | npt.ArrayLike, what: str = "date"
             has_cn = cn[0].notna()
             if has_cn.any():
                 txt = txt.where(~has_cn, cn[0] + "-" + cn[1].str.zfill(2) + "-01")
-            eight = txt.str.fullmatch(r"\d{8}").fillna(False).astype(bool)
-            if eight.all():
-                out = pd.DatetimeIndex(pd.to_datetime(txt, format="%Y%m%d"))
-            else:
-                out = pd.DatetimeIndex(pd.to_datetime(txt, format="mixed"))
+            out = _text_dates(txt, what)
     except (ValueError, TypeError, OverflowError) as exc:
+        if isinstance(exc, DataError):
+            raise
         sample = s.astype(str).head(3).tolist()
         raise DataError(f"cannot parse {what} values (e.g. {sample}): {exc}") from None
     if out.tz is not None:

@@ -14,6 +14,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..errors import DataError
+from .quality import DataReport
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -42,6 +43,7 @@ class MarketPanel:
         macro: (``T, M``) macro series already aligned by *release* date (value known at close t).
         macro_names: names of the macro columns.
         name: free-text description of where the panel came from.
+        report: what loading masked or normalised (``quality.DataReport``; empty for clean input).
     """
 
     dates: pd.DatetimeIndex
@@ -62,6 +64,7 @@ class MarketPanel:
     macro: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
     macro_names: tuple[str, ...] = ()
     name: str = "panel"
+    report: DataReport = field(default_factory=DataReport)
 
     def __post_init__(self) -> None:
         dates = pd.DatetimeIndex(self.dates)
@@ -174,6 +177,7 @@ class MarketPanel:
             f"{self.n_symbols} symbols (universe {int(uni.min())}-{int(uni.max())}/day), "
             f"{len(self.industry_names)} industries, valuation {sorted(self.valuation)}, "
             f"macro {list(self.macro_names)}"
+            + (f"; data faults fixed while loading: {self.report.text()}" if self.report else "")
         )
 
 

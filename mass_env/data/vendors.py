@@ -12,6 +12,8 @@ A-share codes are normalised to the bare 6-digit exchange code ("sh.600000", "60
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -22,6 +24,7 @@ from ..errors import DataError
 from ..registry import Registry, UnknownNameError
 from .frame import _numeric, _require
 from .macro import parse_dates
+from .quality import DataQualityWarning
 
 Adapter = Callable[..., pd.DataFrame]
 #: ``detect(columns) -> bool``: does a table with these column names come from this vendor?
@@ -107,10 +110,14 @@ def _baostock(df: pd.DataFrame, symbol: str | None = None) -> pd.DataFrame:
 @register_vendor("tushare", rank=10, detect=lambda cols: "ts_code" in cols or "trade_date" in cols)
 def _tushare(df: pd.DataFrame, symbol: str | None = None) -> pd.DataFrame:
     """tushare ``daily`` (+ ``daily_basic`` / ``adj_factor``): ts_code "600000.SH", trade_date YYYYMMDD,
-    vol in lots of 100 shares, amount in thousand CNY, pct_chg in %. Suspended days have no row."""
+    vol in lots of 100 shares, amount in thousand CNY, pct_chg in %. Suspended days have no row, or a
+    zero volume (kept: such days are untradable). Without ``adj_factor`` the adjusted close is chained
+    from ``pct_chg`` (tushare computes it against the ex-right pre-close, so splits do not look like
+    crashes); with neither, raw close is used and a ``DataQualityWarning`` says so."""
     _require(df, ["trade_date", "close"], "tushare table")
     out = df.rename(columns={"trade_date": "date", "turnover_rate": "turnover"})
-    out = out.drop(columns=[c for c in ("symbol", "volume") if c in out.columns])
+    out = out.drop(columns=[c for c in ("symbol",) + (("volume",) if "vol" in df.columns else ())
+                            if c in out.columns])
     if "ts_code" in df.columns:
         out["symbol"] = df["ts_code"]
     out = _with_symbol(out, symbol, "tushare")
@@ -124,6 +131,11 @@ def _tushare(df: pd.DataFrame, symbol: str | None = None) -> pd.DataFrame:
             out[canon] = df[ttm]
     if "adj_factor" in df.columns:
         out["adj_close"] = _numeric(df["close"], "close") * _numeric(df["adj_factor"], "adj_factor")
+    elif "pct_chg" in df.columns:
+        out["adj_close"] = _chain_pct(out, "pct_chg")
+    elif "adj_close" not in out.columns:
+        warnings.warn("tushare table has neither adj_factor nor pct_chg: returns use the raw close, so splits and "
+                      "dividends look like price moves", DataQualityWarning, stacklevel=3)
     return out
 
 
@@ -148,6 +160,12 @@ def _akshare(df: pd.DataFrame, symbol: str | None = None) -> pd.DataFrame:
     return out
 
 
+#: yfinance column names with case, spaces, dots and underscores removed (Adj Close, Adj_Close, adjclose...)
+_YF = {"date": "date", "datetime": "date", "open": "open", "high": "high", "low": "low", "close": "close",
+       "adjclose": "adj_close", "adjustedclose": "adj_close", "volume": "volume", "ticker": "symbol",
+       "symbol": "symbol"}
+
+
 @register_vendor("yfinance", rank=90, detect=lambda cols: "Close" in cols)
 def _yfinance(df: pd.DataFrame, symbol: str | None = None) -> pd.DataFrame:
     """yfinance ``download`` / ``history``: Date (column or index), Open/High/Low/Close, Adj Close
@@ -158,9 +176,7 @@ def _yfinance(df: pd.DataFrame, symbol: str | None = None) -> pd.DataFrame:
         df = df.stack(level=level).rename_axis(index=[df.index.name or "Date", "Ticker"]).reset_index()
     elif not any(c in df.columns for c in ("Date", "Datetime", "date")):
         df = df.reset_index().rename(columns={"index": "Date"})
-    out = df.rename(columns={"Date": "date", "Datetime": "date", "Open": "open", "High": "high", "Low": "low",
-                             "Close": "close", "Adj Close": "adj_close", "AdjClose": "adj_close",
-                             "Volume": "volume", "ticker": "symbol", "Ticker": "symbol", "Symbol": "symbol"})
+    out = df.rename(columns=lambda c: _YF.get(re.sub(r"[^a-z]", "", str(c).lower()), c))
     out.columns.name = None
     _require(out, ["date", "close"], "yfinance table")
     return _with_symbol(out, symbol, "yfinance")

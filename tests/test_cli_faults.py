@@ -1,0 +1,184 @@
+"""Hostile sweeps and command lines (issue 13, items 11-13): damaged stored runs are recomputed with a
+warning; bad settings are refused before any computing, with a message, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments import cli, rl_table, train_rl
+from experiments.checks import min_days
+from experiments.configs import baseline_for
+from experiments.spec import SweepSpec
+from experiments.sweep import run_ablation
+
+EQ = baseline_for("equal", (3, 2))
+
+
+def _spec(**kw):
+    return SweepSpec((EQ,), **{"seeds": (0, 1), "n_days": 60, "n_boot": 0, "reference": EQ.name, **kw})
+
+
+# ------------------------------------------------------------------------------------------ item 11
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sweep")
+    return out, run_ablation(_spec(), out, plot=False)
+
+
+def _damage(runs, how, seed):
+    pq, js = runs / f"{EQ.name}__seed{seed}.parquet", runs / f"{EQ.name}__seed{seed}.json"
+    if how == "shifted":
+        h = pd.read_parquet(pq)
+        h[[c for c in h.columns if c.startswith("ric_")]] += 0.2
+        h.to_parquet(pq, index=False)
+    elif how == "empty":
+        pd.read_parquet(pq).iloc[:0].to_parquet(pq, index=False)
+    elif how == "zero bytes":
+        pq.write_bytes(b"")
+    elif how == "other run":
+        shutil.copy(runs / f"{EQ.name}__seed{1 - seed}.parquet", pq)
+    elif how == "json null":
+        js.write_text("null")
+    elif how == "no hash":
+        meta = json.loads(js.read_text())
+        del meta["parquet_sha256"]
+        js.write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("how0, how1", [("shifted", "json null"), ("empty", "no hash"), ("zero bytes", "other run")])
+def test_damaged_stored_runs_are_recomputed_with_a_warning(swept, tmp_path, how0, how1):
+    src, first = swept
+    out = tmp_path / "copy"
+    shutil.copytree(src, out)
+    _damage(out / "runs", how1, 1)  # first: "other run" copies the other seed's intact file
+    _damage(out / "runs", how0, 0)
+    messages: list[str] = []
+    with pytest.warns(RuntimeWarning, match=f"stored run {EQ.name} seed . is damaged") as caught:
+        again = run_ablation(_spec(), out, plot=False, progress=messages.append)
+    assert sum("is damaged" in str(w.message) for w in caught) == 2
+    assert again.computed == [(EQ.name, 0), (EQ.name, 1)] and not again.reused
+    assert len(again.damaged) == 2 and sum("damaged" in m for m in messages) == 2
+    assert [d["seed"] for d in json.loads((out / "ablation.json").read_text())["recomputed_damaged"]] == [0, 1]
+    pd.testing.assert_frame_equal(again.daily, first.daily)
+    assert run_ablation(_spec(), out, plot=False).reused == [(EQ.name, 0), (EQ.name, 1)]  # repaired
+
+
+# ------------------------------------------------------------------------------------------ item 12
+def test_other_horizons_reach_the_table_plot_and_json(tmp_path):
+    pytest.importorskip("matplotlib")
+    spec = SweepSpec((EQ,), seeds=(0,), n_days=60, n_boot=0, horizon=3, reference=EQ.name)
+    res = run_ablation(spec, tmp_path, plot=True)
+    assert {"plot", "json"} <= set(res.files) and "sig 3d" in res.format()
+    assert np.isfinite(res.table.set_index("config").loc[EQ.name, "ric_signal_3d_mean"])
+
+
+def test_a_market_without_evaluation_days_is_refused_before_computing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("experiments.sweep._run_jobs", _no_computing)
+    assert cli.main(["ablation", "--days", "30", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "too few for any evaluation day: it needs at least 45" in capsys.readouterr().err
+    assert min_days(10, 21) == 54 and min_days(1, 21) == 45
+
+
+@pytest.mark.parametrize("argv, longest", [(["ablation", "--configs", "A", "--agents", "1", "--seeds", "1",
+                                              "--baselines", "none", "--days", "60", "--boot", "0", "--no-plot"], 16),
+                                             (["run", "--types", "2", "--agents", "1"], 116)])
+def test_a_horizon_that_is_never_paid_is_said_before_computing(argv, longest, tmp_path, capsys):
+    with pytest.warns(RuntimeWarning, match=f"no evaluation day is ever paid.*longest horizon this market pays is "
+                                            f"{longest}"):
+        assert cli.main([*argv, "--horizon", "500", "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    assert "500d" in capsys.readouterr().out
+
+
+def test_an_empty_table_formats_as_a_sentence():
+    from experiments.report import format_table
+
+    assert "no run had an evaluation day" in format_table(pd.DataFrame())
+
+
+def _no_computing(*a, **k):
+    raise AssertionError("computed before validating")
+
+
+@pytest.mark.parametrize("cmd", ["run", "ablation"])
+def test_out_on_a_file_or_an_unwritable_folder(cmd, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("experiments.sweep._run_jobs", _no_computing)
+    monkeypatch.setattr("experiments.runner.run_episode", _no_computing)
+    f = tmp_path / "file.txt"
+    f.write_text("x")
+    assert cli.main([cmd, "--out", str(f), "--quiet"]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert cli.main([cmd, "--out", str(f / "sub"), "--quiet"]) == 2  # a folder under a file
+    assert "not a writable folder" in capsys.readouterr().err
+    if os.geteuid() != 0:  # root writes into read-only folders
+        ro = tmp_path / "ro"
+        ro.mkdir(mode=0o500)
+        assert cli.main([cmd, "--out", str(ro), "--quiet"]) == 2
+        assert "not a writable folder" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------ item 13
+@pytest.mark.parametrize("argv, words", [
+    (["ablation", "--seeds=-1"], "seed count must lie in 1..10000"),
+    (["ablation", "--seeds=-1,2"], "must lie in 0.."),
+    (["ablation", "--seeds", "100000000000"], "seed count must lie in 1..10000"),
+    (["ablation", "--seeds", "1,1"], "distinct"),
+    (["ablation", "--agents", "0"], "must be >= 1"),
+    (["run", "--seed", "-3"], "must be >= 0"),
+    (["run", "--types", "abc"], "expected an integer"),
+    (["train-rl", "--timesteps", "0"], "must be >= 1"),
+    (["train-rl", "--train-frac", "1.5"], "strictly between 0 and 1"),
+    (["train-rl", "--algo", "dqn"], "invalid choice"),
+    (["train-rl", "--turnover-penalty", "nan"], "must be >= 0"),
+    (["train-rl", "--eval-seeds", "x"], "count (3) or a comma list"),
+    (["rl-table", "--seeds", "0"], "seed count must lie in 1..10000"),
+    (["rl-table", "--markets", "moon"], "--markets takes a comma list"),
+    (["rl-table", "--timesteps", "-5"], "must be >= 1"),
+])
+def test_bad_flags_give_a_usage_error(argv, words, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_train_rl_and_rl_table_input_errors_are_messages(tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("x")
+    assert train_rl.main(["--out", str(f), "--quiet"]) == 2
+    assert "mass train-rl: error:" in capsys.readouterr().err
+    assert train_rl.main(["--data", str(tmp_path / "none.csv"), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "neither an existing file" in capsys.readouterr().err
+    assert rl_table.table_main(["--out", str(f), "--quiet", "--markets", "synthetic"]) == 2
+    assert "mass rl-table: error:" in capsys.readouterr().err
+    assert rl_table.table_main(["--markets", "sse50", "--data", str(tmp_path / "none"), "--out", str(tmp_path)]) == 2
+    assert "needs the shared-data root" in capsys.readouterr().err
+
+
+def test_a_table_of_nan_is_not_a_success(tmp_path, capsys):
+    rows = pd.bdate_range("2023-01-02", periods=70)
+    df = pd.MultiIndex.from_product([rows, ["A", "B", "C"]], names=["date", "symbol"]).to_frame(index=False)
+    df["close"] = np.random.default_rng(0).lognormal(2, 0.1, len(df))
+    df.to_csv(tmp_path / "three.csv", index=False)  # 3 stocks: below the 5 a Rank IC needs
+    assert cli.main(["run", "--data", str(tmp_path / "three.csv"), "--types", "2", "--agents", "1", "--quiet"]) == 1
+    assert "no evaluation day had a Rank IC" in capsys.readouterr().err
+
+
+def test_rl_table_seeds_mean_what_ablation_seeds_mean():
+    parser_seeds = {a.dest: a.type for a in cli.build_parser()._subparsers._group_actions[0]  # type: ignore
+                    .choices["ablation"]._actions}["seeds"]
+    assert parser_seeds("3") == train_rl.seed_list("3") == (0, 1, 2)
+    assert train_rl.seed_list("3,") == (3,)
+
+
+def test_ignored_flags_are_named(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("experiments.sweep._run_jobs", _no_computing)
+    cli.main(["ablation", "--llm-model", "x", "--llm-candidates", "5", "--data", str(tmp_path / "none.csv"),
+              "--days", "90", "--workers", "2", "--out", str(tmp_path / "o"), "--quiet"])
+    err = capsys.readouterr().err
+    assert "--llm-model, --llm-candidates apply only with --followers llm" in err
+    assert "--days describe the embedded synthetic market" in err and "--workers applies only" in err
