@@ -105,6 +105,10 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
             print(f"  {c.name:<6} fitness={c.fitness:<12} alpha={c.alpha:<9} optimiser={c.optimizer:<6} "
                   f"mu={c.turnover_penalty:<5g} {c.n_types} types x {c.agents_per_type} agents")
         print("baselines (run at each population size used): " + ", ".join(BASELINES))
+        from .leaders import leader_lines
+
+        print("leaders (--principal SPEC; registered ones, entry points included):")
+        print("\n".join(leader_lines()))
         return 0
     _warn_ignored(args)
     followers, follower_options = args.followers, {}
@@ -114,6 +118,9 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
         follower_options = population_options(args, args.out)
     baselines = () if args.baselines.strip().lower() in ("", "none") else tuple(
         b.strip().lower() for b in args.baselines.split(",") if b.strip())
+    from .fidelity import apply, fidelity_from_args
+
+    fidelity = fidelity_from_args(args)
     spec = SweepSpec.default(args.configs, baselines=baselines, seeds=args.seeds, data=args.data,
                              n_days=args.days, market_seed=args.market_seed, vary_market=args.vary_market,
                              followers=followers, follower_options=follower_options, horizon=args.horizon,
@@ -121,11 +128,14 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
     if args.agents:
         spec = dataclasses.replace(spec, configs=tuple(dataclasses.replace(c, agents_per_type=args.agents)
                                                        for c in spec.configs))
-    if args.principal:  # extra leaders (gradient, rl:PATH, NAME:k=v,...) at each population of the configs
-        from .leaders import principal_configs
+    if args.principal:  # extra leaders (gradient, rl:PATH, NAME:k=v,..., module:Attr) at each population
+        from .leaders import importable_from_cwd, principal_configs
+
+        importable_from_cwd()
 
         pops = list(dict.fromkeys(c.population for c in spec.configs))
         spec = dataclasses.replace(spec, configs=spec.configs + tuple(principal_configs(args.principal, pops)))
+    spec = apply(spec, fidelity)
     source = (f"embedded synthetic market (no --data given; SyntheticConfig(n_days={args.days}), market seed "
               f"{'= run seed' if args.vary_market else args.market_seed})") if args.data is None else args.data
     names = ", ".join(c.name for c in spec.configs)
@@ -133,6 +143,7 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
     if spec.reference not in {c.name for c in spec.configs}:
         print(f"note: reference {spec.reference!r} is not among the runs ({names}): no confidence intervals",
               file=sys.stderr)
+    log(f"conditions: {fidelity.describe()}")
     log(f"ablation on {source}\n  runs: {names} x seeds {list(spec.seeds)} with {args.followers} followers "
         f"-> {args.out}")
     executor = None  # serial: the runs play in this process
@@ -225,7 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="agents per type for every config (default: each config's own; e.g. 2 for a quick LLM run)")
     abl.add_argument("--principal", action="append", default=[], metavar="SPEC",
                      help="extra leader run next to the configs at each population: gradient, rl:PATH "
-                          "(a policy saved by `mass train-rl`), or NAME[:key=value,...]; repeatable")
+                          "(a policy saved by `mass train-rl`), NAME[:key=value,...], or your own class or "
+                          "factory as module:Attr[:key=value,...] (see --list); repeatable")
     abl.add_argument("--horizon", type=checks.positive_int, default=10,
                      help="payoff horizon of the game in trading days")
     abl.add_argument("--reference", default="A", help="config the bootstrap CIs compare against")
@@ -233,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     abl.add_argument("--out", default="results/ablation", help="output directory (also the resume cache)")
     abl.add_argument("--no-resume", action="store_true", help="recompute every run even if its files exist")
     abl.add_argument("--no-plot", action="store_true", help="do not write ablation.png")
-    abl.add_argument("--list", action="store_true", help="list the configs and exit")
+    abl.add_argument("--list", action="store_true", help="list the configs and the leaders, and exit")
     abl.add_argument("--quiet", action="store_true", help="no progress output")
     abl.add_argument("--executor", choices=("serial", "process", "ray"), default="serial",
                      help="where the (config, seed) runs execute: this process, a local process pool, or Ray "
@@ -245,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     from agents.llm.cli import add_arguments as add_llm_arguments
 
     add_llm_arguments(abl)
+    from .fidelity import add_fidelity_args
+
+    add_fidelity_args(abl)
     abl.set_defaults(func=_cmd_ablation, parser=abl)
     sub.add_parser("train-rl", add_help=False,
                    help="train an RL leader (stable-baselines3 PPO) on mass_env/Principal-v0; `mass train-rl --help`")

@@ -109,7 +109,8 @@ class MassStackelbergEnv(ParallelEnv):
         self.all_feature_names = tuple(n for m in Modality for n in feature_names(m, self.panel.macro_names))
         self.feature_names = {
             investor_agent(t.type_id): tuple(n for m in Modality if m in t.modalities
-                                             for n in feature_names(m, self.panel.macro_names))
+                                             for n in feature_names(m, self.panel.macro_names,
+                                                                    self.panel.valuation))
             for t in self.types
         }
         F = len(self.all_feature_names)

@@ -74,8 +74,9 @@ class Principal(Protocol):
     """A leader: ``reset`` once per episode, ``act`` once per day, ``observe`` realised payoffs.
 
     ``observe`` receives the ``Payoff`` s paid at this step (``Payoff.day`` is the day whose
-    commitment applied, ``paid_on`` the close at which its return realised); most steps pay one,
-    the first ``h + 1`` pay none. Conformance: ``mass_env.testing.check_principal``.
+    commitment applied, decided at the close of ``day - 1``; ``paid_on`` the close at which its
+    return realised); most steps pay one, the first ``lag + h`` pay none. Conformance:
+    ``mass_env.testing.check_principal``.
     """
 
     name: str

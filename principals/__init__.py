@@ -3,7 +3,8 @@
 ``make(name, **options)`` builds any registered leader; ``available()`` lists the names and
 ``register(name, factory)`` adds one (``mass_env.testing.check_principal`` checks it). Each leader
 registers itself in its own module; installed packages add leaders through the
-``mass_mechanism.principals`` entry-point group.
+``mass_mechanism.principals`` entry-point group, and ``make("my_module:MyLeader", **options)`` builds
+a user's class or factory by import reference (README, "Write your own leader").
 
 ==========  ==========================================================================================
 name        leader and its options (all keyword)

@@ -13,3 +13,14 @@ def small_market():
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="session")
+def ray_executor():
+    """One local Ray instance (2 CPUs) for every Ray test of the session: starting Ray costs ~10 s."""
+    pytest.importorskip("ray")
+    from experiments.executors import RayExecutor
+
+    ex = RayExecutor(workers=2)
+    yield ex
+    ex.shutdown()

@@ -13,7 +13,6 @@ import pytest
 from experiments.configs import AblationConfig, baseline_for
 from experiments.executors import (
     ProcessExecutor,
-    RayExecutor,
     SerialExecutor,
     make_executor,
 )
@@ -117,14 +116,10 @@ def test_serial_executor_matches_run_ablation(serial, tmp_path):
     _assert_same(serial, run_ablation(_tiny_spec(), tmp_path, executor=SerialExecutor(), plot=False))
 
 
-def test_ray_matches_serial_sweep(serial, tmp_path):
-    pytest.importorskip("ray")
-    ex = RayExecutor(workers=2)
-    try:
-        assert ex.map(operator.mul, [(i, 3) for i in range(5)]) == [0, 3, 6, 9, 12]
-        _assert_same(serial, run_ablation(_tiny_spec(), tmp_path, executor=ex, plot=False))
-    finally:
-        ex.shutdown()
+def test_ray_matches_serial_sweep(serial, tmp_path, ray_executor):
+    ex = ray_executor
+    assert ex.map(operator.mul, [(i, 3) for i in range(5)]) == [0, 3, 6, 9, 12]
+    _assert_same(serial, run_ablation(_tiny_spec(), tmp_path, executor=ex, plot=False))
 
 
 def _descendants(pid: int) -> set[int]:

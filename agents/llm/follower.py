@@ -79,6 +79,7 @@ class LLMInvestor:
     output: Output = "score"
     n_select: int = 5
     decode: Decode = "sample"
+    draw: str = "distinct"
     briefs: BriefCache | None = None
     log: list[dict[str, Any]] = field(default_factory=list)
 
@@ -89,6 +90,8 @@ class LLMInvestor:
             raise ValueError(f"decode must be 'sample' or 'expected', got {self.decode!r}")
         if self.n_candidates < 1 or self.n_select < 1:
             raise ValueError("n_candidates >= 1 and n_select >= 1 are required")
+        if self.draw not in ("distinct", "replacement"):
+            raise ValueError(f"draw must be 'distinct' or 'replacement' (MASS), got {self.draw!r}")
         if self.briefs is None:
             self.briefs = BriefCache(self.panel)
 
@@ -118,7 +121,12 @@ class LLMInvestor:
         for m in range(self.itype.n_agents):
             rng = self._rng(m, day)
             k = min(self.n_candidates, uni_idx.size)
-            cand = np.sort(rng.choice(uni_idx, size=k, replace=False)) if k else np.zeros(0, dtype=int)
+            if not k:
+                cand = np.zeros(0, dtype=int)
+            elif self.draw == "distinct":
+                cand = np.sort(rng.choice(uni_idx, size=k, replace=False))
+            else:  # MASS's selectors: n_candidates draws with replacement, each stock listed once
+                cand = np.unique(rng.choice(uni_idx, size=self.n_candidates, replace=True))
             items = tuple(Item(self.panel.symbols[i], brief.item_text(self.itype, i),
                                tuple(float(x) for x in feats[i])) for i in cand)
             reqs.append(Request(
@@ -242,7 +250,7 @@ class LLMFollowers(dict):
 def llm_followers(env: Any, backend: str | Backend = "local", *, seed: int = 0,
                   cache: ResponseCache | str | Path | None = None, cache_mode: str = "readwrite",
                   retry_failed: bool = False, n_candidates: int = 20, output: Output = "score",
-                  n_select: int = 5, decode: Decode = "sample",
+                  n_select: int = 5, decode: Decode = "sample", draw: str = "distinct",
                   backend_options: Mapping[str, Any] | None = None) -> LLMFollowers:
     """One LLM policy per follower agent of a ``MassStackelbergEnv`` (keyed by agent name), like
     ``scripted_followers``. ``backend`` is a backend object or a name for ``make_backend``;
@@ -255,7 +263,8 @@ def llm_followers(env: Any, backend: str | Backend = "local", *, seed: int = 0,
     out = LLMFollowers({
         f"investor_{t.type_id}": LLMInvestor(
             t, tuple(base.feature_names[f"investor_{t.type_id}"]), base.panel, be, seed=seed,
-            n_candidates=n_candidates, output=output, n_select=n_select, decode=decode, briefs=briefs)
+            n_candidates=n_candidates, output=output, n_select=n_select, decode=decode, draw=draw,
+            briefs=briefs)
         for t in base.types
     })
     out.backend = be

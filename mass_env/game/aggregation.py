@@ -4,15 +4,20 @@ Followers' signals are reduced once to per-type sufficient statistics (count, su
 over the agents of each type that looked at each stock). Any weights ``d`` can then be applied to a
 whole population of candidates with one matrix product, independent of the number of agents.
 
-Two rules are provided:
+Three rules are provided:
 
 * ``"agent"`` (the paper): every agent that looked at stock i counts with its type's weight ``d_k``;
   consensus = weighted mean, disagreement = weighted (population) standard deviation.
 * ``"mass"`` (the MASS code): first a per-type mean (the selection rate when signals are 0/1), then
   the ``d``-weighted mean and standard deviation *across the types that looked*.
+* ``"selection_rate"`` (what the MASS code really computes, ``InvestmentAnalyzer``): the per-type
+  selection rate picked/exposed, where a type none of whose agents saw stock i has rate **0** (unseen
+  and rejected are the same), then the ``d``-weighted mean and standard deviation across *all* types.
 
-Agents that did not look at a stock are missing, not zero. A stock nobody (with positive weight)
-looked at gets NaN and is left out of every IC.
+Under ``"agent"`` and ``"mass"`` agents that did not look at a stock are missing, not zero, and a
+stock nobody (with positive weight) looked at gets NaN and is left out of every IC. Under
+``"selection_rate"`` only a stock no agent of any type saw is NaN (MASS scores it 0 with the rest of
+its pool; with 64 agents of ~17 candidates each that practically never happens).
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ import numpy.typing as npt
 from ..errors import ActionError
 
 FloatArray = npt.NDArray[np.float64]
-Rule = Literal["agent", "mass"]
+Rule = Literal["agent", "mass", "selection_rate"]
+RULES: tuple[str, ...] = ("agent", "mass", "selection_rate")
 _SNAP_DECIMALS = 12  # results equal up to 1e-12 are ties, so float noise cannot break rank ties
 
 
@@ -140,8 +146,13 @@ def aggregate(
             tm0 = np.where(seen, tm, 0.0)
             mean = (ws * tm0).sum(-2) / wsum
             m2 = (ws * tm0 * tm0).sum(-2) / wsum
+        elif rule == "selection_rate":
+            rate = np.nan_to_num(moments.type_mean(), nan=0.0)  # unseen counts as a rejection
+            mean = np.einsum("pk,...kn->p...n", wv, rate)  # rows of w sum to one
+            m2 = np.einsum("pk,...kn->p...n", wv, rate * rate)
+            wsum = np.broadcast_to(moments.count.sum(-2), mean.shape)  # > 0: some agent saw the stock
         else:
-            raise ValueError(f"unknown aggregation rule {rule!r}; use 'agent' or 'mass'")
+            raise ValueError(f"unknown aggregation rule {rule!r}; use one of {', '.join(RULES)}")
         ok = wsum > 0
         mean = np.where(ok, mean, np.nan)
         std = np.where(ok, np.sqrt(np.maximum(m2 - mean * mean, 0.0)), np.nan)

@@ -28,7 +28,7 @@ from ..data.panel import MarketPanel
 from ..data.returns import REPORT_HORIZONS, ReturnSpec
 from ..data.view import ForwardReturnCache, PointInTimeView
 from ..errors import ActionError, MassError
-from .aggregation import Rule, TypeMoments, aggregate, type_moments
+from .aggregation import RULES, Rule, TypeMoments, aggregate, type_moments
 from .components import COMPONENTS, metric_column
 from .investors import InvestorType
 from .mechanism import ActionCodec, PrincipalAction, apply_inertia, turnover
@@ -61,8 +61,8 @@ class GameConfig:
     def __post_init__(self) -> None:
         if self.turnover_penalty < 0 or not np.isfinite(self.turnover_penalty):
             raise MassError(f"turnover_penalty must be >= 0, got {self.turnover_penalty}")
-        if self.rule not in ("agent", "mass"):
-            raise MassError(f"rule must be 'agent' or 'mass', got {self.rule!r}")
+        if self.rule not in RULES:
+            raise MassError(f"rule must be one of {', '.join(RULES)}, got {self.rule!r}")
         if self.follower_reward not in ("skill", "weighted_skill"):
             raise MassError(f"unknown follower_reward {self.follower_reward!r}")
         if self.obs_window < 1 or self.warmup_days < 0 or self.min_stocks < 2:
@@ -83,7 +83,22 @@ class GameConfig:
 
 @dataclass(frozen=True)
 class Payoff:
-    """A realised payoff of decision day ``day``, paid at the close of ``paid_on``."""
+    """The realised payoff of trading day ``day``, paid at the close of ``paid_on``.
+
+    * ``day``: the day whose commitment *applied*: its signals were aggregated under it. That
+      commitment was decided one day earlier, at the close of ``day - 1`` (the ``DecisionContext``
+      of day ``day - 1``), so ``day`` is not the decision day.
+    * ``paid_on``: ``day + lag + horizon``, the close at which ``day``'s payoff-horizon return (buy
+      at the close of ``day + lag``, sell ``horizon`` days later) is known.
+    * ``rank_ic``: Rank IC of ``day``'s aggregate signal ``S`` against that return (NaN when fewer
+      than ``min_stocks`` stocks could be scored).
+    * ``turnover``: ``||d_day - d_{day-1}||_1 / 2`` of the applied, normalised weights (after inertia).
+    * ``payoff``: what the leader is paid (the env's reward): ``rank_ic`` (0 when not ``valid``)
+      minus ``turnover_penalty * turnover``.
+    * ``type_rank_ic``: ``(K,)`` Rank IC of each type's mean signal (over its agents that looked)
+      against the same return, NaN where too few stocks: the per-type skill a leader can learn from.
+    * ``valid``: ``rank_ic`` is finite.
+    """
 
     day: int
     paid_on: int
