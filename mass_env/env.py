@@ -106,7 +106,8 @@ class MassStackelbergEnv(ParallelEnv):
         self.layout = PrincipalObsLayout(K, self.config.obs_window)
         self.possible_agents = [PRINCIPAL] + [investor_agent(k) for k in range(K)]
         self.agents: list[str] = []
-        self.all_feature_names = tuple(n for m in Modality for n in feature_names(m, self.panel.macro_names))
+        self.all_feature_names = tuple(n for m in Modality
+                                       for n in feature_names(m, self.panel.macro_names, self.panel.valuation))
         self.feature_names = {
             investor_agent(t.type_id): tuple(n for m in Modality if m in t.modalities
                                              for n in feature_names(m, self.panel.macro_names,
