@@ -97,7 +97,7 @@ def test_turnover_and_inertia():
 
 
 def test_codec_round_trip_and_zero_fallback():
-    c = ActionCodec(3, inertia_max=2.0)
+    c = ActionCodec(3, inertia_max=2.0, encoding="simplex")
     a = c.decode(np.array([0.2, 0.2, 0.6, 0.3, 0.5]))
     np.testing.assert_allclose(a.normalised, [0.2, 0.2, 0.6])
     assert a.alpha == pytest.approx(0.3) and a.inertia == pytest.approx(1.0)
@@ -109,6 +109,30 @@ def test_codec_round_trip_and_zero_fallback():
         c.decode(np.array([np.nan, 0, 0, 0, 0]))
     with pytest.raises(ActionError):
         c.decode(np.zeros(4))
+    c.reset_counts()
+    assert c.zero_weight_fallbacks == 0
+    with pytest.raises(ActionError, match="encoding"):
+        ActionCodec(3, encoding="logits")
+
+
+def test_symmetric_codec_zero_is_neutral_and_round_trips():
+    c = ActionCodec(3, inertia_max=2.0)
+    assert c.space.low.min() == -1.0 and c.space.high.max() == 1.0
+    z = c.decode(np.zeros(5))  # the zero action: equal weights, alpha 0.5, no inertia
+    np.testing.assert_allclose(z.normalised, np.full(3, 1 / 3))
+    assert z.alpha == 0.5 and z.inertia == 0.0
+    assert c.decode(np.r_[0, 0, 0, 0, -1.0]).inertia == 0.0  # negative inertia coordinate: none
+    a = PrincipalAction(np.array([0.2, 0.2, 0.6]), 0.3, 1.0)
+    b = c.decode(c.encode(a))
+    np.testing.assert_allclose(b.normalised, a.normalised, atol=1e-6)
+    assert b.alpha == pytest.approx(0.3, abs=1e-6) and b.inertia == pytest.approx(1.0, abs=1e-6)
+    extreme = c.decode(np.r_[1.0, -1.0, -1.0, 0, 0])
+    assert extreme.normalised[0] > 0.99  # the box reaches (almost) all weight on one type
+    assert c.clipped_values == 0
+    c.decode(np.r_[7.0, 1, 1, 1.7, 0])  # out of range: clipped, counted (two values)
+    assert c.clipped_values == 2
+    with pytest.raises(ActionError, match="strict"):
+        ActionCodec(3, strict=True).decode(np.r_[7.0, 1, 1, 0, 0])
 
 
 def test_moments_do_not_depend_on_agent_order(rng):

@@ -43,7 +43,8 @@ FollowerReward = Literal["skill", "weighted_skill"]
 class GameConfig:
     """Rules of the game. ``turnover_penalty`` (mu) > 0 switches the stability constraint on;
     ``inertia_max`` bounds the inertia a leader may commit to (the Box action's last coordinate
-    is ``inertia / inertia_max``). Leaders read these rules from their ``DecisionContext``."""
+    ``i`` decodes to ``inertia_max * max(i, 0)``, see ``ActionCodec``). Leaders read these rules
+    from their ``DecisionContext``."""
 
     horizon: int = 10
     lag: int = 1
@@ -134,9 +135,18 @@ class StepResult:
 
 
 class StackelbergGame:
-    """Day clock, mechanism and payoff ledger over a ``MarketPanel`` and a tuple of investor types."""
+    """Day clock, mechanism and payoff ledger over a ``MarketPanel`` and a tuple of investor types.
 
-    def __init__(self, panel: MarketPanel, types: Sequence[InvestorType], config: GameConfig | None = None) -> None:
+    Out-of-range actions, one policy for the leader's Box action and the followers' signals: values
+    outside their box are clipped and counted per episode (``codec.clipped_values``,
+    ``clipped_signals[k]``; the envs report both in ``infos``), or rejected with an ``ActionError``
+    when ``strict_actions``. NaN/inf in the leader's action and inf in a signal are always errors
+    (NaN in a signal means "did not look"). A ``PrincipalAction`` is validated, never clipped.
+    ``action_encoding``: see ``ActionCodec``.
+    """
+
+    def __init__(self, panel: MarketPanel, types: Sequence[InvestorType], config: GameConfig | None = None, *,
+                 action_encoding: str = "symmetric", strict_actions: bool = False) -> None:
         if not types:
             raise MassError("the game needs at least one investor type")
         ids = [t.type_id for t in types]
@@ -146,7 +156,9 @@ class StackelbergGame:
         self.types = tuple(types)
         self.config = config or GameConfig()
         self.K = len(self.types)
-        self.codec = ActionCodec(self.K, self.config.inertia_max)
+        self.codec = ActionCodec(self.K, self.config.inertia_max, encoding=action_encoding, strict=strict_actions)
+        self.strict_actions = bool(strict_actions)
+        self.clipped_signals = np.zeros(self.K, dtype=np.int64)  # per type, this episode
         self.returns = ForwardReturnCache(panel)
         self.agent_type = np.concatenate([np.full(t.n_agents, t.type_id) for t in self.types])
         self._payoff_returns = self.returns.get(self.config.payoff_spec)
@@ -167,6 +179,8 @@ class StackelbergGame:
             raise MassError(f"episode days must satisfy 0 <= start <= end <= {n - 2}, got {self.start}..{self.end}")
         self.t = self.start
         self.records = []
+        self.codec.reset_counts()
+        self.clipped_signals = np.zeros(self.K, dtype=np.int64)
         init = initial or PrincipalAction.uniform(self.K, self.config.initial_alpha)
         self._announced = self.codec.coerce(init)
         self._prev_applied = PrincipalAction.uniform(self.K).normalised
@@ -229,11 +243,14 @@ class StackelbergGame:
             x = np.asarray(got[k], dtype=np.float64)
             if x.shape != (typ.n_agents, N):
                 raise ActionError(f"type {k} signals must have shape ({typ.n_agents}, {N}), got {x.shape}")
-            fin = np.isfinite(x)
             if np.isinf(x).any():
-                raise ActionError(f"type {k} signals contain inf")
-            if (np.abs(x[fin]) > 1.0 + 1e-6).any():
-                raise ActionError(f"type {k} signals must lie in [-1, 1] (NaN = not looked at)")
+                raise ActionError(f"type {k} signals contain inf (valid: [-1, 1], NaN = not looked at)")
+            with np.errstate(invalid="ignore"):
+                out = int((np.abs(x) > 1.0 + 1e-6).sum())  # NaN compares False: "did not look" is not out of range
+            if out and self.strict_actions:
+                raise ActionError(f"type {k} signals must lie in [-1, 1] (NaN = not looked at); {out} value(s) "
+                                  f"outside (strict mode)")
+            self.clipped_signals[k] += out
             blocks.append(np.clip(x, -1.0, 1.0))
         X = np.concatenate(blocks, axis=0)
         X[:, ~self.panel.universe[t]] = np.nan  # stocks outside today's universe are not scored
