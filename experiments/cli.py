@@ -5,6 +5,8 @@
 ``mass data``     load a panel and print what it holds (a quick check of a user's data).
 ``mass ablation`` the paper's ablation (configs A-F, E-512, A-512) over seeds with baselines; prints
                   the Rank IC table and writes tidy files, a JSON record and a plot; resumable.
+``mass reproduce`` the paper's table (A-F, E-512, A-512) on the shared SSE50 data under the ``paper`` and
+                  ``clean`` conditions side by side: published vs ours, CIs, claims (``experiments.reproduce``).
 ``mass train-rl`` train an RL leader (``experiments.train_rl``); ``mass rl-table`` the leaders' results
                   table (``experiments.rl_table``).
 
@@ -118,6 +120,9 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
         follower_options = population_options(args, args.out)
     baselines = () if args.baselines.strip().lower() in ("", "none") else tuple(
         b.strip().lower() for b in args.baselines.split(",") if b.strip())
+    from .fidelity import apply, fidelity_from_args
+
+    fidelity = fidelity_from_args(args)
     spec = SweepSpec.default(args.configs, baselines=baselines, seeds=args.seeds, data=args.data,
                              n_days=args.days, market_seed=args.market_seed, vary_market=args.vary_market,
                              followers=followers, follower_options=follower_options, horizon=args.horizon,
@@ -132,6 +137,7 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
 
         pops = list(dict.fromkeys(c.population for c in spec.configs))
         spec = dataclasses.replace(spec, configs=spec.configs + tuple(principal_configs(args.principal, pops)))
+    spec = apply(spec, fidelity)
     source = (f"embedded synthetic market (no --data given; SyntheticConfig(n_days={args.days}), market seed "
               f"{'= run seed' if args.vary_market else args.market_seed})") if args.data is None else args.data
     names = ", ".join(c.name for c in spec.configs)
@@ -139,6 +145,7 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
     if spec.reference not in {c.name for c in spec.configs}:
         print(f"note: reference {spec.reference!r} is not among the runs ({names}): no confidence intervals",
               file=sys.stderr)
+    log(f"conditions: {fidelity.describe()}")
     log(f"ablation on {source}\n  runs: {names} x seeds {list(spec.seeds)} with {args.followers} followers "
         f"-> {args.out}")
     executor = None  # serial: the runs play in this process
@@ -205,6 +212,31 @@ def _date(x: object) -> str:
         return str(x)
 
 
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from .fidelity import Fidelity
+    from .reproduce import ReproduceSpec, run_reproduce
+
+    overrides = {n: getattr(args, f"fidelity_{n}") for n in Fidelity.names()
+                 if getattr(args, f"fidelity_{n}", None) is not None}
+    baselines = tuple(b.strip().lower() for b in args.baselines.split(",") if b.strip() and b.strip() != "none")
+    spec = ReproduceSpec(presets=("clean", "paper") if args.preset == "both" else (args.preset,), seeds=args.seeds,
+                         dataset=args.dataset, data_root=args.data, overrides=overrides, override=args.override,
+                         configs=tuple(c.strip() for c in args.configs.split(",") if c.strip()), baselines=baselines,
+                         agents=args.agents, n_days=args.days, n_boot=args.boot)
+    log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    executor = None
+    if args.executor != "serial":
+        from .executors import make_executor
+
+        executor = make_executor(args.executor, args.workers)
+    log(f"reproduce: presets {', '.join(spec.presets)}; {spec.dataset} from {spec.data_root}; seeds "
+        f"{list(spec.seeds)}; executor {executor if executor else 'serial'}")
+    res = run_reproduce(spec, args.out, executor=executor, resume=not args.no_resume, progress=log)
+    print(res.format())
+    print(f"\n{res.wall_s:.1f}s; files: " + ", ".join(res.files.values()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mass", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -258,7 +290,36 @@ def build_parser() -> argparse.ArgumentParser:
     from agents.llm.cli import add_arguments as add_llm_arguments
 
     add_llm_arguments(abl)
+    from .fidelity import add_fidelity_args
+
+    add_fidelity_args(abl)
     abl.set_defaults(func=_cmd_ablation, parser=abl)
+    rep = sub.add_parser("reproduce", help="the paper's table under its own and this project's conditions",
+                         description="Regenerate the paper's ablation (A-F, E-512, A-512) on the shared SSE50 data "
+                                     "under the paper's and this project's conditions: published vs ours, CIs, claims.")
+    from .fidelity import PRESETS, add_fidelity_args
+
+    add_fidelity_args(rep)
+    for action in rep._actions:  # reproduce runs one preset or both side by side (the default)
+        if action.dest == "preset":
+            action.choices, action.default = (*PRESETS, "both"), "both"
+            action.help = "paper, clean, or both side by side (default)"
+    rep.add_argument("--seeds", type=_parse_seeds, default=tuple(range(5)),
+                     help="a count N (seeds 0..N-1) or a comma list (default 5; the run says what they can resolve)")
+    rep.add_argument("--data", default="../shared/data", help="the shared data folder (default ../shared/data)")
+    rep.add_argument("--dataset", default="sse50", help="sse50 (the paper's market) or synthetic (no files)")
+    rep.add_argument("--configs", default="A,B,C,D,E,F,E-512,A-512", help="comma list of the paper's configs")
+    rep.add_argument("--baselines", default="equal,oracle", help="comma list of equal, random, oracle, or none")
+    rep.add_argument("--agents", type=int, default=None, help="agents per type for every config (default: the paper's)")
+    rep.add_argument("--days", type=int, default=160, help="days of the synthetic market (--dataset synthetic)")
+    rep.add_argument("--boot", type=int, default=2000, help="bootstrap resamples")
+    rep.add_argument("--out", default="results/reproduce", help="output directory (also the resume cache)")
+    rep.add_argument("--no-resume", action="store_true", help="recompute every run even if its files exist")
+    rep.add_argument("--executor", choices=("serial", "process", "ray"), default="process",
+                     help="where runs execute (default: a process pool over the usable CPUs)")
+    rep.add_argument("--workers", type=int, default=None, help="parallel runs (default: the usable CPUs)")
+    rep.add_argument("--quiet", action="store_true", help="no progress output")
+    rep.set_defaults(func=_cmd_reproduce)
     sub.add_parser("train-rl", add_help=False,
                    help="train an RL leader (stable-baselines3 PPO) on mass_env/Principal-v0; `mass train-rl --help`")
     sub.add_parser("llm-diagnostics", add_help=False,

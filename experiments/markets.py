@@ -23,6 +23,8 @@ import numpy as np
 from mass_env.data.panel import MarketPanel
 from mass_env.data.synthetic import DEFAULT_STRENGTH, SyntheticConfig, synthetic_market
 
+from .fidelity import Fidelity, market_options
+
 #: The default RL training market: only valuations carry signal (learnable, known best weights).
 VALUE_ONLY = {"ohlcv": 0.0, "industry": 0.0, "value": 1.2, "macro": 0.0}
 
@@ -43,6 +45,10 @@ class SweepMarket(MarketSource, Protocol):
 
     @property
     def vary_market(self) -> bool: ...
+    @property
+    def fidelity(self) -> Fidelity: ...
+    @property
+    def eval_skip(self) -> int: ...
 
 
 class TrainingMarket(MarketSource, Protocol):
@@ -56,10 +62,23 @@ class TrainingMarket(MarketSource, Protocol):
 DATA_ROOT_ENV, DEFAULT_DATA_ROOT = "MASS_DATA_ROOT", "../shared/data"
 
 
-def load_market(data: str | None, seed: int, n_days: int = 160) -> MarketPanel:
+def load_market(data: str | None, seed: int, n_days: int = 160, **options: Any) -> MarketPanel:
     """``--data``: a path (shared-data root, or a canonical/vendor table), a registered dataset
     ``NAME[:key=value,...]`` (``mass_env.data.datasets.DATASETS``; e.g. ``us:start=2022-12-01``) read
-    from ``$MASS_DATA_ROOT`` (default ``../shared/data``), or None for the embedded synthetic market."""
+    from ``$MASS_DATA_ROOT`` (default ``../shared/data``), or None for the embedded synthetic market.
+    ``options`` (``experiments.fidelity.market_options``: valuation and label sources, a longer window)
+    go to the SSE50 dataset: ``data`` must be the shared-data root or ``sse50``."""
+    if options:
+        from mass_env.data.datasets import SSE50_WINDOW, load_dataset
+
+        root = data if data is not None and (Path(data) / SSE50_WINDOW).exists() else None
+        if data == "sse50":
+            root = os.environ.get(DATA_ROOT_ENV, DEFAULT_DATA_ROOT)
+        if root is None:
+            raise ValueError(f"{', '.join(sorted(options))} (the paper's data conditions: valuations, labels, "
+                             f"evaluation window) need the shared SSE50 data: --data ../shared/data or "
+                             f"--data sse50, not {data or 'the embedded synthetic market'}")
+        return load_dataset("sse50", root, **options)
     if data is None:
         return synthetic_market(SyntheticConfig(n_days=n_days), seed=seed)[0]
     from mass_env.data.datasets import load_named, load_panel
@@ -71,12 +90,13 @@ def load_market(data: str | None, seed: int, n_days: int = 160) -> MarketPanel:
 
 def market_for(spec: SweepMarket, seed: int, cache: dict[Any, MarketPanel] | None = None) -> MarketPanel:
     """The panel a sweep's run of ``seed`` plays on (fixed across seeds unless ``vary_market``)."""
-    key: Any = ("data", spec.data) if spec.data else ("synthetic", spec.n_days,
-                                                        seed if spec.vary_market else spec.market_seed)
+    opts = market_options(spec.fidelity, spec.eval_skip)
+    key: Any = ("data", spec.data, tuple(sorted(opts.items()))) if spec.data or opts else (
+        "synthetic", spec.n_days, seed if spec.vary_market else spec.market_seed)
     if cache is not None and key in cache:
         return cache[key]
-    if spec.data:
-        panel = load_market(spec.data, spec.market_seed, spec.n_days)
+    if spec.data or opts:
+        panel = load_market(spec.data, spec.market_seed, spec.n_days, **opts)
     else:
         panel = synthetic_market(SyntheticConfig(n_days=spec.n_days), seed=key[2])[0]
     if cache is not None:
@@ -93,6 +113,7 @@ def market_fingerprint(panel: MarketPanel) -> str:
     arrays = [panel.close, panel.adj_close, panel.open, panel.high, panel.low, panel.volume, panel.tradable,
               panel.is_st, panel.member, panel.industry, panel.industry_returns, panel.macro]
     arrays += [panel.valuation[k] for k in sorted(panel.valuation)]
+    arrays += [panel.labels[h] for h in sorted(panel.labels)]
     for arr in arrays:
         h.update(np.ascontiguousarray(arr).tobytes())
     return h.hexdigest()[:16]

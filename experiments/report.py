@@ -6,10 +6,10 @@ defined in one place:
 
 * per-run means over the evaluation days (``summarise_runs``);
 * mean +- std over seeds of the combined signal's and consensus' Rank IC at 1/5/10 days;
-* a paired bootstrap CI of each config's difference to the reference (``paired_bootstrap``):
-  differences are paired by seed and day; seeds are resampled with replacement and days in circular
-  blocks as long as the return horizon (overlapping forward returns make neighbouring days
-  dependent).
+* a paired bootstrap CI of each config's difference to the reference (``paired_bootstrap``, defined
+  with the other statistics in ``experiments.statistics``): differences are paired by seed and day;
+  seeds are resampled with replacement and days in circular blocks as long as the return horizon
+  (overlapping forward returns make neighbouring days dependent).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from mass_env.game.components import Component, ric_column
 from mass_env.game.metrics import REPORTED_METRICS
 
 from .configs import AblationConfig
+from .statistics import paired_bootstrap
 
 #: Components of the reported table (the oracle is fitted for these).
 TABLE_COMPONENTS = (Component.SIGNAL, Component.CONSENSUS)
@@ -37,37 +38,6 @@ HEADLINE = ric_column(Component.SIGNAL, 10)
 
 #: The column name of a daily Rank IC (``mass_env.game.components.ric_column``; the old name).
 metric = ric_column
-
-
-def paired_bootstrap(diff: np.ndarray, *, n_boot: int = 2000, ci: float = 0.95, block: int = 1,
-                     rng: np.random.Generator | None = None) -> tuple[float, float, float]:
-    """Mean of a paired difference ``(seeds, days)`` (NaN = missing) and its bootstrap CI.
-
-    Resamples seeds with replacement and days in circular blocks of ``block`` days (the same days
-    for every seed, which keeps the pairing across seeds intact). Percentile interval.
-    """
-    d = np.asarray(diff, dtype=np.float64)
-    if d.ndim != 2:
-        raise ValueError(f"diff must be (seeds, days), got shape {d.shape}")
-    point = float(np.nanmean(d)) if np.isfinite(d).any() else float("nan")
-    S, T = d.shape
-    if n_boot <= 0 or T == 0 or not np.isfinite(point):
-        return point, float("nan"), float("nan")
-    rng = rng or np.random.default_rng(0)
-    block = max(1, min(int(block), T))
-    n_blocks = -(-T // block)
-    starts = rng.integers(0, T, size=(n_boot, n_blocks))
-    days = ((starts[:, :, None] + np.arange(block)) % T).reshape(n_boot, -1)[:, :T]  # (B, T)
-    seeds = rng.integers(0, S, size=(n_boot, S))  # (B, S)
-    sample = d[seeds[:, :, None], days[:, None, :]]  # (B, S, T)
-    fin = np.isfinite(sample)
-    cnt = fin.sum((1, 2))
-    stats = np.where(cnt > 0, np.where(fin, sample, 0.0).sum((1, 2)) / np.maximum(cnt, 1), np.nan)
-    stats = stats[np.isfinite(stats)]
-    if stats.size == 0:
-        return point, float("nan"), float("nan")
-    lo, hi = np.quantile(stats, [(1 - ci) / 2, 1 - (1 - ci) / 2])
-    return point, float(lo), float(hi)
 
 
 def table_metrics(horizons: Sequence[int] = REPORT_HORIZONS) -> list[str]:

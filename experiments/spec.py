@@ -18,6 +18,7 @@ from mass_env.registry import module_roots
 
 from .checks import check_seeds
 from .configs import DEFAULT_BASELINES, DEFAULT_CONFIGS, AblationConfig, resolve
+from .fidelity import Fidelity
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class SweepSpec:
     oracle_evals_per_dim: int = 60
     oracle_max_evals: int = 1000
     follower_options: Mapping[str, Any] = field(default_factory=dict)
+    #: the paper's conditions (``experiments.fidelity``; set with ``fidelity.apply``); default: clean
+    fidelity: Fidelity = Fidelity()
 
     def __post_init__(self) -> None:
         if not self.configs:
@@ -51,6 +54,8 @@ class SweepSpec:
         if self.followers not in POPULATIONS:
             raise ValueError(f"unknown followers {self.followers!r}; available: {', '.join(POPULATIONS.available())}")
         object.__setattr__(self, "follower_options", dict(self.follower_options))
+        if not isinstance(self.fidelity, Fidelity):
+            raise ValueError(f"fidelity must be an experiments.fidelity.Fidelity, got {type(self.fidelity).__name__}")
         if not 0 < self.ci < 1 or self.n_boot < 0 or self.eval_skip < 0:
             raise ValueError("need 0 < ci < 1, n_boot >= 0 and eval_skip >= 0")
 
@@ -67,7 +72,8 @@ class SweepSpec:
                 "vary_market": self.vary_market, "followers": self.followers, "horizon": self.horizon,
                 "eval_skip": self.eval_skip, "reference": self.reference, "n_boot": self.n_boot,
                 "ci": self.ci, "oracle_evals_per_dim": self.oracle_evals_per_dim,
-                "oracle_max_evals": self.oracle_max_evals, "follower_options": dict(self.follower_options)}
+                "oracle_max_evals": self.oracle_max_evals, "follower_options": dict(self.follower_options),
+                "fidelity": self.fidelity.as_dict()}
 
     @property
     def report_horizons(self) -> tuple[int, ...]:

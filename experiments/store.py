@@ -55,6 +55,8 @@ def run_key(cfg: AblationConfig, seed: int, spec: SweepSpec, market_fp: str, cod
                "market": market_fp, "followers": population_identity(spec.followers, spec.follower_options),
                "horizon": spec.horizon,
                "eval_skip": spec.eval_skip, "code": code_fp}
+    if not spec.fidelity.is_clean:  # types, aggregation rule, evaluation window (clean keys stay as they were)
+        payload["fidelity"] = spec.fidelity.as_dict()
     if cfg.kind == "oracle":
         payload["oracle_budget"] = [spec.oracle_evals_per_dim, spec.oracle_max_evals]
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]

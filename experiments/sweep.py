@@ -16,6 +16,10 @@ The paper's ablation (configs A-F, E-512, A-512) over seeds, with baselines, a t
   process pool, Ray) or, without one, run here one after another. Each finished run is stored as
   soon as it arrives, so an interrupted sweep, serial or parallel, resumes without recomputing it.
   All randomness flows from the seeds: every executor gives the serial sweep's numbers.
+* **Conditions.** ``spec.fidelity`` (``experiments.fidelity``; clean by default, ``paper`` as the paper's
+  code ran) decides the types (explicit or the engine's merged draws), the aggregation rule, the market's
+  valuation and label sources and the evaluation window (``episode_window``); ``fidelity.apply`` has
+  already put its follower and leader options into the spec.
 * **Baselines.** Equal weights, optionally random weights, and the hindsight oracle
   (``experiments.oracle``), labelled "oracle (hindsight upper bound)".
 * **Table.** ``experiments.report``: mean +- std over seeds and paired bootstrap CIs vs the reference.
@@ -51,11 +55,11 @@ from mass_env.data.quality import DataQualityWarning
 from mass_env.env import MassStackelbergEnv
 from mass_env.game import GameConfig
 from mass_env.game.components import ric_column
-from mass_env.game.investors import build_types
 from mass_env.registry import import_modules
 
 from .checks import check_fits, writable_dir
 from .configs import AblationConfig
+from .fidelity import episode_window, game_rule, types_for
 from .fingerprint import code_fingerprint, run_sources, versions
 from .markets import market_fingerprint, market_for
 from .oracle import hindsight_oracle, oracle_history
@@ -109,15 +113,19 @@ def answers_summary(results: list[RunResult]) -> dict[str, Any] | None:
 def run_one(cfg: AblationConfig, seed: int, panel: MarketPanel, spec: SweepSpec) -> RunResult:
     """Play one (config, seed) episode and return its tidy per-day history."""
     t0 = time.perf_counter()
-    types = build_types(cfg.n_types, cfg.agents_per_type)
+    fid = spec.fidelity  # the paper's conditions (experiments.fidelity); clean by default
+    types = types_for(cfg, fid, seed)
     env = MassStackelbergEnv(panel, types, GameConfig(horizon=spec.horizon, turnover_penalty=cfg.turnover_penalty,
-                                                      report_horizons=spec.report_horizons))
+                                                      report_horizons=spec.report_horizons,
+                                                      rule=game_rule(fid)))  # type: ignore[arg-type]
     followers = make_followers(spec.followers, env, seed, **spec.follower_options)
     leader = principals.make(cfg.principal, **cfg.principal_options())
-    res = run_episode(env, leader, followers, seed=seed, eval_skip=spec.eval_skip, label=cfg.name)
+    res = run_episode(env, leader, followers, seed=seed, eval_skip=spec.eval_skip, label=cfg.name,
+                      options=episode_window(panel, fid, spec.eval_skip))
     meta: dict[str, Any] = {"config": cfg.as_dict(), "seed": seed,
                             "principal": getattr(leader, "options", lambda: {"name": leader.name})(),
-                            "episode_days": int(env.game.n_steps), "first_day": int(env.game.start)}
+                            "episode_days": int(env.game.n_steps), "first_day": int(env.game.start),
+                            "types": [t.name + f" x{t.n_agents}" for t in types]}
     if cfg.kind == "oracle":
         fits = hindsight_oracle(env.game, eval_skip=spec.eval_skip, components=TABLE_COMPONENTS,
                                 horizons=spec.report_horizons,

@@ -7,8 +7,9 @@ market and is judged on days it never saw, against equal weights on the same day
   n_envs, seed, env_kwargs={panel, types, config, render_mode=None})``: the registered Gymnasium env
   with the scripted followers embedded; SB3's own ``Monitor`` and ``DummyVecEnv`` are the only layers.
   Sub-env i is seeded ``seed + i`` at its first reset, which also seeds its followers, so the
-  ``n_envs`` environments see different follower draws. (``render_mode=None`` is passed because
-  ``make_vec_env`` asks for ``"rgb_array"`` by default, which the env does not render.)
+  ``n_envs`` environments see different follower draws; later resets draw new follower seeds from
+  each env's ``np_random``. (``render_mode=None``: nobody watches training, so no frames are drawn;
+  ``make_vec_env`` would ask for ``"rgb_array"``, which the env also supports.)
 * **Held-out days.** The market is split in time: the policy trains on ``panel.slice_days(0, split)``
   (so returns after the split cannot even be computed during training) and is evaluated on the full
   panel from day ``split`` on (``reset(options={"start": split})``), against equal weights on the same
@@ -183,8 +184,7 @@ def _curve_callback(say: Say, every: int) -> Any:
 def equal_weights_return(panel: MarketPanel, spec: TrainSpec) -> float:
     """Mean episode return of equal weights on the training env (reference line of the curve)."""
     env = make_training_env(panel, spec)
-    K = spec.n_types
-    act = np.tile(np.r_[np.ones(K), 0.5, 0.0].astype(np.float32), (spec.n_envs, 1))
+    act = np.zeros((spec.n_envs, spec.n_types + 2), np.float32)  # the neutral action: equal weights, alpha 0.5
     env.reset()
     totals = np.zeros(spec.n_envs)
     done_eps: list[float] = []

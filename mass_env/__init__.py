@@ -9,7 +9,8 @@ Layers (each imports only those before it; nothing here imports ``agents``, ``pr
 
 Entry points: ``parallel_env`` / ``env`` / ``raw_env`` (PettingZoo), ``gymnasium.make("mass_env/Principal-v0")``
 (the leader alone), ``rollout`` (play an episode), ``StackelbergGame`` (the game core),
-``MarketPanel`` and its loaders, ``synthetic_market`` (the embedded default market).
+``MarketPanel`` and its loaders, ``synthetic_market`` (the embedded default market), ``followers_env``
+(the followers alone, a leader embedded: multi-agent RL on the followers).
 """
 
 from gymnasium.envs import registration as _gym
@@ -24,6 +25,7 @@ from .data.synthetic import SyntheticConfig, SyntheticTruth, synthetic_market
 from .data.view import PointInTimeView
 from .env import MassStackelbergEnv, default_market, env, parallel_env, raw_env
 from .errors import ActionError, DataError, LookAheadError, MassError
+from .followers_env import FollowersEnv, followers_env
 from .game import GameConfig, Payoff, StackelbergGame
 from .game.aggregation import Aggregate, TypeMoments, aggregate, type_moments
 from .game.components import Component, ric_column
@@ -32,7 +34,7 @@ from .game.mechanism import ActionCodec, PrincipalAction, apply_inertia, turnove
 from .game.metrics import RankICScorer, ic, rank_ic, summarize
 from .game.scoring import ScoringWindow
 from .gym_env import PrincipalEnv
-from .observation import ObservationLayout, PrincipalObsLayout
+from .observation import FollowerObsLayout, ObservationLayout, PrincipalObsLayout
 from .registry import Registry
 from .roles import PRINCIPAL, DecisionContext, Follower, Principal, investor_agent
 from .rollout import Rollout, Transition, follower_actions, rollout
@@ -52,3 +54,4 @@ __all__ = [
     "parallel_env", "rank_ic", "raw_env", "read_table", "ric_column", "rollout", "scripted_followers",
     "summarize", "synthetic_market", "turnover", "type_moments",
 ]
+__all__ += ["FollowerObsLayout", "FollowersEnv", "followers_env"]

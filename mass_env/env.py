@@ -3,29 +3,48 @@
 Agents: ``principal_0`` (the leader) and ``investor_k`` for every investor type k (a follower that
 controls the ``n_agents`` agents of its type). See ``mass_env.game`` for the timing. Spaces:
 
-* ``principal_0`` action: ``Box(0, 1, (K+2,))`` = ``[d_1..d_K, alpha, inertia/inertia_max]`` (a
-  ``PrincipalAction`` is accepted too). An all-zero ``d`` means uniform weights.
-* ``investor_k`` action: ``Box(-1, 1, (n_agents, N))``: each agent's score per stock. NaN means
-  "this agent did not look at this stock" (a documented exception to the Box: missing, not zero).
+* ``principal_0`` action: ``Box(-1, 1, (K+2,))``, decoded by ``ActionCodec`` (weights
+  ``softmax(3 z)``, alpha ``(a+1)/2``, inertia ``inertia_max * max(i, 0)``): the zero action is equal
+  weights, alpha 0.5, no inertia. ``action_encoding="simplex"`` gives the old ``Box(0, 1)`` encoding.
+  A ``PrincipalAction`` is accepted too.
+* ``investor_k`` action: ``SignalBox``, a ``Box(-1, 1, (n_agents, N))`` of each agent's score per
+  stock in which NaN means "this agent did not look at this stock" (missing, not zero; the space's
+  ``contains`` accepts NaN, a sampled action looks at everything).
+* Out-of-range values (leader and followers alike): clipped to the box and counted in the agent's
+  ``infos[...]["clipped_values"]`` (per episode); with ``strict_actions=True`` an ``ActionError``.
+  NaN/inf in the leader's action and inf in a signal are always errors.
 * ``principal_0`` observation: a flat ``Box(-1, 1)``, layout in ``PrincipalObsLayout``: the
   commitment applied today, the last W *paid* per-type and aggregate Rank ICs (with a mask), the
   previous day's per-type signal statistics, and episode progress. Never a same-day signal or an
   unrealised return.
-* ``investor_k`` observation: ``Dict(features=Box(-5, 5, (N, F_k)), universe=Box(0, 1, (N,)),
-  commitment=Box(0, 1, (K+2,)))``: its modalities' point-in-time features (0 where unknown),
-  today's universe, and the commitment that will be applied to the signals it is about to emit.
+* ``investor_k`` observation (``follower_obs="dict"``, default): ``Dict(features=Box(-5, 5, (N, F_k)),
+  universe=Box(0, 1, (N,)), commitment=Box(0, 1, (K+2,)))``: its modalities' point-in-time features
+  (0 where unknown), today's universe, and the commitment applied to the signals it is about to emit.
+  ``follower_obs="box"``: one flat ``Box`` of the same shape for every type (``FollowerObsLayout``:
+  all modalities' features, 0 where unseen, plus a mask of the columns the type sees).
+* ``state()`` / ``state_space``: the global state for centralised critics, ``Box(-5, 5)``: the
+  leader's observation, today's universe and every modality's features (``N x F_all``).
 
-Infos: the leader's info holds the day, the applied commitment, ``paid`` (each realised payoff as a
-dict) and ``payoffs`` (the same as ``Payoff`` objects: what ``mass_env.rollout`` hands to
-``Principal.observe``).
+Infos: numbers and fixed-shape arrays only, with the same keys at ``reset`` and at every step. The
+leader's: ``day``, ``n_scored``, the applied commitment (``applied_weights``, ``alpha``, ``inertia``),
+``zero_weight_fallbacks`` and ``clipped_values`` (this episode), and the payoff realised at this step
+(``n_paid``, ``paid_*``; ``mass_env.game.infos.payoffs_from_info`` rebuilds the ``Payoff`` objects that
+``mass_env.rollout`` hands to ``Principal.observe``). A follower's: ``day``, ``missing_features``,
+``clipped_values``.
 
 Rewards: the leader gets the payoff of the days that realised this step (Rank IC at the payoff
 horizon minus the turnover penalty when the stability constraint is on); follower k gets its own
 type's realised Rank IC ("skill"), or that times K x its weight share ("weighted_skill").
+
+Episodes: ``reset(seed, options)`` with options ``start``, ``end``, ``episode_days`` (a window of that
+many days; its start is drawn from ``np_random`` unless ``start`` is given) and ``initial_action``;
+unknown keys are ignored with a warning (PettingZoo's ``api_test`` passes one; the Gymnasium view,
+``mass_env/Principal-v0``, rejects them). ``max_cycles`` caps the steps of every episode (PettingZoo's convention).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -40,11 +59,17 @@ from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 from .data.modalities import CLIP, DailyFeatures, Modality, feature_names
 from .data.panel import MarketPanel
 from .data.synthetic import SyntheticConfig, synthetic_market
-from .errors import ActionError
+from .errors import ActionError, MassError
 from .game import GameConfig, Payoff, StackelbergGame
+from .game.infos import paid_info
 from .game.investors import InvestorType, build_types
-from .observation import PrincipalObsLayout
+from .observation import FollowerObsLayout, PrincipalObsLayout, SignalBox
+from .render import episode_rgb, episode_text
 from .roles import PRINCIPAL, investor_agent
+
+RESET_OPTIONS = ("start", "end", "episode_days", "initial_action")
+FOLLOWER_OBS = ("dict", "box")
+ALL_MODALITIES = Modality(sum(m.value for m in Modality))
 
 
 def default_market(seed: int = 0, n_days: int = 160) -> MarketPanel:
@@ -53,43 +78,68 @@ def default_market(seed: int = 0, n_days: int = 160) -> MarketPanel:
 
 
 class MassStackelbergEnv(ParallelEnv):
-    metadata = {"name": "mass_stackelberg_v0", "render_modes": ["ansi"], "render_fps": 1, "is_parallelizable": True}
+    RENDER_MODES = ("ansi", "rgb_array", "human")
+    metadata = {"name": "mass_stackelberg_v0", "render_modes": list(RENDER_MODES), "render_fps": 4,
+                "is_parallelizable": True}
 
     def __init__(self, panel: MarketPanel | None = None, types: Sequence[InvestorType] | None = None,
                  config: GameConfig | None = None, *, n_types: int = 8, agents_per_type: int = 8,
-                 render_mode: str | None = None) -> None:
-        if render_mode not in (None, "ansi"):
-            raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+                 render_mode: str | None = None, max_cycles: int | None = None, episode_days: int | None = None,
+                 follower_obs: str = "dict", action_encoding: str = "symmetric", strict_actions: bool = False) -> None:
+        if render_mode is not None and render_mode not in self.RENDER_MODES:
+            raise ValueError(f"render_mode must be None or one of {self.RENDER_MODES}, got {render_mode!r}")
+        if follower_obs not in FOLLOWER_OBS:
+            raise ValueError(f"follower_obs must be one of {FOLLOWER_OBS}, got {follower_obs!r}")
+        for name, v in (("max_cycles", max_cycles), ("episode_days", episode_days)):
+            if v is not None and (not isinstance(v, (int, np.integer)) or v < 1):
+                raise ValueError(f"{name} must be a positive integer or None, got {v!r}")
         self.render_mode = render_mode
+        self.max_cycles = max_cycles
+        self.episode_days = episode_days
+        self.follower_obs = follower_obs
         self.panel = panel if panel is not None else default_market()
         self.types = tuple(types) if types is not None else build_types(n_types, agents_per_type)
-        self.game = StackelbergGame(self.panel, self.types, config)
+        self.game = StackelbergGame(self.panel, self.types, config, action_encoding=action_encoding,
+                                    strict_actions=strict_actions)
         self.config = self.game.config
         K, N = self.game.K, self.panel.n_symbols
         self.layout = PrincipalObsLayout(K, self.config.obs_window)
         self.possible_agents = [PRINCIPAL] + [investor_agent(k) for k in range(K)]
         self.agents: list[str] = []
+        self.all_feature_names = tuple(n for m in Modality
+                                       for n in feature_names(m, self.panel.macro_names, self.panel.valuation))
         self.feature_names = {
             investor_agent(t.type_id): tuple(n for m in Modality if m in t.modalities
-                                             for n in feature_names(m, self.panel.macro_names))
+                                             for n in feature_names(m, self.panel.macro_names,
+                                                                    self.panel.valuation))
             for t in self.types
         }
+        F = len(self.all_feature_names)
+        self.follower_layout = FollowerObsLayout(N, F, K)
+        self._feature_mask = {a: np.isin(self.all_feature_names, names).astype(np.float32)
+                              for a, names in self.feature_names.items()}
         commit_box = spaces.Box(0.0, 1.0, (K + 2,), np.float32)
         self._obs_spaces: dict[str, spaces.Space] = {
             PRINCIPAL: spaces.Box(-1.0, 1.0, (self.layout.size,), np.float32)}
         self._act_spaces: dict[str, spaces.Space] = {PRINCIPAL: self.game.codec.space}
         for t in self.types:
             a = investor_agent(t.type_id)
-            self._obs_spaces[a] = spaces.Dict({
-                "features": spaces.Box(-CLIP, CLIP, (N, len(self.feature_names[a])), np.float32),
-                "universe": spaces.Box(0.0, 1.0, (N,), np.float32),
-                "commitment": commit_box,
-            })
-            self._act_spaces[a] = spaces.Box(-1.0, 1.0, (t.n_agents, N), np.float32)
-        self.state_space = self._obs_spaces[PRINCIPAL]
+            if follower_obs == "box":
+                self._obs_spaces[a] = spaces.Box(-CLIP, CLIP, (self.follower_layout.size,), np.float32)
+            else:
+                self._obs_spaces[a] = spaces.Dict({
+                    "features": spaces.Box(-CLIP, CLIP, (N, len(self.feature_names[a])), np.float32),
+                    "universe": spaces.Box(0.0, 1.0, (N,), np.float32),
+                    "commitment": commit_box,
+                })
+            self._act_spaces[a] = SignalBox(t.n_agents, N)
+        self.state_space = spaces.Box(-CLIP, CLIP, (self.layout.size + N + N * F,), np.float32)
         self._hist: deque[Payoff] = deque(maxlen=self.config.obs_window)
         self._last_stats = np.zeros((K, 3))
         self.last_paid: list[Payoff] = []
+        self._feats: DailyFeatures | None = None
+        self._missing: dict[str, int] = {}
+        self._was_reset = False
         self.np_random, _ = gymnasium.utils.seeding.np_random(None)
 
     # ------------------------------------------------------------------ spaces (same object every call)
@@ -103,17 +153,25 @@ class MassStackelbergEnv(ParallelEnv):
     def reset(self, seed: int | None = None, options: Mapping[str, Any] | None = None):
         if seed is not None:
             self.np_random, _ = gymnasium.utils.seeding.np_random(seed)
-        opts = options if isinstance(options, Mapping) else {}
-        self.game.reset(opts.get("start"), opts.get("end"), opts.get("initial_action"))
+        start, end, initial = self._episode_days(options)
+        self.game.reset(start, end, initial)
         self.agents = list(self.possible_agents)
         self._hist.clear()
         self._last_stats = np.zeros((self.game.K, 3))
         self.last_paid = []
-        return self._observations(), self._infos(reset=True)
+        self._was_reset = True
+        return self._observations(), self._infos()
 
     def step(self, actions: Mapping[str, Any]):
+        if not self._was_reset:
+            raise MassError("step() called before reset(): call env.reset(seed=...) first")
         if not self.agents:
             raise ActionError("episode is over; call reset()")
+        if not isinstance(actions, Mapping):
+            raise ActionError(f"actions must be a dict agent -> action, got {type(actions).__name__}")
+        unknown = sorted(set(actions) - set(self.agents))
+        if unknown:
+            raise ActionError(f"actions for unknown agents {unknown}; the live agents are {self.agents}")
         missing = [a for a in self.agents if a not in actions]
         if missing:
             raise ActionError(f"actions missing for agents {missing}")
@@ -131,24 +189,71 @@ class MassStackelbergEnv(ParallelEnv):
         truncs = {a: done for a in self.agents}
         if done:
             self.agents = []
+        if self.render_mode == "human":
+            self.render()
         return obs, rewards, terms, truncs, infos
 
     def state(self) -> np.ndarray:
-        return self._principal_obs()
+        """The global state (see the module docstring); an error before the first ``reset``."""
+        if not self._was_reset or self._feats is None:
+            raise MassError("state() called before reset(): the global state exists once an episode has started")
+        feats = self._feats.for_modalities(ALL_MODALITIES).values
+        uni = self.panel.universe[self._day()].astype(np.float32)
+        parts = [self._principal_obs(), uni, np.nan_to_num(feats).reshape(-1)]
+        return np.clip(np.concatenate(parts), -CLIP, CLIP).astype(np.float32)
 
-    def render(self) -> str | None:
-        if self.render_mode != "ansi":
+    def render(self) -> Any:
+        """``ansi``: one line of text; ``rgb_array``: the episode so far as a picture (``mass_env.render``);
+        ``human``: the line printed to stdout (no window: the env is for headless machines)."""
+        if self.render_mode is None:
+            gymnasium.logger.warn("render() called without a render_mode; pass render_mode='ansi', "
+                                  "'rgb_array' or 'human' to the env")
             return None
         g = self.game
-        w = " ".join(f"{x:.2f}" for x in g.applied_weights)
-        paid = ", ".join(f"day {p.day}: RankIC {p.rank_ic:+.3f}" for p in self.last_paid) or "nothing paid"
-        return (f"[{g.panel.dates[min(g.t, g.panel.n_days - 1)].date()}] applied d=[{w}] "
-                f"alpha={g.announced.alpha:.2f}; {paid}")
+        if self.render_mode == "rgb_array":
+            applied = np.array([r.applied for r in g.records]).reshape(len(g.records), g.K)  # (0, K) before day 1
+            ic = np.array([r.paid.rank_ic if r.paid else np.nan for r in g.records])
+            return episode_rgb(applied, ic, g.n_steps)
+        text = episode_text(str(g.panel.dates[self._day()].date()) if self._was_reset else "not started",
+                            g.applied_weights, g.announced.alpha if self._was_reset else 0.5,
+                            [(p.day, p.rank_ic) for p in self.last_paid])
+        if self.render_mode == "human":
+            print(text)
+            return None
+        return text
 
     def close(self) -> None:
         pass
 
     # ------------------------------------------------------------------ internals
+    def _episode_days(self, options: Mapping[str, Any] | None) -> tuple[int | None, int | None, Any]:
+        """``(start, end, initial_action)`` from the reset options (see the module docstring)."""
+        if options is None:
+            options = {}
+        if not isinstance(options, Mapping):
+            raise MassError(f"reset options must be a dict, got {type(options).__name__}")
+        unknown = sorted(set(options) - set(RESET_OPTIONS))
+        if unknown:  # a warning, not an error: PettingZoo's api_test resets with options={"options": 1}
+            warnings.warn(f"ignoring unknown reset options {unknown}; valid: {', '.join(RESET_OPTIONS)}",
+                          UserWarning, stacklevel=3)
+        start, end = options.get("start"), options.get("end")
+        length = options.get("episode_days", self.episode_days)
+        first, last = self.config.warmup_days, self.panel.n_days - 2
+        if length is not None:
+            length = int(length)
+            if length < 1 or (end is not None and "episode_days" in options):
+                raise MassError(f"episode_days must be >= 1 and not combined with end, got {length}, end={end}")
+            if start is None:
+                if first + length - 1 > last:
+                    raise MassError(f"episode_days={length} does not fit the panel: days {first}..{last} "
+                                    f"({last - first + 1} days) are playable")
+                start = int(self.np_random.integers(first, last - length + 2))
+            end = min(int(start) + length - 1, last) if end is None else end
+        if self.max_cycles is not None:
+            s = first if start is None else int(start)
+            end = min(last if end is None else int(end), s + self.max_cycles - 1)
+        return start, end, options.get("initial_action")
+
     def _signal_array(self, action: Any, t: InvestorType) -> np.ndarray:
         x = np.asarray(action, dtype=np.float64)
         if x.shape != (t.n_agents, self.panel.n_symbols):
@@ -189,32 +294,37 @@ class MassStackelbergEnv(ParallelEnv):
 
     def _observations(self) -> dict[str, Any]:
         day = self._day()
-        feats = DailyFeatures(self.game.view(day))
+        feats = self._feats = DailyFeatures(self.game.view(day))
         uni = self.panel.universe[day].astype(np.float32)
         lead = self._principal_obs()
-        commit = lead[: self.game.K + 2]  # the applied commitment, in the leader's own encoding
+        commit = lead[: self.game.K + 2]  # the applied commitment (d, alpha, inertia/inertia_max), in [0, 1]
         obs: dict[str, Any] = {PRINCIPAL: lead}
-        self._missing: dict[str, int] = {}
+        every = feats.for_modalities(ALL_MODALITIES).values if self.follower_obs == "box" else None
         for t in self.types:
             a = investor_agent(t.type_id)
             vals = feats.for_modalities(t.modalities).values
             self._missing[a] = int((~np.isfinite(vals) & (uni[:, None] > 0)).sum())
-            obs[a] = {"features": np.nan_to_num(vals).astype(np.float32), "universe": uni, "commitment": commit}
+            if every is not None:
+                mask = self._feature_mask[a]
+                obs[a] = self.follower_layout.pack({"features": np.nan_to_num(every) * mask, "feature_mask": mask,
+                                                    "universe": uni, "commitment": commit}, low=-CLIP, high=CLIP)
+            else:
+                obs[a] = {"features": np.nan_to_num(vals).astype(np.float32), "universe": uni, "commitment": commit}
         return obs
 
-    def _infos(self, reset: bool = False) -> dict[str, dict[str, Any]]:
+    def _infos(self) -> dict[str, dict[str, Any]]:
+        """Numeric infos with the same keys at reset and every step (see the module docstring)."""
+        g = self.game
         day = self._day()
-        date = str(self.panel.dates[day].date())
-        p = {"day": day, "date": date, "paid": [x.as_dict() for x in self.last_paid],
-             "payoffs": tuple(self.last_paid),
-             "applied": self.game.announced.as_dict(),
-             "zero_weight_fallbacks": self.game.codec.zero_weight_fallbacks}
-        if not reset and self.game.records:
-            p["n_scored"] = self.game.records[-1].n_scored
+        p = {"day": day, "n_scored": g.records[-1].n_scored if g.records else 0,
+             "applied_weights": g.applied_weights.copy(), "alpha": g.announced.alpha, "inertia": g.announced.inertia,
+             "zero_weight_fallbacks": g.codec.zero_weight_fallbacks, "clipped_values": g.codec.clipped_values,
+             **paid_info(self.last_paid, g.K)}
         out = {PRINCIPAL: p}
         for t in self.types:
             a = investor_agent(t.type_id)
-            out[a] = {"day": day, "date": date, "missing_features": self._missing.get(a, 0)}
+            out[a] = {"day": day, "missing_features": self._missing.get(a, 0),
+                      "clipped_values": int(g.clipped_signals[t.type_id])}
         return out
 
     def _rewards(self, paid: list[Payoff]) -> dict[str, float]:
@@ -239,10 +349,31 @@ def parallel_env(**kwargs: Any) -> MassStackelbergEnv:
     return MassStackelbergEnv(**kwargs)
 
 
-def raw_env(**kwargs: Any) -> Any:
-    """The game as an unwrapped PettingZoo AEC env (``parallel_to_aec_wrapper`` of ``parallel_env``),
-    as PettingZoo's own environments define ``raw_env``."""
-    return parallel_to_aec_wrapper(parallel_env(**kwargs))
+class MassAECEnv(parallel_to_aec_wrapper):
+    """The AEC view of ``MassStackelbergEnv`` (PettingZoo's ``parallel_to_aec_wrapper``) with clear
+    errors where the stock wrapper would fail deep inside (stepping or observing before ``reset``)."""
+
+    def _check_reset(self, what: str) -> None:
+        if not hasattr(self, "agent_selection"):
+            raise MassError(f"{what} called before reset(): call env.reset(seed=...) first")
+
+    def step(self, action: Any) -> None:
+        self._check_reset("step()")
+        super().step(action)
+
+    def observe(self, agent: str) -> Any:
+        self._check_reset("observe()")
+        return super().observe(agent)
+
+    def last(self, observe: bool = True) -> Any:
+        self._check_reset("last()")
+        return super().last(observe)
+
+
+def raw_env(**kwargs: Any) -> MassAECEnv:
+    """The game as an unwrapped PettingZoo AEC env (``MassAECEnv`` over ``parallel_env``), as
+    PettingZoo's own environments define ``raw_env``."""
+    return MassAECEnv(parallel_env(**kwargs))
 
 
 def env(**kwargs: Any) -> Any:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from gymnasium import spaces
 
 from .errors import MassError
 
@@ -145,3 +146,44 @@ class PrincipalObsLayout(ObservationLayout):
     def infer(cls, obs_size: int, n_types: int) -> PrincipalObsLayout:
         """The layout of a leader observation of ``obs_size`` values for ``n_types`` types."""
         return cls(n_types, cls(n_types, 1).infer_window(obs_size))
+
+
+class FollowerObsLayout(ObservationLayout):
+    """A follower's observation as one fixed-width ``Box`` (the env's ``follower_obs="box"``).
+
+    Every type gets the same shape, whatever it sees: the features of *all* modalities (columns of
+    modalities the type does not see are 0) plus a 0/1 mask of the columns it sees, so one policy
+    can be shared by all types (SuperSuit's parameter sharing) and still knows which type it plays.
+    """
+
+    def __init__(self, n_symbols: int, n_features: int, n_types: int) -> None:
+        N, F, K = int(n_symbols), int(n_features), int(n_types)
+        self.n_symbols, self.n_features, self.n_types = N, F, K
+        super().__init__((
+            Piece("features", (N, F), doc="point-in-time features of every modality, 0 where unseen or unknown"),
+            Piece("feature_mask", (F,), doc="1 for the feature columns this type's modalities see"),
+            Piece("universe", (N,), doc="1 for stocks in today's universe"),
+            Piece("commitment", (K + 2,), doc="applied commitment: d, alpha, inertia/inertia_max"),
+        ), 1)
+
+
+class SignalBox(spaces.Box):
+    """A follower's action space: ``Box(-1, 1, (n_agents, N))`` of scores, where **NaN means "this
+    agent did not look at this stock"** (missing, not zero: the game leaves it out of the type's
+    moments). ``contains`` accepts NaN entries for that reason; ``sample`` looks at every stock.
+    Values outside [-1, 1] are clipped and counted (or an error with ``strict_actions``), as for the
+    leader's action; inf is an error.
+    """
+
+    def __init__(self, n_agents: int, n_symbols: int) -> None:
+        super().__init__(-1.0, 1.0, (int(n_agents), int(n_symbols)), np.float32)
+
+    def contains(self, x: object) -> bool:
+        a = np.asarray(x)
+        if a.shape != self.shape or not np.issubdtype(a.dtype, np.floating):
+            return False
+        seen = ~np.isnan(a)
+        return bool(np.all((a[seen] >= -1.0) & (a[seen] <= 1.0)))
+
+    def __repr__(self) -> str:
+        return f"SignalBox(-1.0, 1.0, {self.shape}, float32; NaN = did not look)"

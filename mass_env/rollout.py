@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .game.infos import payoffs_from_info
 from .game.stackelberg import Payoff
 from .roles import PRINCIPAL, DecisionContext, Follower, Principal
 
@@ -77,8 +78,8 @@ def reset_followers(followers: Mapping[str, Any], seed: int | None) -> None:
 
 
 def paid_of(infos: Mapping[str, Any]) -> tuple[Payoff, ...]:
-    """The payoffs realised at this step, from the leader's info (``infos[PRINCIPAL]["payoffs"]``)."""
-    return tuple(infos.get(PRINCIPAL, {}).get("payoffs", ()))
+    """The payoffs realised at this step, rebuilt from the leader's numeric info (``n_paid``, ``paid_*``)."""
+    return payoffs_from_info(infos[PRINCIPAL]) if PRINCIPAL in infos else ()
 
 
 def rollout(env: MassStackelbergEnv, leader: Principal, followers: Mapping[str, Follower], *,

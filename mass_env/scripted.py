@@ -9,6 +9,13 @@ forms its style's view as a weighted sum of "channels", and hands each of its ``
 noisy copy restricted to that agent's own random subset of the universe (``n_candidates`` stocks,
 drawn afresh each day, like MASS's candidate pools). Stocks an agent did not see are NaN.
 
+``output`` says what an agent hands in: ``"score"`` a continuous score in [-1, 1] per candidate, or
+``"select"`` MASS's answer, 1 for its ``n_select`` best candidates and 0 for the others. ``draw``
+says how candidates are drawn: ``"distinct"`` (``n_candidates`` different stocks) or
+``"replacement"`` (MASS's selectors: ``random.choices``, ``n_candidates`` draws with replacement,
+so ~16.6 distinct stocks of 50 are seen). ``output="select", draw="replacement"`` is the paper's
+``signals="mass_picks"`` (``experiments.fidelity``).
+
 Randomness comes only from ``numpy.random.default_rng([seed, type_id, day])``: the same seed gives
 the same signals whatever the order of calls, and no global RNG is touched.
 """
@@ -30,6 +37,7 @@ from .roles import DecisionContext
 
 FloatArray = npt.NDArray[np.float64]
 Output = Literal["score", "select"]
+Draw = Literal["distinct", "replacement"]
 
 #: channel -> (modality that must be visible, feature combination)
 CHANNELS: dict[str, tuple[Modality, dict[str, float]]] = {
@@ -39,6 +47,11 @@ CHANNELS: dict[str, tuple[Modality, dict[str, float]]] = {
     "value": (Modality.VALUE, {"bp": 0.5, "ep": 0.5}),
     "macro": (Modality.MACRO, {}),  # macro level x beta, computed specially
 }
+
+#: The value channel on MASS's anonymised price-value features (``mass_env.data.modalities.MASS_PV_FEATURES``):
+#: the sign the MASS prompt states for each ("negatively correlated with future returns" for 0, 1, 2 and 4,
+#: "positively" for 3 and 5), equal weights summing to 1 in absolute value like ``bp``/``ep``.
+VALUE_ANONYMISED: dict[str, float] = {f"pv_{i}": s / 6.0 for i, s in enumerate((-1, -1, -1, 1, -1, 1))}
 
 #: style -> channel weights
 STYLE_CHANNELS: dict[str, dict[str, float]] = {
@@ -61,10 +74,13 @@ class ScriptedInvestor:
     n_candidates: int = 20
     output: Output = "score"
     n_select: int = 5
+    draw: Draw = "distinct"
 
     def __post_init__(self) -> None:
         if self.output not in ("score", "select"):
             raise ValueError(f"output must be 'score' or 'select', got {self.output!r}")
+        if self.draw not in ("distinct", "replacement"):
+            raise ValueError(f"draw must be 'distinct' or 'replacement', got {self.draw!r}")
         if self.noise < 0 or self.n_candidates < 1 or self.n_select < 1:
             raise ValueError("noise >= 0, n_candidates >= 1 and n_select >= 1 are required")
         idx = {n: i for i, n in enumerate(self.feature_names)}
@@ -79,6 +95,8 @@ class ScriptedInvestor:
             if channel == "macro":
                 self._macro_weight = cw
                 continue
+            if channel == "value" and "bp" not in idx and "pv_0" in idx:
+                combo = VALUE_ANONYMISED
             for fname, fw in combo.items():
                 if fname not in idx:
                     raise ValueError(f"feature {fname!r} missing from observation of {self.itype.name}")
@@ -108,8 +126,12 @@ class ScriptedInvestor:
         keys[:, ~universe] = np.inf
         k = min(self.n_candidates, int(universe.sum()))
         seen = np.zeros((M, base.size), dtype=bool)
-        if k > 0:
+        if k > 0 and self.draw == "distinct":
             pick = np.argpartition(keys, k - 1, axis=1)[:, :k]
+            np.put_along_axis(seen, pick, True, axis=1)
+        elif k > 0:  # MASS: n_candidates draws with replacement from the universe; duplicates seen once
+            uni_idx = np.flatnonzero(universe)
+            pick = uni_idx[rng.integers(0, uni_idx.size, size=(M, self.n_candidates))]
             np.put_along_axis(seen, pick, True, axis=1)
         raw = base[None, :] + self.noise * noise
         if self.output == "score":
@@ -125,13 +147,13 @@ class ScriptedInvestor:
 
 
 def scripted_followers(env: Any, *, seed: int = 0, noise: float = 1.0, n_candidates: int = 20,
-                       output: Output = "score") -> dict[str, ScriptedInvestor]:
+                       output: Output = "score", draw: Draw = "distinct") -> dict[str, ScriptedInvestor]:
     """One scripted policy per follower agent of a ``MassStackelbergEnv`` (keyed by agent name)."""
     base = getattr(env, "unwrapped", env)
     return {
         f"investor_{t.type_id}": ScriptedInvestor(
             t, base.feature_names[f"investor_{t.type_id}"], seed=seed, noise=noise,
-            n_candidates=n_candidates, output=output)
+            n_candidates=n_candidates, output=output, draw=draw)
         for t in base.types
     }
 

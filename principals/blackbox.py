@@ -155,12 +155,18 @@ class Objective:
     turnover_penalty: float = 0.0
     inertia: float = 0.0
     evaluations: int = 0
+    #: yesterday's raw (unnormalised) weights: when set, the turnover is charged on raw weights
+    #: (the paper's engine) instead of on the normalised ones against ``previous``
+    raw_previous: FloatArray | None = None
 
     def __call__(self, X: npt.ArrayLike) -> FloatArray:
         w, a = self.space.decode(X)
         self.evaluations += w.shape[0]
-        return self.window.fitness(w, a, component=self.component, previous=self.previous,
-                                   turnover_penalty=self.turnover_penalty, inertia=self.inertia)
+        if self.raw_previous is None:
+            return self.window.fitness(w, a, component=self.component, previous=self.previous,
+                                       turnover_penalty=self.turnover_penalty, inertia=self.inertia)
+        f = self.window.fitness(w, a, component=self.component, previous=self.previous, inertia=self.inertia)
+        return f - self.turnover_penalty * np.abs(w - self.raw_previous).sum(1) / 2.0
 
 
 def optimise(optimizer: AskTellOptimizer, objective: Objective, x0: npt.ArrayLike,
@@ -270,7 +276,11 @@ class BlackBoxPrincipal(WindowedLeader):
         if inertia and prev is None:
             raise ValueError(f"{self.name}: a search with inertia > 0 needs previous (today's applied weights)")
         obj = Objective(window, self.space, self.component, prev, mu, inertia if prev is not None else 0.0)
-        start = self._x if x0 is None else np.asarray(x0, dtype=np.float64)
+        start = (self._x if x0 is None else np.asarray(x0, dtype=np.float64)).copy()
+        if self.window.turnover_weights == "raw" and mu:
+            obj.raw_previous = self.space.decode(start)[0][0]  # the start: yesterday's answer, unnormalised
+        if self.window.alpha_start == "reset" and self.space.learn_alpha:
+            start[self.space.n_types] = self.alpha0
         return optimise(self.optimizer, obj, start, self._rng, report=report)
 
     def current(self) -> tuple[FloatArray, float]:

@@ -13,6 +13,9 @@ the best sample, and the weights are softmax logits (the simplex without scale d
 * quiet and file-free: ``verbose=-9, verb_log=0, verb_disp=0``; flat-fitness and tolerance stops off
   (rank statistics have plateaus), so only the evaluation budget stops a search (counted here:
   pycma's own ``maxfevals`` check runs one generation past the budget);
+* ``encoding="positive"``, ``recommend="best"`` (with the window options ``alpha_start="reset"`` and
+  ``turnover_weights="raw"``) is the paper's engine: CMA-ES on raw weights bounded below at 1e-6
+  (their sum drifts; aggregation ignores the scale, the raw turnover does not), the best sample;
 * seeded: each search gets a seed >= 1 drawn from the principal's ``numpy.random.Generator``.
   pycma samples from numpy's *global* RNG, so its state is swapped in and out around every pycma
   call: the caller's global RNG is left exactly as it was, and results do not depend on it.
@@ -32,6 +35,10 @@ FloatArray = npt.NDArray[np.float64]
 T = TypeVar("T")
 
 
+#: lower bound of raw weights under ``encoding="positive"`` (the engine's ``bounds=[1e-6, None]``)
+MIN_RAW_WEIGHT = 1e-6
+
+
 class CMAES:
     """pycma's ``CMAEvolutionStrategy`` behind the ask/tell protocol of ``BlackBoxPrincipal``."""
 
@@ -39,13 +46,17 @@ class CMAES:
 
     def __init__(self, sigma0: float = 0.2, evals: int = 30, popsize: int | None = None,
                  diagonal: bool | None = None, diagonal_from: int = 100, alpha_std: float = 1.0,
-                 recommend: str = "mean", cma_options: Mapping[str, Any] | None = None) -> None:
+                 recommend: str = "mean", cma_options: Mapping[str, Any] | None = None,
+                 encoding: Encoding = "logits") -> None:
         if sigma0 <= 0 or evals < 1 or alpha_std <= 0:
             raise ValueError("need sigma0 > 0, evals >= 1 and alpha_std > 0")
         if popsize is not None and popsize < 2:
             raise ValueError(f"popsize must be >= 2, got {popsize}")
         if recommend not in ("mean", "best"):
             raise ValueError(f"recommend must be 'mean' or 'best', got {recommend!r}")
+        if encoding not in ("logits", "positive"):
+            raise ValueError(f"encoding must be 'logits' (softmax) or 'positive' (raw weights), got {encoding!r}")
+        self.encoding = encoding
         self.sigma0 = float(sigma0)
         self.evals = int(evals)
         self.popsize = popsize
@@ -76,22 +87,27 @@ class CMAES:
             opts["popsize"] = int(self.popsize)
         if self.diagonal if self.diagonal is not None else dim >= self.diagonal_from:
             opts["CMA_diagonal"] = True
+        low: list[float | None] = [MIN_RAW_WEIGHT if self.encoding == "positive" else None] * K
         if space.learn_alpha:
-            opts["bounds"] = [[None] * K + [0.0], [None] * K + [1.0]]
+            opts["bounds"] = [low + [0.0], [None] * K + [1.0]]
             opts["CMA_stds"] = [1.0] * K + [self.alpha_std]
+        elif self.encoding == "positive":
+            opts["bounds"] = [low, [None] * K]
         opts.update(self.cma_options)
         return opts
 
     def start(self, x0: FloatArray, space: SearchSpace, rng: np.random.Generator) -> None:
         import cma
 
-        if space.encoding != "logits":
-            raise ValueError("CMAES works on softmax logits (encoding 'logits')")
+        if space.encoding != self.encoding:
+            raise ValueError(f"this CMAES works on encoding {self.encoding!r}, the space is {space.encoding!r}")
         if space.dim < 2:
             raise ValueError("CMA-ES needs at least 2 dimensions (pycma does not do 1-D)")
         x = np.asarray(x0, dtype=np.float64).copy()
         if space.learn_alpha:  # keep the start strictly inside the alpha bounds
             x[space.n_types] = float(np.clip(x[space.n_types], 1e-6, 1 - 1e-6))
+        if self.encoding == "positive":
+            x[: space.n_types] = np.maximum(x[: space.n_types], MIN_RAW_WEIGHT)
         seed = int(rng.integers(1, 2**31 - 1))
         opts = self.options_for(space, seed)
         saved = np.random.get_state()

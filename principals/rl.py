@@ -2,9 +2,11 @@
 
 The policy is a stock stable-baselines3 model (PPO by default) trained directly on the Gymnasium
 view of the game, ``gymnasium.make("mass_env/Principal-v0", ...)``, with no wrapper: its action is
-the leader's ``Box(0, 1, (K+2,))`` (``[d_1..d_K, alpha, inertia/inertia_max]``, decoded by the game's
-``ActionCodec``) and its observation is the leader's flat, point-in-time ``Box(-1, 1)`` whose named
-pieces are declared once, in ``mass_env.observation.PrincipalObsLayout`` (``describe()`` prints them).
+the leader's symmetric ``Box(-1, 1, (K+2,))`` (decoded by the game's ``ActionCodec``: zero is equal
+weights, alpha 0.5, no inertia; policies trained before 0.2 on the ``Box(0, 1)`` "simplex" encoding are
+recognised by their action space and decoded with it) and its observation is the leader's flat,
+point-in-time ``Box(-1, 1)`` whose named pieces are declared once, in
+``mass_env.observation.PrincipalObsLayout`` (``describe()`` prints them).
 
 So the policy conditions on recent per-type skill, the previous action and consensus/disagreement
 statistics, never on a same-day signal or an unrealised return. ``W = GameConfig.obs_window``.
@@ -85,6 +87,16 @@ def rewindow_obs(obs: npt.ArrayLike, n_types: int, window_to: int) -> np.ndarray
     return PrincipalObsLayout.infer(o.shape[-1], n_types).rewindow(o, window_to)
 
 
+def action_encoding_of(space: Any) -> str:
+    """``symmetric`` for a ``Box(-1, 1)`` action space, ``simplex`` for the old ``Box(0, 1)``."""
+    low = float(np.min(space.low))
+    if low == -1.0:
+        return "symmetric"
+    if low == 0.0:
+        return "simplex"
+    raise ValueError(f"a leader policy's action space must be Box(-1, 1) or Box(0, 1), got low={low}")
+
+
 def load_policy(path: str | Path, *, algo: str | None = None, device: str = "cpu") -> tuple[Any, dict[str, Any]]:
     """Load ``(model, metadata)``; metadata is inferred from the model's spaces when no JSON exists."""
     zpath, jpath = policy_paths(path)
@@ -98,6 +110,7 @@ def load_policy(path: str | Path, *, algo: str | None = None, device: str = "cpu
     meta.setdefault("n_types", K)
     meta.setdefault("obs_window", obs_window_of(int(model.observation_space.shape[0]), K))
     meta.setdefault("inertia_max", meta.pop("lambda_max", 1.0))  # policies saved before 0.2 say lambda_max
+    meta["action_encoding"] = action_encoding_of(model.action_space)  # the model's space is the truth
     if int(meta["n_types"]) != K:
         raise ValueError(f"{jpath}: n_types {meta['n_types']} disagrees with the model's action space ({K} types)")
     return model, meta
@@ -132,7 +145,8 @@ class RLPrincipal:
         self.threads = threads
         self.n_types = int(self.meta["n_types"])
         self.obs_window = int(self.meta["obs_window"])
-        self.codec = ActionCodec(self.n_types, float(self.meta["inertia_max"]))
+        self.codec = ActionCodec(self.n_types, float(self.meta["inertia_max"]),
+                                 encoding=str(self.meta["action_encoding"]))
         self.actions: list[np.ndarray] = []
 
     def reset(self, n_types: int, *, seed: int | None = None) -> None:

@@ -32,6 +32,11 @@ class WindowOptions:
         inertia: the mechanism's inertia the leader commits to (0: none); candidates are scored as
             the mechanism will apply them.
         min_days: optimise only once the window holds this many days (None: the leader's default).
+        alpha_start: where a learned alpha's daily search starts: ``"warm"`` (yesterday's answer) or
+            ``"reset"`` (``alpha`` every day, as the paper's engine did with ``alpha_init`` 0.5).
+        turnover_weights: the weights the fitness's turnover is measured on: ``"normalised"`` (the
+            simplex, what the game charges) or ``"raw"`` (the optimiser's unnormalised weights against
+            yesterday's, as the paper's engine did; scale-dependent).
     """
 
     component: Component = Component.SIGNAL
@@ -42,9 +47,15 @@ class WindowOptions:
     turnover_penalty: float | None = None
     inertia: float = 0.0
     min_days: int | None = None
+    alpha_start: str = "warm"
+    turnover_weights: str = "normalised"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "component", Component.parse(self.component))
+        if self.alpha_start not in ("warm", "reset"):
+            raise ValueError(f"alpha_start must be 'warm' or 'reset', got {self.alpha_start!r}")
+        if self.turnover_weights not in ("normalised", "raw"):
+            raise ValueError(f"turnover_weights must be 'normalised' or 'raw', got {self.turnover_weights!r}")
         if self.lookback < 1 or self.fitness_horizon < 1:
             raise ValueError("lookback and fitness_horizon must be >= 1")
         if not 0.0 <= self.alpha <= 1.0:

@@ -97,7 +97,7 @@ def test_turnover_and_inertia():
 
 
 def test_codec_round_trip_and_zero_fallback():
-    c = ActionCodec(3, inertia_max=2.0)
+    c = ActionCodec(3, inertia_max=2.0, encoding="simplex")
     a = c.decode(np.array([0.2, 0.2, 0.6, 0.3, 0.5]))
     np.testing.assert_allclose(a.normalised, [0.2, 0.2, 0.6])
     assert a.alpha == pytest.approx(0.3) and a.inertia == pytest.approx(1.0)
@@ -109,6 +109,30 @@ def test_codec_round_trip_and_zero_fallback():
         c.decode(np.array([np.nan, 0, 0, 0, 0]))
     with pytest.raises(ActionError):
         c.decode(np.zeros(4))
+    c.reset_counts()
+    assert c.zero_weight_fallbacks == 0
+    with pytest.raises(ActionError, match="encoding"):
+        ActionCodec(3, encoding="logits")
+
+
+def test_symmetric_codec_zero_is_neutral_and_round_trips():
+    c = ActionCodec(3, inertia_max=2.0)
+    assert c.space.low.min() == -1.0 and c.space.high.max() == 1.0
+    z = c.decode(np.zeros(5))  # the zero action: equal weights, alpha 0.5, no inertia
+    np.testing.assert_allclose(z.normalised, np.full(3, 1 / 3))
+    assert z.alpha == 0.5 and z.inertia == 0.0
+    assert c.decode(np.r_[0, 0, 0, 0, -1.0]).inertia == 0.0  # negative inertia coordinate: none
+    a = PrincipalAction(np.array([0.2, 0.2, 0.6]), 0.3, 1.0)
+    b = c.decode(c.encode(a))
+    np.testing.assert_allclose(b.normalised, a.normalised, atol=1e-6)
+    assert b.alpha == pytest.approx(0.3, abs=1e-6) and b.inertia == pytest.approx(1.0, abs=1e-6)
+    extreme = c.decode(np.r_[1.0, -1.0, -1.0, 0, 0])
+    assert extreme.normalised[0] > 0.99  # the box reaches (almost) all weight on one type
+    assert c.clipped_values == 0
+    c.decode(np.r_[7.0, 1, 1, 1.7, 0])  # out of range: clipped, counted (two values)
+    assert c.clipped_values == 2
+    with pytest.raises(ActionError, match="strict"):
+        ActionCodec(3, strict=True).decode(np.r_[7.0, 1, 1, 0, 0])
 
 
 def test_moments_do_not_depend_on_agent_order(rng):
@@ -121,3 +145,22 @@ def test_moments_do_not_depend_on_agent_order(rng):
     for a, b in zip((grouped.count, grouped.total, grouped.total_sq),
                     (shuffled.count, shuffled.total, shuffled.total_sq)):
         np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+@pytest.mark.parametrize("rule", ["agent", "mass", "selection_rate"])
+def test_a_prepared_basis_weighs_like_a_per_day_loop(rng, rule):
+    """``WeighingBasis`` (what scoring windows re-weigh thousands of times) gives, for a population of
+    candidates over several days at once, what aggregating each (candidate, day) alone gives."""
+    from mass_env.game.aggregation import TypeMoments, WeighingBasis
+
+    L, A, N, K, P = 4, 12, 9, 3, 5
+    agent_type = np.repeat(np.arange(K), A // K)
+    x = np.where(rng.random((L, A, N)) < 0.6, rng.uniform(-1, 1, (L, A, N)), np.nan)
+    mom = type_moments(x, agent_type, K)
+    w, a = rng.random((P, K)) + 0.05, rng.random(P)
+    got = aggregate(WeighingBasis.of(mom, rule), w, a)
+    for p in range(P):
+        for day in range(L):
+            one = aggregate(TypeMoments(mom.count[day], mom.total[day], mom.total_sq[day]), w[p], float(a[p]), rule)
+            for name in ("consensus", "disagreement", "signal"):
+                np.testing.assert_allclose(getattr(got, name)[p, day], getattr(one, name), atol=1e-12, equal_nan=True)

@@ -8,9 +8,10 @@ import mass_env
 from agents import scripted_followers
 from mass_env import PRINCIPAL, ActionError, GameConfig, MassStackelbergEnv, PrincipalObsLayout, build_types
 from mass_env.data.returns import ReturnSpec, forward_returns
+from mass_env.game.mechanism import LOGIT_SCALE
 from mass_env.game.metrics import rank_ic
-from mass_env.rollout import follower_actions
-from mass_env.testing import first_divergence, perturb_after, record_trajectory
+from mass_env.rollout import follower_actions, paid_of
+from mass_env.testing import _equal, first_divergence, perturb_after, record_trajectory
 
 
 def make_env(panel, **kw):
@@ -21,9 +22,8 @@ def make_env(panel, **kw):
 def adaptive_leader(layout):
     """A leader that really uses its observation: weights tilt toward types with good paid ICs."""
     def act(obs, info):
-        ric = layout.unpack(obs)["type_ic"].mean(0)
-        w = np.exp(5 * ric)
-        return np.concatenate([w / w.max(), [0.6, 0.1]]).astype(np.float32)
+        ric = layout.unpack(obs)["type_ic"].mean(0)  # weights softmax(5 x ric), alpha 0.6, inertia 0.1
+        return np.concatenate([np.clip(5 * ric / LOGIT_SCALE, -1, 1), [0.2, 0.1]]).astype(np.float32)
     return act
 
 
@@ -92,15 +92,16 @@ def test_rewards_are_paid_only_when_realised(small_market):
         acts[PRINCIPAL] = np.full(10, 0.5, np.float32)
         day = env.game.t
         obs, rew, term, trunc, infos = env.step(acts)
-        paid = infos[PRINCIPAL]["paid"]
+        paid = paid_of(infos)
         if day - env.game.start < delay:
-            assert paid == [] and rew[PRINCIPAL] == 0.0
+            assert paid == () and rew[PRINCIPAL] == 0.0 and infos[PRINCIPAL]["n_paid"] == 0
         else:
             (pay,) = paid
-            assert pay["day"] == day - delay and pay["paid_on"] == day
-            rec = env.game.records[pay["day"] - env.game.start]
-            want = rank_ic(rec.signal, R[pay["day"]])
-            assert pay["rank_ic"] == pytest.approx(want, abs=1e-12)
+            assert pay.day == day - delay and pay.paid_on == day
+            rec = env.game.records[pay.day - env.game.start]
+            assert _equal(pay, rec.paid)  # rebuilt exactly from the numeric infos
+            want = rank_ic(rec.signal, R[pay.day])
+            assert pay.rank_ic == pytest.approx(want, abs=1e-12)
             assert rew[PRINCIPAL] == pytest.approx(want)
         steps += 1
     assert steps == env.game.n_steps and env.agents == []
@@ -113,10 +114,10 @@ def test_stability_penalty_and_lambda_inertia(small_market):
     env = make_env(p, turnover_penalty=0.5, horizon=1)
     obs, infos = env.reset(seed=0)
     pol = scripted_followers(env, seed=0)
-    flip = [np.array([1, 0, 0, 0, 0, 0, 0, 0, 0.5, 0.0]), np.array([0, 1, 0, 0, 0, 0, 0, 0, 0.5, 1.0])]
+    flip = [mass_env.PrincipalAction(np.eye(8)[0], 0.5, 0.0), mass_env.PrincipalAction(np.eye(8)[1], 0.5, 1.0)]
     for i in range(6):
         acts = follower_actions(pol, obs, infos, env.agents)
-        acts[PRINCIPAL] = flip[i % 2].astype(np.float32)
+        acts[PRINCIPAL] = flip[i % 2]
         obs, rew, *_ = env.step(acts)
     recs = env.game.records
     # day 2 applies [0,1,...] with lambda=1 on top of day 1's [1,0,...]: halfway
@@ -133,17 +134,57 @@ def test_bad_actions_raise_clear_errors(small_market):
     acts = follower_actions(pol, obs, infos, env.agents)
     with pytest.raises(ActionError, match="missing"):
         env.step(acts)
+    with pytest.raises(ActionError, match="unknown agents"):
+        env.step({**acts, PRINCIPAL: np.zeros(10), "investor_99": np.zeros((4, 30))})
     for bad in (np.full(10, np.nan), np.ones(7)):
         with pytest.raises(ActionError):
             env.step({**acts, PRINCIPAL: bad})
     with pytest.raises(ActionError, match="shape"):
-        env.step({**acts, PRINCIPAL: np.ones(10), "investor_0": np.zeros((3, 30))})
-    with pytest.raises(ActionError, match=r"\[-1, 1\]"):
-        env.step({**acts, PRINCIPAL: np.ones(10), "investor_0": np.full((4, 30), 3.0)})
+        env.step({**acts, PRINCIPAL: np.zeros(10), "investor_0": np.zeros((3, 30))})
+    with pytest.raises(ActionError, match="inf"):
+        env.step({**acts, PRINCIPAL: np.zeros(10), "investor_0": np.full((4, 30), np.inf)})
     with pytest.raises(ActionError):
         env.step({**acts, PRINCIPAL: mass_env.PrincipalAction(np.ones(8), 0.5, inertia=5.0)})
-    obs, rew, *_ = env.step({**acts, PRINCIPAL: np.zeros(10)})  # all-zero d: uniform, counted
-    assert env.game.codec.zero_weight_fallbacks == 1
+    assert env.game.t == env.game.start  # nothing above played a day
+
+
+def test_out_of_range_actions_are_clipped_and_counted_or_rejected_in_strict_mode(small_market):
+    """One policy for the leader and the followers: clip and count in infos, or an error (strict)."""
+    env = make_env(small_market[0])
+    obs, infos = env.reset(seed=0)
+    assert infos[PRINCIPAL]["clipped_values"] == 0 and infos["investor_0"]["clipped_values"] == 0
+    acts = follower_actions(scripted_followers(env, seed=0), obs, infos, env.agents)
+    loud = np.where(np.isfinite(acts["investor_0"]), 3.0, np.nan)  # NaN = did not look: never counted
+    obs, _, _, _, infos = env.step({**acts, PRINCIPAL: np.r_[7.0, np.zeros(7), 1.7, 0.0], "investor_0": loud})
+    assert infos[PRINCIPAL]["clipped_values"] == 2  # d_1 = 7 and alpha = 1.7
+    assert infos["investor_0"]["clipped_values"] == int(np.isfinite(loud).sum())
+    assert infos["investor_1"]["clipped_values"] == 0
+    assert infos[PRINCIPAL]["alpha"] == 1.0  # clipped to the box edge, alpha = (1 + 1) / 2
+    assert env.game.records[0].signal[np.isfinite(env.game.records[0].signal)].size > 0
+    _, infos = env.reset(seed=0)
+    assert infos[PRINCIPAL]["clipped_values"] == 0 and infos["investor_0"]["clipped_values"] == 0  # per episode
+
+    strict = MassStackelbergEnv(small_market[0], build_types(8, 4), GameConfig(warmup_days=20, obs_window=8),
+                                strict_actions=True)
+    obs, infos = strict.reset(seed=0)
+    acts = follower_actions(scripted_followers(strict, seed=0), obs, infos, strict.agents)
+    with pytest.raises(ActionError, match="strict"):
+        strict.step({**acts, PRINCIPAL: np.r_[7.0, np.zeros(9)]})
+    with pytest.raises(ActionError, match="strict"):
+        strict.step({**acts, PRINCIPAL: np.zeros(10), "investor_0": loud})
+
+
+def test_simplex_encoding_zero_weight_fallback_is_counted_per_episode(small_market):
+    env = MassStackelbergEnv(small_market[0], build_types(8, 4), GameConfig(warmup_days=20, obs_window=8),
+                             action_encoding="simplex")
+    assert env.action_space(PRINCIPAL).low.min() == 0.0
+    pol = scripted_followers(env, seed=0)
+    for _ in range(2):
+        obs, infos = env.reset(seed=0)
+        acts = follower_actions(pol, obs, infos, env.agents)
+        obs, rew, *_, infos = env.step({**acts, PRINCIPAL: np.zeros(10)})  # all-zero d: uniform, counted
+        assert infos[PRINCIPAL]["zero_weight_fallbacks"] == 1
+        np.testing.assert_allclose(infos[PRINCIPAL]["applied_weights"], np.full(8, 1 / 8))
 
 
 def test_populations_are_one_argument_away():

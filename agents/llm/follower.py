@@ -84,6 +84,7 @@ class LLMInvestor:
     output: Output = "score"
     n_select: int = 5
     decode: Decode = DEFAULT_DECODE
+    draw: str = "distinct"
     briefs: BriefCache | None = None
     personas: int = 1
     risk: float = 0.0
@@ -100,6 +101,8 @@ class LLMInvestor:
             raise ValueError(f"personas must be 1..{len(PERSONAS)} (prompt variants per type), got {self.personas}")
         if not np.isfinite(self.risk) or self.risk < 0:
             raise ValueError(f"risk (the spread of risk appetites within a type) must be >= 0, got {self.risk}")
+        if self.draw not in ("distinct", "replacement"):
+            raise ValueError(f"draw must be 'distinct' or 'replacement' (MASS), got {self.draw!r}")
         if self.briefs is None:
             self.briefs = BriefCache(self.panel)
 
@@ -149,7 +152,12 @@ class LLMInvestor:
         for m in range(self.itype.n_agents):
             rng = self._rng(m, day)
             k = min(self.n_candidates, uni_idx.size)
-            cand = np.sort(rng.choice(uni_idx, size=k, replace=False)) if k else np.zeros(0, dtype=int)
+            if not k:
+                cand = np.zeros(0, dtype=int)
+            elif self.draw == "distinct":
+                cand = np.sort(rng.choice(uni_idx, size=k, replace=False))
+            else:  # MASS's selectors: n_candidates draws with replacement, each stock listed once
+                cand = np.unique(rng.choice(uni_idx, size=self.n_candidates, replace=True))
             items = tuple(item(int(i)) for i in cand)
             reqs.append(Request(
                 agent=f"{self.agent_name}/{m}", type_id=self.itype.type_id, agent_index=m, day=day,
@@ -276,8 +284,8 @@ class LLMFollowers(dict):
 def llm_followers(env: Any, backend: str | Backend = "local", *, seed: int = 0,
                   cache: ResponseCache | str | Path | None = None, cache_mode: str = "readwrite",
                   retry_failed: bool = False, n_candidates: int = 20, output: Output = "score",
-                  n_select: int = 5, decode: Decode = DEFAULT_DECODE, personas: int = 1, risk: float = 0.0,
-                  anonymize: bool | None = None,
+                  n_select: int = 5, decode: Decode = DEFAULT_DECODE, draw: str = "distinct", personas: int = 1,
+                  risk: float = 0.0, anonymize: bool | None = None,
                   backend_options: Mapping[str, Any] | None = None) -> LLMFollowers:
     """One LLM policy per follower agent of a ``MassStackelbergEnv`` (keyed by agent name), like
     ``scripted_followers``. ``backend`` is a backend object or a name for ``make_backend``;
@@ -295,8 +303,8 @@ def llm_followers(env: Any, backend: str | Backend = "local", *, seed: int = 0,
     out = LLMFollowers({
         f"investor_{t.type_id}": LLMInvestor(
             t, tuple(base.feature_names[f"investor_{t.type_id}"]), base.panel, be, seed=seed,
-            n_candidates=n_candidates, output=output, n_select=n_select, decode=decode, briefs=briefs,
-            personas=personas, risk=risk)
+            n_candidates=n_candidates, output=output, n_select=n_select, decode=decode, draw=draw,
+            briefs=briefs, personas=personas, risk=risk)
         for t in base.types
     })
     out.backend = be

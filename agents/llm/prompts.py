@@ -29,7 +29,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mass_env.data.modalities import Modality, industry_raw, macro_levels, market_beta, ohlcv_raw
+from mass_env.data.modalities import (
+    MASS_PV_FEATURES,
+    Modality,
+    industry_raw,
+    macro_levels,
+    market_beta,
+    ohlcv_raw,
+    value_feature_names,
+)
 from mass_env.data.panel import MarketPanel
 from mass_env.data.view import PointInTimeView
 from mass_env.game.investors import InvestorType
@@ -79,6 +87,11 @@ ITEM_OHLCV = "{sym}: 5 days {r5} ({w5}), 20 days {r20} ({w20}), volatility {wvol
 ITEM_INDUSTRY = " Sector {sector}: 20 days {s20} ({ws20})."
 ITEM_VALUE = " P/E {pe}, P/B {pb} ({wcheap})."
 ITEM_MACRO = " Beta {beta} ({wbeta})."
+#: MASS's anonymised price-value features (``valuations="mass_anonymised"``), with what MASS's field
+#: descriptions said of their sign (paraphrased): the hint that let its LLM read the alpha off them.
+ITEM_PV = " Price-value features 0-5: {values}."
+PV_TEXT = ("Price-value features 0-5 are anonymised factors: in theory 0, 1, 2 and 4 relate negatively and "
+           "3 and 5 positively to returns over the next 1-5 days.\n")
 
 SEES = {Modality.OHLCV: "prices and volumes", Modality.INDUSTRY: "sector returns",
         Modality.VALUE: "valuations", Modality.MACRO: "macro indicators and market betas"}
@@ -161,6 +174,7 @@ class DayBrief:
     stock_parts: dict[Modality, list[str]]   # modality -> per-stock text part (N,)
     sector_text: str
     macro_text: str
+    value_text: str = ""
     symbols: tuple[str, ...] = ()     # the symbols the prompts name (anonymous codes when anonymized)
 
     @classmethod
@@ -208,6 +222,11 @@ class DayBrief:
         wc = quintile_words(cheap, uni, CHEAP_WORDS)
         parts[Modality.VALUE] = [ITEM_VALUE.format(pe=fmt_num(pe[i]), pb=fmt_num(pb[i]), wcheap=wc[i])
                                  for i in range(N)]
+        value_text = ""
+        if value_feature_names(panel.valuation) == MASS_PV_FEATURES:  # MASS's features replace P/E, P/B
+            pv = np.column_stack([view.at(k) for k in MASS_PV_FEATURES])
+            parts[Modality.VALUE] = [ITEM_PV.format(values=", ".join(fmt_num(v) for v in pv[i])) for i in range(N)]
+            value_text = PV_TEXT
         # macro: each stock's beta; market-wide levels with release dates go to the type segment
         beta = market_beta(view)
         wb = quintile_words(beta, uni)
@@ -227,7 +246,7 @@ class DayBrief:
                                                released=released))
             if items:
                 macro_text = MACRO_TEMPLATE.format(macro="; ".join(items))
-        return cls(day, date, uni, day_text, parts, sector_text, macro_text, syms)
+        return cls(day, date, uni, day_text, parts, sector_text, macro_text, value_text, syms)
 
     def type_text(self, itype: InvestorType, variant: int = 0) -> str:
         """The type segment; ``variant`` > 0 appends persona ``PERSONAS[variant]``."""
@@ -237,6 +256,8 @@ class DayBrief:
             context += self.sector_text
         if Modality.MACRO in itype.modalities:
             context += self.macro_text
+        if Modality.VALUE in itype.modalities:
+            context += self.value_text
         return TYPE_TEMPLATE.format(sees=sees, style=STYLE_TEXT[itype.style], context=context) + PERSONAS[variant]
 
     def item_text(self, itype: InvestorType, stock: int) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -161,18 +162,80 @@ def mass_macro(data_root: str | os.PathLike[str]) -> dict[str, MacroSeries]:
     return out
 
 
+#: SSE50 valuation sources (``valuations=``) and label sources (``labels=``) of ``load_sse50_window``.
+SSE50_VALUATIONS = ("baostock", "mass_anonymised")
+SSE50_LABELS = ("close", "mass")
+
+
 @register_dataset("sse50")
-def load_sse50_window(root: str | os.PathLike[str], *, macro: bool = True) -> MarketPanel:
+def load_sse50_window(root: str | os.PathLike[str], *, macro: bool = True, valuations: str = "baostock",
+                      labels: str = "close", start: str | None = None, end: str | None = None) -> MarketPanel:
     """The paper's SSE50 setting: 58 stocks x 140 days (2022-12..2023-06), point-in-time membership
     (``in_sse50_that_day``), MASS industry boards and returns (re-dated, see
-    ``mass_industry_returns``) and the MASS macro series aligned by release date."""
+    ``mass_industry_returns``) and the MASS macro series aligned by release date.
+
+    ``start`` / ``end`` (dates) take the same stocks from the longer 2020-2025 panel instead (MASS
+    membership; identical prices on the common days), e.g. to start early enough for every feature to
+    be warm on the paper's first evaluated day. ``valuations="mass_anonymised"`` replaces the baostock
+    valuations by MASS's anonymised price-value features (``with_mass_price_value``);
+    ``labels="mass"`` makes MASS's labels the panel's forward returns (``with_mass_labels``).
+    """
+    if valuations not in SSE50_VALUATIONS or labels not in SSE50_LABELS:
+        raise DataError(f"valuations must be one of {SSE50_VALUATIONS} and labels one of {SSE50_LABELS}, "
+                        f"got {valuations!r} / {labels!r}")
     root = _root(root)
-    df = normalise_columns(read_table(_file(root, SSE50_WINDOW)), "baostock")
-    return from_long_frame(
-        df, name="sse50 2022-12..2023-06 (baostock, survivorship: 600837 absent)",
-        industry_map=mass_industry_map(root), industry_returns=mass_industry_returns(root),
-        macro=mass_macro(root) if macro else None, member_column="in_sse50_that_day",
-    )
+    if start is None and end is None:
+        df = normalise_columns(read_table(_file(root, SSE50_WINDOW)), "baostock")
+        panel = from_long_frame(
+            df, name="sse50 2022-12..2023-06 (baostock, survivorship: 600837 absent)",
+            industry_map=mass_industry_map(root), industry_returns=mass_industry_returns(root),
+            macro=mass_macro(root) if macro else None, member_column="in_sse50_that_day",
+        )
+    else:
+        s, e = str(start or "2022-12-01"), str(end or "2023-06-30")
+        panel = _sse50_members(root, s, e, f"sse50 members {s}..{e} (point-in-time)", macro=macro)
+    if valuations == "mass_anonymised":
+        panel = with_mass_price_value(panel, root)
+    if labels == "mass":
+        panel = with_mass_labels(panel, root)
+    return panel
+
+
+def _mass_grid(panel: MarketPanel, path: Path, columns: Iterable[str]) -> dict[str, npt.NDArray[np.float64]]:
+    """Columns of a MASS (Stock, Date) parquet on the panel's (dates x symbols) grid; NaN where absent."""
+    cols = list(columns)
+    raw = pd.read_parquet(path, columns=["Stock", "Date", *cols])
+    raw["Date"] = pd.to_datetime(raw["Date"].astype(str), format="%Y%m%d")
+    raw["Stock"] = cn_code(raw["Stock"])
+    raw = raw[raw["Date"].isin(panel.dates) & raw["Stock"].isin(panel.symbols)]
+    out = {}
+    for c in cols:
+        wide = raw.pivot(index="Date", columns="Stock", values=c).reindex(index=panel.dates, columns=panel.symbols)
+        out[c] = wide.to_numpy(dtype=np.float64)
+    return out
+
+
+def with_mass_price_value(panel: MarketPanel, data_root: str | os.PathLike[str]) -> MarketPanel:
+    """``panel`` whose valuations are MASS's anonymised ``price_value_feature_0..5``
+    (``mass/sub_fudamental_data.parq``, value of date D known at the close of D, as MASS shows it on D)
+    as ``pv_0..pv_5``: what the VALUE modality then shows (``modalities.MASS_PV_FEATURES``)."""
+    cols = [f"price_value_feature_{i}" for i in range(6)]
+    grid = _mass_grid(panel, _file(_root(data_root), "mass/sub_fudamental_data.parq"), cols)
+    val = {f"pv_{i}": grid[c] for i, c in enumerate(cols)}
+    return replace(panel, valuation=val, name=panel.name + "; MASS anonymised price-value features")
+
+
+#: MASS label columns by horizon (``mass/ih_label.parq``).
+MASS_LABELS: Mapping[int, str] = {1: "1_15_labelB", 5: "5_15_labelB", 10: "10_15_labelB"}
+
+
+def with_mass_labels(panel: MarketPanel, data_root: str | os.PathLike[str]) -> MarketPanel:
+    """``panel`` whose forward returns at 1, 5 and 10 days are MASS's labels (``mass/ih_label.parq``):
+    row t is the return of a signal of day t from about t+1 (``returns.forward_returns``). NaN where
+    MASS has no label (non-members)."""
+    grid = _mass_grid(panel, _file(_root(data_root), "mass/ih_label.parq"), MASS_LABELS.values())
+    return replace(panel, labels={h: grid[c] for h, c in MASS_LABELS.items()},
+                   name=panel.name + "; MASS labels")
 
 
 # ---------------------------------------------------------------------------------------- index membership
@@ -187,7 +250,11 @@ def load_sse50_pretraining(root: str | os.PathLike[str], *, start: str = "2021-0
     ``load_sse50_window``; the RL leaders of the SSE50 table train here.
     A leader's observation is type-level, so a policy trained here acts on the window's 58 stocks.
     """
-    root = Path(root)
+    return _sse50_members(Path(root), start, end,
+                          f"sse50 members {start[:7]}..{end[:7]} (pre-window, point-in-time)")
+
+
+def _sse50_members(root: Path, start: str, end: str, name: str, *, macro: bool = True) -> MarketPanel:
     df = pd.read_parquet(root / "derived/sse50_evermembers_daily_2020_2025.parquet")
     d = pd.to_datetime(df["date"])
     df = normalise_columns(df[(d >= pd.Timestamp(start)) & (d <= pd.Timestamp(end))].reset_index(drop=True),
@@ -195,9 +262,9 @@ def load_sse50_pretraining(root: str | os.PathLike[str], *, start: str = "2021-0
     mem = pd.read_csv(root / "derived/sse50_membership_daily_2018_2023_from_MASS.csv", dtype={"symbol": str})
     keys = set(zip(pd.to_datetime(mem["date"]), mem["symbol"].str.zfill(6)))
     df["member"] = [(t, s) in keys for t, s in zip(pd.to_datetime(df["date"]), df["symbol"].astype(str))]
-    return from_long_frame(df, name=f"sse50 members {start[:7]}..{end[:7]} (pre-window, point-in-time)",
-                           industry_map=mass_industry_map(root), industry_returns=mass_industry_returns(root),
-                           macro=mass_macro(root), member_column="member")
+    return from_long_frame(df, name=name, industry_map=mass_industry_map(root),
+                           industry_returns=mass_industry_returns(root),
+                           macro=mass_macro(root) if macro else None, member_column="member")
 
 
 def _interval_membership(dates: pd.Series, symbols: pd.Series, history: pd.DataFrame) -> npt.NDArray[np.bool_]:

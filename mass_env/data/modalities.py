@@ -10,6 +10,7 @@ mean) and count them.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import IntFlag
 from itertools import combinations
@@ -53,16 +54,26 @@ def modality_combinations() -> list[Modality]:
 OHLCV_FEATURES = ("ret_1d", "ret_5d", "ret_20d", "vol_20d", "volume_ratio")
 INDUSTRY_FEATURES = ("ind_ret_1d", "ind_ret_5d", "ind_ret_20d", "rel_ret_5d")
 VALUE_FEATURES = ("ep", "bp", "sp", "turnover_5d")
+#: MASS's anonymised price-value features (``price_value_feature_0..5`` of ``sub_fudamental_data.parq``):
+#: a panel whose valuation holds these shows them as the VALUE modality instead of ``VALUE_FEATURES``.
+MASS_PV_FEATURES = tuple(f"pv_{i}" for i in range(6))
 
 
-def feature_names(modality: Modality, macro_names: tuple[str, ...]) -> tuple[str, ...]:
-    """Names of the features of one *single* modality flag."""
+def value_feature_names(valuation_keys: Collection[str] = ()) -> tuple[str, ...]:
+    """The VALUE modality's features for a panel with these valuation fields."""
+    return MASS_PV_FEATURES if MASS_PV_FEATURES[0] in valuation_keys else VALUE_FEATURES
+
+
+def feature_names(modality: Modality, macro_names: tuple[str, ...],
+                  valuation_keys: Collection[str] = ()) -> tuple[str, ...]:
+    """Names of the features of one *single* modality flag (``valuation_keys``: the panel's valuation
+    fields, which decide what VALUE shows)."""
     if modality == Modality.OHLCV:
         return OHLCV_FEATURES
     if modality == Modality.INDUSTRY:
         return INDUSTRY_FEATURES
     if modality == Modality.VALUE:
-        return VALUE_FEATURES
+        return value_feature_names(valuation_keys)
     if modality == Modality.MACRO:
         return ("beta_60d",) + tuple(f"macro_{n}" for n in macro_names)
     raise ValueError(f"feature_names takes a single modality, got {modality!r}")
@@ -141,6 +152,8 @@ def industry_raw(view: PointInTimeView) -> FloatArray:
 
 def value_raw(view: PointInTimeView) -> FloatArray:
     N = view.panel.n_symbols
+    if value_feature_names(view.panel.valuation) == MASS_PV_FEATURES:
+        return np.column_stack([view.at(k) for k in MASS_PV_FEATURES])
     cols = []
     for key in ("pe", "pb", "ps"):
         if key in view.panel.valuation:
@@ -189,7 +202,7 @@ def macro_levels(view: PointInTimeView) -> FloatArray:
 def compute_block(view: PointInTimeView, modality: Modality) -> FeatureBlock:
     """Features of one single modality as of ``view.asof``: ``(N, F)`` with NaN outside the universe."""
     uni = view.universe()
-    names = feature_names(modality, view.panel.macro_names)
+    names = feature_names(modality, view.panel.macro_names, view.panel.valuation)
     if modality == Modality.OHLCV:
         vals = _cs_z(ohlcv_raw(view), uni)
     elif modality == Modality.INDUSTRY:

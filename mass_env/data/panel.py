@@ -43,6 +43,9 @@ class MarketPanel:
         macro: (``T, M``) macro series already aligned by *release* date (value known at close t).
         macro_names: names of the macro columns.
         name: free-text description of where the panel came from.
+        labels: horizon -> (``T, N``) forward returns given by a vendor instead of computed from
+            ``adj_close`` (MASS's ``ih_label.parq``: row t is the return of a signal of day t, T+1
+            entry); empty (default) = close-to-close (``returns.forward_returns``).
         report: what loading masked or normalised (``quality.DataReport``; empty for clean input).
     """
 
@@ -64,6 +67,7 @@ class MarketPanel:
     macro: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
     macro_names: tuple[str, ...] = ()
     name: str = "panel"
+    labels: Mapping[int, FloatArray] = field(default_factory=dict)
     report: DataReport = field(default_factory=DataReport)
 
     def __post_init__(self) -> None:
@@ -98,6 +102,13 @@ class MarketPanel:
                 raise DataError(f"valuation[{key!r}] must have shape ({T}, {N}), got {a.shape}")
             val[key] = a
         object.__setattr__(self, "valuation", val)
+        labels = {}
+        for h, arr in dict(self.labels).items():
+            a = np.asarray(arr, dtype=np.float64)
+            if int(h) < 1 or a.shape != (T, N):
+                raise DataError(f"labels[{h!r}] must be a horizon >= 1 with shape ({T}, {N}), got {a.shape}")
+            labels[int(h)] = a
+        object.__setattr__(self, "labels", labels)
         mac = np.asarray(self.macro, dtype=np.float64)
         if mac.size == 0:
             mac = np.zeros((T, 0))
@@ -156,7 +167,7 @@ class MarketPanel:
             tradable=self.tradable[sl], is_st=self.is_st[sl], member=self.member[sl],
             industry_returns=self.industry_returns[sl],
             valuation={k: v[sl] for k, v in self.valuation.items()},
-            macro=self.macro[sl],
+            macro=self.macro[sl], labels={h: v[sl] for h, v in self.labels.items()},
         )
 
     def with_arrays(self, **arrays: object) -> MarketPanel:
@@ -168,6 +179,7 @@ class MarketPanel:
                self.tradable, self.is_st, self.member, self.industry, self.industry_returns,
                self.macro]
         out.extend(self.valuation.values())
+        out.extend(self.labels.values())
         return out
 
     def summary(self) -> str:

@@ -5,6 +5,10 @@ traded at the close of ``t + lag`` and held ``horizon`` trading days, so its ret
 ``adj_close[t+lag+h] / adj_close[t+lag] - 1`` and it is *realised* (known) at the close of day
 ``t + lag + h``. ``lag=1`` is the default: nobody trades at the close whose data they are reading.
 The return is NaN when the stock cannot trade on the entry or exit day, or the exit is past the data.
+
+A panel may instead carry a vendor's labels for a horizon (``MarketPanel.labels``, MASS's
+``ih_label.parq``, a T+1-entry convention): they are used as the lag-1 forward returns of that
+horizon, realised at the same close ``t + 1 + h``; other lags have no label and are an error.
 """
 
 from __future__ import annotations
@@ -45,6 +49,12 @@ class ReturnSpec:
 
 def forward_returns(panel: MarketPanel, spec: ReturnSpec) -> FloatArray:
     """``(T, N)`` forward returns of every decision day (NaN where not tradable / not yet in data)."""
+    if panel.labels:
+        if spec.lag != 1:
+            raise DataError(f"the panel's labels are T+1 returns; a lag of {spec.lag} has none")
+        if spec.horizon not in panel.labels:
+            raise DataError(f"the panel has labels for horizons {sorted(panel.labels)}, not {spec.horizon}")
+        return np.array(panel.labels[spec.horizon], dtype=np.float64)
     T = panel.n_days
     out = np.full((T, panel.n_symbols), np.nan)
     entry, exit_ = spec.lag, spec.delay

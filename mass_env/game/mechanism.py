@@ -91,22 +91,54 @@ def apply_inertia(proposed: npt.ArrayLike, previous: npt.ArrayLike, inertia: flo
     return (p + inertia * q) / (1.0 + inertia)
 
 
-class ActionCodec:
-    """Maps the bounded ``Box(0, 1, (K+2,))`` that RL libraries use to a ``PrincipalAction``.
+#: Leader action encodings: ``symmetric`` (default) and the pre-0.2 ``simplex`` one (kept for old policies).
+ENCODINGS = ("symmetric", "simplex")
+#: In the symmetric encoding the weights are ``softmax(LOGIT_SCALE * a[:K])``: a policy at the edges of
+#: the box can put up to ``e^(2 * LOGIT_SCALE)`` (~400x) more weight on one type than on another.
+LOGIT_SCALE = 3.0
+_TOL = 1e-6  # float32 round-off at the box edges is not "out of range"
 
-    Layout: ``[d_1..d_K, alpha, inertia / inertia_max]``. An all-zero ``d`` decodes to uniform weights
-    (documented, counted in ``zero_weight_fallbacks``) so that any point of the box is a valid action.
+
+class ActionCodec:
+    """Maps the bounded Box that RL libraries use to a ``PrincipalAction``.
+
+    ``encoding="symmetric"`` (default): ``Box(-1, 1, (K+2,))``, ``[z_1..z_K, a, i]`` decodes to weights
+    ``softmax(LOGIT_SCALE * z)``, ``alpha = (a + 1) / 2`` and ``inertia = inertia_max * max(i, 0)``. The
+    zero action is the neutral commitment (equal weights, alpha 0.5, no inertia), so an untrained
+    policy whose mean action is ~0 starts where a careful human would, not in a corner of the box.
+
+    ``encoding="simplex"``: the old ``Box(0, 1, (K+2,))`` = ``[d_1..d_K, alpha, inertia/inertia_max]``;
+    an all-zero ``d`` decodes to uniform weights (counted in ``zero_weight_fallbacks``). Its centre is
+    alpha 0.5 with half the inertia, and an untrained policy lands near pure disagreement; kept only
+    for policies trained with it (``principals.rl`` reads the encoding from the policy's action space).
+
+    Out-of-range values (one policy for the leader and the followers, see ``StackelbergGame``): values
+    outside the box are clipped to it and counted in ``clipped_values``; with ``strict=True`` they are
+    an ``ActionError`` instead. NaN or inf is always an error. Counters are per episode
+    (``reset_counts``, called by ``StackelbergGame.reset``).
     """
 
-    def __init__(self, n_types: int, inertia_max: float = 1.0) -> None:
+    def __init__(self, n_types: int, inertia_max: float = 1.0, *, encoding: str = "symmetric",
+                 strict: bool = False) -> None:
         if n_types < 1:
             raise ActionError("need at least one investor type")
         if not inertia_max >= 0:
             raise ActionError(f"inertia_max must be >= 0, got {inertia_max}")
+        if encoding not in ENCODINGS:
+            raise ActionError(f"unknown action encoding {encoding!r}; choose from {', '.join(ENCODINGS)}")
         self.n_types = int(n_types)
         self.inertia_max = float(inertia_max)
-        self.space = spaces.Box(0.0, 1.0, shape=(n_types + 2,), dtype=np.float32)
+        self.encoding = encoding
+        self.strict = bool(strict)
+        self.low = -1.0 if encoding == "symmetric" else 0.0
+        self.space = spaces.Box(self.low, 1.0, shape=(n_types + 2,), dtype=np.float32)
         self.zero_weight_fallbacks = 0
+        self.clipped_values = 0
+
+    def reset_counts(self) -> None:
+        """Start a new episode's counters (fallbacks and clipped values)."""
+        self.zero_weight_fallbacks = 0
+        self.clipped_values = 0
 
     def decode(self, box: npt.ArrayLike) -> PrincipalAction:
         a = np.asarray(box, dtype=np.float64)
@@ -114,21 +146,40 @@ class ActionCodec:
             raise ActionError(f"principal action must have shape ({self.n_types + 2},), got {a.shape}")
         if not np.isfinite(a).all():
             raise ActionError("principal action contains NaN or inf")
-        a = np.clip(a, 0.0, 1.0)
-        w = a[: self.n_types]
+        out = int(((a < self.low - _TOL) | (a > 1.0 + _TOL)).sum())
+        if out and self.strict:
+            raise ActionError(f"principal action has {out} value(s) outside [{self.low:g}, 1] (strict mode): "
+                              f"{np.round(a, 4).tolist()}")
+        self.clipped_values += out
+        a = np.clip(a, self.low, 1.0)
+        K = self.n_types
+        if self.encoding == "symmetric":
+            z = LOGIT_SCALE * a[:K]
+            w = np.exp(z - z.max())
+            return PrincipalAction(w / w.sum(), 0.5 * (a[K] + 1.0), self.inertia_max * max(float(a[K + 1]), 0.0))
+        w = a[:K]
         if w.sum() <= 1e-12:
             self.zero_weight_fallbacks += 1
-            w = np.ones(self.n_types)
-        return PrincipalAction(w, float(a[self.n_types]), self.inertia_max * float(a[self.n_types + 1]))
+            w = np.ones(K)
+        return PrincipalAction(w, float(a[K]), self.inertia_max * float(a[K + 1]))
 
     def encode(self, action: PrincipalAction) -> npt.NDArray[np.float32]:
+        """The box point that decodes to ``action`` (symmetric: exact while the largest/smallest weight
+        ratio is within ``e^(2 * LOGIT_SCALE)``; more extreme ratios and zero weights are clipped)."""
         if action.n_types != self.n_types:
             raise ActionError(f"action has {action.n_types} types, codec expects {self.n_types}")
         rel = 0.0 if self.inertia_max == 0 else min(action.inertia / self.inertia_max, 1.0)
-        return np.concatenate([action.normalised, [action.alpha, rel]]).astype(np.float32)
+        if self.encoding == "simplex":
+            return np.concatenate([action.normalised, [action.alpha, rel]]).astype(np.float32)
+        with np.errstate(divide="ignore"):
+            logw = np.log(action.normalised) / LOGIT_SCALE
+        fin = np.isfinite(logw)
+        centre = 0.5 * (logw[fin].max() + logw[fin].min())
+        z = np.clip(np.where(fin, logw - centre, -1.0), -1.0, 1.0)
+        return np.concatenate([z, [2.0 * action.alpha - 1.0, rel]]).astype(np.float32)
 
     def coerce(self, action: object) -> PrincipalAction:
-        """Accept a ``PrincipalAction`` or a Box vector."""
+        """Accept a ``PrincipalAction`` (validated, never clipped) or a Box vector (``decode``)."""
         if isinstance(action, PrincipalAction):
             if action.n_types != self.n_types:
                 raise ActionError(f"action has {action.n_types} types, expected {self.n_types}")

@@ -146,6 +146,9 @@ class RankICScorer:
         self.block_elements = int(block_elements)
         self._r_valid = np.isfinite(r)
         self._own = self._centred_return_ranks(self._r_valid)
+        # the usable set rarely depends on the candidate (coverage does not depend on the weights), so
+        # the return ranks of the last mask seen are kept: repeated calls rank the returns once
+        self._last: tuple[npt.NDArray[np.bool_], tuple[FloatArray, FloatArray, FloatArray]] | None = None
 
     def _centred_return_ranks(self, mask: npt.NDArray[np.bool_]) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Centred average ranks of the returns over ``mask`` (0 elsewhere), their norms, usable counts."""
@@ -169,7 +172,9 @@ class RankICScorer:
         out = np.full(s.shape[:2], np.nan)
         if same.any():
             mask = day_mask[same]
-            rc, rnorm, n = self._centred_return_ranks(day_mask)
+            if self._last is None or not np.array_equal(self._last[0], day_mask):
+                self._last = (day_mask, self._centred_return_ranks(day_mask))
+            rc, rnorm, n = self._last[1]
             out[:, same] = self._fast(s[:, same], mask, (rc[same], rnorm[same], n[same]))
         if not same.all():
             out[:, ~same] = rank_ic(s[:, ~same], self.returns[~same], min_stocks=self.min_stocks)

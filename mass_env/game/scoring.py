@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from .aggregation import Rule, TypeMoments, aggregate
+from .aggregation import Rule, TypeMoments, WeighingBasis, aggregate
 from .components import Component
 from .mechanism import apply_inertia, turnover
 from .metrics import RankICScorer
@@ -37,6 +37,7 @@ class ScoringWindow:
     min_stocks: int = 5
     calls: int = field(default=0, init=False)
     _scorer: RankICScorer | None = field(default=None, init=False, repr=False)
+    _basis: WeighingBasis | None = field(default=None, init=False, repr=False)
 
     @property
     def n_days(self) -> int:
@@ -54,7 +55,9 @@ class ScoringWindow:
         if self.n_days == 0:
             return np.full((w.shape[0], 0), np.nan)
         self.calls += 1
-        agg = aggregate(TypeMoments.from_stacked(self.moments), w, a, self.rule)
+        if self._basis is None:  # prepared once: a window is re-weighed many times
+            self._basis = WeighingBasis.of(TypeMoments.from_stacked(self.moments), self.rule)
+        agg = aggregate(self._basis, w, a)
         sig = Component.parse(component).pick(agg.consensus, agg.disagreement, agg.signal)
         if self._scorer is None:
             self._scorer = RankICScorer(self.returns, min_stocks=self.min_stocks)

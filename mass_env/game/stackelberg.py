@@ -28,7 +28,7 @@ from ..data.panel import MarketPanel
 from ..data.returns import REPORT_HORIZONS, ReturnSpec
 from ..data.view import ForwardReturnCache, PointInTimeView
 from ..errors import ActionError, MassError
-from .aggregation import Rule, TypeMoments, aggregate, type_moments
+from .aggregation import RULES, Rule, TypeMoments, aggregate, type_moments
 from .components import COMPONENTS, metric_column
 from .investors import InvestorType
 from .mechanism import ActionCodec, PrincipalAction, apply_inertia, turnover
@@ -43,7 +43,8 @@ FollowerReward = Literal["skill", "weighted_skill"]
 class GameConfig:
     """Rules of the game. ``turnover_penalty`` (mu) > 0 switches the stability constraint on;
     ``inertia_max`` bounds the inertia a leader may commit to (the Box action's last coordinate
-    is ``inertia / inertia_max``). Leaders read these rules from their ``DecisionContext``."""
+    ``i`` decodes to ``inertia_max * max(i, 0)``, see ``ActionCodec``). Leaders read these rules
+    from their ``DecisionContext``."""
 
     horizon: int = 10
     lag: int = 1
@@ -60,8 +61,8 @@ class GameConfig:
     def __post_init__(self) -> None:
         if self.turnover_penalty < 0 or not np.isfinite(self.turnover_penalty):
             raise MassError(f"turnover_penalty must be >= 0, got {self.turnover_penalty}")
-        if self.rule not in ("agent", "mass"):
-            raise MassError(f"rule must be 'agent' or 'mass', got {self.rule!r}")
+        if self.rule not in RULES:
+            raise MassError(f"rule must be one of {', '.join(RULES)}, got {self.rule!r}")
         if self.follower_reward not in ("skill", "weighted_skill"):
             raise MassError(f"unknown follower_reward {self.follower_reward!r}")
         if self.obs_window < 1 or self.warmup_days < 0 or self.min_stocks < 2:
@@ -134,9 +135,18 @@ class StepResult:
 
 
 class StackelbergGame:
-    """Day clock, mechanism and payoff ledger over a ``MarketPanel`` and a tuple of investor types."""
+    """Day clock, mechanism and payoff ledger over a ``MarketPanel`` and a tuple of investor types.
 
-    def __init__(self, panel: MarketPanel, types: Sequence[InvestorType], config: GameConfig | None = None) -> None:
+    Out-of-range actions, one policy for the leader's Box action and the followers' signals: values
+    outside their box are clipped and counted per episode (``codec.clipped_values``,
+    ``clipped_signals[k]``; the envs report both in ``infos``), or rejected with an ``ActionError``
+    when ``strict_actions``. NaN/inf in the leader's action and inf in a signal are always errors
+    (NaN in a signal means "did not look"). A ``PrincipalAction`` is validated, never clipped.
+    ``action_encoding``: see ``ActionCodec``.
+    """
+
+    def __init__(self, panel: MarketPanel, types: Sequence[InvestorType], config: GameConfig | None = None, *,
+                 action_encoding: str = "symmetric", strict_actions: bool = False) -> None:
         if not types:
             raise MassError("the game needs at least one investor type")
         ids = [t.type_id for t in types]
@@ -146,7 +156,9 @@ class StackelbergGame:
         self.types = tuple(types)
         self.config = config or GameConfig()
         self.K = len(self.types)
-        self.codec = ActionCodec(self.K, self.config.inertia_max)
+        self.codec = ActionCodec(self.K, self.config.inertia_max, encoding=action_encoding, strict=strict_actions)
+        self.strict_actions = bool(strict_actions)
+        self.clipped_signals = np.zeros(self.K, dtype=np.int64)  # per type, this episode
         self.returns = ForwardReturnCache(panel)
         self.agent_type = np.concatenate([np.full(t.n_agents, t.type_id) for t in self.types])
         self._payoff_returns = self.returns.get(self.config.payoff_spec)
@@ -167,6 +179,8 @@ class StackelbergGame:
             raise MassError(f"episode days must satisfy 0 <= start <= end <= {n - 2}, got {self.start}..{self.end}")
         self.t = self.start
         self.records = []
+        self.codec.reset_counts()
+        self.clipped_signals = np.zeros(self.K, dtype=np.int64)
         init = initial or PrincipalAction.uniform(self.K, self.config.initial_alpha)
         self._announced = self.codec.coerce(init)
         self._prev_applied = PrincipalAction.uniform(self.K).normalised
@@ -229,11 +243,14 @@ class StackelbergGame:
             x = np.asarray(got[k], dtype=np.float64)
             if x.shape != (typ.n_agents, N):
                 raise ActionError(f"type {k} signals must have shape ({typ.n_agents}, {N}), got {x.shape}")
-            fin = np.isfinite(x)
             if np.isinf(x).any():
-                raise ActionError(f"type {k} signals contain inf")
-            if (np.abs(x[fin]) > 1.0 + 1e-6).any():
-                raise ActionError(f"type {k} signals must lie in [-1, 1] (NaN = not looked at)")
+                raise ActionError(f"type {k} signals contain inf (valid: [-1, 1], NaN = not looked at)")
+            with np.errstate(invalid="ignore"):
+                out = int((np.abs(x) > 1.0 + 1e-6).sum())  # NaN compares False: "did not look" is not out of range
+            if out and self.strict_actions:
+                raise ActionError(f"type {k} signals must lie in [-1, 1] (NaN = not looked at); {out} value(s) "
+                                  f"outside (strict mode)")
+            self.clipped_signals[k] += out
             blocks.append(np.clip(x, -1.0, 1.0))
         X = np.concatenate(blocks, axis=0)
         X[:, ~self.panel.universe[t]] = np.nan  # stocks outside today's universe are not scored
@@ -283,21 +300,25 @@ class StackelbergGame:
         return is not in the panel. Nothing here feeds back into decisions.
         """
         hs = tuple(horizons or self.config.report_horizons)
-        rows = []
-        for rec in self.records:
-            row: dict[str, object] = {
-                "day": rec.day, "date": self.panel.dates[rec.day], "alpha": rec.action.alpha,
-                "inertia": rec.action.inertia, "turnover": rec.turnover, "n_scored": rec.n_scored,
-                "paid": rec.paid is not None,
-                "payoff": rec.paid.payoff if rec.paid else np.nan,
-            }
-            for k in range(self.K):
-                row[f"w_{k}"] = rec.applied[k]
-            for h in hs:
-                r = self.returns.get(ReturnSpec(h, self.config.lag))[rec.day]
-                for comp in COMPONENTS:
-                    x = comp.pick(rec.consensus, rec.disagreement, rec.signal)
-                    for name, fn in REPORTED_METRICS.items():
-                        row[metric_column(name, comp, h)] = float(fn(x, r, min_stocks=self.config.min_stocks))
-            rows.append(row)
-        return pd.DataFrame(rows)
+        recs = self.records
+        days = np.array([rec.day for rec in recs], dtype=np.int64)
+        frame: dict[str, object] = {
+            "day": days, "date": self.panel.dates[days], "alpha": [rec.action.alpha for rec in recs],
+            "inertia": [rec.action.inertia for rec in recs], "turnover": [rec.turnover for rec in recs],
+            "n_scored": [rec.n_scored for rec in recs], "paid": [rec.paid is not None for rec in recs],
+            "payoff": [rec.paid.payoff if rec.paid else np.nan for rec in recs],
+        }
+        applied = np.array([rec.applied for rec in recs]).reshape(len(recs), self.K)
+        for k in range(self.K):
+            frame[f"w_{k}"] = applied[:, k]
+        # every day of a component at once: metrics are row-wise, so this equals the per-day calls
+        parts = {comp: np.array([comp.pick(rec.consensus, rec.disagreement, rec.signal) for rec in recs])
+                 for comp in COMPONENTS}
+        for h in hs:
+            r = self.returns.get(ReturnSpec(h, self.config.lag))[days]
+            for comp in COMPONENTS:
+                for name, fn in REPORTED_METRICS.items():
+                    frame[metric_column(name, comp, h)] = (
+                        np.asarray(fn(parts[comp], r, min_stocks=self.config.min_stocks), dtype=np.float64)
+                        if recs else np.zeros(0))
+        return pd.DataFrame(frame)

@@ -1,0 +1,174 @@
+"""The envs as RL libraries use them: make_vec_env with no kwargs, render modes, episodes drawn by
+reset(), the neutral zero action, PettingZoo conventions (AEC raw_env, max_cycles, state, numeric infos)."""
+
+from __future__ import annotations
+
+import gymnasium
+import numpy as np
+import pytest
+from pettingzoo import AECEnv
+from pettingzoo.test import render_test
+from pettingzoo.utils.wrappers import BaseWrapper
+
+import mass_env
+from mass_env import GameConfig, MassError, MassStackelbergEnv, SyntheticConfig, build_types
+from mass_env import synthetic_market as market
+
+
+@pytest.fixture(scope="module")
+def panel():
+    return market(SyntheticConfig(n_days=70, n_symbols=20, n_industries=4), seed=3)[0]
+
+
+def small(panel, **kw):
+    return dict(panel=panel, types=build_types(3, 2), config=GameConfig(warmup_days=20, obs_window=5, horizon=2),
+                **kw)
+
+
+def test_make_vec_env_needs_no_kwargs_dummy_and_subproc():
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    venv = make_vec_env("mass_env/Principal-v0", n_envs=4)  # asks for render_mode="rgb_array"
+    obs = venv.reset()
+    assert obs.shape == (4,) + venv.observation_space.shape
+    venv.step(np.zeros((4,) + venv.action_space.shape, np.float32))
+    pic = venv.env_method("render", indices=0)[0]
+    assert pic.dtype == np.uint8 and pic.ndim == 3 and pic.shape[2] == 3
+    venv.close()
+    sub = make_vec_env("mass_env/Principal-v0", n_envs=2, vec_env_cls=SubprocVecEnv,
+                       vec_env_kwargs={"start_method": "fork"})  # the default start method works too, slower
+    assert sub.reset().shape[0] == 2
+    sub.step(np.zeros((2,) + sub.action_space.shape, np.float32))
+    sub.close()
+
+
+def test_render_modes_and_pettingzoo_render_test(panel, capsys):
+    render_test(lambda render_mode=None: mass_env.raw_env(**small(panel), render_mode=render_mode))
+    env = gymnasium.make("mass_env/Principal-v0", render_mode="rgb_array", **small(panel)).unwrapped
+    env.reset(seed=0)
+    tilt = np.r_[1.0, -1.0, -1.0, 0.0, 0.0].astype(np.float32)  # nearly all weight on type 0
+    for _ in range(20):
+        env.step(tilt)
+    pic = env.render()
+    assert pic.shape == (240, 480, 3) and pic.dtype == np.uint8
+    top = pic[: int(240 * 0.62)].astype(int).sum(-1)
+    rows = np.array_split(top[:, 10:], 3)  # one band per type, played days only
+    assert rows[0].mean() < rows[1].mean() - 100  # darker = more weight
+    bottom = pic[int(240 * 0.62) + 4:]
+    assert ((bottom == (40, 160, 60)).all(-1) | (bottom == (200, 50, 50)).all(-1)).any()  # paid IC bars
+    env.game_env.render_mode = "ansi"
+    assert "applied d=[" in env.render()
+    human = gymnasium.make("mass_env/Principal-v0", render_mode="human", **small(panel)).unwrapped
+    human.reset(seed=0)
+    human.step(np.zeros(5, np.float32))
+    assert human.render() is None and "applied d=[" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="render_mode"):
+        MassStackelbergEnv(**small(panel), render_mode="video")
+
+
+def test_reset_draws_new_episodes_and_seeded_resets_reproduce(panel):
+    env = gymnasium.make("mass_env/Principal-v0", episode_days=15, **small(panel)).unwrapped
+    act = np.zeros(5, np.float32)
+
+    def play(seed=None, options=None):
+        obs, _ = env.reset(seed=seed, options=options)
+        out = [obs]
+        while len(out) < 9 and env.game_env.agents:
+            out.append(env.step(act)[0])
+        return env.game.start, env.game.end, np.stack(out)
+
+    a, b = play(seed=7), play(seed=7)
+    assert a[:2] == b[:2] and np.array_equal(a[2], b[2])  # bit-reproducible
+    assert a[1] - a[0] + 1 == 15
+    draws = [play() for _ in range(4)]  # no seed: different windows and follower draws
+    assert len({d[0] for d in draws}) > 1
+    assert all(not np.array_equal(draws[0][2], d[2]) for d in draws[1:])
+    s, e, _ = play(seed=1, options={"start": 30, "episode_days": 5})
+    assert (s, e) == (30, 34)
+    with pytest.raises(MassError, match="unknown reset options"):
+        env.reset(options={"strat": 30})
+    with pytest.raises(MassError, match="does not fit"):
+        env.reset(options={"episode_days": 500})
+
+
+def test_untrained_ppo_acts_like_equal_weights(panel):
+    """Zero = equal weights, alpha 0.5, no inertia: an untrained policy's mean action is ~0."""
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3 import PPO
+
+    env = gymnasium.make("mass_env/Principal-v0", **small(panel)).unwrapped
+    model = PPO("MlpPolicy", env, seed=0, device="cpu")
+
+    def mean_payoff(policy):
+        obs, _ = env.reset(seed=4)
+        total, n, done = 0.0, 0, False
+        while not done:
+            obs, r, term, trunc, info = env.step(policy(obs))
+            total, n, done = total + r, n + info["n_paid"], term or trunc
+        return total / n, info
+
+    ppo, info = mean_payoff(lambda o: model.predict(o, deterministic=True)[0])
+    assert np.abs(info["applied_weights"] - 1 / 3).max() < 0.02 and abs(info["alpha"] - 0.5) < 0.01
+    equal, _ = mean_payoff(lambda o: np.zeros(5, np.float32))
+    assert abs(ppo - equal) < 0.01, (ppo, equal)
+
+
+def test_pettingzoo_conventions_state_max_cycles_and_numeric_infos(panel):
+    par = mass_env.parallel_env(**small(panel), max_cycles=6)
+    with pytest.raises(MassError, match="before reset"):
+        par.state()
+    with pytest.raises(MassError, match="before reset"):
+        par.step({})
+    aec = mass_env.raw_env(**small(panel))
+    assert isinstance(aec, AECEnv) and not isinstance(aec, BaseWrapper)  # raw: the AEC env itself, unwrapped
+    with pytest.raises(MassError, match="before reset"):
+        aec.step(None)
+    obs, infos = par.reset(seed=0)
+    keys = {a: set(i) for a, i in infos.items()}
+    st = par.state()
+    assert par.state_space.contains(st) and not np.array_equal(st[:10], np.zeros(10))
+    steps = 0
+    while par.agents:
+        acts = {a: par.action_space(a).sample() for a in par.agents}
+        obs, rew, term, trunc, infos = par.step(acts)
+        steps += 1
+        assert {a: set(i) for a, i in infos.items()} == keys  # the same keys at reset and every step
+        for info in infos.values():
+            for k, v in info.items():
+                assert np.issubdtype(np.asarray(v).dtype, np.number), (k, v)
+                assert np.isfinite(np.asarray(v, dtype=np.float64)).all(), (k, v)
+    assert steps == 6 and par.game.n_steps == 6  # max_cycles caps the episode
+
+
+def test_follower_box_observation_is_the_same_space_for_every_type(panel):
+    env = mass_env.parallel_env(**small(panel), follower_obs="box")
+    spaces = [env.observation_space(a) for a in env.possible_agents[1:]]
+    assert len({(s.shape, s.dtype) for s in spaces}) == 1
+    obs, _ = env.reset(seed=0)
+    lay = env.follower_layout
+    for t in env.types:
+        a = f"investor_{t.type_id}"
+        parts = lay.unpack(obs[a])
+        mask = parts["feature_mask"] > 0
+        assert mask.sum() == len(env.feature_names[a])  # it sees exactly its modalities' columns
+        assert np.all(parts["features"][:, ~mask] == 0)
+        assert env.observation_space(a).contains(obs[a])
+
+
+def test_policies_of_the_old_simplex_encoding_still_act(panel, tmp_path):
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3 import PPO
+
+    from principals.rl import RLPrincipal, save_policy
+
+    for enc, low in (("simplex", 0.0), ("symmetric", -1.0)):
+        env = gymnasium.make("mass_env/Principal-v0", action_encoding=enc, **small(panel)).unwrapped
+        assert env.action_space.low.min() == low
+        path = save_policy(PPO("MlpPolicy", env, seed=0, device="cpu"), tmp_path / enc, {"algo": "ppo"})
+        leader = RLPrincipal(path)
+        assert leader.codec.encoding == enc and leader.meta["action_encoding"] == enc
+    game = MassStackelbergEnv(**small(panel), max_cycles=3)
+    played = mass_env.rollout(game, RLPrincipal(tmp_path / "simplex"), mass_env.scripted_followers(game), seed=0)
+    assert played.steps == 3
