@@ -122,7 +122,8 @@ def test_retry_after_is_honoured_with_jitter(server, monkeypatch):
 
 def test_concurrency_asked_for_is_in_flight(server, monkeypatch, small_market):
     srv = server(lambda body: fs.gather(12, timeout=10.0))
-    be = backend(srv, monkeypatch, concurrency=12)
+    # a long deadline: on a loaded machine the 12 requests may take seconds to all arrive
+    be = backend(srv, monkeypatch, concurrency=12, timeout=15.0)
     assert all(a.ok for a in be.answer([request(i) for i in range(24)]))
     assert srv.max_in_flight == 12
     # followers send a day's requests of all types together: 4 types x 3 agents reach 12 in flight
