@@ -64,7 +64,7 @@ def main() -> None:
                     seed=seed, options=opts)
         be = CachedBackend(model, db, mode="replay")  # one per process, as the sweep's shared_backend
         prof = cProfile.Profile() if args.profile else None
-        follower_s = 0.0
+        follower_s = follower_cpu = 0.0
         t0 = time.perf_counter()
         for run in range(args.runs):
             fol = llm_followers(env, be, seed=run % 3)
@@ -75,12 +75,16 @@ def main() -> None:
             if prof:
                 prof.disable()
             follower_s += sum(t.s for t in timed.values())
+            follower_cpu += sum(t.cpu for t in timed.values())
         wall = time.perf_counter() - t0
     per_day = follower_s / (args.runs * args.days)
     print(f"followers replayed: {per_day * 1000:.1f} ms per run-day ({args.runs} runs x {args.days} days, "
           f"rollout wall {wall:.2f}s)")
     print(f"projected: followers of {args.runs} runs x {episode_days} episode days from the cache: "
           f"{per_day * args.runs * episode_days:.1f} s")
+    cpu_day = follower_cpu / (args.runs * args.days)
+    print(f"  in CPU time (robust to a loaded machine): {cpu_day * 1000:.1f} ms per run-day, projected "
+          f"{cpu_day * args.runs * episode_days:.1f} CPU-s")
     print(f"load average after: {os.getloadavg()}")
     if prof:
         pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
@@ -88,15 +92,16 @@ def main() -> None:
 
 class _Timed:
     def __init__(self, inner) -> None:
-        self.inner, self.s = inner, 0.0
+        self.inner, self.s, self.cpu = inner, 0.0, 0.0
 
     def reset(self, seed=None) -> None:
         self.inner.reset(seed)
 
     def act(self, obs, info):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = self.inner.act(obs, info)
         self.s += time.perf_counter() - t0
+        self.cpu += time.process_time() - c0
         return out
 
 
