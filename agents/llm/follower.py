@@ -168,7 +168,7 @@ class LLMInvestor:
                 cand = np.sort(rng.choice(uni_idx, size=k, replace=False))
             else:  # MASS's selectors: n_candidates draws with replacement, each stock listed once
                 cand = np.unique(rng.choice(uni_idx, size=self.n_candidates, replace=True))
-            items = tuple(item(int(i)) for i in cand)
+            items = tuple([made[i] if i in made else item(i) for i in cand.tolist()])
             reqs.append(Request(
                 agent=f"{self.agent_name}/{m}", type_id=self.itype.type_id, agent_index=m, day=day,
                 date=brief.date, seed=self.seed, segments=segments[self.variant(m)], items=items,
