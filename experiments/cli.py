@@ -154,6 +154,10 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
 
         executor = make_executor(args.executor, args.workers, args.ray_address)
         log(f"  executor: {executor!r}")
+    if followers == "llm" and args.llm_prefetch == "on":  # the model works once per study
+        from .llm_prefetch import prefetch_study
+
+        prefetch_study(spec, log)
     res = run_ablation(spec, args.out, executor=executor, resume=not args.no_resume, plot=not args.no_plot,
                        progress=log)
     ev_days = int(res.table["eval_days"].max()) if len(res.table) else 0

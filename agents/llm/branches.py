@@ -70,21 +70,30 @@ class _Keys:
     def __init__(self, fingerprint: Mapping[str, Any]) -> None:
         self.fp = json.dumps(dict(fingerprint), sort_keys=True, separators=(",", ":"), default=str)
         self._segs: dict[tuple[str, ...], str] = {}
-        self._memo: dict[tuple[Any, ...], str] = {}
+        self._memo: dict[tuple[Any, ...], dict[tuple[str, str], str]] = {}
 
     def key(self, b: Branch) -> str:
-        ident = (b.segments, b.text, b.day, b.type_id, b.variant, b.symbol, b.template)
-        done = self._memo.get(ident)  # agents of a type share most stocks
-        if done is not None:
-            return done
-        seg = self._segs.get(b.segments)
-        if seg is None:
-            seg = hashlib.sha256(json.dumps(list(b.segments), ensure_ascii=True).encode()).hexdigest()
-            self._segs[b.segments] = seg
-        content = hashlib.sha256(f"{seg}\n{b.text}".encode()).hexdigest()
-        blob = f"{BRANCH_SCHEMA}|{self.fp}|{b.template}|{b.day}|{b.type_id}|{b.variant}|{b.symbol}|{content}"
-        self._memo[ident] = key = hashlib.sha256(blob.encode()).hexdigest()
-        return key
+        return self.keys(b.segments, b.day, b.type_id, b.variant, b.template, [(b.symbol, b.text)])[0]
+
+    def keys(self, segments: tuple[str, ...], day: int, type_id: int, variant: int, template: str,
+             items: Sequence[Any]) -> list[str]:
+        """The keys of one request's stocks (``items``: objects or pairs with ``symbol`` and ``text``)."""
+        head = (segments, day, type_id, variant, template)
+        memo = self._memo.setdefault(head, {})  # agents of a type share most stocks
+        out = []
+        for it in items:
+            sym, text = (it.symbol, it.text) if hasattr(it, "symbol") else it
+            done = memo.get((sym, text))
+            if done is None:
+                seg = self._segs.get(segments)
+                if seg is None:
+                    seg = hashlib.sha256(json.dumps(list(segments), ensure_ascii=True).encode()).hexdigest()
+                    self._segs[segments] = seg
+                content = hashlib.sha256(f"{seg}\n{text}".encode()).hexdigest()
+                blob = f"{BRANCH_SCHEMA}|{self.fp}|{template}|{day}|{type_id}|{variant}|{sym}|{content}"
+                done = memo[(sym, text)] = hashlib.sha256(blob.encode()).hexdigest()
+            out.append(done)
+        return out
 
 
 def scripted_views(request: Request, backend: ScriptedBackend) -> np.ndarray:
@@ -108,24 +117,47 @@ def request_branches(request: Request, scripted: ScriptedBackend | None = None) 
                    it.symbol, request.template, float(v)) for it, v in zip(request.items, views)]
 
 
+def _process_memo(cached: Any, fp: Mapping[str, Any]) -> tuple[_Keys, dict[str, tuple[tuple[float, ...], float]]]:
+    """The key memo and the decoded successful ratings kept on the cached backend for its life.
+
+    Why: a sweep process shares one cached backend by all its runs (``shared_backend``), and a
+    replayed run is mostly key computation and row decoding that an earlier run already did. A
+    successful row never changes for its key (the key is everything that determines it), so
+    keeping it is exact; failures are never kept (they are asked again)."""
+    state = getattr(cached, "_branch_memo", None)
+    keyer = _Keys(fp)
+    if state is None or state[0].fp != keyer.fp:
+        state = (keyer, {})
+        cached._branch_memo = state
+    return state
+
+
 def answer_per_branch(cached: Any, requests: Sequence[Request], on_answer: Any) -> list[Answer]:
     """``CachedBackend.answer`` for a per-stock inner backend (see the module docstring)."""
     fp = cached.fingerprint
-    keyer = _Keys(fp)
-    per_req = [request_branches(r) for r in requests]
-    keys = [[keyer.key(b) for b in brs] for brs in per_req]
-    unique: dict[str, Branch] = {}
-    for brs, ks in zip(per_req, keys):
-        for b, k in zip(brs, ks):
-            unique.setdefault(k, b)
-    found, damaged = cached.cache.get_branches(list(unique)) if cached.mode != "write" else ({}, 0)
+    keyer, memo = _process_memo(cached, fp)
+    keys = [keyer.keys(r.segments, r.day, r.type_id, r.variant, r.template, r.items) for r in requests]
+    where: dict[str, int] = {}
+    for i, ks in enumerate(keys):
+        for k in ks:
+            where.setdefault(k, i)
+    unique: dict[str, Branch] = dict.fromkeys(where)  # type: ignore[arg-type]  # Branches built for misses only
+    found: dict[str, tuple[tuple[float, ...], float]] = {}
+    damaged = 0
+    if cached.mode != "write":
+        found = {k: memo[k] for k in unique if k in memo}  # read (and checked) earlier in this process
+        if len(found) < len(unique):
+            more, damaged = cached.cache.get_branches([k for k in unique if k not in found])
+            memo.update(more)
+            found.update(more)
     todo = [k for k in unique if k not in found]
     if damaged:
         cached.cache_stats.damaged += damaged
     cached.cache_stats.branch_hits += len(unique) - len(todo)
     cached.cache_stats.branch_misses += len(todo)
     if todo and cached.mode == "replay":
-        b = unique[todo[0]]
+        i = where[todo[0]]
+        b = request_branches(requests[i])[keys[i].index(todo[0])]
         raise CacheMissError(f"{len(todo)} stock rating(s) not in {cached.cache.path} "
                              f"(first: type {b.type_id} {b.symbol} day {b.day})")
     failed: dict[str, str] = {}
@@ -142,7 +174,7 @@ def answer_per_branch(cached: Any, requests: Sequence[Request], on_answer: Any) 
             if scores.shape != (len(todo), 6) or not np.isfinite(scores).all():
                 raise ValueError(f"rate_items returned shape {scores.shape} or non-finite values")
             for k, s in zip(todo, scores):
-                found[k] = (tuple(float(x) for x in s[:5]), float(s[5]))
+                found[k] = memo[k] = (tuple(float(x) for x in s[:5]), float(s[5]))
                 rows.append((k, unique[k], OK, found[k][0], found[k][1], ""))
         except Exception as exc:  # noqa: BLE001 (a dead model is a counted failure, never a crash)
             detail = f"{type(exc).__name__}: {exc}"[:500]

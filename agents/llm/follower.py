@@ -60,6 +60,11 @@ class BriefCache:
         self.keep = keep
         self.anonymize = bool(anonymize)
         self._briefs: OrderedDict[int, DayBrief] = OrderedDict()
+        self._texts: dict[tuple[int, int], dict[int, str]] = {}
+
+    def item_texts(self, day: int, itype: InvestorType) -> dict[int, str]:
+        """``{stock: text}`` memo for the type's modalities on ``day`` (types seeing the same thing share it)."""
+        return self._texts.setdefault((day, int(itype.modalities)), {})
 
     def get(self, day: int) -> DayBrief:
         b = self._briefs.get(day)
@@ -67,7 +72,8 @@ class BriefCache:
             b = DayBrief.build(self.panel, day, anonymize=self.anonymize)
             self._briefs[day] = b
             while len(self._briefs) > self.keep:
-                self._briefs.popitem(last=False)
+                gone = self._briefs.popitem(last=False)[0]
+                self._texts = {k: v for k, v in self._texts.items() if k[0] != gone}
         return b
 
 
@@ -141,11 +147,15 @@ class LLMInvestor:
         segments = [(brief.day_text, brief.type_text(self.itype, v)) for v in range(self.personas)]
         symbols = brief.symbols or self.panel.symbols
         made: dict[int, Item] = {}
+        texts = self.briefs.item_texts(day, self.itype)
 
         def item(i: int) -> Item:  # each stock's text once per day, shared by the type's agents
             it = made.get(i)
             if it is None:
-                it = made[i] = Item(symbols[i], brief.item_text(self.itype, i), tuple(feats[i].tolist()))
+                text = texts.get(i)
+                if text is None:
+                    text = texts[i] = brief.item_text(self.itype, i)
+                it = made[i] = Item(symbols[i], text, tuple(feats[i].tolist()))
             return it
 
         reqs, cands, rngs = [], [], []
@@ -158,7 +168,7 @@ class LLMInvestor:
                 cand = np.sort(rng.choice(uni_idx, size=k, replace=False))
             else:  # MASS's selectors: n_candidates draws with replacement, each stock listed once
                 cand = np.unique(rng.choice(uni_idx, size=self.n_candidates, replace=True))
-            items = tuple(item(int(i)) for i in cand)
+            items = tuple([made[i] if i in made else item(i) for i in cand.tolist()])
             reqs.append(Request(
                 agent=f"{self.agent_name}/{m}", type_id=self.itype.type_id, agent_index=m, day=day,
                 date=brief.date, seed=self.seed, segments=segments[self.variant(m)], items=items,
@@ -281,6 +291,25 @@ class LLMFollowers(dict):
         return out
 
 
+def shared_briefs(backend: Any, panel: MarketPanel, anonymize: bool) -> BriefCache:
+    """The day briefs (and stock texts) of ``panel``, kept on ``backend`` for every run that uses it.
+
+    Why: a sweep process shares one backend by all its runs (``shared_backend``) and every run of the
+    same market renders the same point-in-time texts; a replayed run would spend most of its time
+    rendering them again. Keyed by the panel object itself (held, so its id is never reused)."""
+    memo = getattr(backend, "_shared_briefs", None)
+    if memo is None:
+        memo = {}
+        try:
+            backend._shared_briefs = memo
+        except AttributeError:  # a backend with __slots__: no sharing, same texts
+            return BriefCache(panel, anonymize=anonymize)
+    hit = memo.get((id(panel), anonymize))
+    if hit is None or hit[0] is not panel:
+        hit = memo[(id(panel), anonymize)] = (panel, BriefCache(panel, keep=4096, anonymize=anonymize))
+    return hit[1]
+
+
 def llm_followers(env: Any, backend: str | Backend = "local", *, seed: int = 0,
                   cache: ResponseCache | str | Path | None = None, cache_mode: str = "readwrite",
                   retry_failed: bool = False, n_candidates: int = 20, output: Output = "score",
@@ -299,7 +328,7 @@ def llm_followers(env: Any, backend: str | Backend = "local", *, seed: int = 0,
         be = CachedBackend(be, cache, mode=cache_mode, retry_failed=retry_failed)
     if anonymize is None:
         anonymize = bool(getattr(getattr(be, "inner", be), "served", False))
-    briefs = BriefCache(base.panel, anonymize=anonymize)
+    briefs = shared_briefs(be, base.panel, bool(anonymize))
     out = LLMFollowers({
         f"investor_{t.type_id}": LLMInvestor(
             t, tuple(base.feature_names[f"investor_{t.type_id}"]), base.panel, be, seed=seed,

@@ -1,0 +1,64 @@
+"""``mass ablation --followers llm --llm-prefetch``: one model pass over the study before its runs.
+
+Why: a per-stock answer depends on (model, prompt, type, persona, stock, day) only, so every run of
+the sweep could replay it; but the runs ask as they go, and runs started together on a pool all miss
+the same ratings. Rating every type's whole universe on every episode day first
+(``agents.llm.prefetch``) makes the model work once per study and every run a cache replay. At the
+paper's 8 agents x 20 of ~50 candidates per type the runs draw ~98% of the universe anyway, so the pass
+costs about what the first run would; with very few agents per type it rates more stocks than the
+runs draw (``--llm-prefetch off``). Only per-stock backends (the local model) share answers this way;
+for others, and in ``--llm-replay``, there is nothing to prefetch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mass_env.env import MassStackelbergEnv
+from mass_env.game import GameConfig
+
+from .fidelity import episode_window, game_rule, types_for
+from .markets import market_for
+from .spec import SweepSpec
+
+
+def prefetch_study(spec: SweepSpec, say: Callable[[str], None], markets: dict[Any, Any] | None = None
+                   ) -> dict[str, int] | None:
+    """Warm ``spec``'s LLM cache for every distinct (market, types) of its runs; None when nothing to do."""
+    from agents.llm.follower import shared_backend
+    from agents.llm.prefetch import prefetch
+
+    opts = dict(spec.follower_options)
+    if spec.followers != "llm" or opts.get("cache") is None or opts.get("cache_mode") == "replay":
+        return None
+    be = shared_backend(opts.get("backend", "local"), backend_options=opts.get("backend_options"),
+                        cache=opts["cache"], cache_mode=opts.get("cache_mode", "readwrite"),
+                        retry_failed=bool(opts.get("retry_failed", False)))
+    if not getattr(getattr(be, "inner", be), "per_stock", False):
+        say("  prefetch skipped: the backend answers whole requests (only per-stock backends share answers)")
+        return None
+    markets = {} if markets is None else markets
+    done: set[Any] = set()
+    total = {"passes": 0, "days": 0, "computed": 0, "reused": 0}
+    for seed in spec.seeds:
+        panel = market_for(spec, seed, markets)
+        for cfg in spec.configs:
+            types = types_for(cfg, spec.fidelity, seed)
+            what = (id(panel), tuple((t.type_id, t.style, int(t.modalities)) for t in types))
+            if what in done:
+                continue
+            done.add(what)
+            env = MassStackelbergEnv(panel, types, GameConfig(horizon=spec.horizon, rule=game_rule(spec.fidelity)))  # type: ignore[arg-type]
+            window = episode_window(panel, spec.fidelity, spec.eval_skip) or {}
+            say(f"LLM prefetch {len(done)}: {len(types)} types on {panel.name} (seed {seed}, config {cfg.name})")
+            before = (be.cache_stats.branch_misses, be.cache_stats.branch_hits)
+            res = prefetch(env, be, start=window.get("start"), end=window.get("end"),
+                           personas=int(opts.get("personas", 1)), anonymize=opts.get("anonymize"), progress=say)
+            total["passes"] += 1
+            total["days"] += res["days"]
+            total["computed"] += be.cache_stats.branch_misses - before[0]
+            total["reused"] += be.cache_stats.branch_hits - before[1]
+    say(f"LLM prefetch done: {total['computed']} rating(s) computed, {total['reused']} already cached, "
+        f"{total['passes']} pass(es) over {total['days']} day(s)")
+    return total

@@ -1,0 +1,55 @@
+"""``mass ablation --followers llm --llm-prefetch on``: the prefetch pass covers every day and type of
+the sweep, so the sweep's runs then replay the cache with zero model calls.
+
+A per-stock stand-in model (a fixed rating distribution) keeps this fast: the real model's pass over
+a whole episode takes minutes (tests/test_llm_prefetch_study.py checks the real one on one day).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from experiments.llm_prefetch import prefetch_study
+from experiments.spec import SweepSpec
+from experiments.sweep import run_ablation
+
+
+class Uniform:
+    per_stock = True
+    fingerprint = {"backend": "uniform-stand-in"}
+
+    def __init__(self) -> None:
+        self.rated = 0
+
+    def rate_items(self, pairs):
+        self.rated += len(pairs)
+        return np.tile([0.1, 0.2, 0.4, 0.2, 0.1, 1.0], (len(pairs), 1))
+
+
+class Raising(Uniform):
+    def rate_items(self, pairs):
+        raise AssertionError("the sweep called the model")
+
+
+def _spec(backend, cache, mode="readwrite") -> SweepSpec:
+    spec = SweepSpec.default("A", seeds=(0, 1), n_days=70, followers="llm", n_boot=20,
+                             follower_options={"backend": backend, "cache": str(cache), "cache_mode": mode,
+                                               "n_candidates": 5})
+    return dataclasses.replace(spec, configs=tuple(dataclasses.replace(c, agents_per_type=2) for c in spec.configs))
+
+
+def test_prefetch_covers_the_sweep_which_then_calls_no_model(tmp_path):
+    model, lines = Uniform(), []
+    done = prefetch_study(_spec(model, tmp_path / "c.sqlite"), lines.append)
+    assert done is not None and done["passes"] == 1  # both seeds share market and types: one pass
+    assert done["computed"] == model.rated > 0 and done["days"] > 0
+    assert lines[0].startswith("LLM prefetch 1: 8 types") and lines[-1].startswith("LLM prefetch done")
+    res = run_ablation(_spec(Raising(), tmp_path / "c.sqlite", mode="replay"), tmp_path / "out", plot=False)
+    assert res.answers["failed"] == 0 and res.answers["agent_days"] > 0
+
+
+def test_nothing_to_prefetch_in_replay(tmp_path):
+    model = Uniform()
+    assert prefetch_study(_spec(model, tmp_path / "c.sqlite", "replay"), lambda s: None) is None and model.rated == 0
