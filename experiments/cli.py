@@ -301,13 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("reproduce", help="the paper's table under its own and this project's conditions",
                          description="Regenerate the paper's ablation (A-F, E-512, A-512) on the shared SSE50 data "
                                      "under the paper's and this project's conditions: published vs ours, CIs, claims.")
-    from .fidelity import PRESETS, add_fidelity_args
+    from .fidelity import add_fidelity_args
 
-    add_fidelity_args(rep)
-    for action in rep._actions:  # reproduce runs one preset or both side by side (the default)
-        if action.dest == "preset":
-            action.choices, action.default = (*PRESETS, "both"), "both"
-            action.help = "paper, clean, or both side by side (default)"
+    add_fidelity_args(rep, both=True)  # reproduce runs one preset or both side by side (the default)
     rep.add_argument("--seeds", type=_parse_seeds, default=tuple(range(5)),
                      help="a count N (seeds 0..N-1) or a comma list (default 5; the run says what they can resolve)")
     rep.add_argument("--data", default="../shared/data", help="the shared data folder (default ../shared/data)")

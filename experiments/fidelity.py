@@ -287,12 +287,14 @@ def episode_window(panel: MarketPanel, fidelity: Fidelity, eval_skip: int) -> di
 
 
 # ---------------------------------------------------------------------------------------- command line
-def add_fidelity_args(parser: argparse.ArgumentParser) -> None:
-    """``--preset`` and one flag per ``Fidelity`` field (``--signals``, ..., ``--eval-start``)."""
+def add_fidelity_args(parser: argparse.ArgumentParser, *, both: bool = False) -> None:
+    """``--preset`` and one flag per ``Fidelity`` field (``--signals``, ..., ``--eval-start``). With
+    ``both``, ``--preset`` also takes ``both`` (the default then): a command that runs the presets side by side."""
     g = parser.add_argument_group("fidelity (the paper's conditions; see experiments/fidelity.py)")
-    g.add_argument("--preset", choices=tuple(PRESETS), default=None,
-                   help="clean (this project's design, default) or paper (the paper's code as it ran); a flag "
-                        "below that contradicts an explicit --preset is an error unless --override")
+    g.add_argument("--preset", choices=(*PRESETS, "both") if both else tuple(PRESETS), default="both" if both else None,
+                   help=("paper, clean, or both side by side (default)" if both else
+                         "clean (this project's design, default) or paper (the paper's code as it ran)")
+                   + "; a flag below that contradicts an explicit --preset is an error unless --override")
     for name, valid in CHOICES.items():
         did, clean = FIELD_DOCS[name]
         g.add_argument("--" + name.replace("_", "-"), dest=f"fidelity_{name}", choices=valid, default=None,
