@@ -12,7 +12,8 @@ stdlib ``http.server`` (a thread per connection) on an OS-chosen port, serving
 * ``dead()``: reads the request and never answers (until the server closes);
 * ``wrong_model()``: a valid answer that says it came from another model;
 * ``garbage()``: HTTP 200 with a body that is not JSON;
-* ``content(text)``: a well-formed completion whose message is ``text``.
+* ``content(text)``: a well-formed completion whose message is ``text``;
+* ``raw(code, payload)``: exactly this status and body (a dict is sent as JSON).
 
 It records every request (body, headers, arrival time) and the most requests it had in flight at once.
 """
@@ -33,7 +34,7 @@ MODEL = "test-model"
 
 @dataclass
 class Reply:
-    kind: str = "ok"                    # ok | status | echo_key | trickle | dead | wrong_model | garbage | content
+    kind: str = "ok"  # ok | status | echo_key | trickle | dead | wrong_model | garbage | content | raw
     code: int = 200
     delay: float = 0.0
     interval: float = 1.0
@@ -79,6 +80,10 @@ def garbage() -> Reply:
 
 def content(text: str) -> Reply:
     return Reply("content", text=text)
+
+
+def raw(code: int, payload: Any, delay: float = 0.0) -> Reply:
+    return Reply("raw", code=code, delay=delay, text=payload if isinstance(payload, str) else json.dumps(payload))
 
 
 def rating_for(symbol: str) -> int:
@@ -169,6 +174,8 @@ class FaultServer:
             code, data = 200, completion(valid_text(body), model="some-other-model")
         elif r.kind == "content":
             code, data = 200, completion(r.text)
+        elif r.kind == "raw":
+            data = r.text.encode()
         elif r.kind == "garbage":
             code, data = 200, b"<html>502 upstream \x00\xff not json"
         elif r.kind == "echo_key":

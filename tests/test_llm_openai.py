@@ -11,16 +11,16 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
 import pytest
 
 pytest.importorskip("openai")
+
+import llm_fault_server as fs  # noqa: E402
 
 from agents.llm import (  # noqa: E402
     CLIENT_ERROR,
@@ -62,59 +62,24 @@ def valid(body: dict) -> tuple[int, Any, float]:
     return 200, completion(json.dumps({"ratings": ratings})), 0.0
 
 
-class LoopbackServer:
-    """A scripted OpenAI-compatible server on 127.0.0.1 (port 0), stopped by ``close``."""
+class LoopbackServer(fs.FaultServer):
+    """The fault server (``tests/llm_fault_server.py``) answering ``behaviour(body) -> (code, payload, delay)``
+    verbatim on ``/v1/chat/completions`` (404 elsewhere); ``headers`` are each request's headers, lower-cased."""
 
     def __init__(self, behaviour: Behaviour) -> None:
-        self.behaviour = behaviour
-        self.requests: list[dict] = []
-        self.headers: list[dict] = []
-        self.lock = threading.Lock()
-        outer = self
+        super().__init__(behaviour)  # type: ignore[arg-type]  # wrapped by the setter below
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    @property  # type: ignore[override]
+    def behaviour(self) -> Callable[[dict], fs.Reply]:
+        return self._reply
 
-            def log_message(self, *args: Any) -> None:  # keep test output clean
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802
-                n = int(self.headers.get("Content-Length", 0))
-                body = json.loads(self.rfile.read(n) or b"{}")
-                with outer.lock:
-                    outer.requests.append({"path": self.path, "body": body})
-                    outer.headers.append({k.lower(): v for k, v in self.headers.items()})
-                if self.path.rstrip("/") != "/v1/chat/completions":
-                    code, payload, delay = 404, {"error": {"message": "not found"}}, 0.0
-                else:
-                    code, payload, delay = outer.behaviour(body)
-                if delay:
-                    time.sleep(delay)
-                data = (payload if isinstance(payload, str) else json.dumps(payload)).encode()
-                try:
-                    self.send_response(code)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client timed out and went away
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.block_on_close = False
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
+    @behaviour.setter
+    def behaviour(self, script: Behaviour) -> None:  # tests swap the script mid-run
+        self._reply = lambda body: fs.raw(*script(body))
 
     @property
-    def base_url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        assert host == "127.0.0.1"
-        return f"http://127.0.0.1:{port}/v1"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    def headers(self) -> list[dict]:
+        return [r["headers"] for r in self.requests]
 
 
 @pytest.fixture
