@@ -92,9 +92,6 @@ def _cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
-#: ``--seeds`` (a count N: seeds 0..N-1; a comma list: exactly those); every command shares it.
-_parse_seeds = checks.seeds
-
 
 def _cmd_ablation(args: argparse.Namespace) -> int:
     from .configs import BASELINES, CONFIGS
@@ -304,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .fidelity import add_fidelity_args
 
     add_fidelity_args(rep, both=True)  # reproduce runs one preset or both side by side (the default)
-    rep.add_argument("--seeds", type=_parse_seeds, default=tuple(range(5)),
+    rep.add_argument("--seeds", type=checks.seeds, default=tuple(range(5)),
                      help="a count N (seeds 0..N-1) or a comma list (default 5; the run says what they can resolve)")
     rep.add_argument("--data", default="../shared/data", help="the shared data folder (default ../shared/data)")
     rep.add_argument("--dataset", default="sse50", help="sse50 (the paper's market) or synthetic (no files)")
