@@ -92,7 +92,6 @@ def _cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def _cmd_ablation(args: argparse.Namespace) -> int:
     from .configs import BASELINES, CONFIGS
     from .spec import SweepSpec
