@@ -52,9 +52,9 @@ from .model_files import (
 from .prompts import PER_STOCK_PROBE, PER_STOCK_SYSTEM, PER_STOCK_TAIL, RATING_TEXTS
 
 __all__ = [
-    "SCORING_VERSION", "SMOLLM2_FILE", "SMOLLM2_PACKAGE", "SMOLLM2_SHA256", "ScoringStats", "TransformersBackend",
-    "cache_root", "convert_gguf", "cpu_has_bf16", "file_sha256", "folder_sha256", "prepared_model_dir",
-    "smollm2_gguf",
+    "SCORING_VERSION", "SMOLLM2_FILE", "SMOLLM2_PACKAGE", "SMOLLM2_SHA256", "ChatTemplate", "ScoringStats",
+    "TransformersBackend", "cache_root", "convert_gguf", "cpu_has_bf16", "file_sha256", "folder_sha256",
+    "prepared_model_dir", "smollm2_gguf",
 ]
 
 # set before torch is imported (torch is imported lazily below); see model_files.configure_offline()
@@ -70,6 +70,18 @@ def cpu_has_bf16() -> bool:
     except OSError:
         return False
     return any(f in flags for f in (" avx512_bf16", " amx_bf16"))
+
+
+@dataclass(frozen=True)
+class ChatTemplate:
+    """A scoring prompt in token ids: the chat header with the system message (``head_ids``), the
+    text closing the shared context (``tail``), the end of the user turn + assistant header + the
+    answer's opening (``tail_ids``), and the answer tokens read after it (``answer_ids``)."""
+
+    head_ids: tuple[int, ...]
+    tail_ids: tuple[int, ...]
+    answer_ids: tuple[int, ...]
+    tail: str
 
 
 @dataclass
@@ -166,36 +178,47 @@ class TransformersBackend(BaseBackend):
         return ids
 
     def _setup_template(self) -> None:
+        self.template = self.chat_template(PER_STOCK_SYSTEM, PER_STOCK_TAIL, PER_STOCK_PROBE, RATING_TEXTS)
+        self.rating_ids = list(self.template.answer_ids)
+
+    def chat_template(self, system: str, tail: str, probe: str, answers: Sequence[str]) -> ChatTemplate:
+        """Token ids of a scoring prompt: ``system`` as the system message, the user message
+        ``segments + tail + branch text``, then the assistant's ``probe``, whose next token is one of
+        ``answers`` (each must be one token after the probe). Other prompt designs
+        (``agents.llm.designs``) use their own instructions and answer labels this way."""
         marker = "\x00USER\x00"
         text = self.tokenizer.apply_chat_template(
-            [{"role": "system", "content": PER_STOCK_SYSTEM}, {"role": "user", "content": marker}],
+            [{"role": "system", "content": system}, {"role": "user", "content": marker}],
             add_generation_prompt=True, tokenize=False)
         if text.count(marker) != 1:
             raise ValueError("the model's chat template does not place the user message verbatim")
-        head, tail = text.split(marker)
+        head, end = text.split(marker)
         bos = self.tokenizer.bos_token
         if bos and head.startswith(bos):  # tokenizers that add BOS themselves would double it
             head = head[len(bos):]
-            self._head_ids = [self.tokenizer.bos_token_id] + self._enc(head)
+            head_ids = [self.tokenizer.bos_token_id] + self._enc(head)
         else:
-            self._head_ids = self._enc(head)
-        self._tail_ids = self._enc(tail) + self._enc(PER_STOCK_PROBE)
-        probe = self._enc(PER_STOCK_PROBE)
-        rating_ids = []
-        for r in RATING_TEXTS:
-            ids = self._enc(PER_STOCK_PROBE + r)
-            if ids[:-1] != probe:
-                raise ValueError(f"the tokenizer does not end {PER_STOCK_PROBE!r} + {r!r} with one rating token")
-            rating_ids.append(ids[-1])
-        self.rating_ids = rating_ids
+            head_ids = self._enc(head)
+        probe_ids = self._enc(probe)
+        answer_ids = []
+        for r in answers:
+            ids = self._enc(probe + r)
+            if ids[:-1] != probe_ids:
+                raise ValueError(f"the tokenizer does not end {probe!r} + {r!r} with one answer token")
+            answer_ids.append(ids[-1])
+        if len(set(answer_ids)) != len(answer_ids):
+            raise ValueError(f"the answers {tuple(answers)} share a token")
+        return ChatTemplate(tuple(head_ids), tuple(self._enc(end) + probe_ids), tuple(answer_ids), tail)
 
-    def prompt_ids(self, segments: Sequence[str], item_text: str) -> tuple[list[list[int]], list[int]]:
+    def prompt_ids(self, segments: Sequence[str], item_text: str, template: ChatTemplate | None = None
+                   ) -> tuple[list[list[int]], list[int]]:
         """Token ids of the prefix levels (header + first segment, then the rest) and of a branch."""
+        tpl = template or self.template
         segs = list(segments)
-        levels = [self._head_ids + self._enc(segs[0] if segs else "")]
-        rest = "".join(segs[1:]) + PER_STOCK_TAIL
+        levels = [list(tpl.head_ids) + self._enc(segs[0] if segs else "")]
+        rest = "".join(segs[1:]) + tpl.tail
         levels.append(self._enc(rest))
-        return levels, self._enc(item_text) + self._tail_ids
+        return levels, self._enc(item_text) + list(tpl.tail_ids)
 
     # ------------------------------------------------------------------ scoring
     def _forward(self, ids: list[int], positions: list[int], cache: Any, mask: Any = None,
@@ -232,8 +255,12 @@ class TransformersBackend(BaseBackend):
         self._resident = (key, cache)
         return cache
 
-    def score_branches(self, levels: list[list[int]], branches: list[list[int]]) -> np.ndarray:
-        """Probabilities ``(B, 6)``: P(rating 1..5) renormalised, and the raw mass on them."""
+    def score_branches(self, levels: list[list[int]], branches: list[list[int]],
+                       answer_ids: Sequence[int] | None = None) -> np.ndarray:
+        """Probabilities ``(B, K + 1)``: P(answer 1..K) renormalised over the K answer tokens
+        (default: the ratings 1..5), and the raw mass on them."""
+        answer = list(self.rating_ids if answer_ids is None else answer_ids)
+        K = len(answer)
         torch = self.torch
         limit = getattr(self.model.config, "max_position_embeddings", None)
         longest = sum(len(x) for x in levels) + max((len(b) for b in branches), default=0)
@@ -247,7 +274,7 @@ class TransformersBackend(BaseBackend):
                 self._forward(levels[1], list(range(P, P + len(levels[1]))), cache)
                 self.scoring.prefix_tokens += len(levels[1])
                 P += len(levels[1])
-            out = np.zeros((len(branches), 6))
+            out = np.zeros((len(branches), K + 1))
             i = 0
             while i < len(branches):
                 j, n = i, 0
@@ -269,11 +296,11 @@ class TransformersBackend(BaseBackend):
                 own = (seg_t[:, None] == seg_t[None, :]) & (pos_t[:, None] >= pos_t[None, :])
                 mask = torch.cat([torch.ones(len(ids), P, dtype=torch.bool), own], 1)[None, None].to(self.device)
                 res = self._forward(ids, pos, cache, mask, last)
-                logp = torch.log_softmax(res.logits[0].float(), dim=-1)[:, self.rating_ids]
+                logp = torch.log_softmax(res.logits[0].float(), dim=-1)[:, answer]
                 p = logp.exp().cpu().numpy().astype(np.float64)
                 mass = p.sum(1)
-                out[i:j, :5] = p / mass[:, None]
-                out[i:j, 5] = mass
+                out[i:j, :K] = p / mass[:, None]
+                out[i:j, K] = mass
                 self._crop(cache, P)
                 self.scoring.branch_tokens += n
                 self.scoring.branches += j - i

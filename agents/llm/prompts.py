@@ -63,6 +63,33 @@ LIST_SYSTEM = (
 PER_STOCK_PROBE = '{"rating": '
 RATING_TEXTS = ("1", "2", "3", "4", "5")
 
+#: Other prompt designs of the local scoring backend (``agents.llm.designs``), measured against the
+#: single-stock rating above (README, "Choosing the model, prompt and decoding"); their own version.
+DESIGNS_VERSION = "mass-llm-designs/1"
+#: few-shot: worked examples from a past day whose forward returns had realised by today
+FEWSHOT_HEAD = ("Worked examples: stocks {ago} trading days ago and how they then did over two weeks "
+                "compared with the other stocks:\n")
+FEWSHOT_ITEM = '{item} Answer: {{"rating": {rating}}}\n'
+#: pairwise: which of two stocks does better (asked in both orders)
+PAIR_SYSTEM = (
+    "You are a stock investor. You get market information as of today's close, then two stocks. "
+    "Judge which of the two will do better over the next two weeks. "
+    'Reply only with JSON {"better": N}, where N is 1 for the first stock or 2 for the second.'
+)
+PAIR_TAIL = "The two stocks:\n"
+PAIR_ITEM = "Stock {label}: {item}\n"
+PAIR_PROBE = '{"better": '
+#: ranked: which stock of a short numbered list does best
+RANK_SYSTEM = (
+    "You are a stock investor. You get market information as of today's close, then a short numbered "
+    "list of stocks. Judge which of them will do best over the next two weeks. "
+    'Reply only with JSON {"best": N}, where N is the number of that stock in the list.'
+)
+RANK_TAIL = "The stocks:\n"
+RANK_ITEM = "{label}. {item}\n"
+RANK_PROBE = '{"best": '
+LABELS = ("1", "2", "3", "4", "5", "6", "7", "8", "9")
+
 DAY_TEMPLATE = "Date {date}. Average stock: today {r1}, 5 days {r5}, 20 days {r20}.\n"
 ANON_DAY_TEMPLATE = "Trading day {day}. Average stock: today {r1}, 5 days {r5}, 20 days {r20}.\n"
 ANON_RELEASED = "{ago} trading days ago"

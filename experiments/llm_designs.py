@@ -1,0 +1,188 @@
+"""Which offline model and prompt design carry signal? Scored on days outside the evaluation window.
+
+Issue 14 asks for the model and prompt to be chosen by measurement, not on the days the paper's
+table is computed on. This module samples days of a panel (by default SSE50 2021-01..2022-11,
+point-in-time members: before the 2023 evaluation episode), asks each design of
+``agents.llm.designs`` for a score of every stock of the day's universe for a few investor types, and
+reads the scores with the follower diagnostics' measures:
+
+* per type and pooled over types, the Rank IC of the score against ``horizon``-day forward returns
+  with a 95% CI over days (Newey-West when the sampled days' returns overlap; the plain standard
+  error when the days are at least ``horizon`` trading days apart, so their holding periods do not), and the
+  scripted investor's IC on the same (day, type, stock)s;
+* the Spearman correlation with the scripted view of the same type;
+* the spread of the score across stocks within a (day, type) against the spread across types of
+  their mean on a day (a design that mostly reacts to the type's prompt has the second large);
+* a plain verdict: NO SIGNAL unless the pooled CI or a type's Bonferroni-widened CI is above zero.
+
+``benchmarks/bench_llm_designs.py`` runs it and prints the table that README.md quotes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mass_env.data.modalities import DailyFeatures
+from mass_env.data.panel import MarketPanel
+from mass_env.data.returns import ReturnSpec, forward_returns
+from mass_env.data.view import PointInTimeView
+from mass_env.game.investors import InvestorType
+from mass_env.game.metrics import rank_ic
+
+COLUMNS = ["design", "day", "date", "type_id", "stock", "symbol", "score", "scripted"]
+
+
+def sample_days(panel: MarketPanel, n_days: int, *, horizon: int = 10, warmup: int = 60) -> np.ndarray:
+    """``n_days`` evenly spaced decision days after ``warmup`` (features need ~60 days of history)
+    whose forward returns lie inside the panel."""
+    last = panel.n_days - 1 - ReturnSpec(horizon=horizon).delay
+    if last < warmup or n_days < 1:
+        raise ValueError(f"the panel has {panel.n_days} days: too few for {n_days} sampled days after "
+                         f"{warmup} warm-up days and a {horizon}-day forward return")
+    return np.unique(np.linspace(warmup, last, n_days).round().astype(int))
+
+
+def make_cases(panel: MarketPanel, types: Sequence[InvestorType], days: Sequence[int]) -> list[Any]:
+    """One case per (day, type): every stock of the day's universe (cases ordered by day, so a day's
+    shared prefix is reused across its types)."""
+    from agents.llm.designs import Case
+
+    return [Case(int(d), t, np.flatnonzero(panel.universe[int(d)])) for d in days for t in types]
+
+
+def scripted_reference(panel: MarketPanel, cases: Sequence[Any]) -> list[np.ndarray]:
+    """The scripted investor's noise-free view of each case's stocks (same features as the env)."""
+    from agents.scripted import ScriptedInvestor
+
+    out: list[np.ndarray] = []
+    feats: dict[int, DailyFeatures] = {}
+    pols: dict[tuple[int, tuple[str, ...]], Any] = {}
+    for c in cases:
+        if c.day not in feats:
+            feats = {c.day: DailyFeatures(PointInTimeView(panel, c.day))}
+        block = feats[c.day].for_modalities(c.itype.modalities)
+        key = (c.itype.type_id, block.names)
+        pol = pols.get(key) or pols.setdefault(key, ScriptedInvestor(c.itype, block.names))
+        out.append(np.asarray(pol.view(np.nan_to_num(block.values[c.stocks])), dtype=np.float64))
+    return out
+
+
+def score_design(design: Any, backend: Any, panel: MarketPanel, cases: Sequence[Any],
+                 scripted: Sequence[np.ndarray]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Rows of ``COLUMNS`` for one design over the cases, and its cost and answer statistics."""
+    from agents.llm.follower import BriefCache
+
+    briefs = BriefCache(panel, keep=8)
+    t0, c0 = time.perf_counter(), time.process_time()
+    scores = design.score(backend, briefs, cases)
+    info = {"wall_s": round(time.perf_counter() - t0, 1), "cpu_s": round(time.process_time() - c0, 1),
+            **design.stats.as_dict()}
+    rows = []
+    for c, s, v in zip(cases, scores, scripted):
+        date = str(panel.dates[c.day].date())
+        rows += [[design.name, c.day, date, c.itype.type_id, int(i), panel.symbols[int(i)], float(x), float(y)]
+                 for i, x, y in zip(c.stocks, s, v)]
+    return pd.DataFrame(rows, columns=COLUMNS), info
+
+
+def _ci(x: np.ndarray, lag: int, alpha: float = 0.05) -> tuple[float, float]:
+    from agents.llm.diagnostics import _hac_ci
+
+    return _hac_ci(x, lag, alpha)
+
+
+def evaluate(frame: pd.DataFrame, panel: MarketPanel, *, horizon: int = 10) -> dict[str, Any]:
+    """The diagnostics of the module docstring for one design's rows."""
+    fwd = forward_returns(panel, ReturnSpec(horizon=horizon))
+    days = np.sort(frame["day"].unique())
+    gaps = np.diff(days)
+    lag = 1 if gaps.size and gaps.min() >= horizon else horizon  # holding periods do not overlap
+    N = panel.n_symbols
+    per_type: dict[str, Any] = {}
+    daily = []
+    means = []
+    types = sorted(frame["type_id"].unique())
+    for tid in types:
+        sub = frame[frame["type_id"] == tid]
+        S = np.full((days.size, N), np.nan)
+        V = np.full((days.size, N), np.nan)
+        row = np.searchsorted(days, sub["day"].to_numpy())
+        S[row, sub["stock"].to_numpy()] = sub["score"].to_numpy()
+        V[row, sub["stock"].to_numpy()] = sub["scripted"].to_numpy()
+        ic = rank_ic(S, fwd[days])
+        daily.append(ic)
+        means.append(np.nanmean(S, axis=1))
+        x = ic[np.isfinite(ic)]
+        per_type[str(int(tid))] = {
+            "days": int(x.size), "rank_ic": float(x.mean()) if x.size else None, "ci95": list(_ci(x, lag)),
+            "ci_bonferroni": list(_ci(x, lag, 0.05 / len(types))),
+            "scripted_rank_ic": float(np.nanmean(rank_ic(V, fwd[days]))),
+            "corr_with_scripted": float(np.nanmean(rank_ic(S, V))),
+            "within_day_sd": float(np.nanmean(np.nanstd(S, axis=1))),
+        }
+    pooled = np.nanmean(np.vstack(daily), axis=0)
+    px = pooled[np.isfinite(pooled)]
+    out: dict[str, Any] = {
+        "rows": int(len(frame)), "days": int(days.size), "types": [int(t) for t in types], "horizon": horizon,
+        "ci_lag": lag, "per_type": per_type, "rank_ic": float(px.mean()) if px.size else None,
+        "ci95": list(_ci(px, lag)),
+        "scripted_rank_ic": float(np.mean([v["scripted_rank_ic"] for v in per_type.values()])),
+        "corr_with_scripted": float(np.mean([v["corr_with_scripted"] for v in per_type.values()])),
+        "within_day_type_sd": float(np.mean([v["within_day_sd"] for v in per_type.values()])),
+        "across_type_sd": float(np.nanmean(np.nanstd(np.vstack(means), axis=0))) if len(types) > 1 else 0.0,
+        "failed": int(frame["score"].isna().sum()),
+    }
+    out["verdict"] = verdict(out)
+    return out
+
+
+def verdict(d: dict[str, Any]) -> str:
+    """Plain words: SIGNAL only when the pooled 95% CI or a type's family-wise CI is above zero."""
+    lo, hi = d["ci95"]
+    sig = sorted(t for t, v in d["per_type"].items() if v["ci_bonferroni"][0] > 0)
+    if lo != lo:
+        return f"TOO FEW DAYS ({d['days']}) for a confidence interval"
+    if lo > 0 or sig:
+        return "SIGNAL: " + ("pooled CI above zero" if lo > 0 else "") + \
+            (f"; types {', '.join(sig)} (family-wise)" if sig else "")
+    if hi < 0:
+        return "BACKWARDS: the pooled Rank IC is below zero with confidence"
+    return "NO SIGNAL: no Rank IC above zero with confidence"
+
+
+def format_table(results: dict[str, dict[str, Any]], costs: dict[str, dict[str, Any]]) -> str:
+    """A Markdown table, one row per (model, design)."""
+    lines = ["| model / design | ratings | Rank IC (95% CI) | scripted IC | corr. scripted | sd within (day, type) "
+             "| sd across types | answer mass | CPU s | verdict |", "|" + "---|" * 10]
+    for name, d in results.items():
+        c = costs.get(name, {})
+        lo, hi = d["ci95"]
+        mass = c.get("answer_mass")
+        lines.append(f"| {name} | {d['rows']} | {_f(d['rank_ic'])} ({_f(lo)}, {_f(hi)}) | {_f(d['scripted_rank_ic'])} "
+                     f"| {_f(d['corr_with_scripted'])} | {d['within_day_type_sd']:.3f} | {d['across_type_sd']:.3f} "
+                     f"| {'n/a' if mass is None else f'{mass:.2f}'} | {c.get('cpu_s', 'n/a')} | {d['verdict']} |")
+    return "\n".join(lines)
+
+
+def format_per_type(results: dict[str, dict[str, Any]]) -> str:
+    lines = ["| model / design | " + " | ".join(f"type {t}" for t in next(iter(results.values()))["per_type"]) + " |"]
+    lines.append("|" + "---|" * (1 + len(next(iter(results.values()))["per_type"])))
+    for name, d in results.items():
+        lines.append(f"| {name} | " + " | ".join(f"{_f(v['rank_ic'])} ({_f(v['ci95'][0])}, {_f(v['ci95'][1])})"
+                                                 for v in d["per_type"].values()) + " |")
+    return "\n".join(lines)
+
+
+def _f(x: float | None) -> str:
+    return "n/a" if x is None or x != x else f"{x:+.3f}"
+
+
+def load_rows(path: str | Path) -> pd.DataFrame:
+    """A saved design's rows (``score_design``'s frame written as CSV)."""
+    return pd.read_csv(path, dtype={"symbol": str})
