@@ -43,6 +43,8 @@ def main() -> int:
     ap.add_argument("--start", default="2021-01-01")
     ap.add_argument("--end", default="2022-11-30")
     ap.add_argument("--days", type=int, default=10, help="sampled decision days")
+    ap.add_argument("--every", type=int, default=1,
+                    help="score only every EVERY-th sampled day (a cheaper design on a subset of the same days)")
     ap.add_argument("--types", default="0,2,5,7", help="type ids of build_types(8) (default: every modality)")
     ap.add_argument("--designs", default="single,fewshot,ranked,pairwise")
     ap.add_argument("--model-dir", default=None, help="a local Hugging Face model folder (default: SmolLM2-135M)")
@@ -61,7 +63,7 @@ def main() -> int:
     days = sample_days(panel, args.days, horizon=args.horizon)
     wanted = {int(t) for t in args.types.split(",")}
     types = [t for t in build_types(8, 1) if t.type_id in wanted]
-    cases = make_cases(panel, types, days)
+    cases = make_cases(panel, types, days[::max(1, args.every)])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     print(f"panel: {panel.name}; days {[str(panel.dates[d].date()) for d in days]}; types {[t.name for t in types]}; "
@@ -86,14 +88,21 @@ def main() -> int:
             design = make_design(name, horizon=args.horizon, opponents=args.opponents, rounds=args.rounds)
             frame, info = score_design(design, backend, panel, cases, scripted)
             frame.to_csv(path, index=False)
-            costs[f"{model} / {name}"] = {**info, "load_average": os.getloadavg(), "threads": backend.threads,
-                                          "dtype": backend.dtype}
+            costs[f"{model} / {name}"] = {**info, "days": len(cases) // max(1, len(types)),
+                                          "load_average": os.getloadavg(), "threads": backend.threads,
+                                          "dtype": backend.dtype, "opponents": args.opponents, "rounds": args.rounds}
             costs_path.write_text(json.dumps(costs, indent=1))
             print(f"{model} / {name}: {info}", flush=True)
-    results = {}
+    frames = {}
     for path in sorted(out.glob("*.csv")):
         model_name, design_name = path.stem.rsplit("-", 1)
-        results[f"{model_name} / {design_name}"] = evaluate(load_rows(path), panel, horizon=args.horizon)
+        frames[f"{model_name} / {design_name}"] = load_rows(path)
+    results = {name: evaluate(f, panel, horizon=args.horizon) for name, f in frames.items()}
+    common = set.intersection(*(set(f["day"]) for f in frames.values())) if frames else set()
+    for name, f in frames.items():  # designs scored on more days: also on the days every design has
+        if common and set(f["day"]) != common:
+            results[f"{name} ({len(common)} common days)"] = evaluate(f[f["day"].isin(common)], panel,
+                                                                      horizon=args.horizon)
     if not results:
         print("no rows yet: run without --table-only")
         return 1
