@@ -86,17 +86,21 @@ def main() -> int:
 
                 backend = TransformersBackend(args.model_dir, threads=args.threads)
             design = make_design(name, horizon=args.horizon, opponents=args.opponents, rounds=args.rounds)
-            frame, info = score_design(design, backend, panel, cases, scripted)
+            part = path.with_suffix(".partial")
+            frame, info = score_design(design, backend, panel, cases, scripted,
+                                       on_case=lambda f, part=part: f.to_csv(part, index=False))
             frame.to_csv(path, index=False)
+            part.unlink(missing_ok=True)
             costs[f"{model} / {name}"] = {**info, "days": len(cases) // max(1, len(types)),
                                           "load_average": os.getloadavg(), "threads": backend.threads,
                                           "dtype": backend.dtype, "opponents": args.opponents, "rounds": args.rounds}
             costs_path.write_text(json.dumps(costs, indent=1))
             print(f"{model} / {name}: {info}", flush=True)
     frames = {}
-    for path in sorted(out.glob("*.csv")):
+    for path in sorted(out.glob("*.csv")) + sorted(out.glob("*.partial")):
         model_name, design_name = path.stem.rsplit("-", 1)
-        frames[f"{model_name} / {design_name}"] = load_rows(path)
+        frames[f"{model_name} / {design_name}" + (" (partial)" if path.suffix == ".partial" else "")] = \
+            load_rows(path)
     results = {name: evaluate(f, panel, horizon=args.horizon) for name, f in frames.items()}
     common = set.intersection(*(set(f["day"]) for f in frames.values())) if frames else set()
     for name, f in frames.items():  # designs scored on more days: also on the days every design has

@@ -7,8 +7,8 @@ point-in-time members: before the 2023 evaluation episode), asks each design of
 reads the scores with the follower diagnostics' measures:
 
 * per type and pooled over types, the Rank IC of the score against ``horizon``-day forward returns
-  with a 95% CI over days (Newey-West when the sampled days' returns overlap; the plain standard
-  error when the days are at least ``horizon`` trading days apart, so their holding periods do not), and the
+  with a 95% CI over days (Newey-West when the sampled days' returns overlap; Student-t when the
+  days are at least ``horizon`` trading days apart, so their holding periods do not), and the
   scripted investor's IC on the same (day, type, stock)s;
 * the Spearman correlation with the scripted view of the same type;
 * the spread of the score across stocks within a (day, type) against the spread across types of
@@ -21,7 +21,7 @@ reads the scores with the follower diagnostics' measures:
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +49,12 @@ def sample_days(panel: MarketPanel, n_days: int, *, horizon: int = 10, warmup: i
 
 
 def make_cases(panel: MarketPanel, types: Sequence[InvestorType], days: Sequence[int]) -> list[Any]:
-    """One case per (day, type): every stock of the day's universe (cases ordered by day, so a day's
-    shared prefix is reused across its types)."""
+    """One case per (day, type): every stock of the day's universe. Ordered type by type (a partial
+    run then has a type's every day: an IC with a CI), days alternating from both ends of the sample."""
     from agents.llm.designs import Case
 
-    return [Case(int(d), t, np.flatnonzero(panel.universe[int(d)])) for d in days for t in types]
+    order = [int(days[j]) for k in range((len(days) + 1) // 2) for j in dict.fromkeys((k, len(days) - 1 - k))]
+    return [Case(d, t, np.flatnonzero(panel.universe[d])) for t in types for d in order]
 
 
 def scripted_reference(panel: MarketPanel, cases: Sequence[Any]) -> list[np.ndarray]:
@@ -74,27 +75,38 @@ def scripted_reference(panel: MarketPanel, cases: Sequence[Any]) -> list[np.ndar
 
 
 def score_design(design: Any, backend: Any, panel: MarketPanel, cases: Sequence[Any],
-                 scripted: Sequence[np.ndarray]) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Rows of ``COLUMNS`` for one design over the cases, and its cost and answer statistics."""
+                 scripted: Sequence[np.ndarray], on_case: Callable[[pd.DataFrame], None] | None = None
+                 ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Rows of ``COLUMNS`` for one design over the cases, and its cost and answer statistics.
+    ``on_case`` gets the rows so far after every case (to save partial results of a long run)."""
     from agents.llm.follower import BriefCache
 
     briefs = BriefCache(panel, keep=8)
     t0, c0 = time.perf_counter(), time.process_time()
-    scores = design.score(backend, briefs, cases)
-    info = {"wall_s": round(time.perf_counter() - t0, 1), "cpu_s": round(time.process_time() - c0, 1),
-            **design.stats.as_dict()}
-    rows = []
-    for c, s, v in zip(cases, scores, scripted):
+    rows: list[list[Any]] = []
+    for c, v in zip(cases, scripted):
+        s = design.score(backend, briefs, [c])[0]
         date = str(panel.dates[c.day].date())
         rows += [[design.name, c.day, date, c.itype.type_id, int(i), panel.symbols[int(i)], float(x), float(y)]
                  for i, x, y in zip(c.stocks, s, v)]
+        if on_case is not None:
+            on_case(pd.DataFrame(rows, columns=COLUMNS))
+    info = {"wall_s": round(time.perf_counter() - t0, 1), "cpu_s": round(time.process_time() - c0, 1),
+            **design.stats.as_dict()}
     return pd.DataFrame(rows, columns=COLUMNS), info
 
 
 def _ci(x: np.ndarray, lag: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Newey-West normal CI for overlapping holding periods; for independent days (``lag == 1``) the
+    Student-t CI, which stays honest with the few days a CPU budget allows."""
     from agents.llm.diagnostics import _hac_ci
 
-    return _hac_ci(x, lag, alpha)
+    if lag > 1 or x.size < 3:
+        return _hac_ci(x, lag, alpha)
+    from scipy.stats import t
+
+    half = float(t.ppf(1.0 - alpha / 2.0, x.size - 1)) * float(x.std(ddof=1)) / np.sqrt(x.size)
+    return float(x.mean() - half), float(x.mean() + half)
 
 
 def evaluate(frame: pd.DataFrame, panel: MarketPanel, *, horizon: int = 10) -> dict[str, Any]:
