@@ -102,11 +102,12 @@ def main() -> int:
         frames[f"{model_name} / {design_name}" + (" (partial)" if path.suffix == ".partial" else "")] = \
             load_rows(path)
     results = {name: evaluate(f, panel, horizon=args.horizon) for name, f in frames.items()}
-    common = set.intersection(*(set(f["day"]) for f in frames.values())) if frames else set()
-    for name, f in frames.items():  # designs scored on more days: also on the days every design has
-        if common and set(f["day"]) != common:
-            results[f"{name} ({len(common)} common days)"] = evaluate(f[f["day"].isin(common)], panel,
-                                                                      horizon=args.horizon)
+    keys = {name: set(zip(f["day"], f["type_id"])) for name, f in frames.items()}
+    common = set.intersection(*keys.values()) if keys else set()
+    for name, f in frames.items():  # designs scored on more (day, type)s: also on those every design has
+        if common and keys[name] != common:
+            sub = f[[k in common for k in zip(f["day"], f["type_id"])]]
+            results[f"{name} (common {len(common)} day-types)"] = evaluate(sub, panel, horizon=args.horizon)
     if not results:
         print("no rows yet: run without --table-only")
         return 1

@@ -183,11 +183,15 @@ def format_table(results: dict[str, dict[str, Any]], costs: dict[str, dict[str, 
 
 
 def format_per_type(results: dict[str, dict[str, Any]]) -> str:
-    lines = ["| model / design | " + " | ".join(f"type {t}" for t in next(iter(results.values()))["per_type"]) + " |"]
-    lines.append("|" + "---|" * (1 + len(next(iter(results.values()))["per_type"])))
+    """Per-type Rank IC (95% CI) of every result, one column per type any of them has."""
+    types = sorted({t for d in results.values() for t in d["per_type"]}, key=int)
+    lines = ["| model / design | " + " | ".join(f"type {t}" for t in types) + " |", "|" + "---|" * (1 + len(types))]
     for name, d in results.items():
-        lines.append(f"| {name} | " + " | ".join(f"{_f(v['rank_ic'])} ({_f(v['ci95'][0])}, {_f(v['ci95'][1])})"
-                                                 for v in d["per_type"].values()) + " |")
+        cells = []
+        for t in types:
+            v = d["per_type"].get(t)
+            cells.append("" if v is None else f"{_f(v['rank_ic'])} ({_f(v['ci95'][0])}, {_f(v['ci95'][1])})")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
