@@ -89,7 +89,7 @@ def test_table_and_recall_equal_the_request_path_and_the_live_run(small_market, 
     table = _play(env, llm_followers(env, replay, seed=4, **opts), seed=4)
     before = replay.cache_stats.as_dict()
     recalled = _play(env, llm_followers(env, replay, seed=4, **opts), seed=4)
-    assert replay._tables.briefs and any(d for _, _, d, _ in replay._tables.briefs.values())  # both paths ran
+    assert any(m.days for m in replay._tables.markets.values())  # both paths ran
     with monkeypatch.context() as mp:
         _request_path(mp)
         reference = _play(env, llm_followers(env, CachedBackend(NoModel(), db, mode="replay"), seed=4,

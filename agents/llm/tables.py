@@ -64,21 +64,37 @@ class _Day:
     branch_hits: int
 
 
+@dataclass
+class _Market:
+    """What is kept for one ``BriefCache`` (one market's prompts): tables, days, universe positions."""
+
+    briefs: Any
+    tables: dict[Any, _Table]
+    days: dict[Any, _Day]
+    positions: dict[int, np.ndarray]
+    kept: int = 0
+
+
 class _Shared:
-    """What one cached backend keeps for the runs that share it, per ``BriefCache`` (held: its id is never reused)."""
+    """What one cached backend keeps for the runs that share it, per ``BriefCache`` (held: its id is never
+    reused); the 8 most recently added markets (a sweep process shares one per market)."""
 
     def __init__(self, keyer: Any) -> None:
         self.keyer = keyer
         self.fp: dict[str, Any] = {}
         self.state: Any = None  # the backend's ``_branch_memo`` (key memo, decoded ratings) this belongs to
-        self.briefs: dict[int, tuple[Any, dict[Any, _Table], dict[Any, _Day], dict[int, np.ndarray]]] = {}
-        self.kept = 0
+        self.markets: dict[int, _Market] = {}
 
-    def of(self, briefs: Any) -> tuple[dict[Any, _Table], dict[Any, _Day], dict[int, np.ndarray]]:
-        hit = self.briefs.get(id(briefs))
-        if hit is None or hit[0] is not briefs:
-            hit = self.briefs[id(briefs)] = (briefs, {}, {}, {})
-        return hit[1], hit[2], hit[3]
+    def of(self, briefs: Any) -> _Market:
+        hit = self.markets.get(id(briefs))
+        if hit is None or hit.briefs is not briefs:
+            while len(self.markets) >= 8:
+                del self.markets[next(iter(self.markets))]
+            hit = self.markets[id(briefs)] = _Market(briefs, {}, {}, {})
+        return hit
+
+    def kept(self) -> int:
+        return sum(m.kept for m in self.markets.values())
 
 
 def _state(policy: Any) -> tuple[_Shared, CachedBackend, dict[str, tuple[tuple[float, ...], float]]] | None:
@@ -112,7 +128,7 @@ def recall(policy: Any, day: int) -> npt.NDArray[np.float32] | None:
     if got is None:
         return None
     shared, be, _ = got
-    kept = shared.of(policy.briefs)[1].get(_day_key(policy, day))
+    kept = shared.of(policy.briefs).days.get(_day_key(policy, day))
     if kept is None:
         return None
     M, N = policy.itype.n_agents, policy.panel.n_symbols
@@ -126,7 +142,7 @@ def recall(policy: Any, day: int) -> npt.NDArray[np.float32] | None:
 
 
 def _table(shared: _Shared, policy: Any, brief: DayBrief, variant: int, uni_idx: np.ndarray) -> _Table:
-    tables = shared.of(policy.briefs)[0]
+    tables = shared.of(policy.briefs).tables
     key = (brief.day, policy.itype, variant)
     tab = tables.get(key)
     if tab is None:
@@ -173,7 +189,8 @@ def from_table(policy: Any, brief: DayBrief, cands: list[np.ndarray],
         return None
     shared, be, memo = got
     M, N = policy.itype.n_agents, policy.panel.n_symbols
-    positions = shared.of(policy.briefs)[2]
+    market = shared.of(policy.briefs)
+    positions = market.positions
     pos_of = positions.get(brief.day)
     uni_idx = np.flatnonzero(brief.universe)
     if pos_of is None:
@@ -207,8 +224,8 @@ def from_table(policy: Any, brief: DayBrief, cands: list[np.ndarray],
     be.cache_stats.hits += M
     res = out.astype(np.float32)
     flat = np.concatenate([m * N + cand for m, cand in enumerate(cands)]).astype(np.int64)
-    if shared.kept + flat.size <= MAX_KEPT_ENTRIES:
-        shared.kept += flat.size
-        shared.of(policy.briefs)[1][_day_key(policy, brief.day)] = _Day(
+    if shared.kept() + flat.size <= MAX_KEPT_ENTRIES:
+        market.kept += flat.size
+        market.days[_day_key(policy, brief.day)] = _Day(
             brief.date, flat, res.reshape(-1)[flat], tuple(int(c.size) for c in cands), tuple(masses), hits)
     return res
