@@ -12,7 +12,7 @@ keeps here, for all the runs that share it (a sweep process shares one: ``shared
   policy's own ``_signal`` on the same numbers the request path would give it;
 * per (briefs, day, type, seed, follower options), the type's **day**: its signals (compact) and
   what its log rows say, so another run with the same seed (another config of the study: follower
-  answers never depend on the leader) copies them instead of drawing 8 generators again.
+  answers never depend on the leader) copies them instead of drawing every agent's candidates again.
 
 Exact by construction: the keys are the request path's keys (``branches._Keys``), a successful rating
 never changes for its key, each agent's generator is drawn in the same order, and anything else (a
