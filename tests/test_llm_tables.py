@@ -97,7 +97,7 @@ def test_table_and_recall_equal_the_request_path_and_the_live_run(small_market, 
     for got in (table, recalled):
         _same(got[0], reference[0])
         _same(got[0], live[0])
-        pd.testing.assert_frame_equal(got[1], reference[1])
+        pd.testing.assert_frame_equal(got[1], reference[1], check_exact=True)
     assert table[2] == reference[2]
     assert {k: recalled[2][k] - before[k] for k in before} == reference[2]
     assert (reference[1]["status"] == "ok").all() and reference[2]["hits"] == len(reference[1])
@@ -122,7 +122,8 @@ def test_what_the_table_cannot_serve_goes_the_request_path(small_market, tmp_pat
     assert (first[1]["status"] == MALFORMED).any()
     for got in (first, again):
         _same(got[0], reference[0])
-        pd.testing.assert_frame_equal(got[1].drop(columns="cached"), reference[1].drop(columns="cached"))
+        pd.testing.assert_frame_equal(got[1].drop(columns="cached"), reference[1].drop(columns="cached"),
+                                      check_exact=True)
 
     # the bad rows were stored; read back they fail their check: counted as damaged, and a replay refuses them
     replay = CachedBackend(NoModel(), db, mode="replay")
