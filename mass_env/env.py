@@ -296,10 +296,11 @@ class MassStackelbergEnv(ParallelEnv):
     def _day_features(self, day: int) -> tuple[DailyFeatures, dict[Modality, tuple[np.ndarray, int]]]:
         """The day's features, and per modality set the followers' float32 view and its count of missing
         universe values: a pure function of (panel, day), so kept across this env's episodes (replayed or
-        repeated runs play the same days again; building them was most of a step). At most 4096 days."""
+        repeated runs play the same days again; building them was most of a step). At most 256 days: random
+        RL episodes over a long panel must not grow it to gigabytes."""
         hit = self._day_memo.get(day)
         if hit is None:
-            if len(self._day_memo) >= 4096:
+            if len(self._day_memo) >= 256:
                 self._day_memo.clear()
             hit = self._day_memo[day] = (DailyFeatures(self.game.view(day)), {})
         return hit
