@@ -45,6 +45,7 @@ def main() -> int:
     ap.add_argument("--days", type=int, default=10, help="sampled decision days")
     ap.add_argument("--every", type=int, default=1,
                     help="score only every EVERY-th sampled day (a cheaper design on a subset of the same days)")
+    ap.add_argument("--offset", type=int, default=0, help="with --every: start at this sampled day (0..EVERY-1)")
     ap.add_argument("--types", default="0,2,5,7", help="type ids of build_types(8) (default: every modality)")
     ap.add_argument("--designs", default="single,fewshot,ranked,pairwise")
     ap.add_argument("--model-dir", default=None, help="a local Hugging Face model folder (default: SmolLM2-135M)")
@@ -63,7 +64,7 @@ def main() -> int:
     days = sample_days(panel, args.days, horizon=args.horizon)
     wanted = {int(t) for t in args.types.split(",")}
     types = [t for t in build_types(8, 1) if t.type_id in wanted]
-    cases = make_cases(panel, types, days[::max(1, args.every)])
+    cases = make_cases(panel, types, days[args.offset::max(1, args.every)])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     print(f"panel: {panel.name}; days {[str(panel.dates[d].date()) for d in days]}; types {[t.name for t in types]}; "
