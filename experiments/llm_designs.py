@@ -161,8 +161,11 @@ def verdict(d: dict[str, Any]) -> str:
     if lo != lo:
         return f"TOO FEW DAYS ({d['days']}) for a confidence interval"
     if lo > 0 or sig:
-        return "SIGNAL: " + ("pooled CI above zero" if lo > 0 else "") + \
-            (f"; types {', '.join(sig)} (family-wise)" if sig else "")
+        parts = (["pooled CI above zero"] if lo > 0 else []) + \
+            ([f"type(s) {', '.join(sig)} above zero (family-wise)"] if sig else [])
+        back = sorted(t for t, v in d["per_type"].items() if v["ci_bonferroni"][1] < 0)
+        parts += [f"but type(s) {', '.join(back)} below zero (family-wise)"] if back else []
+        return "SIGNAL: " + "; ".join(parts)
     if hi < 0:
         return "BACKWARDS: the pooled Rank IC is below zero with confidence"
     return "NO SIGNAL: no Rank IC above zero with confidence"
