@@ -67,36 +67,35 @@ def panel_for_test(small_market):
 
 def test_logprob_rating_through_llama_cpp_matches_the_local_model(server, small_market, tmp_path):
     panel, day = panel_for_test(small_market)
-    env = MassStackelbergEnv(panel, build_types(2, 2), GameConfig(horizon=5))
+    env = MassStackelbergEnv(panel, build_types(1, 2), GameConfig(horizon=5))  # few prompts: ~1.5 s each here
     be = Recording(ALIAS, server, rating="logprobs", concurrency=2, timeout=60, max_retries=0)
     cached = CachedBackend(be, tmp_path / "cache.sqlite")
     f = llm_followers(env, cached, seed=0, n_candidates=3)
-    follower_signals(env, f, start=day, end=day, seed=0)
+    first = follower_signals(env, f, start=day, end=day, seed=0)
     rep = f.report()
-    assert rep["by_status"] == {OK: rep["agent_days"]} and rep["agent_days"] == 4
+    assert rep["by_status"][OK] == rep["agent_days"] == 2
     served = np.concatenate(be.scores)
     n = len(be.sent)
-    assert be.http_calls == n == cached.cache_stats.branch_misses and 0 < n <= 12  # each branch asked once
+    assert be.http_calls == n == cached.cache_stats.branch_misses and 3 <= n <= 6  # each branch asked once
     assert np.isfinite(served).all() and np.allclose(served[:, :5].sum(1), 1.0)
     assert (served[:, 5] > 0.5).all()  # the model answers on the scale
 
-    # another seed (other agents' draws) on the same day: every branch it needs is cached or new, none twice
-    calls = be.http_calls
-    g = llm_followers(env, cached, seed=1, n_candidates=3)
-    follower_signals(env, g, start=day, end=day, seed=1)
-    assert be.http_calls - calls == cached.cache_stats.branch_misses - n
-    assert cached.cache_stats.branch_hits > 0
+    # another config of the same seed (the followers do not depend on the leader): every branch from the cache
+    g = llm_followers(env, cached, seed=0, n_candidates=3)
+    again = follower_signals(env, g, start=day, end=day, seed=0)
+    assert be.http_calls == n and cached.cache_stats.branch_hits == n
+    assert all(np.array_equal(first[0][a], again[0][a], equal_nan=True) for a in first[0])
 
     # the same prompts scored by the local backend (same weights, float32 instead of Q4_1 kernels)
     from agents.llm.local import TransformersBackend
 
     local = TransformersBackend(threads=1, dtype="float32").rate_items(be.sent)
-    served = np.concatenate(be.scores)
     e_served, e_local = served[:, :5] @ np.arange(1, 6), local[:, :5] @ np.arange(1, 6)
     diff = np.abs(e_served - e_local)
     print(f"served vs local: max |E diff| {diff.max():.3f}, corr {np.corrcoef(e_served, e_local)[0, 1]:.3f}, "
           f"max |p diff| {np.abs(served[:, :5] - local[:, :5]).max():.3f}, mass {served[:, 5].mean():.3f} "
           f"vs {local[:, 5].mean():.3f}")
+    # measured on SSE50 day 40: max |E diff| 0.063, max |p diff| 0.015, mass 0.837 both; bounds ~2.5x that
     assert diff.max() < 0.15
-    assert np.abs(served[:, :5] - local[:, :5]).max() < 0.08
-    assert abs(served[:, 5].mean() - local[:, 5].mean()) < 0.05
+    assert np.abs(served[:, :5] - local[:, :5]).max() < 0.04
+    assert np.abs(served[:, 5] - local[:, 5]).max() < 0.02
