@@ -153,7 +153,7 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
     if followers == "llm" and args.llm_prefetch == "on":  # the model works once per study
         from .llm_prefetch import prefetch_study
 
-        prefetch_study(spec, log)
+        prefetch_study(spec, log, executor=executor)
     res = run_ablation(spec, args.out, executor=executor, resume=not args.no_resume, plot=not args.no_plot,
                        progress=log)
     ev_days = int(res.table["eval_days"].max()) if len(res.table) else 0

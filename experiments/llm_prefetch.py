@@ -8,10 +8,16 @@ paper's 8 agents x 20 of ~50 candidates per type the runs draw ~98% of the unive
 costs about what the first run would; with very few agents per type it rates more stocks than the
 runs draw (``--llm-prefetch off``). Only per-stock backends (the local model) share answers this way;
 for others, and in ``--llm-replay``, there is nothing to prefetch.
+
+With a process or Ray executor the pass is split by day over its workers (day ``d`` goes to worker
+``d % parts``; every worker plays the same passes in the same order, one torch thread each, into the
+one SQLite cache): the model pass is the study's cost, so it is what the cores are for.
 """
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,14 +29,46 @@ from .markets import market_for
 from .spec import SweepSpec
 
 
-def prefetch_study(spec: SweepSpec, say: Callable[[str], None], markets: dict[Any, Any] | None = None
-                   ) -> dict[str, int] | None:
-    """Warm ``spec``'s LLM cache for every distinct (market, types) of its runs; None when nothing to do."""
+def prefetch_study(spec: SweepSpec, say: Callable[[str], None], markets: dict[Any, Any] | None = None,
+                   executor: Any = None) -> dict[str, int] | None:
+    """Warm ``spec``'s LLM cache for every distinct (market, types) of its runs; None when nothing to do.
+    ``executor`` (``experiments.executors``): split the days over its workers."""
+    parts = int(getattr(executor, "workers", None) or 1) if executor is not None else 1
+    if parts <= 1 or not _wanted(spec):
+        return prefetch_part(spec, 0, 1, say, markets)
+    t0 = time.perf_counter()
+    say(f"LLM prefetch split by day over {parts} workers ({executor!r})")
+    outs = executor.map(prefetch_part, [(spec, k, parts) for k in range(parts)])
+    outs = [o for o in outs if o is not None]
+    if not outs:
+        return None
+    total = {k: sum(o[k] for o in outs) for k in ("days", "computed", "reused")}
+    total["passes"] = outs[0]["passes"]
+    say(f"LLM prefetch done: {total['computed']} rating(s) computed, {total['reused']} already cached, "
+        f"{total['passes']} pass(es) over {total['days']} day(s) in {parts} workers, "
+        f"{time.perf_counter() - t0:.0f}s")
+    return total
+
+
+def _wanted(spec: SweepSpec) -> bool:
+    opts = spec.follower_options
+    return spec.followers == "llm" and opts.get("cache") is not None and opts.get("cache_mode") != "replay"
+
+
+def _say_part(part: int, parts: int) -> Callable[[str], None]:
+    return lambda msg: print(f"[prefetch {part + 1}/{parts}] {msg.strip()}", file=sys.stderr, flush=True)
+
+
+def prefetch_part(spec: SweepSpec, part: int, parts: int, say: Callable[[str], None] | None = None,
+                  markets: dict[Any, Any] | None = None) -> dict[str, int] | None:
+    """The days ``d % parts == part`` of every pass (module level: executors send it to workers)."""
     from agents.llm.follower import shared_backend
     from agents.llm.prefetch import prefetch
 
+    if say is None:
+        say = _say_part(part, parts)
     opts = dict(spec.follower_options)
-    if spec.followers != "llm" or opts.get("cache") is None or opts.get("cache_mode") == "replay":
+    if not _wanted(spec):
         return None
     be = shared_backend(opts.get("backend", "local"), backend_options=opts.get("backend_options"),
                         cache=opts["cache"], cache_mode=opts.get("cache_mode", "readwrite"),
@@ -53,12 +91,13 @@ def prefetch_study(spec: SweepSpec, say: Callable[[str], None], markets: dict[An
             window = episode_window(panel, spec.fidelity, spec.eval_skip) or {}
             say(f"LLM prefetch {len(done)}: {len(types)} types on {panel.name} (seed {seed}, config {cfg.name})")
             before = (be.cache_stats.branch_misses, be.cache_stats.branch_hits)
-            res = prefetch(env, be, start=window.get("start"), end=window.get("end"),
+            res = prefetch(env, be, start=window.get("start"), end=window.get("end"), part=part, parts=parts,
                            personas=int(opts.get("personas", 1)), anonymize=opts.get("anonymize"), progress=say)
             total["passes"] += 1
             total["days"] += res["days"]
             total["computed"] += be.cache_stats.branch_misses - before[0]
             total["reused"] += be.cache_stats.branch_hits - before[1]
-    say(f"LLM prefetch done: {total['computed']} rating(s) computed, {total['reused']} already cached, "
-        f"{total['passes']} pass(es) over {total['days']} day(s)")
+    if parts == 1:
+        say(f"LLM prefetch done: {total['computed']} rating(s) computed, {total['reused']} already cached, "
+            f"{total['passes']} pass(es) over {total['days']} day(s)")
     return total

@@ -138,6 +138,7 @@ class MassStackelbergEnv(ParallelEnv):
         self._last_stats = np.zeros((K, 3))
         self.last_paid: list[Payoff] = []
         self._feats: DailyFeatures | None = None
+        self._day_memo: dict[int, tuple[DailyFeatures, dict[Modality, tuple[np.ndarray, int]]]] = {}
         self._missing: dict[str, int] = {}
         self._was_reset = False
         self.np_random, _ = gymnasium.utils.seeding.np_random(None)
@@ -292,9 +293,22 @@ class MassStackelbergEnv(ParallelEnv):
     def _day(self) -> int:
         return min(self.game.t, self.panel.n_days - 1)
 
+    def _day_features(self, day: int) -> tuple[DailyFeatures, dict[Modality, tuple[np.ndarray, int]]]:
+        """The day's features, and per modality set the followers' float32 view and its count of missing
+        universe values: a pure function of (panel, day), so kept across this env's episodes (replayed or
+        repeated runs play the same days again; building them was most of a step). At most 256 days: random
+        RL episodes over a long panel must not grow it to gigabytes."""
+        hit = self._day_memo.get(day)
+        if hit is None:
+            if len(self._day_memo) >= 256:
+                self._day_memo.clear()
+            hit = self._day_memo[day] = (DailyFeatures(self.game.view(day)), {})
+        return hit
+
     def _observations(self) -> dict[str, Any]:
         day = self._day()
-        feats = self._feats = DailyFeatures(self.game.view(day))
+        feats, typed = self._day_features(day)
+        self._feats = feats
         uni = self.panel.universe[day].astype(np.float32)
         lead = self._principal_obs()
         commit = lead[: self.game.K + 2]  # the applied commitment (d, alpha, inertia/inertia_max), in [0, 1]
@@ -302,14 +316,18 @@ class MassStackelbergEnv(ParallelEnv):
         every = feats.for_modalities(ALL_MODALITIES).values if self.follower_obs == "box" else None
         for t in self.types:
             a = investor_agent(t.type_id)
-            vals = feats.for_modalities(t.modalities).values
-            self._missing[a] = int((~np.isfinite(vals) & (uni[:, None] > 0)).sum())
+            seen = typed.get(t.modalities)
+            if seen is None:
+                vals = feats.for_modalities(t.modalities).values
+                seen = typed[t.modalities] = (np.nan_to_num(vals).astype(np.float32),
+                                              int((~np.isfinite(vals) & (uni[:, None] > 0)).sum()))
+            self._missing[a] = seen[1]
             if every is not None:
                 mask = self._feature_mask[a]
                 obs[a] = self.follower_layout.pack({"features": np.nan_to_num(every) * mask, "feature_mask": mask,
                                                     "universe": uni, "commitment": commit}, low=-CLIP, high=CLIP)
-            else:
-                obs[a] = {"features": np.nan_to_num(vals).astype(np.float32), "universe": uni, "commitment": commit}
+            else:  # a copy: a policy may change its observation in place
+                obs[a] = {"features": seen[0].copy(), "universe": uni, "commitment": commit}
         return obs
 
     def _infos(self) -> dict[str, dict[str, Any]]:

@@ -10,6 +10,7 @@ does offset arithmetic on an observation.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -33,7 +34,7 @@ class Piece:
         return ((window,) if self.windowed else ()) + self.shape
 
     def size(self, window: int) -> int:
-        return int(np.prod(self.full_shape(window), dtype=np.int64))
+        return int(math.prod(self.full_shape(window)))
 
 
 class ObservationLayout:

@@ -205,3 +205,19 @@ def test_principal_observation_layout(small_market):
     parts = lay.unpack(obs[PRINCIPAL])
     np.testing.assert_allclose(parts["applied"][:8], np.full(8, 1 / 8), atol=1e-7)
     assert parts["paid_mask"].sum() == 0  # nothing realised yet
+
+
+def test_kept_day_features_give_the_same_observations_and_never_leak_between_episodes(small_market):
+    """The env keeps each day's features across episodes (a replayed study plays the same days again):
+    a fresh env and a reused one observe the same, and a policy that writes into its observation does
+    not change what the next episode sees."""
+    reused, fresh = make_env(small_market[0]), make_env(small_market[0])
+    first, _ = reused.reset(seed=1, options={"start": 30, "end": 33})
+    first["investor_0"]["features"][:] = 9.0  # a careless policy
+    again, infos = reused.reset(seed=1, options={"start": 30, "end": 33})
+    other, other_infos = fresh.reset(seed=1, options={"start": 30, "end": 33})
+    for a in other:
+        if a != PRINCIPAL:
+            np.testing.assert_array_equal(again[a]["features"], other[a]["features"])
+            assert infos[a]["missing_features"] == other_infos[a]["missing_features"]
+    assert not np.array_equal(first["investor_0"]["features"], again["investor_0"]["features"])

@@ -156,7 +156,7 @@ def test_anonymised_value_features_and_their_prompt_signs(panel):
     from agents.llm.prompts import PV_TEXT, DayBrief  # LLM investors are shown them with MASS's sign hints
 
     brief = DayBrief.build(anon, 40)
-    assert PV_TEXT in brief.type_text(value_type) and "P/E" not in brief.item_text(value_type, 0)
+    assert PV_TEXT in brief.type_text(value_type) and "Valuation" not in brief.item_text(value_type, 0)
     assert f"{pv['pv_0'][40, 0]:.2f}" in brief.item_text(value_type, 0)
 
 

@@ -231,8 +231,8 @@ def test_prompt_content_and_no_example_values(small_market):
     assert "Sectors" not in t_ohlcv and "Macro" not in t_ohlcv
     i = int(np.flatnonzero(panel.universe[40])[0])
     item = brief.item_text(full, i)
-    assert item.startswith(panel.symbols[i]) and "P/E" in item and "Beta" in item and "Sector" in item
-    assert "P/E" not in brief.item_text(ohlcv, i)
+    assert item.startswith(panel.symbols[i]) and "Valuation" in item and "beta" in item and "sector" in item
+    assert "Valuation" not in brief.item_text(ohlcv, i)
     # instructions show the answer format with placeholders only: no example rating values
     for system in (PER_STOCK_SYSTEM, LIST_SYSTEM):
         fmt = system[system.index("JSON"):]

@@ -53,3 +53,25 @@ def test_prefetch_covers_the_sweep_which_then_calls_no_model(tmp_path):
 def test_nothing_to_prefetch_in_replay(tmp_path):
     model = Uniform()
     assert prefetch_study(_spec(model, tmp_path / "c.sqlite", "replay"), lambda s: None) is None and model.rated == 0
+
+
+class InThisProcess:
+    """An executor (``experiments.executors.Executor``) with two workers that runs them here, in turn."""
+
+    name, workers = "in-this-process", 2
+
+    def map(self, fn, args, *, on_result=None):
+        return [fn(*a) for a in args]
+
+
+def test_prefetch_split_over_workers_rates_each_stock_day_once(tmp_path):
+    whole, split = Uniform(), Uniform()
+    one = prefetch_study(_spec(whole, tmp_path / "one.sqlite"), lambda s: None)
+    lines = []
+    two = prefetch_study(_spec(split, tmp_path / "two.sqlite"), lines.append, executor=InThisProcess())
+    assert one is not None and two is not None
+    # every (day, type, stock) rated exactly once across the two workers, none twice, none missed
+    assert split.rated == whole.rated == one["computed"] == two["computed"] and two["days"] == one["days"]
+    assert lines[0].startswith("LLM prefetch split by day over 2 workers") and "in 2 workers" in lines[-1]
+    res = run_ablation(_spec(Raising(), tmp_path / "two.sqlite", mode="replay"), tmp_path / "out", plot=False)
+    assert res.answers["failed"] == 0 and res.answers["agent_days"] > 0

@@ -1,228 +1,40 @@
-"""LLM investor followers: one policy per investor type, the same interface as ``ScriptedInvestor``.
+"""LLM investor followers as a population: one ``LLMInvestor`` (``agents.llm.investor``) per investor
+type, wired to one backend (and its response cache), with run-level reporting.
 
-``LLMInvestor.act(obs, info)`` for day ``d = info["day"]``:
-
-1. renders the day's brief from ``PointInTimeView(panel, d)`` (once per day, shared by all types);
-2. gives each agent ``m`` of the type its own random candidates from the day's universe, drawn with
-   ``numpy.random.default_rng([run_seed, type_id, m, d])`` (no global RNG, no model RNG);
-3. sends one ``Request`` per agent to the backend (batch in), gets per-candidate rating
-   distributions back (scores out);
-4. turns them into the signal array the game aggregates, ``(n_agents, N)`` float32: by default
-   each rating is *sampled* from the model's distribution with the same per-(run, type, agent,
-   day) generator, ``score = (rating - 3) / 2`` in [-1, 1] (``decode="expected"`` uses the mean
-   rating instead); ``output="select"`` is the MASS style (1 for the agent's ``n_select`` best
-   candidates, 0 for its other candidates). Stocks an agent did not see are NaN.
-
-A failed answer (malformed, refused, timeout, server error) makes that agent's whole row NaN for the
-day (missing, never zero) and is logged in ``policy.log``; ``LLMFollowers.report()`` and
-``failures()`` summarise the log per status, agent and day for experiment records.
+``llm_followers(env, backend)`` gives ``{agent name: LLMInvestor}`` like ``scripted_followers``;
+``LLMFollowers.act_many`` answers every type's day with one backend call; ``report()`` and
+``failures()`` summarise the policies' logs per status, agent and day for experiment records.
+``shared_backend`` / ``llm_population`` / ``follower_factory`` share one backend (model, cache, rating
+tables, day briefs) by every run of a sweep process, which is what makes a study's replay cheap.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from mass_env.data.panel import MarketPanel
-from mass_env.game.investors import InvestorType
 
-from .backend import STATUSES, UNANSWERED, Answer, Backend, Item, Request, answer_problem, scrub
+from .backend import STATUSES, UNANSWERED, Backend
 from .cache import CachedBackend, ResponseCache
 from .identity import answer_identity
-from .prompts import PERSONAS, TEMPLATE_VERSION, DayBrief
+from .investor import DEFAULT_DECODE, RATING_VALUES, BriefCache, Decode, LLMInvestor, Output
+from .prompts import TEMPLATE_VERSION
 from .registry import make_backend
 
-Output = Literal["score", "select"]
-Decode = Literal["sample", "expected"]
-RATING_VALUES = np.arange(1, 6, dtype=np.float64)
-#: expected rating by default: on the SSE50 window the local model's sampled rating was 99.7% sampling
-#: noise (rating sd 1.49 across draws vs 0.08 across stocks within a day and type; README, "Choosing the
-#: model, prompt and decoding"), so sampled "disagreement" between agents would be dice
-DEFAULT_DECODE: Decode = "expected"
+__all__ = ["DEFAULT_DECODE", "RATING_VALUES", "SOURCES", "BriefCache", "Decode", "LLMFollowers", "LLMInvestor",
+           "Output", "follower_factory", "llm_followers", "llm_identity", "llm_population", "shared_backend",
+           "shared_briefs"]
+
 #: The files that define LLM followers (for resume fingerprints of experiment runners).
 SOURCES = tuple(sorted(Path(__file__).resolve().parent.glob("*.py")))
-
-
-class BriefCache:
-    """Day briefs computed once per day and shared by every type's policy (keeps the last few)."""
-
-    def __init__(self, panel: MarketPanel, keep: int = 4, *, anonymize: bool = False) -> None:
-        self.panel = panel
-        self.keep = keep
-        self.anonymize = bool(anonymize)
-        self._briefs: OrderedDict[int, DayBrief] = OrderedDict()
-        self._texts: dict[tuple[int, int], dict[int, str]] = {}
-
-    def item_texts(self, day: int, itype: InvestorType) -> dict[int, str]:
-        """``{stock: text}`` memo for the type's modalities on ``day`` (types seeing the same thing share it)."""
-        return self._texts.setdefault((day, int(itype.modalities)), {})
-
-    def get(self, day: int) -> DayBrief:
-        b = self._briefs.get(day)
-        if b is None:
-            b = DayBrief.build(self.panel, day, anonymize=self.anonymize)
-            self._briefs[day] = b
-            while len(self._briefs) > self.keep:
-                gone = self._briefs.popitem(last=False)[0]
-                self._texts = {k: v for k, v in self._texts.items() if k[0] != gone}
-        return b
-
-
-@dataclass
-class LLMInvestor:
-    """Policy of one follower (one investor type) whose agents are answered by an LLM backend."""
-
-    itype: InvestorType
-    feature_names: tuple[str, ...]
-    panel: MarketPanel
-    backend: Backend
-    seed: int = 0
-    n_candidates: int = 20
-    output: Output = "score"
-    n_select: int = 5
-    decode: Decode = DEFAULT_DECODE
-    draw: str = "distinct"
-    briefs: BriefCache | None = None
-    personas: int = 1
-    risk: float = 0.0
-    log: list[dict[str, Any]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        if self.output not in ("score", "select"):
-            raise ValueError(f"output must be 'score' or 'select', got {self.output!r}")
-        if self.decode not in ("sample", "expected"):
-            raise ValueError(f"decode must be 'sample' or 'expected', got {self.decode!r}")
-        if self.n_candidates < 1 or self.n_select < 1:
-            raise ValueError("n_candidates >= 1 and n_select >= 1 are required")
-        if not 1 <= self.personas <= len(PERSONAS):
-            raise ValueError(f"personas must be 1..{len(PERSONAS)} (prompt variants per type), got {self.personas}")
-        if not np.isfinite(self.risk) or self.risk < 0:
-            raise ValueError(f"risk (the spread of risk appetites within a type) must be >= 0, got {self.risk}")
-        if self.draw not in ("distinct", "replacement"):
-            raise ValueError(f"draw must be 'distinct' or 'replacement' (MASS), got {self.draw!r}")
-        if self.briefs is None:
-            self.briefs = BriefCache(self.panel)
-
-    @property
-    def agent_name(self) -> str:
-        return f"investor_{self.itype.type_id}"
-
-    def reset(self, seed: int | None = None) -> None:
-        if seed is not None:
-            self.seed = int(seed)
-        self.log = []
-
-    def _rng(self, agent: int, day: int) -> np.random.Generator:
-        return np.random.default_rng([self.seed, self.itype.type_id, agent, day])
-
-    def variant(self, agent: int) -> int:
-        """Agent ``agent``'s persona (prompt variant): fixed by its index, not the seed, so the
-        ratings of a persona are shared by every seed."""
-        return agent % self.personas
-
-    def risk_aversion(self, agent: int) -> float:
-        """Agent ``agent``'s aversion to the model's own uncertainty about a stock, evenly spread over
-        ``[-risk, risk]`` across the type's agents (negative: seeks uncertain stocks)."""
-        M = self.itype.n_agents
-        return 0.0 if M < 2 else self.risk * (2.0 * agent / (M - 1) - 1.0)
-
-    def requests(
-        self, obs: Mapping[str, Any], info: Mapping[str, Any]
-    ) -> tuple[list[Request], list[np.ndarray], list[np.random.Generator]]:
-        """The day's requests (one per agent), each agent's candidates and its generator."""
-        day = int(info["day"])
-        assert self.briefs is not None
-        brief = self.briefs.get(day)
-        uni_idx = np.flatnonzero(brief.universe)
-        feats = np.asarray(obs["features"], dtype=np.float64)
-        segments = [(brief.day_text, brief.type_text(self.itype, v)) for v in range(self.personas)]
-        symbols = brief.symbols or self.panel.symbols
-        made: dict[int, Item] = {}
-        texts = self.briefs.item_texts(day, self.itype)
-
-        def item(i: int) -> Item:  # each stock's text once per day, shared by the type's agents
-            it = made.get(i)
-            if it is None:
-                text = texts.get(i)
-                if text is None:
-                    text = texts[i] = brief.item_text(self.itype, i)
-                it = made[i] = Item(symbols[i], text, tuple(feats[i].tolist()))
-            return it
-
-        reqs, cands, rngs = [], [], []
-        for m in range(self.itype.n_agents):
-            rng = self._rng(m, day)
-            k = min(self.n_candidates, uni_idx.size)
-            if not k:
-                cand = np.zeros(0, dtype=int)
-            elif self.draw == "distinct":
-                cand = np.sort(rng.choice(uni_idx, size=k, replace=False))
-            else:  # MASS's selectors: n_candidates draws with replacement, each stock listed once
-                cand = np.unique(rng.choice(uni_idx, size=self.n_candidates, replace=True))
-            items = tuple([made[i] if i in made else item(i) for i in cand.tolist()])
-            reqs.append(Request(
-                agent=f"{self.agent_name}/{m}", type_id=self.itype.type_id, agent_index=m, day=day,
-                date=brief.date, seed=self.seed, segments=segments[self.variant(m)], items=items,
-                style=self.itype.style, modalities=int(self.itype.modalities),
-                feature_names=tuple(self.feature_names), template=TEMPLATE_VERSION, variant=self.variant(m)))
-            cands.append(cand)
-            rngs.append(rng)
-        return reqs, cands, rngs
-
-    def _signal(self, probs: np.ndarray, rng: np.random.Generator, aversion: float = 0.0) -> np.ndarray:
-        mean = probs @ RATING_VALUES
-        if self.decode == "expected":
-            rating = mean
-        else:
-            cdf = np.cumsum(probs, axis=1)
-            cdf[:, -1] = 1.0
-            u = rng.random(probs.shape[0])
-            rating = 1.0 + (u[:, None] > cdf).sum(1)
-        if aversion:  # mean-variance on the model's belief: shade down what the model is unsure about
-            sd = np.sqrt(np.maximum(probs @ RATING_VALUES**2 - mean**2, 0.0))
-            rating = np.clip(rating - aversion * sd, 1.0, 5.0)
-        if self.output == "score":
-            return (rating - 3.0) / 2.0
-        tie = rng.random(rating.size)
-        order = np.lexsort((tie, -rating))
-        sig = np.zeros(rating.size)
-        sig[order[: min(self.n_select, rating.size)]] = 1.0
-        return sig
-
-    def act(self, obs: Mapping[str, Any], info: Mapping[str, Any]) -> npt.NDArray[np.float32]:
-        reqs, cands, rngs = self.requests(obs, info)
-        return self.signals(int(info["day"]), reqs, cands, rngs, self.backend.answer(reqs))
-
-    def signals(self, day: int, reqs: list[Request], cands: list[np.ndarray], rngs: list[np.random.Generator],
-               answers: list[Answer]) -> npt.NDArray[np.float32]:
-        """The day's signal array from the agents' answers (a failed or unusable answer: a NaN row), logged."""
-        N = self.panel.n_symbols
-        out = np.full((self.itype.n_agents, N), np.nan)
-        for m, (req, cand, rng, ans) in enumerate(zip(reqs, cands, rngs, answers)):
-            problem = answer_problem(ans, len(cand)) if ans.ok else None
-            usable = ans.ok and ans.probs is not None and problem is None
-            if usable and cand.size:
-                probs = np.asarray(ans.probs, dtype=np.float64).reshape(len(cand), 5)
-                out[m, cand] = self._signal(probs, rng, self.risk_aversion(m))
-            status = ans.status if (usable or not ans.ok) else "malformed"
-            self.log.append({
-                "day": day, "date": req.date, "type_id": self.itype.type_id, "agent_index": m,
-                "agent": req.agent, "status": status, "attempts": ans.attempts, "cached": ans.cached,
-                "n_candidates": int(cand.size),
-                "rating_mass": float(np.mean(ans.mass)) if ans.mass else np.nan,
-                "prompt_tokens": ans.prompt_tokens, "completion_tokens": ans.completion_tokens,
-                "detail": scrub(problem or ans.detail),
-            })
-        return out.astype(np.float32)
 
 
 class LLMFollowers(dict):
@@ -235,15 +47,22 @@ class LLMFollowers(dict):
         """Every named policy's action for the day from *one* backend call (``mass_env.rollout``
         uses this when present): the day's requests of all types go out together, so a server sees
         up to ``concurrency`` of them at once however few agents a type has. Same signals as ``act``
-        per policy (each agent keeps its own generator)."""
+        per policy (each agent keeps its own generator); a type whose ratings are all known asks nothing."""
         names = list(self.keys() if names is None else names)
-        batches = [(a, *self[a].requests(obs[a], infos[a])) for a in names]
-        answers = self.backend.answer([r for _, reqs, _, _ in batches for r in reqs])
-        out, k = {}, 0
+        out: dict[str, npt.NDArray[np.float32]] = {}
+        batches = []
+        for a in names:  # types whose day the rating table holds need no request (``agents.llm.tables``)
+            got = self[a].prepare(obs[a], infos[a])
+            if isinstance(got, np.ndarray):
+                out[a] = got
+            else:
+                batches.append((a, *got))
+        answers = self.backend.answer([r for _, reqs, _, _ in batches for r in reqs]) if batches else []
+        k = 0
         for a, reqs, cands, rngs in batches:
             out[a] = self[a].signals(int(infos[a]["day"]), reqs, cands, rngs, answers[k:k + len(reqs)])
             k += len(reqs)
-        return out
+        return {a: out[a] for a in names}
 
     def log_frame(self) -> pd.DataFrame:
         """One row per (agent, day) answered this episode: status, attempts, cached, tokens."""

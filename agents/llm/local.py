@@ -148,6 +148,11 @@ class TransformersBackend(BaseBackend):
         self._tok_memo: dict[str, list[int]] = {}
         self._resident: tuple[tuple[int, ...], Any] | None = None
         self._setup_template()
+        # transformers >= 5.24 names the KV cache argument `cache` (`past_key_values` warns, then goes)
+        import inspect
+
+        params = inspect.signature(self.model.forward).parameters
+        self._cache_kw = "cache" if "cache" in params else "past_key_values"
 
     # ------------------------------------------------------------------ identity
     @property
@@ -201,7 +206,7 @@ class TransformersBackend(BaseBackend):
     def _forward(self, ids: list[int], positions: list[int], cache: Any, mask: Any = None,
                  keep: list[int] | None = None) -> Any:
         torch = self.torch
-        kw: dict[str, Any] = {"past_key_values": cache, "use_cache": True}
+        kw: dict[str, Any] = {self._cache_kw: cache, "use_cache": True}
         kw["position_ids"] = torch.tensor([positions], device=self.device)
         if mask is not None:
             kw["attention_mask"] = mask

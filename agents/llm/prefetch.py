@@ -22,7 +22,7 @@ from mass_env.rollout import rollout
 from mass_env.scripted import FixedCommitment
 
 from .backend import Backend
-from .follower import BriefCache, LLMInvestor
+from .investor import BriefCache, LLMInvestor
 
 
 class _Warm:

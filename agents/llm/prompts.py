@@ -12,12 +12,16 @@ Layout (shared context first, so backends can compute it once and reuse it):
 3. the **type segment**: what the type can see, its investment style, and the market-wide part of
    its modalities (sector moves, macro levels with their release dates), identical for every agent
    of the type on a day;
-4. one **item** per candidate stock: its recent returns with quintile words ("very low" .. "very
-   high" across the day's universe), its sector's move, valuation and beta, each only if the type
-   sees that modality.
+4. one **item** per candidate stock: words only, its cross-sectional quintile ("very low" .. "very
+   high" across the day's universe) for the week's and the month's return, volatility, its
+   sector's month return, cheapness and market beta, each only if the type sees that modality.
 
-Numbers are written compactly (one decimal percent, two significant decimals for ratios) with a
-word for their cross-sectional rank, because models this small read words better than tables. The
+Items carry ranks in words, not numbers: a rating is a cross-sectional judgement, models this small
+read words better than tables, and an item is paid for once per (day, type, stock), so its length is
+the cost of the model pass (``mass-llm-prompts/1`` wrote each number and its word: 34-89 tokens an
+item against 19-36 now, and the full sector list in the type segment; ``benchmarks/README.md``). The
+market-wide numbers (average returns, the three strongest and weakest sectors, macro levels) are
+in the shared segments, written compactly (one decimal percent, two significant decimals). The
 prompts contain no example values: the answer format names a placeholder, never a number.
 Changing any text here requires bumping ``TEMPLATE_VERSION`` (it is part of the cache key).
 """
@@ -42,7 +46,7 @@ from mass_env.data.panel import MarketPanel
 from mass_env.data.view import PointInTimeView
 from mass_env.game.investors import InvestorType
 
-TEMPLATE_VERSION = "mass-llm-prompts/1"
+TEMPLATE_VERSION = "mass-llm-prompts/2"
 
 PER_STOCK_SYSTEM = (
     "You are a stock investor. You get market information as of today's close, then one stock. "
@@ -77,16 +81,18 @@ PERSONAS = (
     "You think in months: short-term noise matters little to you.\n",
 )
 TYPE_TEMPLATE = "You see {sees}. Your style: {style}\n{context}"
-SECTORS_TEMPLATE = "Sectors, 20-day return, strongest first: {sectors}.\n"
+SECTORS_TEMPLATE = "Sectors, 20-day return: strongest {strong}; weakest {weak}.\n"
+#: how many sectors the type segment names at each end (a 135M model does not read a list of 86)
+SECTORS_SHOWN = 3
 MACRO_TEMPLATE = "Macro indicators, latest release: {macro}.\n"
 MACRO_ITEM = "{name} {value} ({word} for the past year, released {released})"
 PER_STOCK_TAIL = "The stock:\n"
 LIST_TAIL = "Candidates:\n"
 
-ITEM_OHLCV = "{sym}: 5 days {r5} ({w5}), 20 days {r20} ({w20}), volatility {wvol}."
-ITEM_INDUSTRY = " Sector {sector}: 20 days {s20} ({ws20})."
-ITEM_VALUE = " P/E {pe}, P/B {pb} ({wcheap})."
-ITEM_MACRO = " Beta {beta} ({wbeta})."
+ITEM_OHLCV = "{sym}: week return {w5}, month return {w20}, volatility {wvol}."
+ITEM_INDUSTRY = " Its sector's month return {ws20}."
+ITEM_VALUE = " Valuation {wcheap}."
+ITEM_MACRO = " Market beta {wbeta}."
 #: MASS's anonymised price-value features (``valuations="mass_anonymised"``), with what MASS's field
 #: descriptions said of their sign (paraphrased): the hint that let its LLM read the alpha off them.
 ITEM_PV = " Price-value features 0-5: {values}."
@@ -195,23 +201,22 @@ class DayBrief:
         day_text = ANON_DAY_TEMPLATE.format(day=day, **rets) if anonymize else DAY_TEMPLATE.format(date=date, **rets)
         w5, w20, wv = (quintile_words(raw[:, j], uni) for j in (1, 2, 3))
         parts: dict[Modality, list[str]] = {}
-        parts[Modality.OHLCV] = [ITEM_OHLCV.format(sym=s, r5=fmt_pct(raw[i, 1]), w5=w5[i], r20=fmt_pct(raw[i, 2]),
-                                                   w20=w20[i], wvol=wv[i]) for i, s in enumerate(syms)]
+        parts[Modality.OHLCV] = [ITEM_OHLCV.format(sym=s, w5=w5[i], w20=w20[i], wvol=wv[i]) for i, s in enumerate(syms)]
         # industry: the stock's sector and its 20-day move (ranked across stocks)
         ind = industry_raw(view)  # ind_ret_1d, ind_ret_5d, ind_ret_20d, rel_ret_5d
         names = tuple(anonymous_code(n, "sector ", 3) for n in panel.industry_names) if anonymize else \
             panel.industry_names
         ws = quintile_words(ind[:, 2], uni)
-        parts[Modality.INDUSTRY] = [
-            ITEM_INDUSTRY.format(sector=names[c] if c >= 0 else "unknown", s20=fmt_pct(ind[i, 2]), ws20=ws[i])
-            for i, c in enumerate(panel.industry)]
+        parts[Modality.INDUSTRY] = [ITEM_INDUSTRY.format(ws20=w) for w in ws]
         sector_text = ""
         ir = view.industry_returns(20)
         if ir.shape[1] and ir.shape[0]:
             comp = np.expm1(np.log1p(ir).sum(0))
             order = np.argsort(-comp, kind="mergesort")
+            k = min(SECTORS_SHOWN, (order.size + 1) // 2)
             sector_text = SECTORS_TEMPLATE.format(
-                sectors=", ".join(f"{names[k]} {fmt_pct(comp[k])}" for k in order))
+                strong=", ".join(f"{names[j]} {fmt_pct(comp[j])}" for j in order[:k]),
+                weak=", ".join(f"{names[j]} {fmt_pct(comp[j])}" for j in order[::-1][:k]))
         # value: P/E, P/B and a cheapness word from the mean rank of earnings and book yields
         N = panel.n_symbols
         pe = view.at("pe") if "pe" in panel.valuation else np.full(N, np.nan)
@@ -220,8 +225,7 @@ class DayBrief:
             yields = np.column_stack([np.where(pe > 0, 1.0 / pe, np.nan), np.where(pb > 0, 1.0 / pb, np.nan)])
         cheap = _mean_rank(yields, uni)
         wc = quintile_words(cheap, uni, CHEAP_WORDS)
-        parts[Modality.VALUE] = [ITEM_VALUE.format(pe=fmt_num(pe[i]), pb=fmt_num(pb[i]), wcheap=wc[i])
-                                 for i in range(N)]
+        parts[Modality.VALUE] = [ITEM_VALUE.format(wcheap=w) for w in wc]
         value_text = ""
         if value_feature_names(panel.valuation) == MASS_PV_FEATURES:  # MASS's features replace P/E, P/B
             pv = np.column_stack([view.at(k) for k in MASS_PV_FEATURES])
@@ -230,7 +234,7 @@ class DayBrief:
         # macro: each stock's beta; market-wide levels with release dates go to the type segment
         beta = market_beta(view)
         wb = quintile_words(beta, uni)
-        parts[Modality.MACRO] = [ITEM_MACRO.format(beta=fmt_num(beta[i]), wbeta=wb[i]) for i in range(N)]
+        parts[Modality.MACRO] = [ITEM_MACRO.format(wbeta=w) for w in wb]
         macro_text = ""
         if panel.macro_names:
             hist = view.macro(250)
