@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -210,6 +211,7 @@ def main() -> None:
     from agents.llm.llamacpp_server import LlamaCppServer, free_port
     from agents.llm.openai_backend import OpenAIBackend
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `timeout` stops the server and proxy too (finally)
     pairs = branches(args.data, args.branches)
     load0 = os.getloadavg()
     print(f"machine: {os.cpu_count()} CPUs, load average {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}; "
@@ -237,7 +239,7 @@ def main() -> None:
                   f"{'server busy ours':>17} {'bare':>6} {'outside server ours':>20} {'bare':>6} "
                   f"{'CPU ms/req ours':>16} {'bare':>6}")
 
-            def ours(c: int) -> tuple[float, float]:
+            def ours(c: int) -> float:
                 be = OpenAIBackend(alias, url, rating="logprobs", concurrency=c, timeout=120, max_retries=0)
                 t0 = time.perf_counter()
                 res = be.rate_branches(pairs)
@@ -246,17 +248,17 @@ def main() -> None:
                 bad = [d for s, d in zip(res.status, res.detail) if s != "ok"]
                 if bad:
                     raise SystemExit(f"{len(bad)} branch(es) failed: {bad[0]}")
-                return wall, 0.0
+                return wall
 
-            def plain(c: int) -> tuple[float, float]:
-                return asyncio.run(bare(url, alias, prompts, c, warm.top_logprobs)), 0.0
+            def plain(c: int) -> float:
+                return asyncio.run(bare(url, alias, prompts, c, warm.top_logprobs))
 
             for c in (int(x) for x in args.concurrency.split(",")):
                 runs: dict[str, list[dict[str, float]]] = {"ours": [], "bare": []}
                 for r in range(args.repeat):  # alternate which goes first: the server's state is the same for both
                     for name in (("ours", "bare") if r % 2 == 0 else ("bare", "ours")):
                         cpu0 = time.process_time()
-                        wall, _ = (ours if name == "ours" else plain)(c)
+                        wall = (ours if name == "ours" else plain)(c)
                         st = proxy_stats(url)
                         runs[name].append({"wall": wall, "cpu": time.process_time() - cpu0, **st})
                 best = {k: min(v, key=lambda x: x["wall"]) for k, v in runs.items()}

@@ -38,7 +38,7 @@ class LlamaCppServer:
     ``model`` (a GGUF; default SmolLM2) as ``alias``; the process is stopped on exit, also on failure."""
 
     def __init__(self, model: str | Path | None = None, *, alias: str = DEFAULT_ALIAS, n_ctx: int = 1024,
-                 threads: int = 1, log: str | Path | None = None, start_timeout: float = 120.0) -> None:
+                 threads: int = 1, log: str | Path | None = None, start_timeout: float = 300.0) -> None:
         self.model = Path(model) if model is not None else smollm2_gguf()
         if not self.model.is_file():
             raise FileNotFoundError(f"no GGUF model file at {self.model}")
