@@ -87,8 +87,8 @@ async def _read_message(r: asyncio.StreamReader) -> bytes:
     return head + await r.readexactly(n)
 
 
-def run_proxy(listen: int, upstream: int) -> None:
-    """Forward 127.0.0.1:``listen`` to 127.0.0.1:``upstream`` one message at a time per connection,
+def run_proxy(listen: int, upstream: int, host: str = "127.0.0.1") -> None:
+    """Forward 127.0.0.1:``listen`` to ``host``:``upstream`` one message at a time per connection,
     counting requests in flight; ``GET /__stats`` answers the counts and resets them."""
     counter = Counter()
 
@@ -106,7 +106,7 @@ def run_proxy(listen: int, upstream: int) -> None:
                     await cw.drain()
                     continue
                 if uw is None:
-                    ur, uw = await asyncio.open_connection("127.0.0.1", upstream)
+                    ur, uw = await asyncio.open_connection(host, upstream)
                 assert ur is not None
                 counter.change(+1)
                 try:
@@ -176,12 +176,15 @@ async def bare(url: str, model: str, prompts: list[str], concurrency: int, top: 
     for p in prompts:
         todo.put_nowait(p)
 
+    key = os.environ.get("OPENAI_API_KEY")
+    auth = f"Authorization: Bearer {key}\r\n" if key else ""
+
     async def worker() -> None:
         r, w = await asyncio.open_connection(where.hostname, where.port)
         try:
             while not todo.empty():
                 body = json.dumps(completion_body(model, todo.get_nowait(), top)).encode()
-                w.write(f"POST {where.path}/completions HTTP/1.1\r\nHost: {where.netloc}\r\n"
+                w.write(f"POST {where.path}/completions HTTP/1.1\r\nHost: {where.netloc}\r\n{auth}"
                         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
                 await w.drain()
                 msg = await _read_message(r)
@@ -202,45 +205,64 @@ def main() -> None:
     ap.add_argument("--branches", type=int, default=24)
     ap.add_argument("--concurrency", default="1,2,4")
     ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--proxy", nargs=2, type=int, metavar=("LISTEN", "UPSTREAM"), help=argparse.SUPPRESS)
+    ap.add_argument("--base-url", default=None,
+                    help="measure this running server (e.g. vLLM on a GPU host, http://HOST:8000/v1) instead of "
+                         "starting llama.cpp here; its key, if any, from OPENAI_API_KEY")
+    ap.add_argument("--model", default=None, help="with --base-url: the served model's name")
+    ap.add_argument("--chat-template", default="chatml",
+                    help="with --base-url: chatml or the model's tokenizer folder (as --llm-chat-template)")
+    ap.add_argument("--proxy", nargs=3, metavar=("LISTEN", "UPSTREAM", "HOST"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.proxy:
-        run_proxy(*args.proxy)
+        run_proxy(int(args.proxy[0]), int(args.proxy[1]), args.proxy[2])
         return
-    from agents.llm.llamacpp_server import DEFAULT_ALIAS as alias
-    from agents.llm.llamacpp_server import LlamaCppServer, free_port
+    if args.base_url and not args.model:
+        ap.error("--base-url needs --model (the name the server serves)")
+    from urllib.parse import urlsplit
+
+    from agents.llm.llamacpp_server import DEFAULT_ALIAS, LlamaCppServer, free_port
     from agents.llm.openai_backend import OpenAIBackend
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `timeout` stops the server and proxy too (finally)
     pairs = branches(args.data, args.branches)
     load0 = os.getloadavg()
+    what = f"server {args.base_url} ({args.model})" if args.base_url else "llama.cpp server, 1 thread"
     print(f"machine: {os.cpu_count()} CPUs, load average {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}; "
-          f"{len(pairs)} branches; llama.cpp server, 1 thread")
+          f"{len(pairs)} branches; {what}")
     with tempfile.TemporaryDirectory() as tmp:
-        server = LlamaCppServer(alias=alias, log=Path(tmp) / "server.log")
-        server.start()
+        server: LlamaCppServer | None = None
+        if args.base_url:
+            where = urlsplit(args.base_url)
+            host, port, path = where.hostname or "127.0.0.1", where.port or 80, where.path.rstrip("/") or "/v1"
+            alias, template = args.model, args.chat_template
+        else:
+            server = LlamaCppServer(alias=DEFAULT_ALIAS, log=Path(tmp) / "server.log")
+            server.start()
+            host, port, path, alias, template = "127.0.0.1", server.port, "/v1", DEFAULT_ALIAS, "chatml"
         proxy: subprocess.Popen[bytes] | None = None
         try:
             listen = free_port()
-            proxy = subprocess.Popen([sys.executable, __file__, "--proxy", str(listen), str(server.port)])
-            url = f"http://127.0.0.1:{listen}/v1"
+            proxy = subprocess.Popen([sys.executable, __file__, "--proxy", str(listen), str(port), host])
+            url = f"http://127.0.0.1:{listen}{path}"
             for _ in range(100):  # until the proxy listens
                 try:
                     proxy_stats(url)
                     break
                 except OSError:
                     time.sleep(0.1)
-            warm = OpenAIBackend(alias, url, rating="logprobs", concurrency=1, timeout=120, max_retries=0)
+            warm = OpenAIBackend(alias, url, rating="logprobs", concurrency=1, timeout=120, max_retries=0,
+                                 chat_template=template)
             res = warm.rate_branches(pairs[:2])  # the server's first prompt (shared instructions) once
             assert all(s == "ok" for s in res.status), res.detail
             proxy_stats(url)
             prompts = sorted({warm.template.render(s, t) for s, t in pairs})  # type: ignore[union-attr]
             print(f"{'C':>3} {'max in flight':>14} {'mean':>6} {'ours s':>8} {'bare s':>8} {'ours/bare':>10} "
                   f"{'server busy ours':>17} {'bare':>6} {'outside server ours':>20} {'bare':>6} "
-                  f"{'CPU ms/req ours':>16} {'bare':>6}")
+                  f"{'CPU ms/req ours':>16} {'bare':>6} {'req/s ours':>11}")
 
             def ours(c: int) -> float:
-                be = OpenAIBackend(alias, url, rating="logprobs", concurrency=c, timeout=120, max_retries=0)
+                be = OpenAIBackend(alias, url, rating="logprobs", concurrency=c, timeout=120, max_retries=0,
+                                   chat_template=template)
                 t0 = time.perf_counter()
                 res = be.rate_branches(pairs)
                 wall = time.perf_counter() - t0
@@ -268,13 +290,15 @@ def main() -> None:
                 out_o, out_b = o["wall"] / o["busy"] - 1, b["wall"] / b["busy"] - 1
                 print(f"{c:>3} {top:>14} {o['mean']:>6.2f} {o['wall']:>8.2f} {b['wall']:>8.2f} "
                       f"{o['wall'] / b['wall'] - 1:>+10.1%} {o['busy']:>17.2f} {b['busy']:>6.2f} {out_o:>20.1%} "
-                      f"{out_b:>6.1%} {o['cpu'] * per:>16.1f} {b['cpu'] * per:>6.1f}"
+                      f"{out_b:>6.1%} {o['cpu'] * per:>16.1f} {b['cpu'] * per:>6.1f} "
+                      f"{len(prompts) / o['wall']:>11.2f}"
                       + ("" if top == min(c, len(prompts)) else "  <- NOT the concurrency"))
         finally:
             if proxy is not None:
                 proxy.terminate()
                 proxy.wait()
-            server.stop()
+            if server is not None:
+                server.stop()
     load1 = os.getloadavg()
     print(f"load average after: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
 
