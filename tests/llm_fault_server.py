@@ -2,7 +2,8 @@
 
 Real servers cannot be made to fail on demand; this one fails exactly as told, per request. It is
 stdlib ``http.server`` (a thread per connection) on an OS-chosen port, serving
-``/v1/chat/completions``. ``behaviour(body) -> Reply`` decides each answer:
+``/v1/chat/completions`` (and ``/v1/completions`` for ``raw`` replies). ``behaviour(body) -> Reply``
+decides each answer:
 
 * ``ok()``: a valid answer (a deterministic rating per symbol), optionally after ``delay`` seconds;
 * ``gather(n)``: a valid answer once ``n`` requests are in flight at once (or after a timeout);
@@ -157,7 +158,7 @@ class FaultServer:
 
     def _plan(self, h: BaseHTTPRequestHandler, body: dict) -> tuple[bytes, float]:
         """The raw reply to send (empty: none) and the seconds between its bytes (0: all at once)."""
-        r = self.behaviour(body) if h.path.rstrip("/") == "/v1/chat/completions" else status(404)
+        r = self.behaviour(body) if h.path.rstrip("/") in ("/v1/chat/completions", "/v1/completions") else status(404)
         if r.gather:
             end = time.monotonic() + r.delay
             while self.in_flight < r.gather and time.monotonic() < end and not self.closed.wait(0.01):

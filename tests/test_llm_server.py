@@ -7,7 +7,8 @@ on: every agent-day gets a counted status from a real HTTP answer (never a crash
 NaN), the requests reach the server, and asking for a model it does not serve is a counted client
 error (a server answering as another model is refused too: ``tests/test_llm_faults.py``).
 ``transformers serve`` exposes no token log-probabilities (its ``/v1/completions`` returns none), so
-the served backend uses the JSON list format here, not the log-prob rating.
+the served backend uses the JSON list format here; asked for the log-prob rating it fails each stock
+visibly, naming the fix. The log-prob rating against llama.cpp's server: ``tests/test_llm_llamacpp.py``.
 """
 
 from __future__ import annotations
@@ -100,3 +101,18 @@ def test_asking_for_a_model_the_server_does_not_serve_is_a_counted_client_error(
     fails = f.failures()
     assert list(fails["status"]) == [CLIENT_ERROR] and "HTTP 400" in fails["detail"][0]  # not retried, no NaN
     assert be.http_calls == 1
+
+
+def test_logprob_rating_on_a_server_without_logprobs_is_a_counted_failure_naming_the_fix(server, small_market):
+    """``transformers serve`` sends no token log-probabilities: the per-stock log-prob rating says so
+    (a counted failure telling the user to use the list format), never a NaN table or a crash."""
+    from agents.llm.served_rating import NO_LOGPROBS
+
+    env = MassStackelbergEnv(small_market[0], build_types(1, 1), GameConfig(horizon=5))
+    be = OpenAIBackend(server["model"], server["url"], timeout=120, max_retries=0, rating="logprobs",
+                       chat_template=server["model"])  # the served folder's own chat template
+    f = llm_followers(env, be, seed=0, n_candidates=1)
+    follower_signals(env, f, start=30, end=30, seed=0)
+    fails = f.failures()
+    assert be.http_calls == 1 and list(fails["status"]) == [MALFORMED]
+    assert NO_LOGPROBS in fails["detail"][0] and "use --llm-rating list" in fails["detail"][0]

@@ -58,6 +58,17 @@ class Branch:
     scripted: float = float("nan")
 
 
+@dataclass(frozen=True)
+class BranchScores:
+    """What a per-stock backend that can fail branch by branch returns from ``rate_branches(pairs)`` (a
+    server: one request per branch): ``scores (B, 6)`` (P(1..5) and the mass; NaN where failed) and each
+    branch's status (``backend.STATUSES``) and failure detail. ``rate_items`` has all or nothing."""
+
+    scores: np.ndarray
+    status: tuple[str, ...]
+    detail: tuple[str, ...]
+
+
 def branch_key(fingerprint: Mapping[str, Any], b: Branch) -> str:
     """sha256 of (model identity, template, day, type, persona, stock, prompt content): no agent, no seed."""
     return _Keys(fingerprint).key(b)
@@ -160,7 +171,7 @@ def answer_per_branch(cached: Any, requests: Sequence[Request], on_answer: Any) 
         b = request_branches(requests[i])[keys[i].index(todo[0])]
         raise CacheMissError(f"{len(todo)} stock rating(s) not in {cached.cache.path} "
                              f"(first: type {b.type_id} {b.symbol} day {b.day})")
-    failed: dict[str, str] = {}
+    failed: dict[str, tuple[str, str]] = {}
     if todo:
         need = set(todo)
         for req, ks in zip(requests, keys):  # the reference view, stored with each new row
@@ -170,16 +181,18 @@ def answer_per_branch(cached: Any, requests: Sequence[Request], on_answer: Any) 
                         unique[k] = b
         rows: list[tuple[str, Branch, str, tuple[float, ...] | None, float, str]] = []
         try:
-            scores = np.asarray(cached.inner.rate_items([(unique[k].segments, unique[k].text) for k in todo]))
-            if scores.shape != (len(todo), 6) or not np.isfinite(scores).all():
-                raise ValueError(f"rate_items returned shape {scores.shape} or non-finite values")
-            for k, s in zip(todo, scores):
+            scores, status, details = _rate(cached.inner, [(unique[k].segments, unique[k].text) for k in todo])
+            for k, s, st, why in zip(todo, scores, status, details):
+                if st != OK:  # a branch the server did not answer (or answered without a rating)
+                    failed[k] = (st, why)
+                    rows.append((k, unique[k], st, None, float("nan"), why))
+                    continue
                 found[k] = memo[k] = (tuple(float(x) for x in s[:5]), float(s[5]))
                 rows.append((k, unique[k], OK, found[k][0], found[k][1], ""))
         except Exception as exc:  # noqa: BLE001 (a dead model is a counted failure, never a crash)
             detail = f"{type(exc).__name__}: {exc}"[:500]
             for k in todo:
-                failed[k] = detail
+                failed[k] = (ERROR, detail)
                 rows.append((k, unique[k], ERROR, None, float("nan"), detail))
         if cached.mode != "read":
             cached.cache.put_branches(fp, rows)
@@ -188,7 +201,7 @@ def answer_per_branch(cached: Any, requests: Sequence[Request], on_answer: Any) 
     for i, (req, ks) in enumerate(zip(requests, keys)):
         bad = [failed[k] for k in ks if k in failed]
         if bad:
-            ans = Answer.failure(ERROR, bad[0])
+            ans = Answer.failure(*bad[0])
         else:
             ans = Answer(OK, tuple(found[k][0] for k in ks), tuple(found[k][1] for k in ks),
                          cached=not any(k in todo for k in ks))
@@ -203,3 +216,20 @@ def answer_per_branch(cached: Any, requests: Sequence[Request], on_answer: Any) 
         if on_answer is not None:
             on_answer(i, ans)
     return out
+
+
+def _rate(inner: Any, pairs: list[tuple[tuple[str, ...], str]]) -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]:
+    """Scores, statuses and details of ``pairs`` from ``inner.rate_branches`` (per-branch failures) or
+    ``inner.rate_items`` (all or nothing); an OK row that is not a finite distribution is a bug: raised."""
+    rate = getattr(inner, "rate_branches", None)
+    if rate is not None:
+        res = rate(pairs)
+        scores, status, details = np.asarray(res.scores, dtype=np.float64), tuple(res.status), tuple(res.detail)
+    else:
+        scores = np.asarray(inner.rate_items(pairs), dtype=np.float64)
+        status, details = (OK,) * len(pairs), ("",) * len(pairs)
+    good = np.array([st == OK for st in status], dtype=bool)
+    if scores.shape != (len(pairs), 6) or len(status) != len(pairs) or not np.isfinite(scores[good]).all():
+        raise ValueError(f"the backend rated {len(pairs)} stocks with scores of shape {scores.shape} "
+                         f"and {len(status)} statuses, or non-finite values")
+    return scores, status, details

@@ -49,6 +49,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="openai: retries after a timeout or server error (jittered backoff; Retry-After honoured)")
     g.add_argument("--llm-response-format", default="json_schema", choices=("json_schema", "json_object", "none"),
                    help="openai: structured-output style the server supports")
+    g.add_argument("--llm-rating", default="list", choices=("list", "logprobs"),
+                   help="openai: list = one JSON answer per agent-day; logprobs = each stock rated from the rating "
+                        "token's log-probabilities like the local backend, one /v1/completions request per (day, "
+                        "type, persona, stock), shared by every agent, seed and config (vLLM, llama.cpp)")
+    g.add_argument("--llm-chat-template", default="chatml",
+                   help="openai --llm-rating logprobs: the model's chat template, 'chatml' (SmolLM2, Qwen) or a "
+                        "local tokenizer folder of the served model (default chatml)")
     g.add_argument("--llm-threads", type=int, default=1, help="local: torch threads (2 on an idle 2-core machine)")
     g.add_argument("--llm-dtype", default="auto", choices=("auto", "float32", "bfloat16"), help="local: weights dtype")
     g.add_argument("--llm-candidates", type=int, default=20, help="candidate stocks per agent and day")
@@ -97,7 +104,9 @@ def backend_options(args: argparse.Namespace) -> dict[str, Any]:
         return {"model": args.llm_model, "base_url": args.llm_base_url, "model_revision": args.llm_model_revision,
                 "api_key_env": args.llm_api_key_env,
                 "concurrency": args.llm_concurrency, "timeout": args.llm_timeout, "max_retries": args.llm_retries,
-                "response_format": args.llm_response_format}
+                "response_format": args.llm_response_format,
+                **({"rating": "logprobs", "chat_template": args.llm_chat_template}
+                   if getattr(args, "llm_rating", "list") == "logprobs" else {})}
     if args.llm_backend == "local":
         return {"model_dir": args.llm_model, "threads": args.llm_threads, "dtype": args.llm_dtype}
     return {}

@@ -131,6 +131,9 @@ class TransformersBackend(BaseBackend):
         configure_offline()
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a weights bar per worker process is noise in a sweep's log
 
         t0 = time.perf_counter()
         if model_dir is None:

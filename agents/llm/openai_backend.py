@@ -8,6 +8,11 @@ to send no constraint). Requests run concurrently (``concurrency`` threads) so t
 them; put the shared context first so a server with prefix caching (vLLM
 ``--enable-prefix-caching``) reuses it.
 
+``rating="logprobs"`` instead rates one stock per request from the rating token's log-probabilities,
+like the local backend (``agents.llm.served_rating``: ``/v1/completions`` with ``logprobs``, which vLLM
+and llama.cpp serve): ``per_stock`` then, so the response cache shares each (day, type, persona, stock)
+answer across agents, seeds and configs (``agents.llm.branches``).
+
 Robustness (``agents.llm.aio``): requests run as coroutines on the backend's own event loop, at most
 ``concurrency`` in flight whatever the batch size (a day's requests of every type go out together).
 Every attempt has a *total* deadline of ``timeout`` seconds (not per read: a server trickling bytes
@@ -41,6 +46,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from .aio import CircuitBreaker, EventLoopThread, backoff_delay, retry_after_seconds
 from .backend import (
     CLIENT_ERROR,
@@ -57,8 +64,20 @@ from .backend import (
     one_hot,
     scrub,
 )
+from .branches import BranchScores
 from .identity import resolve_base_url
 from .prompts import LIST_SYSTEM, TEMPLATE_VERSION, list_json_schema, list_user_message
+from .served_rating import (
+    LOGPROB_FORMAT_VERSION,
+    RATING_MODES,
+    all_or_nothing,
+    branch_scores,
+    completion_body,
+    emit_per_request,
+    load_template,
+    read_logprobs,
+    template_identity,
+)
 
 LIST_FORMAT_VERSION = "list-json/1"
 RESPONSE_FORMATS = ("json_schema", "json_object", "none")
@@ -114,18 +133,28 @@ class OpenAIBackend(BaseBackend):
             breaker_cooldown: see the module docstring (``timeout`` is the total seconds per attempt).
         temperature, max_tokens, response_format, extra_body, send_seed: decoding (all part of the
             identity); ``max_tokens`` defaults to ``16 * candidates + 32``.
+        rating: ``"list"`` (one JSON answer per agent-day) or ``"logprobs"`` (per stock, from the rating
+            token's log-probabilities: ``agents.llm.served_rating``); ``chat_template`` (``"chatml"`` or
+            a local tokenizer folder) and ``top_logprobs`` apply to the latter.
     """
 
     #: a served model may have been trained on what happened next: followers anonymize its prompts by default
     served = True
+    #: rates one stock per request (``rating="logprobs"``): set per instance
+    per_stock = False
 
     def __init__(self, model: str, base_url: str | None = None, *, api_key_env: str = "OPENAI_API_KEY",
                  concurrency: int = 8, timeout: float = 60.0, max_retries: int = 3, backoff: float = 0.5,
                  backoff_max: float = 8.0, retry_after_max: float = 60.0, breaker_after: int = 32,
                  breaker_cooldown: float = 30.0, temperature: float = 0.0, max_tokens: int | None = None,
                  response_format: str = "json_schema", model_revision: str | None = None,
-                 extra_body: Mapping[str, Any] | None = None, send_seed: bool = True) -> None:
+                 extra_body: Mapping[str, Any] | None = None, send_seed: bool = True, rating: str = "list",
+                 chat_template: str = "chatml", top_logprobs: int = 20) -> None:
         super().__init__()
+        if rating not in RATING_MODES:
+            raise ValueError(f"rating must be one of {RATING_MODES}, got {rating!r}")
+        if not 5 <= int(top_logprobs) <= 20:
+            raise ValueError(f"top_logprobs must be 5..20 (servers cap it at 20), got {top_logprobs}")
         if response_format not in RESPONSE_FORMATS:
             raise ValueError(f"response_format must be one of {RESPONSE_FORMATS}, got {response_format!r}")
         if concurrency < 1 or max_retries < 0 or not timeout > 0 or backoff < 0 or retry_after_max < 0:
@@ -151,6 +180,11 @@ class OpenAIBackend(BaseBackend):
         self.model_revision = model_revision
         self.extra_body = dict(extra_body or {})
         self.send_seed = bool(send_seed)
+        self.rating = rating
+        self.per_stock = rating == "logprobs"
+        self.chat_template = chat_template
+        self.top_logprobs = int(top_logprobs)
+        self.template = load_template(chat_template) if self.per_stock else None
         self.http_calls = 0
         self.breaker = CircuitBreaker(breaker_after, breaker_cooldown)
         key = os.environ.get(api_key_env) or "EMPTY"
@@ -166,10 +200,16 @@ class OpenAIBackend(BaseBackend):
     @staticmethod
     def identity(model: str | None = None, base_url: str | None = None, *, model_revision: str | None = None,
                  temperature: float = 0.0, max_tokens: int | None = None, response_format: str = "json_schema",
-                 extra_body: Mapping[str, Any] | None = None, send_seed: bool = True,
-                 **transport: Any) -> dict[str, Any]:
+                 extra_body: Mapping[str, Any] | None = None, send_seed: bool = True, rating: str = "list",
+                 chat_template: str = "chatml", top_logprobs: int = 20, **transport: Any) -> dict[str, Any]:
         """What determines this backend's answers (``agents.llm.identity.answer_identity``); the
-        transport options (timeouts, retries, concurrency, key variable) are accepted and left out."""
+        transport options (timeouts, retries, concurrency, key variable) are accepted and left out.
+        The log-prob rating names its format, chat template and top-N (no JSON or seed options)."""
+        if rating == "logprobs":
+            return {"backend": "openai", "base_url": resolve_base_url(base_url), "model": model,
+                    "model_revision": model_revision, "format": LOGPROB_FORMAT_VERSION, "rating": rating,
+                    "prompts": TEMPLATE_VERSION, "chat_template": template_identity(chat_template),
+                    "top_logprobs": int(top_logprobs), "extra_body": dict(extra_body or {})}
         return {"backend": "openai", "base_url": resolve_base_url(base_url), "model": model,
                 "model_revision": model_revision, "format": LIST_FORMAT_VERSION, "prompts": TEMPLATE_VERSION,
                 "response_format": response_format, "temperature": float(temperature), "max_tokens": max_tokens,
@@ -180,7 +220,8 @@ class OpenAIBackend(BaseBackend):
         return self.identity(self.model, self.base_url, model_revision=self.model_revision,
                              temperature=self.temperature, max_tokens=self.max_tokens,
                              response_format=self.response_format, extra_body=self.extra_body,
-                             send_seed=self.send_seed)
+                             send_seed=self.send_seed, rating=self.rating, chat_template=self.chat_template,
+                             top_logprobs=self.top_logprobs)
 
     # ------------------------------------------------------------------ one request
     def build_body(self, req: Request) -> dict[str, Any]:
@@ -215,13 +256,16 @@ class OpenAIBackend(BaseBackend):
     def _fail(self, status: str, detail: str) -> Answer:
         return Answer.failure(status, scrub(detail, self.secrets))
 
-    async def _once(self, body: Mapping[str, Any], symbols: Sequence[str]) -> tuple[Answer, bool, float | None]:
-        """One HTTP call within the total deadline: ``(answer, retryable, Retry-After seconds or None)``."""
+    async def _once(self, body: Mapping[str, Any], symbols: Sequence[str] | None
+                    ) -> tuple[Answer, bool, float | None]:
+        """One HTTP call within the total deadline: ``(answer, retryable, Retry-After seconds or None)``;
+        ``symbols`` ``None``: a ``/v1/completions`` call of the log-prob rating (one stock)."""
         oa = self._openai
         self.http_calls += 1  # the loop is one thread: no lock needed
+        client = self._client()
+        create = client.chat.completions.create if symbols is not None else client.completions.create
         try:
-            resp = await asyncio.wait_for(
-                self._client().chat.completions.create(**body, extra_body=self.extra_body or None), self.timeout)
+            resp = await asyncio.wait_for(create(**body, extra_body=self.extra_body or None), self.timeout)
         except (asyncio.TimeoutError, oa.APITimeoutError):
             self.breaker.record(False, "timeout")
             return self._fail(TIMEOUT, f"no complete answer within {self.timeout:g}s"), True, None
@@ -251,6 +295,8 @@ class OpenAIBackend(BaseBackend):
             return Answer(MALFORMED, detail="no choices in the response", prompt_tokens=pt,
                           completion_tokens=ct), False, None
         choice = choices[0]
+        if symbols is None:
+            return read_logprobs(choice, pt, ct), False, None
         msg = choice.message
         refusal = getattr(msg, "refusal", None)
         if refusal or getattr(choice, "finish_reason", None) == "content_filter":
@@ -266,13 +312,16 @@ class OpenAIBackend(BaseBackend):
         """One request: at most ``concurrency`` in flight (``slots``), bounded retries, jittered backoff."""
         if not req.items:
             return Answer(OK, ())
-        body = self.build_body(req)
+        return await self._send(self.build_body(req), req.symbols, slots)
+
+    async def _send(self, body: Mapping[str, Any], symbols: Sequence[str] | None, slots: asyncio.Semaphore
+                    ) -> Answer:
         attempt = 0
         while True:
             async with slots:  # the breaker is asked once a slot is free: a queued request sees the latest news
                 if not self.breaker.allow():
                     return Answer.failure(SERVER_ERROR, f"not sent: {self.breaker.reason}", attempt)
-                ans, retry, wait = await self._once(body, req.symbols)
+                ans, retry, wait = await self._once(body, symbols)
             attempt += 1
             if retry and attempt <= self.max_retries and wait is not None and wait > self.retry_after_max:
                 return Answer.failure(ans.status, f"{ans.detail} (the server asked to wait {wait:g}s, more than "
@@ -282,8 +331,11 @@ class OpenAIBackend(BaseBackend):
                               ans.completion_tokens)
             await asyncio.sleep(backoff_delay(attempt, self.backoff, self.backoff_max, self._jitter, wait))
 
-    async def _guarded(self, req: Request, slots: asyncio.Semaphore) -> Answer:
+    async def _guarded(self, req: Request | str, slots: asyncio.Semaphore) -> Answer:
+        """One request (a ``Request``, or a log-prob branch's prompt text) that never raises."""
         try:
+            if isinstance(req, str):
+                return await self._send(completion_body(self.model, req, self.top_logprobs), None, slots)
             return await self._ask(req, slots)
         except asyncio.CancelledError:
             raise
@@ -297,12 +349,36 @@ class OpenAIBackend(BaseBackend):
         return out[0]
 
     # ------------------------------------------------------------------ batch
-    def _answer(self, requests: Sequence[Request], emit: OnAnswer) -> None:
+    def _run(self, jobs: Sequence[Request | str], emit: OnAnswer) -> None:
         async def batch_slots() -> asyncio.Semaphore:
             return asyncio.Semaphore(self.concurrency)
 
         slots = self._loop.run(batch_slots())
-        self._loop.run_all([self._guarded(r, slots) for r in requests], emit)
+        self._loop.run_all([self._guarded(r, slots) for r in jobs], emit)
+
+    def _answer(self, requests: Sequence[Request], emit: OnAnswer) -> None:
+        if not self.per_stock:
+            self._run(requests, emit)
+            return
+        emit_per_request(requests, self.rate_branches([(r.segments, it.text) for r in requests for it in r.items]),
+                         emit)
+
+    def rate_branches(self, pairs: Sequence[tuple[Sequence[str], str]]) -> BranchScores:
+        """Rate each ``(segments, stock text)`` branch by one ``/v1/completions`` request (each distinct
+        prompt once, grouped by shared context so a prefix-caching server reuses it; at most
+        ``concurrency`` in flight); a branch the server fails is that branch's status, not the batch's."""
+        if self.template is None:
+            raise ValueError("rate_branches needs rating='logprobs'")
+        prompts = [self.template.render(segs, text) for segs, text in pairs]
+        distinct = sorted(set(prompts))  # the shared context first in every prompt: sorting groups it
+        got: dict[str, Answer] = {}
+        self._run(distinct, lambda i, a: got.__setitem__(distinct[i], a))
+        return branch_scores(prompts, got, self.stats)
+
+    def rate_items(self, pairs: Sequence[tuple[Sequence[str], str]]) -> np.ndarray:
+        """``(B, 6)`` P(rating 1..5) and mass per branch (the local backend's interface); raises when a
+        branch failed (``rate_branches`` reports failures branch by branch instead)."""
+        return all_or_nothing(self.rate_branches(pairs))
 
     def close(self) -> None:
         """Close the HTTP connections and stop the event loop (a later call starts them again)."""
