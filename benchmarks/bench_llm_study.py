@@ -67,7 +67,8 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=2, help="measured days")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--candidates", type=int, default=20)
-    ap.add_argument("--agents", type=int, default=8, help="agents per type (8 types)")
+    ap.add_argument("--agents", type=int, default=8, help="agents per type")
+    ap.add_argument("--types", type=int, default=8, help="investor types (32 with --agents 16: the 512-agent setting)")
     ap.add_argument("--personas", type=int, default=1)
     ap.add_argument("--cache", default=None, help="keep the cache here (default: a temporary file)")
     ap.add_argument("--prefetch-parts", type=int, default=0,
@@ -81,7 +82,7 @@ def main() -> None:
 
     print(f"load average before: {os.getloadavg()}; cpus: {os.cpu_count()}")
     panel = load_panel(args.data)
-    env = MassStackelbergEnv(panel, build_types(8, args.agents), GameConfig())
+    env = MassStackelbergEnv(panel, build_types(args.types, args.agents), GameConfig())
     env.reset(seed=0)
     episode_days = env.game.n_steps
     start = int(panel.day_index("2023-01-03"))
@@ -93,7 +94,7 @@ def main() -> None:
     tmp = tempfile.TemporaryDirectory()
     db = Path(args.cache) if args.cache else Path(tmp.name) / "study.sqlite"
     opts = {"n_candidates": args.candidates, "personas": args.personas}
-    res: dict[str, object] = {"episode_days": episode_days, "agents": 8 * args.agents, "days": args.days,
+    res: dict[str, object] = {"episode_days": episode_days, "agents": args.types * args.agents, "days": args.days,
                               "threads": model.threads, "dtype": model.dtype, "load_s": round(load_s, 1)}
     per_seed = []
     for seed in (0, 1, 2):
@@ -130,7 +131,8 @@ def main() -> None:
     res["projected_study_llm_min"] = round((model_pass_s + (runs - 3) * episode_days * replay_day) / 60, 1)
     res["before_per_seed_projection_min"] = round(3 * episode_days * per_seed[0]["s_per_day"] / 60, 1)
     print(f"\nreplay: {replay_day * 1000:.0f} ms per day per seed")
-    print(f"projected A-F x 3 seeds, {8 * args.agents} agents x {args.candidates} candidates, {episode_days} days:")
+    print(f"projected A-F x 3 seeds, {args.types * args.agents} agents x {args.candidates} candidates, "
+          f"{episode_days} days:")
     print(f"  model pass (shared by every seed and config): {res['projected_model_pass_min']} min")
     print(f"  followers of all {runs} runs replayed from the cache: {res['projected_replay_all_runs_s']} s")
     print(f"  without sharing across seeds (one pass per seed): {res['before_per_seed_projection_min']} min")
@@ -153,7 +155,7 @@ def warm(args: argparse.Namespace) -> None:
         from agents.llm.prefetch import prefetch
 
         panel = load_panel(args.data)
-        env = MassStackelbergEnv(panel, build_types(8, args.agents), GameConfig())
+        env = MassStackelbergEnv(panel, build_types(args.types, args.agents), GameConfig())
         start = int(panel.day_index("2023-01-03"))
         be = CachedBackend(TransformersBackend(threads=1), args.cache)
         t0, c0 = time.perf_counter(), time.process_time()
@@ -168,7 +170,8 @@ def warm(args: argparse.Namespace) -> None:
     for parts in sorted({1, args.prefetch_parts}):
         db = Path(tmp.name) / f"warm{parts}.sqlite"
         cmd = [sys.executable, __file__, "--data", args.data, "--days", str(args.days), "--agents", str(args.agents),
-               "--personas", str(args.personas), "--cache", str(db), "--prefetch-parts", str(parts)]
+               "--types", str(args.types), "--personas", str(args.personas), "--cache", str(db),
+               "--prefetch-parts", str(parts)]
         t0 = time.perf_counter()
         procs = [subprocess.Popen([*cmd, "--part", str(k)], stdout=subprocess.PIPE, text=True) for k in range(parts)]
         outs = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
