@@ -274,3 +274,9 @@ def test_episode_through_http_counts_failures_and_replays_from_cache(server_fact
     with sqlite3.connect(db) as con:
         dump = "\n".join(str(r) for r in con.execute("SELECT * FROM responses"))
     assert SECRET not in dump and "test-model" in dump
+
+
+def test_parse_ratings_reads_an_integer_json_cannot_convert_as_malformed_not_a_crash():
+    # json raises a bare ValueError (no .msg) past Python's integer-digits limit
+    ratings, why = parse_ratings('{"A": ' + "1" * 5000 + ', "B": 3}', ("A", "B"))
+    assert ratings is None and why.startswith("not JSON")

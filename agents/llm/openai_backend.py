@@ -38,11 +38,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
-import math
 import os
 import random
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -66,6 +63,7 @@ from .backend import (
 )
 from .branches import BranchScores
 from .identity import resolve_base_url
+from .list_answers import LIST_FORMAT_VERSION, parse_ratings
 from .prompts import LIST_SYSTEM, TEMPLATE_VERSION, list_json_schema, list_user_message
 from .served_rating import (
     LOGPROB_FORMAT_VERSION,
@@ -79,44 +77,13 @@ from .served_rating import (
     template_identity,
 )
 
-LIST_FORMAT_VERSION = "list-json/1"
 RESPONSE_FORMATS = ("json_schema", "json_object", "none")
-_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.IGNORECASE)
 
 
 def request_seed(req: Request) -> int:
     """A per-(run, agent, day) integer seed for servers that honour ``seed`` (best effort)."""
     h = hashlib.sha256(f"{req.seed}|{req.agent}|{req.day}".encode()).digest()
     return int.from_bytes(h[:4], "big") & 0x7FFFFFFF
-
-
-def parse_ratings(text: str | None, symbols: Sequence[str]) -> tuple[dict[str, int] | None, str]:
-    """Ratings for every symbol from an answer text, or ``(None, why)``."""
-    if text is None or not text.strip():
-        return None, "empty answer"
-    body = _FENCE.sub("", text.strip())
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        return None, f"not JSON: {exc.msg}"
-    if isinstance(data, dict) and isinstance(data.get("ratings"), dict):
-        data = data["ratings"]
-    if not isinstance(data, dict):
-        return None, "JSON is not an object of ratings"
-    out: dict[str, int] = {}
-    missing, bad = [], []
-    for s in symbols:
-        v = data.get(s)
-        if v is None:
-            missing.append(s)
-        elif (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or float(v) != int(v)
-              or not 1 <= int(v) <= 5):
-            bad.append(s)
-        else:
-            out[s] = int(v)
-    if missing or bad:
-        return None, f"{len(missing)} candidate(s) missing, {len(bad)} rating(s) off the 1..5 scale"
-    return out, ""
 
 
 class OpenAIBackend(BaseBackend):
