@@ -1,3 +1,11 @@
+"""Shared fixtures. ``tests/helpers`` (the fault server, a user's plugin package, repository paths) is put on
+``sys.path`` here so every test folder imports the helpers the same way."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "helpers"))
+
 import numpy as np
 import pytest
 

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from repo_paths import SHARED_DATA
 
 from experiments.claims import CLAIMS, PAPER_CONFIGS, PUBLISHED
 from experiments.cli import main
 from experiments.reproduce import ReproduceSpec, run_reproduce
 from experiments.statistics import FAILS, HOLDS, UNRESOLVED
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+DATA = SHARED_DATA
 needs_data = pytest.mark.skipif(not (DATA / "derived").is_dir(), reason="needs ../shared/data")
 VERDICTS = {HOLDS, FAILS, UNRESOLVED}
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from repo_paths import REPO
 
 from agents.llm import OK, Answer, BaseBackend, ScriptedBackend, llm_followers
 from agents.llm.diagnostics import cache_frame, diagnose, format_diagnostics
@@ -21,7 +22,7 @@ from experiments.markets import load_market
 from mass_env import GameConfig, MassStackelbergEnv, build_types
 from mass_env.testing import follower_signals
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 SHARED = Path(os.environ.get("MASS_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 

@@ -8,16 +8,16 @@ policy, the README's Hedge example) must put most of its weight there and beat e
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
+from repo_paths import REPO
 
 import principals
 from mass_env import GameConfig, MassStackelbergEnv, SyntheticConfig, build_types, rollout, synthetic_market
 from mass_env.testing import check_follower, planted_followers
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 K, INFORMATIVE = 4, 2
 RHO = np.where(np.arange(K) == INFORMATIVE, 1.0, 0.0)
 

@@ -12,10 +12,10 @@ the local backend dequantised to float32, so they differ by rounding, not by mod
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
+from repo_paths import SHARED_DATA
 
 if importlib.util.find_spec("llama_cpp") is None:
     pytest.skip("llama-cpp-python is not installed (CMAKE_ARGS=-DGGML_NATIVE=OFF pip install -e '.[llamacpp]')",
@@ -33,7 +33,7 @@ from mass_env import GameConfig, MassStackelbergEnv, build_types  # noqa: E402
 from mass_env.testing import follower_signals  # noqa: E402
 
 pytestmark = pytest.mark.slow
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+SHARED = SHARED_DATA
 
 
 @pytest.fixture(scope="module")

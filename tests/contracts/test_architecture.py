@@ -11,8 +11,9 @@ import ast
 from pathlib import Path
 
 import pytest
+from repo_paths import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 PACKAGES = ("mass_env", "agents", "principals", "experiments")
 RANK = {"mass_env": 0, "agents": 1, "principals": 1, "experiments": 2}
 #: inside mass_env: what each sub-layer may not import

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from repo_paths import SHARED_DATA
 
 from mass_env.data.datasets import (
     DATASETS,
@@ -441,7 +442,7 @@ def test_perturbing_later_releases_never_changes_earlier_rows(mode: str):
 # ------------------------------------------------------------------------------------------ shared data
 def _shared_root() -> Path | None:
     env = os.environ.get("MASS_SHARED_DATA")
-    root = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
+    root = Path(env) if env else SHARED_DATA
     return root if root.is_dir() else None
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from repo_paths import REPO
 
 from experiments.configs import AblationConfig, baseline_for
 from experiments.executors import (
@@ -154,7 +155,7 @@ def test_workers_exit_when_the_parent_is_killed():
 
     code = ("import time\nfrom experiments.executors import ProcessExecutor\n"
             "ProcessExecutor(2).map(time.sleep, [(600,), (600,)])\n")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     parent = subprocess.Popen([sys.executable, "-c", code], env=env)
     workers: set[int] = set()
     others: set[int] = set()

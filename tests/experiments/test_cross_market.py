@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from repo_paths import SHARED_DATA
 
 from mass_env.data.clusters import clusters_asof, return_clusters
 from mass_env.data.datasets import DATASETS, load_csi300, load_named, load_us, parse_dataset_spec
@@ -16,7 +17,7 @@ from mass_env.data.panel import MarketPanel
 from mass_env.data.view import PointInTimeView
 from mass_env.errors import DataError
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+SHARED = SHARED_DATA
 requires_shared = pytest.mark.skipif(not (SHARED / "us_yfinance_dieperdev").is_dir()
                                      or not (SHARED / "wywzxxz_hs300_baostock").is_dir(),
                                      reason="shared data folder absent")

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from repo_paths import REPO
 
 from mass_env import MassStackelbergEnv, PrincipalObsLayout, SyntheticConfig, build_types, synthetic_market
 from principals.rl import obs_window_of, rewindow_obs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 VALUE_TYPES = [2, 4, 6, 7]  # types of the 8-type population that see valuations (the informative modality)
 
 

@@ -13,10 +13,10 @@ import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+from repo_paths import REPO
 
 pytest.importorskip("openai")
 
@@ -44,7 +44,7 @@ from mass_env import GameConfig, MassStackelbergEnv, build_types  # noqa: E402
 from mass_env.testing import follower_signals  # noqa: E402
 
 SECRET = "sk-fault-test-0123456789abcdef"
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO
 
 
 @pytest.fixture

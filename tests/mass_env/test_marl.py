@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from repo_paths import REPO
 
 import mass_env
 from mass_env import PRINCIPAL, GameConfig, SyntheticConfig, build_types, synthetic_market
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 
 @pytest.fixture(scope="module")

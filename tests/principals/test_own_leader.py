@@ -9,10 +9,10 @@ from __future__ import annotations
 import importlib.util
 import re
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from repo_paths import REPO
 
 import principals
 from experiments.cli import main
@@ -161,7 +161,7 @@ def test_a_worker_without_the_folder_reports_what_to_do(tmp_path):
 
 
 def test_the_readme_worked_example_is_the_example_file_and_honours_the_protocol():
-    root = Path(__file__).resolve().parents[1]
+    root = REPO
     readme = (root / "README.md").read_text()
     section = readme[readme.index("## Write your own leader"):]
     block = re.search(r"```python\n(.*?)```", section, re.S).group(1)

@@ -1,9 +1,10 @@
 """The README's promises stay true: its quick start runs and CI runs its exact test command."""
 
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from repo_paths import REPO
+
+ROOT = REPO
 README = (ROOT / "README.md").read_text()
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
+from repo_paths import SHARED_DATA
 
 from experiments.cli import build_parser
 from experiments.configs import CONFIGS
@@ -35,7 +35,7 @@ from mass_env.scripted import VALUE_ANONYMISED, scripted_followers
 from principals.blackbox import Objective, SearchSpace
 from principals.cmaes import CMAES
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = SHARED_DATA
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,10 @@ report, or a correct result; never silently wrong numbers."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from repo_paths import SHARED_DATA
 
 from mass_env.data.datasets import SSE50_WINDOW, load_panel
 from mass_env.data.frame import from_long_frame
@@ -18,7 +17,7 @@ from mass_env.data.vendors import normalise_columns
 from mass_env.data.view import PointInTimeView
 from mass_env.errors import DataError
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+SHARED = SHARED_DATA
 
 
 def table(n_days: int = 40, symbols: tuple[str, ...] = ("000001", "600000", "600519", "601318"),
