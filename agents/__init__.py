@@ -1,12 +1,12 @@
-"""Followers: investor types and their behaviour. The scripted investors are the game's reference
-followers (``mass_env.scripted``, re-exported here); LLM investors are in ``agents.llm``; follower
-populations by name (what a sweep's ``followers=`` means) are in ``agents.populations``."""
+"""Followers by name: the population registry (what a sweep's ``followers=`` means).
 
-from mass_env.game.investors import ALL_STYLES, STYLES, InvestorType, build_types
+The scripted investors, the game's reference followers, are ``mass_env.scripted_followers``; the LLM
+investors are in ``agents.llm``. This package is the registry that names populations of them:
+``make_followers(name, env, seed=..., **options)`` builds one, ``register_population`` adds one.
+"""
+
+import mass_env.removed  # noqa: F401  (old import paths raise an ImportError naming the new one)
 
 from .populations import POPULATIONS, make_followers, population_identity, population_sources, register_population
-from .scripted import ScriptedInvestor, follower_actions, scripted_followers
 
-__all__ = ["ALL_STYLES", "POPULATIONS", "STYLES", "InvestorType", "ScriptedInvestor", "build_types",
-           "follower_actions", "make_followers", "population_identity", "population_sources",
-           "register_population", "scripted_followers"]
+__all__ = ["POPULATIONS", "make_followers", "population_identity", "population_sources", "register_population"]

@@ -67,7 +67,7 @@ def population_sources(name: str) -> tuple[Path, ...]:
 # ---------------------------------------------------------------------------------------- built-ins
 def scripted_population(env: Any, seed: int, **options: Any) -> Mapping[str, Follower]:
     """The scripted investors (``mass_env.scripted``); options ``noise``, ``n_candidates``, ``output``, ``draw``."""
-    from mass_env.scripted import scripted_followers
+    from mass_env import scripted_followers
 
     return scripted_followers(env, seed=seed, **options)
 

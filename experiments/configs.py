@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any
 
-from principals.registry import leader_info
+from principals.registry import principal_info
 
 #: Population sizes: (types, agents per type).
 P64 = (8, 8)
@@ -107,7 +107,7 @@ def describe(principal: str, options: Mapping[str, Any], kind: str = "config") -
     if kind == "baseline":
         return "-", f"{float(options.get('alpha', 0.5)):g} fixed", "none"
     try:
-        info = leader_info(principal)
+        info = principal_info(principal)
     except ValueError:
         return "-", "-", principal
     defaults, label = info.window_defaults, info.label

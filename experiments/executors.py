@@ -32,8 +32,6 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from mass_env._compat import moved_names
-
 OnResult = Callable[[int, Any], None]
 
 EXECUTORS = ("serial", "process", "ray")
@@ -240,7 +238,3 @@ def make_executor(name: str = "serial", workers: int | None = None, address: str
         return RayExecutor(address, workers)
     raise ValueError(f"unknown executor {name!r}; choose from {', '.join(EXECUTORS)}")
 
-
-# Names that moved to experiments.sweep (removed here in 0.3).
-__getattr__ = moved_names(__name__, {"run_ablation_parallel": "experiments.sweep",
-                                     "ablation_job": "experiments.sweep"})

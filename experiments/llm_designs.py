@@ -59,7 +59,7 @@ def make_cases(panel: MarketPanel, types: Sequence[InvestorType], days: Sequence
 
 def scripted_reference(panel: MarketPanel, cases: Sequence[Any]) -> list[np.ndarray]:
     """The scripted investor's noise-free view of each case's stocks (same features as the env)."""
-    from agents.scripted import ScriptedInvestor
+    from mass_env.scripted import ScriptedFollower
 
     out: list[np.ndarray] = []
     feats: dict[int, DailyFeatures] = {}
@@ -69,7 +69,7 @@ def scripted_reference(panel: MarketPanel, cases: Sequence[Any]) -> list[np.ndar
             feats = {c.day: DailyFeatures(PointInTimeView(panel, c.day))}
         block = feats[c.day].for_modalities(c.itype.modalities)
         key = (c.itype.type_id, block.names)
-        pol = pols.get(key) or pols.setdefault(key, ScriptedInvestor(c.itype, block.names))
+        pol = pols.get(key) or pols.setdefault(key, ScriptedFollower(c.itype, block.names))
         out.append(np.asarray(pol.view(np.nan_to_num(block.values[c.stocks])), dtype=np.float64))
     return out
 

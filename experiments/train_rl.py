@@ -43,7 +43,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mass_env._compat import moved_names
 from mass_env.data.panel import MarketPanel
 from mass_env.data.synthetic import DEFAULT_STRENGTH
 from mass_env.env import MassStackelbergEnv
@@ -201,7 +200,7 @@ def equal_weights_return(panel: MarketPanel, spec: TrainSpec) -> float:
 def evaluate_heldout(make_principal: Callable[[], Principal], panel: MarketPanel, spec: TrainSpec, start: int,
                      end: int | None = None, *, label: str = "rl") -> pd.DataFrame:
     """``label`` and equal weights on days ``start..end`` of ``panel``, one episode per eval seed."""
-    from agents.scripted import scripted_followers
+    from mass_env import scripted_followers
 
     rows = []
     for seed in spec.eval_seeds:
@@ -379,15 +378,6 @@ def _train_main(args: argparse.Namespace) -> int:
     print(f"policy: {res.policy} (use it with --principal rl:{res.policy.with_suffix('')}); files in {args.out}: "
           + ", ".join(Path(p).name for p in res.files.values()))
     return 0
-
-
-# Names that moved out of this module (removed here in 0.3).
-__getattr__ = moved_names(__name__, {
-    **dict.fromkeys(("parse_principal", "policy_types", "principal_configs"), "experiments.leaders"),
-    **dict.fromkeys(("table_configs", "PanelSweep", "sweep_on_panel", "results_table", "table_main", "MARKETS"),
-                    "experiments.rl_table"),
-    "sse50_pretraining_panel": "experiments.markets",
-})
 
 
 if __name__ == "__main__":

@@ -1,57 +1,69 @@
 """mass_env: the repeated Stackelberg aggregation game over heterogeneous investor types.
 
-Layers (each imports only those before it; nothing here imports ``agents``, ``principals`` or
-``experiments``): ``data`` (panels, point-in-time views, returns, features, loaders) -> ``game``
-(investor types, aggregation, the mechanism, Rank IC, scoring windows, the game) -> ``roles``
-(``Principal`` / ``Follower`` protocols, ``DecisionContext``) -> ``observation`` / ``scripted`` /
-``rollout`` (the one episode loop) -> ``env`` / ``gym_env`` (PettingZoo and Gymnasium shells) ->
-``testing`` (public conformance harnesses).
+A leader (the principal) commits every day to how it will aggregate the signals of K investor
+types (the followers) and is paid the Rank IC of the aggregate. The names below are the public API;
+everything else is reached through the namespaces:
 
-Entry points: ``parallel_env`` / ``env`` / ``raw_env`` (PettingZoo), ``gymnasium.make("mass_env/Principal-v0")``
-(the leader alone), ``rollout`` (play an episode), ``StackelbergGame`` (the game core),
-``MarketPanel`` and its loaders, ``synthetic_market`` (the embedded default market), ``followers_env``
-(the followers alone, a leader embedded: multi-agent RL on the followers).
+* ``mass_env.data``: market panels, point-in-time views, forward returns, the synthetic market, vendor
+  adapters and named datasets;
+* ``mass_env.game``: the game core (``StackelbergGame``, aggregation, the mechanism and its
+  ``ActionCodec``, Rank IC metrics, components, scoring windows);
+* ``mass_env.testing``: conformance checks for a user's leader or followers, look-ahead proofs,
+  planted (known-answer) followers;
+* ``mass_env.registry``: the one ``Registry`` shape behind every name-chosen part;
+* ``mass_env.removed``: where each name removed or renamed in 0.3 went.
+
+Layers (each imports only those before it; nothing here imports ``agents``, ``principals`` or
+``experiments``): ``data`` -> ``game`` -> ``roles`` -> ``observation`` / ``scripted`` / ``rollout``
+-> ``env`` / ``gym_env`` / ``followers_env`` -> ``testing``.
+
+Gymnasium: ``gymnasium.make("mass_env:mass_env/Principal-v0")`` (the ``mass_env:`` prefix makes
+Gymnasium import this package first, so the form works in a fresh process and in ``SubprocVecEnv``
+workers).
 """
+# ruff: noqa: I001  (imports grouped by topic, as __all__)
 
 from gymnasium.envs import registration as _gym
 
-from .data.datasets import load_panel
-from .data.frame import from_long_frame, read_table
-from .data.macro import align_by_release
-from .data.modalities import Modality
-from .data.panel import MarketPanel
-from .data.returns import ReturnSpec, forward_returns
-from .data.synthetic import SyntheticConfig, SyntheticTruth, synthetic_market
-from .data.view import PointInTimeView
-from .env import MassStackelbergEnv, default_market, env, parallel_env, raw_env
-from .errors import ActionError, DataError, LookAheadError, MassError
-from .followers_env import FollowersEnv, followers_env
-from .game import GameConfig, Payoff, StackelbergGame
-from .game.aggregation import Aggregate, TypeMoments, aggregate, type_moments
-from .game.components import Component, ric_column
-from .game.investors import InvestorType, build_types
-from .game.mechanism import ActionCodec, PrincipalAction, apply_inertia, turnover
-from .game.metrics import RankICScorer, ic, rank_ic, summarize
-from .game.scoring import ScoringWindow
+from . import removed as _removed  # noqa: F401  (old import paths raise an ImportError naming the new one)
+
+# environments: PettingZoo (parallel and AEC), the Gymnasium leader env, the followers-only env
+from .env import MassStackelbergEnv, env, parallel_env, raw_env
+from .followers_env import followers_env
 from .gym_env import PrincipalEnv
-from .observation import FollowerObsLayout, ObservationLayout, PrincipalObsLayout
-from .registry import Registry
-from .roles import PRINCIPAL, DecisionContext, Follower, Principal, investor_agent
-from .rollout import Rollout, Transition, follower_actions, rollout
-from .scripted import FixedCommitment, ScriptedInvestor, scripted_followers
+
+# the game: its configuration, the leader's action, the investor types
+from .game import GameConfig
+from .game.investors import InvestorType, build_types
+from .game.mechanism import PrincipalAction
+
+# roles and the episode loop
+from .roles import PRINCIPAL, DecisionContext, Follower, Principal
+from .rollout import follower_actions, rollout
+from .scripted import scripted_followers
+
+# markets
+from .data.datasets import load_panel
+from .data.panel import MarketPanel
+from .data.synthetic import SyntheticConfig, synthetic_market
+
+# errors
+from .errors import ActionError, DataError, LookAheadError, MassError
+
+__version__ = "0.3.0"
+
+__all__ = [
+    # environments
+    "MassStackelbergEnv", "parallel_env", "env", "raw_env", "PrincipalEnv", "followers_env",
+    # the game
+    "GameConfig", "PrincipalAction", "build_types", "InvestorType",
+    # roles and the episode loop
+    "PRINCIPAL", "Principal", "Follower", "DecisionContext", "rollout", "follower_actions", "scripted_followers",
+    # markets
+    "MarketPanel", "synthetic_market", "SyntheticConfig", "load_panel",
+    # errors
+    "MassError", "ActionError", "DataError", "LookAheadError",
+]
 
 if "mass_env/Principal-v0" not in _gym.registry:
     _gym.register(id="mass_env/Principal-v0", entry_point="mass_env.gym_env:PrincipalEnv")
-
-__all__ = [
-    "PRINCIPAL", "ActionCodec", "ActionError", "Aggregate", "Component", "DataError", "DecisionContext",
-    "FixedCommitment", "Follower", "GameConfig", "InvestorType", "LookAheadError", "MarketPanel", "MassError",
-    "MassStackelbergEnv", "Modality", "ObservationLayout", "Payoff", "PointInTimeView", "Principal",
-    "PrincipalAction", "PrincipalEnv", "PrincipalObsLayout", "RankICScorer", "Registry", "ReturnSpec", "Rollout",
-    "ScoringWindow", "ScriptedInvestor", "StackelbergGame", "SyntheticConfig", "SyntheticTruth", "Transition",
-    "TypeMoments", "aggregate", "align_by_release", "apply_inertia", "build_types", "default_market", "env",
-    "follower_actions", "forward_returns", "from_long_frame", "ic", "investor_agent", "load_panel",
-    "parallel_env", "rank_ic", "raw_env", "read_table", "ric_column", "rollout", "scripted_followers",
-    "summarize", "synthetic_market", "turnover", "type_moments",
-]
-__all__ += ["FollowerObsLayout", "FollowersEnv", "followers_env"]

@@ -65,7 +65,7 @@ from .game.infos import paid_info
 from .game.investors import InvestorType, build_types
 from .observation import FollowerObsLayout, PrincipalObsLayout, SignalBox
 from .render import episode_rgb, episode_text
-from .roles import PRINCIPAL, investor_agent
+from .roles import PRINCIPAL, follower_agent
 
 RESET_OPTIONS = ("start", "end", "episode_days", "initial_action")
 FOLLOWER_OBS = ("dict", "box")
@@ -104,12 +104,12 @@ class MassStackelbergEnv(ParallelEnv):
         self.config = self.game.config
         K, N = self.game.K, self.panel.n_symbols
         self.layout = PrincipalObsLayout(K, self.config.obs_window)
-        self.possible_agents = [PRINCIPAL] + [investor_agent(k) for k in range(K)]
+        self.possible_agents = [PRINCIPAL] + [follower_agent(k) for k in range(K)]
         self.agents: list[str] = []
         self.all_feature_names = tuple(n for m in Modality
                                        for n in feature_names(m, self.panel.macro_names, self.panel.valuation))
         self.feature_names = {
-            investor_agent(t.type_id): tuple(n for m in Modality if m in t.modalities
+            follower_agent(t.type_id): tuple(n for m in Modality if m in t.modalities
                                              for n in feature_names(m, self.panel.macro_names,
                                                                     self.panel.valuation))
             for t in self.types
@@ -123,7 +123,7 @@ class MassStackelbergEnv(ParallelEnv):
             PRINCIPAL: spaces.Box(-1.0, 1.0, (self.layout.size,), np.float32)}
         self._act_spaces: dict[str, spaces.Space] = {PRINCIPAL: self.game.codec.space}
         for t in self.types:
-            a = investor_agent(t.type_id)
+            a = follower_agent(t.type_id)
             if follower_obs == "box":
                 self._obs_spaces[a] = spaces.Box(-CLIP, CLIP, (self.follower_layout.size,), np.float32)
             else:
@@ -176,7 +176,7 @@ class MassStackelbergEnv(ParallelEnv):
         missing = [a for a in self.agents if a not in actions]
         if missing:
             raise ActionError(f"actions missing for agents {missing}")
-        signals = {t.type_id: self._signal_array(actions[investor_agent(t.type_id)], t)
+        signals = {t.type_id: self._signal_array(actions[follower_agent(t.type_id)], t)
                    for t in self.types}
         res = self.game.step(signals, actions[PRINCIPAL])
         self._hist.extend(res.paid)
@@ -259,7 +259,7 @@ class MassStackelbergEnv(ParallelEnv):
         x = np.asarray(action, dtype=np.float64)
         if x.shape != (t.n_agents, self.panel.n_symbols):
             raise ActionError(
-                f"{investor_agent(t.type_id)} action must have shape ({t.n_agents}, {self.panel.n_symbols}), "
+                f"{follower_agent(t.type_id)} action must have shape ({t.n_agents}, {self.panel.n_symbols}), "
                 f"got {x.shape}")
         return x
 
@@ -315,7 +315,7 @@ class MassStackelbergEnv(ParallelEnv):
         obs: dict[str, Any] = {PRINCIPAL: lead}
         every = feats.for_modalities(ALL_MODALITIES).values if self.follower_obs == "box" else None
         for t in self.types:
-            a = investor_agent(t.type_id)
+            a = follower_agent(t.type_id)
             seen = typed.get(t.modalities)
             if seen is None:
                 vals = feats.for_modalities(t.modalities).values
@@ -340,7 +340,7 @@ class MassStackelbergEnv(ParallelEnv):
              **paid_info(self.last_paid, g.K)}
         out = {PRINCIPAL: p}
         for t in self.types:
-            a = investor_agent(t.type_id)
+            a = follower_agent(t.type_id)
             out[a] = {"day": day, "missing_features": self._missing.get(a, 0),
                       "clipped_values": int(g.clipped_signals[t.type_id])}
         return out
@@ -358,7 +358,7 @@ class MassStackelbergEnv(ParallelEnv):
                 if self.config.follower_reward == "weighted_skill":
                     skill *= K * self.game.records[p.day - self.game.start].applied[k]
                 vals.append(skill)
-            r[investor_agent(k)] = float(np.mean(vals))
+            r[follower_agent(k)] = float(np.mean(vals))
         return r
 
 

@@ -37,9 +37,9 @@ class FollowersEnv(ParallelEnv):
     metadata = {"name": "mass_followers_v0", "render_modes": list(MassStackelbergEnv.RENDER_MODES), "render_fps": 4,
                 "is_parallelizable": True}
 
-    def __init__(self, leader: Principal | None = None, *, follower_obs: str = "box", **env_kwargs: Any) -> None:
+    def __init__(self, principal: Principal | None = None, *, follower_obs: str = "box", **env_kwargs: Any) -> None:
         self.game_env = MassStackelbergEnv(follower_obs=follower_obs, **env_kwargs)
-        self.leader: Principal = leader if leader is not None else FixedCommitment(name="equal")
+        self.principal: Principal = principal if principal is not None else FixedCommitment(name="equal")
         self.render_mode = self.game_env.render_mode
         self.possible_agents = [a for a in self.game_env.possible_agents if a != PRINCIPAL]
         self.agents: list[str] = []
@@ -59,7 +59,7 @@ class FollowersEnv(ParallelEnv):
 
     def reset(self, seed: int | None = None, options: Mapping[str, Any] | None = None):
         obs, infos = self.game_env.reset(seed=seed, options=options)
-        self.leader.reset(self.game_env.game.K, seed=seed)
+        self.principal.reset(self.game_env.game.K, seed=seed)
         self.agents = list(self.possible_agents)
         return self._split(obs, infos)
 
@@ -67,10 +67,11 @@ class FollowersEnv(ParallelEnv):
         if self._lead_obs is None:
             raise MassError("step() called before reset(): call env.reset(seed=...) first")
         if PRINCIPAL in actions:
-            raise MassError(f"{PRINCIPAL} is embedded in this env (the leader {self.leader!r}); act for the followers")
+            raise MassError(f"{PRINCIPAL} is embedded in this env (the leader {self.principal!r}); "
+                            "act for the followers")
         ctx = DecisionContext.from_game(self.game_env.game, self._lead_obs, self._lead_info)
-        obs, rewards, terms, truncs, infos = self.game_env.step({**actions, PRINCIPAL: self.leader.act(ctx)})
-        self.leader.observe(paid_of(infos))
+        obs, rewards, terms, truncs, infos = self.game_env.step({**actions, PRINCIPAL: self.principal.act(ctx)})
+        self.principal.observe(paid_of(infos))
         o, i = self._split(obs, infos)
         self.agents = [a for a in self.game_env.agents if a != PRINCIPAL]
         drop = lambda d: {a: v for a, v in d.items() if a != PRINCIPAL}
@@ -90,6 +91,6 @@ class FollowersEnv(ParallelEnv):
         return ({a: v for a, v in obs.items() if a != PRINCIPAL}, {a: v for a, v in infos.items() if a != PRINCIPAL})
 
 
-def followers_env(leader: Principal | None = None, **kwargs: Any) -> FollowersEnv:
+def followers_env(principal: Principal | None = None, **kwargs: Any) -> FollowersEnv:
     """The followers-only ParallelEnv (keyword arguments as ``MassStackelbergEnv``; see the module doc)."""
-    return FollowersEnv(leader, **kwargs)
+    return FollowersEnv(principal, **kwargs)

@@ -29,7 +29,7 @@ WindowFn = Callable[..., ScoringWindow]
 PRINCIPAL = "principal_0"
 
 
-def investor_agent(type_id: int) -> str:
+def follower_agent(type_id: int) -> str:
     """The env agent name of investor type ``type_id``."""
     return f"investor_{type_id}"
 

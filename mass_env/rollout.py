@@ -82,19 +82,19 @@ def paid_of(infos: Mapping[str, Any]) -> tuple[Payoff, ...]:
     return payoffs_from_info(infos[PRINCIPAL]) if PRINCIPAL in infos else ()
 
 
-def rollout(env: MassStackelbergEnv, leader: Principal, followers: Mapping[str, Follower], *,
+def rollout(env: MassStackelbergEnv, principal: Principal, followers: Mapping[str, Follower], *,
             seed: int | None = 0, options: Mapping[str, Any] | None = None,
             on_step: StepHook | None = None, progress: Progress | None = None, label: str = "episode",
             record: bool = False, keep_follower_state: bool = False) -> Rollout:
-    """Play one whole episode of ``env`` with ``leader`` and ``followers`` (see the module docstring).
+    """Play one whole episode of ``env`` with ``principal`` and ``followers`` (see the module docstring).
 
-    ``seed`` seeds the env, the leader's ``reset`` and every follower's ``reset`` (unless
+    ``seed`` seeds the env, the principal's ``reset`` and every follower's ``reset`` (unless
     ``keep_follower_state``: followers then play on as they are); ``options`` go to ``env.reset``
     (``start``, ``end``, ``initial_action``). ``progress(done, total, label)`` is called after every step.
     """
     obs, infos = env.reset(seed=seed, options=dict(options or {}))
     game = env.game
-    leader.reset(game.K, seed=seed)
+    principal.reset(game.K, seed=seed)
     if not keep_follower_state:
         reset_followers(followers, seed)
     out = Rollout()
@@ -103,10 +103,10 @@ def rollout(env: MassStackelbergEnv, leader: Principal, followers: Mapping[str, 
         day = game.t
         ctx = DecisionContext.from_game(game, obs[PRINCIPAL], infos.get(PRINCIPAL))
         actions = follower_actions(followers, obs, infos, env.agents)
-        actions[PRINCIPAL] = leader.act(ctx)
+        actions[PRINCIPAL] = principal.act(ctx)
         obs, rewards, terms, truncs, infos = env.step(actions)
         paid = paid_of(infos)
-        leader.observe(paid)
+        principal.observe(paid)
         out.steps += 1
         out.paid.extend(paid)
         for a, r in rewards.items():

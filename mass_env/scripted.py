@@ -64,7 +64,7 @@ STYLE_CHANNELS: dict[str, dict[str, float]] = {
 
 
 @dataclass
-class ScriptedInvestor:
+class ScriptedFollower:
     """Policy of one follower (one investor type): ``act(obs, info) -> (n_agents, N)`` signals."""
 
     itype: InvestorType
@@ -147,11 +147,11 @@ class ScriptedInvestor:
 
 
 def scripted_followers(env: Any, *, seed: int = 0, noise: float = 1.0, n_candidates: int = 20,
-                       output: Output = "score", draw: Draw = "distinct") -> dict[str, ScriptedInvestor]:
+                       output: Output = "score", draw: Draw = "distinct") -> dict[str, ScriptedFollower]:
     """One scripted policy per follower agent of a ``MassStackelbergEnv`` (keyed by agent name)."""
     base = getattr(env, "unwrapped", env)
     return {
-        f"investor_{t.type_id}": ScriptedInvestor(
+        f"investor_{t.type_id}": ScriptedFollower(
             t, base.feature_names[f"investor_{t.type_id}"], seed=seed, noise=noise,
             n_candidates=n_candidates, output=output, draw=draw)
         for t in base.types

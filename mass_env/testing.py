@@ -70,7 +70,7 @@ def perturb_after(panel: MarketPanel, day: int, seed: int = 0) -> MarketPanel:
 Trajectory = list[dict[str, Any]]
 
 
-class _CallableLeader:
+class _CallablePrincipal:
     """Adapts ``principal(obs, info) -> action`` (a Box vector or ``PrincipalAction``) to the protocol."""
 
     name = "callable"
@@ -101,7 +101,7 @@ def record_trajectory(env: MassStackelbergEnv, followers: Mapping[str, Any],
         steps.append({"day": tr.day, "actions": tr.actions, "obs": tr.obs, "rewards": tr.rewards,
                       "infos": tr.infos})
 
-    rollout(env, _CallableLeader(principal), followers, seed=seed, on_step=keep, keep_follower_state=True)
+    rollout(env, _CallablePrincipal(principal), followers, seed=seed, on_step=keep, keep_follower_state=True)
     return steps
 
 
@@ -324,7 +324,7 @@ def first_divergence_signals(a: list[dict[str, Any]], b: list[dict[str, Any]]) -
 
 # ---------------------------------------------------------------------------------------------- known answers
 @dataclass
-class PlantedInvestor:
+class PlantedFollower:
     """A follower type whose informativeness is planted: agent signal = tanh((rho z + noise) / 2), z the
     day's cross-sectional rank of the realised ``future`` return (uniform scores, unit variance).
 
@@ -364,8 +364,8 @@ class PlantedInvestor:
 
 
 def planted_followers(env: Any, informativeness: Sequence[float], *, seed: int = 0, noise: float = 1.0,
-                      horizon: int | None = None, n_candidates: int | None = None) -> dict[str, PlantedInvestor]:
-    """One ``PlantedInvestor`` per investor type of ``env`` (keyed by agent name), type k with
+                      horizon: int | None = None, n_candidates: int | None = None) -> dict[str, PlantedFollower]:
+    """One ``PlantedFollower`` per investor type of ``env`` (keyed by agent name), type k with
     informativeness ``rho_k = informativeness[k]`` about the ``horizon``-day forward return (default:
     the game's payoff horizon, at its execution lag). Known answer: a leader should weight the types
     with the largest ``rho``; with one informative type among noise, equal weights dilute it."""
@@ -377,5 +377,5 @@ def planted_followers(env: Any, informativeness: Sequence[float], *, seed: int =
         raise ValueError(f"noise must be >= 0, got {noise}")
     cfg = base.game.config
     future = base.game.returns.get(ReturnSpec(horizon or cfg.horizon, cfg.lag))
-    return {f"investor_{t.type_id}": PlantedInvestor(t, future, float(rho[t.type_id]), seed, float(noise),
+    return {f"investor_{t.type_id}": PlantedFollower(t, future, float(rho[t.type_id]), seed, float(noise),
                                                       n_candidates) for t in base.types}

@@ -30,7 +30,7 @@ name        leader and its options (all keyword)
             Needs the ``rl`` extra.
 ==========  ==========================================================================================
 
-Window options (``principals.window.WindowOptions``, shared by ``sa``, ``cmaes`` and ``gradient``):
+Window options (``principals.WindowOptions``, shared by ``sa``, ``cmaes`` and ``gradient``):
 ``component``, ``learn_alpha``, ``alpha``, ``lookback`` (5 realised days), ``fitness_horizon``
 (5-day returns), ``turnover_penalty`` (mu; default: the game's, from the decision context),
 ``inertia`` (the mechanism's inertia put in the action, 0; candidates are scored as the mechanism
@@ -39,34 +39,23 @@ will apply them), ``min_days`` (= lookback).
 
 from __future__ import annotations
 
-from typing import Any
-
-from mass_env.roles import DecisionContext, Principal
+import mass_env.removed  # noqa: F401  (old import paths raise an ImportError naming the new one)
 
 from . import annealing, baselines, cmaes, gradient, rl  # noqa: F401  (each registers its leaders)
-from .annealing import MassAnnealing, make_sa
+from .annealing import MassAnnealing
 from .baselines import EqualWeights, RandomWeights
-from .blackbox import AskTellOptimizer, BlackBoxPrincipal, Objective, SearchResult, SearchSpace, optimise
-from .cmaes import CMAES, make_cmaes
-from .gradient import GradientPrincipal, make_gradient  # torch imported at reset()
-from .registry import PRINCIPALS, available, make, register
-from .rl import RLPrincipal, make_rl  # stable-baselines3 imported at load
+from .blackbox import BlackBoxPrincipal
+from .cmaes import CMAES
+from .gradient import GradientPrincipal  # torch imported at reset()
+from .registry import available, make, register
+from .rl import RLPrincipal  # stable-baselines3 imported at load
 from .window import WindowOptions
 
 __all__ = [
-    "AskTellOptimizer", "BlackBoxPrincipal", "CMAES", "DecisionContext", "EqualWeights", "GradientPrincipal",
-    "MassAnnealing", "Objective", "PRINCIPALS", "Principal", "RLPrincipal", "RandomWeights", "SearchResult",
-    "SearchSpace", "WindowOptions", "available", "make", "make_cmaes", "make_gradient", "make_rl", "make_sa",
-    "optimise", "register",
+    # build a leader by name, add one, list them
+    "make", "register", "available",
+    # the leaders
+    "EqualWeights", "RandomWeights", "MassAnnealing", "CMAES", "GradientPrincipal", "RLPrincipal",
+    # build your own: any black-box optimiser as a leader, the options of the windowed leaders
+    "BlackBoxPrincipal", "WindowOptions",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name in ("_REGISTRY",):  # pre-0.2 private registry dict, still poked at by old tests
-        import warnings
-
-        warnings.warn("principals._REGISTRY is deprecated and will be removed in 0.3; use "
-                      "principals.register / PRINCIPALS",
-                      DeprecationWarning, stacklevel=2)
-        return PRINCIPALS._factories
-    raise AttributeError(f"module 'principals' has no attribute {name!r}")

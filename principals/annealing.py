@@ -31,7 +31,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from .blackbox import Encoding, SearchSpace, register_window_leader
+from .blackbox import Encoding, SearchSpace, register_window_principal
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -140,5 +140,5 @@ class MassAnnealing:
 
 
 #: MASS simulated annealing (defaults: disagreement fitness, alpha fixed at 0.5).
-make_sa = register_window_leader("sa", MassAnnealing, defaults={"component": "disagreement", "learn_alpha": False},
+make_sa = register_window_principal("sa", MassAnnealing, defaults={"component": "disagreement", "learn_alpha": False},
                                  label="SA", aliases=("mass-sa",))

@@ -33,7 +33,7 @@ from mass_env.game.scoring import ScoringWindow
 from mass_env.roles import DecisionContext
 
 from .registry import check_options, register
-from .window import WindowedLeader, WindowOptions
+from .window import WindowedPrincipal, WindowOptions
 
 FloatArray = npt.NDArray[np.float64]
 Encoding = Literal["positive", "logits"]
@@ -207,7 +207,7 @@ class DayLog:
     window_days: int
 
 
-class BlackBoxPrincipal(WindowedLeader):
+class BlackBoxPrincipal(WindowedPrincipal):
     """A leader that re-optimises ``(d, alpha)`` every day with an ask/tell optimiser.
 
     Args:
@@ -306,7 +306,7 @@ def _salt(name: str) -> int:
     return int.from_bytes(name.encode()[:8].ljust(8, b"\0"), "little") % (2**31)
 
 
-def register_window_leader(name: str, optimizer: Callable[..., AskTellOptimizer], *,
+def register_window_principal(name: str, optimizer: Callable[..., AskTellOptimizer], *,
                            defaults: Mapping[str, Any], label: str, aliases: Iterable[str] = ()
                            ) -> Callable[..., BlackBoxPrincipal]:
     """Register ``name`` as a ``BlackBoxPrincipal`` driven by ``optimizer``: its options are the window

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from .blackbox import Encoding, SearchSpace, register_window_leader
+from .blackbox import Encoding, SearchSpace, register_window_principal
 
 FloatArray = npt.NDArray[np.float64]
 T = TypeVar("T")
@@ -152,5 +152,5 @@ class CMAES:
 
 
 #: CMA-ES on the combined signal with learned alpha (the follow-up paper's config D).
-make_cmaes = register_window_leader("cmaes", CMAES, defaults={"component": "signal", "learn_alpha": True},
+make_cmaes = register_window_principal("cmaes", CMAES, defaults={"component": "signal", "learn_alpha": True},
                                     label="CMA-ES", aliases=("cma", "cma-es"))

@@ -65,7 +65,7 @@ from mass_env.roles import DecisionContext
 
 from .registry import check_options, register
 from .softrank import DEFAULT_TEMPERATURE, SoftRankWindow, require_torch, smooth_turnover, torch_threads
-from .window import WindowedLeader, WindowOptions
+from .window import WindowedPrincipal, WindowOptions
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -91,7 +91,7 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-class GradientPrincipal(WindowedLeader):
+class GradientPrincipal(WindowedPrincipal):
     """Gradient ascent on a soft-rank Rank IC surrogate, with per-type prices (see module docstring).
 
     Args:

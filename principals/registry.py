@@ -25,7 +25,7 @@ PRINCIPALS: Registry[Principal] = Registry("principal", entry_point_group="mass_
 
 
 @dataclass(frozen=True)
-class LeaderInfo:
+class PrincipalInfo:
     """How a registered leader is described in tables: its display ``label`` and, for window leaders,
     the window options its factory defaults to (``None``: not a window leader)."""
 
@@ -33,26 +33,26 @@ class LeaderInfo:
     window_defaults: Mapping[str, Any] | None = None
 
 
-_INFO: dict[str, LeaderInfo] = {}
+_INFO: dict[str, PrincipalInfo] = {}
 
 
 def register(name: str, factory: Factory, *, aliases: Iterable[str] = (), replace: bool = False,
              label: str | None = None, window_defaults: Mapping[str, Any] | None = None) -> Factory:
     """Add a leader under ``name``; ``factory(**options)`` must return a ``Principal``. ``label`` and
-    ``window_defaults`` describe it in tables (``leader_info``)."""
+    ``window_defaults`` describe it in tables (``principal_info``)."""
     PRINCIPALS.register(name, factory, aliases=aliases, replace=replace)
     key = PRINCIPALS.canonical(name)
-    _INFO[key] = LeaderInfo(label or key, None if window_defaults is None else dict(window_defaults))
+    _INFO[key] = PrincipalInfo(label or key, None if window_defaults is None else dict(window_defaults))
     return factory
 
 
-def leader_info(name: str) -> LeaderInfo:
+def principal_info(name: str) -> PrincipalInfo:
     """The table description of leader ``name``: what ``register`` was given; for an entry point or an
     import reference, the factory's ``label`` attribute (else its name) and no window defaults."""
     key = PRINCIPALS.canonical(name)
     if key in _INFO:
         return _INFO[key]
-    return LeaderInfo(str(getattr(PRINCIPALS.get(key), "label", key)))
+    return PrincipalInfo(str(getattr(PRINCIPALS.get(key), "label", key)))
 
 
 def validate(name: str, options: Mapping[str, Any]) -> Factory:
@@ -94,7 +94,7 @@ def available() -> tuple[str, ...]:
 
 def listing() -> dict[str, tuple[str, str]]:
     """``{name: (label, first docstring line)}`` of every registered leader, entry points included."""
-    return {n: (leader_info(n).label, doc) for n, doc in PRINCIPALS.describe().items()}
+    return {n: (principal_info(n).label, doc) for n, doc in PRINCIPALS.describe().items()}
 
 
 def check_options(name: str, options: Iterable[str], valid: Iterable[str]) -> None:

@@ -23,7 +23,6 @@ stable-baselines3 and torch are imported only when a policy is loaded (extra ``r
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -123,20 +122,14 @@ class RLPrincipal:
         path: ``PATH`` or ``PATH.zip`` written by ``save_policy`` / ``experiments.train_rl``.
         deterministic: act with the policy's mean action (default) or sample (seeded by ``reset``).
         algo: override the algorithm recorded in the metadata.
-        use_inertia: keep the policy's inertia choice (default); False commits inertia = 0
-            (``use_lambda`` is its deprecated name).
+        use_inertia: keep the policy's inertia choice (default); False commits inertia = 0.
         name: label of the principal.
         threads: torch threads while the policy acts (default 1, restored afterwards; None = leave
             torch's setting): one small MLP forward pass per day gains nothing from more.
     """
 
     def __init__(self, path: str | Path, *, deterministic: bool = True, algo: str | None = None,
-                 use_inertia: bool = True, name: str = "rl", device: str = "cpu", threads: int | None = 1,
-                 use_lambda: bool | None = None) -> None:
-        if use_lambda is not None:
-            warnings.warn("RLPrincipal(use_lambda=...) is deprecated and will be removed in 0.3; use use_inertia",
-                          DeprecationWarning, stacklevel=2)
-            use_inertia = use_lambda
+                 use_inertia: bool = True, name: str = "rl", device: str = "cpu", threads: int | None = 1) -> None:
         self.name = name
         self.path = str(policy_paths(path)[0])
         self.model, self.meta = load_policy(path, algo=algo, device=device)
@@ -180,7 +173,7 @@ def make_rl(path: str | None = None, **options: Any) -> RLPrincipal:
     """Factory for ``principals.make("rl", path=PATH, ...)`` (CLI: ``--principal rl:PATH``)."""
     if not path:
         raise ValueError("principal 'rl' needs path=PATH of a saved policy (train one with `mass train-rl`)")
-    check_options("rl", options, ("deterministic", "algo", "use_inertia", "use_lambda", "name", "device", "threads"))
+    check_options("rl", options, ("deterministic", "algo", "use_inertia", "name", "device", "threads"))
     return RLPrincipal(path, **options)
 
 

@@ -95,7 +95,7 @@ class WindowOptions:
         return d
 
 
-class WindowedLeader:
+class WindowedPrincipal:
     """Base of window leaders: ``self.window`` holds the options, readable as attributes
     (``leader.lookback``, ``leader.component``, ...)."""
 

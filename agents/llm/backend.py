@@ -317,7 +317,7 @@ def one_hot(rating: int) -> tuple[float, ...]:
 
 
 class ScriptedBackend(BaseBackend):
-    """The deterministic scripted investor (``agents.scripted.ScriptedInvestor``) behind the LLM
+    """The deterministic scripted investor (``mass_env.scripted.ScriptedFollower``) behind the LLM
     interface: the type's noise-free style view of each candidate, ``tanh(view / 2)``, becomes a
     rating distribution centred on ``3 + 2 * score`` (``spread`` rating points wide). The follower
     samples from it with the simulation's RNG like from any model's distribution. No model, no
@@ -330,15 +330,16 @@ class ScriptedBackend(BaseBackend):
 
     @property
     def fingerprint(self) -> Mapping[str, Any]:
+        # the class's 0.2 path, kept as written: it is part of the cached answers' identity
         return {"backend": "scripted", "model": "agents.scripted.ScriptedInvestor", "spread": self.spread}
 
     def _policy(self, req: Request) -> Any:
-        from agents.scripted import ScriptedInvestor
+        from mass_env.scripted import ScriptedFollower
 
         key = (req.modalities, req.style, req.feature_names)
         if key not in self._policies:
             itype = InvestorType(req.type_id, Modality(req.modalities), req.style, 1)
-            self._policies[key] = ScriptedInvestor(itype, req.feature_names)
+            self._policies[key] = ScriptedFollower(itype, req.feature_names)
         return self._policies[key]
 
     def _answer(self, requests: Sequence[Request], emit: OnAnswer) -> None:

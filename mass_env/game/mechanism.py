@@ -18,8 +18,8 @@ Two different things have been called "lambda"; this project gives each its own 
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -57,12 +57,11 @@ class PrincipalAction:
         object.__setattr__(self, "alpha", a)
         object.__setattr__(self, "inertia", inertia)
 
-    @property
-    def lam(self) -> float:
-        """Deprecated name of ``inertia`` (removed in 0.3)."""
-        warnings.warn("PrincipalAction.lam is deprecated and will be removed in 0.3; use .inertia", DeprecationWarning,
-                      stacklevel=2)
-        return self.inertia
+    if not TYPE_CHECKING:  # (hidden from type checkers, which would then accept any attribute)
+        def __getattr__(self, name: str):  # only for names not found: says where a removed one went
+            from ..removed import removed_attribute
+
+            raise removed_attribute(type(self), name)
 
     @property
     def n_types(self) -> int:

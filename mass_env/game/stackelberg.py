@@ -15,10 +15,9 @@ Timing, one step per trading day t (information is "as of the close of t"):
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -73,12 +72,11 @@ class GameConfig:
     def payoff_spec(self) -> ReturnSpec:
         return ReturnSpec(self.horizon, self.lag)
 
-    @property
-    def lambda_max(self) -> float:
-        """Deprecated name of ``inertia_max`` (removed in 0.3)."""
-        warnings.warn("GameConfig.lambda_max is deprecated and will be removed in 0.3; use inertia_max",
-                      DeprecationWarning, stacklevel=2)
-        return self.inertia_max
+    if not TYPE_CHECKING:  # (hidden from type checkers, which would then accept any attribute)
+        def __getattr__(self, name: str):  # only for names not found: says where a removed one went
+            from ..removed import removed_attribute
+
+            raise removed_attribute(type(self), name)
 
 
 @dataclass(frozen=True)

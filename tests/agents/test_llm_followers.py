@@ -132,7 +132,7 @@ def test_expected_decode_and_select_output(small_market):
 
 def test_scripted_backend_follows_the_scripted_view(small_market):
     """The scripted backend is the scripted investor's opinion: expected ratings track its view."""
-    from agents.scripted import scripted_followers
+    from mass_env import scripted_followers
 
     panel = small_market[0]
     env = make_env(panel, 8, 1)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import principals
-from agents.scripted import scripted_followers
+from mass_env import scripted_followers
 from experiments import sweep
 from experiments.cli import main
 from experiments.configs import CONFIGS, AblationConfig, baseline_for, describe, resolve

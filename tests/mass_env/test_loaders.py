@@ -333,32 +333,6 @@ def test_synthetic_dataset_is_the_embedded_market():
     np.testing.assert_array_equal(other.close, synthetic_market(SyntheticConfig(n_days=60), seed=4)[0].close)
 
 
-# ------------------------------------------------------------------------------------------ old paths
-@pytest.mark.parametrize("old", ["mass_env.loaders", "mass_env.data.loaders"])
-def test_old_loader_paths_warn_and_forward(old: str):
-    import importlib
-
-    from mass_env.data import datasets, frame, vendors
-
-    mod = importlib.import_module(old)
-    for name, new in [("from_long_frame", frame), ("read_table", frame), ("normalise_columns", vendors),
-                      ("guess_vendor", vendors), ("cn_code", vendors), ("_chain_pct", vendors),
-                      ("load_panel", datasets), ("load_sse50_window", datasets), ("MASS_MACRO", datasets)]:
-        with pytest.warns(DeprecationWarning, match=f"{old}.{name} is deprecated.*{new.__name__}"):
-            assert getattr(mod, name) is getattr(new, name)
-    with pytest.warns(DeprecationWarning, match="VENDORS"):
-        adapters = mod.ADAPTERS
-    assert list(adapters) == list(VENDORS.available()) and adapters["baostock"] is VENDORS.get("baostock")
-    with pytest.raises(AttributeError):
-        mod.no_such_name  # noqa: B018
-
-
-def test_from_import_of_an_old_name_warns():
-    with pytest.warns(DeprecationWarning, match="mass_env.data.frame"):
-        from mass_env.loaders import from_long_frame as old
-    assert old is from_long_frame
-
-
 # ------------------------------------------------------------------------------------------ macro
 CAL = pd.bdate_range("2023-01-02", "2023-06-30")
 

@@ -223,24 +223,3 @@ def test_a_new_reported_metric_is_one_entry(small, monkeypatch):
     assert {"ic_signal_10d", "ic_disagreement_1d", "ric_signal_10d"} <= set(res.history.columns)
     assert np.isfinite(res.summary["ic_consensus_5d"]) and "icir_signal_1d" in res.summary
     assert res.summary["ic_signal_5d"] != res.summary["ric_signal_5d"]
-
-
-def test_old_names_still_import_with_a_deprecation_warning():
-    import mass_env.game.mechanism as new
-
-    with pytest.warns(DeprecationWarning, match="mass_env.game.mechanism"):
-        from mass_env.mechanism import PrincipalAction as Old
-    assert Old is new.PrincipalAction
-    with pytest.warns(DeprecationWarning, match="mass_env.roles"):
-        from principals.base import DecisionContext as OldCtx
-    assert OldCtx is DecisionContext
-    with pytest.warns(DeprecationWarning, match="mass_env.testing"):
-        from principals.testing import check_principal as old_check
-    assert old_check is check_principal
-    with pytest.warns(DeprecationWarning, match="inertia"):
-        assert PrincipalAction(np.ones(2), 0.5, 0.3).lam == 0.3
-    with pytest.warns(DeprecationWarning, match="inertia_max"):
-        assert GameConfig(inertia_max=2.0).lambda_max == 2.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert isinstance(principals.EqualWeights(), Principal)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from agents import ScriptedInvestor, scripted_followers
+from agents import ScriptedFollower, scripted_followers
 from mass_env import PRINCIPAL, GameConfig, MassStackelbergEnv, Modality, SyntheticConfig, build_types, synthetic_market
 from mass_env.data.returns import ReturnSpec, forward_returns
 from mass_env.game.metrics import rank_ic
@@ -61,6 +61,6 @@ def test_informative_types_have_higher_skill():
 def test_bad_configuration_raises():
     t = build_types(1, 2)[0]
     with pytest.raises(ValueError):
-        ScriptedInvestor(t, ("ret_1d",), output="vote")
+        ScriptedFollower(t, ("ret_1d",), output="vote")
     with pytest.raises(ValueError, match="missing"):
-        ScriptedInvestor(t, ("ret_1d",))  # style needs ret_5d
+        ScriptedFollower(t, ("ret_1d",))  # style needs ret_5d

@@ -115,7 +115,7 @@ def test_list_shows_configs_and_leaders_with_labels(user_dir, capsys):
     out = capsys.readouterr().out
     assert "E-512" in out and "baselines" in out
     for name in principals.available():
-        assert any(line.split()[:2] == [name, principals.registry.leader_info(name).label.split()[0]]
+        assert any(line.split()[:2] == [name, principals.registry.principal_info(name).label.split()[0]]
                    for line in out.splitlines()), name
     assert "byol-tilted" in out  # an installed plugin's leader is listed too
     assert "module:Attr" in out

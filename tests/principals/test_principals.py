@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import principals
-from agents.scripted import scripted_followers
+from mass_env import scripted_followers
 from experiments.runner import run_episode
 from mass_env import (
     GameConfig,

@@ -83,7 +83,7 @@ def test_training_learned_and_the_policy_found_the_informative_types(trained, tm
 
     pol = RLPrincipal(res.policy)
     env = MassStackelbergEnv(panel, build_types(8, 8), spec.game_config())
-    from agents.scripted import scripted_followers
+    from mass_env import scripted_followers
     from experiments.runner import run_episode
 
     run_episode(env, pol, scripted_followers(env, seed=0), seed=0, options={"start": split})

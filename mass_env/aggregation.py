@@ -1,5 +1,0 @@
-"""Deprecated alias of :mod:`mass_env.game.aggregation` (moved in 0.2; removed in 0.3)."""
-
-from ._compat import moved_module
-
-__getattr__ = moved_module(__name__, "mass_env.game.aggregation")
