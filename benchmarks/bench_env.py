@@ -20,8 +20,8 @@ import tracemalloc
 
 import numpy as np
 
-from agents import scripted_followers
-from mass_env import FixedCommitment, MassStackelbergEnv, SyntheticConfig, build_types, rollout, synthetic_market
+from mass_env import MassStackelbergEnv, SyntheticConfig, build_types, rollout, scripted_followers, synthetic_market
+from mass_env.scripted import FixedCommitment
 
 
 def market(days: int, symbols: int, csi300: str | None):

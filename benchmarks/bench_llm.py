@@ -40,7 +40,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from agents.llm import ScriptedBackend, llm_followers  # noqa: E402
 from mass_env import (  # noqa: E402
-    FixedCommitment,
     GameConfig,
     MassStackelbergEnv,
     SyntheticConfig,
@@ -48,6 +47,7 @@ from mass_env import (  # noqa: E402
     rollout,
     synthetic_market,
 )
+from mass_env.scripted import FixedCommitment  # noqa: E402
 
 
 class _Timed:

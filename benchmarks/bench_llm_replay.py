@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, os.environ.get("MASS_BENCH_CODE", str(ROOT)))  # --compare: the old code's tree
 
 from agents.llm import CachedBackend, llm_followers  # noqa: E402
-from mass_env import FixedCommitment, GameConfig, MassStackelbergEnv, build_types, rollout  # noqa: E402
+from mass_env import GameConfig, MassStackelbergEnv, build_types, rollout  # noqa: E402
+from mass_env.scripted import FixedCommitment  # noqa: E402
 
 
 class _Identity:

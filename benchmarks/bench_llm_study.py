@@ -37,7 +37,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from agents.llm import CachedBackend, llm_followers  # noqa: E402
-from mass_env import FixedCommitment, GameConfig, MassStackelbergEnv, build_types, rollout  # noqa: E402
+from mass_env import GameConfig, MassStackelbergEnv, build_types, rollout  # noqa: E402
+from mass_env.scripted import FixedCommitment  # noqa: E402
 
 
 class _Timed:

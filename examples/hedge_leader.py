@@ -9,7 +9,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mass_env import DecisionContext, Payoff, PrincipalAction
+from mass_env import DecisionContext, PrincipalAction
+from mass_env.game import Payoff
 
 
 class Hedge:

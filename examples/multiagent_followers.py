@@ -148,8 +148,8 @@ def train_followers(*, episodes: int = 6, principal: str = "cmaes", learners: Se
                     seed: int = 0, lr: float = 1.0, say: Callable[[str], None] | None = None,
                     ) -> FollowerTraining:
     """Play ``episodes`` episodes of the game with learning followers ``learners``; see the module doc."""
+    from mass_env import scripted_followers
     from mass_env.rollout import Transition, rollout
-    from mass_env.scripted import scripted_followers
 
     say = say or (lambda msg: None)
     panel, _ = synthetic_market(SyntheticConfig(n_days=n_days), seed=market_seed)

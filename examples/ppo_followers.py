@@ -28,17 +28,18 @@ import numpy as np
 
 import mass_env
 from mass_env import GameConfig, SyntheticConfig, build_types, synthetic_market
+from mass_env.followers_env import FollowersEnv
 
 
 def make_env(n_types: int = 4, agents_per_type: int = 4, n_days: int = 120, n_symbols: int = 30,
-             market_seed: int = 0, leader: Any = None) -> mass_env.FollowersEnv:
+             market_seed: int = 0, leader: Any = None) -> FollowersEnv:
     """The followers-only env on a small synthetic market, paid by the mechanism."""
     panel, _ = synthetic_market(SyntheticConfig(n_days=n_days, n_symbols=n_symbols, n_industries=5), seed=market_seed)
     return mass_env.followers_env(leader, panel=panel, types=build_types(n_types, agents_per_type),
                                   config=GameConfig(follower_reward="weighted_skill", horizon=5, obs_window=10))
 
 
-def vector_env(env: mass_env.FollowersEnv, copies: int = 1) -> Any:
+def vector_env(env: FollowersEnv, copies: int = 1) -> Any:
     """SuperSuit's parameter-sharing recipe: every (copy, type) pair is one sub-env of an SB3 VecEnv."""
     import supersuit as ss
 
@@ -46,7 +47,7 @@ def vector_env(env: mass_env.FollowersEnv, copies: int = 1) -> Any:
     return ss.concat_vec_envs_v1(venv, copies, num_cpus=0, base_class="stable_baselines3")
 
 
-def mean_reward(model: Any, env: mass_env.FollowersEnv, seed: int = 0) -> float:
+def mean_reward(model: Any, env: FollowersEnv, seed: int = 0) -> float:
     """Followers' mean reward per step over one episode, acting with ``model`` deterministically."""
     obs, _ = env.reset(seed=seed)
     total, n = 0.0, 0

@@ -47,7 +47,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from mass_env.scripted import scripted_followers
+    from mass_env import scripted_followers
     from principals.baselines import EqualWeights
 
     from .runner import print_progress, run_episode

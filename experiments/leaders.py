@@ -60,7 +60,7 @@ def parse_principal(text: str) -> tuple[str, dict[str, Any]]:
     name = head.strip().lower()
     if not name:
         raise ValueError(f"empty principal in {text!r}; a --principal is one of: {'; '.join(SPEC_FORMS)}")
-    if name != "rl" and name not in principals.PRINCIPALS:
+    if name != "rl" and name not in principals.registry.PRINCIPALS:
         attr, _, after = rest.partition(":")
         if not is_reference(f"{head.strip()}:{attr.strip()}"):
             raise _unknown(text)

@@ -83,7 +83,7 @@ class SweepSpec:
     def plugin_modules(self) -> tuple[str, ...]:
         """Modules a worker imports before it runs: they register this sweep's leaders and followers
         (built-ins and user plugins alike), so a worker process resolves the same names."""
-        mods = principals.PRINCIPALS.modules([c.principal for c in self.configs])
+        mods = principals.registry.PRINCIPALS.modules([c.principal for c in self.configs])
         mods += POPULATIONS.modules([self.followers])
         return tuple(dict.fromkeys(mods))
 

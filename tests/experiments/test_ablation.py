@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 
 import principals
-from mass_env import scripted_followers
 from experiments import sweep
 from experiments.cli import main
 from experiments.configs import CONFIGS, AblationConfig, baseline_for, describe, resolve
@@ -22,7 +21,7 @@ from experiments.report import paired_bootstrap
 from experiments.runner import run_episode
 from experiments.spec import SweepSpec
 from experiments.sweep import run_ablation
-from mass_env import GameConfig, MassStackelbergEnv, PrincipalAction, build_types
+from mass_env import GameConfig, MassStackelbergEnv, PrincipalAction, build_types, scripted_followers
 
 
 def test_configs_are_the_papers_table():

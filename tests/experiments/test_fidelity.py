@@ -24,6 +24,7 @@ from experiments.fidelity import (
     types_for,
 )
 from experiments.spec import SweepSpec
+from mass_env import scripted_followers
 from mass_env.data.modalities import MASS_PV_FEATURES, Modality
 from mass_env.data.returns import ReturnSpec, forward_returns
 from mass_env.data.synthetic import SyntheticConfig, synthetic_market
@@ -31,7 +32,7 @@ from mass_env.env import MassStackelbergEnv
 from mass_env.errors import DataError
 from mass_env.game.aggregation import aggregate, type_moments
 from mass_env.game.investors import build_types, mass_masks, mass_types, with_macro
-from mass_env.scripted import VALUE_ANONYMISED, scripted_followers
+from mass_env.scripted import VALUE_ANONYMISED
 from principals.blackbox import Objective, SearchSpace
 from principals.cmaes import CMAES
 

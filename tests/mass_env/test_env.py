@@ -5,11 +5,11 @@ from gymnasium.utils.env_checker import check_env
 from pettingzoo.test import api_test, parallel_api_test
 
 import mass_env
-from agents import scripted_followers
-from mass_env import PRINCIPAL, ActionError, GameConfig, MassStackelbergEnv, PrincipalObsLayout, build_types
+from mass_env import PRINCIPAL, ActionError, GameConfig, MassStackelbergEnv, build_types, scripted_followers
 from mass_env.data.returns import ReturnSpec, forward_returns
 from mass_env.game.mechanism import LOGIT_SCALE
 from mass_env.game.metrics import rank_ic
+from mass_env.observation import PrincipalObsLayout
 from mass_env.rollout import follower_actions, paid_of
 from mass_env.testing import _equal, first_divergence, perturb_after, record_trajectory
 

@@ -1,19 +1,10 @@
 import numpy as np
 import pytest
 
-from mass_env import (
-    DataError,
-    LookAheadError,
-    MarketPanel,
-    Modality,
-    PointInTimeView,
-    ReturnSpec,
-    SyntheticConfig,
-    forward_returns,
-    synthetic_market,
-)
-from mass_env.data.modalities import DailyFeatures
-from mass_env.data.view import ForwardReturnCache
+from mass_env import DataError, LookAheadError, MarketPanel, SyntheticConfig, synthetic_market
+from mass_env.data.modalities import DailyFeatures, Modality
+from mass_env.data.returns import ReturnSpec, forward_returns
+from mass_env.data.view import ForwardReturnCache, PointInTimeView
 from mass_env.game.metrics import rank_ic
 
 

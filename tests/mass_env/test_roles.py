@@ -3,28 +3,26 @@ harness, and the promise that window leaders optimise what the game does."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 
 import principals
 from mass_env import (
     PRINCIPAL,
-    Component,
     GameConfig,
     MassStackelbergEnv,
     PrincipalAction,
     SyntheticConfig,
     build_types,
-    ric_column,
     rollout,
+    scripted_followers,
     synthetic_market,
 )
+from mass_env.game.components import Component, ric_column
 from mass_env.game.mechanism import apply_inertia
 from mass_env.observation import PrincipalObsLayout
-from mass_env.roles import DecisionContext, Follower, Principal
-from mass_env.scripted import FixedCommitment, scripted_followers
+from mass_env.roles import Follower
+from mass_env.scripted import FixedCommitment
 from mass_env.testing import check_follower, check_principal
 
 

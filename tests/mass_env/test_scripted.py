@@ -1,11 +1,20 @@
 import numpy as np
 import pytest
 
-from agents import ScriptedFollower, scripted_followers
-from mass_env import PRINCIPAL, GameConfig, MassStackelbergEnv, Modality, SyntheticConfig, build_types, synthetic_market
+from mass_env import (
+    PRINCIPAL,
+    GameConfig,
+    MassStackelbergEnv,
+    SyntheticConfig,
+    build_types,
+    scripted_followers,
+    synthetic_market,
+)
+from mass_env.data.modalities import Modality
 from mass_env.data.returns import ReturnSpec, forward_returns
 from mass_env.game.metrics import rank_ic
 from mass_env.rollout import follower_actions
+from mass_env.scripted import ScriptedFollower
 
 
 def _env(panel, n_types=8, per=4):

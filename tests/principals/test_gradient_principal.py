@@ -13,17 +13,16 @@ torch = pytest.importorskip("torch")
 from scipy.stats import spearmanr  # noqa: E402
 
 import principals  # noqa: E402
-from mass_env import scripted_followers  # noqa: E402
 from experiments.runner import run_episode  # noqa: E402
 from mass_env import (  # noqa: E402
     GameConfig,
     MassStackelbergEnv,
     SyntheticConfig,
-    TypeMoments,
-    aggregate,
     build_types,
+    scripted_followers,
     synthetic_market,
 )
+from mass_env.game.aggregation import TypeMoments, aggregate  # noqa: E402
 from mass_env.game.metrics import average_ranks  # noqa: E402
 from principals import EqualWeights  # noqa: E402
 from principals.gradient import GradientPrincipal, make_gradient  # noqa: E402

@@ -72,8 +72,8 @@ def user_dir(tmp_path, monkeypatch):
     (info / "entry_points.txt").write_text(ENTRY_POINTS)
     monkeypatch.syspath_prepend(str(d))
     yield d
-    if "byol-tilted" in principals.PRINCIPALS._factories:
-        principals.PRINCIPALS.unregister("byol-tilted")
+    if "byol-tilted" in principals.registry.PRINCIPALS._factories:
+        principals.registry.PRINCIPALS.unregister("byol-tilted")
     for m in ("byol_user_leader", "byol_ep_leader"):
         sys.modules.pop(m, None)
 

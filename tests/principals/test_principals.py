@@ -7,21 +7,15 @@ import numpy as np
 import pytest
 
 import principals
-from mass_env import scripted_followers
 from experiments.runner import run_episode
-from mass_env import (
-    GameConfig,
-    MassStackelbergEnv,
-    Modality,
-    ReturnSpec,
-    SyntheticConfig,
-    build_types,
-    synthetic_market,
-)
+from mass_env import GameConfig, MassStackelbergEnv, SyntheticConfig, build_types, scripted_followers, synthetic_market
+from mass_env.data.modalities import Modality
+from mass_env.data.returns import ReturnSpec
 from mass_env.game.mechanism import PrincipalAction
 from mass_env.game.scoring import ScoringWindow
 from mass_env.testing import check_principal
-from principals import CMAES, MassAnnealing, Objective, SearchSpace, optimise
+from principals import CMAES, MassAnnealing
+from principals.blackbox import Objective, SearchSpace, optimise
 
 
 # ------------------------------------------------------------------------------------ conformance
@@ -103,7 +97,7 @@ def test_make_builds_by_name_and_rejects_unknowns(monkeypatch):
         with pytest.raises(ValueError, match="already registered"):
             principals.register("mine", principals.EqualWeights)
     finally:
-        principals.PRINCIPALS.unregister("mine")
+        principals.registry.PRINCIPALS.unregister("mine")
 
 
 # ------------------------------------------------------------------------------------ the scorer

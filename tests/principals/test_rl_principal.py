@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from repo_paths import REPO
 
-from mass_env import MassStackelbergEnv, PrincipalObsLayout, SyntheticConfig, build_types, synthetic_market
+from mass_env import MassStackelbergEnv, SyntheticConfig, build_types, synthetic_market
+from mass_env.observation import PrincipalObsLayout
 from principals.rl import obs_window_of, rewindow_obs
 
 ROOT = REPO
@@ -83,8 +84,8 @@ def test_training_learned_and_the_policy_found_the_informative_types(trained, tm
 
     pol = RLPrincipal(res.policy)
     env = MassStackelbergEnv(panel, build_types(8, 8), spec.game_config())
-    from mass_env import scripted_followers
     from experiments.runner import run_episode
+    from mass_env import scripted_followers
 
     run_episode(env, pol, scripted_followers(env, seed=0), seed=0, options={"start": split})
     w = np.array([pol.codec.decode(x).normalised for x in pol.actions])  # the weights its actions mean
