@@ -1,5 +1,5 @@
-"""Roles at the bottom: the episode loop, the leader's context and observation layout, the follower
-harness, and the promise that window leaders optimise what the game does."""
+"""Roles at the bottom: the episode loop, the leader's context and observation layout, and the
+promise that window leaders optimise what the game does."""
 
 from __future__ import annotations
 
@@ -21,9 +21,8 @@ from mass_env import (
 from mass_env.game.components import Component, ric_column
 from mass_env.game.mechanism import apply_inertia
 from mass_env.observation import PrincipalObsLayout
-from mass_env.roles import Follower
 from mass_env.scripted import FixedCommitment
-from mass_env.testing import check_follower, check_principal
+from mass_env.testing import check_principal
 
 
 @pytest.fixture(scope="module")
@@ -159,49 +158,7 @@ def test_the_env_observation_is_the_layouts_packing(small):
     assert "type_ic" in lay.describe()
 
 
-# ------------------------------------------------------------------------------ followers
-def test_scripted_followers_pass_the_follower_check():
-    rep = check_follower(lambda env, seed: scripted_followers(env, seed=seed))
-    assert rep.days > 20 and 0 < rep.looked_share <= 1
-    assert all(isinstance(f, Follower)
-               for f in scripted_followers(MassStackelbergEnv(n_types=2, agents_per_type=1)).values())
-
-
-class _Peeker:
-    """A follower that reads tomorrow's prices (it keeps a reference to the panel it should not have)."""
-
-    def __init__(self, env, k):
-        self.env, self.k = env, k
-
-    def reset(self, seed=None):
-        pass
-
-    def act(self, obs, info):
-        day = info["day"]
-        p = self.env.panel.adj_close
-        fut = p[min(day + 3, p.shape[0] - 1)] / p[day] - 1.0
-        x = np.where(obs["universe"] > 0.5, np.tanh(np.nan_to_num(fut) * 20), np.nan)
-        return np.tile(x, (self.env.types[self.k].n_agents, 1))
-
-
-class _Unseeded(_Peeker):
-    def act(self, obs, info):
-        x = np.where(obs["universe"] > 0.5, np.random.default_rng().uniform(-1, 1, obs["universe"].size), np.nan)
-        return np.tile(x, (self.env.types[self.k].n_agents, 1))
-
-
-class _WrongShape(_Peeker):
-    def act(self, obs, info):
-        return np.zeros(obs["universe"].size)
-
-
-@pytest.mark.parametrize("cls, match", [(_Peeker, "look-ahead"), (_Unseeded, "same seed"), (_WrongShape, "shape")])
-def test_the_follower_check_catches_bad_followers(cls, match):
-    with pytest.raises(AssertionError, match=match):
-        check_follower(lambda env, seed: {f"investor_{k}": cls(env, k) for k in range(len(env.types))})
-
-
-# ------------------------------------------------------------------------------ words and old names
+# ------------------------------------------------------------------------------ words
 def test_one_component_enum_owns_names_sign_and_columns():
     c, d, s = np.array([1.0]), np.array([2.0]), np.array([3.0])
     assert Component("disagreement").pick(c, d, s)[0] == -2.0 and Component.SIGNAL.pick(c, d, s)[0] == 3.0
