@@ -44,6 +44,53 @@ def test_make_vec_env_needs_no_kwargs_dummy_and_subproc():
     sub.close()
 
 
+#: the documented form: the ``mass_env:`` prefix makes Gymnasium import mass_env (which registers the id)
+GYM_ID = "mass_env:mass_env/Principal-v0"
+SMALL = "dict(n_types=2, agents_per_type=1)"
+
+
+def _fresh_python(code: str) -> str:
+    import subprocess
+    import sys
+
+    from repo_paths import REPO
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+def test_gymnasium_make_with_the_module_prefix_in_a_fresh_process():
+    code = ("import sys, gymnasium\n"
+            f"env = gymnasium.make({GYM_ID!r}, **{SMALL})\n"
+            "obs, info = env.reset(seed=0)\n"
+            "env.step(env.action_space.sample())\n"
+            "print(obs.shape, 'mass_env' in sys.modules)\n")
+    assert _fresh_python(code).split()[-1] == "True"
+
+
+@pytest.mark.slow
+def test_make_vec_env_subproc_with_the_module_prefix_in_a_fresh_process():
+    pytest.importorskip("stable_baselines3")
+    code = ("from stable_baselines3.common.env_util import make_vec_env\n"
+            "from stable_baselines3.common.vec_env import SubprocVecEnv\n"
+            f"venv = make_vec_env({GYM_ID!r}, n_envs=2, vec_env_cls=SubprocVecEnv, env_kwargs={SMALL})\n"
+            "print(venv.reset().shape[0])\n"
+            "venv.close()\n")
+    assert _fresh_python(code).split()[-1] == "2"
+
+
+def test_make_vec_env_dummy_with_the_module_prefix():
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    venv = make_vec_env(GYM_ID, n_envs=2, vec_env_cls=DummyVecEnv, env_kwargs={"n_types": 2, "agents_per_type": 1})
+    assert venv.reset().shape == (2,) + venv.observation_space.shape
+    venv.step(np.zeros((2,) + venv.action_space.shape, np.float32))
+    venv.close()
+
+
 def test_render_modes_and_pettingzoo_render_test(panel, capsys):
     render_test(lambda render_mode=None: mass_env.raw_env(**small(panel), render_mode=render_mode))
     env = gymnasium.make("mass_env/Principal-v0", render_mode="rgb_array", **small(panel)).unwrapped
