@@ -28,7 +28,8 @@ from gymnasium.envs import registration as _gym
 from . import removed as _removed  # noqa: F401  (old import paths raise an ImportError naming the new one)
 
 # environments: PettingZoo (parallel and AEC), the Gymnasium leader env, the followers-only env
-from .env import MassStackelbergEnv, env, parallel_env, raw_env
+from .env import MassStackelbergEnv, parallel_env
+from .aec import env, raw_env
 from .followers_env import followers_env
 from .gym_env import PrincipalEnv
 

@@ -1,46 +1,6 @@
-"""PettingZoo ParallelEnv of the repeated Stackelberg aggregation game (``mass_stackelberg_v0``).
-
-Agents: ``principal_0`` (the leader) and ``investor_k`` for every investor type k (a follower that
-controls the ``n_agents`` agents of its type). See ``mass_env.game`` for the timing. Spaces:
-
-* ``principal_0`` action: ``Box(-1, 1, (K+2,))``, decoded by ``ActionCodec`` (weights
-  ``softmax(3 z)``, alpha ``(a+1)/2``, inertia ``inertia_max * max(i, 0)``): the zero action is equal
-  weights, alpha 0.5, no inertia. ``action_encoding="simplex"`` gives the old ``Box(0, 1)`` encoding.
-  A ``PrincipalAction`` is accepted too.
-* ``investor_k`` action: ``SignalBox``, a ``Box(-1, 1, (n_agents, N))`` of each agent's score per
-  stock in which NaN means "this agent did not look at this stock" (missing, not zero; the space's
-  ``contains`` accepts NaN, a sampled action looks at everything).
-* Out-of-range values (leader and followers alike): clipped to the box and counted in the agent's
-  ``infos[...]["clipped_values"]`` (per episode); with ``strict_actions=True`` an ``ActionError``.
-  NaN/inf in the leader's action and inf in a signal are always errors.
-* ``principal_0`` observation: a flat ``Box(-1, 1)``, layout in ``PrincipalObsLayout``: the
-  commitment applied today, the last W *paid* per-type and aggregate Rank ICs (with a mask), the
-  previous day's per-type signal statistics, and episode progress. Never a same-day signal or an
-  unrealised return.
-* ``investor_k`` observation (``follower_obs="dict"``, default): ``Dict(features=Box(-5, 5, (N, F_k)),
-  universe=Box(0, 1, (N,)), commitment=Box(0, 1, (K+2,)))``: its modalities' point-in-time features
-  (0 where unknown), today's universe, and the commitment applied to the signals it is about to emit.
-  ``follower_obs="box"``: one flat ``Box`` of the same shape for every type (``FollowerObsLayout``:
-  all modalities' features, 0 where unseen, plus a mask of the columns the type sees).
-* ``state()`` / ``state_space``: the global state for centralised critics, ``Box(-5, 5)``: the
-  leader's observation, today's universe and every modality's features (``N x F_all``).
-
-Infos: numbers and fixed-shape arrays only, with the same keys at ``reset`` and at every step. The
-leader's: ``day``, ``n_scored``, the applied commitment (``applied_weights``, ``alpha``, ``inertia``),
-``zero_weight_fallbacks`` and ``clipped_values`` (this episode), and the payoff realised at this step
-(``n_paid``, ``paid_*``; ``mass_env.game.infos.payoffs_from_info`` rebuilds the ``Payoff`` objects that
-``mass_env.rollout`` hands to ``Principal.observe``). A follower's: ``day``, ``missing_features``,
-``clipped_values``.
-
-Rewards: the leader gets the payoff of the days that realised this step (Rank IC at the payoff
-horizon minus the turnover penalty when the stability constraint is on); follower k gets its own
-type's realised Rank IC ("skill"), or that times K x its weight share ("weighted_skill").
-
-Episodes: ``reset(seed, options)`` with options ``start``, ``end``, ``episode_days`` (a window of that
-many days; its start is drawn from ``np_random`` unless ``start`` is given) and ``initial_action``;
-unknown keys are ignored with a warning (PettingZoo's ``api_test`` passes one; the Gymnasium view,
-``mass_env/Principal-v0``, rejects them). ``max_cycles`` caps the steps of every episode (PettingZoo's convention).
-"""
+"""The PettingZoo environment of the repeated Stackelberg aggregation game (``mass_stackelberg_v0``):
+``MassStackelbergEnv`` and ``parallel_env`` (its AEC view is ``mass_env.aec``); the class docstring is
+its doc page."""
 
 from __future__ import annotations
 
@@ -53,8 +13,6 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
-from pettingzoo.utils.conversions import parallel_to_aec_wrapper
-from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 
 from .data.modalities import CLIP, DailyFeatures, Modality, feature_names
 from .data.panel import MarketPanel
@@ -78,6 +36,89 @@ def default_market(seed: int = 0, n_days: int = 160) -> MarketPanel:
 
 
 class MassStackelbergEnv(ParallelEnv):
+    """The repeated Stackelberg aggregation game as a PettingZoo ``ParallelEnv`` (``mass_stackelberg_v0``).
+
+    Every trading day a leader (the principal) commits to how it will aggregate the signals of K
+    investor types (the followers), and is paid the Rank IC of the aggregate once the returns realise.
+
+    ====================  =========================================================================
+    Import                ``from mass_env import parallel_env`` (``env`` / ``raw_env``: the AEC view)
+    Agents                ``principal_0``, ``investor_0`` ... ``investor_{K-1}``
+    Parallel API          yes (``raw_env``: the AEC wrapper; ``env``: plus order enforcing)
+    Leader action         ``Box(-1, 1, (K+2,), float32)``: ``[z_1..z_K, a, i]``
+    Follower action       ``SignalBox``: ``Box(-1, 1, (n_agents, N))``, NaN = did not look
+    Leader observation    ``Box(-1, 1, (K+2 + W*K + 2W + 3K + 1,), float32)`` (``PrincipalObsLayout``)
+    Follower observation  ``Dict(features, universe, commitment)``, or one flat ``Box`` (``follower_obs="box"``)
+    State                 ``Box(-5, 5)``: leader observation, universe, every feature (``state()``)
+    ====================  =========================================================================
+
+    **Action space.** The leader's action ``[z_1..z_K, a, i]`` is decoded by the game's ``ActionCodec``
+    (``mass_env.game.mechanism``): weights ``softmax(3 z)``, alpha ``(a + 1) / 2``, inertia
+    ``inertia_max * max(i, 0)``. The zero action is the neutral commitment: equal weights, alpha 0.5,
+    no inertia. A ``PrincipalAction`` is accepted too; ``action_encoding="simplex"`` gives the 0.1
+    ``Box(0, 1)`` encoding. Follower ``investor_k`` sends one score per (agent, stock) of its type, NaN
+    where an agent did not look (missing, not zero). Out-of-range values are clipped and counted in
+    ``infos[agent]["clipped_values"]`` (an ``ActionError`` with ``strict_actions=True``); NaN/inf in the
+    leader's action and inf in a signal are always errors.
+
+    **Observation space.** The leader's flat vector has these pieces (``PrincipalObsLayout``, W =
+    ``config.obs_window``): ``applied`` (the commitment applied today, K+2), ``type_ic`` (the last W
+    *paid* per-type Rank ICs, W x K), ``agg_ic`` (the last W paid aggregate Rank ICs), ``paid_mask``
+    (which of the W rows hold a payoff), ``signal_stats`` (the previous day's per-type mean,
+    dispersion and coverage, K x 3) and ``progress`` (1). Never a same-day signal or an unrealised
+    return. A follower sees ``features`` (``Box(-5, 5, (N, F_k))``: its modalities' point-in-time
+    features, 0 where unknown), ``universe`` (``Box(0, 1, (N,))``) and ``commitment`` (the applied
+    commitment, ``Box(0, 1, (K+2,))``); ``follower_obs="box"`` packs every modality's features, a mask
+    of the columns the type sees, the universe and the commitment into one ``Box`` of the same shape
+    for every type (``FollowerObsLayout``).
+
+    **Timing** (``mass_env.game.stackelberg``): at the close of day t the followers emit their signals
+    for t under the commitment announced at t-1, and the leader announces the commitment for t+1.
+
+    **Rewards.** The leader: the payoff of the days that realised this step (Rank IC of the aggregate at
+    the payoff horizon, minus ``turnover_penalty`` x turnover). Day s is paid at the step of day
+    ``s + lag + horizon``: the first ``lag + horizon`` steps pay 0. Follower k: its own type's realised
+    Rank IC (``follower_reward="skill"``) or that x K x its weight share (``"weighted_skill"``).
+
+    **Termination and truncation.** Never terminated; every agent is truncated after the episode's
+    last day (``end``, by default the panel's last playable day ``n_days - 2``; ``max_cycles`` caps the
+    number of steps, PettingZoo's convention). Days whose returns would realise after the last day are
+    never paid.
+
+    **Infos.** Numbers and fixed-shape arrays only, the same keys at ``reset`` and every step. The
+    leader's: ``day``, ``n_scored``, the applied commitment (``applied_weights``, ``alpha``,
+    ``inertia``), ``zero_weight_fallbacks`` and ``clipped_values`` (this episode), and the payoff
+    realised at this step (``n_paid``, ``paid_*``; ``mass_env.game.infos.payoffs_from_info`` rebuilds
+    the ``Payoff`` objects). A follower's: ``day``, ``missing_features``, ``clipped_values``.
+
+    **Episodes.** ``reset(seed, options)``; options (panel day indices, both ends inclusive):
+    ``start`` (default ``config.warmup_days``), ``end`` (default ``n_days - 2``), ``episode_days`` (a
+    window of that many days, its start drawn from ``np_random`` unless given; not with ``end``) and
+    ``initial_action``. Unknown keys are ignored with a warning (PettingZoo's ``api_test`` passes one).
+
+    Arguments:
+        panel: the market (``MarketPanel``; default: ``default_market()``, a synthetic SSE50-sized one).
+        types: the investor types (default: ``build_types(n_types, agents_per_type)``).
+        config: the rules (``GameConfig``: horizon, lag, warm-up, obs window, turnover penalty, ...).
+        n_types, agents_per_type: the default population's size (8 x 8).
+        render_mode: ``"ansi"`` (a line of text), ``"rgb_array"`` (weights and paid Rank IC as a
+            picture), ``"human"`` (the text, printed) or None.
+        max_cycles: cap on the steps of every episode.
+        episode_days: default length of an episode window (see Episodes).
+        follower_obs: ``"dict"`` (default) or ``"box"``.
+        action_encoding: ``"symmetric"`` (default) or ``"simplex"``.
+        strict_actions: out-of-range actions raise instead of being clipped.
+
+    Version history:
+        * 0.3: one word per role (``mass_env.roles.follower_agent``; the scripted followers are
+          ``ScriptedFollower``); the 0.2 forwarding paths removed (``mass_env.removed`` says where
+          each went). Spaces, rewards and results unchanged.
+        * 0.2: the symmetric leader action whose zero is the neutral commitment (the ``Box(0, 1)``
+          encoding kept as ``action_encoding="simplex"``); ``lam`` renamed ``inertia`` and
+          ``lambda_max`` ``inertia_max``; modules regrouped into ``mass_env.data`` and ``mass_env.game``.
+        * 0.1: initial release.
+    """
+
     RENDER_MODES = ("ansi", "rgb_array", "human")
     metadata = {"name": "mass_stackelberg_v0", "render_modes": list(RENDER_MODES), "render_fps": 4,
                 "is_parallelizable": True}
@@ -365,35 +406,3 @@ class MassStackelbergEnv(ParallelEnv):
 def parallel_env(**kwargs: Any) -> MassStackelbergEnv:
     """The game as a PettingZoo ``ParallelEnv`` (keyword arguments as ``MassStackelbergEnv``)."""
     return MassStackelbergEnv(**kwargs)
-
-
-class MassAECEnv(parallel_to_aec_wrapper):
-    """The AEC view of ``MassStackelbergEnv`` (PettingZoo's ``parallel_to_aec_wrapper``) with clear
-    errors where the stock wrapper would fail deep inside (stepping or observing before ``reset``)."""
-
-    def _check_reset(self, what: str) -> None:
-        if not hasattr(self, "agent_selection"):
-            raise MassError(f"{what} called before reset(): call env.reset(seed=...) first")
-
-    def step(self, action: Any) -> None:
-        self._check_reset("step()")
-        super().step(action)
-
-    def observe(self, agent: str) -> Any:
-        self._check_reset("observe()")
-        return super().observe(agent)
-
-    def last(self, observe: bool = True) -> Any:
-        self._check_reset("last()")
-        return super().last(observe)
-
-
-def raw_env(**kwargs: Any) -> MassAECEnv:
-    """The game as an unwrapped PettingZoo AEC env (``MassAECEnv`` over ``parallel_env``), as
-    PettingZoo's own environments define ``raw_env``."""
-    return MassAECEnv(parallel_env(**kwargs))
-
-
-def env(**kwargs: Any) -> Any:
-    """The game as a PettingZoo AEC env: ``raw_env`` with PettingZoo's order-enforcing wrapper."""
-    return OrderEnforcingWrapper(raw_env(**kwargs))

@@ -1,23 +1,5 @@
-"""PettingZoo ParallelEnv of the followers alone, the leader embedded (``mass_followers_v0``).
-
-The mirror of ``mass_env/Principal-v0``: there the followers are part of the environment and an RL
-library trains the leader; here a ``Principal`` (equal weights by default, or any leader from
-``principals``) is part of the environment and an RL library trains the followers, paid by the
-mechanism (``GameConfig(follower_reward="weighted_skill")``: a type's Rank IC x K x its weight share).
-
-The agents are ``investor_k`` only, so with ``follower_obs="box"`` (the default here) every agent has
-the same observation space (``FollowerObsLayout``: fixed-width features + a modality mask) and, when
-all types have the same number of agents, the same action space: SuperSuit's parameter-sharing
-recipe works as is::
-
-    import supersuit as ss
-    venv = ss.pettingzoo_env_to_vec_env_v1(mass_env.followers_env(config=GameConfig(follower_reward="weighted_skill")))
-    venv = ss.concat_vec_envs_v1(venv, 2, base_class="stable_baselines3")
-    PPO("MlpPolicy", venv).learn(10_000)
-
-Each step the leader commits from a ``DecisionContext`` built at today's close and observes the
-payoffs that realised (the same order as ``mass_env.rollout``).
-"""
+"""The PettingZoo environment of the followers alone, a leader embedded (``mass_followers_v0``); the
+class docstring is its doc page."""
 
 from __future__ import annotations
 
@@ -34,6 +16,49 @@ from .scripted import FixedCommitment
 
 
 class FollowersEnv(ParallelEnv):
+    """The followers alone as a PettingZoo ``ParallelEnv``, a leader embedded (``mass_followers_v0``).
+
+    The mirror of ``mass_env/Principal-v0``: there the followers are part of the environment and an RL
+    library trains the leader; here a ``Principal`` (equal weights by default, or any leader from
+    ``principals``) is part of the environment and an RL library trains the followers, paid by the
+    mechanism (``GameConfig(follower_reward="weighted_skill")``: a type's Rank IC x K x its weight share).
+
+    ====================  =========================================================================
+    Import                ``from mass_env import followers_env`` (the class: ``mass_env.followers_env.FollowersEnv``)
+    Agents                ``investor_0`` ... ``investor_{K-1}`` (the leader ``principal_0`` is embedded)
+    Action space          ``SignalBox``: ``Box(-1, 1, (n_agents, N))``, NaN = did not look
+    Observation space     one flat ``Box(-5, 5)``, the same for every type (``FollowerObsLayout``)
+    Reward                ``follower_reward``: the type's realised Rank IC (``"skill"``) or that x K x
+                          its weight share (``"weighted_skill"``)
+    Termination           never; truncated after the episode's last day
+    State                 ``state()``: the game's global state (``MassStackelbergEnv.state``)
+    ====================  =========================================================================
+
+    With ``follower_obs="box"`` (the default here) every agent has the same observation space
+    (features of every modality, 0 where the type does not see them, a mask of the columns it sees,
+    the universe and the applied commitment) and, when all types have the same number of agents, the
+    same action space, so SuperSuit's parameter-sharing recipe works as is::
+
+        import supersuit as ss
+        env = mass_env.followers_env(config=GameConfig(follower_reward="weighted_skill"))
+        venv = ss.pettingzoo_env_to_vec_env_v1(env)
+        venv = ss.concat_vec_envs_v1(venv, 2, base_class="stable_baselines3")
+        PPO("MlpPolicy", venv).learn(10_000)
+
+    Each step the embedded leader commits from a ``DecisionContext`` built at today's close and
+    observes the payoffs that realised (the same order as ``mass_env.rollout``); acting for
+    ``principal_0`` is an error. Episodes, reset options and infos are ``MassStackelbergEnv``'s.
+
+    Arguments:
+        principal: the embedded leader (default: equal weights, alpha 0.5, ``FixedCommitment``).
+        follower_obs: ``"box"`` (default) or ``"dict"``.
+        **env_kwargs: ``MassStackelbergEnv``'s arguments (``panel``, ``types``, ``config``, ...).
+
+    Version history:
+        * 0.3: the embedded leader's keyword is ``principal=`` (was ``leader=``).
+        * before 0.3: as ``MassStackelbergEnv``'s history.
+    """
+
     metadata = {"name": "mass_followers_v0", "render_modes": list(MassStackelbergEnv.RENDER_MODES), "render_fps": 4,
                 "is_parallelizable": True}
 

@@ -1,21 +1,5 @@
-"""Gymnasium single-agent view: the leader alone, followers embedded (``mass_env/Principal-v0``).
-
-Any stock RL library can train on it with no adapter and no keyword arguments
-(``stable_baselines3.common.env_util.make_vec_env("mass_env/Principal-v0", n_envs=4)``, with
-``DummyVecEnv`` or ``SubprocVecEnv``). The action is the leader's symmetric ``Box(-1, 1, (K+2,))``
-whose zero is equal weights, alpha 0.5, no inertia (``ActionCodec``), so an untrained policy starts
-at the neutral commitment; the observation is its flat ``Box(-1, 1)`` (``PrincipalObsLayout``).
-Followers default to the reference scripted investors (``mass_env.scripted``); pass ``followers``
-to embed any ``Follower`` policies. Each step runs them through ``mass_env.rollout.follower_actions``.
-
-Episodes: ``reset(seed=s)`` is bit-reproducible (env, followers and, with ``episode_days``, the
-window). ``reset()`` without a seed starts a *different* episode drawn from ``np_random``: new
-follower seeds and, when ``episode_days`` is set (constructor or reset option), a random window
-of that many days within the panel. Options: those of ``MassStackelbergEnv.reset`` (``start``,
-``end``, ``episode_days``, ``initial_action``); unknown keys are an error.
-Render modes: ``ansi`` (a line of text), ``rgb_array`` (a picture of the applied weights per type and
-the paid Rank IC over the episode) and ``human`` (the text, printed).
-"""
+"""The Gymnasium environment of the leader alone, the followers embedded (``mass_env/Principal-v0``);
+the class docstring is its doc page."""
 
 from __future__ import annotations
 
@@ -33,6 +17,79 @@ SEED_BOUND = 2**31 - 1
 
 
 class PrincipalEnv(gymnasium.Env):
+    """The leader (principal) alone as a Gymnasium env, the followers embedded: train it with any RL library.
+
+    ==================  ===========================================================================
+    Make                ``gymnasium.make("mass_env:mass_env/Principal-v0", **kwargs)``
+    Import              ``from mass_env import PrincipalEnv``
+    Action space        ``Box(-1, 1, (K+2,), float32)``: ``[z_1..z_K, a, i]``
+    Observation space   ``Box(-1, 1, (K+2 + W*K + 2W + 3K + 1,), float32)`` (``PrincipalObsLayout``)
+    Reward              the payoff realised this step (Rank IC minus the turnover penalty)
+    Termination         never; truncated after the episode's last day
+    Render modes        ``"ansi"``, ``"rgb_array"``, ``"human"``
+    ==================  ===========================================================================
+
+    The id's ``mass_env:`` prefix makes Gymnasium import ``mass_env`` (which registers the id) before it
+    looks the id up, so the form works in a fresh process and in every ``SubprocVecEnv`` worker, with
+    no keyword arguments: ``make_vec_env("mass_env:mass_env/Principal-v0", n_envs=4,
+    vec_env_cls=SubprocVecEnv)`` (stable-baselines3; ``DummyVecEnv`` too). The bare id
+    ``"mass_env/Principal-v0"`` works once ``mass_env`` has been imported.
+
+    **Action.** ``[z_1..z_K, a, i]``, decoded by the game's ``ActionCodec``: weights ``softmax(3 z)``,
+    alpha ``(a + 1) / 2``, inertia ``inertia_max * max(i, 0)``. Zero is the neutral commitment (equal
+    weights, alpha 0.5, no inertia), so an untrained policy starts there. A ``PrincipalAction`` is
+    accepted too.
+
+    **Observation.** The leader's flat vector (W = ``config.obs_window``): the commitment applied
+    today, the last W paid per-type and aggregate Rank ICs with a mask, the previous day's per-type
+    signal statistics, episode progress (``PrincipalObsLayout.describe()`` lists the pieces). Never a
+    same-day signal or an unrealised return.
+
+    **Reward, termination.** The step's reward is the payoff of the days whose return realised at this
+    close: day s is paid at the step of day ``s + lag + horizon``, so the first ``lag + horizon`` steps
+    of an episode pay 0, and days whose return would realise after the episode's last day are never
+    paid. Episodes are never terminated; they are truncated after their last day.
+
+    **Episodes.** ``reset(seed=s)`` is bit-reproducible (env, followers and, with ``episode_days``,
+    the window). ``reset()`` without a seed starts a different episode drawn from ``np_random``: new
+    follower seeds and, with ``episode_days``, a random window of that many days within the panel.
+    Options (``reset(options=...)``): ``start``, ``end``, ``episode_days``, ``initial_action``, as
+    ``MassStackelbergEnv``; unknown keys are an error. ``start`` and ``end`` are panel day indices and
+    both are inclusive: the episode plays days ``start .. end`` (defaults ``config.warmup_days`` and
+    ``n_days - 2``, the last day whose next close exists).
+
+    **Held-out evaluation.** Train on the first part of the days, evaluate on the rest::
+
+        split = 400                                   # the first evaluation day (a panel day index)
+        train = gymnasium.make("mass_env:mass_env/Principal-v0", panel=panel.slice_days(0, split))
+        test = gymnasium.make("mass_env:mass_env/Principal-v0", panel=panel)
+        obs, info = test.reset(seed=0, options={"start": split})    # plays days split .. n_days - 2
+
+    ``panel.slice_days(0, split)`` keeps days ``0 .. split - 1`` (``stop`` exclusive), so no training
+    episode, observation or reward can reach an evaluation day (random ``episode_days`` windows
+    included: they are drawn within the panel the env has). The evaluation episode starts at day
+    ``split`` (inclusive) and reads the days before it as history: features need
+    ``config.warmup_days`` days of it (``split >= warmup_days``), and its first reward arrives at the
+    step of day ``split + lag + horizon`` (the payoff of day ``split``); ``end`` (inclusive) bounds it
+    on the right. Don't use reset options to split a single env's days for training: SB3's vectorised
+    envs reset without options when an episode ends.
+
+    Arguments:
+        game_env: a ``MassStackelbergEnv`` to wrap (default: one built from ``**env_kwargs``).
+        followers: ``{agent: Follower}`` to embed (default: ``scripted_followers(env, seed=follower_seed)``).
+        follower_seed: the default followers' seed (``reset(seed=...)`` reseeds them).
+        render_mode: ``"ansi"``, ``"rgb_array"``, ``"human"`` or None.
+        **env_kwargs: ``MassStackelbergEnv``'s arguments (``panel``, ``types``, ``config``, ``n_types``,
+            ``agents_per_type``, ``episode_days``, ...).
+
+    Version history:
+        * v0 (package 0.3): the documented id form ``"mass_env:mass_env/Principal-v0"``; spaces,
+          rewards and results unchanged.
+        * v0 (package 0.2): the symmetric action whose zero is the neutral commitment (policies
+          trained on the 0.1 ``Box(0, 1)`` action are recognised by ``principals.RLPrincipal``).
+        * v0 (package 0.1): initial release.
+    """
+
     metadata = {"render_modes": ["ansi", "rgb_array", "human"], "render_fps": 4}
 
     def __init__(self, game_env: MassStackelbergEnv | None = None, followers: Mapping[str, Any] | None = None,

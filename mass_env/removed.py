@@ -104,6 +104,9 @@ REMOVED: dict[str, str] = {
     "mass_env.Rollout": "mass_env.rollout.Rollout",
     "mass_env.Transition": "mass_env.rollout.Transition",
     "mass_env.default_market": "mass_env.env.default_market",
+    # ---- the AEC view has its own module (mass_env.env is the parallel env's doc page)
+    "mass_env.env.MassAECEnv": "mass_env.aec.MassAECEnv",
+    "mass_env.env.raw_env": "mass_env.raw_env",
     # ---- names that left the top level of principals
     "principals.DecisionContext": "mass_env.DecisionContext",
     "principals.Principal": "mass_env.Principal",
