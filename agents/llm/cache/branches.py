@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import ERROR, OK, Answer, Request, ScriptedBackend
+from ..backends.base import ERROR, OK, Answer, Request, ScriptedBackend
 
 BRANCH_SCHEMA = 1
 

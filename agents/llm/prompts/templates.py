@@ -28,6 +28,7 @@ Changing any text here requires bumping ``TEMPLATE_VERSION`` (it is part of the 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -67,7 +68,7 @@ LIST_SYSTEM = (
 PER_STOCK_PROBE = '{"rating": '
 RATING_TEXTS = ("1", "2", "3", "4", "5")
 
-#: Other prompt designs of the local scoring backend (``agents.llm.designs``), measured against the
+#: Other prompt designs of the local scoring backend (``agents.llm.prompts.designs``), measured against the
 #: single-stock rating above (README, "Choosing the model, prompt and decoding"); their own version.
 DESIGNS_VERSION = "mass-llm-designs/1"
 #: few-shot: worked examples from a past day whose forward returns had realised by today
@@ -332,3 +333,28 @@ def list_json_schema(symbols: Sequence[str]) -> dict:
         "required": ["ratings"],
         "additionalProperties": False,
     }
+
+
+class BriefCache:
+    """Day briefs computed once per day and shared by every type's policy (keeps the last few)."""
+
+    def __init__(self, panel: MarketPanel, keep: int = 4, *, anonymize: bool = False) -> None:
+        self.panel = panel
+        self.keep = keep
+        self.anonymize = bool(anonymize)
+        self._briefs: OrderedDict[int, DayBrief] = OrderedDict()
+        self._texts: dict[tuple[int, int], dict[int, str]] = {}
+
+    def item_texts(self, day: int, itype: InvestorType) -> dict[int, str]:
+        """``{stock: text}`` memo for the type's modalities on ``day`` (types seeing the same thing share it)."""
+        return self._texts.setdefault((day, int(itype.modalities)), {})
+
+    def get(self, day: int) -> DayBrief:
+        b = self._briefs.get(day)
+        if b is None:
+            b = DayBrief.build(self.panel, day, anonymize=self.anonymize)
+            self._briefs[day] = b
+            while len(self._briefs) > self.keep:
+                gone = self._briefs.popitem(last=False)[0]
+                self._texts = {k: v for k, v in self._texts.items() if k[0] != gone}
+        return b

@@ -23,7 +23,7 @@ sees an API key. Caches written before the digest existed are checked and given 
 
 A backend that rates one stock at a time (``per_stock = True``: the local model) is cached per
 stock instead, in the ``branches`` table, keyed by what determines the rating and not by agent or
-seed, so every agent, seed and config of a study shares it (``agents.llm.branches``).
+seed, so every agent, seed and config of a study shares it (``agents.llm.cache.branches``).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .backend import ANSWERED, Answer, OnAnswer, Request, ScriptedBackend, answer_problem, scrub
+from ..backends.base import ANSWERED, Answer, OnAnswer, Request, ScriptedBackend, answer_problem, scrub
 from .branches import BRANCH_TABLE, CacheMissError, answer_per_branch
 
 SCHEMA_VERSION = 1

@@ -1,8 +1,9 @@
-"""One LLM investor type's policy (``LLMInvestor``): the day's requests in, the agents' signals out.
+"""One LLM investor type's policy (``LLMFollower``): the day's requests in, the agents' signals out.
 
-Same interface as ``ScriptedInvestor``; ``agents.llm.follower`` wires one per type into a population.
+Same interface as a scripted follower (``mass_env.scripted``); ``agents.llm.follower`` wires one per type into a
+population.
 
-``LLMInvestor.act(obs, info)`` for day ``d = info["day"]``:
+``LLMFollower.act(obs, info)`` for day ``d = info["day"]``:
 
 1. renders the day's brief from ``PointInTimeView(panel, d)`` (once per day, shared by all types);
 2. gives each agent ``m`` of the type its own random candidates from the day's universe, drawn with
@@ -20,12 +21,11 @@ day (missing, never zero) and is logged in ``policy.log``; ``LLMFollowers.report
 ``failures()`` summarise the log per status, agent and day for experiment records.
 
 A cached per-stock backend whose ratings for the day are already known skips the requests: the
-signals come from the day's rating table (``agents.llm.tables``), bit-identical and much cheaper.
+signals come from the day's rating table (``agents.llm.cache.tables``), bit-identical and much cheaper.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -36,9 +36,9 @@ import numpy.typing as npt
 from mass_env.data.panel import MarketPanel
 from mass_env.game.investors import InvestorType
 
-from .backend import Answer, Backend, Item, Request, answer_problem, scrub
-from .prompts import PERSONAS, TEMPLATE_VERSION, DayBrief
-from .tables import from_table, recall
+from .backends.base import Answer, Backend, Item, Request, answer_problem, scrub
+from .cache.tables import from_table, recall
+from .prompts.templates import PERSONAS, TEMPLATE_VERSION, BriefCache, DayBrief
 
 Output = Literal["score", "select"]
 Decode = Literal["sample", "expected"]
@@ -49,33 +49,8 @@ RATING_VALUES = np.arange(1, 6, dtype=np.float64)
 DEFAULT_DECODE: Decode = "expected"
 
 
-class BriefCache:
-    """Day briefs computed once per day and shared by every type's policy (keeps the last few)."""
-
-    def __init__(self, panel: MarketPanel, keep: int = 4, *, anonymize: bool = False) -> None:
-        self.panel = panel
-        self.keep = keep
-        self.anonymize = bool(anonymize)
-        self._briefs: OrderedDict[int, DayBrief] = OrderedDict()
-        self._texts: dict[tuple[int, int], dict[int, str]] = {}
-
-    def item_texts(self, day: int, itype: InvestorType) -> dict[int, str]:
-        """``{stock: text}`` memo for the type's modalities on ``day`` (types seeing the same thing share it)."""
-        return self._texts.setdefault((day, int(itype.modalities)), {})
-
-    def get(self, day: int) -> DayBrief:
-        b = self._briefs.get(day)
-        if b is None:
-            b = DayBrief.build(self.panel, day, anonymize=self.anonymize)
-            self._briefs[day] = b
-            while len(self._briefs) > self.keep:
-                gone = self._briefs.popitem(last=False)[0]
-                self._texts = {k: v for k, v in self._texts.items() if k[0] != gone}
-        return b
-
-
 @dataclass
-class LLMInvestor:
+class LLMFollower:
     """Policy of one follower (one investor type) whose agents are answered by an LLM backend."""
 
     itype: InvestorType
@@ -189,7 +164,7 @@ class LLMInvestor:
 
     def prepare(self, obs: Mapping[str, Any], info: Mapping[str, Any]) -> npt.NDArray[np.float32] | tuple[
             list[Request], list[np.ndarray], list[np.random.Generator]]:
-        """The day's signals when the backend's rating table already holds them (``agents.llm.tables``:
+        """The day's signals when the backend's rating table already holds them (``agents.llm.cache.tables``:
         no request built, nothing asked), else the day's requests, candidates and generators."""
         day = int(info["day"])
         done = recall(self, day)
@@ -248,7 +223,7 @@ class LLMInvestor:
     def record(self, day: int, date: str, m: int, status: str, n_candidates: int, rating_mass: float,
                attempts: int = 1, cached: bool = True, prompt_tokens: int = 0, completion_tokens: int = 0,
                detail: str = "") -> None:
-        """Log agent ``m``'s answer for ``day`` (defaults: a cached rating, as ``agents.llm.tables`` serves)."""
+        """Log agent ``m``'s answer for ``day`` (defaults: a cached rating, as ``agents.llm.cache.tables`` serves)."""
         self.log.append({
             "day": day, "date": date, "type_id": self.itype.type_id, "agent_index": m,
             "agent": f"{self.agent_name}/{m}", "status": status, "attempts": attempts, "cached": cached,

@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from .backend import ERROR, MALFORMED, OK, REFUSED, Answer, BackendStats, OnAnswer, Request
-from .branches import BranchScores
-from .prompts import PER_STOCK_PROBE, PER_STOCK_SYSTEM, PER_STOCK_TAIL, RATING_TEXTS
+from ..cache.branches import BranchScores
+from ..prompts.templates import PER_STOCK_PROBE, PER_STOCK_SYSTEM, PER_STOCK_TAIL, RATING_TEXTS
+from .base import ERROR, MALFORMED, OK, REFUSED, Answer, BackendStats, OnAnswer, Request
 
 #: The served log-prob rating's format (part of the backend's identity, so of every cache key).
 LOGPROB_FORMAT_VERSION = "served-rating-logprob-per-stock/1"

@@ -57,7 +57,7 @@ def answer_identity(backend: Any, backend_options: Mapping[str, Any] | None = No
     options = dict(backend_options or {})
     if not isinstance(backend, str):
         return dict(getattr(backend, "fingerprint", {}))
-    from .registry import BACKENDS, LazyFactory
+    from ..backends.registry import BACKENDS, LazyFactory
 
     name = BACKENDS.canonical(backend)
     factory: Any = BACKENDS.get(name)

@@ -9,9 +9,9 @@ the scripted investor's smoothed opinion), or a failure status. Backends never r
 answer: malformed or refused answers, timeouts and server errors come back as statuses, which the
 follower counts and turns into missing (NaN) signals, never into zeros.
 
-Backends: ``ScriptedBackend`` (here), ``TransformersBackend`` (``agents.llm.local``),
-``OpenAIBackend`` (``agents.llm.openai_backend``); ``CachedBackend`` (``agents.llm.cache``) wraps
-any of them. They are made by name through ``agents.llm.registry`` (``make_backend``); a new one
+Backends: ``ScriptedBackend`` (here), ``TransformersBackend`` (``agents.llm.backends.local``),
+``OpenAIBackend`` (``agents.llm.backends.openai``); ``CachedBackend`` (``agents.llm.cache.store``) wraps
+any of them. They are made by name through ``agents.llm.backends.registry`` (``make_backend``); a new one
 subclasses ``BaseBackend`` and is registered there with ``register_backend``.
 """
 
@@ -63,7 +63,7 @@ class Item:
 @dataclass(frozen=True)
 class Request:
     """One agent's question on one day (the instructions are the backend's versioned template,
-    ``agents.llm.prompts``; ``template`` names the version).
+    ``agents.llm.prompts.templates``; ``template`` names the version).
 
     ``segments`` is the shared context, outermost first (the day's market view, then the type's
     view and style): every agent of a type gets the same segments on a day, which is what lets a
@@ -317,7 +317,7 @@ def one_hot(rating: int) -> tuple[float, ...]:
 
 
 class ScriptedBackend(BaseBackend):
-    """The deterministic scripted investor (``agents.scripted.ScriptedInvestor``) behind the LLM
+    """The deterministic scripted follower (``mass_env.scripted``) behind the LLM
     interface: the type's noise-free style view of each candidate, ``tanh(view / 2)``, becomes a
     rating distribution centred on ``3 + 2 * score`` (``spread`` rating points wide). The follower
     samples from it with the simulation's RNG like from any model's distribution. No model, no
@@ -330,10 +330,11 @@ class ScriptedBackend(BaseBackend):
 
     @property
     def fingerprint(self) -> Mapping[str, Any]:
+        # the model's name is part of every cached answer's key: kept as first written, so stored caches stay valid
         return {"backend": "scripted", "model": "agents.scripted.ScriptedInvestor", "spread": self.spread}
 
     def _policy(self, req: Request) -> Any:
-        from agents.scripted import ScriptedInvestor
+        from mass_env.scripted import ScriptedInvestor
 
         key = (req.modalities, req.style, req.feature_names)
         if key not in self._policies:

@@ -36,7 +36,7 @@ from mass_env.data.returns import ReturnSpec
 from mass_env.data.view import PointInTimeView
 from mass_env.game.investors import InvestorType
 
-from .prompts import (
+from .templates import (
     DESIGNS_VERSION,
     FEWSHOT_HEAD,
     FEWSHOT_ITEM,
@@ -50,11 +50,11 @@ from .prompts import (
     RANK_SYSTEM,
     RANK_TAIL,
     TEMPLATE_VERSION,
+    BriefCache,
 )
 
 if TYPE_CHECKING:
-    from .follower import BriefCache
-    from .local import ChatTemplate, TransformersBackend
+    from ..backends.local import ChatTemplate, TransformersBackend
 
 R = np.arange(1, 6, dtype=np.float64)
 

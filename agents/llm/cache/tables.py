@@ -1,6 +1,6 @@
 """A day's known ratings as arrays: an LLM type's signals without building or answering requests.
 
-Why: every run of a study reads the same per-stock ratings (``agents.llm.branches``: one per (day,
+Why: every run of a study reads the same per-stock ratings (``agents.llm.cache.branches``: one per (day,
 type, persona, stock), shared by every agent, seed and config), yet answering them through
 ``Backend.answer`` builds a ``Request`` per agent, looks each candidate's key up and validates an
 ``Answer`` per agent and day: ~20 ms per run-day at 64 agents, nearly all of a replayed study. So a
@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .backend import OK
+from ..backends.base import OK
+from ..prompts.templates import TEMPLATE_VERSION, DayBrief
 from .branches import _process_memo
-from .cache import CachedBackend
-from .prompts import TEMPLATE_VERSION, DayBrief
+from .store import CachedBackend
 
 #: The signal entries kept for ``recall`` per cached backend (12 bytes each; the paper's study keeps
 #: 64 agents x 20 candidates x 119 days x 3 seeds = 0.46 M): past this, days are computed again, never wrong.

@@ -1,6 +1,6 @@
 """Model files for the local backend: where the weights come from and how they are prepared.
 
-Kept apart from the scoring code (``agents.llm.local``) because it answers different questions:
+Kept apart from the scoring code (``agents.llm.backends.local``) because it answers different questions:
 which file is the model, is it the file we think it is (sha256), and where its one-time
 conversion lives. None of it needs torch until a conversion actually runs, so callers (benchmarks,
 cache inspection) can locate and hash models without loading a framework.

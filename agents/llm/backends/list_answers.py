@@ -1,8 +1,8 @@
 """The JSON list answer of the OpenAI backend's list format: ``{"ratings": {SYMBOL: R}}`` read back.
 
 Its own module because it is pure text handling, testable without a server, and kept apart from the
-backend's transport (``agents.llm.openai_backend``). The request side (instructions, user message,
-JSON schema) lives with the other prompt texts in ``agents.llm.prompts``.
+backend's transport (``agents.llm.backends.openai``). The request side (instructions, user message,
+JSON schema) lives with the other prompt texts in ``agents.llm.prompts.templates``.
 """
 
 from __future__ import annotations
