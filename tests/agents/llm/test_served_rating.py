@@ -1,4 +1,4 @@
-"""The served log-prob rating (``OpenAIBackend(rating="logprobs")``, ``agents.llm.served_rating``)
+"""The served log-prob rating (``OpenAIBackend(rating="logprobs")``, ``agents.llm.backends.served_rating``)
 against the loopback fault server: what reaches ``/v1/completions``, how a distribution is read from
 both log-probability forms servers send, that the per-stock cache shares a branch across agents, and
 that a server without log-probabilities (or without a rating digit in its top tokens) is a counted
@@ -16,12 +16,13 @@ pytest.importorskip("openai")
 
 import llm_fault_server as fs  # noqa: E402
 
-from agents.llm import MALFORMED, OK, SERVER_ERROR, CachedBackend, answer_identity  # noqa: E402
-from agents.llm.backend import Item, Request  # noqa: E402
+from agents.llm import CachedBackend  # noqa: E402
+from agents.llm.backends.base import MALFORMED, OK, SERVER_ERROR, Item, Request  # noqa: E402  # noqa: E402
+from agents.llm.backends.openai import OpenAIBackend  # noqa: E402
+from agents.llm.backends.served_rating import NO_LOGPROBS, rating_distribution, top_logprobs_of  # noqa: E402
+from agents.llm.cache.identity import answer_identity  # noqa: E402
 from agents.llm.cli import add_arguments, backend_options  # noqa: E402
-from agents.llm.openai_backend import OpenAIBackend  # noqa: E402
-from agents.llm.prompts import PER_STOCK_PROBE, PER_STOCK_SYSTEM, PER_STOCK_TAIL  # noqa: E402
-from agents.llm.served_rating import NO_LOGPROBS, rating_distribution, top_logprobs_of  # noqa: E402
+from agents.llm.prompts.templates import PER_STOCK_PROBE, PER_STOCK_SYSTEM, PER_STOCK_TAIL  # noqa: E402
 
 #: log-probabilities of the next token: most on "4", some on "3", a non-digit, "5" missing from the top
 TOP = {"4": math.log(0.6), "3": math.log(0.2), "\n": math.log(0.1), "1": math.log(0.05), "2": math.log(0.05)}

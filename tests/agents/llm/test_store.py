@@ -1,28 +1,24 @@
-"""The SQLite response cache: exact replay with zero backend calls, durability mid-run, modes."""
+"""The SQLite response cache (``agents.llm.cache.store``): exact replay with zero backend calls, durability
+mid-run, modes, damaged files and rows (a clear error naming the file, or the answer asked again), caches
+from before row digests, and one cache shared by two processes."""
 
 from __future__ import annotations
 
+import json
+import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
 
 import numpy as np
 import pytest
+from repo_paths import REPO
 
-from agents.llm import (
-    MALFORMED,
-    OK,
-    TIMEOUT,
-    Answer,
-    BaseBackend,
-    CachedBackend,
-    CacheMissError,
-    ResponseCache,
-    ScriptedBackend,
-    cache_key,
-    llm_followers,
-)
-from agents.llm.cache import iter_rows
+from agents.llm import Answer, BaseBackend, CachedBackend, Request, ResponseCache, llm_followers
+from agents.llm.backends.base import MALFORMED, OK, TIMEOUT, Item, ScriptedBackend
+from agents.llm.cache.branches import CacheMissError
+from agents.llm.cache.store import CacheFileError, cache_key, iter_rows, row_digest
 from mass_env import GameConfig, MassStackelbergEnv, build_types
 from mass_env.testing import follower_signals
 
@@ -195,7 +191,8 @@ def test_killed_process_loses_nothing_committed(tmp_path, small_market):
     db = tmp_path / "cache.sqlite"
     code = textwrap.dedent(f"""
         import os
-        from agents.llm import BaseBackend, ScriptedBackend, llm_followers
+        from agents.llm import BaseBackend, llm_followers
+        from agents.llm.backends.base import ScriptedBackend
         from mass_env import GameConfig, MassStackelbergEnv, SyntheticConfig, build_types, synthetic_market
 
         class Dies(BaseBackend):
@@ -229,3 +226,120 @@ def test_read_and_write_modes(small_market, tmp_path):
     assert b3.asked == 10 and len(ResponseCache(db)) == 10
     with pytest.raises(ValueError):
         CachedBackend(b3, db, mode="sometimes")
+
+
+def request(i: int = 0, symbols=("S0001", "S0002", "S0003")) -> Request:
+    items = tuple(Item(s, f"{s}: 5 days +1.0%") for s in symbols)
+    return Request(agent=f"investor_0/{i}", type_id=0, agent_index=i, day=30, date="2023-01-12", seed=0,
+                   segments=("Date 2023-01-12.\n", "You see prices.\n"), items=items, style="balanced",
+                   modalities=1, feature_names=(), template="test")
+
+
+# ------------------------------------------------------------------------------ damaged cache
+def test_garbage_or_truncated_cache_file_is_refused_naming_it(tmp_path):
+    bad = tmp_path / "garbage.sqlite"
+    bad.write_bytes(b"this is not a database at all" * 200)
+    with pytest.raises(CacheFileError, match="garbage.sqlite"):
+        ResponseCache(bad)
+    assert bad.read_bytes().startswith(b"this is not")  # left as it was
+    good = tmp_path / "trunc.sqlite"
+    c = ResponseCache(good)
+    for i in range(300):
+        c.put(f"k{i}", {"b": 1}, request(i), fs_answer())
+    c._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    c.close()
+    data = good.read_bytes()
+    good.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CacheFileError, match="trunc.sqlite"):
+        ResponseCache(good)
+    with pytest.raises(CacheFileError, match="folder"):
+        ResponseCache(tmp_path)
+
+
+def fs_answer():
+    from agents.llm import Answer
+    from agents.llm.backends.base import one_hot
+
+    return Answer(OK, tuple(one_hot(3) for _ in range(3)))
+
+
+def test_edited_or_zeroed_answers_are_detected_and_asked_again(small_market, tmp_path):
+    from agents.llm.backends.base import ScriptedBackend
+
+    env = MassStackelbergEnv(small_market[0], build_types(1, 3), GameConfig(horizon=5))
+    db = tmp_path / "c.sqlite"
+    sig1 = follower_signals(env, llm_followers(env, ScriptedBackend(), seed=0, cache=db, n_candidates=4),
+                            start=25, end=25)
+    with sqlite3.connect(db) as con:
+        keys = [k for (k,) in con.execute("SELECT key FROM responses ORDER BY agent")]
+        zero = json.dumps({"status": "ok", "probs": [[0.0] * 5] * 4, "mass": None, "attempts": 1, "detail": "",
+                           "prompt_tokens": 0, "completion_tokens": 0}, separators=(",", ":"))
+        # row 0: probabilities edited by hand (digest no longer matches); row 1: all-zero with a matching digest
+        con.execute("UPDATE responses SET answer=replace(answer, '0.', '9.') WHERE key=?", (keys[0],))
+        con.execute("UPDATE responses SET answer=?, digest=? WHERE key=?", (zero, row_digest(keys[1], "ok", zero),
+                                                                           keys[1]))
+    with pytest.raises(CacheFileError, match="c.sqlite"):
+        follower_signals(env, llm_followers(env, CachedBackend(ScriptedBackend(), db, mode="replay"), seed=0,
+                                            n_candidates=4), start=25, end=25)
+    again = llm_followers(env, ScriptedBackend(), seed=0, cache=db, n_candidates=4)
+    with pytest.warns(UserWarning, match="c.sqlite.*2 damaged"):
+        sig2 = follower_signals(env, again, start=25, end=25)
+    for a, b in zip(sig1, sig2):
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])  # rebuilt, not read as rating 5
+    rep = again.report()
+    assert rep["cache"]["damaged"] == 2 and rep["cache"]["writes"] == 2 and rep["by_status"][OK] == 3
+
+
+def test_a_cache_from_before_digests_is_upgraded_and_its_failures_dropped(tmp_path):
+    db = tmp_path / "old.sqlite"
+    ok_text, bad_text = fs_answer().to_json(), json.dumps({"status": TIMEOUT, "probs": None, "detail": "slow"})
+    with sqlite3.connect(db) as con:  # the table as it was before rows had digests
+        con.execute("CREATE TABLE responses (key TEXT PRIMARY KEY, backend TEXT NOT NULL, template TEXT NOT NULL, "
+                    "agent TEXT NOT NULL, day INTEGER NOT NULL, seed INTEGER NOT NULL, status TEXT NOT NULL, "
+                    "answer TEXT NOT NULL, request TEXT NOT NULL, created REAL NOT NULL)")
+        con.executemany("INSERT INTO responses VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        [("a", "{}", "t", "x/0", 1, 0, OK, ok_text, "{}", 0.0),
+                         ("b", "{}", "t", "x/1", 1, 0, TIMEOUT, bad_text, "{}", 0.0)])
+    c = ResponseCache(db)
+    assert c.status_counts() == {OK: 1}  # a stored timeout was never an answer
+    found, damaged = c.lookup(["a", "b"])
+    assert list(found) == ["a"] and not damaged and found["a"].probs == fs_answer().probs
+
+
+ROOT = REPO
+
+
+WRITER = textwrap.dedent("""
+    import sys
+    from agents.llm import llm_followers
+    from agents.llm.backends.base import ScriptedBackend
+    from agents.llm.cache.branches import Branch, branch_key
+    from agents.llm.cache.store import ResponseCache
+    from experiments.markets import load_market
+    from mass_env import GameConfig, MassStackelbergEnv, build_types
+    from mass_env.testing import follower_signals
+    db, seed = sys.argv[1], int(sys.argv[2])
+    env = MassStackelbergEnv(load_market(None, 0, 60), build_types(4, 2), GameConfig(horizon=5))
+    cache = ResponseCache(db, busy_timeout_s=60)
+    for k in range(20):  # per-stock rows too, one transaction each, interleaved with the other process
+        b = Branch(("d",), f"{seed}/{k}", k, "2022-12-01", seed, 0, f"S{k}", "t", 0.0)
+        cache.put_branches({"m": 1}, [(branch_key({"m": 1}, b), b, "ok", (0.2,) * 5, 1.0, "")])
+    follower_signals(env, llm_followers(env, ScriptedBackend(), seed=seed, cache=cache, n_candidates=5),
+                     start=30, end=33, seed=seed)
+""")
+
+
+def test_two_processes_share_one_cache(tmp_path):
+    db = tmp_path / "shared.sqlite"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(db), str(s)], cwd=ROOT, env=env,
+                              stderr=subprocess.PIPE, text=True) for s in (1, 2)]
+    errs = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errs
+    import sqlite3
+
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT COUNT(*) FROM branches").fetchone()[0] == 40
+        assert con.execute("SELECT COUNT(DISTINCT seed), COUNT(*) FROM responses").fetchone() == (2, 2 * 8 * 4)
+

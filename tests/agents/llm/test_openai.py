@@ -1,9 +1,10 @@
-"""The OpenAI-compatible client path against a real HTTP server on loopback (started by the test).
+"""The OpenAI-compatible backend (``agents.llm.backends.openai``) against a real HTTP server on loopback
+(started by the test).
 
 The server is stdlib ``http.server`` on 127.0.0.1 with an OS-chosen port, serving
 ``/v1/chat/completions`` like vLLM / llama.cpp would; it is scripted to answer validly, malformed,
-with a refusal, with HTTP 500 / 404, or too late for the client timeout. Retries are bounded and
-every request goes to the loopback address only.
+refused, with server errors or slowly (``LoopbackServer``), or with the faults of ``llm_fault_server``:
+one bad answer among many, a wrong model, garbage, an echoed API key. No network access beyond loopback.
 """
 
 from __future__ import annotations
@@ -15,30 +16,23 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import llm_fault_server as fs
 import numpy as np
 import pytest
 
+from agents.llm import CachedBackend, Request, llm_followers
+from agents.llm.backends.base import CLIENT_ERROR, ERROR, MALFORMED, OK, REFUSED, SERVER_ERROR, TIMEOUT, Item
+from agents.llm.backends.openai import OpenAIBackend
+from mass_env import PRINCIPAL, GameConfig, MassStackelbergEnv, build_types
+from mass_env.rollout import follower_actions
+from mass_env.testing import follower_signals
+
 pytest.importorskip("openai")
 
-import llm_fault_server as fs  # noqa: E402
-
-from agents.llm import (  # noqa: E402
-    CLIENT_ERROR,
-    MALFORMED,
-    OK,
-    REFUSED,
-    SERVER_ERROR,
-    TIMEOUT,
-    CachedBackend,
-    Item,
-    Request,
-    llm_followers,
-)
-from agents.llm.openai_backend import OpenAIBackend, parse_ratings  # noqa: E402
-from mass_env import PRINCIPAL, GameConfig, MassStackelbergEnv, build_types  # noqa: E402
-from mass_env.rollout import follower_actions
 
 SECRET = "sk-test-do-not-log-0123456789"
+
+
 Behaviour = Callable[[dict], tuple[int, Any, float]]
 
 
@@ -186,15 +180,6 @@ def test_timeout_trips_the_client_and_is_retried_a_bounded_number_of_times(serve
     assert took < 1.4  # gave up on the client side, did not wait for the server
 
 
-def test_parse_ratings_accepts_fenced_json_and_bare_objects():
-    syms = ("A", "B")
-    assert parse_ratings('```json\n{"ratings": {"A": 1, "B": 5}}\n```', syms)[0] == {"A": 1, "B": 5}
-    assert parse_ratings('{"A": 2, "B": 3.0}', syms)[0] == {"A": 2, "B": 3}
-    assert parse_ratings('{"A": true, "B": 3}', syms)[0] is None
-    assert parse_ratings('{"A": "4", "B": 3}', syms)[0] is None
-    assert parse_ratings("", syms)[0] is None
-
-
 def test_episode_through_http_counts_failures_and_replays_from_cache(server_factory, monkeypatch, small_market,
                                                                     tmp_path):
     """A short episode against the loopback server (concurrent requests): failures become NaN rows
@@ -276,7 +261,72 @@ def test_episode_through_http_counts_failures_and_replays_from_cache(server_fact
     assert SECRET not in dump and "test-model" in dump
 
 
-def test_parse_ratings_reads_an_integer_json_cannot_convert_as_malformed_not_a_crash():
-    # json raises a bare ValueError (no .msg) past Python's integer-digits limit
-    ratings, why = parse_ratings('{"A": ' + "1" * 5000 + ', "B": 3}', ("A", "B"))
-    assert ratings is None and why.startswith("not JSON")
+# ------------------------------------------------------------------ faults of a misbehaving server
+FAULT_SECRET = "sk-fault-test-0123456789abcdef"
+
+
+@pytest.fixture
+def fault_server():
+    made: list[fs.FaultServer] = []
+
+    def make(behaviour=lambda body: fs.ok()) -> fs.FaultServer:
+        made.append(fs.FaultServer(behaviour))
+        return made[-1]
+
+    yield make
+    for s in made:
+        s.close()
+
+
+def fault_backend(srv: fs.FaultServer, monkeypatch, **kw) -> OpenAIBackend:
+    monkeypatch.setenv("MASS_FAULT_KEY", FAULT_SECRET)
+    opts = {"timeout": 1.0, "max_retries": 1, "backoff": 0.01, "backoff_max": 0.05, "concurrency": 4}
+    opts.update(kw)
+    return OpenAIBackend(fs.MODEL, srv.base_url, api_key_env="MASS_FAULT_KEY", **opts)
+
+
+def fault_request(i: int = 0, symbols=("S0001", "S0002", "S0003")) -> Request:
+    items = tuple(Item(s, f"{s}: 5 days +1.0%") for s in symbols)
+    return Request(agent=f"investor_0/{i}", type_id=0, agent_index=i, day=30, date="2023-01-12", seed=0,
+                   segments=("Date 2023-01-12.\n", "You see prices.\n"), items=items, style="balanced",
+                   modalities=1, feature_names=(), template="test")
+
+
+def test_one_bad_answer_fails_only_itself(fault_server, monkeypatch):
+    def one_bad(body):
+        if body["seed"] == first_seed:
+            return fs.content('{"ratings": {"S0001": Infinity, "S0002": NaN, "S0003": 1e999}}')
+        return fs.ok()
+
+    for concurrency in (1, 4):
+        srv = fault_server(one_bad)
+        be = fault_backend(srv, monkeypatch, concurrency=concurrency)
+        reqs = [fault_request(i) for i in range(6)]
+        first_seed = be.build_body(reqs[2])["seed"]
+        answers = be.answer(reqs)
+        assert [a.status for a in answers] == [OK, OK, MALFORMED, OK, OK, OK]
+
+
+def test_wrong_model_and_garbage_are_counted_not_answers(fault_server, monkeypatch):
+    srv = fault_server(lambda body: fs.wrong_model())
+    ans = fault_backend(srv, monkeypatch).ask(fault_request())
+    assert ans.status == CLIENT_ERROR and "some-other-model" in ans.detail and ans.probs is None
+    srv.behaviour = lambda body: fs.garbage()
+    ans = fault_backend(srv, monkeypatch).ask(fault_request())
+    assert ans.status in (ERROR, SERVER_ERROR) and ans.probs is None
+
+
+# ------------------------------------------------------------------------------- secrets
+def test_a_server_echoing_the_key_never_gets_it_stored_or_shown(fault_server, monkeypatch, small_market, tmp_path):
+    srv = fault_server(lambda body: fs.echo_key())
+    be = fault_backend(srv, monkeypatch)
+    env = MassStackelbergEnv(small_market[0], build_types(2, 2), GameConfig(horizon=5))
+    db = tmp_path / "c.sqlite"
+    f = llm_followers(env, be, seed=0, cache=db, n_candidates=4)
+    follower_signals(env, f, start=25, end=26)
+    fails = f.failures()
+    assert len(fails) == 8 and set(fails["status"]) == {CLIENT_ERROR}
+    assert "401" in fails["detail"][0] and "[redacted]" in fails["detail"][0]
+    text = fails.to_csv() + json.dumps(f.report(), default=str) + repr(be) + db.read_bytes().decode("latin-1")
+    assert FAULT_SECRET not in text and FAULT_SECRET[8:20] not in text
+    assert srv.requests[0]["headers"]["authorization"] == f"Bearer {FAULT_SECRET}"  # the key was sent, only sent

