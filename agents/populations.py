@@ -95,4 +95,4 @@ def _scripted_sources() -> list[Path]:
 
 
 register_population("scripted", scripted_population, sources=_scripted_sources())
-register_population("llm", llm_population, sources=sorted((Path(__file__).resolve().parent / "llm").glob("*.py")))
+register_population("llm", llm_population, sources=sorted((Path(__file__).resolve().parent / "llm").rglob("*.py")))

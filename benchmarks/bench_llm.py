@@ -38,7 +38,8 @@ sys.path.insert(0, str(ROOT))
 # process takes a core (the backend sets the same default, but only if it is imported first)
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from agents.llm import ScriptedBackend, llm_followers  # noqa: E402
+from agents.llm import llm_followers  # noqa: E402
+from agents.llm.backends.base import ScriptedBackend  # noqa: E402
 from mass_env import (  # noqa: E402
     GameConfig,
     MassStackelbergEnv,
@@ -78,7 +79,7 @@ def run_days(env: MassStackelbergEnv, followers, start: int, days: int) -> list[
 def cold_conversion() -> float:
     """Seconds to convert the wheel's GGUF into a fresh cache directory (in a subprocess)."""
     with tempfile.TemporaryDirectory() as tmp:
-        code = ("import time; t=time.perf_counter(); from agents.llm.local import prepared_model_dir; "
+        code = ("import time; t=time.perf_counter(); from agents.llm.backends.model_files import prepared_model_dir; "
                 "prepared_model_dir(); print(time.perf_counter()-t)")
         env = dict(os.environ, MASS_MECHANISM_CACHE=tmp)
         out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
@@ -114,7 +115,7 @@ def main() -> None:
     import transformers  # noqa: F401
 
     results["import_s"] = round(time.perf_counter() - t0, 2)
-    from agents.llm.local import TransformersBackend
+    from agents.llm.backends.local import TransformersBackend
 
     # scripted backend and cache replay: the floor of the follower machinery
     with tempfile.TemporaryDirectory() as tmp:

@@ -5,7 +5,7 @@
 
 Samples ``--days`` decision days spread evenly over SSE50 ``--start``..``--end`` (point-in-time
 members; default 2021-01..2022-11, before the 2023 episode the paper's table uses), takes
-``--types`` of the 8 investor types, and asks each design (``agents.llm.designs``: single, fewshot,
+``--types`` of the 8 investor types, and asks each design (``agents.llm.prompts.designs``: single, fewshot,
 pairwise, ranked) for a score of every stock of the day's universe with the local model. Each
 design's rows are saved as ``OUT/<model>-<design>.csv`` (a rerun skips the designs already there), and
 ``experiments.llm_designs`` prints per design the Rank IC against 10-day forward returns with a 95% CI,
@@ -75,7 +75,7 @@ def main() -> int:
     backend = None
     model = Path(args.model_dir).name if args.model_dir else "SmolLM2-135M"
     if not args.table_only:
-        from agents.llm.designs import make_design
+        from agents.llm.prompts.designs import make_design
 
         scripted = scripted_reference(panel, cases)
         for name in args.designs.split(","):
@@ -83,7 +83,7 @@ def main() -> int:
             if path.is_file():
                 continue
             if backend is None:
-                from agents.llm.local import TransformersBackend
+                from agents.llm.backends.local import TransformersBackend
 
                 backend = TransformersBackend(args.model_dir, threads=args.threads)
             design = make_design(name, horizon=args.horizon, opponents=args.opponents, rounds=args.rounds)

@@ -143,7 +143,7 @@ def proxy_stats(url: str) -> dict[str, Any]:
 def branches(data: str | None, n: int) -> list[tuple[tuple[str, ...], str]]:
     """``n`` (shared context, stock) branches of one day: the first types of the paper's population
     (different modalities, so different prefixes), anonymized as for a served model."""
-    from agents.llm.prompts import DayBrief
+    from agents.llm.prompts.templates import DayBrief
     from mass_env import build_types
 
     if data and Path(data).is_dir():
@@ -169,7 +169,7 @@ async def bare(url: str, model: str, prompts: list[str], concurrency: int, top: 
     JSON parsed and the top log-probabilities picked out): wall seconds."""
     from urllib.parse import urlsplit
 
-    from agents.llm.served_rating import completion_body
+    from agents.llm.backends.served_rating import completion_body
 
     where = urlsplit(url)
     todo: asyncio.Queue[str] = asyncio.Queue()
@@ -220,8 +220,8 @@ def main() -> None:
         ap.error("--base-url needs --model (the name the server serves)")
     from urllib.parse import urlsplit
 
-    from agents.llm.llamacpp_server import DEFAULT_ALIAS, LlamaCppServer, free_port
-    from agents.llm.openai_backend import OpenAIBackend
+    from agents.llm.backends.llamacpp_server import DEFAULT_ALIAS, LlamaCppServer, free_port
+    from agents.llm.backends.openai import OpenAIBackend
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `timeout` stops the server and proxy too (finally)
     pairs = branches(args.data, args.branches)

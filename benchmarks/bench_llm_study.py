@@ -6,7 +6,7 @@
 The paper's study is configs A-F x 3 seeds at 64 agents (8 types x 8) x 20 candidates on the SSE50
 window. Follower answers do not depend on the leader, the agent or the seed (only on the model,
 the prompt template, the type, the stock and the day), so the response cache
-(``agents.llm.branches``) stores one rating per (day, type, persona, stock) and the study needs one
+(``agents.llm.cache.branches``) stores one rating per (day, type, persona, stock) and the study needs one
 model pass over the episode's days: the first seed pays for it, the other seeds pay only for the
 few stocks none of the first seed's agents drew, and the other configs read everything.
 
@@ -74,7 +74,7 @@ def main() -> None:
     ap.add_argument("--cache", default=None, help="keep the cache here (default: a temporary file)")
     ap.add_argument("--prefetch-parts", type=int, default=0,
                     help="instead: warm the cache for the measured days with this many processes (one thread "
-                         "each, agents.llm.prefetch) and report the wall time against one process")
+                         "each, agents.llm.cache.prefetch) and report the wall time against one process")
     ap.add_argument("--part", type=int, default=-1, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.prefetch_parts or args.part >= 0:
@@ -87,7 +87,7 @@ def main() -> None:
     env.reset(seed=0)
     episode_days = env.game.n_steps
     start = int(panel.day_index("2023-01-03"))
-    from agents.llm.local import TransformersBackend
+    from agents.llm.backends.local import TransformersBackend
 
     t0 = time.perf_counter()
     model = TransformersBackend(threads=args.threads)
@@ -152,8 +152,8 @@ def warm(args: argparse.Namespace) -> None:
     from mass_env.data.datasets import load_panel
 
     if args.part >= 0:
-        from agents.llm.local import TransformersBackend
-        from agents.llm.prefetch import prefetch
+        from agents.llm.backends.local import TransformersBackend
+        from agents.llm.cache.prefetch import prefetch
 
         panel = load_panel(args.data)
         env = MassStackelbergEnv(panel, build_types(args.types, args.agents), GameConfig())

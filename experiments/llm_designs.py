@@ -3,7 +3,7 @@
 Issue 14 asks for the model and prompt to be chosen by measurement, not on the days the paper's
 table is computed on. This module samples days of a panel (by default SSE50 2021-01..2022-11,
 point-in-time members: before the 2023 evaluation episode), asks each design of
-``agents.llm.designs`` for a score of every stock of the day's universe for a few investor types, and
+``agents.llm.prompts.designs`` for a score of every stock of the day's universe for a few investor types, and
 reads the scores with the follower diagnostics' measures:
 
 * per type and pooled over types, the Rank IC of the score against ``horizon``-day forward returns
@@ -51,7 +51,7 @@ def sample_days(panel: MarketPanel, n_days: int, *, horizon: int = 10, warmup: i
 def make_cases(panel: MarketPanel, types: Sequence[InvestorType], days: Sequence[int]) -> list[Any]:
     """One case per (day, type): every stock of the day's universe. Ordered type by type (a partial
     run then has a type's every day: an IC with a CI), days alternating from both ends of the sample."""
-    from agents.llm.designs import Case
+    from agents.llm.prompts.designs import Case
 
     order = [int(days[j]) for k in range((len(days) + 1) // 2) for j in dict.fromkeys((k, len(days) - 1 - k))]
     return [Case(d, t, np.flatnonzero(panel.universe[d])) for t in types for d in order]
@@ -79,7 +79,7 @@ def score_design(design: Any, backend: Any, panel: MarketPanel, cases: Sequence[
                  ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Rows of ``COLUMNS`` for one design over the cases, and its cost and answer statistics.
     ``on_case`` gets the rows so far after every case (to save partial results of a long run)."""
-    from agents.llm.follower import BriefCache
+    from agents.llm.prompts.templates import BriefCache
 
     briefs = BriefCache(panel, keep=8)
     t0, c0 = time.perf_counter(), time.process_time()

@@ -3,7 +3,7 @@
 Why: a per-stock answer depends on (model, prompt, type, persona, stock, day) only, so every run of
 the sweep could replay it; but the runs ask as they go, and runs started together on a pool all miss
 the same ratings. Rating every type's whole universe on every episode day first
-(``agents.llm.prefetch``) makes the model work once per study and every run a cache replay. At the
+(``agents.llm.cache.prefetch``) makes the model work once per study and every run a cache replay. At the
 paper's 8 agents x 20 of ~50 candidates per type the runs draw ~98% of the universe anyway, so the pass
 costs about what the first run would; with very few agents per type it rates more stocks than the
 runs draw (``--llm-prefetch off``). Only per-stock backends (the local model) share answers this way;
@@ -62,8 +62,8 @@ def _say_part(part: int, parts: int) -> Callable[[str], None]:
 def prefetch_part(spec: SweepSpec, part: int, parts: int, say: Callable[[str], None] | None = None,
                   markets: dict[Any, Any] | None = None) -> dict[str, int] | None:
     """The days ``d % parts == part`` of every pass (module level: executors send it to workers)."""
+    from agents.llm.cache.prefetch import prefetch
     from agents.llm.follower import shared_backend
-    from agents.llm.prefetch import prefetch
 
     if say is None:
         say = _say_part(part, parts)

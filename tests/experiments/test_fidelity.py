@@ -154,7 +154,7 @@ def test_anonymised_value_features_and_their_prompt_signs(panel):
     view = pol.view(feats)
     assert view[0] == pytest.approx(VALUE_ANONYMISED["pv_3"])
     assert view[0] > 0 > view[1]
-    from agents.llm.prompts import PV_TEXT, DayBrief  # LLM investors are shown them with MASS's sign hints
+    from agents.llm.prompts.templates import PV_TEXT, DayBrief  # LLM investors are shown them with MASS's sign hints
 
     brief = DayBrief.build(anon, 40)
     assert PV_TEXT in brief.type_text(value_type) and "Valuation" not in brief.item_text(value_type, 0)

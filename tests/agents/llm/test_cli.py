@@ -1,0 +1,114 @@
+"""The ``--llm-*`` options of ``mass`` (``agents.llm.cli``): they reach the followers, name the run by what
+changes answers, and ``mass ablation`` against a failing OpenAI-compatible server (``llm_fault_server`` on
+127.0.0.1) counts the failures, exits non-zero and asks again after the server recovers."""
+
+from __future__ import annotations
+
+import json
+
+import llm_fault_server as fs
+import pytest
+
+from agents.llm import ResponseCache
+from mass_env import GameConfig, MassStackelbergEnv, build_types
+from mass_env.testing import follower_signals
+
+SECRET = "sk-fault-test-0123456789abcdef"
+
+
+@pytest.fixture
+def server():
+    made: list[fs.FaultServer] = []
+
+    def make(behaviour=lambda body: fs.ok()) -> fs.FaultServer:
+        made.append(fs.FaultServer(behaviour))
+        return made[-1]
+
+    yield make
+    for s in made:
+        s.close()
+
+
+# ------------------------------------------------------------------ the CLI end to end
+def mass(argv: list[str], capsys) -> tuple[int, str, str]:
+    from experiments.cli import main
+
+    rc = main(argv)
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_failed_answers_are_counted_exit_non_zero_and_asked_again_after_recovery(server, monkeypatch, capsys,
+                                                                                tmp_path):
+    pytest.importorskip("openai")
+    srv = server(lambda body: fs.echo_key())
+    monkeypatch.setenv("MASS_FAULT_KEY", SECRET)
+    out = tmp_path / "out"
+    argv = ["ablation", "--followers", "llm", "--llm-backend", "openai", "--llm-model", fs.MODEL,
+            "--llm-base-url", srv.base_url, "--llm-api-key-env", "MASS_FAULT_KEY", "--llm-timeout", "10",
+            "--llm-retries", "0", "--llm-concurrency", "8", "--llm-candidates", "3", "--configs", "A",
+            "--seeds", "1", "--days", "45", "--agents", "1", "--baselines", "none", "--no-plot", "--out", str(out)]
+    (tmp_path / "bad.sqlite").write_bytes(b"not sqlite" * 100)
+    rc, so, se = mass(argv + ["--llm-cache", str(tmp_path / "bad.sqlite")], capsys)
+    assert rc == 2 and "bad.sqlite is not a usable LLM response cache" in se and "Traceback" not in se
+    rc, so, se = mass(argv, capsys)
+    assert rc == 3, se
+    assert "192 failed" in so and "client_error 192" in so and "error:" in se, so
+    summary = json.loads((out / "ablation.json").read_text())
+    assert summary["follower_answers"]["failed"] == 192 == summary["follower_answers"]["unanswered"]
+    assert summary["follower_answers"]["incomplete_runs"] == [["A", 0]]
+    every = so + se + "".join(p.read_bytes().decode("latin-1") for p in out.rglob("*") if p.is_file())
+    assert SECRET not in every
+    assert ResponseCache(out / "llm-cache.sqlite").status_counts() == {}  # failures are not answers
+
+    srv.behaviour = lambda body: fs.ok()  # the server recovers: the stored run is incomplete, asked again
+    n = len(srv.requests)
+    rc, so, se = mass(argv, capsys)
+    assert rc == 0, se
+    assert len(srv.requests) - n == 192 and "incomplete" in se and "0 failed" in so
+    n = len(srv.requests)
+    rc, so, se = mass(argv, capsys)  # complete now: reused, no calls
+    assert rc == 0 and len(srv.requests) == n and "1 reused" in so
+
+
+def make_env(panel, n_types=8, agents=2):
+    return MassStackelbergEnv(panel, build_types(n_types, agents), GameConfig(horizon=5))
+
+
+def play(env, followers, start=25, end=30, seed=0):
+    return follower_signals(env, followers, start=start, end=end, seed=seed)
+
+
+def test_follower_factory_and_cli_options(small_market, tmp_path):
+    import argparse
+
+    from agents.llm.cli import add_arguments, factory_from_args
+
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    a = p.parse_args(["--llm-backend", "scripted", "--llm-candidates", "5"])
+    fac = factory_from_args(a, tmp_path)
+    assert fac.name.startswith("llm-scripted-") and all(s.exists() for s in fac.sources)
+    other = factory_from_args(p.parse_args(["--llm-backend", "scripted", "--llm-candidates", "6"]), tmp_path)
+    assert other.name != fac.name  # options that change answers change the run name
+    env = make_env(small_market[0], 2, 2)
+    f1, f2 = fac(env, 0), fac(env, 1)
+    assert f1.backend is f2.backend  # one backend (one model load) per sweep
+    play(env, f1, seed=0)
+    assert (tmp_path / "llm-cache.sqlite").exists() and f1.report()["cache"]["writes"] == 6 * 4
+    with pytest.raises(ValueError):
+        factory_from_args(p.parse_args(["--llm-backend", "openai"]), tmp_path)  # needs --llm-model
+
+
+def test_cli_flags_reach_the_followers(tmp_path):
+    from agents.llm.cli import population_options
+    from experiments.cli import build_parser
+
+    args = build_parser().parse_args(["ablation", "--followers", "llm", "--llm-backend", "scripted",
+                                      "--llm-decode", "sample", "--llm-personas", "3", "--llm-risk", "0.5",
+                                      "--llm-anonymize", "on"])
+    opts = population_options(args, tmp_path)
+    assert (opts["decode"], opts["personas"], opts["risk"], opts["anonymize"]) == ("sample", 3, 0.5, True)
+    default = population_options(build_parser().parse_args(["ablation", "--followers", "llm"]), tmp_path)
+    assert (default["decode"], default["personas"], default["anonymize"]) == ("expected", 1, None)
+
