@@ -64,10 +64,10 @@ def _variant(args: argparse.Namespace) -> None:
     import tracemalloc
 
     import mass_env.game.scoring
-    from experiments.executors import make_executor
-    from experiments.report import metric
-    from experiments.spec import SweepSpec
-    from experiments.sweep import run_ablation
+    from experiments.parallel.executors import make_executor
+    from experiments.stats.report import metric
+    from experiments.sweep.run import run_ablation
+    from experiments.sweep.spec import SweepSpec
 
     if args.scorer == "naive":
         mass_env.game.scoring.RankICScorer = NaiveRankICScorer  # what ScoringWindow.daily instantiates
@@ -135,7 +135,7 @@ def main() -> None:
 
 
 def _sweep(args: argparse.Namespace, configs: str, markets: list[tuple[str, str]]) -> None:
-    from experiments.configs import resolve
+    from experiments.sweep.configs import resolve
 
     agents = sorted({c.n_agents for c in resolve(configs.split(","), ())})
     print(f"\nconfigs {configs} x {args.seeds} seeds, {'/'.join(map(str, agents))} agents, "

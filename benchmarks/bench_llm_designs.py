@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from experiments.llm_designs import (  # noqa: E402
+from experiments.studies.llm_designs import (  # noqa: E402
     evaluate,
     format_per_type,
     format_table,

@@ -21,7 +21,7 @@ import numpy as np
 
 import principals
 from agents import scripted_followers
-from experiments.runner import run_episode
+from experiments.sweep.workers import run_episode
 from mass_env import GameConfig, MassStackelbergEnv, SyntheticConfig, build_types, synthetic_market
 from principals.base import EqualWeights
 from principals.blackbox import Objective

@@ -35,9 +35,9 @@ ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_N
 #: One run in a child process: prints {"cpu": s, "wall": s, "ric": mean 10d Rank IC}.
 CHILD = """
 import json, sys, time
-from experiments.markets import market_for
-from experiments.spec import SweepSpec
-from experiments.sweep import run_one
+from experiments.sweep.markets import market_for
+from experiments.sweep.spec import SweepSpec
+from experiments.sweep.workers import run_one
 import cma  # imported once per worker in a sweep: not part of a run's cost
 name, data = sys.argv[1], sys.argv[2]
 spec = SweepSpec.default("A,D,E-512", baselines=("equal", "oracle"), seeds=(0,), data=data)

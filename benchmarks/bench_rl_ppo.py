@@ -26,7 +26,7 @@ from dataclasses import replace
 
 import pandas as pd
 
-from experiments.markets import VALUE_ONLY, training_market
+from experiments.sweep.markets import VALUE_ONLY, training_market
 from experiments.train_rl import TrainSpec, equal_weights_return, evaluate_heldout, split_day, train
 from principals.rl import RLPrincipal, algorithm_class, save_policy
 

@@ -24,16 +24,16 @@ from __future__ import annotations
 from mass_env._compat import moved_names
 
 _MOVED = {
-    "experiments.sweep": ("run_ablation", "run_one", "AblationResult", "Progress"),
-    "experiments.spec": ("SweepSpec",),
-    "experiments.store": ("RunStore", "RunResult", "run_key", "FORMAT_VERSION", "_atomic", "_jsonable"),
-    "experiments.report": ("metric", "paired_bootstrap", "table_metrics", "summarise_runs", "ablation_table",
+    "experiments.sweep.run": ("run_ablation", "run_one", "AblationResult", "Progress"),
+    "experiments.sweep.spec": ("SweepSpec",),
+    "experiments.sweep.store": ("RunStore", "RunResult", "run_key", "FORMAT_VERSION", "_atomic", "_jsonable"),
+    "experiments.stats.report": ("metric", "paired_bootstrap", "table_metrics", "summarise_runs", "ablation_table",
                            "format_table", "TABLE_COMPONENTS", "ORACLE_LABEL"),
-    "experiments.oracle": ("hindsight_oracle", "OracleFit", "COMPONENTS"),
-    "experiments.markets": ("market_for", "market_fingerprint"),
-    "experiments.fingerprint": ("run_sources", "code_fingerprint", "versions"),
+    "experiments.stats.oracle": ("hindsight_oracle", "OracleFit", "COMPONENTS"),
+    "experiments.sweep.markets": ("market_for", "market_fingerprint"),
+    "experiments.sweep.fingerprint": ("run_sources", "code_fingerprint", "versions"),
     "experiments.followers": ("FOLLOWERS", "FOLLOWER_SOURCES", "register_followers"),
-    "experiments.plots": ("plot_ablation",),
+    "experiments.stats.plots": ("plot_ablation",),
 }
 
 __getattr__ = moved_names(__name__, {name: module for module, names in _MOVED.items() for name in names})

@@ -23,15 +23,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from experiments.sweep import checks
+from experiments.sweep.checks import check_fits, writable_dir
+from experiments.sweep.markets import load_market
 from mass_env.data.returns import REPORT_HORIZONS
 from mass_env.env import MassStackelbergEnv
 from mass_env.game import GameConfig
 from mass_env.game.components import COMPONENTS, ric_column
 from mass_env.game.investors import build_types
-
-from . import checks
-from .checks import check_fits, writable_dir
-from .markets import load_market
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -47,10 +46,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from experiments.sweep.workers import print_progress, run_episode
     from mass_env.scripted import scripted_followers
     from principals.baselines import EqualWeights
-
-    from .runner import print_progress, run_episode
 
     out = writable_dir(args.out) if args.out else None  # before any computing
     panel = load_market(args.data, args.seed)
@@ -93,9 +91,9 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_ablation(args: argparse.Namespace) -> int:
-    from .configs import BASELINES, CONFIGS
-    from .spec import SweepSpec
-    from .sweep import run_ablation
+    from experiments.sweep.configs import BASELINES, CONFIGS
+    from experiments.sweep.run import run_ablation
+    from experiments.sweep.spec import SweepSpec
 
     if args.list:
         print("configs:")
@@ -103,7 +101,7 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
             print(f"  {c.name:<6} fitness={c.fitness:<12} alpha={c.alpha:<9} optimiser={c.optimizer:<6} "
                   f"mu={c.turnover_penalty:<5g} {c.n_types} types x {c.agents_per_type} agents")
         print("baselines (run at each population size used): " + ", ".join(BASELINES))
-        from .leaders import leader_lines
+        from experiments.sweep.principal_specs import leader_lines
 
         print("leaders (--principal SPEC; registered ones, entry points included):")
         print("\n".join(leader_lines()))
@@ -116,7 +114,7 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
         follower_options = population_options(args, args.out)
     baselines = () if args.baselines.strip().lower() in ("", "none") else tuple(
         b.strip().lower() for b in args.baselines.split(",") if b.strip())
-    from .fidelity import apply, fidelity_from_args
+    from experiments.paper.fidelity import apply, fidelity_from_args
 
     fidelity = fidelity_from_args(args)
     spec = SweepSpec.default(args.configs, baselines=baselines, seeds=args.seeds, data=args.data,
@@ -127,7 +125,7 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
         spec = dataclasses.replace(spec, configs=tuple(dataclasses.replace(c, agents_per_type=args.agents)
                                                        for c in spec.configs))
     if args.principal:  # extra leaders (gradient, rl:PATH, NAME:k=v,..., module:Attr) at each population
-        from .leaders import importable_from_cwd, principal_configs
+        from experiments.sweep.principal_specs import importable_from_cwd, principal_configs
 
         importable_from_cwd()
 
@@ -146,12 +144,12 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
         f"-> {args.out}")
     executor = None  # serial: the runs play in this process
     if args.executor != "serial":
-        from .executors import make_executor
+        from experiments.parallel.executors import make_executor
 
         executor = make_executor(args.executor, args.workers, args.ray_address)
         log(f"  executor: {executor!r}")
     if followers == "llm" and args.llm_prefetch == "on":  # the model works once per study
-        from .llm_prefetch import prefetch_study
+        from experiments.sweep.prefetch import prefetch_study
 
         prefetch_study(spec, log, executor=executor)
     res = run_ablation(spec, args.out, executor=executor, resume=not args.no_resume, plot=not args.no_plot,
@@ -176,7 +174,7 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
         if args.vary_market:
             print("LLM diagnostics skipped (--vary-market: one market per seed); run `mass llm-diagnostics`")
         else:  # do the LLM followers carry signal? (agents.llm.diagnostics)
-            from .llm_diagnostics import after_llm_run
+            from experiments.llm_diagnostics import after_llm_run
 
             after_llm_run(follower_options["cache"], args.data, args.market_seed, args.days, args.out, args.horizon)
         if too_many:
@@ -213,8 +211,8 @@ def _date(x: object) -> str:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from .fidelity import Fidelity
-    from .reproduce import ReproduceSpec, run_reproduce
+    from experiments.paper.fidelity import Fidelity
+    from experiments.paper.reproduction import ReproduceSpec, run_reproduce
 
     overrides = {n: getattr(args, f"fidelity_{n}") for n in Fidelity.names()
                  if getattr(args, f"fidelity_{n}", None) is not None}
@@ -226,7 +224,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     executor = None
     if args.executor != "serial":
-        from .executors import make_executor
+        from experiments.parallel.executors import make_executor
 
         executor = make_executor(args.executor, args.workers)
     log(f"reproduce: presets {', '.join(spec.presets)}; {spec.dataset} from {spec.data_root}; seeds "
@@ -290,14 +288,14 @@ def build_parser() -> argparse.ArgumentParser:
     from agents.llm.cli import add_arguments as add_llm_arguments
 
     add_llm_arguments(abl)
-    from .fidelity import add_fidelity_args
+    from experiments.paper.fidelity import add_fidelity_args
 
     add_fidelity_args(abl)
     abl.set_defaults(func=_cmd_ablation, parser=abl)
     rep = sub.add_parser("reproduce", help="the paper's table under its own and this project's conditions",
                          description="Regenerate the paper's ablation (A-F, E-512, A-512) on the shared SSE50 data "
                                      "under the paper's and this project's conditions: published vs ours, CIs, claims.")
-    from .fidelity import add_fidelity_args
+    from experiments.paper.fidelity import add_fidelity_args
 
     add_fidelity_args(rep, both=True)  # reproduce runs one preset or both side by side (the default)
     rep.add_argument("--seeds", type=checks.seeds, default=tuple(range(5)),
@@ -328,15 +326,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "train-rl":  # these two own their parsers
-        from .train_rl import main as train_main
+        from experiments.train_rl import main as train_main
 
         return int(train_main(argv[1:]) or 0)
     if argv and argv[0] == "llm-diagnostics":
-        from .llm_diagnostics import diagnostics_main
+        from experiments.llm_diagnostics import diagnostics_main
 
         return diagnostics_main(argv[1:])
     if argv and argv[0] == "rl-table":
-        from .rl_table import table_main
+        from experiments.rl_table import table_main
 
         return int(table_main(argv[1:]) or 0)
     args = build_parser().parse_args(argv)

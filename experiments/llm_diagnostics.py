@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .markets import load_market
+from experiments.sweep.markets import load_market
 
 
 def after_llm_run(cache: str | Path, data: str | None, market_seed: int, n_days: int, out_dir: str | Path,

@@ -25,17 +25,17 @@ from typing import Any
 
 import pandas as pd
 
+from experiments.stats.report import HEADLINE, ablation_table, format_table
+from experiments.sweep import checks
+from experiments.sweep.checks import writable_dir
+from experiments.sweep.configs import CONFIGS, AblationConfig, baseline_for, population_suffix
+from experiments.sweep.markets import VALUE_ONLY, sse50_pretraining_panel, synthetic_panel
+from experiments.sweep.run import AblationResult, run_ablation
+from experiments.sweep.spec import SweepSpec
+from experiments.sweep.workers import run_one
+from experiments.train_rl import Say, TrainSpec, seed_list, train
 from mass_env.data.panel import MarketPanel
 from mass_env.data.synthetic import DEFAULT_STRENGTH
-
-from . import checks
-from .checks import writable_dir
-from .configs import CONFIGS, AblationConfig, baseline_for, population_suffix
-from .markets import VALUE_ONLY, sse50_pretraining_panel, synthetic_panel
-from .report import HEADLINE, ablation_table, format_table
-from .spec import SweepSpec
-from .sweep import AblationResult, run_ablation, run_one
-from .train_rl import Say, TrainSpec, seed_list, train
 
 
 def _sha(path: Path) -> str:

@@ -43,7 +43,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mass_env._compat import moved_names
+from experiments.stats.plots import plot_curve
+from experiments.stats.report import HEADLINE
+from experiments.sweep import checks
+from experiments.sweep.checks import writable_dir
+from experiments.sweep.fingerprint import versions
+from experiments.sweep.markets import VALUE_ONLY, training_market
+from experiments.sweep.workers import run_episode
 from mass_env.data.panel import MarketPanel
 from mass_env.data.synthetic import DEFAULT_STRENGTH
 from mass_env.env import MassStackelbergEnv
@@ -52,14 +58,6 @@ from mass_env.game.investors import build_types
 from mass_env.roles import Principal
 from principals.baselines import EqualWeights
 from principals.rl import ALGORITHMS
-
-from . import checks
-from .checks import writable_dir
-from .fingerprint import versions
-from .markets import VALUE_ONLY, training_market
-from .plots import plot_curve
-from .report import HEADLINE
-from .runner import run_episode
 
 ENV_ID = "mass_env/Principal-v0"
 Say = Callable[[str], None]
@@ -379,15 +377,6 @@ def _train_main(args: argparse.Namespace) -> int:
     print(f"policy: {res.policy} (use it with --principal rl:{res.policy.with_suffix('')}); files in {args.out}: "
           + ", ".join(Path(p).name for p in res.files.values()))
     return 0
-
-
-# Names that moved out of this module (removed here in 0.3).
-__getattr__ = moved_names(__name__, {
-    **dict.fromkeys(("parse_principal", "policy_types", "principal_configs"), "experiments.leaders"),
-    **dict.fromkeys(("table_configs", "PanelSweep", "sweep_on_panel", "results_table", "table_main", "MARKETS"),
-                    "experiments.rl_table"),
-    "sse50_pretraining_panel": "experiments.markets",
-})
 
 
 if __name__ == "__main__":

@@ -11,9 +11,9 @@ import dataclasses
 
 import numpy as np
 
-from experiments.llm_prefetch import prefetch_study
-from experiments.spec import SweepSpec
-from experiments.sweep import run_ablation
+from experiments.sweep.prefetch import prefetch_study
+from experiments.sweep.run import run_ablation
+from experiments.sweep.spec import SweepSpec
 
 
 class Uniform:

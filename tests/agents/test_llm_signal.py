@@ -18,7 +18,7 @@ from agents.llm import OK, Answer, BaseBackend, ScriptedBackend, llm_followers
 from agents.llm.diagnostics import cache_frame, diagnose, format_diagnostics
 from agents.llm.model_files import prepared_model_dir
 from agents.llm.prompts import LIST_SYSTEM, PER_STOCK_SYSTEM, list_user_message
-from experiments.markets import load_market
+from experiments.sweep.markets import load_market
 from mass_env import GameConfig, MassStackelbergEnv, build_types
 from mass_env.testing import follower_signals
 
@@ -159,7 +159,7 @@ WRITER = textwrap.dedent("""
     from agents.llm import ScriptedBackend, llm_followers
     from agents.llm.branches import Branch, branch_key
     from agents.llm.cache import ResponseCache
-    from experiments.markets import load_market
+    from experiments.sweep.markets import load_market
     from mass_env import GameConfig, MassStackelbergEnv, build_types
     from mass_env.testing import follower_signals
     db, seed = sys.argv[1], int(sys.argv[2])

@@ -78,7 +78,7 @@ def test_the_graph_sees_lazy_imports():
     # a sanity check of the parser itself: known edges, including one inside a function
     assert "mass_env.game.stackelberg" in GRAPH["mass_env.game.scoring"] or \
         "mass_env.game.aggregation" in GRAPH["mass_env.game.scoring"]
-    assert "mass_env.rollout" in GRAPH["experiments.runner"]
+    assert "mass_env.rollout" in GRAPH["experiments.sweep.workers"]
     assert "mass_env.roles" in GRAPH["principals.blackbox"]
 
 

@@ -15,13 +15,13 @@ import principals
 from agents.scripted import scripted_followers
 from experiments import sweep
 from experiments.cli import main
-from experiments.configs import CONFIGS, AblationConfig, baseline_for, describe, resolve
-from experiments.fingerprint import run_sources
-from experiments.oracle import hindsight_oracle
-from experiments.report import paired_bootstrap
-from experiments.runner import run_episode
-from experiments.spec import SweepSpec
-from experiments.sweep import run_ablation
+from experiments.stats.oracle import hindsight_oracle
+from experiments.stats.report import paired_bootstrap
+from experiments.sweep.configs import CONFIGS, AblationConfig, baseline_for, describe, resolve
+from experiments.sweep.fingerprint import run_sources
+from experiments.sweep.run import run_ablation
+from experiments.sweep.spec import SweepSpec
+from experiments.sweep.workers import run_episode
 from mass_env import GameConfig, MassStackelbergEnv, PrincipalAction, build_types
 
 
@@ -227,21 +227,21 @@ def test_specs_pickle_for_workers():
 
 
 @pytest.mark.parametrize(("old", "name", "new", "new_name"), [
-    ("experiments.ablation", "run_ablation", "experiments.sweep", "run_ablation"),
-    ("experiments.ablation", "SweepSpec", "experiments.spec", "SweepSpec"),
+    ("experiments.ablation", "run_ablation", "experiments.sweep.run", "run_ablation"),
+    ("experiments.ablation", "SweepSpec", "experiments.sweep.spec", "SweepSpec"),
     ("experiments.ablation", "register_followers", "experiments.followers", "register_followers"),
-    ("experiments.ablation", "market_for", "experiments.markets", "market_for"),
-    ("experiments.ablation", "RunStore", "experiments.store", "RunStore"),
-    ("experiments.ablation", "_atomic", "experiments.store", "atomic_write"),
-    ("experiments.ablation", "_jsonable", "experiments.store", "to_jsonable"),
-    ("experiments.ablation", "run_sources", "experiments.fingerprint", "run_sources"),
-    ("experiments.ablation", "hindsight_oracle", "experiments.oracle", "hindsight_oracle"),
-    ("experiments.ablation", "metric", "experiments.report", "metric"),
-    ("experiments.ablation", "format_table", "experiments.report", "format_table"),
-    ("experiments.ablation", "FORMAT_VERSION", "experiments.store", "FORMAT_VERSION"),
-    ("experiments.executors", "run_ablation_parallel", "experiments.sweep", "run_ablation_parallel"),
-    ("experiments.executors", "ablation_job", "experiments.sweep", "ablation_job"),
-    ("experiments.train_rl", "principal_configs", "experiments.leaders", "principal_configs"),
+    ("experiments.ablation", "market_for", "experiments.sweep.markets", "market_for"),
+    ("experiments.ablation", "RunStore", "experiments.sweep.store", "RunStore"),
+    ("experiments.ablation", "_atomic", "experiments.sweep.store", "atomic_write"),
+    ("experiments.ablation", "_jsonable", "experiments.sweep.store", "to_jsonable"),
+    ("experiments.ablation", "run_sources", "experiments.sweep.fingerprint", "run_sources"),
+    ("experiments.ablation", "hindsight_oracle", "experiments.stats.oracle", "hindsight_oracle"),
+    ("experiments.ablation", "metric", "experiments.stats.report", "metric"),
+    ("experiments.ablation", "format_table", "experiments.stats.report", "format_table"),
+    ("experiments.ablation", "FORMAT_VERSION", "experiments.sweep.store", "FORMAT_VERSION"),
+    ("experiments.parallel.executors", "run_ablation_parallel", "experiments.sweep.run", "run_ablation_parallel"),
+    ("experiments.parallel.executors", "ablation_job", "experiments.sweep.run", "ablation_job"),
+    ("experiments.train_rl", "principal_configs", "experiments.sweep.principal_specs", "principal_configs"),
     ("experiments.train_rl", "results_table", "experiments.rl_table", "results_table"),
 ])
 def test_old_paths_warn_and_forward_the_same_object(old, name, new, new_name):

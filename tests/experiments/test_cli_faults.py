@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 from experiments import cli, rl_table, train_rl
-from experiments.checks import min_days
-from experiments.configs import baseline_for
-from experiments.spec import SweepSpec
-from experiments.sweep import run_ablation
+from experiments.sweep.checks import min_days
+from experiments.sweep.configs import baseline_for
+from experiments.sweep.run import run_ablation
+from experiments.sweep.spec import SweepSpec
 
 EQ = baseline_for("equal", (3, 2))
 
@@ -79,7 +79,7 @@ def test_other_horizons_reach_the_table_plot_and_json(tmp_path):
 
 
 def test_a_market_without_evaluation_days_is_refused_before_computing(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("experiments.sweep._run_jobs", _no_computing)
+    monkeypatch.setattr("experiments.sweep.run._run_jobs", _no_computing)
     assert cli.main(["ablation", "--days", "30", "--out", str(tmp_path / "o"), "--quiet"]) == 2
     assert "too few for any evaluation day: it needs at least 45" in capsys.readouterr().err
     assert min_days(10, 21) == 54 and min_days(1, 21) == 45
@@ -96,7 +96,7 @@ def test_a_horizon_that_is_never_paid_is_said_before_computing(argv, longest, tm
 
 
 def test_an_empty_table_formats_as_a_sentence():
-    from experiments.report import format_table
+    from experiments.stats.report import format_table
 
     assert "no run had an evaluation day" in format_table(pd.DataFrame())
 
@@ -107,8 +107,8 @@ def _no_computing(*a, **k):
 
 @pytest.mark.parametrize("cmd", ["run", "ablation"])
 def test_out_on_a_file_or_an_unwritable_folder(cmd, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("experiments.sweep._run_jobs", _no_computing)
-    monkeypatch.setattr("experiments.runner.run_episode", _no_computing)
+    monkeypatch.setattr("experiments.sweep.run._run_jobs", _no_computing)
+    monkeypatch.setattr("experiments.sweep.workers.run_episode", _no_computing)
     f = tmp_path / "file.txt"
     f.write_text("x")
     assert cli.main([cmd, "--out", str(f), "--quiet"]) == 2
@@ -176,7 +176,7 @@ def test_rl_table_seeds_mean_what_ablation_seeds_mean():
 
 
 def test_ignored_flags_are_named(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("experiments.sweep._run_jobs", _no_computing)
+    monkeypatch.setattr("experiments.sweep.run._run_jobs", _no_computing)
     cli.main(["ablation", "--llm-model", "x", "--llm-candidates", "5", "--data", str(tmp_path / "none.csv"),
               "--days", "90", "--workers", "2", "--out", str(tmp_path / "o"), "--quiet"])
     err = capsys.readouterr().err

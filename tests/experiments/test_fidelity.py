@@ -11,8 +11,7 @@ import pytest
 from repo_paths import SHARED_DATA
 
 from experiments.cli import build_parser
-from experiments.configs import CONFIGS
-from experiments.fidelity import (
+from experiments.paper.fidelity import (
     PRESETS,
     Fidelity,
     apply,
@@ -23,7 +22,8 @@ from experiments.fidelity import (
     market_options,
     types_for,
 )
-from experiments.spec import SweepSpec
+from experiments.sweep.configs import CONFIGS
+from experiments.sweep.spec import SweepSpec
 from mass_env.data.modalities import MASS_PV_FEATURES, Modality
 from mass_env.data.returns import ReturnSpec, forward_returns
 from mass_env.data.synthetic import SyntheticConfig, synthetic_market

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from repo_paths import SHARED_DATA
 
-from experiments.claims import CLAIMS, PAPER_CONFIGS, PUBLISHED
 from experiments.cli import main
-from experiments.reproduce import ReproduceSpec, run_reproduce
-from experiments.statistics import FAILS, HOLDS, UNRESOLVED
+from experiments.paper.claims import CLAIMS, PAPER_CONFIGS, PUBLISHED
+from experiments.paper.reproduction import ReproduceSpec, run_reproduce
+from experiments.stats.statistics import FAILS, HOLDS, UNRESOLVED
 
 DATA = SHARED_DATA
 needs_data = pytest.mark.skipif(not (DATA / "derived").is_dir(), reason="needs ../shared/data")

@@ -1,4 +1,4 @@
-"""experiments.statistics: the bootstrap, the resolution of a run and the leaders' choices, on inputs
+"""experiments.stats.statistics: the bootstrap, the resolution of a run and the leaders' choices, on inputs
 whose answers are known."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.report import paired_bootstrap as report_bootstrap
-from experiments.statistics import (
+from experiments.stats.report import paired_bootstrap as report_bootstrap
+from experiments.stats.statistics import (
     FAILS,
     HOLDS,
     UNRESOLVED,

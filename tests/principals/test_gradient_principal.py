@@ -14,7 +14,7 @@ from scipy.stats import spearmanr  # noqa: E402
 
 import principals  # noqa: E402
 from agents.scripted import scripted_followers  # noqa: E402
-from experiments.runner import run_episode  # noqa: E402
+from experiments.sweep.workers import run_episode  # noqa: E402
 from mass_env import (  # noqa: E402
     GameConfig,
     MassStackelbergEnv,

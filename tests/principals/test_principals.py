@@ -8,7 +8,7 @@ import pytest
 
 import principals
 from agents.scripted import scripted_followers
-from experiments.runner import run_episode
+from experiments.sweep.workers import run_episode
 from mass_env import (
     GameConfig,
     MassStackelbergEnv,

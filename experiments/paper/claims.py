@@ -22,9 +22,8 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from experiments.stats.statistics import FAILS, HOLDS, UNRESOLVED, DayBlockBootstrap, Interval, seed_day_matrix
 from mass_env.game.components import ric_column
-
-from .statistics import FAILS, HOLDS, UNRESOLVED, DayBlockBootstrap, Interval, seed_day_matrix
 
 PAPER = "shared/papers/mechanism-design-alpha-discovery.txt, Table 3.2 (10d Rank IC)"
 

@@ -20,10 +20,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from experiments.paper.fidelity import Fidelity, market_options
 from mass_env.data.panel import MarketPanel
 from mass_env.data.synthetic import DEFAULT_STRENGTH, SyntheticConfig, synthetic_market
-
-from .fidelity import Fidelity, market_options
 
 #: The default RL training market: only valuations carry signal (learnable, known best weights).
 VALUE_ONLY = {"ohlcv": 0.0, "industry": 0.0, "value": 1.2, "macro": 0.0}

@@ -13,12 +13,11 @@ from typing import Any
 
 import principals
 from agents.populations import POPULATIONS
+from experiments.paper.fidelity import Fidelity
+from experiments.sweep.checks import check_seeds
+from experiments.sweep.configs import DEFAULT_BASELINES, DEFAULT_CONFIGS, AblationConfig, resolve
 from mass_env.data.returns import REPORT_HORIZONS
 from mass_env.registry import module_roots
-
-from .checks import check_seeds
-from .configs import DEFAULT_BASELINES, DEFAULT_CONFIGS, AblationConfig, resolve
-from .fidelity import Fidelity
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,9 @@ from typing import Any
 
 import principals
 from agents.populations import population_sources
+from experiments.sweep.configs import AblationConfig
 from principals.blackbox import optimise
 from principals.cmaes import CMAES
-
-from .configs import AblationConfig
 
 #: Source files whose effect a run's key already captures: data loading (the panel is hashed).
 _NOT_FINGERPRINTED = {"loaders.py", "frame.py", "vendors.py", "datasets.py", "macro.py"}
@@ -53,7 +52,7 @@ def run_sources(cfg: AblationConfig, followers: str) -> list[Path]:
     """The source files a run of ``cfg`` depends on: the game (``mass_env``), the episode runner,
     the modules defining the leader (and its optimiser) and the followers."""
     files = [f for f in sorted((_ROOT / "mass_env").rglob("*.py")) if f.name not in _NOT_FINGERPRINTED]
-    files += [_ROOT / "experiments" / "runner.py"]
+    files += [_ROOT / "experiments" / "sweep" / "workers.py"]
     leader = principals.make(cfg.principal, **cfg.principal_options())
     parts: list[Any] = [leader, getattr(leader, "optimizer", None)]
     if cfg.kind == "oracle":

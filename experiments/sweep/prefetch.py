@@ -21,12 +21,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from experiments.paper.fidelity import episode_window, game_rule, types_for
+from experiments.sweep.markets import market_for
+from experiments.sweep.spec import SweepSpec
 from mass_env.env import MassStackelbergEnv
 from mass_env.game import GameConfig
-
-from .fidelity import episode_window, game_rule, types_for
-from .markets import market_for
-from .spec import SweepSpec
 
 
 def prefetch_study(spec: SweepSpec, say: Callable[[str], None], markets: dict[Any, Any] | None = None,

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.configs import CONFIGS
-from experiments.fidelity import PRESETS, WINDOW_FIELDS, Fidelity, apply, fidelity_from
-from experiments.spec import SweepSpec
-from experiments.sweep import run_ablation
+from experiments.paper.fidelity import PRESETS, WINDOW_FIELDS, Fidelity, apply, fidelity_from
+from experiments.sweep.configs import CONFIGS
+from experiments.sweep.run import run_ablation
+from experiments.sweep.spec import SweepSpec
 
 HEAD = "ric_signal_10d"
 #: configs a knob can change (None: all)
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     names = [c.strip() for c in args.configs.split(",")]
     executor = None
     if args.workers > 1:
-        from experiments.executors import make_executor
+        from experiments.parallel.executors import make_executor
 
         executor = make_executor("process", args.workers, None)
     results: dict[str, pd.DataFrame] = {}

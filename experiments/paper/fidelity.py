@@ -25,10 +25,9 @@ from typing import Any, Protocol, TypeVar
 
 import pandas as pd
 
+from experiments.sweep.configs import AblationConfig
 from mass_env.data.panel import MarketPanel
 from mass_env.game.investors import InvestorType, build_types, mass_types, with_macro
-
-from .configs import AblationConfig
 
 #: field -> its valid values; the first is the ``clean`` choice.
 CHOICES: Mapping[str, tuple[str, ...]] = MappingProxyType({

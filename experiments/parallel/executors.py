@@ -19,9 +19,8 @@ the results **in input order**, whatever order they finish in::
   with one (``"auto"``, ``"ray://host:10001"``) it joins that cluster, whose nodes need this project
   installed.
 
-Executors know nothing about sweeps: ``experiments.sweep.run_ablation(spec, out, executor=...)``
-runs a sweep's (config, seed) episodes on one (``run_ablation_parallel`` and ``ablation_job``, which
-used to live here, moved there and are reached through this module with a DeprecationWarning).
+Executors know nothing about sweeps: ``experiments.sweep.run.run_ablation(spec, out, executor=...)``
+runs a sweep's (config, seed) episodes on one (``experiments.sweep.workers.ablation_job`` in each worker).
 """
 
 from __future__ import annotations
@@ -31,8 +30,6 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Any, Protocol
-
-from mass_env._compat import moved_names
 
 OnResult = Callable[[int, Any], None]
 
@@ -130,7 +127,9 @@ class ProcessExecutor:
             return []
         out: list[Any] = [None] * len(args)
         ctx = mp.get_context(self.start_method)
-        from .lifeline import die_with_parent  # workers exit when this process dies, even by SIGKILL
+        from experiments.parallel.lifeline import (
+            die_with_parent,  # workers exit when this process dies, even by SIGKILL
+        )
 
         with ProcessPoolExecutor(max_workers=min(self.workers, len(args)), mp_context=ctx,
                                  initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
@@ -242,5 +241,3 @@ def make_executor(name: str = "serial", workers: int | None = None, address: str
 
 
 # Names that moved to experiments.sweep (removed here in 0.3).
-__getattr__ = moved_names(__name__, {"run_ablation_parallel": "experiments.sweep",
-                                     "ablation_job": "experiments.sweep"})

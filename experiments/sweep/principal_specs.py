@@ -27,9 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import principals
+from experiments.sweep.configs import AblationConfig, population_suffix
 from mass_env.registry import is_reference
-
-from .configs import AblationConfig, population_suffix
 
 SPEC_FORMS = ("NAME[:key=value,...] (a registered leader)", "rl:PATH[,key=value,...] (a saved policy)",
               "module:Attr[:key=value,...] (your class or factory)")

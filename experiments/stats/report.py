@@ -22,12 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from experiments.stats.statistics import paired_bootstrap
+from experiments.sweep.configs import AblationConfig
 from mass_env.data.returns import REPORT_HORIZONS
 from mass_env.game.components import Component, ric_column
 from mass_env.game.metrics import REPORTED_METRICS
-
-from .configs import AblationConfig
-from .statistics import paired_bootstrap
 
 #: Components of the reported table (the oracle is fitted for these).
 TABLE_COMPONENTS = (Component.SIGNAL, Component.CONSENSUS)

@@ -30,18 +30,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from experiments.paper.claims import PAPER, PAPER_CONFIGS, PAPER_GAP, PUBLISHED, Evidence, judge_claims
+from experiments.paper.fidelity import PRESETS, Fidelity, apply, episode_window, fidelity_from
+from experiments.stats.statistics import leader_choices, resolution
+from experiments.sweep.markets import market_for
+from experiments.sweep.run import AblationResult, run_ablation
+from experiments.sweep.spec import SweepSpec
+from experiments.sweep.store import atomic_write, to_jsonable
 from mass_env.game.components import ric_column
 
-from .claims import PAPER, PAPER_CONFIGS, PAPER_GAP, PUBLISHED, Evidence, judge_claims
-from .fidelity import PRESETS, Fidelity, apply, episode_window, fidelity_from
-from .markets import market_for
-from .spec import SweepSpec
-from .statistics import leader_choices, resolution
-from .store import atomic_write, to_jsonable
-from .sweep import AblationResult, run_ablation
-
 if TYPE_CHECKING:
-    from .executors import Executor
+    from experiments.parallel.executors import Executor
 
 #: Where the shared research data lives relative to the repository (``shared/data/README.md``).
 DEFAULT_DATA_ROOT = "../shared/data"

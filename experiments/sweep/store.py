@@ -26,9 +26,8 @@ import pandas as pd
 
 import principals
 from agents.populations import population_identity
-
-from .configs import AblationConfig
-from .spec import SweepSpec
+from experiments.sweep.configs import AblationConfig
+from experiments.sweep.spec import SweepSpec
 
 #: Version of what a run produces. The sweep's own code is not fingerprinted
 #: (``experiments.fingerprint``): bump this when ``experiments.sweep.run_one`` or
