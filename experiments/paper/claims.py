@@ -140,6 +140,9 @@ def _collapses(x: str) -> Callable[[Evidence], tuple[str, str]]:
 
 
 def _consensus_ratio(e: Evidence) -> tuple[str, str]:
+    den = e.level("A", ric_column("signal", e.horizon))
+    if not (den.lo > 0 or den.hi < 0):  # a denominator that may be 0: the ratio means nothing
+        return UNRESOLVED, f"A consensus / combined = n/a (combined = {_iv(den)} includes 0)"
     r = e.ratio("A", ric_column("consensus", e.horizon), ric_column("signal", e.horizon))
     return r.within(*RATIO_BAND), f"A consensus / combined = {_iv(r, '.2f')}"
 

@@ -2,19 +2,22 @@
 project's, side by side, with the statistics needed to read it.
 
 One call runs the paper's configs (A-F at 64 agents, E-512, A-512) plus baselines on the shared
-SSE50 data over several seeds, once per fidelity preset (``experiments.fidelity``: ``paper`` = the
-paper's code as it ran, confounds included; ``clean`` = this project's design), each preset a
-resumable sweep in ``out/<preset>`` (``experiments.sweep.run_ablation``). It then reports per preset:
+SSE50 data (``--data sse50``, read from ``$MASS_DATA_ROOT``) over several seeds, once per fidelity
+preset (``experiments.paper.fidelity``: ``paper`` = the paper's code as it ran, confounds included;
+``clean`` = this project's design), each preset a resumable sweep in ``out/<preset>``
+(``experiments.sweep.run.run_ablation``). It then reports per preset:
 
-* the published number (``experiments.claims.PUBLISHED``) next to ours (mean +- std over seeds);
-* the paired day-block bootstrap CI of each config's difference to A (``experiments.report``);
+* the published number (``experiments.paper.claims.PUBLISHED``) next to ours (mean +- std over seeds);
+* the paired day-block bootstrap CI of each config's difference to A (``experiments.stats.report``);
 * the minimum detectable difference of each comparison with A and whether the paper's smallest gap
-  can be resolved with these seeds and days, or by any number of seeds (``experiments.statistics``);
+  can be resolved with these seeds and days, or by any number of seeds (``experiments.stats.statistics``);
 * the effective number of types each leader uses and the median learned alpha;
-* the paper's qualitative claims judged holds / does not hold / unresolved (``experiments.claims``).
+* the paper's qualitative claims judged holds / does not hold / unresolved (``experiments.paper.claims``).
 
-Files in ``out``: ``reproduce.csv`` (one row per preset and config), ``claims.csv``, ``reproduce.md``
-(what is printed) and ``reproduce.json`` (all of it, with the spec, each preset's conditions and
+The terminal gets a compact summary (``summary``: ours vs published and the CI vs A per preset, one
+line per claim); the full table goes to the files. Files in ``out``: ``reproduce.csv`` (one row per
+preset and config), ``claims.csv``, ``reproduce.md`` (the full 12-column table, the claims with their
+estimates, what the run can resolve) and ``reproduce.json`` (all of it, with the spec, each preset's conditions and
 their differences, and the timing).
 """
 
@@ -23,7 +26,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,21 +34,20 @@ import numpy as np
 import pandas as pd
 
 from experiments.paper.claims import PAPER, PAPER_CONFIGS, PAPER_GAP, PUBLISHED, Evidence, judge_claims
-from experiments.paper.fidelity import PRESETS, Fidelity, apply, episode_window, fidelity_from
+from experiments.paper.fidelity import PRESETS, Fidelity, episode_window, fidelity_from
 from experiments.stats.statistics import leader_choices, resolution
-from experiments.sweep.markets import market_for
+from experiments.sweep.markets import market_for, parse_data
 from experiments.sweep.run import AblationResult, run_ablation
 from experiments.sweep.spec import SweepSpec
 from experiments.sweep.store import atomic_write, to_jsonable
+from mass_env.data.datasets import SSE50_WINDOW
 from mass_env.game.components import ric_column
 
 if TYPE_CHECKING:
     from experiments.parallel.executors import Executor
 
-#: Where the shared research data lives relative to the repository (``shared/data/README.md``).
-DEFAULT_DATA_ROOT = "../shared/data"
-#: Markets ``mass reproduce`` can run: the paper's SSE50 window, or the embedded synthetic market
-#: (no files; for quick checks of the command itself).
+#: Markets ``mass reproduce`` can run: the paper's SSE50 window (``sse50``, or the shared-data root
+#: folder), or the embedded synthetic market (``synthetic[:n_days=N]``: no files; for quick checks).
 MARKETS = ("sse50", "synthetic")
 DEFAULT_SEEDS = tuple(range(5))
 
@@ -56,8 +58,8 @@ class ReproduceSpec:
 
     presets: tuple[str, ...] = ("clean", "paper")
     seeds: tuple[int, ...] = DEFAULT_SEEDS
-    dataset: str = "sse50"
-    data_root: str = DEFAULT_DATA_ROOT
+    #: ``--data``: ``sse50[:key=value,...]``, the shared-data root, or ``synthetic[:n_days=N]``
+    data: str = "sse50"
     configs: tuple[str, ...] = PAPER_CONFIGS
     baselines: tuple[str, ...] = ("equal", "oracle")
     #: explicit fidelity options (field -> value) applied on top of every preset
@@ -65,7 +67,6 @@ class ReproduceSpec:
     #: allow ``overrides`` that contradict a preset (the run is then neither preset)
     override: bool = False
     agents: int | None = None
-    n_days: int = 160
     horizon: int = 10
     n_boot: int = 2000
     ci: float = 0.95
@@ -79,7 +80,7 @@ class ReproduceSpec:
             raise ValueError(f"unknown preset {unknown[0]!r}; choose from {', '.join(PRESETS)} or both")
         if len(set(self.seeds)) != len(self.seeds) or not self.seeds:
             raise ValueError(f"seeds must be distinct and at least one, got {self.seeds}")
-        _check_dataset(self.dataset)
+        _check_data(self.data)
 
     def fidelities(self) -> dict[str, Fidelity]:
         """Each preset with the explicit options; an option contradicting a preset is an error unless
@@ -97,37 +98,32 @@ class ReproduceSpec:
 
     def sweep(self, fidelity: Fidelity) -> SweepSpec:
         """The sweep of one preset: the paper's configs and the baselines under ``fidelity``."""
-        data = None if self.dataset == "synthetic" else self.data_root
-        spec = SweepSpec.default(list(self.configs), baselines=self.baselines, seeds=self.seeds, data=data,
-                                 n_days=self.n_days, horizon=self.horizon, n_boot=self.n_boot, ci=self.ci)
-        if self.agents:
-            spec = replace(spec, configs=tuple(replace(c, agents_per_type=self.agents) for c in spec.configs))
-        return apply(spec, fidelity)
+        return SweepSpec.build(list(self.configs), baselines=self.baselines, agents=self.agents, seeds=self.seeds,
+                               data=self.data, horizon=self.horizon, n_boot=self.n_boot, ci=self.ci,
+                               fidelity=fidelity)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"presets": list(self.presets), "seeds": list(self.seeds), "dataset": self.dataset,
-                "data_root": self.data_root, "configs": list(self.configs), "baselines": list(self.baselines),
+        return {"presets": list(self.presets), "seeds": list(self.seeds), "data": self.data,
+                "configs": list(self.configs), "baselines": list(self.baselines),
                 "overrides": dict(self.overrides), "override": self.override, "agents": self.agents,
-                "n_days": self.n_days, "horizon": self.horizon, "n_boot": self.n_boot, "ci": self.ci}
+                "horizon": self.horizon, "n_boot": self.n_boot, "ci": self.ci}
 
 
-def _check_dataset(name: str) -> None:
-    from mass_env.data.datasets import DATASETS
-
-    if name not in DATASETS.available():
-        raise ValueError(f"unknown dataset {name!r}; registered datasets: {', '.join(DATASETS.available())} "
-                         f"(mass reproduce runs {' or '.join(MARKETS)})")
-    if name not in MARKETS:
-        raise ValueError(f"dataset {name!r} is registered but is not the paper's market; mass reproduce runs "
-                         f"{' or '.join(MARKETS)} (use `mass ablation --data` for other markets)")
+def _check_data(data: str) -> None:
+    """``--data`` of ``mass reproduce``: the paper's SSE50 market or the synthetic one (``parse_data``
+    also checks that a data folder exists)."""
+    choice = parse_data(data)
+    if choice.kind == "path" and choice.root is not None and (Path(choice.root) / SSE50_WINDOW).exists():
+        return
+    if choice.kind == "dataset" and choice.name in MARKETS:
+        return
+    raise ValueError(f"--data {data!r} is not the paper's market; mass reproduce runs {' or '.join(MARKETS)} "
+                     "(or the shared-data root folder); use `mass ablation --data` for other markets")
 
 
 def check_inputs(spec: ReproduceSpec) -> dict[str, SweepSpec]:
     """Every preset's sweep, checked before anything runs: contradicting options, a missing data folder,
     an evaluation window outside the panel each give one clear error."""
-    if spec.dataset != "synthetic" and not Path(spec.data_root).is_dir():
-        raise FileNotFoundError(f"shared data folder not found: {spec.data_root} (pass --data ROOT, or --dataset "
-                                "synthetic for the embedded market)")
     sweeps = {p: spec.sweep(f) for p, f in spec.fidelities().items()}
     for p, sw in sweeps.items():
         panel = market_for(sw, sw.seeds[0])
@@ -195,25 +191,26 @@ def markdown(rows: pd.DataFrame, claims: pd.DataFrame, gaps: Mapping[str, Mappin
              spec: ReproduceSpec) -> str:
     """The printed report: results side by side per preset, the claims, and what the run can resolve."""
     presets = list(spec.presets)
-    lines = [f"Paper: {PAPER}. Ours: {spec.dataset}, {len(spec.seeds)} seeds {list(spec.seeds)}, 10d Rank IC of the "
+    lines = [f"Paper: {PAPER}. Ours: {spec.data}, {len(spec.seeds)} seeds {list(spec.seeds)}, 10d Rank IC of the "
              f"combined signal, mean ± std over seeds; Δ vs A: paired day-block bootstrap {int(spec.ci * 100)}% CI "
              "(seeds and 10-day blocks resampled); MDD: minimum detectable difference vs A (80% power); "
-             "types: effective number of types used (exp entropy of the applied weights).", ""]
-    head = "| config | paper |" + "".join(f" {p}: ours | {p}: Δ vs A | {p}: MDD | {p}: types | {p}: α med |"
-                                         for p in presets)
-    lines += [head, "|" + "---|" * (2 + 5 * len(presets))]
+             "types: effective number of types used (exp entropy of the applied weights), of: the types in "
+             "play (mean over seeds).", "", LEGEND, ""]
+    head = "| config | paper |" + "".join(f" {p}: ours | {p}: Δ vs A | {p}: MDD | {p}: types | {p}: of |"
+                                         f" {p}: α med |" for p in presets)
+    lines += [head, "|" + "---|" * (2 + 6 * len(presets))]
     for name in dict.fromkeys(rows["config"]):
         pub = PUBLISHED.get(name)
         cells = [name, pub.text() if pub else ""]
         for p in presets:
             r = rows[(rows["preset"] == p) & (rows["config"] == name)]
             if r.empty:
-                cells += [""] * 5
+                cells += [""] * 6
                 continue
             x = r.iloc[0]
             cells += [_cell(x["mean"], x["std"]), _ci(x["diff_vs_A"], x["diff_lo"], x["diff_hi"]),
                       f"{x['mdd_vs_A']:.3f}" if np.isfinite(x["mdd_vs_A"]) else "",
-                      f"{x['eff_types']:.1f}/{x['n_types']:g}" if np.isfinite(x["eff_types"]) else "",
+                      _number(x["eff_types"]), _number(x["n_types"]) if np.isfinite(x["eff_types"]) else "",
                       f"{x['alpha_median']:.2f}" if np.isfinite(x["alpha_median"]) else ""]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Claims (holds / does not hold / unresolved: the CI lies on the claimed side / on the other side / "
@@ -233,6 +230,48 @@ def markdown(rows: pd.DataFrame, claims: pd.DataFrame, gaps: Mapping[str, Mappin
     return "\n".join(lines)
 
 
+#: What the tables' notation means (printed with every table).
+LEGEND = ("Legend: paper \"+0.033 ± 0.010 (3s)\" = the published mean ± std over 3 seeds; ours = mean ± std "
+          "over this run's seeds; Δ vs A = difference to config A with its confidence interval; n/a = not "
+          "computable (a ratio whose denominator's interval includes 0).")
+
+
+def _number(x: float) -> str:
+    """A count-like mean as a reader writes it: 8, 5.7, 3.9."""
+    if not np.isfinite(x):
+        return ""
+    return f"{x:.0f}" if abs(x - round(x)) < 0.05 else f"{x:.1f}"
+
+
+def summary(rows: pd.DataFrame, claims: pd.DataFrame, gaps: Mapping[str, Mapping[str, Any]],
+            spec: ReproduceSpec) -> str:
+    """The compact terminal report: ours vs published and the CI vs A per preset, one line per claim,
+    what the run can resolve. The full table is ``markdown`` (written to ``reproduce.md``)."""
+    presets = list(spec.presets)
+    lines = [f"Paper: {PAPER}.", f"Ours: {spec.data}, {len(spec.seeds)} seed(s) {list(spec.seeds)}; 10-day Rank "
+             f"IC of the combined signal; Δ vs A with its {int(spec.ci * 100)}% paired bootstrap CI.", LEGEND, ""]
+    cols = [("config", 8), ("paper", 21)] + [(f"{p}: {w}", n) for p in presets
+                                             for w, n in (("ours", 16), ("Δ vs A", 26))]
+    lines.append("  ".join(f"{c:<{n}}" for c, n in cols).rstrip())
+    for name in dict.fromkeys(rows["config"]):
+        pub = PUBLISHED.get(name)
+        cells = [name, pub.text() if pub else ""]
+        for p in presets:
+            r = rows[(rows["preset"] == p) & (rows["config"] == name)]
+            x = r.iloc[0] if len(r) else None
+            cells += ["" if x is None else _cell(x["mean"], x["std"]),
+                      "" if x is None else _ci(x["diff_vs_A"], x["diff_lo"], x["diff_hi"])]
+        lines.append("  ".join(f"{c:<{n}}" for c, (_, n) in zip(cells, cols)).rstrip())
+    lines += ["", "Claims (holds / does not hold / unresolved: the CI lies on the claimed side / the other side / "
+              "straddles it):"]
+    for key in dict.fromkeys(claims["key"]):
+        c = claims[claims["key"] == key]
+        said = ", ".join(f"{p} {c[c['preset'] == p].iloc[0]['verdict']}" for p in presets if (c["preset"] == p).any())
+        lines.append(f"  {c.iloc[0]['claim']}: {said}")
+    lines += ["", "What this run can resolve:"] + [f"  {p}: {gaps[p]['statement']}" for p in presets]
+    return "\n".join(lines)
+
+
 @dataclass
 class ReproduceResult:
     spec: ReproduceSpec
@@ -244,7 +283,12 @@ class ReproduceResult:
     wall_s: float
 
     def format(self) -> str:
+        """The full report (``reproduce.md``)."""
         return markdown(self.rows, self.claims, self.gaps, self.spec)
+
+    def summary(self) -> str:
+        """The compact report for the terminal."""
+        return summary(self.rows, self.claims, self.gaps, self.spec)
 
 
 def _prefixed(say: Callable[[str], None], prefix: str) -> Callable[[str], None]:
