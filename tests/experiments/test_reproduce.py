@@ -47,7 +47,7 @@ def _check_outputs(out: Path, presets: tuple[str, ...], configs: tuple[str, ...]
 
 
 def test_tiny_reproduce_on_the_synthetic_market(tmp_path):
-    spec = ReproduceSpec(presets=("clean",), seeds=(0, 1), dataset="synthetic", n_days=62, configs=("A", "D"),
+    spec = ReproduceSpec(presets=("clean",), seeds=(0, 1), data="synthetic:n_days=62", configs=("A", "D"),
                          baselines=("equal",), agents=1, n_boot=100)
     res = run_reproduce(spec, tmp_path)
     _check_outputs(tmp_path, ("clean",), ("A", "D"))
@@ -62,7 +62,7 @@ def test_tiny_reproduce_on_the_synthetic_market(tmp_path):
 @needs_data
 def test_tiny_reproduce_of_both_presets_on_sse50(tmp_path):
     """Both presets side by side on a 10-day evaluation window (an explicit window overrides both presets)."""
-    spec = ReproduceSpec(presets=("clean", "paper"), seeds=(0, 1), data_root=str(DATA), configs=("A", "C"),
+    spec = ReproduceSpec(presets=("clean", "paper"), seeds=(0, 1), data=str(DATA), configs=("A", "C"),
                          baselines=(), agents=1, n_boot=100, override=True,
                          overrides={"eval_start": "2023-03-01", "eval_end": "2023-03-14"})
     res = run_reproduce(spec, tmp_path)
@@ -76,21 +76,40 @@ def test_contradicting_option_unknown_dataset_and_preset_are_clear_errors(capsys
     with pytest.raises(ValueError, match="contradict.*--preset paper"):
         ReproduceSpec(presets=("paper",), overrides={"signals": "continuous"}).fidelities()
     assert ReproduceSpec(presets=("paper",), overrides={"signals": "continuous"}, override=True).fidelities()
-    with pytest.raises(ValueError, match="unknown dataset 'nasdaq'.*sse50.*synthetic"):
-        ReproduceSpec(dataset="nasdaq")
+    with pytest.raises(ValueError, match="'nasdaq' is neither an existing file or folder nor a dataset name.*sse50"):
+        ReproduceSpec(data="nasdaq")
     with pytest.raises(ValueError, match="not the paper's market"):
-        ReproduceSpec(dataset="csi300")
+        ReproduceSpec(data="csi300:root=.")
     with pytest.raises(ValueError, match="unknown preset"):
         ReproduceSpec(presets=("faithful",))
-    assert main(["reproduce", "--dataset", "nasdaq", "--out", "unused"]) == 2
-    assert "registered datasets" in capsys.readouterr().err
-    assert main(["reproduce", "--preset", "paper", "--signals", "continuous", "--dataset", "synthetic"]) == 2
+    assert main(["reproduce", "--data", "nasdaq", "--out", "unused"]) == 2
+    assert "datasets:" in capsys.readouterr().err
+    assert main(["reproduce", "--preset", "paper", "--signals", "continuous", "--data", "synthetic"]) == 2
     assert "contradict" in capsys.readouterr().err
+
+
+def test_a_missing_data_folder_names_the_variable_that_sets_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MASS_DATA_ROOT", str(tmp_path / "nowhere"))
+    assert main(["reproduce", "--out", str(tmp_path / "o")]) == 2
+    assert "MASS_DATA_ROOT" in capsys.readouterr().err
+    assert main(["data", "--data", "us"]) == 2
+    assert "MASS_DATA_ROOT" in capsys.readouterr().err
+
+
+def test_the_terminal_gets_a_compact_summary_and_the_file_the_full_table(tmp_path, capsys):
+    argv = ["reproduce", "--preset", "clean", "--data", "synthetic:n_days=62", "--configs", "A,D", "--baselines",
+            "none", "--agents", "1", "--seeds", "2", "--boot", "50", "--executor", "serial", "--quiet",
+            "--out", str(tmp_path)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Legend:" in out and "(3s)" in out and "MDD" not in out.split("The full table")[0]
+    md = (tmp_path / "reproduce.md").read_text()
+    assert "clean: MDD" in md and "clean: of" in md and "/5.6" not in md
 
 
 @needs_data
 def test_evaluation_window_outside_the_panel_is_a_clear_error(tmp_path):
-    spec = ReproduceSpec(presets=("paper",), seeds=(0,), data_root=str(DATA), override=True,
+    spec = ReproduceSpec(presets=("paper",), seeds=(0,), data=str(DATA), override=True,
                          overrides={"eval_start": "2023-01-03", "eval_end": "2031-06-15"})
     with pytest.raises(ValueError, match="preset paper: eval_end 2031-06-15 is outside"):
         run_reproduce(spec, tmp_path)
