@@ -18,6 +18,7 @@ import argparse
 import time
 import tracemalloc
 
+import common  # noqa: F401  (this checkout on sys.path)
 import numpy as np
 
 from agents import scripted_followers

@@ -32,14 +32,14 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import ROOT
+
 # before torch loads its OpenMP runtime: threads that wait passively do not collapse when another
 # process takes a core (the backend sets the same default, but only if it is imported first)
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from agents.llm import ScriptedBackend, llm_followers  # noqa: E402
-from mass_env import (  # noqa: E402
+from agents.llm import ScriptedBackend, llm_followers
+from mass_env import (
     FixedCommitment,
     GameConfig,
     MassStackelbergEnv,

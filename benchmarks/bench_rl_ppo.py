@@ -24,6 +24,7 @@ import tempfile
 import time
 from dataclasses import replace
 
+import common  # noqa: F401  (this checkout on sys.path)
 import pandas as pd
 
 from experiments.sweep.markets import VALUE_ONLY, training_market
