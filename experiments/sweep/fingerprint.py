@@ -31,7 +31,7 @@ from principals.cmaes import CMAES
 
 #: Source files whose effect a run's key already captures: data loading (the panel is hashed).
 _NOT_FINGERPRINTED = {"loaders.py", "frame.py", "vendors.py", "datasets.py", "macro.py"}
-_ROOT = Path(__file__).resolve().parents[1]
+_ROOT = Path(__file__).resolve().parents[2]  # the repository (experiments/sweep/ -> ../..)
 
 #: Packages whose versions are recorded (missing ones as "not installed").
 PACKAGES = ("mass-mechanism", "numpy", "pandas", "scipy", "cma", "gymnasium", "pettingzoo", "pyarrow",
