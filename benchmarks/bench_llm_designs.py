@@ -8,7 +8,7 @@ members; default 2021-01..2022-11, before the 2023 episode the paper's table use
 ``--types`` of the 8 investor types, and asks each design (``agents.llm.designs``: single, fewshot,
 pairwise, ranked) for a score of every stock of the day's universe with the local model. Each
 design's rows are saved as ``OUT/<model>-<design>.csv`` (a rerun skips the designs already there), and
-``experiments.llm_designs`` prints per design the Rank IC against 10-day forward returns with a 95% CI,
+``experiments.studies.llm_designs`` prints per design the Rank IC against 10-day forward returns with a 95% CI,
 the scripted investor's IC on the same rows, the correlation with the scripted view, the spreads and
 a verdict, then the per-type ICs. The load average is printed: on a shared machine every time is slower.
 """

@@ -80,7 +80,7 @@ class PanelSweep:
 
 def sweep_on_panel(panel: MarketPanel, configs: Sequence[AblationConfig], seeds: Sequence[int], *, reference: str,
                    say: Say | None = None) -> PanelSweep:
-    """The ablation's runs (``experiments.sweep.run_one``) and table on a given panel (not resumable)."""
+    """The ablation's runs (``experiments.sweep.workers.run_one``) and table on a given panel (not resumable)."""
     say = say or (lambda msg: None)
     spec = SweepSpec(tuple(configs), seeds=tuple(seeds), reference=reference, n_boot=0)
     hists = []

@@ -23,7 +23,7 @@ market and is judged on days it never saw, against equal weights on the same day
   ``curve.png``, ``heldout.csv`` (policy vs equal weights per follower seed) and ``train.json``.
 
 The default market is the synthetic one with a known ground truth in which learning is feasible:
-only the valuation modality is informative (``experiments.markets.VALUE_ONLY``), so the best weights
+only the valuation modality is informative (``experiments.sweep.markets.VALUE_ONLY``), so the best weights
 favour the types that see valuations (types 2, 4, 6, 7 of the 8-type setting). ``--strength
 default`` uses the embedded default market; ``--data`` a real market (as in every command). The results table that
 puts the trained policy next to SA, CMA-ES and the gradient leader is ``experiments.rl_table``.
@@ -298,7 +298,7 @@ def _strength(text: str) -> dict[str, float] | None:
 
 
 #: The argparse type of ``--eval-seeds`` and ``rl-table --seeds``: the same as ``mass ablation --seeds``
-#: (``"3"`` = seeds 0, 1, 2; ``"0,11,22"`` or ``"7,"`` = exactly those), ``experiments.checks.seeds``.
+#: (``"3"`` = seeds 0, 1, 2; ``"0,11,22"`` or ``"7,"`` = exactly those), ``experiments.sweep.checks.seeds``.
 seed_list = checks.seeds
 
 

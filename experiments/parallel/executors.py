@@ -102,7 +102,7 @@ class ProcessExecutor:
 
     The pool lives for one ``map`` call. The function and its arguments are pickled; a worker's
     exception is re-raised here (the other calls are cancelled). Workers exit when this process dies,
-    even by SIGKILL (``experiments.lifeline``), instead of waiting on their queue forever. Workers get
+    even by SIGKILL (``experiments.parallel.lifeline``), instead of waiting on their queue forever. Workers get
     ``threads_per_worker`` BLAS/OpenMP threads (1 by default; ``None`` leaves the environment as it is).
     """
 

@@ -7,7 +7,7 @@ defined in one place:
 * per-run means over the evaluation days (``summarise_runs``);
 * mean +- std over seeds of the combined signal's and consensus' Rank IC at 1/5/10 days;
 * a paired bootstrap CI of each config's difference to the reference (``paired_bootstrap``, defined
-  with the other statistics in ``experiments.statistics``): differences are paired by seed and day;
+  with the other statistics in ``experiments.stats.statistics``): differences are paired by seed and day;
   seeds are resampled with replacement and days in circular blocks as long as the return horizon
   (overlapping forward returns make neighbouring days dependent).
 """

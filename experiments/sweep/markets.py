@@ -41,7 +41,7 @@ class MarketSource(Protocol):
 
 
 class SweepMarket(MarketSource, Protocol):
-    """What ``market_for`` reads of a sweep spec (``experiments.spec.SweepSpec``)."""
+    """What ``market_for`` reads of a sweep spec (``experiments.sweep.spec.SweepSpec``)."""
 
     @property
     def vary_market(self) -> bool: ...

@@ -1,6 +1,6 @@
 """Extra leaders for a sweep, from ``--principal`` arguments (``mass ablation --principal SPEC``).
 
-The paper's rows are fixed configs (``experiments.configs``); any other leader joins a sweep through
+The paper's rows are fixed configs (``experiments.sweep.configs``); any other leader joins a sweep through
 a short text spec, turned here into ``AblationConfig`` rows at each population the sweep uses:
 
 * ``NAME[:key=value,...]``: a registered leader (``principals.available()``, entry points included);

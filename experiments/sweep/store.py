@@ -30,8 +30,8 @@ from experiments.sweep.configs import AblationConfig
 from experiments.sweep.spec import SweepSpec
 
 #: Version of what a run produces. The sweep's own code is not fingerprinted
-#: (``experiments.fingerprint``): bump this when ``experiments.sweep.run_one`` or
-#: ``experiments.oracle.hindsight_oracle`` change what a run produces.
+#: (``experiments.sweep.fingerprint``): bump this when ``experiments.sweep.workers.run_one`` or
+#: ``experiments.stats.oracle.hindsight_oracle`` change what a run produces.
 FORMAT_VERSION = 1
 
 

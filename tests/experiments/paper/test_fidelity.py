@@ -1,4 +1,4 @@
-"""The paper's conditions (``experiments.fidelity``): each knob does what MASS or the paper's engine did,
+"""The paper's conditions (``experiments.paper.fidelity``): each knob does what MASS or the paper's engine did,
 presets and flags fail clearly, and the clean preset leaves a sweep as it was."""
 
 from __future__ import annotations
