@@ -25,7 +25,8 @@ import pandas as pd
 from experiments.stats.statistics import FAILS, HOLDS, UNRESOLVED, DayBlockBootstrap, Interval, seed_day_matrix
 from mass_env.game.components import ric_column
 
-PAPER = "shared/papers/mechanism-design-alpha-discovery.txt, Table 3.2 (10d Rank IC)"
+PAPER = ("\"Mechanism Design for Multi-Agent Alpha Discovery: Optimizing Agent Distribution in Heterogeneous "
+         "LLM Markets\", Table 3.2 (10d Rank IC)")
 
 
 @dataclass(frozen=True)
