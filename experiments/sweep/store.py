@@ -148,8 +148,3 @@ def to_jsonable(x: Any) -> Any:
     if isinstance(x, (pd.Timestamp,)):
         return x.isoformat()
     return str(x)
-
-
-# Old private names, reached only through experiments.ablation's deprecation shim (removed in 0.3).
-_atomic = atomic_write
-_jsonable = to_jsonable
