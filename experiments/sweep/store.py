@@ -29,9 +29,9 @@ from agents.populations import population_identity
 from experiments.sweep.configs import AblationConfig
 from experiments.sweep.spec import SweepSpec
 
-#: Version of what a run produces. The sweep's own code is not fingerprinted
-#: (``experiments.sweep.fingerprint``): bump this when ``experiments.sweep.workers.run_one`` or
-#: ``experiments.stats.oracle.hindsight_oracle`` change what a run produces.
+#: Version of what a run produces. The sweep's own code is not fingerprinted (``experiments.sweep.fingerprint``
+#: hashes the game, ``experiments.sweep.workers``, the leader and the followers): bump this when
+#: ``experiments.stats.oracle.hindsight_oracle`` or the sweep's bookkeeping change what a run produces.
 FORMAT_VERSION = 1
 
 
