@@ -28,9 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT.parent / "shared" / "data"
+from common import ROOT, SHARED_DATA
 
 
 class NaiveRankICScorer:
@@ -64,10 +62,10 @@ def _variant(args: argparse.Namespace) -> None:
     import tracemalloc
 
     import mass_env.game.scoring
-    from experiments.executors import make_executor
-    from experiments.report import metric
-    from experiments.spec import SweepSpec
-    from experiments.sweep import run_ablation
+    from experiments.parallel.executors import make_executor
+    from experiments.sweep.run import run_ablation
+    from experiments.sweep.spec import SweepSpec
+    from mass_env.game.components import ric_column
 
     if args.scorer == "naive":
         mass_env.game.scoring.RankICScorer = NaiveRankICScorer  # what ScoringWindow.daily instantiates
@@ -82,7 +80,7 @@ def _variant(args: argparse.Namespace) -> None:
         res = run_ablation(spec, out, executor=executor, resume=False, plot=False)
         wall = time.perf_counter() - t0
     peak_traced = tracemalloc.get_traced_memory()[1] if args.trace else 0
-    head = metric("signal", 10)
+    head = ric_column("signal", 10)
     print(json.dumps({
         "wall_s": wall, "runs": len(res.computed),
         "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -111,7 +109,7 @@ def main() -> None:
                     help="sweeps separated by ';', each a comma-separated list of configs")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--days", type=int, default=160, help="synthetic market length")
-    ap.add_argument("--data", default=None, help=f"shared-data root (default: {DEFAULT_DATA} if it exists)")
+    ap.add_argument("--data", default=None, help=f"shared-data root (default: {SHARED_DATA} if it exists)")
     ap.add_argument("--baselines", default="", help="e.g. equal,oracle (the oracle is scorer-heavy)")
     ap.add_argument("--workers", type=int, default=2, help="process-pool row (0: skip)")
     ap.add_argument("--ray", action="store_true", help="add a row on a local Ray instance (--workers CPUs)")
@@ -125,7 +123,7 @@ def main() -> None:
         _variant(args)
         return
     markets = [("synthetic", "")]
-    data = Path(args.data) if args.data else DEFAULT_DATA
+    data = Path(args.data) if args.data else SHARED_DATA
     if args.quick:
         args.configs, args.seeds, args.days = "A,D", 1, 80
     elif data.exists():
@@ -135,7 +133,7 @@ def main() -> None:
 
 
 def _sweep(args: argparse.Namespace, configs: str, markets: list[tuple[str, str]]) -> None:
-    from experiments.configs import resolve
+    from experiments.sweep.configs import resolve
 
     agents = sorted({c.n_agents for c in resolve(configs.split(","), ())})
     print(f"\nconfigs {configs} x {args.seeds} seeds, {'/'.join(map(str, agents))} agents, "

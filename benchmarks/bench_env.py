@@ -18,6 +18,7 @@ import argparse
 import time
 import tracemalloc
 
+import common  # noqa: F401  (this checkout on sys.path)
 import numpy as np
 
 from mass_env import MassStackelbergEnv, SyntheticConfig, build_types, rollout, scripted_followers, synthetic_market

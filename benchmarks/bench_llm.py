@@ -32,15 +32,15 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import ROOT
+
 # before torch loads its OpenMP runtime: threads that wait passively do not collapse when another
 # process takes a core (the backend sets the same default, but only if it is imported first)
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from agents.llm import llm_followers  # noqa: E402
-from agents.llm.backends.base import ScriptedBackend  # noqa: E402
-from mass_env import (  # noqa: E402
+from agents.llm import llm_followers
+from agents.llm.backends.base import ScriptedBackend
+from mass_env import (
     GameConfig,
     MassStackelbergEnv,
     SyntheticConfig,
@@ -48,7 +48,7 @@ from mass_env import (  # noqa: E402
     rollout,
     synthetic_market,
 )
-from mass_env.scripted import FixedCommitment  # noqa: E402
+from mass_env.scripted import FixedCommitment
 
 
 class _Timed:

@@ -8,7 +8,7 @@ members; default 2021-01..2022-11, before the 2023 episode the paper's table use
 ``--types`` of the 8 investor types, and asks each design (``agents.llm.prompts.designs``: single, fewshot,
 pairwise, ranked) for a score of every stock of the day's universe with the local model. Each
 design's rows are saved as ``OUT/<model>-<design>.csv`` (a rerun skips the designs already there), and
-``experiments.llm_designs`` prints per design the Rank IC against 10-day forward returns with a 95% CI,
+``experiments.studies.llm_designs`` prints per design the Rank IC against 10-day forward returns with a 95% CI,
 the scripted investor's IC on the same rows, the correlation with the scripted view, the spreads and
 a verdict, then the per-type ICs. The load average is printed: on a shared machine every time is slower.
 """
@@ -18,14 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import SHARED_DATA
+
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from experiments.llm_designs import (  # noqa: E402
+from experiments.studies.llm_designs import (
     evaluate,
     format_per_type,
     format_table,
@@ -39,7 +38,7 @@ from experiments.llm_designs import (  # noqa: E402
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"), help="shared data folder (SSE50)")
+    ap.add_argument("--data", default=str(SHARED_DATA), help="shared data folder (SSE50)")
     ap.add_argument("--start", default="2021-01-01")
     ap.add_argument("--end", default="2022-11-30")
     ap.add_argument("--days", type=int, default=10, help="sampled decision days")

@@ -29,13 +29,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import ROOT, SHARED_DATA
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, os.environ.get("MASS_BENCH_CODE", str(ROOT)))  # --compare: the old code's tree
-
-from agents.llm import CachedBackend, llm_followers  # noqa: E402
-from mass_env import GameConfig, MassStackelbergEnv, build_types, rollout  # noqa: E402
-from mass_env.scripted import FixedCommitment  # noqa: E402
+from agents.llm import CachedBackend, llm_followers
+from mass_env import GameConfig, MassStackelbergEnv, build_types, rollout
+from mass_env.scripted import FixedCommitment
 
 
 class _Identity:
@@ -50,7 +48,7 @@ class _Identity:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    ap.add_argument("--data", default=str(SHARED_DATA))
     ap.add_argument("--days", type=int, default=3)
     ap.add_argument("--runs", type=int, default=18, help="replayed runs (A-F x 3 seeds)")
     ap.add_argument("--profile", action="store_true")

@@ -38,8 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import SHARED_DATA
 
 
 # ------------------------------------------------------------------------------------ counting proxy
@@ -201,7 +200,7 @@ async def bare(url: str, model: str, prompts: list[str], concurrency: int, top: 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    ap.add_argument("--data", default=str(SHARED_DATA))
     ap.add_argument("--branches", type=int, default=24)
     ap.add_argument("--concurrency", default="1,2,4")
     ap.add_argument("--repeat", type=int, default=2)

@@ -32,13 +32,13 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import SHARED_DATA
+
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from agents.llm import CachedBackend, llm_followers  # noqa: E402
-from mass_env import GameConfig, MassStackelbergEnv, build_types, rollout  # noqa: E402
-from mass_env.scripted import FixedCommitment  # noqa: E402
+from agents.llm import CachedBackend, llm_followers
+from mass_env import GameConfig, MassStackelbergEnv, build_types, rollout
+from mass_env.scripted import FixedCommitment
 
 
 class _Timed:
@@ -64,7 +64,7 @@ def follower_seconds(env, followers, seed: int, start: int, days: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"), help="shared data folder (SSE50)")
+    ap.add_argument("--data", default=str(SHARED_DATA), help="shared data folder (SSE50)")
     ap.add_argument("--days", type=int, default=2, help="measured days")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--candidates", type=int, default=20)

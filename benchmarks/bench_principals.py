@@ -17,10 +17,11 @@ from __future__ import annotations
 import argparse
 import time
 
+import common  # noqa: F401  (this checkout on sys.path)
 import numpy as np
 
 import principals
-from experiments.runner import run_episode
+from experiments.sweep.workers import run_episode
 from mass_env import GameConfig, MassStackelbergEnv, SyntheticConfig, build_types, scripted_followers, synthetic_market
 from principals.base import EqualWeights
 from principals.blackbox import Objective

@@ -28,16 +28,16 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT.parent / "shared" / "data"
+from common import ROOT, SHARED_DATA
+
 ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
 #: One run in a child process: prints {"cpu": s, "wall": s, "ric": mean 10d Rank IC}.
 CHILD = """
 import json, sys, time
-from experiments.markets import market_for
-from experiments.spec import SweepSpec
-from experiments.sweep import run_one
+from experiments.sweep.markets import market_for
+from experiments.sweep.spec import SweepSpec
+from experiments.sweep.workers import run_one
 import cma  # imported once per worker in a sweep: not part of a run's cost
 name, data = sys.argv[1], sys.argv[2]
 spec = SweepSpec.default("A,D,E-512", baselines=("equal", "oracle"), seeds=(0,), data=data)
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--before", default=None, help="git revision of the 'before' code (default: merge base with main)")
     ap.add_argument("--configs", default="ORACLE-512,ORACLE,A,D,E-512", help="runs to compare (seed 0, clean, SSE50)")
-    ap.add_argument("--data", default=str(DEFAULT_DATA), help="the shared data folder")
+    ap.add_argument("--data", default=str(SHARED_DATA), help="the shared data folder")
     ap.add_argument("--total", action="store_true", help="also time the whole `mass reproduce`")
     ap.add_argument("--workers", type=int, default=2, help="process-pool workers for --total")
     args = ap.parse_args(argv)

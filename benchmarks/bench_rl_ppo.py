@@ -1,6 +1,6 @@
 """Does stock SB3 PPO, with its *default* hyper-parameters, learn a leader that beats equal weights?
 
-The value-only synthetic market (``experiments.markets.VALUE_ONLY``: only valuations carry signal, so
+The value-only synthetic market (``experiments.sweep.markets.VALUE_ONLY``: only valuations carry signal, so
 the best weights favour the types that see them) at 8 and 32 investor types x 8 agents. PPO trains on
 ``mass_env/Principal-v0`` over the first 60% of the days (``experiments.train_rl.train``) with
 ``stable_baselines3.PPO``'s own defaults (n_steps 2048, batch 64, 10 epochs, lr 3e-4, one env), and
@@ -24,9 +24,10 @@ import tempfile
 import time
 from dataclasses import replace
 
+import common  # noqa: F401  (this checkout on sys.path)
 import pandas as pd
 
-from experiments.markets import VALUE_ONLY, training_market
+from experiments.sweep.markets import VALUE_ONLY, training_market
 from experiments.train_rl import TrainSpec, equal_weights_return, evaluate_heldout, split_day, train
 from principals.rl import RLPrincipal, algorithm_class, save_policy
 

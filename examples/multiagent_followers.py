@@ -10,7 +10,7 @@ type k is paid
 i.e. its own skill times its share of the aggregate relative to an equal share. A type gains by
 being right *and* by being weighted, so the leader's weighting is the incentive the followers respond
 to. The leader is a ``principals`` leader (CMA-ES by default, or equal weights); each episode is
-``experiments.runner.run_episode`` (the same game loop as every experiment), whose ``on_step`` hook
+``mass_env.rollout`` (the one game loop every experiment plays), whose ``on_step`` hook
 pays the learners.
 
 The learning follower (``BanditFollower``, numpy only): each day the type picks one of its visible

@@ -13,6 +13,9 @@ it), so the followers learn what the leader pays for.
     python examples/ppo_followers.py --timesteps 2000     # a smoke run
 
 It prints the followers' mean reward per step before and after training (same days, same seeds).
+PPO collects whole rollouts of ``n_steps`` per sub-env (one sub-env per type), so ``--timesteps`` is
+met exactly by choosing ``n_steps`` (``rollout_sizes``): a total that is not a multiple of the number
+of types is rounded up to the next one, and the script says so.
 Per-type parameter sharing is the only SuperSuit-specific step; everything else is stock SB3.
 """
 
@@ -59,6 +62,26 @@ def mean_reward(model: Any, env: FollowersEnv, seed: int = 0) -> float:
     return total / max(n, 1)
 
 
+def rollout_sizes(timesteps: int, n_envs: int, max_steps: int = 2048, max_batch: int = 64) -> dict[str, int]:
+    """PPO's ``n_steps`` and ``batch_size`` that make ``learn(total_timesteps=timesteps)`` train exactly
+    ``timesteps`` steps (rounded up to a multiple of ``n_envs``, or by a few more steps per env when
+    ``timesteps / n_envs`` has no divisor near ``max_steps``). SB3 collects whole rollouts of
+    ``n_steps * n_envs`` steps, so with the default ``n_steps=2048`` and 4 types, 2,000 steps would train
+    8,192. ``n_steps``: the largest divisor of ``timesteps / n_envs`` up to ``max_steps``; ``batch_size``: the
+    largest divisor of the rollout up to ``max_batch`` (no truncated mini-batch)."""
+    per_env = max(1, -(-timesteps // n_envs))
+    n_steps = max(d for d in range(1, min(per_env, max_steps) + 1) if per_env % d == 0)
+    if per_env > max_steps and n_steps < max_steps // 8:  # too few divisors: a few steps more, not tiny rollouts
+        rollouts = -(-per_env // max_steps)
+        n_steps = -(-per_env // rollouts)
+        per_env = n_steps * rollouts
+    rollout = n_steps * n_envs
+    batch = max((d for d in range(2, min(rollout, max_batch) + 1) if rollout % d == 0), default=rollout)
+    if batch < max_batch // 4 < rollout:  # no divisor near max_batch: accept one truncated mini-batch
+        batch = max_batch
+    return {"n_steps": n_steps, "batch_size": batch, "total": per_env * n_envs}
+
+
 def train(timesteps: int = 20_000, *, n_types: int = 4, agents_per_type: int = 4, n_days: int = 120,
           n_symbols: int = 30, seed: int = 0, ppo_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train one shared PPO policy for every follower type; returns the model and before/after rewards."""
@@ -68,11 +91,16 @@ def train(timesteps: int = 20_000, *, n_types: int = 4, agents_per_type: int = 4
     kw = {"n_types": n_types, "agents_per_type": agents_per_type, "n_days": n_days, "n_symbols": n_symbols}
     venv = vector_env(make_env(**kw))
     set_random_seed(seed)  # SuperSuit's vector env has no seed(): seed torch and numpy here, not via PPO(seed=)
-    model = PPO("MlpPolicy", venv, device="cpu", verbose=0, **(ppo_kwargs or {}))
+    sizes = rollout_sizes(timesteps, venv.num_envs)
+    if sizes["total"] != timesteps:
+        print(f"note: PPO trains whole rollouts of {sizes['n_steps']} steps x {venv.num_envs} follower types: "
+              f"training {sizes['total']} steps for the {timesteps} asked", file=sys.stderr)
+    kwargs = {"n_steps": sizes["n_steps"], "batch_size": sizes["batch_size"], **(ppo_kwargs or {})}
+    model = PPO("MlpPolicy", venv, device="cpu", verbose=0, **kwargs)
     judge = make_env(**kw)
     before = mean_reward(model, judge, seed)
     t0 = time.perf_counter()
-    model.learn(total_timesteps=timesteps)
+    model.learn(total_timesteps=sizes["total"])
     wall = time.perf_counter() - t0
     after = mean_reward(model, judge, seed)
     venv.close()
@@ -81,10 +109,11 @@ def train(timesteps: int = 20_000, *, n_types: int = 4, agents_per_type: int = 4
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--timesteps", type=int, default=20_000, help="training steps (summed over follower agents)")
-    p.add_argument("--types", type=int, default=4)
-    p.add_argument("--agents", type=int, default=4)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--timesteps", type=int, default=20_000,
+                   help="training steps, summed over the follower types (trained exactly; default 20000)")
+    p.add_argument("--types", type=int, default=4, help="investor types, one shared-policy agent each (default 4)")
+    p.add_argument("--agents", type=int, default=4, help="agents per type (default 4)")
+    p.add_argument("--seed", type=int, default=0, help="seed of torch, numpy and the judged episode (default 0)")
     args = p.parse_args(argv)
     res = train(args.timesteps, n_types=args.types, agents_per_type=args.agents, seed=args.seed)
     print(f"PPO (shared by {args.types} follower types) trained {res['timesteps']} steps in {res['wall_s']:.0f}s: "

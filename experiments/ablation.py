@@ -1,39 +1,159 @@
-"""Deprecated: ``experiments.ablation`` was split by idea; its names forward with a DeprecationWarning.
-
-Kept for one release (removed in 0.3) so existing scripts keep running and say where each name
-lives now:
-
-=======================  ==========================================================================
-module                   names
-=======================  ==========================================================================
-``experiments.sweep``    ``run_ablation`` (any executor), ``run_one``, ``AblationResult``, ``Progress``
-``experiments.spec``     ``SweepSpec``
-``experiments.store``    ``RunStore``, ``RunResult``, ``run_key``, ``FORMAT_VERSION``,
-                         ``atomic_write`` (was ``_atomic``), ``to_jsonable`` (was ``_jsonable``)
-``experiments.report``   ``metric``, ``paired_bootstrap``, ``ablation_table``, ``format_table``, ...
-``experiments.oracle``   ``hindsight_oracle``, ``OracleFit``, ``COMPONENTS``
-``experiments.markets``  ``market_for``, ``market_fingerprint``
-``experiments.fingerprint``  ``run_sources``, ``code_fingerprint``, ``versions``
-``experiments.followers``    ``FOLLOWERS``, ``FOLLOWER_SOURCES``, ``register_followers``
-``experiments.plots``    ``plot_ablation``
-=======================  ==========================================================================
-"""
+"""``mass ablation``: the paper's ablation (configs A-F, E-512, A-512) over seeds with baselines; prints
+the Rank IC table and writes tidy files, a JSON record and a plot; resumable (``experiments.sweep``)."""
 
 from __future__ import annotations
 
-from mass_env._compat import moved_names
+import argparse
+import sys
+from pathlib import Path
 
-_MOVED = {
-    "experiments.sweep": ("run_ablation", "run_one", "AblationResult", "Progress"),
-    "experiments.spec": ("SweepSpec",),
-    "experiments.store": ("RunStore", "RunResult", "run_key", "FORMAT_VERSION", "_atomic", "_jsonable"),
-    "experiments.report": ("metric", "paired_bootstrap", "table_metrics", "summarise_runs", "ablation_table",
-                           "format_table", "TABLE_COMPONENTS", "ORACLE_LABEL"),
-    "experiments.oracle": ("hindsight_oracle", "OracleFit", "COMPONENTS"),
-    "experiments.markets": ("market_for", "market_fingerprint"),
-    "experiments.fingerprint": ("run_sources", "code_fingerprint", "versions"),
-    "experiments.followers": ("FOLLOWERS", "FOLLOWER_SOURCES", "register_followers"),
-    "experiments.plots": ("plot_ablation",),
-}
+from experiments import options
+from experiments.paper.fidelity import add_fidelity_args, fidelity_from_args
+from experiments.sweep import checks
+from experiments.sweep.spec import SweepSpec
 
-__getattr__ = moved_names(__name__, {name: module for module, names in _MOVED.items() for name in names})
+HELP = "the paper's ablation table (configs A-F, E-512, A-512) over seeds, with baselines; resumable"
+
+
+def add_arguments(abl: argparse.ArgumentParser) -> None:
+    abl.add_argument("--configs", default="A,B,C,D,E,F", help="comma list of configs (A,B,C,D,E,F,E-512,A-512)")
+    options.add_seeds(abl, (0, 1, 2))
+    abl.add_argument("--baselines", default="equal,oracle",
+                     help="comma list of equal, random, oracle (hindsight upper bound), or none")
+    options.add_data(abl, absent="the embedded synthetic market")
+    abl.add_argument("--days", type=checks.positive_int, default=160,
+                     help="days of the embedded synthetic market (default 160)")
+    abl.add_argument("--market-seed", type=checks.nonnegative_int, default=0,
+                     help="seed of the synthetic market (held fixed across seeds; default 0)")
+    abl.add_argument("--vary-market", action="store_true", help="draw a synthetic market per seed instead")
+    abl.add_argument("--followers", default="scripted", choices=("scripted", "llm"),
+                     help="follower population: scripted, or llm (LLM followers; options --llm-*)")
+    abl.add_argument("--agents", type=checks.positive_int, default=None,
+                     help="agents per type for every config (default: each config's own; e.g. 2 for a quick LLM run)")
+    abl.add_argument("--principal", action="append", default=[], metavar="SPEC",
+                     help="extra leader run next to the configs at each population: gradient, rl:PATH "
+                          "(a policy saved by `mass train-rl`), NAME[:key=value,...], or your own class or "
+                          "factory as module:Attr[:key=value,...] (see --list); repeatable")
+    abl.add_argument("--horizon", type=checks.positive_int, default=10,
+                     help="payoff horizon of the game in trading days (default 10)")
+    abl.add_argument("--reference", default="A", help="config the bootstrap CIs compare against (default A)")
+    abl.add_argument("--boot", type=checks.nonnegative_int, default=2000,
+                     help="bootstrap resamples (0: no CI; default 2000)")
+    options.add_out(abl, "results/ablation", "output folder, also the resume cache")
+    abl.add_argument("--no-resume", action="store_true", help="recompute every run even if its files exist")
+    abl.add_argument("--no-plot", action="store_true", help="do not write ablation.png")
+    abl.add_argument("--list", action="store_true", help="list the configs and the leaders, and exit")
+    options.add_quiet(abl)
+    options.add_executor(abl)
+    from agents.llm.cli import add_arguments as add_llm_arguments
+
+    add_llm_arguments(abl)
+    add_fidelity_args(abl)
+
+
+def list_choices() -> None:
+    """``--list``: the configs, the baselines and the registered leaders."""
+    from experiments.sweep.configs import BASELINES, CONFIGS
+    from experiments.sweep.principal_specs import leader_lines
+
+    print("configs:")
+    for c in CONFIGS.values():
+        print(f"  {c.name:<6} fitness={c.fitness:<12} alpha={c.alpha:<9} optimiser={c.optimizer:<6} "
+              f"mu={c.turnover_penalty:<5g} {c.n_types} types x {c.agents_per_type} agents")
+    print("baselines (run at each population size used): " + ", ".join(BASELINES))
+    print("leaders (--principal SPEC; registered ones, entry points included):")
+    print("\n".join(leader_lines()))
+
+
+def run(args: argparse.Namespace) -> int:
+    from experiments.sweep.run import run_ablation
+
+    if args.list:
+        list_choices()
+        return 0
+    warn_ignored(args)
+    follower_options = {}
+    if args.followers == "llm":
+        from agents.llm.cli import population_options
+
+        follower_options = population_options(args, args.out)
+    baselines = () if args.baselines.strip().lower() in ("", "none") else tuple(
+        b.strip().lower() for b in args.baselines.split(",") if b.strip())
+    fidelity = fidelity_from_args(args)
+    spec = SweepSpec.build(args.configs, baselines=baselines, agents=args.agents, extra_principals=args.principal,
+                           seeds=args.seeds, data=args.data, n_days=args.days, market_seed=args.market_seed,
+                           vary_market=args.vary_market, followers=args.followers, follower_options=follower_options,
+                           horizon=args.horizon, reference=args.reference, n_boot=args.boot, fidelity=fidelity)
+    source = (f"embedded synthetic market (no --data given; SyntheticConfig(n_days={args.days}), market seed "
+              f"{'= run seed' if args.vary_market else args.market_seed})") if args.data is None else args.data
+    names = ", ".join(c.name for c in spec.configs)
+    log = options.progress(args)
+    if spec.reference not in {c.name for c in spec.configs}:
+        print(f"note: reference {spec.reference!r} is not among the runs ({names}): no confidence intervals",
+              file=sys.stderr)
+    log(f"conditions: {fidelity.describe()}")
+    log(f"ablation on {source}\n  runs: {names} x seeds {list(spec.seeds)} with {args.followers} followers "
+        f"-> {args.out}")
+    executor = options.executor_from(args)
+    if executor is not None:
+        log(f"  executor: {executor!r}")
+    if args.followers == "llm" and args.llm_prefetch == "on":  # the model works once per study
+        from experiments.sweep.prefetch import prefetch_study
+
+        prefetch_study(spec, log, executor=executor)
+    res = run_ablation(spec, args.out, executor=executor, resume=not args.no_resume, plot=not args.no_plot,
+                       progress=log)
+    ev_days = int(res.table["eval_days"].max()) if len(res.table) else 0
+    first = res.daily.loc[res.daily["eval"], "date"].min()
+    print(f"\nmarket: {source}")
+    print(f"Rank IC over {ev_days} evaluation days from {_date(first)} (one-month warm-up excluded), "
+          f"mean ± std over {len(spec.seeds)} seed(s) {list(spec.seeds)}")
+    print(f"CI: paired bootstrap of the difference to {spec.reference} (seeds and day blocks resampled, "
+          f"{spec.n_boot} resamples)")
+    print(res.format())
+    damaged = f", {len(res.damaged)} damaged stored run(s) recomputed" if res.damaged else ""
+    print(f"\n{len(res.computed)} run(s) computed{damaged}, {len(res.reused)} reused, {res.wall_s:.1f}s; files in "
+          f"{args.out}: " + ", ".join(Path(p).name for p in res.files.values()))
+    if args.followers == "llm":
+        from agents.llm.cli import answers_report
+
+        lines, too_many = answers_report(res.answers, args.llm_max_failed)
+        for line in lines:
+            print(line, file=sys.stderr if too_many and line.startswith("error") else sys.stdout)
+        if args.vary_market:
+            print("LLM diagnostics skipped (--vary-market: one market per seed); run `mass llm-diagnostics`")
+        else:  # do the LLM followers carry signal? (agents.llm.diagnostics)
+            from experiments.llm_diagnostics import after_llm_run
+
+            after_llm_run(follower_options["cache"], args.data, args.market_seed, args.days, args.out, args.horizon)
+        if too_many:
+            return 3
+    means = res.table.filter(regex=r"^ric_.*_mean$")
+    return options.no_values_exit(bool(means.notna().to_numpy().any()), res.spec.data or "synthetic")
+
+
+def warn_ignored(args: argparse.Namespace) -> None:
+    """Flags that the other settings make ignored are named, not silently dropped."""
+    parser = args.parser
+    notes = []
+    if args.followers != "llm":
+        llm = checks.changed_flags(args, parser, [d for d in vars(args) if d.startswith("llm_")])
+        if llm:
+            notes.append(f"{', '.join(llm)} apply only with --followers llm")
+    if args.data is not None:
+        synth = checks.changed_flags(args, parser, ["days", "market_seed", "vary_market"])
+        if synth:
+            notes.append(f"{', '.join(synth)} describe the embedded synthetic market; with --data they are ignored")
+    if args.executor != "ray" and args.ray_address is not None:
+        notes.append("--ray-address applies only with --executor ray")
+    if args.executor == "serial" and args.workers is not None:
+        notes.append("--workers applies only with --executor process or ray")
+    for note in notes:
+        print(f"mass ablation: warning: {note}", file=sys.stderr)
+
+
+def _date(x: object) -> str:
+    try:
+        return str(x.date())  # type: ignore[attr-defined]
+    except AttributeError:
+        return str(x)

@@ -12,11 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .markets import load_market
+from experiments import options
+from experiments.sweep import checks
+from experiments.sweep.markets import load_market
+
+HELP = "do the LLM followers of a response cache carry signal? (per-type Rank IC, noise, failures)"
 
 
 def after_llm_run(cache: str | Path, data: str | None, market_seed: int, n_days: int, out_dir: str | Path,
@@ -32,22 +35,24 @@ def after_llm_run(cache: str | Path, data: str | None, market_seed: int, n_days:
     return d
 
 
-def diagnostics_main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="mass llm-diagnostics", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--cache", required=True, help="the SQLite response cache (e.g. OUT/llm-cache.sqlite)")
-    ap.add_argument("--data", default=None, help="the run's market data (default: the embedded synthetic market)")
-    ap.add_argument("--days", type=int, default=160, help="days of the synthetic market (no --data)")
-    ap.add_argument("--market-seed", type=int, default=0, help="seed of the synthetic market (no --data)")
-    ap.add_argument("--horizon", type=int, default=10, help="forward-return horizon in trading days")
-    ap.add_argument("--out", default=None, help="folder for llm-diagnostics.json/.txt (default: the cache's)")
+    options.add_data(ap, absent="the embedded synthetic market; give the run's own --data")
+    ap.add_argument("--days", type=checks.positive_int, default=160,
+                    help="days of the synthetic market when no --data is given (default 160)")
+    ap.add_argument("--market-seed", type=checks.nonnegative_int, default=0,
+                    help="seed of the synthetic market when no --data is given (default 0)")
+    ap.add_argument("--horizon", type=checks.positive_int, default=10,
+                    help="forward-return horizon in trading days (default 10)")
+    options.add_out(ap, None, "folder for llm-diagnostics.json and .txt (default: the cache's folder)")
     ap.add_argument("--json", action="store_true", help="print the JSON instead of the text report")
-    args = ap.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     from agents.llm.diagnostics import cache_frame, diagnose, format_diagnostics
 
     if not Path(args.cache).is_file():
-        print(f"mass llm-diagnostics: error: no cache file {args.cache}", file=sys.stderr)
-        return 2
+        raise ValueError(f"no cache file {args.cache}")
     d = diagnose(cache_frame(args.cache), load_market(args.data, args.market_seed, args.days), horizon=args.horizon)
     out = Path(args.out) if args.out else Path(args.cache).parent
     out.mkdir(parents=True, exist_ok=True)

@@ -1,15 +1,15 @@
-"""The results table: SA, CMA-ES, the gradient leader, an RL policy and equal weights, side by side
-(``mass rl-table``).
+"""``mass rl-table``: SA, CMA-ES, the gradient leader, an RL policy and equal weights side by side.
 
-Each leader is an ablation row (``experiments.configs.AblationConfig``) run over seeds at 8 types
+Each leader is an ablation row (``experiments.sweep.configs.AblationConfig``) run over seeds at 8 types
 (8 x 8 agents) and 32 types (32 x 16), so the table has the ablation's format and statistics: SA
 with config A's settings, CMA-ES with config D's, the gradient principal (20- and 5-day windows),
 the RL policy and equal weights. Markets: the embedded synthetic market through
-``experiments.sweep.run_ablation`` (resumable), the value-only synthetic market, and, when the shared
+``experiments.sweep.run.run_ablation`` (resumable), the value-only synthetic market, and, when the shared
 data folder exists, the SSE50 window. The RL policies are trained on *other* data, never the
 evaluation days: on the synthetic markets, another draw of the same generator (market seed 1, same
 ground truth); for SSE50, the point-in-time SSE50 members from 2021-01 to 2022-11, strictly before
-the window (``experiments.markets.sse50_pretraining_panel``).
+the window (``experiments.sweep.markets.sse50_pretraining_panel``). ``--data`` names the SSE50 data as in every
+command (``sse50``, the default, reads ``$MASS_DATA_ROOT``; or the shared-data root folder).
 """
 
 from __future__ import annotations
@@ -25,17 +25,18 @@ from typing import Any
 
 import pandas as pd
 
+from experiments import options
+from experiments.stats.report import HEADLINE, ablation_table, format_table
+from experiments.sweep import checks
+from experiments.sweep.checks import writable_dir
+from experiments.sweep.configs import CONFIGS, AblationConfig, baseline_for, population_suffix
+from experiments.sweep.markets import VALUE_ONLY, sse50_pretraining_panel, sse50_root, synthetic_panel
+from experiments.sweep.run import AblationResult, run_ablation
+from experiments.sweep.spec import SweepSpec
+from experiments.sweep.workers import run_one
+from experiments.train_rl import Say, TrainSpec, train
 from mass_env.data.panel import MarketPanel
 from mass_env.data.synthetic import DEFAULT_STRENGTH
-
-from . import checks
-from .checks import writable_dir
-from .configs import CONFIGS, AblationConfig, baseline_for, population_suffix
-from .markets import VALUE_ONLY, sse50_pretraining_panel, synthetic_panel
-from .report import HEADLINE, ablation_table, format_table
-from .spec import SweepSpec
-from .sweep import AblationResult, run_ablation, run_one
-from .train_rl import Say, TrainSpec, seed_list, train
 
 
 def _sha(path: Path) -> str:
@@ -62,6 +63,7 @@ def table_configs(pop: tuple[int, int], rl_policy: Path | None, *, gradient_opti
 
 
 MARKETS = ("synthetic", "value-only", "sse50")
+HELP = "results table: SA, CMA-ES, gradient, RL and equal weights at 8 and 32 types"
 
 
 @dataclass
@@ -78,7 +80,7 @@ class PanelSweep:
 
 def sweep_on_panel(panel: MarketPanel, configs: Sequence[AblationConfig], seeds: Sequence[int], *, reference: str,
                    say: Say | None = None) -> PanelSweep:
-    """The ablation's runs (``experiments.sweep.run_one``) and table on a given panel (not resumable)."""
+    """The ablation's runs (``experiments.sweep.workers.run_one``) and table on a given panel (not resumable)."""
     say = say or (lambda msg: None)
     spec = SweepSpec(tuple(configs), seeds=tuple(seeds), reference=reference, n_boot=0)
     hists = []
@@ -147,47 +149,41 @@ def results_table(out: str | Path, *, market_name: str = "synthetic", seeds: Seq
     return run_ablation(sweep, out / "sweep", resume=resume, plot=True, progress=say)
 
 
-def table_main(argv: Sequence[str] | None = None) -> int:
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    options.add_seeds(p, (0, 1, 2, 3, 4))
+    p.add_argument("--markets", default="synthetic,sse50",
+                   help=f"comma list of {', '.join(MARKETS)} (default synthetic,sse50; sse50 is skipped with a "
+                        "warning when its data folder is absent)")
+    options.add_data(p, "sse50", absent="")
+    p.add_argument("--timesteps", type=checks.positive_int, default=30_000,
+                   help="RL training steps per population (default 30000)")
+    options.add_out(p, "results/rl_table", "output folder, also the resume cache")
+    p.add_argument("--no-resume", action="store_true", help="train and run everything again even if stored")
+    options.add_quiet(p)
+
+
+def run(args: argparse.Namespace) -> int:
     """``mass rl-table``: the results table on the synthetic markets and (if present) SSE50."""
-    p = argparse.ArgumentParser(prog="mass rl-table", description=results_table.__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seeds", type=seed_list, default=(0, 1, 2, 3, 4),
-                   help="a count N (seeds 0..N-1) or a comma list, as `mass ablation --seeds` (default 5)")
-    p.add_argument("--markets", default="synthetic,sse50", help=f"comma list of {', '.join(MARKETS)}")
-    p.add_argument("--data", default="../shared/data", help="shared-data root for the SSE50 window ('' = skip)")
-    p.add_argument("--timesteps", type=checks.positive_int, default=30_000, help="RL training steps per population")
-    p.add_argument("--out", default="results/rl_table")
-    p.add_argument("--no-resume", action="store_true")
-    p.add_argument("--quiet", action="store_true")
-    args = p.parse_args(argv)
     markets = [m.strip().lower() for m in args.markets.split(",") if m.strip()]
     unknown = [m for m in markets if m not in MARKETS]
     if unknown or not markets:
-        p.error(f"--markets takes a comma list of {', '.join(MARKETS)}; got {args.markets!r}")
-    try:
-        writable_dir(args.out)
-        return _table_main(args, markets)
-    except (ValueError, OSError, ImportError) as exc:
-        print(f"mass rl-table: error: {exc}", file=sys.stderr)
-        return 2
-
-
-def _table_main(args: argparse.Namespace, markets: list[str]) -> int:
-    say: Say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
-    if "sse50" in markets and not (args.data and Path(args.data).exists()):
-        if markets == ["sse50"]:
-            raise ValueError(f"--markets sse50 needs the shared-data root: no folder at --data {args.data!r}")
-        print(f"mass rl-table: warning: no shared data at {args.data!r}: skipping the SSE50 table", file=sys.stderr)
-        markets.remove("sse50")
+        args.parser.error(f"--markets takes a comma list of {', '.join(MARKETS)}; got {args.markets!r}")
+    writable_dir(args.out)
+    say: Say = options.progress(args)
+    root = None
+    if "sse50" in markets:
+        try:
+            root = sse50_root(args.data)
+        except ValueError as exc:
+            if markets == ["sse50"]:
+                raise
+            print(f"mass rl-table: warning: {exc}: skipping the SSE50 table", file=sys.stderr)
+            markets.remove("sse50")
     for label in markets:
         t0 = time.perf_counter()
-        res = results_table(Path(args.out) / label, market_name=label, seeds=args.seeds, data=args.data,
+        res = results_table(Path(args.out) / label, market_name=label, seeds=args.seeds, data=root,
                             rl_timesteps=args.timesteps, resume=not args.no_resume, say=say)
         print(f"\n== {label}: Rank IC over the evaluation days, mean ± std over seeds {list(args.seeds)} "
               f"({time.perf_counter() - t0:.0f}s)")
         print(res.format())
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(table_main())

@@ -23,9 +23,9 @@ market and is judged on days it never saw, against equal weights on the same day
   ``curve.png``, ``heldout.csv`` (policy vs equal weights per follower seed) and ``train.json``.
 
 The default market is the synthetic one with a known ground truth in which learning is feasible:
-only the valuation modality is informative (``experiments.markets.VALUE_ONLY``), so the best weights
+only the valuation modality is informative (``experiments.sweep.markets.VALUE_ONLY``), so the best weights
 favour the types that see valuations (types 2, 4, 6, 7 of the 8-type setting). ``--strength
-default`` uses the embedded default market; ``--data PATH`` a real panel. The results table that
+default`` uses the embedded default market; ``--data`` a real market (as in every command). The results table that
 puts the trained policy next to SA, CMA-ES and the gradient leader is ``experiments.rl_table``.
 """
 
@@ -35,7 +35,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from experiments import options
+from experiments.stats.plots import plot_curve
+from experiments.stats.report import HEADLINE
+from experiments.sweep import checks
+from experiments.sweep.checks import writable_dir
+from experiments.sweep.fingerprint import versions
+from experiments.sweep.markets import VALUE_ONLY, training_market
+from experiments.sweep.workers import run_episode
 from mass_env.data.panel import MarketPanel
 from mass_env.data.synthetic import DEFAULT_STRENGTH
 from mass_env.env import MassStackelbergEnv
@@ -52,15 +60,8 @@ from mass_env.roles import Principal
 from principals.baselines import EqualWeights
 from principals.rl import ALGORITHMS
 
-from . import checks
-from .checks import writable_dir
-from .fingerprint import versions
-from .markets import VALUE_ONLY, training_market
-from .plots import plot_curve
-from .report import HEADLINE
-from .runner import run_episode
-
 ENV_ID = "mass_env/Principal-v0"
+HELP = "train an RL leader (stable-baselines3 PPO) and judge it on held-out days against equal weights"
 Say = Callable[[str], None]
 
 
@@ -297,7 +298,7 @@ def _strength(text: str) -> dict[str, float] | None:
 
 
 #: The argparse type of ``--eval-seeds`` and ``rl-table --seeds``: the same as ``mass ablation --seeds``
-#: (``"3"`` = seeds 0, 1, 2; ``"0,11,22"`` or ``"7,"`` = exactly those), ``experiments.checks.seeds``.
+#: (``"3"`` = seeds 0, 1, 2; ``"0,11,22"`` or ``"7,"`` = exactly those), ``experiments.sweep.checks.seeds``.
 seed_list = checks.seeds
 
 
@@ -314,60 +315,51 @@ def _fraction(text: str) -> float:
     return v
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mass train-rl", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--algo", default="ppo", type=str.lower, choices=ALGORITHMS,
                    help="stable-baselines3 algorithm: ppo (default), a2c, sac, td3")
-    p.add_argument("--timesteps", type=_POS, default=30_000, help="training steps (trading days played)")
-    p.add_argument("--n-envs", type=_POS, default=4, help="parallel environments (different follower seeds)")
-    p.add_argument("--seed", type=_NONNEG, default=0, help="training seed (policy init, env seeds seed..seed+n-1)")
-    p.add_argument("--types", type=_POS, default=8, help="investor types (the policy is tied to this number)")
-    p.add_argument("--agents", type=_POS, default=8, help="agents per type")
-    p.add_argument("--horizon", type=_POS, default=10, help="payoff horizon in trading days")
-    p.add_argument("--turnover-penalty", type=_NONNEG_F, default=0.0, help="the game's stability penalty mu")
-    p.add_argument("--obs-window", type=_POS, default=20, help="paid days in the leader's observation (W)")
-    p.add_argument("--data", default=None, help="shared-data root or a CSV/parquet long table (default: synthetic)")
-    p.add_argument("--days", type=_POS, default=260, help="days of the synthetic market")
-    p.add_argument("--market-seed", type=_NONNEG, default=0, help="seed of the synthetic market")
+    p.add_argument("--timesteps", type=_POS, default=30_000,
+                   help="training steps, i.e. trading days played over all envs (default 30000)")
+    p.add_argument("--n-envs", type=_POS, default=4, help="parallel environments (different follower seeds; default 4)")
+    p.add_argument("--seed", type=_NONNEG, default=0,
+                   help="training seed (policy init, env seeds seed..seed+n-1; default 0)")
+    p.add_argument("--types", type=_POS, default=8,
+                   help="investor types (the policy is tied to this number; default 8)")
+    p.add_argument("--agents", type=_POS, default=8, help="agents per type (default 8)")
+    p.add_argument("--horizon", type=_POS, default=10, help="payoff horizon in trading days (default 10)")
+    p.add_argument("--turnover-penalty", type=_NONNEG_F, default=0.0,
+                   help="the game's stability penalty mu (default 0)")
+    p.add_argument("--obs-window", type=_POS, default=20, help="paid days in the leader's observation, W (default 20)")
+    options.add_data(p, absent="the value-only synthetic market, see --strength")
+    p.add_argument("--days", type=_POS, default=260, help="days of the synthetic market (default 260)")
+    p.add_argument("--market-seed", type=_NONNEG, default=0, help="seed of the synthetic market (default 0)")
     p.add_argument("--strength", type=_strength, default=dict(VALUE_ONLY),
                    help="synthetic signal strengths: value-only (default), default, or e.g. value=1.2,ohlcv=0.5")
     p.add_argument("--train-frac", type=_fraction, default=0.6,
-                   help="fraction of days used for training; the rest is held out")
+                   help="fraction of days used for training; the rest is held out (default 0.6)")
     p.add_argument("--eval-seeds", type=seed_list, default=(0, 1, 2),
-                   help="follower seeds of the held-out evaluation: a count N (0..N-1) or a comma list")
-    p.add_argument("--threads", type=_NONNEG, default=1, help="torch threads (0: torch's default)")
-    p.add_argument("--out", default="results/rl", help="output directory")
-    p.add_argument("--progress-every", type=_POS, default=1, help="print every k-th finished episode")
+                   help="follower seeds of the held-out evaluation: a count N (0..N-1) or a comma list (default 3)")
+    p.add_argument("--threads", type=_NONNEG, default=1, help="torch threads (0: torch's default; default 1)")
+    options.add_out(p, "results/rl", "output folder")
+    p.add_argument("--progress-every", type=_POS, default=1, help="print every k-th finished episode (default 1)")
     p.add_argument("--no-plot", action="store_true", help="do not write curve.png")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
-    return p
+    options.add_quiet(p)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``mass train-rl``: train, save, plot, evaluate on held-out days; prints the comparison."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """Train, save, plot, evaluate on held-out days; print the comparison."""
     if args.data is not None:
-        ignored = checks.changed_flags(args, parser, ["days", "market_seed", "strength"])
+        ignored = checks.changed_flags(args, args.parser, ["days", "market_seed", "strength"])
         if ignored:
             print(f"mass train-rl: warning: {', '.join(ignored)} describe the synthetic market; with --data they "
                   "are ignored", file=sys.stderr)
-    try:
-        return _train_main(args)
-    except (ValueError, OSError, ImportError) as exc:
-        print(f"mass train-rl: error: {exc}", file=sys.stderr)
-        return 2
-
-
-def _train_main(args: argparse.Namespace) -> int:
     writable_dir(args.out)
     spec = TrainSpec(algo=args.algo, timesteps=args.timesteps, n_envs=args.n_envs, seed=args.seed,
                      n_types=args.types, agents_per_type=args.agents, horizon=args.horizon,
                      turnover_penalty=args.turnover_penalty, obs_window=args.obs_window, data=args.data,
                      n_days=args.days, market_seed=args.market_seed, strength=args.strength,
                      train_frac=args.train_frac, eval_seeds=args.eval_seeds, threads=args.threads or None)
-    say: Say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    say: Say = options.progress(args)
     panel = training_market(spec)  # a bad --data fails here, before torch loads
     split_day(panel, spec)
     res = train(spec, args.out, panel=panel, plot=not args.no_plot, say=say,
@@ -378,9 +370,3 @@ def _train_main(args: argparse.Namespace) -> int:
     print(f"policy: {res.policy} (use it with --principal rl:{res.policy.with_suffix('')}); files in {args.out}: "
           + ", ".join(Path(p).name for p in res.files.values()))
     return 0
-
-
-if __name__ == "__main__":
-    if sys.argv[1:2] == ["table"]:
-        sys.exit("the results table moved: run `mass rl-table` or `python -m experiments.rl_table`")
-    raise SystemExit(main())

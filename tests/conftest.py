@@ -27,7 +27,7 @@ def rng():
 def ray_executor():
     """One local Ray instance (2 CPUs) for every Ray test of the session: starting Ray costs ~10 s."""
     pytest.importorskip("ray")
-    from experiments.executors import RayExecutor
+    from experiments.parallel.executors import RayExecutor
 
     ex = RayExecutor(workers=2)
     yield ex

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.spec import SweepSpec
-from experiments.sweep import run_ablation
+from experiments.sweep.run import run_ablation
+from experiments.sweep.spec import SweepSpec
 
 NAN = float("nan")
 COLUMNS = ["ric_signal_10d_mean", "ric_signal_10d_std", "ric_consensus_10d_mean", "ric_signal_5d_mean",

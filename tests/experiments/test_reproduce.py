@@ -1,103 +1,31 @@
-"""``mass reproduce`` end to end on tiny settings: its files, its tables, its claims and its errors."""
+"""``mass reproduce`` (``experiments.reproduce``): one --data, clear errors, a compact terminal summary."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import pandas as pd
-import pytest
-from repo_paths import SHARED_DATA
-
-from experiments.claims import CLAIMS, PAPER_CONFIGS, PUBLISHED
 from experiments.cli import main
-from experiments.reproduce import ReproduceSpec, run_reproduce
-from experiments.statistics import FAILS, HOLDS, UNRESOLVED
-
-DATA = SHARED_DATA
-needs_data = pytest.mark.skipif(not (DATA / "derived").is_dir(), reason="needs ../shared/data")
-VERDICTS = {HOLDS, FAILS, UNRESOLVED}
 
 
-def _check_outputs(out: Path, presets: tuple[str, ...], configs: tuple[str, ...]) -> None:
-    for name in ("reproduce.csv", "claims.csv", "reproduce.md", "reproduce.json"):
-        assert (out / name).is_file(), name
-    rows = pd.read_csv(out / "reproduce.csv")
-    assert set(rows["preset"]) == set(presets)
-    for p in presets:
-        got = rows[rows["preset"] == p].set_index("config")
-        for c in configs:
-            assert got.loc[c, "published"] == pytest.approx(PUBLISHED[c].value)
-            assert got.loc[c, "n_seeds"] == 2
-        assert pd.isna(got.loc["A", "diff_vs_A"])
-    claims = pd.read_csv(out / "claims.csv")
-    assert list(claims.columns) == ["key", "claim", "paper", "rule", "verdict", "estimate", "preset"]
-    for p in presets:
-        c = claims[claims["preset"] == p]
-        assert list(c["key"]) == [x.key for x in CLAIMS]
-        assert set(c["verdict"]) <= VERDICTS
-        for _, row in c.iterrows():  # a claim whose configs did not run is unresolved and says so
-            if not set(next(x for x in CLAIMS if x.key == row["key"]).needs) <= set(configs):
-                assert row["verdict"] == UNRESOLVED and row["estimate"].startswith("not run")
-    summary = json.loads((out / "reproduce.json").read_text())
-    assert set(summary["conditions"]) == set(presets)
-    assert set(summary["resolution"]) == set(presets)
-    md = (out / "reproduce.md").read_text()
-    assert "| claim | paper | judged as |" in md and "What this run can resolve" in md
-
-
-def test_tiny_reproduce_on_the_synthetic_market(tmp_path):
-    spec = ReproduceSpec(presets=("clean",), seeds=(0, 1), dataset="synthetic", n_days=62, configs=("A", "D"),
-                         baselines=("equal",), agents=1, n_boot=100)
-    res = run_reproduce(spec, tmp_path)
-    _check_outputs(tmp_path, ("clean",), ("A", "D"))
-    d = res.rows.set_index("config").loc["D"]
-    assert 1.0 <= d["eff_types"] <= 8.0 and d["n_types"] == 8
-    assert "the paper's smallest gap (A - D)" in res.gaps["clean"]["statement"]
-    again = run_reproduce(spec, tmp_path)  # resumes: every run reused, the same table
-    assert all(len(r.computed) == 0 for r in again.sweeps.values())
-    pd.testing.assert_frame_equal(again.rows, res.rows)
-
-
-@needs_data
-def test_tiny_reproduce_of_both_presets_on_sse50(tmp_path):
-    """Both presets side by side on a 10-day evaluation window (an explicit window overrides both presets)."""
-    spec = ReproduceSpec(presets=("clean", "paper"), seeds=(0, 1), data_root=str(DATA), configs=("A", "C"),
-                         baselines=(), agents=1, n_boot=100, override=True,
-                         overrides={"eval_start": "2023-03-01", "eval_end": "2023-03-14"})
-    res = run_reproduce(spec, tmp_path)
-    _check_outputs(tmp_path, ("clean", "paper"), ("A", "C"))
-    assert set(res.rows["eval_days"]) == {10.0}
-    summary = json.loads((tmp_path / "reproduce.json").read_text())
-    assert "signals" in summary["differences"]["clean vs paper"]
-
-
-def test_contradicting_option_unknown_dataset_and_preset_are_clear_errors(capsys):
-    with pytest.raises(ValueError, match="contradict.*--preset paper"):
-        ReproduceSpec(presets=("paper",), overrides={"signals": "continuous"}).fidelities()
-    assert ReproduceSpec(presets=("paper",), overrides={"signals": "continuous"}, override=True).fidelities()
-    with pytest.raises(ValueError, match="unknown dataset 'nasdaq'.*sse50.*synthetic"):
-        ReproduceSpec(dataset="nasdaq")
-    with pytest.raises(ValueError, match="not the paper's market"):
-        ReproduceSpec(dataset="csi300")
-    with pytest.raises(ValueError, match="unknown preset"):
-        ReproduceSpec(presets=("faithful",))
-    assert main(["reproduce", "--dataset", "nasdaq", "--out", "unused"]) == 2
-    assert "registered datasets" in capsys.readouterr().err
-    assert main(["reproduce", "--preset", "paper", "--signals", "continuous", "--dataset", "synthetic"]) == 2
+def test_bad_data_and_contradicting_flags_are_messages(capsys):
+    assert main(["reproduce", "--data", "nasdaq", "--out", "unused"]) == 2
+    assert "datasets:" in capsys.readouterr().err
+    assert main(["reproduce", "--preset", "paper", "--signals", "continuous", "--data", "synthetic"]) == 2
     assert "contradict" in capsys.readouterr().err
 
 
-@needs_data
-def test_evaluation_window_outside_the_panel_is_a_clear_error(tmp_path):
-    spec = ReproduceSpec(presets=("paper",), seeds=(0,), data_root=str(DATA), override=True,
-                         overrides={"eval_start": "2023-01-03", "eval_end": "2031-06-15"})
-    with pytest.raises(ValueError, match="preset paper: eval_end 2031-06-15 is outside"):
-        run_reproduce(spec, tmp_path)
-    assert not (tmp_path / "paper").exists()  # nothing ran
+def test_a_missing_data_folder_names_the_variable_that_sets_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MASS_DATA_ROOT", str(tmp_path / "nowhere"))
+    assert main(["reproduce", "--out", str(tmp_path / "o")]) == 2
+    assert "MASS_DATA_ROOT" in capsys.readouterr().err
+    assert main(["data", "--data", "us"]) == 2
+    assert "MASS_DATA_ROOT" in capsys.readouterr().err
 
 
-def test_published_numbers_are_the_papers_table():
-    assert PAPER_CONFIGS == ("A", "B", "C", "D", "F", "E", "E-512", "A-512")
-    assert (PUBLISHED["A"].value, PUBLISHED["A"].std) == (0.033, 0.010)
-    assert PUBLISHED["A-512"].value == -0.006 and PUBLISHED["E-512"].value == 0.044
+def test_the_terminal_gets_a_compact_summary_and_the_file_the_full_table(tmp_path, capsys):
+    argv = ["reproduce", "--preset", "clean", "--data", "synthetic:n_days=62", "--configs", "A,D", "--baselines",
+            "none", "--agents", "1", "--seeds", "2", "--boot", "50", "--executor", "serial", "--quiet",
+            "--out", str(tmp_path)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Legend:" in out and "(3s)" in out and "MDD" not in out.split("The full table")[0]
+    md = (tmp_path / "reproduce.md").read_text()
+    assert "clean: MDD" in md and "clean: of" in md and "/5.6" not in md

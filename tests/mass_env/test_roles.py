@@ -69,7 +69,7 @@ def test_rollout_hands_the_leader_every_realised_payoff_and_the_games_rules(smal
 
 
 def test_the_runner_the_gym_env_and_the_harness_play_the_same_game(small):
-    from experiments.runner import run_episode
+    from experiments.sweep.workers import run_episode
 
     env = MassStackelbergEnv(small, build_types(3, 2))
     a = run_episode(env, principals.EqualWeights(), scripted_followers(env, seed=2), seed=2).history
@@ -169,7 +169,7 @@ def test_one_component_enum_owns_names_sign_and_columns():
 
 def test_a_new_reported_metric_is_one_entry(small, monkeypatch):
     """Registering a daily metric (here the Pearson IC) adds its columns to the history and the summary."""
-    from experiments.runner import run_episode
+    from experiments.sweep.workers import run_episode
     from mass_env.game.metrics import REPORTED_METRICS, ic
 
     monkeypatch.setitem(REPORTED_METRICS, "ic", ic)

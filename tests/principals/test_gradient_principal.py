@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 from scipy.stats import spearmanr  # noqa: E402
 
 import principals  # noqa: E402
-from experiments.runner import run_episode  # noqa: E402
+from experiments.sweep.workers import run_episode  # noqa: E402
 from mass_env import (  # noqa: E402
     GameConfig,
     MassStackelbergEnv,

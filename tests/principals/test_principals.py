@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import principals
-from experiments.runner import run_episode
+from experiments.sweep.workers import run_episode
 from mass_env import GameConfig, MassStackelbergEnv, SyntheticConfig, build_types, scripted_followers, synthetic_market
 from mass_env.data.modalities import Modality
 from mass_env.data.returns import ReturnSpec

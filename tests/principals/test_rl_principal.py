@@ -44,7 +44,7 @@ def trained(tmp_path_factory):
     """PPO with a small budget on the first 60% of a value-only synthetic market (known best weights)."""
     pytest.importorskip("torch")
     pytest.importorskip("stable_baselines3")
-    from experiments.markets import VALUE_ONLY
+    from experiments.sweep.markets import VALUE_ONLY
     from experiments.train_rl import TrainSpec, train
 
     out = tmp_path_factory.mktemp("rl")
@@ -67,7 +67,7 @@ def test_trained_policy_beats_equal_weights_on_held_out_days(trained):
 
 def test_training_learned_and_the_policy_found_the_informative_types(trained, tmp_path):
     """Against the same architecture untrained (not a lucky initialisation), and the known truth."""
-    from experiments.markets import training_market
+    from experiments.sweep.markets import training_market
     from experiments.train_rl import evaluate_heldout, make_training_env, split_day
     from principals.rl import RLPrincipal, algorithm_class, save_policy
 
@@ -84,7 +84,7 @@ def test_training_learned_and_the_policy_found_the_informative_types(trained, tm
 
     pol = RLPrincipal(res.policy)
     env = MassStackelbergEnv(panel, build_types(8, 8), spec.game_config())
-    from experiments.runner import run_episode
+    from experiments.sweep.workers import run_episode
     from mass_env import scripted_followers
 
     run_episode(env, pol, scripted_followers(env, seed=0), seed=0, options={"start": split})
@@ -116,9 +116,9 @@ def test_files_curve_and_reload(trained):
 
 def test_rl_principal_joins_the_ablation_runner(trained):
     import principals
-    from experiments.configs import AblationConfig
-    from experiments.spec import SweepSpec
-    from experiments.sweep import run_one
+    from experiments.sweep.configs import AblationConfig
+    from experiments.sweep.spec import SweepSpec
+    from experiments.sweep.workers import run_one
 
     spec, res, out, _ = trained
     leader = principals.make("rl", path=str(res.policy))
@@ -194,7 +194,7 @@ def test_multiagent_example_with_a_weighting_leader_changes_the_payments():
 
 # ------------------------------------------------------------------------------------ CLI helpers
 def test_principal_arguments_parse_and_become_ablation_rows(tmp_path):
-    from experiments.leaders import parse_principal, principal_configs
+    from experiments.sweep.principal_specs import parse_principal, principal_configs
 
     assert parse_principal("gradient") == ("gradient", {})
     assert parse_principal("gradient:lookback=5,steps=20") == ("gradient", {"lookback": 5, "steps": 20})

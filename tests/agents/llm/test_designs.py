@@ -22,7 +22,7 @@ from agents.llm.prompts.designs import (
     stock_means,
 )
 from agents.llm.prompts.templates import BriefCache
-from experiments.llm_designs import evaluate, make_cases, sample_days, scripted_reference
+from experiments.studies.llm_designs import evaluate, make_cases, sample_days, scripted_reference
 from mass_env import SyntheticConfig, build_types, synthetic_market
 from mass_env.data.returns import ReturnSpec, forward_returns
 from mass_env.testing import perturb_after

@@ -7,9 +7,10 @@ Two kinds of code are deliberately left out:
 
 * data loading (``data/frame.py``, ``vendors.py``, ``datasets.py``, ``macro.py``): the panel's content
   is hashed instead
-  (``experiments.markets.market_fingerprint``);
-* the sweep's own modules (``experiments.sweep``, ``.oracle``, ``.store``, ``.spec``, ``.followers``,
-  ``.markets``): bump ``experiments.store.FORMAT_VERSION`` when they change what a run produces.
+  (``experiments.sweep.markets.market_fingerprint``);
+* the sweep's own modules (``experiments.sweep.run``, ``.store``, ``.spec``, ``.markets``,
+  ``experiments.stats.oracle``): bump ``experiments.sweep.store.FORMAT_VERSION`` when they change what a
+  run produces (``experiments.sweep.workers``, which plays a run, is hashed).
 
 ``versions()`` records the interpreter and package versions in ``ablation.json`` and ``train.json``.
 """
@@ -25,14 +26,13 @@ from typing import Any
 
 import principals
 from agents.populations import population_sources
+from experiments.sweep.configs import AblationConfig
 from principals.blackbox import optimise
 from principals.cmaes import CMAES
 
-from .configs import AblationConfig
-
 #: Source files whose effect a run's key already captures: data loading (the panel is hashed).
 _NOT_FINGERPRINTED = {"loaders.py", "frame.py", "vendors.py", "datasets.py", "macro.py"}
-_ROOT = Path(__file__).resolve().parents[1]
+_ROOT = Path(__file__).resolve().parents[2]  # the repository (experiments/sweep/ -> ../..)
 
 #: Packages whose versions are recorded (missing ones as "not installed").
 PACKAGES = ("mass-mechanism", "numpy", "pandas", "scipy", "cma", "gymnasium", "pettingzoo", "pyarrow",
@@ -53,7 +53,7 @@ def run_sources(cfg: AblationConfig, followers: str) -> list[Path]:
     """The source files a run of ``cfg`` depends on: the game (``mass_env``), the episode runner,
     the modules defining the leader (and its optimiser) and the followers."""
     files = [f for f in sorted((_ROOT / "mass_env").rglob("*.py")) if f.name not in _NOT_FINGERPRINTED]
-    files += [_ROOT / "experiments" / "runner.py"]
+    files += [_ROOT / "experiments" / "sweep" / "workers.py"]
     leader = principals.make(cfg.principal, **cfg.principal_options())
     parts: list[Any] = [leader, getattr(leader, "optimizer", None)]
     if cfg.kind == "oracle":

@@ -7,7 +7,7 @@ defined in one place:
 * per-run means over the evaluation days (``summarise_runs``);
 * mean +- std over seeds of the combined signal's and consensus' Rank IC at 1/5/10 days;
 * a paired bootstrap CI of each config's difference to the reference (``paired_bootstrap``, defined
-  with the other statistics in ``experiments.statistics``): differences are paired by seed and day;
+  with the other statistics in ``experiments.stats.statistics``): differences are paired by seed and day;
   seeds are resampled with replacement and days in circular blocks as long as the return horizon
   (overlapping forward returns make neighbouring days dependent).
 """
@@ -22,12 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from experiments.stats.statistics import paired_bootstrap
+from experiments.sweep.configs import AblationConfig
 from mass_env.data.returns import REPORT_HORIZONS
 from mass_env.game.components import Component, ric_column
 from mass_env.game.metrics import REPORTED_METRICS
-
-from .configs import AblationConfig
-from .statistics import paired_bootstrap
 
 #: Components of the reported table (the oracle is fitted for these).
 TABLE_COMPONENTS = (Component.SIGNAL, Component.CONSENSUS)
@@ -36,17 +35,37 @@ ORACLE_LABEL = "oracle (hindsight upper bound)"
 #: The headline column: the combined signal's Rank IC at the paper's 10-day horizon.
 HEADLINE = ric_column(Component.SIGNAL, 10)
 
-#: The column name of a daily Rank IC (``mass_env.game.components.ric_column``; the old name).
-metric = ric_column
-
-
 def table_metrics(horizons: Sequence[int] = REPORT_HORIZONS) -> list[str]:
     """The table's metric columns: each of ``TABLE_COMPONENTS`` at each horizon."""
     return [ric_column(c, h) for c in TABLE_COMPONENTS for h in horizons]
 
 
 def summarise_runs(daily: pd.DataFrame) -> pd.DataFrame:
-    """Per-run means over the evaluation days (one row per config and seed)."""
+    """Per-run means over the evaluation days (one row per config and seed): ``runs.csv`` of a sweep.
+
+    ``runs.csv`` columns, one row per (config, seed) run:
+
+    ======================  =================================================================================
+    column                  meaning
+    ======================  =================================================================================
+    ``config``              the row's name: a paper config (A-F, E-512, A-512), a baseline (EQ, RAND,
+                            ORACLE; ``-512`` or ``-KxM`` at other populations) or an extra ``--principal``
+    ``seed``                the run's seed (followers' draws and the leader's randomness)
+    ``ric_C_Hd``            mean over the evaluation days of the daily Rank IC (Spearman correlation across
+                            stocks) between component ``C`` and the ``H``-day forward return; ``C`` is
+                            ``signal`` (the combined signal the leader's weights and alpha make),
+                            ``consensus`` (the weighted mean of the followers' views) or ``disagreement``
+                            (their weighted standard deviation, which the signal subtracts); ``H`` is 1, 5,
+                            10 and the payoff horizon (``mass_env.game.aggregation``)
+    ``turnover``            mean daily turnover of the leader's weights, ``||d_t - d_{t-1}||_1 / 2``
+    ``alpha``               mean of the leader's alpha (the signal's weight on consensus vs disagreement; 0.5 fixed
+                            for A and B and the baselines)
+    ``eval_days``           number of evaluation days (the episode's days after the 21-day warm-up)
+    ======================  =================================================================================
+
+    Days without a Rank IC (fewer than 5 scorable stocks, or a return not yet realised) are skipped in the
+    means. ``table.csv`` aggregates these rows over seeds (``ablation_table``).
+    """
     ev = daily[daily["eval"]]
     cols = [c for c in daily.columns if c.split("_", 1)[0] in REPORTED_METRICS] + ["turnover", "alpha"]
     out = ev.groupby(["config", "seed"], sort=False)[cols].mean()

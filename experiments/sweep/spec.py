@@ -8,17 +8,16 @@ back to the settings that produced it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import principals
 from agents.populations import POPULATIONS
+from experiments.paper.fidelity import Fidelity, under_fidelity
+from experiments.sweep.checks import check_seeds
+from experiments.sweep.configs import DEFAULT_BASELINES, DEFAULT_CONFIGS, AblationConfig, resolve
 from mass_env.data.returns import REPORT_HORIZONS
 from mass_env.registry import module_roots
-
-from .checks import check_seeds
-from .configs import DEFAULT_BASELINES, DEFAULT_CONFIGS, AblationConfig, resolve
-from .fidelity import Fidelity
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,8 @@ class SweepSpec:
     oracle_evals_per_dim: int = 60
     oracle_max_evals: int = 1000
     follower_options: Mapping[str, Any] = field(default_factory=dict)
-    #: the paper's conditions (``experiments.fidelity``; set with ``fidelity.apply``); default: clean
+    #: the paper's conditions (``experiments.paper.fidelity``); the configs' leader options and the follower
+    #: options follow from it (``under_fidelity``); default: clean
     fidelity: Fidelity = Fidelity()
 
     def __post_init__(self) -> None:
@@ -53,9 +53,13 @@ class SweepSpec:
             raise ValueError("config names must be unique")
         if self.followers not in POPULATIONS:
             raise ValueError(f"unknown followers {self.followers!r}; available: {', '.join(POPULATIONS.available())}")
-        object.__setattr__(self, "follower_options", dict(self.follower_options))
         if not isinstance(self.fidelity, Fidelity):
-            raise ValueError(f"fidelity must be an experiments.fidelity.Fidelity, got {type(self.fidelity).__name__}")
+            raise ValueError(f"fidelity must be an experiments.paper.fidelity.Fidelity, got "
+                             f"{type(self.fidelity).__name__}")
+        # the paper's conditions enter here, and only here: the leaders' and followers' options they imply
+        configs, follower_options = under_fidelity(self.configs, self.followers, self.follower_options, self.fidelity)
+        object.__setattr__(self, "configs", configs)
+        object.__setattr__(self, "follower_options", follower_options)
         if not 0 < self.ci < 1 or self.n_boot < 0 or self.eval_skip < 0:
             raise ValueError("need 0 < ci < 1, n_boot >= 0 and eval_skip >= 0")
 
@@ -65,6 +69,24 @@ class SweepSpec:
         """The paper's configs (by name) plus ``baselines`` at each population they use."""
         return cls(tuple(resolve(list(configs) if not isinstance(configs, str) else configs,
                                  tuple(baselines))), **kwargs)
+
+    @classmethod
+    def build(cls, configs: str | Sequence[str] = DEFAULT_CONFIGS, *, baselines: Sequence[str] = DEFAULT_BASELINES,
+              agents: int | None = None, extra_principals: Sequence[str] = (), **kwargs: Any) -> SweepSpec:
+        """What ``mass ablation`` and ``mass reproduce`` run: ``default(configs, baselines)`` with every
+        config's agents per type set to ``agents`` (None: each config's own), plus one row per extra
+        leader spec in ``extra_principals`` (``experiments.sweep.principal_specs``: ``gradient``, ``rl:PATH``,
+        ``NAME:k=v``, ``module:Attr``) at each population the configs use. ``kwargs`` are the spec's
+        fields, ``fidelity`` included."""
+        rows = resolve(list(configs) if not isinstance(configs, str) else configs, tuple(baselines))
+        if agents:
+            rows = [replace(c, agents_per_type=agents) for c in rows]
+        if extra_principals:
+            from experiments.sweep.principal_specs import importable_from_cwd, principal_configs
+
+            importable_from_cwd()
+            rows += principal_configs(extra_principals, list(dict.fromkeys(c.population for c in rows)))
+        return cls(tuple(rows), **kwargs)
 
     def as_dict(self) -> dict[str, Any]:
         return {"configs": [c.as_dict() for c in self.configs], "seeds": list(self.seeds),

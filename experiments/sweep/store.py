@@ -26,13 +26,12 @@ import pandas as pd
 
 import principals
 from agents.populations import population_identity
+from experiments.sweep.configs import AblationConfig
+from experiments.sweep.spec import SweepSpec
 
-from .configs import AblationConfig
-from .spec import SweepSpec
-
-#: Version of what a run produces. The sweep's own code is not fingerprinted
-#: (``experiments.fingerprint``): bump this when ``experiments.sweep.run_one`` or
-#: ``experiments.oracle.hindsight_oracle`` change what a run produces.
+#: Version of what a run produces. The sweep's own code is not fingerprinted (``experiments.sweep.fingerprint``
+#: hashes the game, ``experiments.sweep.workers``, the leader and the followers): bump this when
+#: ``experiments.stats.oracle.hindsight_oracle`` or the sweep's bookkeeping change what a run produces.
 FORMAT_VERSION = 1
 
 
@@ -149,8 +148,3 @@ def to_jsonable(x: Any) -> Any:
     if isinstance(x, (pd.Timestamp,)):
         return x.isoformat()
     return str(x)
-
-
-# Old private names, reached only through experiments.ablation's deprecation shim (removed in 0.3).
-_atomic = atomic_write
-_jsonable = to_jsonable

@@ -21,18 +21,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from experiments.paper.fidelity import episode_window, game_rule, types_for
+from experiments.sweep.markets import market_for
+from experiments.sweep.spec import SweepSpec
 from mass_env.env import MassStackelbergEnv
 from mass_env.game import GameConfig
-
-from .fidelity import episode_window, game_rule, types_for
-from .markets import market_for
-from .spec import SweepSpec
 
 
 def prefetch_study(spec: SweepSpec, say: Callable[[str], None], markets: dict[Any, Any] | None = None,
                    executor: Any = None) -> dict[str, int] | None:
     """Warm ``spec``'s LLM cache for every distinct (market, types) of its runs; None when nothing to do.
-    ``executor`` (``experiments.executors``): split the days over its workers."""
+    ``executor`` (``experiments.parallel.executors``): split the days over its workers."""
     parts = int(getattr(executor, "workers", None) or 1) if executor is not None else 1
     if parts <= 1 or not _wanted(spec):
         return prefetch_part(spec, 0, 1, say, markets)

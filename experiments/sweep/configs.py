@@ -23,7 +23,7 @@ words of a row are derived from its leader and options (``describe``), never typ
 
 Baselines (``BASELINES``): equal weights, random weights (Dirichlet(1), one draw per episode), and
 the hindsight oracle, which is not a point-in-time leader but an upper bound computed after the
-fact (``experiments.oracle.hindsight_oracle``). A baseline is run at every population size the
+fact (``experiments.stats.oracle.hindsight_oracle``). A baseline is run at every population size the
 selected configs use; at 32 x 16 its name gets the suffix ``-512``.
 """
 

@@ -1,4 +1,4 @@
-"""The paper's conditions (``experiments.fidelity``): each knob does what MASS or the paper's engine did,
+"""The paper's conditions (``experiments.paper.fidelity``): each knob does what MASS or the paper's engine did,
 presets and flags fail clearly, and the clean preset leaves a sweep as it was."""
 
 from __future__ import annotations
@@ -11,11 +11,9 @@ import pytest
 from repo_paths import SHARED_DATA
 
 from experiments.cli import build_parser
-from experiments.configs import CONFIGS
-from experiments.fidelity import (
+from experiments.paper.fidelity import (
     PRESETS,
     Fidelity,
-    apply,
     config_under,
     episode_window,
     fidelity_from,
@@ -23,7 +21,8 @@ from experiments.fidelity import (
     market_options,
     types_for,
 )
-from experiments.spec import SweepSpec
+from experiments.sweep.configs import CONFIGS
+from experiments.sweep.spec import SweepSpec
 from mass_env import scripted_followers
 from mass_env.data.modalities import MASS_PV_FEATURES, Modality
 from mass_env.data.returns import ReturnSpec, forward_returns
@@ -75,10 +74,18 @@ def test_cli_flags_and_a_flag_contradicting_an_explicit_preset():
     assert isinstance(parse(["ablation"]), argparse.Namespace)
 
 
-def test_clean_apply_leaves_the_spec_as_it_was():
+def test_clean_conditions_leave_the_spec_as_it_was():
     spec = SweepSpec.default(["A", "C", "D"], baselines=("equal",))
-    assert apply(spec, Fidelity()) == spec
-    assert apply(spec, Fidelity()).as_dict()["fidelity"] == Fidelity().as_dict()
+    assert replace(spec, fidelity=Fidelity()) == spec
+    assert replace(spec, fidelity=Fidelity()).as_dict()["fidelity"] == Fidelity().as_dict()
+
+
+def test_the_conditions_enter_through_the_spec_field_alone():
+    paper = fidelity_from("paper")
+    built = SweepSpec.build(["C", "D"], baselines=(), fidelity=paper)
+    assert built == replace(SweepSpec.default(["C", "D"], baselines=()), fidelity=paper)  # idempotent
+    assert built.configs[0].options["learn_alpha"] is False  # SA's learned alpha ignored (C == B)
+    assert built.configs[1].options["recommend"] == "best" and built.follower_options["output"] == "select"
 
 
 def test_engine_leader_options():

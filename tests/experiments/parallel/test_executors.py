@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 from repo_paths import REPO
 
-from experiments.configs import AblationConfig, baseline_for
-from experiments.executors import (
+from experiments.parallel.executors import (
     ProcessExecutor,
     SerialExecutor,
     make_executor,
 )
-from experiments.spec import SweepSpec
-from experiments.sweep import run_ablation
+from experiments.sweep.configs import AblationConfig, baseline_for
+from experiments.sweep.run import run_ablation
+from experiments.sweep.spec import SweepSpec
 
 
 def _tiny_spec(**kw):
@@ -153,7 +153,7 @@ def test_workers_exit_when_the_parent_is_killed():
     import sys
     import time
 
-    code = ("import time\nfrom experiments.executors import ProcessExecutor\n"
+    code = ("import time\nfrom experiments.parallel.executors import ProcessExecutor\n"
             "ProcessExecutor(2).map(time.sleep, [(600,), (600,)])\n")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     parent = subprocess.Popen([sys.executable, "-c", code], env=env)

@@ -4,31 +4,32 @@ The paper's ablation (configs A-F, E-512, A-512) over seeds, with baselines, a t
 (``run_ablation``):
 
 * **Market.** The embedded synthetic market (``SyntheticConfig(n_days=160)``, market seed 0) unless
-  ``data`` names a panel (``experiments.markets``). The market is held fixed across seeds by default
+  ``data`` names a panel (``experiments.sweep.markets``). The market is held fixed across seeds by default
   (``vary_market=False``): seeds vary the followers' randomness and the optimisers' randomness, which
   is the variability the paper reports (LLM sampling, candidate draws). ``vary_market=True`` draws a
   synthetic market per seed.
-* **Runs.** Every (config, seed) is one episode of the game (``experiments.runner.run_episode``):
+* **Runs.** Every (config, seed) is one episode of the game (``experiments.sweep.workers.run_one``):
   followers from ``agents.populations`` (name and options), the leader from ``principals.make``, the game with the
   config's population and turnover penalty. Evaluation starts ``eval_skip`` = 21 trading days (one
   month) after the episode's first day; the warm-up is excluded from every number.
-* **Executors.** The runs not already stored go to ``executor`` (``experiments.executors``: a
+* **Executors.** The runs not already stored go to ``executor`` (``experiments.parallel.executors``: a
   process pool, Ray) or, without one, run here one after another. Each finished run is stored as
   soon as it arrives, so an interrupted sweep, serial or parallel, resumes without recomputing it.
   All randomness flows from the seeds: every executor gives the serial sweep's numbers.
-* **Conditions.** ``spec.fidelity`` (``experiments.fidelity``; clean by default, ``paper`` as the paper's
-  code ran) decides the types (explicit or the engine's merged draws), the aggregation rule, the market's
-  valuation and label sources and the evaluation window (``episode_window``); ``fidelity.apply`` has
-  already put its follower and leader options into the spec.
+* **Conditions.** ``spec.fidelity`` (``experiments.paper.fidelity``; clean by default, ``paper`` as the
+  paper's code ran) decides the types (explicit or the engine's merged draws), the aggregation rule, the
+  market's valuation and label sources and the evaluation window (``episode_window``); the spec has
+  already put its follower and leader options into its configs (``SweepSpec``).
 * **Baselines.** Equal weights, optionally random weights, and the hindsight oracle
-  (``experiments.oracle``), labelled "oracle (hindsight upper bound)".
-* **Table.** ``experiments.report``: mean +- std over seeds and paired bootstrap CIs vs the reference.
-* **Files** (``out``): ``runs/`` (``experiments.store``: one parquet + JSON per run, keyed by a
+  (``experiments.stats.oracle``), labelled "oracle (hindsight upper bound)".
+* **Table.** ``experiments.stats.report``: mean +- std over seeds and paired bootstrap CIs vs the reference.
+* **Files** (``out``): ``runs/`` (``experiments.sweep.store``: one parquet + JSON per run, keyed by a
   fingerprint of everything the run depends on, so a changed setting, market or
   game/leader/follower code recomputes), ``daily.parquet`` (tidy per-day Rank ICs of every run),
-  ``weights.parquet`` (tidy applied weights d_t per type and day), ``runs.csv`` (per-run means),
+  ``weights.parquet`` (tidy applied weights d_t per type and day), ``runs.csv`` (per-run means; its
+  columns are explained in ``experiments.stats.report``),
   ``table.csv``, ``ablation.json`` (full configuration, versions, executor, table) and
-  ``ablation.png`` (``experiments.plots``; only when matplotlib is installed).
+  ``ablation.png`` (``experiments.stats.plots``; only when matplotlib is installed).
 
 A rerun with the same settings and seeds is identical.
 """
@@ -45,114 +46,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
-import principals
-from agents.populations import POPULATIONS, make_followers
+from agents.llm.accounting import answers_summary, rerun_reason
+from experiments.stats.plots import plot_ablation
+from experiments.stats.report import ablation_table, format_table, summarise_runs
+from experiments.sweep.checks import check_fits, writable_dir
+from experiments.sweep.fingerprint import code_fingerprint, run_sources, versions
+from experiments.sweep.markets import market_fingerprint, market_for
+from experiments.sweep.spec import SweepSpec
+from experiments.sweep.store import RunResult, RunStore, atomic_write, run_key, to_jsonable
+from experiments.sweep.workers import ablation_job, run_one
 from mass_env.data.panel import MarketPanel
-from mass_env.data.quality import DataQualityWarning
-from mass_env.env import MassStackelbergEnv
 from mass_env.game import GameConfig
 from mass_env.game.components import ric_column
-from mass_env.registry import import_modules
-
-from .checks import check_fits, writable_dir
-from .configs import AblationConfig
-from .fidelity import episode_window, game_rule, types_for
-from .fingerprint import code_fingerprint, run_sources, versions
-from .markets import market_fingerprint, market_for
-from .oracle import hindsight_oracle, oracle_history
-from .plots import plot_ablation
-from .report import TABLE_COMPONENTS, ablation_table, format_table, summarise_runs
-from .runner import run_episode
-from .spec import SweepSpec
-from .store import RunResult, RunStore, atomic_write, run_key, to_jsonable
 
 if TYPE_CHECKING:  # the executors are generic: the sweep only calls .map on one
-    from .executors import Executor
+    from experiments.parallel.executors import Executor
 
 Progress = Callable[[str], None]
 STALE = " (stored run was stale: settings or code changed)"
-
-
-def rerun_reason(meta: dict[str, Any], retry_failed: bool = False) -> str | None:
-    """Why a stored run cannot be reused although its key matches: its followers got no answer for
-    some agent-days (a server was down: the next run asks again), or ``retry_failed`` asks again for
-    the bad answers it holds. ``None``: the run is complete."""
-    f = meta.get("followers") or {}
-    unanswered = int(f.get("unanswered", 0) or 0)
-    if unanswered:
-        return f"{unanswered} agent-day(s) had no answer"
-    failed = int(f.get("failed_agent_days", 0) or 0)
-    if retry_failed and failed:
-        return f"{failed} failed answer(s), asked again (retry failed)"
-    return None
-
-
-def answers_summary(results: list[RunResult]) -> dict[str, Any] | None:
-    """Follower answers over all runs (LLM followers report them; ``None`` for others): how many
-    agent-days, how many failed, per status, how many had no answer and which runs are incomplete."""
-    reports = [(r, r.meta.get("followers")) for r in results]
-    reports = [(r, f) for r, f in reports if isinstance(f, dict) and "agent_days" in f]
-    if not reports:
-        return None
-    by_status: dict[str, int] = {}
-    for _, f in reports:
-        for k, v in (f.get("by_status") or {}).items():
-            by_status[k] = by_status.get(k, 0) + int(v)
-    total = sum(int(f["agent_days"]) for _, f in reports)
-    failed = sum(int(f.get("failed_agent_days", 0)) for _, f in reports)
-    return {"agent_days": total, "failed": failed, "failed_share": failed / total if total else 0.0,
-            "unanswered": sum(int(f.get("unanswered", 0) or 0) for _, f in reports),
-            "by_status": {k: v for k, v in by_status.items() if v},
-            "damaged_cache_rows": sum(int((f.get("cache") or {}).get("damaged", 0)) for _, f in reports),
-            "incomplete_runs": [[r.config, r.seed] for r, f in reports if rerun_reason(r.meta)]}
-
-
-def run_one(cfg: AblationConfig, seed: int, panel: MarketPanel, spec: SweepSpec) -> RunResult:
-    """Play one (config, seed) episode and return its tidy per-day history."""
-    t0 = time.perf_counter()
-    fid = spec.fidelity  # the paper's conditions (experiments.fidelity); clean by default
-    types = types_for(cfg, fid, seed)
-    env = MassStackelbergEnv(panel, types, GameConfig(horizon=spec.horizon, turnover_penalty=cfg.turnover_penalty,
-                                                      report_horizons=spec.report_horizons,
-                                                      rule=game_rule(fid)))  # type: ignore[arg-type]
-    followers = make_followers(spec.followers, env, seed, **spec.follower_options)
-    leader = principals.make(cfg.principal, **cfg.principal_options())
-    res = run_episode(env, leader, followers, seed=seed, eval_skip=spec.eval_skip, label=cfg.name,
-                      options=episode_window(panel, fid, spec.eval_skip))
-    meta: dict[str, Any] = {"config": cfg.as_dict(), "seed": seed,
-                            "principal": getattr(leader, "options", lambda: {"name": leader.name})(),
-                            "episode_days": int(env.game.n_steps), "first_day": int(env.game.start),
-                            "types": [t.name + f" x{t.n_agents}" for t in types]}
-    if cfg.kind == "oracle":
-        fits = hindsight_oracle(env.game, eval_skip=spec.eval_skip, components=TABLE_COMPONENTS,
-                                horizons=spec.report_horizons,
-                                evals_per_dim=spec.oracle_evals_per_dim, max_evals=spec.oracle_max_evals,
-                                seed=seed)
-        if not fits:
-            raise ValueError("the episode is too short for an evaluation period (oracle)")
-        hist = oracle_history(env.game, fits, ("signal", spec.horizon))
-        hist["eval"] = True
-        meta["oracle"] = {f"{c}_{h}d": {"weights": f.weights.round(6).tolist(), "alpha": f.alpha,
-                                        "value": f.value, "equal_weights_value": f.equal_value}
-                          for (c, h), f in fits.items()}
-    else:
-        hist = res.history.copy()
-        hist["eval"] = np.arange(len(hist)) >= spec.eval_skip
-        log = getattr(leader, "log", None)
-        if log:
-            meta["search"] = {"days_optimised": len(log),
-                              "evaluations_per_day": float(np.mean([g.evaluations for g in log])),
-                              "scorer_calls_per_day": float(np.mean([g.scorer_calls for g in log]))}
-    hist.insert(0, "seed", seed)
-    hist.insert(0, "config", cfg.name)
-    report = getattr(followers, "report", None)
-    if callable(report):
-        meta["followers"] = report()
-    meta["wall_s"] = time.perf_counter() - t0
-    return RunResult(cfg.name, seed, hist, meta)
 
 
 @dataclass
@@ -182,31 +95,6 @@ def _weights_long(hist: pd.DataFrame) -> pd.DataFrame:
         id_vars=["config", "seed", "day", "date"], value_vars=wcols, var_name="type", value_name="weight")
     long["type"] = long["type"].str[2:].astype(int)
     return long
-
-
-_WORKER_MARKETS: dict[Any, MarketPanel] = {}
-
-
-def ablation_job(cfg: AblationConfig, seed: int, spec: SweepSpec, modules: tuple[str, ...] = (),
-                 paths: tuple[str, ...] = ()) -> tuple[RunResult, str]:
-    """One (config, seed) episode in a worker: ``(RunResult, market fingerprint)``.
-
-    ``modules`` (``SweepSpec.plugin_modules()``, computed by the parent) are imported first, from
-    ``sys.path`` plus ``paths`` (``SweepSpec.plugin_paths()``: where the parent found them): they
-    register the sweep's leaders and followers, user plugins and ``module:Attr`` leaders included.
-
-    The worker builds the market itself (cached per process) rather than receiving it pickled;
-    the parent checks its fingerprint against its own, so a nondeterministic loader cannot go
-    unnoticed.
-    """
-    import_modules(modules, paths)
-    if spec.followers not in POPULATIONS:
-        raise ValueError(f"followers {spec.followers!r} are not registered in the worker process: "
-                         "register them at import time of a module the worker imports, or run serially")
-    with warnings.catch_warnings():  # the parent loaded the same market and already showed its data faults
-        warnings.simplefilter("ignore", DataQualityWarning)
-        panel = market_for(spec, seed, _WORKER_MARKETS)
-    return run_one(cfg, seed, panel, spec), market_fingerprint(panel)
 
 
 def _code_fingerprints(spec: SweepSpec) -> dict[str, str]:
@@ -369,12 +257,3 @@ def run_ablation(spec: SweepSpec, out: str | Path, *, executor: Executor | None 
     files["json"] = str(out / "ablation.json")
     return AblationResult(spec, daily, weights, per_run, table, computed, reused, files, wall, answers,
                           store.damaged)
-
-
-def run_ablation_parallel(spec: SweepSpec, out: str | Path, executor: Executor | None = None, *,
-                          resume: bool = True, plot: bool = True, progress: Progress | None = None
-                          ) -> AblationResult:
-    """Deprecated (removed in 0.3): ``run_ablation(spec, out, executor=executor, ...)``."""
-    warnings.warn("run_ablation_parallel is deprecated and will be removed in 0.3; use "
-                  "experiments.sweep.run_ablation(spec, out, executor=executor)", DeprecationWarning, stacklevel=2)
-    return run_ablation(spec, out, executor=executor, resume=resume, plot=plot, progress=progress)

@@ -1,4 +1,4 @@
-"""Each fidelity knob switched alone (``experiments.fidelity``): its effect on the SSE50 ablation.
+"""Each fidelity knob switched alone (``experiments.paper.fidelity``): its effect on the SSE50 ablation.
 
 For every field of ``Fidelity`` this runs the clean sweep with that one field at its ``paper`` value
 (the two window dates together), plus the clean and the full paper preset, on the shared SSE50 data
@@ -6,7 +6,7 @@ with scripted followers, and prints a markdown table of the 10-day signal Rank I
 seeds) per config and the change against clean (mean of the per-seed differences). A knob that
 cannot change a config (``cmaes`` for SA, ``sa_alpha`` for all but C) is not rerun for it.
 
-    python benchmarks/knob_effects.py --data ../shared/data --seeds 3 --out /tmp/knob_runs > knob_effects.md
+    python -m experiments.studies.knob_effects --data sse50 --seeds 3 --out /tmp/knob_runs > knob_effects.md
 
 Runs are stored under ``--out`` per condition (resumable, like ``mass ablation``).
 """
@@ -23,10 +23,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.configs import CONFIGS
-from experiments.fidelity import PRESETS, WINDOW_FIELDS, Fidelity, apply, fidelity_from
-from experiments.spec import SweepSpec
-from experiments.sweep import run_ablation
+from experiments.paper.fidelity import PRESETS, WINDOW_FIELDS, Fidelity, fidelity_from
+from experiments.sweep.configs import CONFIGS
+from experiments.sweep.markets import DATA_HELP
+from experiments.sweep.run import run_ablation
+from experiments.sweep.spec import SweepSpec
 
 HEAD = "ric_signal_10d"
 #: configs a knob can change (None: all)
@@ -54,16 +55,16 @@ def per_seed(daily: pd.DataFrame) -> pd.DataFrame:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default="../shared/data")
-    ap.add_argument("--configs", default="A,C,D,E")
-    ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--out", default="/tmp/knob_runs")
-    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--data", default="sse50", help=DATA_HELP + " (default sse50)")
+    ap.add_argument("--configs", default="A,C,D,E", help="comma list of the paper's configs (default A,C,D,E)")
+    ap.add_argument("--seeds", type=int, default=3, help="number of seeds, 0..N-1 (default 3)")
+    ap.add_argument("--out", default="results/knob_effects", help="folder of the stored runs, per condition")
+    ap.add_argument("--workers", type=int, default=1, help="process-pool workers (default 1: serial)")
     args = ap.parse_args(argv)
     names = [c.strip() for c in args.configs.split(",")]
     executor = None
     if args.workers > 1:
-        from experiments.executors import make_executor
+        from experiments.parallel.executors import make_executor
 
         executor = make_executor("process", args.workers, None)
     results: dict[str, pd.DataFrame] = {}
@@ -73,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         cfgs = [n for n in names if knob is None or n in ONLY[knob]]
         if not cfgs:
             continue
-        spec = apply(SweepSpec.default(cfgs, baselines=() if knob else ("equal",), seeds=tuple(range(args.seeds)),
-                                       data=args.data, n_boot=0, reference=cfgs[0]), fid)
+        spec = SweepSpec.default(cfgs, baselines=() if knob else ("equal",), seeds=tuple(range(args.seeds)),
+                                 data=args.data, n_boot=0, reference=cfgs[0], fidelity=fid)
         t = time.perf_counter()
         res = run_ablation(spec, Path(args.out) / label.replace(" ", "_"), executor=executor, plot=False)
         results[label] = per_seed(res.daily)

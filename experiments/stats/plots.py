@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .report import HEADLINE, summarise_runs
+from experiments.stats.report import HEADLINE, summarise_runs
 
 
 def plot_ablation(daily: pd.DataFrame, weights: pd.DataFrame, table: pd.DataFrame, path: Path,

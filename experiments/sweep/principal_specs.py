@@ -1,6 +1,6 @@
 """Extra leaders for a sweep, from ``--principal`` arguments (``mass ablation --principal SPEC``).
 
-The paper's rows are fixed configs (``experiments.configs``); any other leader joins a sweep through
+The paper's rows are fixed configs (``experiments.sweep.configs``); any other leader joins a sweep through
 a short text spec, turned here into ``AblationConfig`` rows at each population the sweep uses:
 
 * ``NAME[:key=value,...]``: a registered leader (``principals.available()``, entry points included);
@@ -27,9 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import principals
+from experiments.sweep.configs import AblationConfig, population_suffix
 from mass_env.registry import is_reference
-
-from .configs import AblationConfig, population_suffix
 
 SPEC_FORMS = ("NAME[:key=value,...] (a registered leader)", "rl:PATH[,key=value,...] (a saved policy)",
               "module:Attr[:key=value,...] (your class or factory)")

@@ -4,9 +4,10 @@ The seed paper's numbers came from code (MASS and the follow-up's engine, ``shar
 whose conditions differ from this project's corrected design in ways that move the table. Each
 difference is one field of ``Fidelity``; ``clean`` (every field's first choice, the default) is this
 project's design and reproduces today's default results exactly, ``paper`` is the paper's code as it
-ran, confounds included. ``apply(spec, fidelity)`` makes a ``SweepSpec`` run under those conditions
-(``run_ablation(apply(spec, f), out)``); ``add_fidelity_args`` / ``fidelity_from_args`` give every
-field a command-line flag (``mass ablation --preset paper --signals continuous``).
+ran, confounds included. The conditions enter a sweep in one place, its spec's ``fidelity`` field
+(``SweepSpec(..., fidelity=f)`` or ``SweepSpec.build(..., fidelity=f)``): the spec derives its leaders'
+and followers' options from it (``under_fidelity``); ``add_fidelity_args`` / ``fidelity_from_args``
+give every field a command-line flag (``mass ablation --preset paper --signals continuous``).
 
 Each field acts in the layer that owns the idea: followers' signals in ``mass_env.scripted``, the
 aggregation rule in ``mass_env.game.aggregation``, type drawing and merging in
@@ -18,17 +19,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 import pandas as pd
 
+from experiments.sweep.configs import AblationConfig
 from mass_env.data.panel import MarketPanel
 from mass_env.game.investors import InvestorType, build_types, mass_types, with_macro
-
-from .configs import AblationConfig
 
 #: field -> its valid values; the first is the ``clean`` choice.
 CHOICES: Mapping[str, tuple[str, ...]] = MappingProxyType({
@@ -167,15 +167,6 @@ def fidelity_from(preset: str = "clean", **overrides: Any) -> Fidelity:
 
 
 # ---------------------------------------------------------------------------------------- sweeps
-class _HasFidelity(Protocol):
-    @property
-    def configs(self) -> tuple[AblationConfig, ...]: ...
-    @property
-    def fidelity(self) -> Fidelity: ...
-
-
-S = TypeVar("S", bound=_HasFidelity)
-
 #: CMA-ES options of the engine variant (``principals.cmaes.CMAES`` and the window options).
 ENGINE_CMAES_OPTIONS: Mapping[str, Any] = MappingProxyType({
     "encoding": "positive", "recommend": "best", "alpha_start": "reset", "turnover_weights": "raw"})
@@ -199,21 +190,20 @@ def config_under(cfg: AblationConfig, fidelity: Fidelity) -> AblationConfig:
 MASS_PICKS_OPTIONS: Mapping[str, Any] = MappingProxyType({"output": "select", "draw": "replacement"})
 
 
-def apply(spec: S, fidelity: Fidelity) -> S:
-    """``spec`` to run under ``fidelity``: its configs' leader options (``config_under``), its followers'
-    options (``signals``) and its ``fidelity`` field, which the sweep reads for the types
-    (``types_for``), the aggregation rule (``game_rule``), the market (``market_options``) and the
-    evaluation window (``episode_window``). ``run_ablation(apply(spec, f), out)``."""
-    configs = tuple(config_under(c, fidelity) for c in spec.configs)
-    followers = dict(getattr(spec, "follower_options", {}))
+def under_fidelity(configs: Sequence[AblationConfig], followers: str, follower_options: Mapping[str, Any],
+                   fidelity: Fidelity) -> tuple[tuple[AblationConfig, ...], dict[str, Any]]:
+    """The configs and follower options a sweep runs under ``fidelity``: its leaders' options
+    (``config_under``) and its followers' options (``signals``). ``SweepSpec`` calls this for its
+    ``fidelity`` field (idempotent); the sweep reads the field itself for the types (``types_for``),
+    the aggregation rule (``game_rule``), the market (``market_options``) and the evaluation window
+    (``episode_window``)."""
+    opts = dict(follower_options)
     if fidelity.signals == "mass_picks":
-        population = getattr(spec, "followers", "scripted")
-        if population not in ("scripted", "llm"):
+        if followers not in ("scripted", "llm"):
             raise ValueError(f"signals=mass_picks sets the follower options {dict(MASS_PICKS_OPTIONS)}, which "
-                             f"the scripted and llm populations take; {population!r} is neither")
-        followers.update(MASS_PICKS_OPTIONS)
-    return dataclasses.replace(spec, configs=configs, fidelity=fidelity,  # type: ignore[type-var]
-                               follower_options=followers)
+                             f"the scripted and llm populations take; {followers!r} is neither")
+        opts.update(MASS_PICKS_OPTIONS)
+    return tuple(config_under(c, fidelity) for c in configs), opts
 
 
 def types_for(cfg: AblationConfig, fidelity: Fidelity, seed: int) -> tuple[InvestorType, ...]:
@@ -290,7 +280,7 @@ def episode_window(panel: MarketPanel, fidelity: Fidelity, eval_skip: int) -> di
 def add_fidelity_args(parser: argparse.ArgumentParser, *, both: bool = False) -> None:
     """``--preset`` and one flag per ``Fidelity`` field (``--signals``, ..., ``--eval-start``). With
     ``both``, ``--preset`` also takes ``both`` (the default then): a command that runs the presets side by side."""
-    g = parser.add_argument_group("fidelity (the paper's conditions; see experiments/fidelity.py)")
+    g = parser.add_argument_group("the paper's conditions (experiments/paper/fidelity.py)")
     g.add_argument("--preset", choices=(*PRESETS, "both") if both else tuple(PRESETS), default="both" if both else None,
                    help=("paper, clean, or both side by side (default)" if both else
                          "clean (this project's design, default) or paper (the paper's code as it ran)")

@@ -7,10 +7,10 @@ import pandas as pd
 from user_plugins import leader as plugin  # noqa: F401  (registers "plugin-tilted" here)
 
 import principals
-from experiments.configs import AblationConfig, baseline_for
-from experiments.executors import ProcessExecutor
-from experiments.spec import SweepSpec
-from experiments.sweep import run_ablation
+from experiments.parallel.executors import ProcessExecutor
+from experiments.sweep.configs import AblationConfig, baseline_for
+from experiments.sweep.run import run_ablation
+from experiments.sweep.spec import SweepSpec
 
 
 def test_a_registered_plugin_leader_and_llm_followers_run_on_process_workers(tmp_path):

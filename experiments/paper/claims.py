@@ -22,11 +22,11 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from experiments.stats.statistics import FAILS, HOLDS, UNRESOLVED, DayBlockBootstrap, Interval, seed_day_matrix
 from mass_env.game.components import ric_column
 
-from .statistics import FAILS, HOLDS, UNRESOLVED, DayBlockBootstrap, Interval, seed_day_matrix
-
-PAPER = "shared/papers/mechanism-design-alpha-discovery.txt, Table 3.2 (10d Rank IC)"
+PAPER = ("\"Mechanism Design for Multi-Agent Alpha Discovery: Optimizing Agent Distribution in Heterogeneous "
+         "LLM Markets\", Table 3.2 (10d Rank IC)")
 
 
 @dataclass(frozen=True)
@@ -141,6 +141,9 @@ def _collapses(x: str) -> Callable[[Evidence], tuple[str, str]]:
 
 
 def _consensus_ratio(e: Evidence) -> tuple[str, str]:
+    den = e.level("A", ric_column("signal", e.horizon))
+    if not (den.lo > 0 or den.hi < 0):  # a denominator that may be 0: the ratio means nothing
+        return UNRESOLVED, f"A consensus / combined = n/a (combined = {_iv(den)} includes 0)"
     r = e.ratio("A", ric_column("consensus", e.horizon), ric_column("signal", e.horizon))
     return r.within(*RATIO_BAND), f"A consensus / combined = {_iv(r, '.2f')}"
 

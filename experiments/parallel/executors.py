@@ -19,9 +19,8 @@ the results **in input order**, whatever order they finish in::
   with one (``"auto"``, ``"ray://host:10001"``) it joins that cluster, whose nodes need this project
   installed.
 
-Executors know nothing about sweeps: ``experiments.sweep.run_ablation(spec, out, executor=...)``
-runs a sweep's (config, seed) episodes on one (``run_ablation_parallel`` and ``ablation_job``, which
-used to live here, moved there and are reached through this module with a DeprecationWarning).
+Executors know nothing about sweeps: ``experiments.sweep.run.run_ablation(spec, out, executor=...)``
+runs a sweep's (config, seed) episodes on one (``experiments.sweep.workers.ablation_job`` in each worker).
 """
 
 from __future__ import annotations
@@ -103,7 +102,7 @@ class ProcessExecutor:
 
     The pool lives for one ``map`` call. The function and its arguments are pickled; a worker's
     exception is re-raised here (the other calls are cancelled). Workers exit when this process dies,
-    even by SIGKILL (``experiments.lifeline``), instead of waiting on their queue forever. Workers get
+    even by SIGKILL (``experiments.parallel.lifeline``), instead of waiting on their queue forever. Workers get
     ``threads_per_worker`` BLAS/OpenMP threads (1 by default; ``None`` leaves the environment as it is).
     """
 
@@ -128,7 +127,9 @@ class ProcessExecutor:
             return []
         out: list[Any] = [None] * len(args)
         ctx = mp.get_context(self.start_method)
-        from .lifeline import die_with_parent  # workers exit when this process dies, even by SIGKILL
+        from experiments.parallel.lifeline import (
+            die_with_parent,  # workers exit when this process dies, even by SIGKILL
+        )
 
         with ProcessPoolExecutor(max_workers=min(self.workers, len(args)), mp_context=ctx,
                                  initializer=die_with_parent, initargs=(os.getpid(),)) as pool:

@@ -1,0 +1,1 @@
+"""Where independent runs execute: serial, a local process pool, or Ray (``executors``)."""
