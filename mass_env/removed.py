@@ -131,23 +131,18 @@ REMOVED: dict[str, str] = {
     # ---- experiments: the 0.2 forwarding modules and names
     "experiments.followers": _POP,
     "experiments.sweep.run_ablation_parallel": "experiments.sweep.run.run_ablation (pass executor=...)",
-    "experiments.executors.run_ablation_parallel": "experiments.sweep.run.run_ablation (pass executor=...)",
-    "experiments.executors.ablation_job": "experiments.sweep.workers.ablation_job",
-    "experiments.ablation.run_ablation": "experiments.sweep.run.run_ablation",
-    "experiments.ablation.run_one": "experiments.sweep.run.run_one",
-    "experiments.ablation.AblationResult": "experiments.sweep.run.AblationResult",
-    "experiments.ablation.Progress": "experiments.sweep.run.Progress",
-    "experiments.ablation.SweepSpec": "experiments.sweep.spec.SweepSpec",
-    "experiments.ablation.RunStore": "experiments.sweep.store.RunStore",
-    "experiments.ablation.RunResult": "experiments.sweep.store.RunResult",
-    "experiments.ablation.run_key": "experiments.sweep.store.run_key",
-    "experiments.ablation.FORMAT_VERSION": "experiments.sweep.store.FORMAT_VERSION",
+    # experiments.ablation is the `mass ablation` command now; what it forwarded in 0.2 lives here:
+    **{f"experiments.ablation.{n}": f"experiments.sweep.run.{n}" for n in ("run_ablation", "AblationResult")},
+    "experiments.ablation.run_one": "experiments.sweep.workers.run_one",
+    "experiments.ablation.Progress": "experiments.sweep.run.run_ablation takes progress= as a plain callable of "
+                                     "one message",
+    **{f"experiments.ablation.{n}": f"experiments.sweep.store.{n}" for n in ("RunStore", "RunResult", "run_key",
+                                                                           "FORMAT_VERSION")},
     "experiments.ablation._atomic": "experiments.sweep.store.atomic_write",
     "experiments.ablation._jsonable": "experiments.sweep.store.to_jsonable",
-    "experiments.store._atomic": "experiments.sweep.store.atomic_write",
-    "experiments.store._jsonable": "experiments.sweep.store.to_jsonable",
+    "experiments.ablation.metric": "mass_env.game.components.ric_column",
     **{f"experiments.ablation.{n}": f"experiments.stats.report.{n}"
-       for n in ("metric", "paired_bootstrap", "table_metrics", "summarise_runs", "ablation_table", "format_table",
+       for n in ("paired_bootstrap", "table_metrics", "summarise_runs", "ablation_table", "format_table",
                  "TABLE_COMPONENTS", "ORACLE_LABEL")},
     **{f"experiments.ablation.{n}": f"experiments.stats.oracle.{n}" for n in ("hindsight_oracle", "OracleFit",
                                                                             "COMPONENTS")},
@@ -158,11 +153,46 @@ REMOVED: dict[str, str] = {
     "experiments.ablation.FOLLOWERS": f"{_POP}.POPULATIONS",
     "experiments.ablation.FOLLOWER_SOURCES": f"{_POP}.population_sources",
     "experiments.ablation.register_followers": f"{_POP}.register_population",
+    # ---- experiments by concern (0.3): one module per `mass` command, the rest in sub-packages
+    **{f"experiments.{old}": f"experiments.{new}" for old, new in (
+        ("spec", "sweep.spec"), ("configs", "sweep.configs"), ("leaders", "sweep.principal_specs"),
+        ("markets", "sweep.markets"), ("checks", "sweep.checks"), ("store", "sweep.store"),
+        ("fingerprint", "sweep.fingerprint"), ("runner", "sweep.workers"), ("llm_prefetch", "sweep.prefetch"),
+        ("executors", "parallel.executors"), ("lifeline", "parallel.lifeline"), ("statistics", "stats.statistics"),
+        ("report", "stats.report"), ("oracle", "stats.oracle"), ("plots", "stats.plots"),
+        ("fidelity", "paper.fidelity"), ("claims", "paper.claims"), ("llm_designs", "studies.llm_designs"))},
+    **{f"experiments.reproduce.{n}": f"experiments.paper.reproduction.{n}"
+       for n in ("ReproduceResult", "check_inputs", "preset_rows", "markdown")},
+    "experiments.paper.fidelity.apply": "experiments.sweep.spec.SweepSpec takes the conditions as its field "
+                                        "fidelity= (or dataclasses.replace(spec, fidelity=f))",
     **{f"experiments.train_rl.{n}": f"experiments.sweep.principal_specs.{n}"
        for n in ("parse_principal", "policy_types", "principal_configs")},
     **{f"experiments.train_rl.{n}": f"experiments.rl_table.{n}"
-       for n in ("table_configs", "PanelSweep", "sweep_on_panel", "results_table", "table_main", "MARKETS")},
+       for n in ("table_configs", "PanelSweep", "sweep_on_panel", "results_table", "MARKETS")},
+    "experiments.train_rl.table_main": "experiments.rl_table.run",
+    "experiments.train_rl.main": "experiments.train_rl.run",
     "experiments.train_rl.sse50_pretraining_panel": "experiments.sweep.markets.sse50_pretraining_panel",
+    # ---- agents.llm by concern (0.3): backends/, cache/, prompts/; eleven public names
+    **{f"agents.llm.{old}": f"agents.llm.{new}" for old, new in (
+        ("backend", "backends.base"), ("registry", "backends.registry"), ("local", "backends.local"),
+        ("model_files", "backends.model_files"), ("openai_backend", "backends.openai"),
+        ("served_rating", "backends.served_rating"), ("llamacpp_server", "backends.llamacpp_server"),
+        ("aio", "backends.aio"), ("list_answers", "backends.list_answers"), ("branches", "cache.branches"),
+        ("tables", "cache.tables"), ("identity", "cache.identity"), ("prefetch", "cache.prefetch"),
+        ("designs", "prompts.designs"), ("investor", "type_policy"))},
+    **{f"agents.llm.{n}": f"agents.llm.backends.base.{n}"
+       for n in ("OK", "MALFORMED", "REFUSED", "TIMEOUT", "SERVER_ERROR", "CLIENT_ERROR", "ERROR", "STATUSES",
+                 "RATINGS", "Item", "BackendStats", "ScriptedBackend", "score_to_probs")},
+    "agents.llm.BACKENDS": "agents.llm.backends.registry.BACKENDS",
+    **{f"agents.llm.{n}": f"agents.llm.prompts.templates.{n}" for n in ("TEMPLATE_VERSION", "DayBrief", "BriefCache")},
+    "agents.llm.CacheFileError": "agents.llm.cache.store.CacheFileError",
+    "agents.llm.cache_key": "agents.llm.cache.store.cache_key",
+    "agents.llm.CacheMissError": "agents.llm.cache.branches.CacheMissError",
+    "agents.llm.answer_identity": "agents.llm.cache.identity.answer_identity",
+    "agents.llm.LLMFollowers": "agents.llm.follower.LLMFollowers",
+    "agents.llm.LLMInvestor": "agents.llm.type_policy.LLMFollower",
+    "agents.llm.TransformersBackend": "agents.llm.backends.local.TransformersBackend",
+    "agents.llm.OpenAIBackend": "agents.llm.backends.openai.OpenAIBackend",
 }
 
 
