@@ -1,4 +1,4 @@
-"""Offline model x prompt design, scored on SSE50 days outside the evaluation window (issue 14, item 4).
+"""Offline model x prompt design, scored on SSE50 days outside the evaluation window.
 
     nice -n 10 python benchmarks/bench_llm_designs.py --data ../shared/data --out runs/llm-designs
     python benchmarks/bench_llm_designs.py --out runs/llm-designs --table-only     # re-print the table

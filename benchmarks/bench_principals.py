@@ -23,7 +23,7 @@ import numpy as np
 import principals
 from experiments.sweep.workers import run_episode
 from mass_env import GameConfig, MassStackelbergEnv, SyntheticConfig, build_types, scripted_followers, synthetic_market
-from principals.base import EqualWeights
+from principals import EqualWeights
 from principals.blackbox import Objective
 
 

@@ -1,7 +1,7 @@
 """Which offline model and prompt design carry signal? Scored on days outside the evaluation window.
 
-Issue 14 asks for the model and prompt to be chosen by measurement, not on the days the paper's
-table is computed on. This module samples days of a panel (by default SSE50 2021-01..2022-11,
+The model and prompt are chosen by measurement, not on the days the paper's table is computed
+on. This module samples days of a panel (by default SSE50 2021-01..2022-11,
 point-in-time members: before the 2023 evaluation episode), asks each design of
 ``agents.llm.prompts.designs`` for a score of every stock of the day's universe for a few investor types, and
 reads the scores with the follower diagnostics' measures:

@@ -1,4 +1,4 @@
-"""Hostile market tables (issue 13, items 6-9): every fault is a clear error, a counted fix in the panel's
+"""Hostile market tables: every fault is a clear error, a counted fix in the panel's
 report, or a correct result; never silently wrong numbers."""
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def features(panel, day: int) -> np.ndarray:
     return compute_block(PointInTimeView(panel, day), Modality.OHLCV).values
 
 
-# ------------------------------------------------------------------------------------------ item 6
+# -------------------------------------------------------------------------------------- bad prices
 @pytest.mark.parametrize("bad", [-5.0, np.inf, -np.inf, 1e-300, "x1000"])
 def test_invalid_prices_are_masked_before_features_and_counted(bad):
     clean = table()
@@ -98,7 +98,7 @@ def test_negative_volume_masked_and_clean_table_reports_nothing():
     assert not p.tradable[10, p.symbols.index("600519")]
 
 
-# ------------------------------------------------------------------------------------------ item 7
+# ------------------------------------------------------------------------------------------- dates
 def test_day_first_dates_read_once_per_column():
     df = table(n_days=40)
     d = pd.to_datetime(df["date"])
@@ -115,7 +115,7 @@ def test_ambiguous_dates_are_an_error():
         parse_dates(["2023-01-02", "13/04/2023"])
 
 
-# ------------------------------------------------------------------------------------------ item 8
+# ---------------------------------------------------------------------------------------- calendar
 def test_calendar_hole_and_future_dates_are_errors():
     df = table(n_days=20)
     late = df.copy()
@@ -139,7 +139,7 @@ def test_symbols_with_trailing_spaces_are_stripped_and_counted():
         from_long_frame(pd.concat([dup, table().iloc[1:]]))
 
 
-# ------------------------------------------------------------------------------------------ item 9
+# ------------------------------------------------------------------------------ vendor conventions
 def tushare(with_pct: bool = True) -> pd.DataFrame:
     df = table(n_days=30, symbols=("600000",))
     close = df["close"].to_numpy().copy()

@@ -9,7 +9,7 @@ import pytest
 from agents.llm import Answer, BaseBackend, llm_followers
 from agents.llm.backends.base import OK, ScriptedBackend
 from agents.llm.diagnostics import cache_frame, diagnose, format_diagnostics
-from experiments.markets import load_market
+from experiments.sweep.markets import load_market
 from mass_env import GameConfig, MassStackelbergEnv, build_types
 from mass_env.testing import follower_signals
 

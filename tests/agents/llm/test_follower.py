@@ -10,7 +10,7 @@ import pytest
 
 from agents.llm import Answer, BaseBackend, llm_followers
 from agents.llm.backends.base import ERROR, MALFORMED, OK, TIMEOUT, ScriptedBackend
-from experiments.markets import load_market
+from experiments.sweep.markets import load_market
 from mass_env import GameConfig, MassStackelbergEnv, build_types
 from mass_env.testing import follower_signals
 

@@ -316,7 +316,7 @@ WRITER = textwrap.dedent("""
     from agents.llm.backends.base import ScriptedBackend
     from agents.llm.cache.branches import Branch, branch_key
     from agents.llm.cache.store import ResponseCache
-    from experiments.markets import load_market
+    from experiments.sweep.markets import load_market
     from mass_env import GameConfig, MassStackelbergEnv, build_types
     from mass_env.testing import follower_signals
     db, seed = sys.argv[1], int(sys.argv[2])

@@ -14,7 +14,7 @@ from repo_paths import REPO
 from agents.llm import BaseBackend, llm_followers
 from agents.llm.backends.base import ScriptedBackend
 from agents.llm.prompts.templates import LIST_SYSTEM, PER_STOCK_SYSTEM, DayBrief, list_user_message, release_day
-from experiments.markets import load_market
+from experiments.sweep.markets import load_market
 from mass_env import GameConfig, MassStackelbergEnv, build_types
 from mass_env.testing import follower_signals, perturb_after
 

@@ -11,7 +11,7 @@ from agents.llm import BaseBackend, llm_followers
 from agents.llm.backends.base import ScriptedBackend
 from agents.llm.prompts.templates import TEMPLATE_VERSION
 from agents.llm.type_policy import LLMFollower
-from experiments.markets import load_market
+from experiments.sweep.markets import load_market
 from mass_env import GameConfig, MassStackelbergEnv, build_types
 from mass_env.testing import follower_signals
 

@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 
 import principals
-from agents.scripted import scripted_followers
 from experiments.stats.oracle import hindsight_oracle
 from experiments.sweep.workers import run_episode
-from mass_env import GameConfig, MassStackelbergEnv, PrincipalAction, build_types
+from mass_env import GameConfig, MassStackelbergEnv, PrincipalAction, build_types, scripted_followers
 
 
 class _Fixed:
