@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n{len(res.computed)} run(s) computed{damaged}, {len(res.reused)} reused, {res.wall_s:.1f}s; files in "
           f"{args.out}: " + ", ".join(Path(p).name for p in res.files.values()))
     if args.followers == "llm":
-        from agents.llm.cli import answers_report
+        from agents.llm.accounting import answers_report
 
         lines, too_many = answers_report(res.answers, args.llm_max_failed)
         for line in lines:

@@ -14,7 +14,7 @@ drawn afresh each day, like MASS's candidate pools). Stocks an agent did not see
 says how candidates are drawn: ``"distinct"`` (``n_candidates`` different stocks) or
 ``"replacement"`` (MASS's selectors: ``random.choices``, ``n_candidates`` draws with replacement,
 so ~16.6 distinct stocks of 50 are seen). ``output="select", draw="replacement"`` is the paper's
-``signals="mass_picks"`` (``experiments.fidelity``).
+``signals="mass_picks"`` (``experiments.paper.fidelity``).
 
 Randomness comes only from ``numpy.random.default_rng([seed, type_id, day])``: the same seed gives
 the same signals whatever the order of calls, and no global RNG is touched.

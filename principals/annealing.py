@@ -19,7 +19,7 @@ coordinate: each iteration moves alpha instead of a pair of weights with probabi
 redrawn until it lies in [0, 1].
 
 The paper's engine had no learned alpha for SA (only its CMA-ES stored ``best_alpha``), so its config C
-ran as B; ``experiments.fidelity`` reproduces that with ``sa_alpha="engine"`` (C's ``learn_alpha`` off).
+ran as B; ``experiments.paper.fidelity`` reproduces that with ``sa_alpha="engine"`` (C's ``learn_alpha`` off).
 
 SA proposes one candidate at a time (population 1): a Metropolis chain cannot be batched.
 """

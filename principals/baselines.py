@@ -2,7 +2,7 @@
 
 The hindsight oracle (the best fixed ``(d, alpha)`` on the evaluation period) is deliberately *not*
 a principal: it needs returns that are not known when a point-in-time leader decides. It is an
-analysis function, ``experiments.oracle.hindsight_oracle``, and always labelled as an upper bound.
+analysis function, ``experiments.stats.oracle.hindsight_oracle``, and always labelled as an upper bound.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ code that writes the report:
 
 * ``rerun_reason(meta)``: may a stored run be reused, or did some agent-days get no answer (a server
   was down: the next run asks again)?
-* ``answers_summary(runs)``: the totals over all runs, for the screen and the study's JSON record.
+* ``answers_summary(runs)``: the totals over all runs, for the study's JSON record, and
+  ``answers_report(summary, max_failed)``: the lines for the screen and whether too many failed.
 
 Runs are read by duck typing (``.config``, ``.seed``, ``.meta``), so any runner's results work.
 """
@@ -61,3 +62,22 @@ def answers_summary(results: Iterable[StoredRun]) -> dict[str, Any] | None:
             "incomplete_runs": [[r.config, r.seed] for r, f in reports if rerun_reason(r.meta)]}
 
 
+def answers_report(answers: dict[str, Any] | None, max_failed: float) -> tuple[list[str], bool]:
+    """Lines for the screen about the followers' answers (``answers_summary``) and
+    whether too many failed (more than ``max_failed`` of them: the run's numbers mean little)."""
+    if not answers or not answers.get("agent_days"):
+        return [], False
+    failed, total = int(answers["failed"]), int(answers["agent_days"])
+    lines = [f"LLM answers: {total - failed} of {total} agent-days answered, {failed} failed"
+             + (" (" + ", ".join(f"{k} {n}" for k, n in sorted(answers["by_status"].items()) if k != "ok") + ")"
+                if failed else "")]
+    if answers.get("unanswered"):
+        lines.append(f"  {answers['unanswered']} got no answer (server down, timeouts, errors): not cached; "
+                     f"{len(answers.get('incomplete_runs', []))} run(s) are incomplete and a rerun asks again")
+    if answers.get("damaged_cache_rows"):
+        lines.append(f"  {answers['damaged_cache_rows']} damaged cache row(s) were ignored and asked again")
+    too_many = total > 0 and failed / total > max_failed
+    if too_many:
+        lines.append(f"error: {failed / total:.0%} of the answers failed (more than --llm-max-failed "
+                     f"{max_failed:g}): the table above is not a result")
+    return lines, too_many

@@ -128,27 +128,6 @@ def follower_options(args: argparse.Namespace) -> dict[str, Any]:
     return {"decode": args.llm_decode, "personas": args.llm_personas, "risk": args.llm_risk, "anonymize": anon}
 
 
-def answers_report(answers: dict[str, Any] | None, max_failed: float) -> tuple[list[str], bool]:
-    """Lines for the screen about the followers' answers (``experiments.sweep.answers_summary``) and
-    whether too many failed (more than ``max_failed`` of them: the run's numbers mean little)."""
-    if not answers or not answers.get("agent_days"):
-        return [], False
-    failed, total = int(answers["failed"]), int(answers["agent_days"])
-    lines = [f"LLM answers: {total - failed} of {total} agent-days answered, {failed} failed"
-             + (" (" + ", ".join(f"{k} {n}" for k, n in sorted(answers["by_status"].items()) if k != "ok") + ")"
-                if failed else "")]
-    if answers.get("unanswered"):
-        lines.append(f"  {answers['unanswered']} got no answer (server down, timeouts, errors): not cached; "
-                     f"{len(answers.get('incomplete_runs', []))} run(s) are incomplete and a rerun asks again")
-    if answers.get("damaged_cache_rows"):
-        lines.append(f"  {answers['damaged_cache_rows']} damaged cache row(s) were ignored and asked again")
-    too_many = total > 0 and failed / total > max_failed
-    if too_many:
-        lines.append(f"error: {failed / total:.0%} of the answers failed (more than --llm-max-failed "
-                     f"{max_failed:g}): the table above is not a result")
-    return lines, too_many
-
-
 def factory_from_args(args: argparse.Namespace, out_dir: str | Path) -> Callable[[Any, int], LLMFollowers]:
     """The sweep's ``factory(env, seed)`` for these arguments (cache in ``OUT/llm-cache.sqlite`` by default)."""
     cache = Path(args.llm_cache) if args.llm_cache else Path(out_dir) / "llm-cache.sqlite"

@@ -117,7 +117,7 @@ def rank_ic(signal: npt.ArrayLike, returns: npt.ArrayLike, *, min_stocks: int = 
 
 #: The daily cross-sectional metrics the game's history reports for every component and horizon,
 #: by column prefix (``ric_signal_10d``). A new reported metric is one entry here (and, to print it,
-#: one line in ``experiments.report``).
+#: one line in ``experiments.stats.report``).
 REPORTED_METRICS: dict[str, Callable[..., FloatArray]] = {"ric": rank_ic}
 
 

@@ -20,7 +20,7 @@ no free generation) and gives one score per (day, type, stock), comparable acros
   the mean log-probability of the list position it had (small models favour some numbers).
 
 Everything is rendered from ``DayBrief`` (``item_text``, ``type_text``), so the designs follow any
-change of the per-stock text. ``experiments.llm_designs`` scores them on days outside the
+change of the per-stock text. ``experiments.studies.llm_designs`` scores them on days outside the
 evaluation window.
 """
 

@@ -1,5 +1,5 @@
 """Prompt designs of the local backend (``agents.llm.prompts.designs``) and their evaluation
-(``experiments.llm_designs``): no look-ahead in the few-shot examples, the pairwise symmetry, the
+(``experiments.studies.llm_designs``): no look-ahead in the few-shot examples, the pairwise symmetry, the
 ranked lists' bookkeeping, and each design's scores with the real SmolLM2 (skipped without it)."""
 
 from __future__ import annotations

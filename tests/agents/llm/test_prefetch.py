@@ -105,7 +105,7 @@ def test_nothing_to_prefetch_in_replay(tmp_path):
 
 
 class InThisProcess:
-    """An executor (``experiments.executors.Executor``) with two workers that runs them here, in turn."""
+    """An executor (``experiments.parallel.executors.Executor``) with two workers that runs them here, in turn."""
 
     name, workers = "in-this-process", 2
 
