@@ -63,7 +63,7 @@ def _variant(args: argparse.Namespace) -> None:
 
     import mass_env.game.scoring
     from experiments.parallel.executors import make_executor
-    from experiments.sweep.run import run_ablation
+    from experiments.sweep.engine import run_ablation
     from experiments.sweep.spec import SweepSpec
     from mass_env.game.components import ric_column
 

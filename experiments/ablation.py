@@ -45,7 +45,7 @@ def add_arguments(abl: argparse.ArgumentParser) -> None:
     abl.add_argument("--list", action="store_true", help="list the configs and the leaders, and exit")
     options.add_quiet(abl)
     options.add_executor(abl)
-    from agents.llm.cli import add_arguments as add_llm_arguments
+    from agents.llm.options import add_arguments as add_llm_arguments
 
     add_llm_arguments(abl)
     add_fidelity_args(abl)
@@ -66,7 +66,7 @@ def list_choices() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from experiments.sweep.run import run_ablation
+    from experiments.sweep.engine import run_ablation
 
     if args.list:
         list_choices()
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     warn_ignored(args)
     follower_options = {}
     if args.followers == "llm":
-        from agents.llm.cli import population_options
+        from agents.llm.options import population_options
 
         follower_options = population_options(args, args.out)
     baselines = () if args.baselines.strip().lower() in ("", "none") else tuple(

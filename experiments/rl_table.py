@@ -4,7 +4,7 @@ Each leader is an ablation row (``experiments.sweep.configs.AblationConfig``) ru
 (8 x 8 agents) and 32 types (32 x 16), so the table has the ablation's format and statistics: SA
 with config A's settings, CMA-ES with config D's, the gradient principal (20- and 5-day windows),
 the RL policy and equal weights. Markets: the embedded synthetic market through
-``experiments.sweep.run.run_ablation`` (resumable), the value-only synthetic market, and, when the shared
+``experiments.sweep.engine.run_ablation`` (resumable), the value-only synthetic market, and, when the shared
 data folder exists, the SSE50 window. The RL policies are trained on *other* data, never the
 evaluation days: on the synthetic markets, another draw of the same generator (market seed 1, same
 ground truth); for SSE50, the point-in-time SSE50 members from 2021-01 to 2022-11, strictly before
@@ -30,8 +30,8 @@ from experiments.stats.report import HEADLINE, ablation_table, format_table
 from experiments.sweep import checks
 from experiments.sweep.checks import writable_dir
 from experiments.sweep.configs import CONFIGS, AblationConfig, baseline_for, population_suffix
+from experiments.sweep.engine import AblationResult, run_ablation
 from experiments.sweep.markets import VALUE_ONLY, sse50_pretraining_panel, sse50_root, synthetic_panel
-from experiments.sweep.run import AblationResult, run_ablation
 from experiments.sweep.spec import SweepSpec
 from experiments.sweep.workers import run_one
 from experiments.train_rl import Say, TrainSpec, train

@@ -130,11 +130,11 @@ REMOVED: dict[str, str] = {
     "agents.ALL_STYLES": "mass_env.game.investors.ALL_STYLES",
     # ---- experiments: the 0.2 forwarding modules and names
     "experiments.followers": _POP,
-    "experiments.sweep.run_ablation_parallel": "experiments.sweep.run.run_ablation (pass executor=...)",
+    "experiments.sweep.run_ablation_parallel": "experiments.sweep.engine.run_ablation (pass executor=...)",
     # experiments.ablation is the `mass ablation` command now; what it forwarded in 0.2 lives here:
-    **{f"experiments.ablation.{n}": f"experiments.sweep.run.{n}" for n in ("run_ablation", "AblationResult")},
+    **{f"experiments.ablation.{n}": f"experiments.sweep.engine.{n}" for n in ("run_ablation", "AblationResult")},
     "experiments.ablation.run_one": "experiments.sweep.workers.run_one",
-    "experiments.ablation.Progress": "experiments.sweep.run.run_ablation takes progress= as a plain callable of "
+    "experiments.ablation.Progress": "experiments.sweep.engine.run_ablation takes progress= as a plain callable of "
                                      "one message",
     **{f"experiments.ablation.{n}": f"experiments.sweep.store.{n}" for n in ("RunStore", "RunResult", "run_key",
                                                                            "FORMAT_VERSION")},
@@ -179,7 +179,7 @@ REMOVED: dict[str, str] = {
         ("served_rating", "backends.served_rating"), ("llamacpp_server", "backends.llamacpp_server"),
         ("aio", "backends.aio"), ("list_answers", "backends.list_answers"), ("branches", "cache.branches"),
         ("tables", "cache.tables"), ("identity", "cache.identity"), ("prefetch", "cache.prefetch"),
-        ("designs", "prompts.designs"), ("investor", "type_policy"))},
+        ("designs", "prompts.designs"), ("investor", "type_policy"), ("cli", "options"))},
     **{f"agents.llm.{n}": f"agents.llm.backends.base.{n}"
        for n in ("OK", "MALFORMED", "REFUSED", "TIMEOUT", "SERVER_ERROR", "CLIENT_ERROR", "ERROR", "STATUSES",
                  "RATINGS", "Item", "BackendStats", "ScriptedBackend", "score_to_probs")},

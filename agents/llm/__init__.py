@@ -22,7 +22,7 @@ The package by concern:
   (``identity``) and warming a study's cache by day over processes (``prefetch``);
 * ``agents.llm.prompts``: the versioned prompt texts (``templates``) and the prompt designs compared
   offline (``designs``);
-* ``agents.llm.cli``: the ``--llm-*`` options of ``mass``; ``agents.llm.diagnostics``: whether the
+* ``agents.llm.options``: the ``--llm-*`` options of ``mass``; ``agents.llm.diagnostics``: whether the
   followers of a cache carry signal (``mass llm-diagnostics``).
 
 Backends are made by name (``make_backend(name, **options)``): ``"local"`` (SmolLM2-135M from the

@@ -5,7 +5,7 @@ One call runs the paper's configs (A-F at 64 agents, E-512, A-512) plus baseline
 SSE50 data (``--data sse50``, read from ``$MASS_DATA_ROOT``) over several seeds, once per fidelity
 preset (``experiments.paper.fidelity``: ``paper`` = the paper's code as it ran, confounds included;
 ``clean`` = this project's design), each preset a resumable sweep in ``out/<preset>``
-(``experiments.sweep.run.run_ablation``). It then reports per preset:
+(``experiments.sweep.engine.run_ablation``). It then reports per preset:
 
 * the published number (``experiments.paper.claims.PUBLISHED``) next to ours (mean +- std over seeds);
 * the paired day-block bootstrap CI of each config's difference to A (``experiments.stats.report``);
@@ -36,8 +36,8 @@ import pandas as pd
 from experiments.paper.claims import PAPER, PAPER_CONFIGS, PAPER_GAP, PUBLISHED, Evidence, judge_claims
 from experiments.paper.fidelity import PRESETS, Fidelity, episode_window, fidelity_from
 from experiments.stats.statistics import leader_choices, resolution
+from experiments.sweep.engine import AblationResult, run_ablation
 from experiments.sweep.markets import market_for, parse_data
-from experiments.sweep.run import AblationResult, run_ablation
 from experiments.sweep.spec import SweepSpec
 from experiments.sweep.store import atomic_write, to_jsonable
 from mass_env.data.datasets import SSE50_WINDOW

@@ -19,7 +19,7 @@ the results **in input order**, whatever order they finish in::
   with one (``"auto"``, ``"ray://host:10001"``) it joins that cluster, whose nodes need this project
   installed.
 
-Executors know nothing about sweeps: ``experiments.sweep.run.run_ablation(spec, out, executor=...)``
+Executors know nothing about sweeps: ``experiments.sweep.engine.run_ablation(spec, out, executor=...)``
 runs a sweep's (config, seed) episodes on one (``experiments.sweep.workers.ablation_job`` in each worker).
 """
 

@@ -25,8 +25,8 @@ import pandas as pd
 
 from experiments.paper.fidelity import PRESETS, WINDOW_FIELDS, Fidelity, fidelity_from
 from experiments.sweep.configs import CONFIGS
+from experiments.sweep.engine import run_ablation
 from experiments.sweep.markets import DATA_HELP
-from experiments.sweep.run import run_ablation
 from experiments.sweep.spec import SweepSpec
 
 HEAD = "ric_signal_10d"

@@ -8,7 +8,7 @@ Two kinds of code are deliberately left out:
 * data loading (``data/frame.py``, ``vendors.py``, ``datasets.py``, ``macro.py``): the panel's content
   is hashed instead
   (``experiments.sweep.markets.market_fingerprint``);
-* the sweep's own modules (``experiments.sweep.run``, ``.store``, ``.spec``, ``.markets``,
+* the sweep's own modules (``experiments.sweep.engine``, ``.store``, ``.spec``, ``.markets``,
   ``experiments.stats.oracle``): bump ``experiments.sweep.store.FORMAT_VERSION`` when they change what a
   run produces (``experiments.sweep.workers``, which plays a run, is hashed).
 

@@ -6,9 +6,9 @@ One module per thing checked:
   decided at or before a day depends on data after it; ``check_no_lookahead`` runs the proof and checks
   the one-day-ahead rule (its docstring states it exactly); ``follower_signals``: followers' actions
   over a window.
-* ``principal``: ``check_principal(factory)``: a leader honours the ``Principal`` protocol (valid
+* ``principal_check``: ``check_principal(factory)``: a leader honours the ``Principal`` protocol (valid
   actions, determinism per seed, no state leaking across episodes, no look-ahead).
-* ``follower``: ``check_follower(factory)``: a follower population honours the ``Follower`` protocol
+* ``follower_check``: ``check_follower(factory)``: a follower population honours the ``Follower`` protocol
   (shapes, ranges, NaN only where an agent did not look, determinism per seed, no look-ahead).
 * ``planted``: ``planted_followers(env, informativeness)``: a known-answer market for leaders: type
   k's signal is ``rho_k`` x the rank of the *future* return plus noise, so the best weights are known
@@ -17,7 +17,7 @@ One module per thing checked:
 Every episode here is played by ``mass_env.rollout``, the same loop the experiments use.
 """
 
-from .follower import FollowerReport, check_follower
+from .follower_check import FollowerReport, check_follower
 from .lookahead import (
     check_no_lookahead,
     first_divergence,
@@ -27,7 +27,7 @@ from .lookahead import (
     record_trajectory,
 )
 from .planted import PlantedFollower, planted_followers
-from .principal import ConformanceReport, check_principal
+from .principal_check import ConformanceReport, check_principal
 
 __all__ = [
     # look-ahead proofs

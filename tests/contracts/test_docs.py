@@ -230,3 +230,12 @@ def test_every_page_is_in_the_nav():
     for page in DOCS.rglob("*.md"):
         assert str(page.relative_to(DOCS)) in nav, page
 
+
+
+def test_the_changelog_lists_every_removed_name():
+    """Every old path in ``mass_env/removed.py`` (what an old import's error names) is in the changelog."""
+    from mass_env.removed import REMOVED
+
+    changelog = (REPO / "docs" / "changelog.md").read_text()
+    missing = [old for old in REMOVED if f"`{old}`" not in changelog]
+    assert not missing, f"docs/changelog.md lacks {missing}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.sweep.run import run_ablation
+from experiments.sweep.engine import run_ablation
 from experiments.sweep.spec import SweepSpec
 
 NAN = float("nan")

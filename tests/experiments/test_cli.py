@@ -47,7 +47,7 @@ def test_mass_reports_bad_data_path(capsys):
 
 
 def test_a_market_without_evaluation_days_is_refused_before_computing(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("experiments.sweep.run._run_jobs", _no_computing)
+    monkeypatch.setattr("experiments.sweep.engine._run_jobs", _no_computing)
     assert cli.main(["ablation", "--days", "30", "--out", str(tmp_path / "o"), "--quiet"]) == 2
     assert "too few for any evaluation day: it needs at least 45" in capsys.readouterr().err
     assert min_days(10, 21) == 54 and min_days(1, 21) == 45
@@ -75,7 +75,7 @@ def _no_computing(*a, **k):
 
 @pytest.mark.parametrize("cmd", ["run", "ablation"])
 def test_out_on_a_file_or_an_unwritable_folder(cmd, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("experiments.sweep.run._run_jobs", _no_computing)
+    monkeypatch.setattr("experiments.sweep.engine._run_jobs", _no_computing)
     monkeypatch.setattr("experiments.run.run_episode", _no_computing)
     f = tmp_path / "file.txt"
     f.write_text("x")
@@ -143,7 +143,7 @@ def test_rl_table_seeds_mean_what_ablation_seeds_mean():
 
 
 def test_ignored_flags_are_named(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("experiments.sweep.run._run_jobs", _no_computing)
+    monkeypatch.setattr("experiments.sweep.engine._run_jobs", _no_computing)
     cli.main(["ablation", "--llm-model", "x", "--llm-candidates", "5", "--data", str(tmp_path / "none.csv"),
               "--days", "90", "--workers", "2", "--out", str(tmp_path / "o"), "--quiet"])
     err = capsys.readouterr().err

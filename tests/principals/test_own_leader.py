@@ -16,8 +16,8 @@ from repo_paths import REPO
 import principals
 from experiments.cli import main
 from experiments.sweep.configs import AblationConfig, baseline_for
+from experiments.sweep.engine import run_ablation
 from experiments.sweep.principal_specs import parse_principal, principal_configs
-from experiments.sweep.run import run_ablation
 from experiments.sweep.spec import SweepSpec
 from mass_env.errors import MassError
 from mass_env.testing import check_principal

@@ -17,8 +17,8 @@ import pytest
 from agents.llm import CachedBackend, llm_followers
 from agents.llm.backends.local import TransformersBackend
 from agents.llm.cache.prefetch import prefetch
+from experiments.sweep.engine import run_ablation
 from experiments.sweep.prefetch import prefetch_study
-from experiments.sweep.run import run_ablation
 from experiments.sweep.spec import SweepSpec
 from mass_env import GameConfig, MassStackelbergEnv, SyntheticConfig, build_types, synthetic_market
 from mass_env.testing import follower_signals

@@ -110,7 +110,7 @@ def test_lazy_reference_is_resolved_only_when_made():
 
 
 def test_cli_choices_and_help_come_from_the_registry(mine, small_market, tmp_path):
-    from agents.llm.cli import add_arguments, factory_from_args
+    from agents.llm.options import add_arguments, factory_from_args
 
     p = argparse.ArgumentParser()
     add_arguments(p)

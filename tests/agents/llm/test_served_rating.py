@@ -21,7 +21,7 @@ from agents.llm.backends.base import MALFORMED, OK, SERVER_ERROR, Item, Request 
 from agents.llm.backends.openai import OpenAIBackend  # noqa: E402
 from agents.llm.backends.served_rating import NO_LOGPROBS, rating_distribution, top_logprobs_of  # noqa: E402
 from agents.llm.cache.identity import answer_identity  # noqa: E402
-from agents.llm.cli import add_arguments, backend_options  # noqa: E402
+from agents.llm.options import add_arguments, backend_options  # noqa: E402
 from agents.llm.prompts.templates import PER_STOCK_PROBE, PER_STOCK_SYSTEM, PER_STOCK_TAIL  # noqa: E402
 
 #: log-probabilities of the next token: most on "4", some on "3", a non-digit, "5" missing from the top

@@ -17,7 +17,7 @@ from experiments.parallel.executors import (
     make_executor,
 )
 from experiments.sweep.configs import AblationConfig, baseline_for
-from experiments.sweep.run import run_ablation
+from experiments.sweep.engine import run_ablation
 from experiments.sweep.spec import SweepSpec
 
 

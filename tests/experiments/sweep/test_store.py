@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from experiments.sweep.configs import baseline_for
-from experiments.sweep.run import run_ablation
+from experiments.sweep.engine import run_ablation
 from experiments.sweep.spec import SweepSpec
 
 EQ = baseline_for("equal", (3, 2))

@@ -9,7 +9,7 @@ from user_plugins import leader as plugin  # noqa: F401  (registers "plugin-tilt
 import principals
 from experiments.parallel.executors import ProcessExecutor
 from experiments.sweep.configs import AblationConfig, baseline_for
-from experiments.sweep.run import run_ablation
+from experiments.sweep.engine import run_ablation
 from experiments.sweep.spec import SweepSpec
 
 

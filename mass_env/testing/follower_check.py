@@ -15,7 +15,7 @@ from ..errors import ActionError
 from ..game.investors import build_types
 from ..roles import Follower
 from .lookahead import first_divergence_signals, follower_signals, perturb_after
-from .principal import _small_market
+from .principal_check import _small_market
 
 __all__ = ["FollowerFactory", "FollowerReport", "check_follower"]
 

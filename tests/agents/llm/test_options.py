@@ -1,4 +1,4 @@
-"""The ``--llm-*`` options of ``mass`` (``agents.llm.cli``): they reach the followers, name the run by what
+"""The ``--llm-*`` options of ``mass`` (``agents.llm.options``): they reach the followers, name the run by what
 changes answers, and ``mass ablation`` against a failing OpenAI-compatible server (``llm_fault_server`` on
 127.0.0.1) counts the failures, exits non-zero and asks again after the server recovers."""
 
@@ -82,7 +82,7 @@ def play(env, followers, start=25, end=30, seed=0):
 def test_follower_factory_and_cli_options(small_market, tmp_path):
     import argparse
 
-    from agents.llm.cli import add_arguments, factory_from_args
+    from agents.llm.options import add_arguments, factory_from_args
 
     p = argparse.ArgumentParser()
     add_arguments(p)
@@ -101,7 +101,7 @@ def test_follower_factory_and_cli_options(small_market, tmp_path):
 
 
 def test_cli_flags_reach_the_followers(tmp_path):
-    from agents.llm.cli import population_options
+    from agents.llm.options import population_options
     from experiments.cli import build_parser
 
     args = build_parser().parse_args(["ablation", "--followers", "llm", "--llm-backend", "scripted",

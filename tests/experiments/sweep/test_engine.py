@@ -1,4 +1,4 @@
-"""Sweeps (``experiments.sweep.run``): tidy files, reproducible, resumable, plotted; specs travel to workers."""
+"""Sweeps (``experiments.sweep.engine``): tidy files, reproducible, resumable, plotted; specs travel to workers."""
 
 import json
 import pickle
@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.sweep import run as sweep_run
+from experiments.sweep import engine as sweep_engine
 from experiments.sweep.configs import AblationConfig, baseline_for
-from experiments.sweep.run import run_ablation
+from experiments.sweep.engine import run_ablation
 from experiments.sweep.spec import SweepSpec
 
 
@@ -64,7 +64,7 @@ def test_sweep_writes_tidy_files_is_reproducible_and_resumes(tmp_path, monkeypat
 
     # an interrupted sweep resumes without recomputing the finished runs
     calls = []
-    real = sweep_run.run_one
+    real = sweep_engine.run_one
 
     def flaky(cfg, seed, panel, spec):
         if len(calls) == 3:
@@ -72,10 +72,10 @@ def test_sweep_writes_tidy_files_is_reproducible_and_resumes(tmp_path, monkeypat
         calls.append((cfg.name, seed))
         return real(cfg, seed, panel, spec)
 
-    monkeypatch.setattr(sweep_run, "run_one", flaky)
+    monkeypatch.setattr(sweep_engine, "run_one", flaky)
     with pytest.raises(KeyboardInterrupt):
         run_ablation(spec, tmp_path / "c", plot=False)
-    monkeypatch.setattr(sweep_run, "run_one", real)
+    monkeypatch.setattr(sweep_engine, "run_one", real)
     resumed = run_ablation(spec, tmp_path / "c", plot=False)
     assert resumed.reused == calls and len(resumed.computed) == 5
     pd.testing.assert_frame_equal(resumed.daily, first.daily)
