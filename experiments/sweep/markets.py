@@ -117,7 +117,8 @@ def load_market(data: str | None, seed: int, n_days: int = 160, **options: Any) 
     choice = parse_data(data)
     if options:
         root = choice.root if choice.kind == "dataset" and choice.name == "sse50" else (
-            choice.root if choice.root and (Path(choice.root) / SSE50_WINDOW).exists() else None)
+            choice.root if choice.kind == "path" and choice.root and (Path(choice.root) / SSE50_WINDOW).exists()
+            else None)
         if root is None:
             raise ValueError(f"{', '.join(sorted(options))} (the paper's data conditions: valuations, labels, "
                              f"evaluation window) need the shared SSE50 data: --data sse50 or the shared-data "

@@ -10,7 +10,7 @@ import pytest
 from repo_paths import SHARED_DATA
 
 from experiments.paper.claims import CLAIMS, PAPER_CONFIGS, PUBLISHED
-from experiments.paper.reproduction import ReproduceSpec, run_reproduce
+from experiments.paper.reproduction import ReproduceSpec, check_inputs, run_reproduce
 from experiments.stats.statistics import FAILS, HOLDS, UNRESOLVED
 
 DATA = SHARED_DATA
@@ -81,6 +81,10 @@ def test_contradicting_option_unknown_dataset_and_preset_are_clear_errors(capsys
         ReproduceSpec(data="csi300:root=.")
     with pytest.raises(ValueError, match="unknown preset"):
         ReproduceSpec(presets=("faithful",))
+    # the paper preset's data conditions need the SSE50 data, also when the shared data folder is there
+    with pytest.raises(ValueError, match="need the shared SSE50 data: --data sse50 or the shared-data root, "
+                                         "not synthetic:n_days=120"):
+        check_inputs(ReproduceSpec(presets=("paper",), data="synthetic:n_days=120"))
 
 
 @needs_data
