@@ -14,61 +14,33 @@ import time
 
 import llm_fault_server as fs
 import pytest
+from llm_fault_client import FAULT_KEY
+from llm_fault_client import fault_backend as backend
+from llm_fault_client import fault_request as request
 from repo_paths import REPO
 
-from agents.llm import Request, ResponseCache, llm_followers
-from agents.llm.backends.base import OK, SERVER_ERROR, TIMEOUT, Item
-from agents.llm.backends.openai import OpenAIBackend
+from agents.llm import ResponseCache, llm_followers
+from agents.llm.backends.base import OK, SERVER_ERROR, TIMEOUT
 from mass_env import GameConfig, MassStackelbergEnv, build_types
 from mass_env.testing import follower_signals
 
 pytest.importorskip("openai")
 
 
-SECRET = "sk-fault-test-0123456789abcdef"
-
-
-REPO = REPO
-
-
-@pytest.fixture
-def server():
-    made: list[fs.FaultServer] = []
-
-    def make(behaviour=lambda body: fs.ok()) -> fs.FaultServer:
-        made.append(fs.FaultServer(behaviour))
-        return made[-1]
-
-    yield make
-    for s in made:
-        s.close()
-
-
-def backend(srv: fs.FaultServer, monkeypatch, **kw) -> OpenAIBackend:
-    monkeypatch.setenv("MASS_FAULT_KEY", SECRET)
-    opts = {"timeout": 1.0, "max_retries": 1, "backoff": 0.01, "backoff_max": 0.05, "concurrency": 4}
-    opts.update(kw)
-    return OpenAIBackend(fs.MODEL, srv.base_url, api_key_env="MASS_FAULT_KEY", **opts)
-
-
-def request(i: int = 0, symbols=("S0001", "S0002", "S0003")) -> Request:
-    items = tuple(Item(s, f"{s}: 5 days +1.0%") for s in symbols)
-    return Request(agent=f"investor_0/{i}", type_id=0, agent_index=i, day=30, date="2023-01-12", seed=0,
-                   segments=("Date 2023-01-12.\n", "You see prices.\n"), items=items, style="balanced",
-                   modalities=1, feature_names=(), template="test")
+SECRET = FAULT_KEY
 
 
 # ---------------------------------------------------------------------------------- deadlines
-def test_trickling_server_hits_the_total_deadline(server, monkeypatch):
-    srv = server(lambda body: fs.trickle(0.2))  # every read is quick, the whole answer takes ~80 s
+def test_trickling_server_hits_the_total_deadline(fault_server, monkeypatch):
+    srv = fault_server(lambda body: fs.trickle(0.2))  # every read is quick, the whole answer takes ~80 s
     be = backend(srv, monkeypatch, timeout=0.8, max_retries=0)
     t0 = time.monotonic()
     ans = be.ask(request())
     assert ans.status == TIMEOUT and time.monotonic() - t0 < 3.0  # not ~80 s
 
 
-def test_dead_server_opens_the_breaker_instead_of_waiting_every_deadline(server, monkeypatch):
-    srv = server(lambda body: fs.dead())
+def test_dead_server_opens_the_breaker_instead_of_waiting_every_deadline(fault_server, monkeypatch):
+    srv = fault_server(lambda body: fs.dead())
     be = backend(srv, monkeypatch, timeout=0.4, max_retries=1, concurrency=2, breaker_after=2, breaker_cooldown=60)
     t0 = time.monotonic()
     answers = be.answer([request(i) for i in range(20)])
@@ -79,14 +51,14 @@ def test_dead_server_opens_the_breaker_instead_of_waiting_every_deadline(server,
     assert len(srv.requests) <= 4
 
 
-def test_retry_after_is_honoured_with_jitter(server, monkeypatch):
+def test_retry_after_is_honoured_with_jitter(fault_server, monkeypatch):
     seen: dict[int, int] = {}
 
     def limited(body):
         seen[body["seed"]] = seen.get(body["seed"], 0) + 1
         return fs.status(429, retry_after=0.4) if seen[body["seed"]] == 1 else fs.ok()
 
-    srv = server(limited)
+    srv = fault_server(limited)
     be = backend(srv, monkeypatch, backoff=0.3, max_retries=2)
     answers = be.answer([request(i) for i in range(4)])
     assert [a.status for a in answers] == [OK] * 4 and all(a.attempts == 2 for a in answers)
@@ -104,8 +76,8 @@ def test_retry_after_is_honoured_with_jitter(server, monkeypatch):
     assert ans.status == SERVER_ERROR and "3600" in ans.detail and time.monotonic() - t0 < 3.0
 
 
-def test_concurrency_asked_for_is_in_flight(server, monkeypatch, small_market):
-    srv = server(lambda body: fs.gather(12, timeout=10.0))
+def test_concurrency_asked_for_is_in_flight(fault_server, monkeypatch, small_market):
+    srv = fault_server(lambda body: fs.gather(12, timeout=10.0))
     # a long deadline: on a loaded machine the 12 requests may take seconds to all arrive
     be = backend(srv, monkeypatch, concurrency=12, timeout=15.0)
     assert all(a.ok for a in be.answer([request(i) for i in range(24)]))
@@ -118,7 +90,7 @@ def test_concurrency_asked_for_is_in_flight(server, monkeypatch, small_market):
     assert srv.max_in_flight == 12
 
 
-def test_ctrl_c_stops_at_once_and_keeps_the_answers(server, tmp_path):
+def test_ctrl_c_stops_at_once_and_keeps_the_answers(fault_server, tmp_path):
     """SIGINT to ``mass ablation`` waiting on a dead server: it exits within seconds, without a
     traceback, and the cache holds every answer received before."""
     count = {"n": 0}
@@ -127,7 +99,7 @@ def test_ctrl_c_stops_at_once_and_keeps_the_answers(server, tmp_path):
         count["n"] += 1
         return fs.ok() if count["n"] <= 6 else fs.dead()
 
-    srv = server(first_six)
+    srv = fault_server(first_six)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "experiments.cli", "ablation", "--followers", "llm", "--llm-backend", "openai",
            "--llm-model", fs.MODEL, "--llm-base-url", srv.base_url, "--llm-timeout", "60", "--llm-concurrency", "4",

@@ -19,6 +19,7 @@ from typing import Any
 import llm_fault_server as fs
 import numpy as np
 import pytest
+from llm_fault_client import FAULT_KEY, fault_backend, fault_request
 
 from agents.llm import CachedBackend, Request, llm_followers
 from agents.llm.backends.base import CLIENT_ERROR, ERROR, MALFORMED, OK, REFUSED, SERVER_ERROR, TIMEOUT, Item
@@ -262,34 +263,7 @@ def test_episode_through_http_counts_failures_and_replays_from_cache(server_fact
 
 
 # ------------------------------------------------------------------ faults of a misbehaving server
-FAULT_SECRET = "sk-fault-test-0123456789abcdef"
-
-
-@pytest.fixture
-def fault_server():
-    made: list[fs.FaultServer] = []
-
-    def make(behaviour=lambda body: fs.ok()) -> fs.FaultServer:
-        made.append(fs.FaultServer(behaviour))
-        return made[-1]
-
-    yield make
-    for s in made:
-        s.close()
-
-
-def fault_backend(srv: fs.FaultServer, monkeypatch, **kw) -> OpenAIBackend:
-    monkeypatch.setenv("MASS_FAULT_KEY", FAULT_SECRET)
-    opts = {"timeout": 1.0, "max_retries": 1, "backoff": 0.01, "backoff_max": 0.05, "concurrency": 4}
-    opts.update(kw)
-    return OpenAIBackend(fs.MODEL, srv.base_url, api_key_env="MASS_FAULT_KEY", **opts)
-
-
-def fault_request(i: int = 0, symbols=("S0001", "S0002", "S0003")) -> Request:
-    items = tuple(Item(s, f"{s}: 5 days +1.0%") for s in symbols)
-    return Request(agent=f"investor_0/{i}", type_id=0, agent_index=i, day=30, date="2023-01-12", seed=0,
-                   segments=("Date 2023-01-12.\n", "You see prices.\n"), items=items, style="balanced",
-                   modalities=1, feature_names=(), template="test")
+FAULT_SECRET = FAULT_KEY
 
 
 def test_one_bad_answer_fails_only_itself(fault_server, monkeypatch):

@@ -8,25 +8,13 @@ import json
 
 import llm_fault_server as fs
 import pytest
+from llm_fault_client import FAULT_KEY
 
 from agents.llm import ResponseCache
 from mass_env import GameConfig, MassStackelbergEnv, build_types
 from mass_env.testing import follower_signals
 
-SECRET = "sk-fault-test-0123456789abcdef"
-
-
-@pytest.fixture
-def server():
-    made: list[fs.FaultServer] = []
-
-    def make(behaviour=lambda body: fs.ok()) -> fs.FaultServer:
-        made.append(fs.FaultServer(behaviour))
-        return made[-1]
-
-    yield make
-    for s in made:
-        s.close()
+SECRET = FAULT_KEY
 
 
 # ------------------------------------------------------------------ the CLI end to end
@@ -38,10 +26,10 @@ def mass(argv: list[str], capsys) -> tuple[int, str, str]:
     return rc, out.out, out.err
 
 
-def test_failed_answers_are_counted_exit_non_zero_and_asked_again_after_recovery(server, monkeypatch, capsys,
+def test_failed_answers_are_counted_exit_non_zero_and_asked_again_after_recovery(fault_server, monkeypatch, capsys,
                                                                                 tmp_path):
     pytest.importorskip("openai")
-    srv = server(lambda body: fs.echo_key())
+    srv = fault_server(lambda body: fs.echo_key())
     monkeypatch.setenv("MASS_FAULT_KEY", SECRET)
     out = tmp_path / "out"
     argv = ["ablation", "--followers", "llm", "--llm-backend", "openai", "--llm-model", fs.MODEL,
