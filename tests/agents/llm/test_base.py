@@ -4,14 +4,10 @@ opinion, and a score becomes a rating distribution."""
 from __future__ import annotations
 
 import numpy as np
+from llm_play import make_env
 
 from agents.llm import llm_followers
 from agents.llm.backends.base import ScriptedBackend, score_to_probs
-from mass_env import GameConfig, MassStackelbergEnv, build_types
-
-
-def make_env(panel, n_types=8, agents=2):
-    return MassStackelbergEnv(panel, build_types(n_types, agents), GameConfig(horizon=5))
 
 
 def test_scripted_backend_follows_the_scripted_view(small_market):

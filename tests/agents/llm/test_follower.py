@@ -7,20 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from llm_play import make_env, play
 
 from agents.llm import Answer, BaseBackend, llm_followers
 from agents.llm.backends.base import ERROR, MALFORMED, OK, TIMEOUT, ScriptedBackend
 from experiments.sweep.markets import load_market
 from mass_env import GameConfig, MassStackelbergEnv, build_types
-from mass_env.testing import follower_signals
-
-
-def make_env(panel, n_types=8, agents=2):
-    return MassStackelbergEnv(panel, build_types(n_types, agents), GameConfig(horizon=5))
-
-
-def play(env, followers, start=25, end=30, seed=0):
-    return follower_signals(env, followers, start=start, end=end, seed=seed)
 
 
 def test_types_never_merge_even_with_identical_information(small_market):

@@ -9,10 +9,9 @@ import json
 import llm_fault_server as fs
 import pytest
 from llm_fault_client import FAULT_KEY
+from llm_play import make_env, play
 
 from agents.llm import ResponseCache
-from mass_env import GameConfig, MassStackelbergEnv, build_types
-from mass_env.testing import follower_signals
 
 SECRET = FAULT_KEY
 
@@ -57,14 +56,6 @@ def test_failed_answers_are_counted_exit_non_zero_and_asked_again_after_recovery
     n = len(srv.requests)
     rc, so, se = mass(argv, capsys)  # complete now: reused, no calls
     assert rc == 0 and len(srv.requests) == n and "1 reused" in so
-
-
-def make_env(panel, n_types=8, agents=2):
-    return MassStackelbergEnv(panel, build_types(n_types, agents), GameConfig(horizon=5))
-
-
-def play(env, followers, start=25, end=30, seed=0):
-    return follower_signals(env, followers, start=start, end=end, seed=seed)
 
 
 def test_follower_factory_and_cli_options(small_market, tmp_path):

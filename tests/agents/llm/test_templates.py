@@ -9,40 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from llm_play import Recording, make_env, play
 from repo_paths import REPO
 
-from agents.llm import BaseBackend, llm_followers
+from agents.llm import llm_followers
 from agents.llm.backends.base import ScriptedBackend
 from agents.llm.prompts.templates import LIST_SYSTEM, PER_STOCK_SYSTEM, DayBrief, list_user_message, release_day
 from experiments.sweep.markets import load_market
 from mass_env import GameConfig, MassStackelbergEnv, build_types
-from mass_env.testing import follower_signals, perturb_after
-
-
-def make_env(panel, n_types=8, agents=2):
-    return MassStackelbergEnv(panel, build_types(n_types, agents), GameConfig(horizon=5))
-
-
-def play(env, followers, start=25, end=30, seed=0):
-    return follower_signals(env, followers, start=start, end=end, seed=seed)
-
-
-class Recording(BaseBackend):
-    """Wraps a backend and records every request it is asked."""
-
-    def __init__(self, inner=None):
-        super().__init__()
-        self.inner = inner or ScriptedBackend()
-        self.seen = []
-
-    @property
-    def fingerprint(self):
-        return self.inner.fingerprint
-
-    def _answer(self, requests, emit):
-        self.seen.extend(requests)
-        for i, a in enumerate(self.inner.answer(requests)):
-            emit(i, a)
+from mass_env.testing import perturb_after
 
 
 def test_prompts_are_point_in_time(small_market):
