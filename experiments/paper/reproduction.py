@@ -250,8 +250,9 @@ def summary(rows: pd.DataFrame, claims: pd.DataFrame, gaps: Mapping[str, Mapping
     presets = list(spec.presets)
     lines = [f"Paper: {PAPER}.", f"Ours: {spec.data}, {len(spec.seeds)} seed(s) {list(spec.seeds)}; 10-day Rank "
              f"IC of the combined signal; Δ vs A with its {int(spec.ci * 100)}% paired bootstrap CI.", LEGEND, ""]
-    cols = [("config", max(8, *(len(str(c)) for c in rows["config"]))), ("paper", 21)] + [(f"{p}: {w}", n) for p in presets
-                                             for w, n in (("ours", 16), ("Δ vs A", 26))]
+    width = max(8, *(len(str(c)) for c in rows["config"]))
+    cols = [("config", width), ("paper", 21)] + [(f"{p}: {w}", n) for p in presets
+                                                 for w, n in (("ours", 16), ("Δ vs A", 26))]
     lines.append("  ".join(f"{c:<{n}}" for c, n in cols).rstrip())
     for name in dict.fromkeys(rows["config"]):
         pub = PUBLISHED.get(name)
