@@ -1,31 +1,18 @@
 import gymnasium
 import numpy as np
 import pytest
+from env_play import adaptive_leader, make_env
 from gymnasium.utils.env_checker import check_env
 from pettingzoo.test import api_test, parallel_api_test
 
 import mass_env
 from mass_env import PRINCIPAL, ActionError, GameConfig, MassStackelbergEnv, build_types, scripted_followers
 from mass_env.data.returns import ReturnSpec, forward_returns
-from mass_env.game.mechanism import LOGIT_SCALE
 from mass_env.game.metrics import rank_ic
 from mass_env.observation import PrincipalObsLayout
 from mass_env.rollout import follower_actions, paid_of
 from mass_env.testing import first_divergence, record_trajectory
 from mass_env.testing.lookahead import _equal
-
-
-def make_env(panel, **kw):
-    cfg = GameConfig(warmup_days=kw.pop("warmup_days", 20), obs_window=kw.pop("obs_window", 8), **kw)
-    return MassStackelbergEnv(panel, build_types(8, 4), cfg)
-
-
-def adaptive_leader(layout):
-    """A leader that really uses its observation: weights tilt toward types with good paid ICs."""
-    def act(obs, info):
-        ric = layout.unpack(obs)["type_ic"].mean(0)  # weights softmax(5 x ric), alpha 0.6, inertia 0.1
-        return np.concatenate([np.clip(5 * ric / LOGIT_SCALE, -1, 1), [0.2, 0.1]]).astype(np.float32)
-    return act
 
 
 def test_pettingzoo_parallel_and_aec_api(small_market):
