@@ -9,6 +9,7 @@ import sys
 import time
 from typing import Any
 
+from agents.llm.backends.base import scrub_tree
 from experiments import options
 from experiments.sweep import checks
 from experiments.sweep.checks import check_fits, writable_dir
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     if out is not None:
         res.history.to_csv(out / "history.csv", index=False)
         saved = {k: v for k, v in vars(args).items() if k not in ("run", "parser")}
-        (out / "summary.json").write_text(json.dumps({"summary": s, "args": saved}, indent=2, default=str))
+        (out / "summary.json").write_text(json.dumps(scrub_tree({"summary": s, "args": saved}), indent=2, default=str))
         print(f"wrote {out}/history.csv and summary.json")
     values = [s[ric_column(c, h)] for c in COMPONENTS for h in horizons]
     return options.no_values_exit(any(v == v for v in values), panel)  # v == v: not NaN

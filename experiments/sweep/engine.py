@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from agents.llm.accounting import answers_summary, rerun_reason
+from agents.llm.backends.base import scrub_tree
 from experiments.stats.plots import plot_ablation
 from experiments.stats.report import ablation_table, format_table, summarise_runs
 from experiments.sweep.checks import check_fits, writable_dir
@@ -253,6 +254,7 @@ def run_ablation(spec: SweepSpec, out: str | Path, *, executor: Executor | None 
         "executor": ({"name": "serial", "workers": 1} if executor is None
                      else {"name": executor.name, "workers": getattr(executor, "workers", None)}),
     }
+    summary = scrub_tree(summary)  # URLs and flags can carry credentials: never into a file people share
     atomic_write(out / "ablation.json", lambda p: p.write_text(json.dumps(summary, indent=2, default=to_jsonable)))
     files["json"] = str(out / "ablation.json")
     return AblationResult(spec, daily, weights, per_run, table, computed, reused, files, wall, answers,

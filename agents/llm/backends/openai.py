@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from ..cache.branches import BranchScores
-from ..cache.identity import resolve_base_url
+from ..cache.identity import normalise_base_url, resolve_base_url
 from ..prompts.templates import LIST_SYSTEM, TEMPLATE_VERSION, list_json_schema, list_user_message
 from .aio import CircuitBreaker, EventLoopThread, backoff_delay, retry_after_seconds
 from .base import (
@@ -66,9 +66,9 @@ from .base import (
     Request,
     one_hot,
     scrub,
+    url_secrets,
 )
 from .list_answers import LIST_FORMAT_VERSION, parse_ratings
-from .transport import MAX_RESPONSE_BYTES, ResponseTooLarge, bounded_http_client, not_a_completion
 from .served_rating import (
     LOGPROB_FORMAT_VERSION,
     RATING_MODES,
@@ -80,6 +80,7 @@ from .served_rating import (
     read_logprobs,
     template_identity,
 )
+from .transport import MAX_RESPONSE_BYTES, ResponseTooLarge, bounded_http_client, not_a_completion
 
 RESPONSE_FORMATS = ("json_schema", "json_object", "none")
 #: Longest total deadline of one attempt, in seconds (``timeout``; an unbounded one lets a silent server
@@ -166,14 +167,14 @@ class OpenAIBackend(BaseBackend):
         self.http_calls = 0
         self.breaker = CircuitBreaker(breaker_after, breaker_cooldown)
         key = os.environ.get(api_key_env) or "EMPTY"
-        self.secrets = (key,) if key != "EMPTY" else ()
+        self.secrets = ((key,) if key != "EMPTY" else ()) + url_secrets(self.base_url)
         self._key = key
         self._jitter = random.Random()  # retry timing only; never touches results
         self._loop = EventLoopThread("mass-llm-http")
         self._clients: dict[int, Any] = {}  # one async client per event loop
 
     def __repr__(self) -> str:  # never shows the key
-        return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r})"
+        return f"OpenAIBackend(model={self.model!r}, base_url={normalise_base_url(self.base_url)!r})"
 
     @staticmethod
     def identity(model: str | None = None, base_url: str | None = None, *, model_revision: str | None = None,
