@@ -50,6 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError, ImportError) as exc:
         print(f"mass {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print(f"mass {args.command}: error: out of memory; runs that finished are kept in their output folder "
+              "(a rerun reuses them): use smaller sizes (--agents, --types, --days, --boot)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("mass: interrupted; finished runs and every LLM answer received are kept: rerun to resume",
               file=sys.stderr)

@@ -26,7 +26,7 @@ HELP = "play one episode with scripted followers and equal weights; print its Ra
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     options.add_data(p, absent="the embedded synthetic market")
-    p.add_argument("--types", type=checks.positive_int, default=8,
+    p.add_argument("--types", type=checks.bounded_int(1, checks.MAX_TYPES), default=8,
                    help="number of investor types (8: the paper's 64-agent setting with --agents 8)")
     p.add_argument("--agents", type=checks.positive_int, default=8, help="agents per type (default 8)")
     p.add_argument("--horizon", type=checks.positive_int, default=10,
@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     horizons = tuple(sorted({*REPORT_HORIZONS, args.horizon}))
     game = GameConfig(horizon=args.horizon, report_horizons=horizons)
     check_fits(panel.n_days, args.horizon, 21, warmup=game.warmup_days, what=f"market {panel.name!r}")
+    checks.check_population(args.types, args.agents, panel.n_symbols, "mass run")
     print(f"market: {panel.summary()}\n  source: {source}")
     env = MassStackelbergEnv(panel, build_types(args.types, args.agents), game)
     followers = scripted_followers(env, seed=args.seed)

@@ -182,7 +182,8 @@ class FaultServer:
 
     def _plan(self, h: BaseHTTPRequestHandler, body: dict) -> tuple[bytes, float]:
         """The raw reply to send (empty: none) and the seconds between its bytes (0: all at once)."""
-        r = self.behaviour(body) if h.path.split("?")[0].rstrip("/") in ("/v1/chat/completions", "/v1/completions") else status(404)
+        path = h.path.split("?")[0].rstrip("/")
+        r = self.behaviour(body) if path in ("/v1/chat/completions", "/v1/completions") else status(404)
         if r.gather:
             end = time.monotonic() + r.delay
             while self.in_flight < r.gather and time.monotonic() < end and not self.closed.wait(0.01):
