@@ -19,10 +19,10 @@ from .data.panel import MarketPanel
 from .data.synthetic import SyntheticConfig, synthetic_market
 from .errors import ActionError, MassError
 from .game import GameConfig, Payoff, StackelbergGame
-from .game.stackelberg import whole_days
 from .game.infos import paid_info
-from .game.mechanism import numeric_array
 from .game.investors import InvestorType, build_types
+from .game.mechanism import numeric_array
+from .game.stackelberg import whole_days
 from .observation import FollowerObsLayout, PrincipalObsLayout, SignalBox
 from .render import episode_rgb, episode_text
 from .roles import PRINCIPAL, follower_agent

@@ -16,7 +16,6 @@ Timing, one step per trading day t (information is "as of the close of t"):
 from __future__ import annotations
 
 import numbers
-
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
