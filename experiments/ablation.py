@@ -21,7 +21,7 @@ def add_arguments(abl: argparse.ArgumentParser) -> None:
     abl.add_argument("--baselines", default="equal,oracle",
                      help="comma list of equal, random, oracle (hindsight upper bound), or none")
     options.add_data(abl, absent="the embedded synthetic market")
-    abl.add_argument("--days", type=checks.positive_int, default=160,
+    abl.add_argument("--days", type=checks.bounded_int(1, checks.MAX_DAYS, " (a synthetic market's days)"), default=160,
                      help="days of the embedded synthetic market (default 160)")
     abl.add_argument("--market-seed", type=checks.nonnegative_int, default=0,
                      help="seed of the synthetic market (held fixed across seeds; default 0)")
@@ -37,7 +37,7 @@ def add_arguments(abl: argparse.ArgumentParser) -> None:
     abl.add_argument("--horizon", type=checks.positive_int, default=10,
                      help="payoff horizon of the game in trading days (default 10)")
     abl.add_argument("--reference", default="A", help="config the bootstrap CIs compare against (default A)")
-    abl.add_argument("--boot", type=checks.nonnegative_int, default=2000,
+    abl.add_argument("--boot", type=checks.bounded_int(0, checks.MAX_BOOT), default=2000,
                      help="bootstrap resamples (0: no CI; default 2000)")
     options.add_out(abl, "results/ablation", "output folder, also the resume cache")
     abl.add_argument("--no-resume", action="store_true", help="recompute every run even if its files exist")

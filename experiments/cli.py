@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from types import ModuleType
 
@@ -50,7 +52,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError, ImportError) as exc:
         print(f"mass {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print(f"mass {args.command}: error: out of memory; runs that finished are kept in their output folder "
+              "(a rerun reuses them): use smaller sizes (--agents, --types, --days, --boot)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
+        if argv is None and threading.current_thread() is threading.main_thread():  # the `mass` process itself:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # exiting already, a second Ctrl-C must not cut that short
         print("mass: interrupted; finished runs and every LLM answer received are kept: rerun to resume",
               file=sys.stderr)
         return 130

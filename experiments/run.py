@@ -9,6 +9,7 @@ import sys
 import time
 from typing import Any
 
+from agents.llm.backends.base import scrub_tree
 from experiments import options
 from experiments.sweep import checks
 from experiments.sweep.checks import check_fits, writable_dir
@@ -25,7 +26,7 @@ HELP = "play one episode with scripted followers and equal weights; print its Ra
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     options.add_data(p, absent="the embedded synthetic market")
-    p.add_argument("--types", type=checks.positive_int, default=8,
+    p.add_argument("--types", type=checks.bounded_int(1, checks.MAX_TYPES), default=8,
                    help="number of investor types (8: the paper's 64-agent setting with --agents 8)")
     p.add_argument("--agents", type=checks.positive_int, default=8, help="agents per type (default 8)")
     p.add_argument("--horizon", type=checks.positive_int, default=10,
@@ -59,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     horizons = tuple(sorted({*REPORT_HORIZONS, args.horizon}))
     game = GameConfig(horizon=args.horizon, report_horizons=horizons)
     check_fits(panel.n_days, args.horizon, 21, warmup=game.warmup_days, what=f"market {panel.name!r}")
+    checks.check_population(args.types, args.agents, panel.n_symbols, "mass run")
     print(f"market: {panel.summary()}\n  source: {source}")
     env = MassStackelbergEnv(panel, build_types(args.types, args.agents), game)
     followers = scripted_followers(env, seed=args.seed)
@@ -73,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     if out is not None:
         res.history.to_csv(out / "history.csv", index=False)
         saved = {k: v for k, v in vars(args).items() if k not in ("run", "parser")}
-        (out / "summary.json").write_text(json.dumps({"summary": s, "args": saved}, indent=2, default=str))
+        (out / "summary.json").write_text(json.dumps(scrub_tree({"summary": s, "args": saved}), indent=2, default=str))
         print(f"wrote {out}/history.csv and summary.json")
     values = [s[ric_column(c, h)] for c in COMPONENTS for h in horizons]
     return options.no_values_exit(any(v == v for v in values), panel)  # v == v: not NaN

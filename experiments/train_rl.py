@@ -323,7 +323,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-envs", type=_POS, default=4, help="parallel environments (different follower seeds; default 4)")
     p.add_argument("--seed", type=_NONNEG, default=0,
                    help="training seed (policy init, env seeds seed..seed+n-1; default 0)")
-    p.add_argument("--types", type=_POS, default=8,
+    p.add_argument("--types", type=checks.bounded_int(1, checks.MAX_TYPES), default=8,
                    help="investor types (the policy is tied to this number; default 8)")
     p.add_argument("--agents", type=_POS, default=8, help="agents per type (default 8)")
     p.add_argument("--horizon", type=_POS, default=10, help="payoff horizon in trading days (default 10)")
@@ -331,7 +331,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the game's stability penalty mu (default 0)")
     p.add_argument("--obs-window", type=_POS, default=20, help="paid days in the leader's observation, W (default 20)")
     options.add_data(p, absent="the value-only synthetic market, see --strength")
-    p.add_argument("--days", type=_POS, default=260, help="days of the synthetic market (default 260)")
+    p.add_argument("--days", type=checks.bounded_int(1, checks.MAX_DAYS), default=260,
+                   help="days of the synthetic market (default 260)")
     p.add_argument("--market-seed", type=_NONNEG, default=0, help="seed of the synthetic market (default 0)")
     p.add_argument("--strength", type=_strength, default=dict(VALUE_ONLY),
                    help="synthetic signal strengths: value-only (default), default, or e.g. value=1.2,ohlcv=0.5")

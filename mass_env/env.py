@@ -21,6 +21,8 @@ from .errors import ActionError, MassError
 from .game import GameConfig, Payoff, StackelbergGame
 from .game.infos import paid_info
 from .game.investors import InvestorType, build_types
+from .game.mechanism import numeric_array
+from .game.stackelberg import whole_days
 from .observation import FollowerObsLayout, PrincipalObsLayout, SignalBox
 from .render import episode_rgb, episode_text
 from .roles import PRINCIPAL, follower_agent
@@ -138,6 +140,8 @@ class MassStackelbergEnv(ParallelEnv):
         self.max_cycles = max_cycles
         self.episode_days = episode_days
         self.follower_obs = follower_obs
+        if panel is not None and not isinstance(panel, MarketPanel):  # e.g. synthetic_market's (panel, truth)
+            raise MassError(f"panel must be a MarketPanel, got a {type(panel).__name__}")
         self.panel = panel if panel is not None else default_market()
         self.types = tuple(types) if types is not None else build_types(n_types, agents_per_type)
         self.game = StackelbergGame(self.panel, self.types, config, action_encoding=action_encoding,
@@ -278,8 +282,8 @@ class MassStackelbergEnv(ParallelEnv):
         if unknown:  # a warning, not an error: PettingZoo's api_test resets with options={"options": 1}
             warnings.warn(f"ignoring unknown reset options {unknown}; valid: {', '.join(RESET_OPTIONS)}",
                           UserWarning, stacklevel=3)
-        start, end = options.get("start"), options.get("end")
-        length = options.get("episode_days", self.episode_days)
+        start, end = whole_days(options.get("start"), "start"), whole_days(options.get("end"), "end")
+        length = whole_days(options.get("episode_days", self.episode_days), "episode_days")
         first, last = self.config.warmup_days, self.panel.n_days - 2
         if length is not None:
             length = int(length)
@@ -297,7 +301,7 @@ class MassStackelbergEnv(ParallelEnv):
         return start, end, options.get("initial_action")
 
     def _signal_array(self, action: Any, t: InvestorType) -> np.ndarray:
-        x = np.asarray(action, dtype=np.float64)
+        x = numeric_array(action, f"{follower_agent(t.type_id)} action")
         if x.shape != (t.n_agents, self.panel.n_symbols):
             raise ActionError(
                 f"{follower_agent(t.type_id)} action must have shape ({t.n_agents}, {self.panel.n_symbols}), "
@@ -406,3 +410,4 @@ class MassStackelbergEnv(ParallelEnv):
 def parallel_env(**kwargs: Any) -> MassStackelbergEnv:
     """The game as a PettingZoo ``ParallelEnv`` (keyword arguments as ``MassStackelbergEnv``)."""
     return MassStackelbergEnv(**kwargs)
+

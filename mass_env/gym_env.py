@@ -97,6 +97,9 @@ class PrincipalEnv(gymnasium.Env):
         if render_mode is not None and render_mode not in MassStackelbergEnv.RENDER_MODES:
             raise ValueError(f"render_mode must be None or one of {MassStackelbergEnv.RENDER_MODES}, "
                              f"got {render_mode!r}")
+        if game_env is not None and not isinstance(game_env, MassStackelbergEnv):
+            raise MassError(f"game_env must be a MassStackelbergEnv, got a {type(game_env).__name__} (a market goes "
+                            "in as PrincipalEnv(panel=...))")
         self.game_env = game_env if game_env is not None else MassStackelbergEnv(render_mode=render_mode, **env_kwargs)
         if game_env is not None and render_mode is not None:
             self.game_env.render_mode = render_mode

@@ -60,6 +60,11 @@ def load_reference(ref: str, kind: str = "entry") -> Callable[..., Any]:
                             "folder that holds it, add that folder to PYTHONPATH, or install its package"
                             ) from exc
         raise MassError(f"{kind} {ref!r}: importing {mod_name!r} failed: {exc}") from exc
+    except SyntaxError as exc:  # the user's module does not compile: where, not a traceback
+        raise MassError(f"{kind} {ref!r}: {exc.filename or mod_name}, line {exc.lineno}: {type(exc).__name__}: "
+                        f"{exc.msg}") from exc
+    except Exception as exc:  # noqa: BLE001 (the module raised while imported: say so, with its words)
+        raise MassError(f"{kind} {ref!r}: importing {mod_name!r} raised {type(exc).__name__}: {exc}") from exc
     for i, part in enumerate(attr.split(".")):
         if not hasattr(obj, part):
             where = ".".join([mod_name, *attr.split(".")[:i]])
@@ -245,3 +250,5 @@ def import_modules(modules: Iterable[str], paths: Iterable[str] = ()) -> None:
                                 f"{list(paths) or 'its sys.path'}): install its package there, or on a remote "
                                 "Ray cluster ship it with runtime_env={'py_modules': [...]}") from exc
             raise
+        except SyntaxError as exc:
+            raise MassError(f"module {m!r}: {exc.filename}, line {exc.lineno}: SyntaxError: {exc.msg}") from exc

@@ -32,6 +32,7 @@ from mass_env.game.mechanism import PrincipalAction
 from mass_env.game.scoring import ScoringWindow
 from mass_env.roles import DecisionContext
 
+from .options import dataclass_types, declared_types
 from .registry import check_options, register
 from .window import WindowedPrincipal, WindowOptions
 
@@ -320,5 +321,6 @@ def register_window_principal(name: str, optimizer: Callable[..., AskTellOptimiz
 
     factory.__doc__ = f"{label}: a BlackBoxPrincipal driven by {getattr(optimizer, '__name__', optimizer)}."
     factory.__module__ = getattr(optimizer, "__module__", __name__)  # the module whose import registers it
+    factory.option_types = {**dataclass_types(WindowOptions), **declared_types(optimizer)}  # type: ignore[attr-defined]
     register(name, factory, aliases=aliases, label=label, window_defaults=defaults)
     return factory

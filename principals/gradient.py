@@ -63,6 +63,7 @@ from mass_env.game.mechanism import PrincipalAction
 from mass_env.game.scoring import ScoringWindow
 from mass_env.roles import DecisionContext
 
+from .options import declared_types
 from .registry import check_options, register
 from .softrank import DEFAULT_TEMPERATURE, SoftRankWindow, require_torch, smooth_turnover, torch_threads
 from .window import WindowedPrincipal, WindowOptions
@@ -295,5 +296,6 @@ def make_gradient(**options: Any) -> GradientPrincipal:
     return GradientPrincipal(**options)
 
 
+make_gradient.option_types = declared_types(GradientPrincipal)  # type: ignore[attr-defined]
 register("gradient", make_gradient, aliases=("dpm", "grad"), label="gradient",
          window_defaults={"component": "signal", "learn_alpha": True})

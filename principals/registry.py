@@ -19,6 +19,8 @@ from mass_env.errors import MassError
 from mass_env.registry import Registry
 from mass_env.roles import Principal
 
+from .options import declared_types, typed_options
+
 Factory = Callable[..., Principal]
 
 PRINCIPALS: Registry[Principal] = Registry("principal", entry_point_group="mass_mechanism.principals")
@@ -75,9 +77,16 @@ def validate(name: str, options: Mapping[str, Any]) -> Factory:
     return factory
 
 
+def typed(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` of leader ``name`` converted to the types it declares (``principals.options``): the
+    text ``"no"`` of a boolean option is False, a NaN step or a quoted number is a clear error."""
+    return typed_options(name, options, declared_types(PRINCIPALS.get(name)))
+
+
 def make(name: str, **options: Any) -> Principal:
     """Build the leader ``name`` (registered, an entry point, or a ``module:attribute`` reference to a
-    class or factory) with keyword ``options`` (see ``principals``)."""
+    class or factory) with keyword ``options`` (see ``principals``), each of the type it declares."""
+    options = typed(name, options)
     leader = validate(name, options)(**options)
     if not isinstance(leader, Principal):
         lacks = [m for m in ("name", "reset", "act", "observe") if not hasattr(leader, m)]

@@ -20,6 +20,7 @@ and per-agent requests of the ``responses`` table (served models), plus the pane
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import warnings
@@ -46,8 +47,21 @@ COLUMNS = ["day", "date", "type_id", "variant", "symbol", "status", "p1", "p2", 
 def cache_frame(path: str | Path) -> pd.DataFrame:
     """One row per rated (day, type, stock) of the cache file (per agent for request-level rows;
     failed requests are one row with status and no probabilities)."""
+    try:
+        return _cache_frame(path)
+    except (sqlite3.Error, ValueError, KeyError, TypeError, IndexError) as exc:
+        from .cache.store import CacheFileError
+
+        raise CacheFileError(f"{path} is not a usable LLM response cache ({type(exc).__name__}: "
+                             f"{str(exc)[:200]}); it was left as it is") from None
+
+
+def _cache_frame(path: str | Path) -> pd.DataFrame:
     rows: list[list[Any]] = []
-    with sqlite3.connect(str(path)) as db:
+    if not Path(path).is_file():
+        raise ValueError("no such file")
+    uri = Path(path).resolve().as_uri() + "?mode=ro"  # read only: a diagnosis never creates or changes a cache
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "branches" in tables:
             for day, date, tid, var, sym, status, probs, mass, scr in db.execute(

@@ -13,13 +13,20 @@ so configs of the same seed, a rerun, or a resumed sweep cost no model calls.
 from __future__ import annotations
 
 import argparse
+import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .backends.openai import MAX_TIMEOUT
 from .backends.registry import BACKENDS, available_backends
 from .follower import LLMFollowers, follower_factory
 from .type_policy import DEFAULT_DECODE
+
+DEFAULT_KEY_ENV = "OPENAI_API_KEY"
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+_ENV_NAME_UPPER = re.compile(r"[A-Z_][A-Z0-9_]*")
 
 
 def backend_help() -> str:
@@ -41,12 +48,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--llm-model-revision", default=None,
                    help="openai: the weights' revision or digest when the model name does not pin them (part of "
                         "the run and cache identity, so answers of other weights are never reused)")
-    g.add_argument("--llm-api-key-env", default="OPENAI_API_KEY",
-                   help="openai: name of the environment variable holding the API key (never logged)")
-    g.add_argument("--llm-concurrency", type=int, default=16, help="openai: concurrent requests")
-    g.add_argument("--llm-timeout", type=float, default=60.0,
-                   help="openai: total seconds per request attempt (a deadline, not a per-read timeout)")
-    g.add_argument("--llm-retries", type=int, default=3,
+    g.add_argument("--llm-api-key-env", default=DEFAULT_KEY_ENV, type=_env_name, metavar="NAME",
+                   help="openai: NAME of the environment variable holding the API key (never logged; the key "
+                        "itself is refused here; a NAME other than the default must be set)")
+    g.add_argument("--llm-concurrency", type=_count(1, 1024), default=16, help="openai: concurrent requests")
+    g.add_argument("--llm-timeout", type=_timeout, default=60.0,
+                   help=f"openai: total seconds per request attempt (a deadline, not a per-read timeout; at most "
+                        f"{MAX_TIMEOUT:g})")
+    g.add_argument("--llm-retries", type=_count(0, 100), default=3,
                    help="openai: retries after a timeout or server error (jittered backoff; Retry-After honoured)")
     g.add_argument("--llm-response-format", default="json_schema", choices=("json_schema", "json_object", "none"),
                    help="openai: structured-output style the server supports")
@@ -87,6 +96,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="exit with status 3 when more than this share of the answers failed (default 0.5)")
 
 
+def _env_name(text: str) -> str:
+    """argparse type of ``--llm-api-key-env``: a variable's name. A value that is no name (a key given
+    by mistake) is refused without being repeated, so it never reaches a terminal log or a file."""
+    if not _ENV_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError("takes the NAME of an environment variable (e.g. OPENAI_API_KEY), not the "
+                                         "key itself; the value given is not shown")
+    return text
+
+
+def _timeout(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        x = float("nan")
+    if not 0.0 < x <= MAX_TIMEOUT:  # inf and nan too: a silent server must not hold a run forever
+        raise argparse.ArgumentTypeError(f"seconds in (0, {MAX_TIMEOUT:g}], got {text!r}")
+    return x
+
+
+def _count(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            x = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"an integer in {lo}..{hi}, got {text!r}") from None
+        if not lo <= x <= hi:
+            raise argparse.ArgumentTypeError(f"an integer in {lo}..{hi}, got {text!r}")
+        return x
+
+    return parse
+
+
 def _share(text: str) -> float:
     try:
         x = float(text)
@@ -102,6 +143,11 @@ def backend_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.llm_backend == "openai":
         if not args.llm_model:
             raise ValueError("--llm-backend openai needs --llm-model (the server's model name)")
+        key_env = args.llm_api_key_env
+        if key_env != DEFAULT_KEY_ENV and not os.environ.get(key_env):
+            shown = key_env if _ENV_NAME_UPPER.fullmatch(key_env) else "the variable given (not shown: it may be a key)"
+            raise ValueError(f"--llm-api-key-env names {shown}, which is not set in the environment: export it, "
+                             f"or leave the flag out (default {DEFAULT_KEY_ENV}; local servers need no key)")
         return {"model": args.llm_model, "base_url": args.llm_base_url, "model_revision": args.llm_model_revision,
                 "api_key_env": args.llm_api_key_env,
                 "concurrency": args.llm_concurrency, "timeout": args.llm_timeout, "max_retries": args.llm_retries,

@@ -26,6 +26,7 @@ runs a sweep's (config, seed) episodes on one (``experiments.sweep.workers.ablat
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
@@ -127,31 +128,75 @@ class ProcessExecutor:
             return []
         out: list[Any] = [None] * len(args)
         ctx = mp.get_context(self.start_method)
-        from experiments.parallel.lifeline import (
-            die_with_parent,  # workers exit when this process dies, even by SIGKILL
-        )
-
-        with ProcessPoolExecutor(max_workers=min(self.workers, len(args)), mp_context=ctx,
-                                 initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(args)), mp_context=ctx,
+                                   initializer=_worker_start, initargs=(os.getpid(),))
+        try:
             with _child_thread_env(self.threads_per_worker):  # workers are started by the submits
                 futures = {pool.submit(fn, *a): i for i, a in enumerate(args)}
             pending = set(futures)
-            try:
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for f in sorted(done, key=futures.__getitem__):
-                        i = futures[f]
-                        out[i] = f.result()
-                        if on_result is not None:
-                            on_result(i, out[i])
-            except BaseException:
-                for f in pending:
-                    f.cancel()
-                raise
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in sorted(done, key=futures.__getitem__):
+                    i = futures[f]
+                    out[i] = f.result()
+                    if on_result is not None:
+                        on_result(i, out[i])
+        except BaseException:  # Ctrl-C (once or twice) or a worker's error: stop every worker now
+            with _sigint_ignored():
+                stop_pool(pool)
+            raise
+        pool.shutdown(wait=True)
         return out
 
     def __repr__(self) -> str:
         return f"ProcessExecutor(workers={self.workers})"
+
+
+def _worker_start(parent: int) -> None:
+    """A pool worker's start: Ctrl-C is the parent's to handle (it stops the pool at once; a worker
+    taking the terminal's SIGINT itself would break the pool mid-run), and it dies with its parent."""
+    import signal
+
+    from experiments.parallel.lifeline import die_with_parent
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(parent)
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Let a second Ctrl-C not interrupt the stopping of the pool (which would leave workers that the
+    interpreter then waits for at exit: the hang). Main thread only; elsewhere a no-op."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def stop_pool(pool: ProcessPoolExecutor, grace_s: float = 2.0) -> None:
+    """End the pool's workers now (terminate, then kill after ``grace_s``), without waiting for the
+    runs they are playing: finished runs are already stored and every LLM answer is committed as it
+    arrives, so nothing finished is lost. Futures are not cancelled one by one: the pool fails the
+    unfinished ones itself once its workers are gone (cancelling them first makes Python 3.11's pool
+    thread raise ``InvalidStateError``)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    end = time.monotonic() + grace_s
+    for p in procs:
+        p.join(max(0.0, end - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join(1.0)
+    pool.shutdown(wait=False)
 
 
 class RayExecutor:

@@ -11,12 +11,18 @@ from __future__ import annotations
 import argparse
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 #: Largest ``--seeds`` count and the seed range numpy and the stored int64 columns handle alike.
 MAX_SEEDS = 10_000
 MAX_SEED = 2**32 - 1
+#: Bounds of the size flags (``bounded_int``): a synthetic market's days, investor types, bootstrap resamples.
+MAX_DAYS = 100_000
+MAX_TYPES = 4096
+MAX_BOOT = 1_000_000
+#: Bytes a run may plan to allocate per (agent, stock) of a day (follower views, signals, scores).
+BYTES_PER_AGENT_STOCK = 64
 
 
 def writable_dir(path: str | os.PathLike[str], what: str = "--out") -> Path:
@@ -75,6 +81,48 @@ def _bounded(kind: type, lo: float, text: str, hi: float | None = None) -> int |
         raise argparse.ArgumentTypeError(f"must be >= {lo:g}" + ("" if hi is None else f" and <= {hi:g}")
                                          + f", got {text!r}")
     return v
+
+
+def bounded_int(lo: int, hi: int, why: str = "") -> Callable[[str], int]:
+    """argparse type: an integer in ``lo..hi`` (``why``: what the bound protects, said when refused)."""
+    def parse(text: str) -> int:
+        v = int(_bounded(int, lo, text))
+        if v > hi:
+            raise argparse.ArgumentTypeError(f"must be <= {hi}{why}, got {text!r}")
+        return v
+
+    return parse
+
+
+def memory_budget() -> int:
+    """Bytes a run may plan to allocate: half the machine's physical memory (8 GiB when unknown)."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")) // 2
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+def check_allocation(nbytes: float, what: str, fix: str) -> None:
+    """Before allocating: ``ValueError`` with the numbers when ``what`` would take more than
+    ``memory_budget()`` (a clear refusal instead of a MemoryError or an out-of-memory kill later)."""
+    budget = memory_budget()
+    if nbytes > budget:
+        raise ValueError(f"{what} would allocate about {nbytes / 2**30:,.1f} GiB, more than the "
+                         f"{budget / 2**30:,.1f} GiB allowed (half this machine's memory): {fix}")
+
+
+def check_population(n_types: int, agents_per_type: int, n_symbols: int, what: str) -> None:
+    """Refuse a population whose per-day follower arrays would not fit in memory, with the numbers."""
+    n = int(n_types) * int(agents_per_type)
+    check_allocation(float(n) * n_symbols * BYTES_PER_AGENT_STOCK,
+                     f"{what}: {n_types} types x {agents_per_type} agents = {n:,} agents on {n_symbols} stocks",
+                     "use fewer agents or types")
+
+
+def check_bootstrap(n_boot: int, n_seeds: int, n_days: int) -> None:
+    """Refuse a bootstrap whose resample arrays (``n_boot`` x seeds x days) would not fit in memory."""
+    check_allocation(3.0 * 8 * n_boot * max(1, n_seeds) * max(1, n_days),
+                     f"--boot {n_boot} over {n_seeds} seed(s) x {n_days} days", "use fewer resamples")
 
 
 def positive_int(text: str) -> int:

@@ -49,9 +49,10 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from agents.llm.accounting import answers_summary, rerun_reason
+from agents.llm.backends.base import scrub_tree
 from experiments.stats.plots import plot_ablation
 from experiments.stats.report import ablation_table, format_table, summarise_runs
-from experiments.sweep.checks import check_fits, writable_dir
+from experiments.sweep.checks import check_bootstrap, check_fits, check_population, writable_dir
 from experiments.sweep.fingerprint import code_fingerprint, run_sources, versions
 from experiments.sweep.markets import market_fingerprint, market_for
 from experiments.sweep.spec import SweepSpec
@@ -206,6 +207,10 @@ def run_ablation(spec: SweepSpec, out: str | Path, *, executor: Executor | None 
     first_market = market_for(spec, spec.seeds[0], markets)
     check_fits(first_market.n_days, spec.horizon, spec.eval_skip, warmup=GameConfig().warmup_days,
                what=spec.data or f"the embedded synthetic market (n_days={spec.n_days})")
+    for cfg in spec.configs:  # sizes before any allocation (and before minutes of runs)
+        check_population(cfg.n_types, cfg.agents_per_type, first_market.n_symbols, f"config {cfg.name}")
+    if spec.n_boot:
+        check_bootstrap(spec.n_boot, len(spec.seeds), first_market.n_days)
     code_fps = _code_fingerprints(spec)
     store = RunStore(out)
     results, computed, reused = _run_jobs(spec, store, code_fps, markets, executor, resume, say)
@@ -253,6 +258,7 @@ def run_ablation(spec: SweepSpec, out: str | Path, *, executor: Executor | None 
         "executor": ({"name": "serial", "workers": 1} if executor is None
                      else {"name": executor.name, "workers": getattr(executor, "workers", None)}),
     }
+    summary = scrub_tree(summary)  # URLs and flags can carry credentials: never into a file people share
     atomic_write(out / "ablation.json", lambda p: p.write_text(json.dumps(summary, indent=2, default=to_jsonable)))
     files["json"] = str(out / "ablation.json")
     return AblationResult(spec, daily, weights, per_run, table, computed, reused, files, wall, answers,

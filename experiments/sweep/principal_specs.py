@@ -108,7 +108,9 @@ def principal_configs(texts: Sequence[str], populations: Sequence[tuple[int, int
     out = []
     for text in texts:
         name, options = parse_principal(text)
-        if name != "rl":  # check the name and options now, not in a worker (a policy loads per run)
+        written = dict(options)  # the table's label keeps what was typed (``alpha1``, not ``alpha1.0``)
+        if name != "rl":  # type and check the options now, not in a worker (a policy loads per run)
+            options = principals.registry.typed(name, options)
             principals.make(name, **options)
         pops = list(populations)
         if name == "rl":
@@ -118,7 +120,7 @@ def principal_configs(texts: Sequence[str], populations: Sequence[tuple[int, int
                 raise ValueError(f"the policy {options['path']} is for {k} types; no selected population has {k}")
         base = _base_name(name)
         tag = "" if name == "rl" or not [o for o in options if o != "path"] else "-" + "-".join(
-            f"{k}{v}" for k, v in options.items() if k != "path")
+            f"{k}{v}" for k, v in written.items() if k != "path")
         for pop in pops:
             out.append(AblationConfig(base + tag + population_suffix(pop), name, options, pop[0], pop[1],
                                       float(options.get("turnover_penalty", 0.0)), label=text))

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 import principals
+from agents.llm.backends.base import scrub_tree
 from agents.populations import population_identity
 from experiments.sweep.configs import AblationConfig
 from experiments.sweep.spec import SweepSpec
@@ -113,7 +114,7 @@ class RunStore:
     def save(self, run: RunResult, key: str) -> None:
         stem = self._stem(run.config, run.seed)
         atomic_write(stem.with_suffix(".parquet"), lambda p: run.history.to_parquet(p, index=False))
-        meta = {**run.meta, "key": key, "parquet_sha256": file_sha256(stem.with_suffix(".parquet"))}
+        meta = scrub_tree({**run.meta, "key": key, "parquet_sha256": file_sha256(stem.with_suffix(".parquet"))})
         atomic_write(stem.with_suffix(".json"),
                      lambda p: p.write_text(json.dumps(meta, indent=2, default=to_jsonable)))
 

@@ -16,6 +16,7 @@ Vendor column conventions are mapped onto this table in ``vendors``; named datas
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TypeAlias
@@ -27,7 +28,7 @@ import pandas as pd
 from ..errors import DataError
 from .macro import MacroSeries, align_by_release, parse_dates
 from .panel import VALUATION_FIELDS, BoolArray, FloatArray, MarketPanel
-from .quality import DataReport, clean_prices, warn_report
+from .quality import DataQualityWarning, DataReport, clean_prices, warn_report
 
 REQUIRED_COLUMNS = ("date", "symbol", "close")
 PRICE_COLUMNS = ("close", "adj_close", "open", "high", "low", "volume")
@@ -160,6 +161,11 @@ def _check_calendar(dates: pd.DatetimeIndex, max_gap_days: int | None) -> None:
                             "the periods as separate panels or pass max_gap_days=None")
 
 
+#: A day with rows for fewer than this share of the stocks of the days around it is dropped (``sparse_days``).
+MIN_DAY_COVERAGE = 0.2
+SPARSE_DAYS = "sparse days dropped (a stray row on a non-trading day)"
+
+
 def from_long_frame(
     df: pd.DataFrame,
     *,
@@ -169,6 +175,7 @@ def from_long_frame(
     macro: MacroInput = None,
     member_column: str | None = None,
     max_gap_days: int | None = MAX_GAP_DAYS,
+    min_day_coverage: float | None = MIN_DAY_COVERAGE,
 ) -> MarketPanel:
     """A ``MarketPanel`` from the canonical long table (see module docstring).
 
@@ -178,7 +185,10 @@ def from_long_frame(
     to True where a row exists (or comes from the first of ``MEMBER_COLUMNS`` present, e.g. the shared
     SSE50 file's ``in_sse50_that_day``). Invalid prices are masked and counted (``quality``; the
     panel's ``report``); symbols are stripped of surrounding spaces (counted); dates after today and
-    calendar holes longer than ``max_gap_days`` calendar days (None: no limit) are errors.
+    calendar holes longer than ``max_gap_days`` calendar days (None: no limit) are errors. A *sparse
+    day*, one with rows for fewer than ``min_day_coverage`` of the stocks that the days around it have
+    (a stray row on a weekend or holiday), is dropped, warned about and counted (``sparse_days``;
+    None keeps every day): it would add a near-empty trading day that moves every return and score.
     ``industry_returns`` (wide, dates x industry names, values known at each close) is computed, when
     absent, as the equal-weighted return of the industry's tradable stocks. ``macro`` is a mapping for
     ``align_by_release``, a wide frame indexed by the day values became known, or an already aligned
@@ -192,12 +202,24 @@ def from_long_frame(
     dates = parse_dates(df["date"], "date")
     if dates.isna().any():
         raise DataError(f"{int(dates.isna().sum())} rows have no date")
+    sparse = sparse_days(dates, min_day_coverage)
+    if len(sparse):
+        shown = ", ".join(str(d.date()) for d in sparse[:3])
+        warnings.warn(f"{name}: {len(sparse)} sparse day(s) dropped, e.g. {shown}: "
+                      f"rows for under {min_day_coverage:.0%} of the stocks of the days around them (a stray row "
+                      "on a non-trading day?); from_long_frame(..., min_day_coverage=None) keeps them",
+                      DataQualityWarning, stacklevel=2)
+        keep = ~np.asarray(pd.Index(dates).isin(sparse))
+        df, dates = df.loc[keep], dates[keep]
+        if isinstance(dates, pd.Series):
+            dates = dates.reset_index(drop=True)
     _check_calendar(dates, max_gap_days)
     if df["symbol"].isna().any():
         raise DataError(f"{int(df['symbol'].isna().sum())} rows have no symbol")
     raw_sym = df["symbol"].astype(str).reset_index(drop=True)
     sym = raw_sym.str.strip()
-    fixes: dict[str, int] = {"symbols with surrounding spaces (stripped)": int((sym != raw_sym).sum())}
+    fixes: dict[str, int] = {"symbols with surrounding spaces (stripped)": int((sym != raw_sym).sum()),
+                             SPARSE_DAYS: len(sparse)}
     if (sym == "").any():
         raise DataError(f"{int((sym == '').sum())} rows have a blank symbol")
     keys = pd.DataFrame({"date": dates, "symbol": sym})
@@ -271,3 +293,18 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         sep = "\t" if ".tsv" in suffixes else ","
         return pd.read_csv(p, sep=sep, dtype={c: str for c in _TEXT_ID_COLUMNS}, encoding="utf-8-sig")
     raise DataError(f"cannot tell the format of {p.name}: expected .csv[.gz] / .tsv / .parquet / .parq")
+
+
+def sparse_days(dates: pd.Series, min_coverage: float | None, window: int = 11, min_stocks: int = 5
+                ) -> pd.DatetimeIndex:
+    """Dates whose row count is under ``min_coverage`` x the median count of the ``window`` dates
+    around them (only where that median is at least ``min_stocks``: a tiny table is left as it is).
+    Local, not global: a universe that grows over the years keeps its early days."""
+    if min_coverage is None or not len(dates):
+        return pd.DatetimeIndex([])
+    if not 0.0 <= float(min_coverage) <= 1.0:
+        raise DataError(f"min_day_coverage must lie in [0, 1] or be None, got {min_coverage}")
+    counts = dates.value_counts().sort_index()
+    around = counts.rolling(window, center=True, min_periods=1).median()
+    bad = (counts < float(min_coverage) * around) & (around >= min_stocks)
+    return pd.DatetimeIndex(counts.index[bad.to_numpy()])

@@ -18,6 +18,8 @@ Two different things have been called "lambda"; this project gives each its own 
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -140,7 +142,7 @@ class ActionCodec:
         self.clipped_values = 0
 
     def decode(self, box: npt.ArrayLike) -> PrincipalAction:
-        a = np.asarray(box, dtype=np.float64)
+        a = numeric_array(box, "principal action")
         if a.shape != (self.n_types + 2,):
             raise ActionError(f"principal action must have shape ({self.n_types + 2},), got {a.shape}")
         if not np.isfinite(a).all():
@@ -186,3 +188,20 @@ class ActionCodec:
                 raise ActionError(f"inertia {action.inertia} exceeds inertia_max {self.inertia_max}")
             return action
         return self.decode(action)  # type: ignore[arg-type]
+
+
+def numeric_array(x: object, what: str) -> np.ndarray:
+    """``x`` as a float64 array, or an ``ActionError`` saying what it was: a dict, a text, an array of
+    texts or of objects that are not numbers (never converted silently: ``"0.5"`` is not a weight)."""
+    if isinstance(x, (str, bytes, Mapping)) or x is None:
+        raise ActionError(f"{what} must be an array of numbers, got a {type(x).__name__}")
+    try:
+        a = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise ActionError(f"{what} must be an array of numbers ({exc})") from None
+    if a.dtype.kind == "O" and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in a.flat):
+        a = a.astype(np.float64)
+    if a.dtype.kind not in "biuf":
+        raise ActionError(f"{what} must be an array of numbers, got an array of {a.dtype} "
+                          f"({type(next(iter(a.flat), None)).__name__} values)")
+    return a.astype(np.float64, copy=False)

@@ -14,7 +14,9 @@ decides each answer:
 * ``wrong_model()``: a valid answer that says it came from another model;
 * ``garbage()``: HTTP 200 with a body that is not JSON;
 * ``content(text)``: a well-formed completion whose message is ``text``;
-* ``raw(code, payload)``: exactly this status and body (a dict is sent as JSON).
+* ``raw(code, payload, content_type=...)``: exactly this status and body (a dict is sent as JSON);
+* ``random_answer()``: a valid answer with random ratings (a model that is not bit-deterministic);
+* ``bomb(size)``: a small gzip body that inflates to ``size`` bytes.
 
 It records every request (body, headers, arrival time) and the most requests it had in flight at once.
 """
@@ -23,8 +25,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,6 +46,8 @@ class Reply:
     gather: int = 0                     # hold the answer until this many requests are in flight (or ``delay``)
     text: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"
+    gzip_size: int = 0                  # ``bomb``: the size the gzip body inflates to
 
 
 def ok(delay: float = 0.0) -> Reply:
@@ -83,8 +89,26 @@ def content(text: str) -> Reply:
     return Reply("content", text=text)
 
 
-def raw(code: int, payload: Any, delay: float = 0.0) -> Reply:
-    return Reply("raw", code=code, delay=delay, text=payload if isinstance(payload, str) else json.dumps(payload))
+def raw(code: int, payload: Any, delay: float = 0.0, content_type: str = "application/json") -> Reply:
+    return Reply("raw", code=code, delay=delay, text=payload if isinstance(payload, str) else json.dumps(payload),
+                 content_type=content_type)
+
+
+def bomb(size: int) -> Reply:
+    """HTTP 200 with a ``Content-Encoding: gzip`` body of zeros that inflates to ``size`` bytes."""
+    return Reply("bomb", gzip_size=size)
+
+
+def random_answer() -> Reply:
+    """A valid answer with a random rating per symbol (a served model that is not bit-deterministic)."""
+    return Reply("random")
+
+
+def _gzip_zeros(size: int) -> bytes:
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: the gzip container
+    chunk = bytes(1 << 20)
+    parts = [z.compress(chunk[:min(len(chunk), size - i)]) for i in range(0, size, len(chunk))]
+    return b"".join(parts) + z.flush()
 
 
 def rating_for(symbol: str) -> int:
@@ -158,7 +182,8 @@ class FaultServer:
 
     def _plan(self, h: BaseHTTPRequestHandler, body: dict) -> tuple[bytes, float]:
         """The raw reply to send (empty: none) and the seconds between its bytes (0: all at once)."""
-        r = self.behaviour(body) if h.path.rstrip("/") in ("/v1/chat/completions", "/v1/completions") else status(404)
+        path = h.path.split("?")[0].rstrip("/")
+        r = self.behaviour(body) if path in ("/v1/chat/completions", "/v1/completions") else status(404)
         if r.gather:
             end = time.monotonic() + r.delay
             while self.in_flight < r.gather and time.monotonic() < end and not self.closed.wait(0.01):
@@ -171,6 +196,12 @@ class FaultServer:
         code, headers, data = r.code, dict(r.headers), b""
         if r.kind in ("ok", "trickle"):
             code, data = 200, completion(valid_text(body))
+        elif r.kind == "random":
+            ratings = {s: random.randint(1, 5) for s in symbols_of(body)}
+            code, data = 200, completion(json.dumps({"ratings": ratings}))
+        elif r.kind == "bomb":
+            code, data = 200, _gzip_zeros(r.gzip_size)
+            headers["Content-Encoding"] = "gzip"
         elif r.kind == "wrong_model":
             code, data = 200, completion(valid_text(body), model="some-other-model")
         elif r.kind == "content":
@@ -184,7 +215,7 @@ class FaultServer:
                                          "type": "invalid_request_error"}}).encode()
         else:
             data = json.dumps({"error": {"message": f"HTTP {code} from the fault server"}}).encode()
-        head = [f"HTTP/1.1 {code} {'OK' if code == 200 else 'Error'}", "Content-Type: application/json",
+        head = [f"HTTP/1.1 {code} {'OK' if code == 200 else 'Error'}", f"Content-Type: {r.content_type}",
                 f"Content-Length: {len(data)}", *(f"{k}: {v}" for k, v in headers.items())]
         raw = ("\r\n".join(head) + "\r\n\r\n").encode() + data
         return raw, (r.interval if r.kind == "trickle" else 0.0)

@@ -9,7 +9,7 @@ import pytest
 from repo_paths import SHARED_DATA
 
 from mass_env.data.datasets import SSE50_WINDOW, load_panel
-from mass_env.data.frame import from_long_frame
+from mass_env.data.frame import SPARSE_DAYS, from_long_frame
 from mass_env.data.macro import parse_dates
 from mass_env.data.modalities import Modality, compute_block
 from mass_env.data.quality import DataQualityWarning, price_jumps
@@ -186,3 +186,30 @@ def test_membership_column_of_the_shared_sse50_file_is_honoured(tmp_path):
     real = SHARED / SSE50_WINDOW
     if real.exists():
         assert load_panel(real).universe.sum(axis=1).max() == 50
+
+
+def test_a_stray_row_on_a_weekend_is_dropped_warned_and_counted_not_a_near_empty_day():
+    """One of 50 stocks with a row on a Saturday would add a trading day on which 49 stocks have no
+    price: every return across it and every score would move. The day is dropped, with a warning that
+    names it, and counted in the panel's report; the panel equals the clean one."""
+    symbols = tuple(f"S{i:03d}" for i in range(50))
+    clean = table(60, symbols)
+    stray = clean[clean["date"] == "2023-01-06"].head(1).assign(date="2023-01-07")  # Friday's row on Saturday
+    with pytest.warns(DataQualityWarning, match=r"1 sparse day\(s\) dropped, e\.g\. 2023-01-07"):
+        panel = from_long_frame(pd.concat([clean, stray], ignore_index=True))
+    ref = from_long_frame(clean)
+    assert panel.n_days == ref.n_days == 60 and pd.Timestamp("2023-01-07") not in panel.dates
+    np.testing.assert_array_equal(panel.adj_close, ref.adj_close)
+    assert "sparse days" in panel.summary() and panel.report[SPARSE_DAYS] == 1
+    kept = from_long_frame(pd.concat([clean, stray], ignore_index=True), min_day_coverage=None)
+    assert kept.n_days == 61  # asked for: every day kept
+
+
+def test_a_universe_that_grows_keeps_its_early_days():
+    """Sparse is judged against the days around a day, not the whole table: 5 stocks listed at first and
+    50 a year later is a growing market, not 200 stray days."""
+    early = table(40, tuple(f"S{i:03d}" for i in range(5)))
+    late = table(40, tuple(f"S{i:03d}" for i in range(50)), seed=1)
+    late["date"] = (pd.to_datetime(late["date"]) + pd.offsets.BDay(40)).dt.strftime("%Y-%m-%d")
+    panel = from_long_frame(pd.concat([early, late], ignore_index=True))
+    assert panel.n_days == 80 and not panel.report

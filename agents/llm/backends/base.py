@@ -157,6 +157,8 @@ _KEYLIKE = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_-]{8,}")
 _ASSIGNED = re.compile(r"(?i)((?:api[_-]?key|access[_-]?token|token|secret|password|authorization)[\"']?\s*[:=]\s*"
                        r"[\"']?)[^\s\"',;}&]{4,}")
 _TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{8,}")
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#]+@")  # scheme://user:password@host
+_QUERY_SECRET = re.compile(r"(?i)([?&][^=&\s#]*(?:key|token|secret|password|passwd|sig|auth)[^=&\s#]*=)[^&\s#\"']+")
 
 
 def scrub(text: str, secrets: Sequence[str] = ()) -> str:
@@ -171,9 +173,38 @@ def scrub(text: str, secrets: Sequence[str] = ()) -> str:
     keys = [s for s in secrets if s and len(s) >= 8]
     if keys:
         text = _TOKEN.sub(lambda m: REDACTED if any(m.group(0) in k for k in keys) else m.group(0), text)
+    text = _USERINFO.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
+    text = _QUERY_SECRET.sub(lambda m: m.group(1) + REDACTED, text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _KEYLIKE.sub(REDACTED, text)
     return _ASSIGNED.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+def scrub_tree(obj: Any, secrets: Sequence[str] = ()) -> Any:
+    """``obj`` (dicts, lists, tuples, strings) with every string scrubbed (``scrub``): applied to every
+    file a run writes (its spec, command line, options), as URLs and flags can carry credentials."""
+    if isinstance(obj, str):
+        return scrub(obj, secrets)
+    if isinstance(obj, Mapping):
+        return {scrub(str(k), secrets) if isinstance(k, str) else k: scrub_tree(v, secrets) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [scrub_tree(v, secrets) for v in obj]
+    return obj
+
+
+def url_secrets(url: str | None) -> tuple[str, ...]:
+    """The credentials inside a URL (user name, password, key-like query values), to scrub from texts."""
+    if not url:
+        return ()
+    from urllib.parse import parse_qsl, urlsplit
+
+    try:
+        parts = urlsplit(str(url))
+        found = [parts.password or "", parts.username or "" if parts.password else ""]
+        found += [v for k, v in parse_qsl(parts.query) if _QUERY_SECRET.match("?" + k + "=x")]
+    except ValueError:
+        return ()
+    return tuple(x for x in found if len(x) >= 4)
 
 
 def answer_problem(answer: Answer, n_items: int | None = None) -> str | None:

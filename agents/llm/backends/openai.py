@@ -24,7 +24,10 @@ taken for down and requests fail at once ("not sent") until a probe every ``brea
 seconds succeeds. Ctrl-C cancels what is in flight at once; answers already received are kept
 (the cache has committed them). An answer that does not parse, misses a candidate or leaves the
 1..5 scale is ``malformed``; a refusal (``refusal`` field, ``content_filter``) is ``refused``; an
-answer from another model than the one asked (``model`` of the response) is a ``client_error``. One
+answer from another model than the one asked (``model`` of the response) is a ``client_error``; an
+HTTP 200 that is no completion (an HTML page, an error envelope, no ``choices``, an event stream) or a
+body over ``max_response_bytes`` (inflated size; ``agents.llm.backends.transport``) is a ``server_error``
+(never cached). ``timeout`` is bounded by ``MAX_TIMEOUT``. One
 request's failure never touches another's. Nothing raises: the follower counts the status and leaves
 the agent's stocks missing.
 
@@ -46,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from ..cache.branches import BranchScores
-from ..cache.identity import resolve_base_url
+from ..cache.identity import normalise_base_url, resolve_base_url
 from ..prompts.templates import LIST_SYSTEM, TEMPLATE_VERSION, list_json_schema, list_user_message
 from .aio import CircuitBreaker, EventLoopThread, backoff_delay, retry_after_seconds
 from .base import (
@@ -63,6 +66,7 @@ from .base import (
     Request,
     one_hot,
     scrub,
+    url_secrets,
 )
 from .list_answers import LIST_FORMAT_VERSION, parse_ratings
 from .served_rating import (
@@ -76,8 +80,12 @@ from .served_rating import (
     read_logprobs,
     template_identity,
 )
+from .transport import MAX_RESPONSE_BYTES, ResponseTooLarge, bounded_http_client, not_a_completion
 
 RESPONSE_FORMATS = ("json_schema", "json_object", "none")
+#: Longest total deadline of one attempt, in seconds (``timeout``; an unbounded one lets a silent server
+#: hold a run forever).
+MAX_TIMEOUT = 3600.0
 
 
 def request_seed(req: Request) -> int:
@@ -116,7 +124,8 @@ class OpenAIBackend(BaseBackend):
                  breaker_cooldown: float = 30.0, temperature: float = 0.0, max_tokens: int | None = None,
                  response_format: str = "json_schema", model_revision: str | None = None,
                  extra_body: Mapping[str, Any] | None = None, send_seed: bool = True, rating: str = "list",
-                 chat_template: str = "chatml", top_logprobs: int = 20) -> None:
+                 chat_template: str = "chatml", top_logprobs: int = 20,
+                 max_response_bytes: int = MAX_RESPONSE_BYTES) -> None:
         super().__init__()
         if rating not in RATING_MODES:
             raise ValueError(f"rating must be one of {RATING_MODES}, got {rating!r}")
@@ -124,10 +133,12 @@ class OpenAIBackend(BaseBackend):
             raise ValueError(f"top_logprobs must be 5..20 (servers cap it at 20), got {top_logprobs}")
         if response_format not in RESPONSE_FORMATS:
             raise ValueError(f"response_format must be one of {RESPONSE_FORMATS}, got {response_format!r}")
-        if concurrency < 1 or max_retries < 0 or not timeout > 0 or backoff < 0 or retry_after_max < 0:
-            raise ValueError("concurrency >= 1, max_retries >= 0, timeout > 0, backoff >= 0 and retry_after_max >= 0 "
-                             f"are required (got {concurrency}, {max_retries}, {timeout}, {backoff}, {retry_after_max})"
-                             )
+        if (concurrency < 1 or max_retries < 0 or not 0 < timeout <= MAX_TIMEOUT or backoff < 0
+                or not 0 <= retry_after_max <= MAX_TIMEOUT or not max_response_bytes >= 1):
+            raise ValueError(f"concurrency >= 1, max_retries >= 0, 0 < timeout <= {MAX_TIMEOUT:g}, backoff >= 0, "
+                             f"0 <= retry_after_max <= {MAX_TIMEOUT:g} and max_response_bytes >= 1 are required (got "
+                             f"{concurrency}, {max_retries}, {timeout}, {backoff}, {retry_after_max}, "
+                             f"{max_response_bytes})")
         if not model or not str(model).strip():
             raise ValueError("the openai backend needs a model name (the server's served model name)")
         import openai  # lazy: only this backend needs it
@@ -141,6 +152,7 @@ class OpenAIBackend(BaseBackend):
         self.backoff = float(backoff)
         self.backoff_max = float(backoff_max)
         self.retry_after_max = float(retry_after_max)
+        self.max_response_bytes = int(max_response_bytes)
         self.temperature = float(temperature)
         self.max_tokens = max_tokens
         self.response_format = response_format
@@ -155,14 +167,14 @@ class OpenAIBackend(BaseBackend):
         self.http_calls = 0
         self.breaker = CircuitBreaker(breaker_after, breaker_cooldown)
         key = os.environ.get(api_key_env) or "EMPTY"
-        self.secrets = (key,) if key != "EMPTY" else ()
+        self.secrets = ((key,) if key != "EMPTY" else ()) + url_secrets(self.base_url)
         self._key = key
         self._jitter = random.Random()  # retry timing only; never touches results
         self._loop = EventLoopThread("mass-llm-http")
         self._clients: dict[int, Any] = {}  # one async client per event loop
 
     def __repr__(self) -> str:  # never shows the key
-        return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r})"
+        return f"OpenAIBackend(model={self.model!r}, base_url={normalise_base_url(self.base_url)!r})"
 
     @staticmethod
     def identity(model: str | None = None, base_url: str | None = None, *, model_revision: str | None = None,
@@ -216,7 +228,8 @@ class OpenAIBackend(BaseBackend):
         client = self._clients.get(id(loop))
         if client is None:
             client = self._openai.AsyncOpenAI(base_url=self.base_url, api_key=self._key, timeout=self.timeout,
-                                              max_retries=0)
+                                              max_retries=0, http_client=bounded_http_client(
+                                                  self._openai, self.timeout, self.max_response_bytes))
             self._clients = {id(loop): client}
         return client
 
@@ -236,7 +249,11 @@ class OpenAIBackend(BaseBackend):
         except (asyncio.TimeoutError, oa.APITimeoutError):
             self.breaker.record(False, "timeout")
             return self._fail(TIMEOUT, f"no complete answer within {self.timeout:g}s"), True, None
-        except oa.APIConnectionError as exc:
+        except (oa.APIConnectionError, ResponseTooLarge) as exc:
+            big = exc if isinstance(exc, ResponseTooLarge) else exc.__cause__
+            if isinstance(big, ResponseTooLarge):  # refused before it filled memory; never cached
+                self.breaker.record(False, "response too large")
+                return self._fail(SERVER_ERROR, f"response refused: {big}"), False, None
             self.breaker.record(False, "connection failed")
             return self._fail(SERVER_ERROR, f"connection failed: {type(exc).__name__}"), True, None
         except oa.APIStatusError as exc:
@@ -249,6 +266,10 @@ class OpenAIBackend(BaseBackend):
         except Exception as exc:  # response validation, bad JSON envelope, client bugs
             self.breaker.record(True)  # the server answered, badly
             return self._fail(ERROR, f"{type(exc).__name__}: {_short(exc)}"), False, None
+        why = not_a_completion(resp)
+        if why is not None:  # the transport failed (proxy page, error envelope): retried, never cached
+            self.breaker.record(False, "not a completion")
+            return self._fail(SERVER_ERROR, why), True, None
         self.breaker.record(True)
         served = str(getattr(resp, "model", "") or "")
         if served and not same_model(self.model, served):
@@ -257,11 +278,7 @@ class OpenAIBackend(BaseBackend):
         usage = getattr(resp, "usage", None)
         pt = int(getattr(usage, "prompt_tokens", 0) or 0)
         ct = int(getattr(usage, "completion_tokens", 0) or 0)
-        choices = getattr(resp, "choices", None) or []
-        if not choices:
-            return Answer(MALFORMED, detail="no choices in the response", prompt_tokens=pt,
-                          completion_tokens=ct), False, None
-        choice = choices[0]
+        choice = resp.choices[0]
         if symbols is None:
             return read_logprobs(choice, pt, ct), False, None
         msg = choice.message

@@ -195,8 +195,14 @@ def answer_per_branch(cached: Any, requests: Sequence[Request], on_answer: Any) 
                 failed[k] = (ERROR, detail)
                 rows.append((k, unique[k], ERROR, None, float("nan"), detail))
         if cached.mode != "read":
-            cached.cache.put_branches(fp, rows)
+            cached.cache.put_branches(fp, rows, overwrite=cached.mode == "write")
             cached.cache_stats.writes += sum(1 for r in rows if r[2] == OK)
+            if cached.mode != "write":  # first answer wins: play what the file keeps (``ResponseCache.put``)
+                kept, _ = cached.cache.get_branches([r[0] for r in rows if r[2] == OK])
+                for k, v in kept.items():
+                    if v[0] != found[k][0]:
+                        cached.cache_stats.raced += 1
+                    found[k] = memo[k] = v
     out: list[Answer] = []
     for i, (req, ks) in enumerate(zip(requests, keys)):
         bad = [failed[k] for k in ks if k in failed]

@@ -174,7 +174,16 @@ class ResponseCache:
     def get_many(self, keys: Sequence[str]) -> dict[str, Answer]:
         return self.lookup(keys)[0]
 
-    def put(self, key: str, fingerprint: Mapping[str, Any], request: Request, answer: Answer) -> None:
+    def put(self, key: str, fingerprint: Mapping[str, Any], request: Request, answer: Answer, *,
+            overwrite: bool = True) -> Answer:
+        """Store ``answer`` under ``key`` and return the answer the file now holds for it.
+
+        ``overwrite=False`` is a per-key claim, first answer wins: a key already holding a model's
+        answer keeps it (a malformed or refused one gives way only to an ``ok`` one), and the stored
+        answer is returned in one transaction. Why: runs of a study in several processes that miss
+        the same key together each ask the server, and a served model is not bit-deterministic; every
+        run must then play the one answer the cache keeps, so each run sees the same answer for a key
+        and the stored table is what a replay of its cache gives."""
         if answer.detail:
             answer = replace(answer, detail=scrub(answer.detail))
         text = answer.to_json()
@@ -182,7 +191,27 @@ class ResponseCache:
                request.day, request.seed, answer.status, text,
                json.dumps(request.canonical(), sort_keys=True), time.time(), row_digest(key, answer.status, text))
         with self._lock, self._guard():
-            self._db.execute("INSERT OR REPLACE INTO responses VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
+            if overwrite:
+                self._db.execute("INSERT OR REPLACE INTO responses VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
+                return answer
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT INTO responses VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET "
+                    "status=excluded.status, answer=excluded.answer, request=excluded.request, "
+                    "created=excluded.created, digest=excluded.digest "
+                    "WHERE excluded.status = 'ok' AND responses.status != 'ok'", row)
+                got = self._db.execute("SELECT status, answer, digest FROM responses WHERE key=?", (key,)).fetchone()
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        if got is None or got[1] == text:
+            return answer
+        stored = _parse(got[1])
+        if stored is None or got[2] != row_digest(key, got[0], got[1]):
+            return answer  # a damaged row (counted when read): this run keeps its own answer
+        return replace(stored, cached=True)
 
     def get_branches(self, keys: Sequence[str]) -> tuple[dict[str, tuple[tuple[float, ...], float]], int]:
         """Successful per-stock ratings by branch key, ``(P(rating 1..5), rating-token mass)``, and the
@@ -208,10 +237,12 @@ class ResponseCache:
                         damaged += 1
         return out, damaged
 
-    def put_branches(self, fingerprint: Mapping[str, Any], rows: Sequence[tuple[str, Any, str, Any, float, str]]
-                     ) -> None:
+    def put_branches(self, fingerprint: Mapping[str, Any], rows: Sequence[tuple[str, Any, str, Any, float, str]],
+                     *, overwrite: bool = True) -> None:
         """Store ``(key, Branch, status, probs, mass, detail)`` rows in one transaction (failed rows are
-        a record for the diagnostics' failure rate; they are never served)."""
+        a record for the diagnostics' failure rate; they are never served). ``overwrite=False``: first
+        ``ok`` answer wins (a failed row never replaces an ``ok`` one, an ``ok`` one replaces a failed
+        one); read the kept ratings back with ``get_branches`` (see ``put``)."""
         fp = json.dumps(dict(fingerprint), sort_keys=True, default=str)
         now = time.time()
         data = []
@@ -223,7 +254,15 @@ class ResponseCache:
         with self._lock, self._guard():
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany("INSERT OR REPLACE INTO branches VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", data)
+                if overwrite:
+                    self._db.executemany("INSERT OR REPLACE INTO branches VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                                         data)
+                else:
+                    self._db.executemany(
+                        "INSERT INTO branches VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET "
+                        "status=excluded.status, probs=excluded.probs, mass=excluded.mass, detail=excluded.detail, "
+                        "created=excluded.created, digest=excluded.digest WHERE branches.status != 'ok'",
+                        data)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -260,7 +299,8 @@ def _parse(text: str) -> Answer | None:
 @dataclass
 class CacheStats:
     """``unstored``: answers not kept because nothing was answered (asked again next run);
-    ``damaged``: rows read back that failed their integrity check (asked again)."""
+    ``damaged``: rows read back that failed their integrity check (asked again); ``raced``: answers
+    received while another process stored its answer for the same key first (that one is played)."""
 
     hits: int = 0
     misses: int = 0
@@ -269,10 +309,12 @@ class CacheStats:
     damaged: int = 0
     branch_hits: int = 0
     branch_misses: int = 0
+    raced: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {"hits": self.hits, "misses": self.misses, "writes": self.writes, "unstored": self.unstored,
-                "damaged": self.damaged, "branch_hits": self.branch_hits, "branch_misses": self.branch_misses}
+                "damaged": self.damaged, "branch_hits": self.branch_hits, "branch_misses": self.branch_misses,
+                "raced": self.raced}
 
 
 class CachedBackend:
@@ -342,9 +384,13 @@ class CachedBackend:
                 i = todo[j]
                 if ans.status not in ANSWERED:
                     self.cache_stats.unstored += 1  # nothing was answered: ask again next time
-                elif self.mode != "read":
-                    self.cache.put(keys[i], fp, requests[i], ans)
-                    self.cache_stats.writes += 1
+                elif self.mode != "read":  # first answer wins (``put``): every run plays what the file keeps
+                    kept = self.cache.put(keys[i], fp, requests[i], ans, overwrite=self.mode == "write")
+                    if kept is ans:
+                        self.cache_stats.writes += 1
+                    else:
+                        self.cache_stats.raced += 1
+                        ans = kept
                 out[i] = ans
                 if on_answer is not None:
                     on_answer(i, ans)
