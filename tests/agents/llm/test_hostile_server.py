@@ -22,19 +22,6 @@ from agents.llm.backends.openai import OpenAIBackend
 pytest.importorskip("openai")
 
 
-@pytest.fixture
-def server():
-    made: list[fs.FaultServer] = []
-
-    def make(behaviour: Any) -> fs.FaultServer:
-        made.append(fs.FaultServer(behaviour))
-        return made[-1]
-
-    yield make
-    for s in made:
-        s.close()
-
-
 def request(day: int = 30, symbols: tuple[str, ...] = ("S0001", "S0002", "S0003", "S0004")) -> Request:
     items = tuple(Item(s, f"{s}: 5 days +1.0%, volatility middle.") for s in symbols)
     return Request(agent="investor_0/0", type_id=0, agent_index=0, day=day, date="2023-01-12", seed=0,
@@ -48,11 +35,11 @@ def openai_backend(srv: fs.FaultServer, **kw: Any) -> OpenAIBackend:
     return OpenAIBackend(fs.MODEL, srv.base_url, **opts)
 
 
-def test_runs_that_ask_the_same_key_together_play_the_one_answer_the_cache_keeps(server, tmp_path):
+def test_runs_that_ask_the_same_key_together_play_the_one_answer_the_cache_keeps(fault_server, tmp_path):
     """Two runs (two processes' backends on one cache file) miss the same keys at the same moment and a
     server answering at random gives each its own ratings: both must play the same answer per key, and
     a replay of the cache must give exactly what they played."""
-    srv = server(lambda body: fs.Reply("random", gather=2, delay=3.0))  # both requests in flight together
+    srv = fault_server(lambda body: fs.Reply("random", gather=2, delay=3.0))  # both requests in flight together
     path = tmp_path / "llm-cache.sqlite"
     runs = [CachedBackend(openai_backend(srv), path) for _ in range(2)]
     reqs = [request(day) for day in (30, 31, 32)]
@@ -84,9 +71,9 @@ def test_runs_that_ask_the_same_key_together_play_the_one_answer_the_cache_keeps
     fs.raw(200, 'data: {"id":"x","choices":[{"delta":{"content":"{}"}}]}\n\ndata: [DONE]\n\n',
            content_type="text/event-stream"),
 ], ids=["html-login-page", "error-envelope", "empty-choices", "event-stream"])
-def test_an_http_200_that_is_no_completion_is_a_transport_failure_asked_again(reply, server, tmp_path):
+def test_an_http_200_that_is_no_completion_is_a_transport_failure_asked_again(reply, fault_server, tmp_path):
     state = {"broken": True}
-    srv = server(lambda body: reply if state["broken"] else fs.ok())
+    srv = fault_server(lambda body: reply if state["broken"] else fs.ok())
     path = tmp_path / "c.sqlite"
     be = CachedBackend(openai_backend(srv, max_retries=1), path)
     ans = be.answer([request()])[0]
@@ -99,18 +86,18 @@ def test_an_http_200_that_is_no_completion_is_a_transport_failure_asked_again(re
     assert len(srv.requests) == 3
 
 
-def test_a_gzip_bomb_is_refused_before_it_inflates(server):
-    srv = server(lambda body: fs.bomb(64 << 20))  # ~64 kB on the wire, 64 MB inflated
+def test_a_gzip_bomb_is_refused_before_it_inflates(fault_server):
+    srv = fault_server(lambda body: fs.bomb(64 << 20))  # ~64 kB on the wire, 64 MB inflated
     be = openai_backend(srv, max_response_bytes=1 << 20)
     ans = be.ask(request())
     assert ans.status == SERVER_ERROR and "inflates past" in ans.detail
-    ok_srv = server(lambda body: fs.ok())  # a normal answer still passes the bounded transport
+    ok_srv = fault_server(lambda body: fs.ok())  # a normal answer still passes the bounded transport
     assert openai_backend(ok_srv, max_response_bytes=1 << 20).ask(request()).status == OK
 
 
 @pytest.mark.parametrize("timeout", [float("inf"), 1e9, float("nan"), 0.0])
-def test_an_unbounded_timeout_is_refused(timeout, server):
-    srv = server(lambda body: fs.ok())
+def test_an_unbounded_timeout_is_refused(timeout, fault_server):
+    srv = fault_server(lambda body: fs.ok())
     with pytest.raises(ValueError, match="timeout"):
         openai_backend(srv, timeout=timeout)
 
