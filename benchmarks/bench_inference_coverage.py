@@ -4,9 +4,9 @@ Same simulated seeds x days differences for both (``experiments.stats.known_answ
 noise shared by all seeds + seed-by-day noise, both MA(9) like overlapping 10-day returns), three noise
 mixes x (3, 5) seeds x (100, 500) days, true difference zero:
 
-* **before**: ``experiments.statistics.paired_bootstrap(d, n_boot=2000, block=h)`` (the table's CI, called
-  as ``experiments.report`` calls it) and ``resolution(d, block=h, n_boot=1000).mdd()`` (its MDD, as
-  ``experiments.reproduce`` calls it);
+* **before**: ``experiments.stats.statistics.paired_bootstrap(d, n_boot=2000, block=h)`` (the table's CI, called
+  as ``experiments.stats.report`` calls it) and ``resolution(d, block=h, n_boot=1000).mdd()`` (its MDD, as
+  ``experiments.paper.reproduction`` calls it);
 * **after**: ``experiments.stats.inference.difference_ci(d, h)`` and its ``mdd()``.
 
 Columns: ``cover`` the 95% CI covers the truth; ``lo>0`` a false "holds" on one side (nominal .025);
@@ -20,7 +20,7 @@ Then combined claims ("A beats D, E and F", every true difference zero, 3 seeds 
 dominated): the false "holds" and false "does not hold" rates of today's rule (one bootstrap draw for
 every contrast, each part at 95%, ``claims.combine``) and of Holm-corrected ``inference.judge``.
 
-    PYTHONPATH=. python benchmarks/bench_inference_coverage.py [--reps 400] [--n-boot 2000]
+    python benchmarks/bench_inference_coverage.py [--reps 400] [--n-boot 2000]
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ import argparse
 import itertools
 import time
 
+import common  # noqa: F401  (this checkout on sys.path)
 import numpy as np
 from scipy import stats as sps
 
-from experiments.claims import combine
-from experiments.statistics import DayBlockBootstrap, paired_bootstrap, resolution
-from experiments.stats.inference import FAILS, HOLDS, Part, difference_ci, judge
+from experiments.stats.inference import FAILS, HOLDS, Part, combine, difference_ci, judge
 from experiments.stats.known_answer import MIXES, moving_average, simulate
+from experiments.stats.statistics import DayBlockBootstrap, paired_bootstrap, resolution
 
 H = 10
 

@@ -115,9 +115,9 @@ import numpy.typing as npt
 from scipy import stats as sps
 from statsmodels.stats.sandwich_covariance import S_hac_simple, weights_uniform
 
-FloatArray = npt.NDArray[np.float64]
+from experiments.stats.statistics import FAILS, HOLDS, UNRESOLVED
 
-HOLDS, FAILS, UNRESOLVED = "holds", "does not hold", "unresolved"
+FloatArray = npt.NDArray[np.float64]
 
 
 # ---------------------------------------------------------------------------------------- long-run variance
