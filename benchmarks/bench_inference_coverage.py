@@ -33,9 +33,10 @@ import common  # noqa: F401  (this checkout on sys.path)
 import numpy as np
 from scipy import stats as sps
 
-from experiments.stats.inference import FAILS, HOLDS, Part, combine, difference_ci, judge
+from experiments.stats.inference import difference_ci
 from experiments.stats.known_answer import MIXES, moving_average, simulate
-from experiments.stats.statistics import DayBlockBootstrap, paired_bootstrap, resolution
+from experiments.stats.statistics import FAILS, HOLDS, DayBlockBootstrap, paired_bootstrap, resolution
+from experiments.stats.verdicts import Part, combine, judge
 
 H = 10
 

@@ -17,19 +17,14 @@ from scipy import stats as sps
 from statsmodels.stats.sandwich_covariance import S_hac_simple, weights_uniform
 
 from experiments.stats.inference import (
-    FAILS,
-    HOLDS,
-    UNRESOLVED,
-    Part,
     difference_ci,
     hac_calibration,
-    holm,
-    judge,
     long_run_variance,
     minimum_detectable_difference,
-    ratio_claim,
 )
 from experiments.stats.known_answer import MIXES, moving_average, simulate
+from experiments.stats.statistics import FAILS, HOLDS, UNRESOLVED
+from experiments.stats.verdicts import Part, holm, judge, ratio_claim
 
 H = 10
 R = 300
