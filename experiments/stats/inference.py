@@ -28,7 +28,7 @@ Three statistics, each unbiased for a known combination (all exact under the wor
 So ``se^2 = V1 + (V2 - V3)``: the seed component plus the **shared day component**
 ``day_var = max(V2 - V3, 0)``, the part of the day-to-day noise every seed shares (an estimate of
 ``Vb``). ``V2`` alone would count the seed-by-day noise ``Ve / S`` a second time (it is already in
-``V1``); ``V3`` takes it out. This is what the day-block bootstrap of ``experiments.statistics`` got
+``V1``); ``V3`` takes it out. This is what the day-block bootstrap of ``experiments.stats.statistics`` got
 wrong (it resamples seeds *and* days, counting ``e`` twice) besides its too-short blocks.
 
 The t interval uses Satterthwaite's degrees of freedom from the two parts::
@@ -41,7 +41,7 @@ the noise mixes and sizes of the tests): counting ``V2`` and ``V3`` as separate 
 Satterthwaite sum (the textbook rule for a difference of mean squares) gives ~1.5 df where seed-by-day
 noise dominates and 98-100% coverage; a REML-style rule that zeroes a component estimated below zero
 over-covers too (97-99%, se up to 26% high); the two-part rule above covers 93.5-95.6% in every cell
-and its MDD has 79-82% power (see ``tests/experiments/test_inference.py``).
+and its MDD has 79-82% power (see ``tests/experiments/stats/test_inference.py``).
 
 "Power at the MDD" is the power at the difference a run reports as detectable given that run's se:
 ``P(dbar - t se > 0 | true difference = MDD, se)``, averaged over runs; it is 80% exactly when the t
