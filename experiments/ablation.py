@@ -36,9 +36,10 @@ def add_arguments(abl: argparse.ArgumentParser) -> None:
                           "factory as module:Attr[:key=value,...] (see --list); repeatable")
     abl.add_argument("--horizon", type=checks.positive_int, default=10,
                      help="payoff horizon of the game in trading days (default 10)")
-    abl.add_argument("--reference", default="A", help="config the bootstrap CIs compare against (default A)")
+    abl.add_argument("--reference", default="A", help="config the CIs of differences compare against (default A)")
     abl.add_argument("--boot", type=checks.bounded_int(0, checks.MAX_BOOT), default=2000,
-                     help="bootstrap resamples (0: no CI; default 2000)")
+                     help="bootstrap resamples, recorded in the spec (the table's CIs are t intervals and do "
+                          "not resample; default 2000)")
     options.add_out(abl, "results/ablation", "output folder, also the resume cache")
     abl.add_argument("--no-resume", action="store_true", help="recompute every run even if its files exist")
     abl.add_argument("--no-plot", action="store_true", help="do not write ablation.png")
@@ -107,9 +108,9 @@ def run(args: argparse.Namespace) -> int:
     first = res.daily.loc[res.daily["eval"], "date"].min()
     print(f"\nmarket: {source}")
     print(f"Rank IC over {ev_days} evaluation days from {_date(first)} (one-month warm-up excluded), "
-          f"mean ± std over {len(spec.seeds)} seed(s) {list(spec.seeds)}")
-    print(f"CI: paired bootstrap of the difference to {spec.reference} (seeds and day blocks resampled, "
-          f"{spec.n_boot} resamples)")
+          f"mean over {len(spec.seeds)} seed(s) {list(spec.seeds)} and these days")
+    print(f"CI: t interval of the mean and of the difference to {spec.reference}, paired by seed and day "
+          "(seed part + shared-day Hansen-Hodrick part, Satterthwaite df: experiments.stats.inference)")
     print(res.format())
     damaged = f", {len(res.damaged)} damaged stored run(s) recomputed" if res.damaged else ""
     print(f"\n{len(res.computed)} run(s) computed{damaged}, {len(res.reused)} reused, {res.wall_s:.1f}s; files in "

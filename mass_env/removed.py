@@ -141,8 +141,9 @@ REMOVED: dict[str, str] = {
     "experiments.ablation._atomic": "experiments.sweep.store.atomic_write",
     "experiments.ablation._jsonable": "experiments.sweep.store.to_jsonable",
     "experiments.ablation.metric": "mass_env.game.components.ric_column",
+    "experiments.ablation.paired_bootstrap": "experiments.stats.statistics.paired_bootstrap",
     **{f"experiments.ablation.{n}": f"experiments.stats.report.{n}"
-       for n in ("paired_bootstrap", "table_metrics", "summarise_runs", "ablation_table", "format_table",
+       for n in ("table_metrics", "summarise_runs", "ablation_table", "format_table",
                  "TABLE_COMPONENTS", "ORACLE_LABEL")},
     **{f"experiments.ablation.{n}": f"experiments.stats.oracle.{n}" for n in ("hindsight_oracle", "OracleFit",
                                                                             "COMPONENTS")},

@@ -2,15 +2,23 @@
 
 Numbers are from ``shared/papers/mechanism-design-alpha-discovery.txt`` (Table 3.2, 10-day Rank IC;
 A, D, E and F over 3 seeds with their std, B, C and the two 512-agent rows single numbers; the
-consensus claim from section 3.3). Each claim is judged on a run's evaluation days with one
-``DayBlockBootstrap`` draw shared by every series (seeds with replacement, days in blocks as long as
-the horizon), so all comparisons keep their pairing:
+consensus claim from section 3.3). Each claim is judged on a run's evaluation days, every series on
+the same seeds and days so all comparisons keep their pairing, with the t test of
+``experiments.stats.inference`` (one standard error per contrast: seed part + the day noise all seeds
+share; the same ``difference_ci`` the tables print, computed once per contrast in ``Evidence``):
 
-* **holds**: the CI of the claimed quantity lies entirely on the claimed side;
-* **does not hold**: it lies entirely on the other side;
-* **unresolved**: the CI straddles the threshold (or a config the claim needs was not run).
+* **holds**: the test rejects the threshold on the claimed side;
+* **does not hold**: it rejects on the other side;
+* **unresolved**: neither (or a config the claim needs was not run).
 
-A claim about several comparisons holds when every one holds and does not hold when any does not.
+A claim about several comparisons ("A beats D, E and F") judges each part at its Holm-corrected level
+(``experiments.stats.verdicts.judge``), so the claim as a whole is wrongly said to hold at most 5% of
+the time; it holds when every part holds and does not hold when any does not. The printed interval
+of each part is its 95% CI, the one the tables print for that contrast; with several parts the
+Holm-adjusted p-value follows it. The ratio claim (consensus about twice the combined signal) is
+judged as two linear contrasts once the denominator's CI excludes zero (``verdicts.ratio_claim``).
+The learned alpha's median is not a mean: it keeps a day-block bootstrap percentile interval
+(``DayBlockBootstrap.median``).
 """
 
 from __future__ import annotations
@@ -22,7 +30,9 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from experiments.stats.statistics import FAILS, HOLDS, UNRESOLVED, DayBlockBootstrap, Interval, seed_day_matrix
+from experiments.stats.inference import DifferenceCI, difference_ci
+from experiments.stats.statistics import UNRESOLVED, DayBlockBootstrap, Interval, seed_day_matrix
+from experiments.stats.verdicts import ClaimVerdict, Part, combine, judge, ratio_claim
 from mass_env.game.components import ric_column
 
 PAPER = ("\"Mechanism Design for Multi-Agent Alpha Discovery: Optimizing Agent Distribution in Heterogeneous "
@@ -54,15 +64,9 @@ PAPER_GAP = ("A - D", 0.010)
 RATIO_BAND = (4 / 3, 3.0)
 
 
-def combine(verdicts: Sequence[str]) -> str:
-    """All hold -> holds; any does not hold -> does not hold; otherwise unresolved."""
-    if verdicts and all(v == HOLDS for v in verdicts):
-        return HOLDS
-    return FAILS if FAILS in verdicts else UNRESOLVED
-
-
 class Evidence:
-    """A run's evaluation-day series on common seeds and days, with one bootstrap draw for all."""
+    """A run's evaluation-day series on common seeds and days; one ``difference_ci`` per contrast (cached,
+    so a contrast prints the same interval wherever it appears) and one bootstrap draw for the medians."""
 
     def __init__(self, daily: pd.DataFrame, *, horizon: int = 10, n_boot: int = 2000, ci: float = 0.95,
                  seed: int = 0) -> None:
@@ -75,6 +79,7 @@ class Evidence:
         self.boot = DayBlockBootstrap(len(self.seeds), max(1, len(self.days)), block=horizon, n_boot=max(1, n_boot),
                                       rng=np.random.default_rng([seed, 0xC1A1]))
         self._col = ric_column("signal", horizon)
+        self._cis: dict[tuple[str, str, str], DifferenceCI] = {}
 
     def has(self, *configs: str) -> bool:
         return all(c in self.configs for c in configs)
@@ -82,15 +87,24 @@ class Evidence:
     def series(self, config: str, column: str | None = None) -> np.ndarray:
         return seed_day_matrix(self.daily, config, column or self._col, self.seeds, self.days)
 
-    def level(self, config: str, column: str | None = None) -> Interval:
-        return self.boot.mean(self.series(config, column), self.ci)
+    def level(self, config: str, column: str | None = None) -> DifferenceCI:
+        """The mean of one config's series with its CI."""
+        key = (config, "", column or self._col)
+        if key not in self._cis:
+            self._cis[key] = difference_ci(self.series(config, column), self.horizon, self.ci)
+        return self._cis[key]
 
-    def diff(self, a: str, b: str) -> Interval:
-        """``a - b`` of the headline Rank IC, paired by seed and day."""
-        return self.boot.mean(self.series(a) - self.series(b), self.ci)
+    def diff(self, a: str, b: str) -> DifferenceCI:
+        """``a - b`` of the headline Rank IC, paired by seed and day, with its CI."""
+        key = (a, b, self._col)
+        if key not in self._cis:
+            self._cis[key] = difference_ci(self.series(a) - self.series(b), self.horizon, self.ci)
+        return self._cis[key]
 
-    def ratio(self, config: str, num: str, den: str) -> Interval:
-        return self.boot.ratio(self.series(config, num), self.series(config, den), self.ci)
+    def ratio(self, config: str, num: str, den: str, band: tuple[float, float]) -> ClaimVerdict:
+        """"``band[0] <= mean(num) / mean(den) <= band[1]``" as two linear contrasts (``ratio_claim``)."""
+        return ratio_claim(self.series(config, num), self.series(config, den), band, self.horizon, self.ci,
+                           label=f"{config} {num.split('_')[1]} / {den.split('_')[1]}")
 
     def median(self, config: str, column: str) -> Interval:
         return self.boot.median(self.series(config, column), self.ci)
@@ -112,40 +126,48 @@ def _iv(iv: Interval, fmt: str = "+.3f") -> str:
     return f"{iv.point:{fmt}} [{iv.lo:{fmt}}, {iv.hi:{fmt}}]"
 
 
+def _ci(c: DifferenceCI, fmt: str = "+.3f") -> str:
+    """A contrast as every table prints it: estimate [95% CI]."""
+    return f"{c.estimate:{fmt}} [{c.lo:{fmt}}, {c.hi:{fmt}}]"
+
+
+def _judged(parts: Sequence[Part], ci: float) -> tuple[str, str]:
+    """Every part at its Holm level; each printed with its CI (the tables' interval), and with several
+    parts the Holm-adjusted p-value that decided it."""
+    v = judge(parts, ci)
+    texts = []
+    for part, pv in zip(parts, v.parts):
+        texts.append(f"{part.label} = {_ci(part.ci)}" + (f" (Holm p {pv.p_adjusted:.2f})" if len(parts) > 1 else ""))
+    return v.verdict, "; ".join(texts)
+
+
 def _beats(a: str, b: str) -> Callable[[Evidence], tuple[str, str]]:
-    def judge(e: Evidence) -> tuple[str, str]:
-        d = e.diff(a, b)
-        return d.above(0.0), f"{a} - {b} = {_iv(d)}"
-    return judge
+    def judge_(e: Evidence) -> tuple[str, str]:
+        return _judged([Part(f"{a} - {b}", e.diff(a, b), direction=1)], e.ci)
+    return judge_
 
 
 def _all_beat(a: str, others: Sequence[str]) -> Callable[[Evidence], tuple[str, str]]:
-    def judge(e: Evidence) -> tuple[str, str]:
-        ds = {o: e.diff(a, o) for o in others}
-        return combine([d.above(0.0) for d in ds.values()]), "; ".join(f"{a} - {o} = {_iv(d)}" for o, d in ds.items())
-    return judge
+    def judge_(e: Evidence) -> tuple[str, str]:
+        return _judged([Part(f"{a} - {o}", e.diff(a, o), direction=1) for o in others], e.ci)
+    return judge_
 
 
 def _worst(x: str, others: Sequence[str]) -> Callable[[Evidence], tuple[str, str]]:
-    def judge(e: Evidence) -> tuple[str, str]:
-        ds = {o: e.diff(x, o) for o in others}
-        return combine([d.below(0.0) for d in ds.values()]), "; ".join(f"{x} - {o} = {_iv(d)}" for o, d in ds.items())
-    return judge
+    def judge_(e: Evidence) -> tuple[str, str]:
+        return _judged([Part(f"{x} - {o}", e.diff(x, o), direction=-1) for o in others], e.ci)
+    return judge_
 
 
 def _collapses(x: str) -> Callable[[Evidence], tuple[str, str]]:
-    def judge(e: Evidence) -> tuple[str, str]:
-        lv = e.level(x)
-        return lv.below(0.0), f"{x} = {_iv(lv)}"
-    return judge
+    def judge_(e: Evidence) -> tuple[str, str]:
+        return _judged([Part(x, e.level(x), direction=-1)], e.ci)
+    return judge_
 
 
 def _consensus_ratio(e: Evidence) -> tuple[str, str]:
-    den = e.level("A", ric_column("signal", e.horizon))
-    if not (den.lo > 0 or den.hi < 0):  # a denominator that may be 0: the ratio means nothing
-        return UNRESOLVED, f"A consensus / combined = n/a (combined = {_iv(den)} includes 0)"
-    r = e.ratio("A", ric_column("consensus", e.horizon), ric_column("signal", e.horizon))
-    return r.within(*RATIO_BAND), f"A consensus / combined = {_iv(r, '.2f')}"
+    v = e.ratio("A", ric_column("consensus", e.horizon), ric_column("signal", e.horizon), RATIO_BAND)
+    return v.verdict, v.text()
 
 
 def _alpha_median(configs: Sequence[str]) -> Callable[[Evidence], tuple[str, str]]:

@@ -7,10 +7,13 @@ preset (``experiments.paper.fidelity``: ``paper`` = the paper's code as it ran, 
 ``clean`` = this project's design), each preset a resumable sweep in ``out/<preset>``
 (``experiments.sweep.engine.run_ablation``). It then reports per preset:
 
-* the published number (``experiments.paper.claims.PUBLISHED``) next to ours (mean +- std over seeds);
-* the paired day-block bootstrap CI of each config's difference to A (``experiments.stats.report``);
-* the minimum detectable difference of each comparison with A and whether the paper's smallest gap
-  can be resolved with these seeds and days, or by any number of seeds (``experiments.stats.statistics``);
+* the published number (``experiments.paper.claims.PUBLISHED``) next to ours: the mean with its CI,
+  and the sd over seeds labelled as the seed spread it is;
+* the CI of each config's difference to A and its minimum detectable difference, from one standard
+  error (``experiments.stats.inference.difference_ci``, via ``experiments.stats.report``);
+* whether the paper's smallest gap can be resolved with these seeds and days, how many seeds it needs,
+  or that no number of seeds resolves it (the floor set by the day noise every seed shares), from that
+  same standard error;
 * the effective number of types each leader uses and the median learned alpha;
 * the paper's qualitative claims judged holds / does not hold / unresolved (``experiments.paper.claims``).
 
@@ -35,7 +38,7 @@ import pandas as pd
 
 from experiments.paper.claims import PAPER, PAPER_CONFIGS, PAPER_GAP, PUBLISHED, Evidence, judge_claims
 from experiments.paper.fidelity import PRESETS, Fidelity, episode_window, fidelity_from
-from experiments.stats.statistics import leader_choices, resolution
+from experiments.stats.statistics import leader_choices
 from experiments.sweep.engine import AblationResult, run_ablation
 from experiments.sweep.markets import market_for, parse_data
 from experiments.sweep.spec import SweepSpec
@@ -136,25 +139,23 @@ def check_inputs(spec: ReproduceSpec) -> dict[str, SweepSpec]:
 
 # ---------------------------------------------------------------------------------------- the tables
 def preset_rows(preset: str, res: AblationResult, spec: ReproduceSpec) -> pd.DataFrame:
-    """One row per config of a preset's sweep: published, ours, CI of the difference to A, MDD, the
-    leader's effective number of types and median alpha."""
+    """One row per config of a preset's sweep: published, ours (mean, its CI, sd over seeds), the CI of
+    the difference to A and its MDD (the table's, ``experiments.stats.report``), the leader's effective
+    number of types and median alpha."""
     head = ric_column("signal", spec.horizon)
-    ev = Evidence(res.daily, horizon=spec.horizon, n_boot=min(spec.n_boot, 1000), ci=spec.ci)
     choices = leader_choices(res.daily, res.weights).set_index("config")
     rows = []
     for _, t in res.table.iterrows():
         name = t["config"]
         pub = PUBLISHED.get(name)
-        mdd = np.nan
-        if name != "A" and ev.has("A", name) and t["kind"] != "oracle":
-            mdd = resolution(ev.series(name) - ev.series("A"), block=spec.horizon, n_boot=min(spec.n_boot, 1000),
-                             ci=spec.ci).mdd()
+        mdd = t[f"{head}_mdd"] if t["kind"] != "oracle" else np.nan
         rows.append({
             "preset": preset, "config": name, "kind": t["kind"], "fitness": t["fitness"], "alpha_mode": t["alpha_mode"],
             "optimizer": t["optimizer"], "mu": t["turnover_penalty"], "population": t["population"],
             "published": pub.value if pub else np.nan, "published_std": pub.std if pub and pub.std else np.nan,
             "published_seeds": pub.seeds if pub else 0, "n_seeds": t["n_seeds"], "eval_days": t["eval_days"],
-            "mean": t[f"{head}_mean"], "std": t[f"{head}_std"],
+            "mean": t[f"{head}_mean"], "mean_lo": t[f"{head}_mean_lo"], "mean_hi": t[f"{head}_mean_hi"],
+            "std": t[f"{head}_std"],
             "consensus_mean": t[f"{ric_column('consensus', spec.horizon)}_mean"],
             "diff_vs_A": t[f"{head}_diff"], "diff_lo": t[f"{head}_lo"], "diff_hi": t[f"{head}_hi"], "mdd_vs_A": mdd,
             "eff_types": choices["eff_types"].get(name, np.nan) if t["kind"] != "oracle" else np.nan,
@@ -170,15 +171,20 @@ def gap_statement(res: AblationResult, spec: ReproduceSpec) -> dict[str, Any]:
     ev = Evidence(res.daily, horizon=spec.horizon, n_boot=1, ci=spec.ci)
     if not ev.has("A", "D"):
         return {"statement": f"{what} not run", "seeds_needed": None}
-    r = resolution(ev.series("A") - ev.series("D"), block=spec.horizon, n_boot=min(spec.n_boot, 1000), ci=spec.ci)
+    r = ev.diff("A", "D")
     return {"statement": r.statement(delta, f"the paper's smallest gap ({what})"),
-            "seeds_needed": r.seeds_needed(delta), **r.as_dict()}
+            "seeds_needed": r.seeds_needed(delta), "mdd_3_seeds": r.mdd(n_seeds=3), **r.as_dict()}
 
 
-def _cell(m: float, s: float) -> str:
+def _cell(m: float, lo: float, hi: float) -> str:
+    """Ours as the headline: the mean with its CI."""
     if not np.isfinite(m):
         return ""
-    return f"{m:+.3f}" + (f" ± {s:.3f}" if np.isfinite(s) else "")
+    return f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]" if np.isfinite(lo) and np.isfinite(hi) else f"{m:+.3f}"
+
+
+def _sd(s: float) -> str:
+    return f"{s:.3f}" if np.isfinite(s) else ""
 
 
 def _ci(d: float, lo: float, hi: float) -> str:
@@ -192,29 +198,31 @@ def markdown(rows: pd.DataFrame, claims: pd.DataFrame, gaps: Mapping[str, Mappin
     """The printed report: results side by side per preset, the claims, and what the run can resolve."""
     presets = list(spec.presets)
     lines = [f"Paper: {PAPER}. Ours: {spec.data}, {len(spec.seeds)} seeds {list(spec.seeds)}, 10d Rank IC of the "
-             f"combined signal, mean ± std over seeds; Δ vs A: paired day-block bootstrap {int(spec.ci * 100)}% CI "
-             "(seeds and 10-day blocks resampled); MDD: minimum detectable difference vs A (80% power); "
+             f"combined signal, mean [{int(spec.ci * 100)}% CI]; sd seeds: the spread of the seed means (not "
+             "the precision of the mean); Δ vs A: the difference to A [CI]; MDD: minimum detectable difference "
+             "vs A (80% power, the same standard error as the CI); "
              "types: effective number of types used (exp entropy of the applied weights), of: the types in "
              "play (mean over seeds).", "", LEGEND, ""]
-    head = "| config | paper |" + "".join(f" {p}: ours | {p}: Δ vs A | {p}: MDD | {p}: types | {p}: of |"
-                                         f" {p}: α med |" for p in presets)
-    lines += [head, "|" + "---|" * (2 + 6 * len(presets))]
+    head = "| config | paper |" + "".join(f" {p}: ours | {p}: sd seeds | {p}: Δ vs A | {p}: MDD | {p}: types |"
+                                         f" {p}: of | {p}: α med |" for p in presets)
+    lines += [head, "|" + "---|" * (2 + 7 * len(presets))]
     for name in dict.fromkeys(rows["config"]):
         pub = PUBLISHED.get(name)
         cells = [name, pub.text() if pub else ""]
         for p in presets:
             r = rows[(rows["preset"] == p) & (rows["config"] == name)]
             if r.empty:
-                cells += [""] * 6
+                cells += [""] * 7
                 continue
             x = r.iloc[0]
-            cells += [_cell(x["mean"], x["std"]), _ci(x["diff_vs_A"], x["diff_lo"], x["diff_hi"]),
+            cells += [_cell(x["mean"], x["mean_lo"], x["mean_hi"]), _sd(x["std"]),
+                      _ci(x["diff_vs_A"], x["diff_lo"], x["diff_hi"]),
                       f"{x['mdd_vs_A']:.3f}" if np.isfinite(x["mdd_vs_A"]) else "",
                       _number(x["eff_types"]), _number(x["n_types"]) if np.isfinite(x["eff_types"]) else "",
                       f"{x['alpha_median']:.2f}" if np.isfinite(x["alpha_median"]) else ""]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Claims (holds / does not hold / unresolved: the CI lies on the claimed side / on the other side / "
-              "straddles it):", "",
+    lines += ["", "Claims (holds / does not hold / unresolved: the t test rejects on the claimed side / on the other "
+              "side / neither; a claim of several parts tests each at its Holm-corrected level):", "",
               "| claim | paper | judged as |" + "".join(f" {p} |" for p in presets),
               "|" + "---|" * (3 + len(presets))]
     for key in dict.fromkeys(claims["key"]):
@@ -231,9 +239,9 @@ def markdown(rows: pd.DataFrame, claims: pd.DataFrame, gaps: Mapping[str, Mappin
 
 
 #: What the tables' notation means (printed with every table).
-LEGEND = ("Legend: paper \"+0.033 ± 0.010 (3s)\" = the published mean ± std over 3 seeds; ours = mean ± std "
-          "over this run's seeds; Δ vs A = difference to config A with its confidence interval; n/a = not "
-          "computable (a ratio whose denominator's interval includes 0).")
+LEGEND = ("Legend: paper \"+0.033 ± 0.010 (3s)\" = the published mean ± std over 3 seeds; ours = mean over "
+          "this run's seeds and days [its confidence interval]; Δ vs A = difference to config A [its confidence "
+          "interval]; a ratio claim is judged only once its denominator's interval excludes 0.")
 
 
 def _number(x: float) -> str:
@@ -249,10 +257,11 @@ def summary(rows: pd.DataFrame, claims: pd.DataFrame, gaps: Mapping[str, Mapping
     what the run can resolve. The full table is ``markdown`` (written to ``reproduce.md``)."""
     presets = list(spec.presets)
     lines = [f"Paper: {PAPER}.", f"Ours: {spec.data}, {len(spec.seeds)} seed(s) {list(spec.seeds)}; 10-day Rank "
-             f"IC of the combined signal; Δ vs A with its {int(spec.ci * 100)}% paired bootstrap CI.", LEGEND, ""]
+             f"IC of the combined signal, mean [{int(spec.ci * 100)}% CI]; Δ vs A [{int(spec.ci * 100)}% CI] (t "
+             "intervals: seed part + the day noise all seeds share).", LEGEND, ""]
     width = max(8, *(len(str(c)) for c in rows["config"]))
     cols = [("config", width), ("paper", 21)] + [(f"{p}: {w}", n) for p in presets
-                                                 for w, n in (("ours", 16), ("Δ vs A", 26))]
+                                                 for w, n in (("ours", 24), ("Δ vs A", 24))]
     lines.append("  ".join(f"{c:<{n}}" for c, n in cols).rstrip())
     for name in dict.fromkeys(rows["config"]):
         pub = PUBLISHED.get(name)
@@ -260,11 +269,11 @@ def summary(rows: pd.DataFrame, claims: pd.DataFrame, gaps: Mapping[str, Mapping
         for p in presets:
             r = rows[(rows["preset"] == p) & (rows["config"] == name)]
             x = r.iloc[0] if len(r) else None
-            cells += ["" if x is None else _cell(x["mean"], x["std"]),
+            cells += ["" if x is None else _cell(x["mean"], x["mean_lo"], x["mean_hi"]),
                       "" if x is None else _ci(x["diff_vs_A"], x["diff_lo"], x["diff_hi"])]
         lines.append("  ".join(f"{c:<{n}}" for c, (_, n) in zip(cells, cols)).rstrip())
-    lines += ["", "Claims (holds / does not hold / unresolved: the CI lies on the claimed side / the other side / "
-              "straddles it):"]
+    lines += ["", "Claims (holds / does not hold / unresolved: the t test rejects on the claimed side / the other "
+              "side / neither; several parts: Holm-corrected):"]
     for key in dict.fromkeys(claims["key"]):
         c = claims[claims["key"] == key]
         said = ", ".join(f"{p} {c[c['preset'] == p].iloc[0]['verdict']}" for p in presets if (c["preset"] == p).any())

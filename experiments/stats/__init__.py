@@ -1,1 +1,2 @@
-"""Statistics of runs: bootstrap CIs and resolution, the ablation table, the hindsight oracle, plots."""
+"""Statistics of runs: one standard error per contrast (inference) and the verdicts built on it, the
+ablation table, the hindsight oracle, plots."""

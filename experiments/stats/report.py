@@ -5,24 +5,27 @@ Kept apart from running the sweep so that a table can be rebuilt from ``daily.pa
 defined in one place:
 
 * per-run means over the evaluation days (``summarise_runs``);
-* mean +- std over seeds of the combined signal's and consensus' Rank IC at 1/5/10 days;
-* a paired bootstrap CI of each config's difference to the reference (``paired_bootstrap``, defined
-  with the other statistics in ``experiments.stats.statistics``): differences are paired by seed and day;
-  seeds are resampled with replacement and days in circular blocks as long as the return horizon
-  (overlapping forward returns make neighbouring days dependent).
+* the mean over seeds and days of the combined signal's and consensus' Rank IC at 1/5/10 days, with
+  its t interval (``experiments.stats.inference.difference_ci`` of the config's seeds x days array:
+  one standard error from the seed part and the day noise every seed shares, Hansen-Hodrick with lag
+  ``h - 1`` for overlapping h-day returns, Satterthwaite degrees of freedom);
+* the standard deviation over seeds of the per-seed means, labelled as such: it is the spread of the
+  seeds, not the precision of the mean (it leaves out the day noise every seed shares);
+* the CI of each config's difference to the reference from the same ``difference_ci`` (differences
+  paired by seed and day), its standard error and its minimum detectable difference (same se and df),
+  so that every table and the paper's claims print one interval per contrast.
 """
 
 from __future__ import annotations
 
 import re
-import zlib
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from experiments.stats.statistics import paired_bootstrap
+from experiments.stats.inference import difference_ci
 from experiments.sweep.configs import AblationConfig
 from mass_env.data.returns import REPORT_HORIZONS
 from mass_env.game.components import Component, ric_column
@@ -73,13 +76,20 @@ def summarise_runs(daily: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+def seed_day(ev: pd.DataFrame, config: str, column: str) -> pd.DataFrame:
+    """One config's evaluation-day values of ``column`` as a seeds x days frame."""
+    return ev[ev["config"] == config].pivot(index="seed", columns="day", values=column)
+
+
 def ablation_table(daily: pd.DataFrame, configs: Sequence[AblationConfig], *, reference: str = "A",
-                   n_boot: int = 2000, ci: float = 0.95, seed: int = 0,
-                   horizons: Sequence[int] = REPORT_HORIZONS) -> pd.DataFrame:
-    """Mean +- std over seeds of each table metric, and the paired bootstrap CI vs ``reference``."""
+                   ci: float = 0.95, horizons: Sequence[int] = REPORT_HORIZONS) -> pd.DataFrame:
+    """Per config and table metric: the mean with its CI (``_mean``, ``_mean_lo``, ``_mean_hi``), the
+    spread of the seed means (``_std``: sd over seeds) and the difference to ``reference`` with its CI,
+    standard error and MDD (``_diff``, ``_lo``, ``_hi``, ``_se``, ``_mdd``), all from ``difference_ci``."""
     runs = summarise_runs(daily)
     metrics = table_metrics(horizons)
     ev = daily[daily["eval"]]
+    has_ref = bool(reference) and (daily["config"] == reference).any()
     rows = []
     for cfg in configs:
         r = runs[runs["config"] == cfg.name]
@@ -91,54 +101,66 @@ def ablation_table(daily: pd.DataFrame, configs: Sequence[AblationConfig], *, re
                                "population": f"{cfg.n_types}x{cfg.agents_per_type}",
                                "n_seeds": int(r["seed"].nunique()), "eval_days": float(r["eval_days"].mean())}
         for m in metrics:
+            h = int(re.search(r"_(\d+)d$", m).group(1))  # type: ignore[union-attr]
+            level = difference_ci(seed_day(ev, cfg.name, m).to_numpy(dtype=np.float64), h, ci)
             row[f"{m}_mean"] = float(r[m].mean())
+            row[f"{m}_mean_lo"], row[f"{m}_mean_hi"] = level.lo, level.hi
             row[f"{m}_std"] = float(r[m].std(ddof=1)) if len(r) > 1 else float("nan")
         row["turnover_mean"] = float(r["turnover"].mean())
         row["alpha_mean"] = float(r["alpha"].mean())
         for m in metrics:
             h = int(re.search(r"_(\d+)d$", m).group(1))  # type: ignore[union-attr]
-            if reference and cfg.name != reference and (daily["config"] == reference).any():
-                x = ev[ev["config"] == cfg.name].pivot(index="seed", columns="day", values=m)
-                y = ev[ev["config"] == reference].pivot(index="seed", columns="day", values=m)
-                seeds = x.index.intersection(y.index)
-                days = x.columns.intersection(y.columns)
-                d = x.loc[seeds, days].to_numpy() - y.loc[seeds, days].to_numpy()
-                rng = np.random.default_rng([seed, zlib.crc32(cfg.name.encode()), zlib.crc32(m.encode())])
-                pt, lo, hi = paired_bootstrap(d, n_boot=n_boot, ci=ci, block=h, rng=rng)
-            else:
-                pt = lo = hi = float("nan")
+            pt = lo = hi = se = mdd = float("nan")
+            if has_ref and cfg.name != reference:
+                x, y = seed_day(ev, cfg.name, m), seed_day(ev, reference, m)
+                seeds, days = x.index.intersection(y.index), x.columns.intersection(y.columns)
+                d = x.loc[seeds, days].to_numpy(dtype=np.float64) - y.loc[seeds, days].to_numpy(dtype=np.float64)
+                if d.size:
+                    dc = difference_ci(d, h, ci)
+                    pt, lo, hi, se, mdd = dc.estimate, dc.lo, dc.hi, dc.se, dc.mdd()
             row[f"{m}_diff"], row[f"{m}_lo"], row[f"{m}_hi"] = pt, lo, hi
+            row[f"{m}_se"], row[f"{m}_mdd"] = se, mdd
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def format_table(table: pd.DataFrame, *, reference: str = "A", ci: float = 0.95,
                  headline: str = HEADLINE, horizons: Sequence[int] = REPORT_HORIZONS) -> str:
-    """The ablation table as text (Rank IC, mean +- std over seeds; CI of the headline vs reference)."""
+    """The ablation table as text: the mean Rank IC of every table metric; for the headline its CI, the
+    sd over seeds (labelled: seed spread, not precision) and the CI of the difference to ``reference``."""
     if table.empty:  # e.g. no run had an evaluation day: say so instead of failing on missing columns
         return "(no run had an evaluation day: nothing to tabulate)"
     metrics = table_metrics(horizons)
+    pct = f"{int(round(ci * 100))}% CI"
+    h = headline.rsplit("_", 1)[1]
 
-    def cell(m: float, s: float) -> str:
-        return f"{m:+.4f}" + ("" if not np.isfinite(s) else f"±{s:.4f}")
+    def iv(m: float, lo: float, hi: float) -> str:
+        if not np.isfinite(m):
+            return ""
+        return f"{m:+.4f} [{lo:+.4f},{hi:+.4f}]" if np.isfinite(lo) and np.isfinite(hi) else f"{m:+.4f}"
 
     head = (f"{'config':<12} {'fitness':<12} {'alpha':<9} {'optimiser':<10} {'mu':>6} "
-            + " ".join(f"{('sig ' if 'signal' in m else 'cons ') + m.rsplit('_', 1)[1]:>15}" for m in metrics)
-            + f"  {'Δ' + headline.rsplit('_', 1)[1] + ' vs ' + reference + f' [{int(ci * 100)}% CI]':>28}"
+            + " ".join(f"{('sig ' if 'signal' in m else 'cons ') + m.rsplit('_', 1)[1]:>9}" for m in metrics)
+            + f"  {'sig ' + h + f' mean [{pct}]':>27} {'sd seeds':>8}"
+            + f"  {'Δ' + h + ' vs ' + reference + f' [{pct}]':>27}"
             + f" {'turnover':>8} {'alpha':>5}")
     lines = [head, "-" * len(head)]
     for _, r in table.iterrows():
         name = r["config"]
         if r["kind"] == "oracle":
             name += "*"
-        d, lo, hi = r[f"{headline}_diff"], r[f"{headline}_lo"], r[f"{headline}_hi"]
-        ci_txt = "" if not np.isfinite(d) else (f"{d:+.4f} [{lo:+.4f},{hi:+.4f}]" if np.isfinite(lo) else f"{d:+.4f}")
+        sd = r[f"{headline}_std"]
         lines.append(
             f"{name:<12} {str(r['fitness'])[:12]:<12} {str(r['alpha_mode'])[:9]:<9} {str(r['optimizer'])[:10]:<10} "
-            f"{r['turnover_penalty']:>6g} " + " ".join(f"{cell(r[m + '_mean'], r[m + '_std']):>15}" for m in metrics)
-            + f"  {ci_txt:>28} {r['turnover_mean']:>8.3f} {r['alpha_mean']:>5.2f}")
+            f"{r['turnover_penalty']:>6g} " + " ".join(f"{r[m + '_mean']:>+9.4f}" for m in metrics)
+            + f"  {iv(r[f'{headline}_mean'], r[f'{headline}_mean_lo'], r[f'{headline}_mean_hi']):>27}"
+            + f" {(f'{sd:.4f}' if np.isfinite(sd) else ''):>8}"
+            + f"  {iv(r[f'{headline}_diff'], r[f'{headline}_lo'], r[f'{headline}_hi']):>27}"
+            + f" {r['turnover_mean']:>8.3f} {r['alpha_mean']:>5.2f}")
+    lines.append(f"Rank IC means over seeds and days. {pct}: t interval with one standard error from the seed "
+                 f"part and the day noise all seeds share (Hansen-Hodrick, lag h-1); sd seeds: the spread of "
+                 f"the seed means, not the precision of the mean.")
     if (table["kind"] == "oracle").any():
         lines.append(f"* {ORACLE_LABEL}: best fixed (d, alpha) per column, fitted on the evaluation "
                      "period's realised returns; not achievable by any leader.")
     return "\n".join(lines)
-

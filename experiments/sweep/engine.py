@@ -22,7 +22,8 @@ The paper's ablation (configs A-F, E-512, A-512) over seeds, with baselines, a t
   already put its follower and leader options into its configs (``SweepSpec``).
 * **Baselines.** Equal weights, optionally random weights, and the hindsight oracle
   (``experiments.stats.oracle``), labelled "oracle (hindsight upper bound)".
-* **Table.** ``experiments.stats.report``: mean +- std over seeds and paired bootstrap CIs vs the reference.
+* **Table.** ``experiments.stats.report``: means with their CIs, the sd over seeds, and the CIs of the
+  differences to the reference (``experiments.stats.inference.difference_ci``).
 * **Files** (``out``): ``runs/`` (``experiments.sweep.store``: one parquet + JSON per run, keyed by a
   fingerprint of everything the run depends on, so a changed setting, market or
   game/leader/follower code recomputes), ``daily.parquet`` (tidy per-day Rank ICs of every run),
@@ -216,7 +217,7 @@ def run_ablation(spec: SweepSpec, out: str | Path, *, executor: Executor | None 
     results, computed, reused = _run_jobs(spec, store, code_fps, markets, executor, resume, say)
     daily, weights = _frames(results)
     per_run = summarise_runs(daily)
-    table = ablation_table(daily, spec.configs, reference=spec.reference, n_boot=spec.n_boot, ci=spec.ci,
+    table = ablation_table(daily, spec.configs, reference=spec.reference, ci=spec.ci,
                            horizons=spec.report_horizons)
 
     files: dict[str, str] = {}

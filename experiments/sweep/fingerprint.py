@@ -40,7 +40,7 @@ _NOT_FINGERPRINTED = {"loaders.py", "frame.py", "vendors.py", "datasets.py", "ma
 _ROOT = Path(__file__).resolve().parents[2]  # the repository (experiments/sweep/ -> ../..)
 
 #: Packages whose versions are recorded (missing ones as "not installed").
-PACKAGES = ("mass-mechanism", "numpy", "pandas", "scipy", "cma", "gymnasium", "pettingzoo", "pyarrow",
+PACKAGES = ("mass-mechanism", "numpy", "pandas", "scipy", "cma", "statsmodels", "gymnasium", "pettingzoo", "pyarrow",
             "matplotlib", "torch", "stable-baselines3")
 
 
