@@ -202,6 +202,7 @@ class Equilibrium:
     gain_kind: str               # "exact" or "lower bound"
     tol: float
     reports: FloatArray | None = None
+    truthful: bool = False       # every follower reports its view (an equilibrium need not be truthful)
 
     @property
     def nashconv(self) -> float:
@@ -209,7 +210,8 @@ class Equilibrium:
 
     @property
     def status(self) -> str:
-        word = "equilibrium" if self.converged else "NOT converged"
+        kind = "truthful" if self.truthful else "untruthful"
+        word = f"{kind} equilibrium" if self.converged else "NOT converged"
         return f"{word} after {self.iterations} iterations (NashConv {self.nashconv:.3g}, {self.gain_kind})"
 
 
@@ -231,7 +233,8 @@ def iterated_best_response_linear(rule: PaymentRule, market: InformationMarket, 
         if not np.all(np.isfinite(k)):
             break
     gap = exact_deviation_gain(rule, market, k, weights)
-    return Equilibrium(k, gap, bool(moved < tol and np.all(np.isfinite(gap))), it, "exact", tol)
+    truthful = bool(np.allclose(k, market.view_coef, rtol=0.0, atol=1e-9))
+    return Equilibrium(k, gap, bool(moved < tol and np.all(np.isfinite(gap))), it, "exact", tol, None, truthful)
 
 
 def iterated_best_response_search(rule: PaymentRule, views: FloatArray, ctx: PayContext,
@@ -256,8 +259,13 @@ def iterated_best_response_search(rule: PaymentRule, views: FloatArray, ctx: Pay
     for it in range(1, max_iter + 1):
         res = best_response_search(rule, reports, views, anchor_of(reports), ctx, family)
         if np.all(res.gain <= tol):
-            return Equilibrium(params, res.gain, True, it, "lower bound", tol, reports)
+            return Equilibrium(params, res.gain, True, it, "lower bound", tol, reports, _is_truthful(params))
         params = np.where(res.stay[:, None], params, res.params)
         reports = apply_params(params, views, anchor_of(reports))
     res = best_response_search(rule, reports, views, anchor_of(reports), ctx, family)
-    return Equilibrium(params, res.gain, bool(np.all(res.gain <= tol)), max_iter, "lower bound", tol, reports)
+    return Equilibrium(params, res.gain, bool(np.all(res.gain <= tol)), max_iter, "lower bound", tol, reports,
+                       _is_truthful(params))
+
+
+def _is_truthful(params: FloatArray) -> bool:
+    return bool(np.allclose(params, TRUTHFUL, rtol=0.0, atol=1e-12))
