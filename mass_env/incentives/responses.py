@@ -159,19 +159,16 @@ def linear_best_response(rule: PaymentRule, market: InformationMarket, coef: npt
     n = k.shape[0]
     om = _omega(weights, n)
     h, g, ey = market.view_coef, market.peer_signal_coef, np.array([0.0, 1.0])
+    rest = 1.0 - om
+    with np.errstate(invalid="ignore", divide="ignore"):  # the others' weighted mean strategy, all i at once
+        mean_k = np.where(rest[:, None] > 1e-15, (om @ k - om[:, None] * k) / rest[:, None], 0.0)
+    abar = mean_k[:, :1] * g + mean_k[:, 1:] * ey  # (F, 2): E[Abar_{-i} | info_i] on (x_i, y)
     out, curv = np.empty_like(k), np.empty(n)
-    for i in range(n):  # followers only; the maps are 2-vectors
-        rest = 1.0 - om[i]
-        if rest > 1e-15:
-            share = np.delete(om, i) / rest
-            others = np.delete(k, i, axis=0)
-            abar = (share @ others[:, 0]) * g + (share @ others[:, 1]) * ey
-        else:
-            abar = np.zeros(2)
-        t = _terms(rule, float(om[i]))
-        lam, s, u, v = t.T
-        curv[i] = float(lam @ (s * s))
-        out[i] = -((lam * s * u).sum() * h + (lam * s * v).sum() * abar) / curv[i]
+    for w in np.unique(om):  # one set of terms per distinct own weight (usually one)
+        lam, s, u, v = _terms(rule, float(w)).T
+        sel = om == w
+        curv[sel] = float(lam @ (s * s))
+        out[sel] = -((lam * s * u).sum() * h + (lam * s * v).sum() * abar[sel]) / curv[sel][:, None]
     return out, curv
 
 
@@ -216,25 +213,34 @@ class Equilibrium:
 
 
 def iterated_best_response_linear(rule: PaymentRule, market: InformationMarket, weights: npt.ArrayLike | None = None,
-                                  start: npt.ArrayLike | None = None, tol: float = 1e-14,
-                                  max_iter: int = 10_000) -> Equilibrium:
-    """Simultaneous best-response iteration ``k_{t+1} = BR(k_t)`` in coefficient space, from truth by default.
+                                  start: npt.ArrayLike | None = None, tol: float = 1e-14, max_iter: int = 10_000,
+                                  sequential: bool = False) -> Equilibrium:
+    """Best-response iteration ``k_{t+1} = BR(k_t)`` in coefficient space, from truth by default.
 
+    Simultaneous updates by default (for ``consensus:r``, r < 1, a contraction with factor c / (1 - r + c)
+    onto the Morris-Shin weight); ``sequential=True`` updates one follower at a time (Gauss-Seidel), which
+    is coordinate ascent in a team game such as ``dpm`` where simultaneous updates overshoot and diverge.
     Converged when every coefficient moves less than ``tol``; the gap is the exact deviation gain there.
-    For ``consensus:r`` with r < 1 the map contracts (factor c / (1 - r + c) < 1) to the Morris-Shin weight.
     """
     n = market.n_followers
     k = np.tile(market.view_coef, (n, 1)) if start is None else np.array(start, dtype=np.float64)
     it, moved = 0, np.inf
-    while it < max_iter and not moved < tol:
-        new, _ = linear_best_response(rule, market, k, weights)
-        moved = float(np.max(np.abs(new - k))) if np.all(np.isfinite(new)) else np.inf
-        k, it = new, it + 1
-        if not np.all(np.isfinite(k)):
-            break
-    gap = exact_deviation_gain(rule, market, k, weights)
+    with np.errstate(over="ignore", invalid="ignore"):
+        while it < max_iter and not moved < tol:
+            old = k.copy()
+            if sequential:
+                for i in range(n):  # one follower at a time (followers only; 2-vectors)
+                    k[i] = linear_best_response(rule, market, k, weights)[0][i]
+            else:
+                k = linear_best_response(rule, market, k, weights)[0]
+            it += 1
+            if not np.all(np.isfinite(k)):
+                break
+            moved = float(np.max(np.abs(k - old)))
+        gap = exact_deviation_gain(rule, market, k, weights)
+    converged = bool(moved < tol and np.all(np.isfinite(gap)))
     truthful = bool(np.allclose(k, market.view_coef, rtol=0.0, atol=1e-9))
-    return Equilibrium(k, gap, bool(moved < tol and np.all(np.isfinite(gap))), it, "exact", tol, None, truthful)
+    return Equilibrium(k, gap, converged, it, "exact", tol, None, truthful)
 
 
 def iterated_best_response_search(rule: PaymentRule, views: FloatArray, ctx: PayContext,
