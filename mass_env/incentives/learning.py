@@ -108,7 +108,8 @@ def market_days(market: InformationMarket, seed: int | None = None, anchor_publi
     for _ in range(market.n_days):
         theta = rng.normal(0.0, 1.0 / np.sqrt(tau), s)
         y = theta + rng.normal(0.0, sd_y, s)
-        x = theta + np.sqrt(market.rho) * rng.normal(0.0, sd_x, s) + np.sqrt(1 - market.rho) * rng.normal(0.0, sd_x, (f, s))
+        common = np.sqrt(market.rho) * rng.normal(0.0, sd_x, s)
+        x = theta + common + np.sqrt(1 - market.rho) * rng.normal(0.0, sd_x, (f, s))
         yield Day(kx * x + ky * y, theta, y if anchor_public else None, x, y)
 
 
@@ -224,7 +225,7 @@ def hedge(rule: PaymentRule, library: StrategyLibrary, days: Iterable[Day], n_da
         f = day.views.shape[0]
         if cum is None:
             cum, own, own_exp = np.zeros((k, f)), np.zeros(f), np.zeros(f)
-        anchor = day.anchor if day.anchor is not None else (prev_cons if prev_cons is not None else np.zeros_like(day.target))
+        anchor = day.anchor if day.anchor is not None else prev_cons if prev_cons is not None else 0 * day.target
         z = (rate or 0.0) * (cum - cum.max(0))
         p = np.exp(z)
         p /= p.sum(0)
@@ -249,7 +250,8 @@ def hedge(rule: PaymentRule, library: StrategyLibrary, days: Iterable[Day], n_da
         curves["dev"][t] = float((pays.max(0) - mine).mean())
         mixture[t] = p.mean(1)
         rep = played[:, 0]
-        curves["herd"][t] = float(np.nanmean(_pearson_rows(rep, anchor) - _pearson_rows(day.views, anchor)))
+        if np.ptp(anchor) > 0:  # day 0's consensus anchor is flat: no herding measurable
+            curves["herd"][t] = float(np.nanmean(_pearson_rows(rep, anchor) - _pearson_rows(day.views, anchor)))
         if day.private is not None and day.public is not None:
             design = np.stack([np.ones_like(rep), day.private, np.broadcast_to(day.public, rep.shape)], -1)
             moments[t, :, :3] = np.einsum("fsi,fsj->ij", design, design)
