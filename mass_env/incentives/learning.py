@@ -179,8 +179,10 @@ def quadratic_pays(rule: PaymentRule, library: DeviationFamily, views: FloatArra
     tot = (omega[:, None] * played).sum(0)
     with np.errstate(invalid="ignore", divide="ignore"):
         abar = np.where(omega[:, None] < 1.0, (tot - omega[:, None] * played) / (1.0 - omega[:, None]), 0.0)
-    z = np.stack(basis + [np.broadcast_to(target, views.shape), abar], axis=1)    # (F, J+2, S)
-    gram = np.einsum("fis,fjs->fij", z, z) / views.shape[1]
+    z = np.empty((f, len(basis) + 2, views.shape[1]))                             # (F, J+2, S)
+    for n, col in enumerate(basis + [np.broadcast_to(target, views.shape), abar]):
+        z[:, n] = col
+    gram = np.matmul(z, z.transpose(0, 2, 1)) / views.shape[1]                    # batched: BLAS
     j = len(basis)
     coef = np.zeros((len(prm), j))
     coef[:, :3] = prm[:, [0, 1, 4]]
@@ -253,9 +255,10 @@ def hedge(rule: PaymentRule, library: StrategyLibrary, days: Iterable[Day], n_da
         if np.ptp(anchor) > 0:  # day 0's consensus anchor is flat: no herding measurable
             curves["herd"][t] = float(np.nanmean(_pearson_rows(rep, anchor) - _pearson_rows(day.views, anchor)))
         if day.private is not None and day.public is not None:
-            design = np.stack([np.ones_like(rep), day.private, np.broadcast_to(day.public, rep.shape)], -1)
-            moments[t, :, :3] = np.einsum("fsi,fsj->ij", design, design)
-            moments[t, :, 3] = np.einsum("fsi,fs->i", design, rep)
+            design = np.empty((4, rep.size))  # rows 1, x, y, report: one (4 x FS) @ (FS x 4) product
+            design[0], design[1], design[2], design[3] = 1.0, day.private.ravel(), np.broadcast_to(
+                day.public, rep.shape).ravel(), rep.ravel()
+            moments[t] = (design[:3] @ design.T)
             coef = np.linalg.lstsq(moments[t, :, :3], moments[t, :, 3], rcond=None)[0]
             curves["pw"][t] = coef[1] / (coef[1] + coef[2])
         w = np.full(f, 1.0 / f) if w_arr is None else w_arr / w_arr.sum()
