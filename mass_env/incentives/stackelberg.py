@@ -136,7 +136,8 @@ def _family_coef(params: FloatArray, market: InformationMarket) -> FloatArray:
 
 def hedge_responder(library: StrategyLibrary, eta: float | None = None, seed: int = 0) -> Responder:
     """No-regret followers (``learning.hedge``, anchor = the public signal): each one's final mixture's mean
-    strategy. ``converged`` is False when the certification gap exceeds 1% of the day-0 pay spread proxy."""
+    strategy. ``converged`` only says the run finished with a finite certification gap: a learned response is
+    an eps-CCE relative to the library, never an exact equilibrium (read ``learning.HedgeRun.gap``)."""
 
     def respond(rule: PaymentRule, market: InformationMarket, weights: FloatArray | None = None) -> Response:
         run = hedge_on_market(rule, market, library, True, weights, eta, seed)
