@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 
+import common  # noqa: F401  (this checkout on sys.path)
 import numpy as np
 import scipy.stats as st
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import time
 
+import common  # noqa: F401  (this checkout on sys.path)
 import numpy as np
 
 from mass_env.incentives import InformationMarket, make_rule
