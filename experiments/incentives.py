@@ -161,7 +161,8 @@ def summarise(per_seed: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def print_table(table: pd.DataFrame, out: Any = sys.stdout) -> None:
+def print_table(table: pd.DataFrame, out: Any = None) -> None:
+    out = out or sys.stdout
     def cell(r: pd.Series, m: str) -> str:
         h = r[m + "_ci"]
         return f"{r[m]:+.4f}" + (f" ±{h:.4f}" if np.isfinite(h) else "")
