@@ -136,6 +136,11 @@ def _load(path: Path) -> dict[str, Any] | None:
         return None
 
 
+def _write_json(path: Path, obj: dict[str, Any]) -> None:
+    text = json.dumps(obj, default=to_jsonable)
+    atomic_write(path, lambda p: p.write_text(text))
+
+
 def ci(values: list[float]) -> tuple[float, float]:
     """Mean and 95% half-width (Student t over seeds; NaN with one seed)."""
     v = np.asarray([x for x in values if np.isfinite(x)], dtype=np.float64)
@@ -155,8 +160,9 @@ def summarise(per_seed: pd.DataFrame) -> pd.DataFrame:
             row[m], row[m + "_ci"] = ci(list(grp[m]))
         n_ok = int(grp["converged"].sum())
         row["converged"] = n_ok == len(grp)
-        row["status"] = ("truthful profile" if responder == "truthful" else "one round" if responder == "best_response"
-                         else "equilibrium" if n_ok == len(grp) else f"NOT converged ({len(grp) - n_ok}/{len(grp)} seeds)")
+        row["status"] = ("truthful profile" if responder == "truthful" else "one round"
+                         if responder == "best_response" else "equilibrium" if n_ok == len(grp)
+                         else f"NOT converged ({len(grp) - n_ok}/{len(grp)} seeds)")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -185,9 +191,10 @@ def run(args: argparse.Namespace) -> int:
     if args.data is None:
         market = market_of(args)
         problem_id: dict[str, Any] = {"market": "information", **market.__dict__}
+        w_truth = args.private_precision / (args.private_precision + args.public_precision)
         print(f"information market: {args.types} followers, {args.stocks} stocks, {args.days} days, alpha="
               f"{args.public_precision:g}, beta={args.private_precision:g}, tau={args.prior_precision:g}, "
-              f"rho={args.rho:g}; truthful private weight {args.private_precision / (args.private_precision + args.public_precision):.4f}")
+              f"rho={args.rho:g}; truthful private weight {w_truth:.4f}")
     else:
         problem_id = {"data": args.data, "types": args.types, "agents": args.agents}
         print(f"market: {args.data} (scripted followers' views are the truth; {args.types} types x {args.agents})")
@@ -208,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
                     res = evaluate(rule, resp, problems[seed], max_iter=args.max_iter)
                     row = {"rule": name, "responder": resp, "seed": seed, **res.as_dict(),
                            "seconds": time.perf_counter() - t}
-                    atomic_write(path, lambda p, r=row: p.write_text(json.dumps(r, default=to_jsonable)))
+                    _write_json(path, row)
                     say(f"[{done}/{total}] {name} x {resp} seed {seed}: gain {row['deviation_gain']:+.4f} "
                         f"({row['gain_kind']}), {row['status']} ({row['seconds']:.1f}s)")
                 else:
@@ -258,7 +265,7 @@ def run_herding(args: argparse.Namespace, say: Any) -> list[dict[str, Any]]:
                 got = {"rows": [{"leader": leader, "seed": seed, "b": r.b, "gain": r.gain, "truth_pay": r.truth_pay,
                                  "leader_payoff": r.leader_ic, "leader_payoff_dev": r.leader_ic_dev,
                                  "misreport": r.misreport} for r in res], "seconds": time.perf_counter() - t}
-                atomic_write(path, lambda p, g=got: p.write_text(json.dumps(g, default=to_jsonable)))
+                _write_json(path, got)
             else:
                 say(f"  herding {leader} seed {seed}: reused")
             rows.extend(got["rows"])
