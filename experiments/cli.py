@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "train-rl": "experiments.train_rl",
     "rl-table": "experiments.rl_table",
     "llm-diagnostics": "experiments.llm_diagnostics",
+    "incentives": "experiments.incentives",
 }
 
 DESCRIPTION = ("Experiments on the MASS Stackelberg game: a principal weights the signals of investor types, "

@@ -23,6 +23,7 @@ from .game.infos import paid_info
 from .game.investors import InvestorType, build_types
 from .game.mechanism import numeric_array
 from .game.stackelberg import whole_days
+from .incentives.ingame import type_pay
 from .observation import FollowerObsLayout, PrincipalObsLayout, SignalBox
 from .render import episode_rgb, episode_text
 from .roles import PRINCIPAL, follower_agent
@@ -79,8 +80,9 @@ class MassStackelbergEnv(ParallelEnv):
 
     **Rewards.** The leader: the payoff of the days that realised this step (Rank IC of the aggregate at
     the payoff horizon, minus ``turnover_penalty`` x turnover). Day s is paid at the step of day
-    ``s + lag + horizon``: the first ``lag + horizon`` steps pay 0. Follower k: its own type's realised
-    Rank IC (``follower_reward="skill"``) or that x K x its weight share (``"weighted_skill"``).
+    ``s + lag + horizon``: the first ``lag + horizon`` steps pay 0. Follower k: what the payment rule
+    ``config.follower_reward`` pays its type for day s (``mass_env.incentives.ingame``): ``"skill"`` its
+    Rank IC, ``"weighted_skill"`` that x K x its weight share, or any rule of the registry.
 
     **Termination and truncation.** Never terminated; every agent is truncated after the episode's
     last day (``end``, by default the panel's last playable day ``n_days - 2``; ``max_cycles`` caps the
@@ -91,7 +93,9 @@ class MassStackelbergEnv(ParallelEnv):
     leader's: ``day``, ``n_scored``, the applied commitment (``applied_weights``, ``alpha``,
     ``inertia``), ``zero_weight_fallbacks`` and ``clipped_values`` (this episode), and the payoff
     realised at this step (``n_paid``, ``paid_*``; ``mass_env.game.infos.payoffs_from_info`` rebuilds
-    the ``Payoff`` objects). A follower's: ``day``, ``missing_features``, ``clipped_values``.
+    the ``Payoff`` objects). A follower's: ``day``, ``missing_features``, ``clipped_values`` and
+    ``misreport`` (mean |report - view| of its agents on the last day; views: ``set_views`` before
+    ``step``, else the report). All views and reports: ``env.game.report_log`` (``mass_env.game.reports``).
 
     **Episodes.** ``reset(seed, options)``; options (panel day indices, both ends inclusive):
     ``start`` (default ``config.warmup_days``), ``end`` (default ``n_days - 2``), ``episode_days`` (a
@@ -147,6 +151,8 @@ class MassStackelbergEnv(ParallelEnv):
         self.game = StackelbergGame(self.panel, self.types, config, action_encoding=action_encoding,
                                     strict_actions=strict_actions)
         self.config = self.game.config
+        self.payment_rule = self.config.payment_rule()
+        self._pending_views: dict[str, Any] = {}
         K, N = self.game.K, self.panel.n_symbols
         self.layout = PrincipalObsLayout(K, self.config.obs_window)
         self.possible_agents = [PRINCIPAL] + [follower_agent(k) for k in range(K)]
@@ -223,7 +229,10 @@ class MassStackelbergEnv(ParallelEnv):
             raise ActionError(f"actions missing for agents {missing}")
         signals = {t.type_id: self._signal_array(actions[follower_agent(t.type_id)], t)
                    for t in self.types}
-        res = self.game.step(signals, actions[PRINCIPAL])
+        views = {t.type_id: self._signal_array(self._pending_views[follower_agent(t.type_id)], t)
+                 for t in self.types if follower_agent(t.type_id) in self._pending_views}
+        self._pending_views = {}
+        res = self.game.step(signals, actions[PRINCIPAL], views or None)
         self._hist.extend(res.paid)
         self.last_paid = res.paid
         self._last_stats = self._signal_stats(self.game.records[-1].moments)
@@ -299,6 +308,11 @@ class MassStackelbergEnv(ParallelEnv):
             s = first if start is None else int(start)
             end = min(last if end is None else int(end), s + self.max_cycles - 1)
         return start, end, options.get("initial_action")
+
+    def set_views(self, views: Mapping[str, Any]) -> None:
+        """Followers' views (agent -> (n_agents, N)) for the next ``step`` to record beside their reports
+        (``rollout`` passes those of followers exposing ``last_views``); unnamed ones reported their views."""
+        self._pending_views = dict(views)
 
     def _signal_array(self, action: Any, t: InvestorType) -> np.ndarray:
         x = numeric_array(action, f"{follower_agent(t.type_id)} action")
@@ -384,10 +398,11 @@ class MassStackelbergEnv(ParallelEnv):
              "zero_weight_fallbacks": g.codec.zero_weight_fallbacks, "clipped_values": g.codec.clipped_values,
              **paid_info(self.last_paid, g.K)}
         out = {PRINCIPAL: p}
+        gaps = self.game.report_log.last_misreport(self.game.agent_type, self.game.K)
         for t in self.types:
             a = follower_agent(t.type_id)
             out[a] = {"day": day, "missing_features": self._missing.get(a, 0),
-                      "clipped_values": int(g.clipped_signals[t.type_id])}
+                      "clipped_values": int(g.clipped_signals[t.type_id]), "misreport": float(gaps[t.type_id])}
         return out
 
     def _rewards(self, paid: list[Payoff]) -> dict[str, float]:
@@ -396,14 +411,9 @@ class MassStackelbergEnv(ParallelEnv):
         if not paid:
             return r
         r[PRINCIPAL] = float(np.mean([p.payoff for p in paid]))
+        pays = np.mean([type_pay(self.game, self.payment_rule, p.day) for p in paid], axis=0)
         for k in range(K):
-            vals = []
-            for p in paid:
-                skill = float(np.nan_to_num(p.type_rank_ic[k]))
-                if self.config.follower_reward == "weighted_skill":
-                    skill *= K * self.game.records[p.day - self.game.start].applied[k]
-                vals.append(skill)
-            r[follower_agent(k)] = float(np.mean(vals))
+            r[follower_agent(k)] = float(pays[k])
         return r
 
 

@@ -10,7 +10,7 @@ import gymnasium
 
 from .env import PRINCIPAL, RESET_OPTIONS, MassStackelbergEnv
 from .errors import MassError
-from .rollout import follower_actions, reset_followers
+from .rollout import follower_actions, follower_views, reset_followers
 from .scripted import scripted_followers
 
 SEED_BOUND = 2**31 - 1
@@ -135,6 +135,9 @@ class PrincipalEnv(gymnasium.Env):
         if not self._obs:
             raise MassError("step() called before reset(): call env.reset(seed=...) first")
         actions = follower_actions(self.followers, self._obs, self._infos, self.game_env.agents)
+        views = follower_views(self.followers, actions)
+        if views:
+            self.game_env.set_views(views)
         actions[PRINCIPAL] = action
         obs, rewards, terms, truncs, infos = self.game_env.step(actions)
         self._obs, self._infos = obs, infos

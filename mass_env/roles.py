@@ -96,6 +96,10 @@ class Follower(Protocol):
     type; NaN means "this agent did not look at this stock" (missing, never zero). ``obs`` is the
     type's point-in-time observation (``features``, ``universe``, ``commitment``); ``info["day"]``
     is the trading day. ``reset(seed)`` starts an episode; the same seed must give the same signals.
+    The signals are the agents' *reports*. A follower whose reports differ from what its agents believe
+    (their *views*: what they would report if paid for accuracy) exposes ``last_views``, the
+    ``(n_agents, N)`` views of its latest ``act`` (optional; absent or None: it reported its views); the
+    game records both (``mass_env.game.reports``).
     Conformance: ``mass_env.testing.check_follower``.
     """
 

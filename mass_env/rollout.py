@@ -69,6 +69,18 @@ def follower_actions(followers: Mapping[str, Follower], obs: Mapping[str, Any], 
     return {a: followers[a].act(obs[a], infos[a]) for a in names}
 
 
+def follower_views(followers: Mapping[str, Any], actions: Mapping[str, Any]) -> dict[str, Any]:
+    """The views of the followers that report something other than what they believe: those exposing
+    ``last_views`` (set by their latest ``act``; None = reported the view). The env records them beside
+    the reports (``MassStackelbergEnv.set_views``)."""
+    out = {}
+    for a in actions:
+        v = getattr(followers.get(a), "last_views", None)
+        if v is not None:
+            out[a] = v
+    return out
+
+
 def reset_followers(followers: Mapping[str, Any], seed: int | None) -> None:
     """Start an episode for every follower that has a ``reset`` (the same seed for all)."""
     for pol in followers.values():
@@ -103,6 +115,9 @@ def rollout(env: MassStackelbergEnv, principal: Principal, followers: Mapping[st
         day = game.t
         ctx = DecisionContext.from_game(game, obs[PRINCIPAL], infos.get(PRINCIPAL))
         actions = follower_actions(followers, obs, infos, env.agents)
+        views = follower_views(followers, actions)
+        if views and hasattr(env, "set_views"):
+            env.set_views(views)
         actions[PRINCIPAL] = principal.act(ctx)
         obs, rewards, terms, truncs, infos = env.step(actions)
         paid = paid_of(infos)

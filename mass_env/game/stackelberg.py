@@ -18,7 +18,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -33,10 +33,13 @@ from .components import COMPONENTS, metric_column
 from .investors import InvestorType
 from .mechanism import ActionCodec, PrincipalAction, apply_inertia, turnover
 from .metrics import REPORTED_METRICS, rank_ic
+from .reports import ReportLog
 from .scoring import ScoringWindow
 
 FloatArray = npt.NDArray[np.float64]
-FollowerReward = Literal["skill", "weighted_skill"]
+#: A payment rule by name with options (``mass_env.incentives.payments``), e.g. ``"skill"``,
+#: ``"weighted_skill"``, ``"proper"``, ``"consensus:r=0.6"``.
+FollowerReward = str
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,9 @@ class GameConfig:
     """Rules of the game. ``turnover_penalty`` (mu) > 0 switches the stability constraint on;
     ``inertia_max`` bounds the inertia a leader may commit to (the Box action's last coordinate
     ``i`` decodes to ``inertia_max * max(i, 0)``, see ``ActionCodec``). Leaders read these rules
-    from their ``DecisionContext``."""
+    from their ``DecisionContext``. ``follower_reward`` is the payment rule, part of the commitment the
+    followers observe: a name of the payment-rule registry with options (``"consensus:r=0.6"``); an
+    unknown rule or option is an error that lists the valid ones."""
 
     horizon: int = 10
     lag: int = 1
@@ -63,11 +68,19 @@ class GameConfig:
             raise MassError(f"turnover_penalty must be >= 0, got {self.turnover_penalty}")
         if self.rule not in RULES:
             raise MassError(f"rule must be one of {', '.join(RULES)}, got {self.rule!r}")
-        if self.follower_reward not in ("skill", "weighted_skill"):
-            raise MassError(f"unknown follower_reward {self.follower_reward!r}")
+        self.payment_rule()  # an unknown rule or option: an error that lists the valid ones
         if self.obs_window < 1 or self.warmup_days < 0 or self.min_stocks < 2:
             raise MassError("obs_window >= 1, warmup_days >= 0 and min_stocks >= 2 are required")
         ReturnSpec(self.horizon, self.lag)
+
+    def payment_rule(self) -> Any:
+        """The ``PaymentRule`` that ``follower_reward`` names (``mass_env.incentives.payments.make_rule``)."""
+        from ..incentives.payments import UnknownRuleError, make_rule
+
+        try:
+            return make_rule(self.follower_reward)
+        except UnknownRuleError as exc:
+            raise MassError(f"follower_reward: {exc}") from None
 
     @property
     def payoff_spec(self) -> ReturnSpec:
@@ -145,7 +158,8 @@ class StackelbergGame:
     """
 
     def __init__(self, panel: MarketPanel, types: Sequence[InvestorType], config: GameConfig | None = None, *,
-                 action_encoding: str = "symmetric", strict_actions: bool = False) -> None:
+                 action_encoding: str = "symmetric", strict_actions: bool = False,
+                 record_reports: bool = True) -> None:
         if not types:
             raise MassError("the game needs at least one investor type")
         ids = [t.type_id for t in types]
@@ -167,6 +181,9 @@ class StackelbergGame:
             )
         self.start = self.end = self.t = 0
         self.records: list[_DayRecord] = []
+        #: every agent's view and report per day (``reports.ReportLog``); ``record_reports=False``: not kept
+        self.record_reports = bool(record_reports)
+        self.report_log = ReportLog(len(self.agent_type), panel.n_symbols)
 
     # ------------------------------------------------------------------ episode
     def reset(self, start: int | None = None, end: int | None = None,
@@ -178,6 +195,7 @@ class StackelbergGame:
             raise MassError(f"episode days must satisfy 0 <= start <= end <= {n - 2}, got {self.start}..{self.end}")
         self.t = self.start
         self.records = []
+        self.report_log = ReportLog(len(self.agent_type), self.panel.n_symbols)
         self.codec.reset_counts()
         self.clipped_signals = np.zeros(self.K, dtype=np.int64)
         init = PrincipalAction.uniform(self.K, self.config.initial_alpha) if initial is None else initial
@@ -209,13 +227,20 @@ class StackelbergGame:
 
     # ------------------------------------------------------------------ one day
     def step(self, signals: Mapping[int, npt.ArrayLike] | Sequence[npt.ArrayLike],
-             next_action: PrincipalAction | npt.ArrayLike) -> StepResult:
-        """Play the current day: aggregate followers' signals, record, pay what realised, advance."""
+             next_action: PrincipalAction | npt.ArrayLike,
+             views: Mapping[int, npt.ArrayLike] | None = None) -> StepResult:
+        """Play the current day: aggregate followers' signals, record, pay what realised, advance.
+
+        ``signals`` are the reports; ``views`` (type id -> (n_agents, N), any subset of the types) what the
+        agents believed, where a follower reports something else (absent: the report is the view).
+        """
         if self.done:
             raise MassError("episode is over; call reset()")
         t = self.t
         nxt = self.codec.coerce(next_action)
         X = self._stack_signals(signals, t)
+        if self.record_reports:
+            self.report_log.append(t, X, self._stack_views(views, X, t))
         mom = type_moments(X, self.agent_type, self.K)
         act = self._announced
         agg = aggregate(mom, self._applied, act.alpha, self.config.rule)
@@ -254,6 +279,21 @@ class StackelbergGame:
         X = np.concatenate(blocks, axis=0)
         X[:, ~self.panel.universe[t]] = np.nan  # stocks outside today's universe are not scored
         return X
+
+    def _stack_views(self, views: Mapping[int, npt.ArrayLike] | None, reports: FloatArray, t: int) -> FloatArray | None:
+        if not views:
+            return None
+        out = reports.copy()
+        lo = np.concatenate([[0], np.cumsum([typ.n_agents for typ in self.types])])
+        for k, v in views.items():
+            if not 0 <= int(k) < self.K:
+                raise ActionError(f"views for unknown type {k}; types are 0..{self.K - 1}")
+            x = np.asarray(v, dtype=np.float64)
+            if x.shape != (self.types[k].n_agents, self.panel.n_symbols):
+                raise ActionError(f"type {k} views must have the signals' shape, got {x.shape}")
+            out[lo[k]:lo[k + 1]] = x
+        out[:, ~self.panel.universe[t]] = np.nan
+        return out
 
     def _pay(self, t: int) -> list[Payoff]:
         """Pay every recorded day whose payoff-horizon return realised at the close of ``t``."""
@@ -306,6 +346,8 @@ class StackelbergGame:
             "inertia": [rec.action.inertia for rec in recs], "turnover": [rec.turnover for rec in recs],
             "n_scored": [rec.n_scored for rec in recs], "paid": [rec.paid is not None for rec in recs],
             "payoff": [rec.paid.payoff if rec.paid else np.nan for rec in recs],
+            "misreport": (self.report_log.misreport() if len(self.report_log) == len(recs)
+                          else np.full(len(recs), np.nan)),
         }
         applied = np.array([rec.applied for rec in recs]).reshape(len(recs), self.K)
         for k in range(self.K):

@@ -1,0 +1,38 @@
+"""The payment rule inside the game: what a rule pays each investor type for one recorded day.
+
+Why here: the game (``mass_env.game``) sits below the rule registry, so the env asks this module for the
+followers' pay. A type is one follower of the rule; its report is its agents' mean signal of the day
+(the moments the mechanism aggregates), the target the day's payoff-horizon forward return z-scored
+across the stocks (Rank IC rules are unchanged by the z-score: it is monotone), and the consensus
+weights the commitment applied that day.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from mass_env.game.aggregation import TypeMoments
+
+from ._base import FloatArray, PayContext, PaymentRule
+
+
+def zscore(values: npt.ArrayLike) -> FloatArray:
+    """Cross-sectional z-score of one day's returns (NaN stays NaN; a constant day gives zeros)."""
+    x = np.asarray(values, dtype=np.float64)
+    ok = np.isfinite(x)
+    if not ok.any():
+        return x.copy()
+    sd = float(np.std(x[ok]))
+    return np.where(ok, (x - np.mean(x[ok])) / (sd if sd > 0 else 1.0), np.nan)
+
+
+def type_pay(game: Any, rule: PaymentRule, day: int) -> FloatArray:
+    """(K,) pay of every type for recorded ``day`` of ``game`` (a ``StackelbergGame``); 0 where undefined."""
+    rec = game.records[day - game.start]
+    target = zscore(game._payoff_returns[day])
+    means = TypeMoments.from_stacked(rec.moments).type_mean()  # (K, N)
+    ctx = PayContext(target=target[None, :], weights=rec.applied, min_stocks=game.config.min_stocks)
+    return np.nan_to_num(rule.pay(means[:, None, :], ctx)[:, 0])
