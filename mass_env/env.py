@@ -4,7 +4,6 @@ its doc page."""
 
 from __future__ import annotations
 
-import warnings
 from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -17,18 +16,17 @@ from pettingzoo import ParallelEnv
 from .data.modalities import CLIP, DailyFeatures, Modality, feature_names
 from .data.panel import MarketPanel
 from .data.synthetic import SyntheticConfig, synthetic_market
+from .episodes import episode_bounds
 from .errors import ActionError, MassError
 from .game import GameConfig, Payoff, StackelbergGame
 from .game.infos import paid_info
 from .game.investors import InvestorType, build_types
 from .game.mechanism import numeric_array
-from .game.stackelberg import whole_days
 from .incentives.ingame import type_pay
 from .observation import FollowerObsLayout, PrincipalObsLayout, SignalBox
 from .render import episode_rgb, episode_text
 from .roles import PRINCIPAL, follower_agent
 
-RESET_OPTIONS = ("start", "end", "episode_days", "initial_action")
 FOLLOWER_OBS = ("dict", "box")
 ALL_MODALITIES = Modality(sum(m.value for m in Modality))
 
@@ -205,7 +203,9 @@ class MassStackelbergEnv(ParallelEnv):
     def reset(self, seed: int | None = None, options: Mapping[str, Any] | None = None):
         if seed is not None:
             self.np_random, _ = gymnasium.utils.seeding.np_random(seed)
-        start, end, initial = self._episode_days(options)
+        start, end, initial = episode_bounds(options, episode_days=self.episode_days, first=self.config.warmup_days,
+                                             last=self.panel.n_days - 2, max_cycles=self.max_cycles,
+                                             rng=self.np_random)
         self.game.reset(start, end, initial)
         self.agents = list(self.possible_agents)
         self._hist.clear()
@@ -281,34 +281,6 @@ class MassStackelbergEnv(ParallelEnv):
         pass
 
     # ------------------------------------------------------------------ internals
-    def _episode_days(self, options: Mapping[str, Any] | None) -> tuple[int | None, int | None, Any]:
-        """``(start, end, initial_action)`` from the reset options (see the module docstring)."""
-        if options is None:
-            options = {}
-        if not isinstance(options, Mapping):
-            raise MassError(f"reset options must be a dict, got {type(options).__name__}")
-        unknown = sorted(set(options) - set(RESET_OPTIONS))
-        if unknown:  # a warning, not an error: PettingZoo's api_test resets with options={"options": 1}
-            warnings.warn(f"ignoring unknown reset options {unknown}; valid: {', '.join(RESET_OPTIONS)}",
-                          UserWarning, stacklevel=3)
-        start, end = whole_days(options.get("start"), "start"), whole_days(options.get("end"), "end")
-        length = whole_days(options.get("episode_days", self.episode_days), "episode_days")
-        first, last = self.config.warmup_days, self.panel.n_days - 2
-        if length is not None:
-            length = int(length)
-            if length < 1 or (end is not None and "episode_days" in options):
-                raise MassError(f"episode_days must be >= 1 and not combined with end, got {length}, end={end}")
-            if start is None:
-                if first + length - 1 > last:
-                    raise MassError(f"episode_days={length} does not fit the panel: days {first}..{last} "
-                                    f"({last - first + 1} days) are playable")
-                start = int(self.np_random.integers(first, last - length + 2))
-            end = min(int(start) + length - 1, last) if end is None else end
-        if self.max_cycles is not None:
-            s = first if start is None else int(start)
-            end = min(last if end is None else int(end), s + self.max_cycles - 1)
-        return start, end, options.get("initial_action")
-
     def set_views(self, views: Mapping[str, Any]) -> None:
         """Followers' views (agent -> (n_agents, N)) for the next ``step`` to record beside their reports
         (``rollout`` passes those of followers exposing ``last_views``); unnamed ones reported their views."""
@@ -420,4 +392,3 @@ class MassStackelbergEnv(ParallelEnv):
 def parallel_env(**kwargs: Any) -> MassStackelbergEnv:
     """The game as a PettingZoo ``ParallelEnv`` (keyword arguments as ``MassStackelbergEnv``)."""
     return MassStackelbergEnv(**kwargs)
-

@@ -8,7 +8,8 @@ from typing import Any
 
 import gymnasium
 
-from .env import PRINCIPAL, RESET_OPTIONS, MassStackelbergEnv
+from .env import PRINCIPAL, MassStackelbergEnv
+from .episodes import RESET_OPTIONS
 from .errors import MassError
 from .rollout import follower_actions, follower_views, reset_followers
 from .scripted import scripted_followers

@@ -15,7 +15,6 @@ Timing, one step per trading day t (information is "as of the close of t"):
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -363,15 +362,3 @@ class StackelbergGame:
                         np.asarray(fn(parts[comp], r, min_stocks=self.config.min_stocks), dtype=np.float64)
                         if recs else np.zeros(0))
         return pd.DataFrame(frame)
-
-
-def whole_days(value: object, name: str) -> int | None:
-    """A day index or count (reset options ``start``, ``end``, ``episode_days``) as an int; None stays None;
-    anything but a whole number is a ``MassError`` naming the option."""
-    if value is None:
-        return None
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return int(value)
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return int(value)
-    raise MassError(f"{name} is a day index or count, a whole number; got {value!r}")
