@@ -47,7 +47,7 @@ def make_vec_env(n_envs: int = 1, *, seed: int | None = None, **env_kwargs: Any)
         def step_wait(self) -> Any:
             obs, rewards, terms, truncs, infos = self.batched.step(self._actions)
             dones = terms | truncs
-            out = [{} for _ in range(self.num_envs)]
+            out: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
             for i in np.flatnonzero(dones):
                 out[i] = {"terminal_observation": infos["final_obs"][i],
                           "TimeLimit.truncated": bool(truncs[i] and not terms[i])}

@@ -25,7 +25,10 @@ _MASK128 = (1 << 128) - 1
 State = tuple[int, int]  # PCG64's (state, inc)
 
 
-def _hashmix(v: npt.NDArray[np.uint64], h: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+U64 = npt.NDArray[np.uint64]
+
+
+def _hashmix(v: U64, h: U64) -> tuple[U64, U64]:
     v = v ^ h
     h = (h * np.uint64(_MULT_A)) & _M32
     v = (v * h) & _M32

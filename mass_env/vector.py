@@ -83,7 +83,7 @@ class PrincipalVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._rngs: list[np.random.Generator] = [gymnasium.utils.seeding.np_random(None)[0]
                                                  for _ in range(self.num_envs)]
-        self._obs = np.zeros((self.num_envs,) + self.single_observation_space.shape, np.float32)
+        self._obs = np.zeros((self.num_envs, first.layout.size), np.float32)
         self._game_obs: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         self._game_infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         self._ended = np.zeros(self.num_envs, dtype=bool)
@@ -199,7 +199,7 @@ class PrincipalVectorEnv(VectorEnv):
         """Stream states of every live game's followers for its next ``ScriptedFollowers.CHUNK`` days."""
         if len(self._states) > 200_000:
             self._states.clear()
-        keys = []
+        keys: list[tuple[int, int, int]] = []
         for i in live:
             day = int(self._game_infos[i][PRINCIPAL]["day"])
             for f in self.followers[i].values():
