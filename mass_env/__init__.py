@@ -19,7 +19,8 @@ Layers (each imports only those before it; nothing here imports ``agents``, ``pr
 
 Gymnasium: ``gymnasium.make("mass_env:mass_env/Principal-v0")`` (the ``mass_env:`` prefix makes
 Gymnasium import this package first, so the form works in a fresh process and in ``SubprocVecEnv``
-workers).
+workers); ``gymnasium.make_vec("mass_env/Principal-v0", num_envs=N, vectorization_mode="vector_entry_point")``
+is ``PrincipalVectorEnv``, N games stepped together (``mass_env.sb3.make_vec_env``: the same as an SB3 ``VecEnv``).
 """
 # ruff: noqa: I001  (imports grouped by topic, as __all__)
 
@@ -32,6 +33,7 @@ from .env import MassStackelbergEnv, parallel_env
 from .aec import env, raw_env
 from .followers_env import followers_env
 from .gym_env import PrincipalEnv
+from .vector import PrincipalVectorEnv
 
 # the game: its configuration, the leader's action, the investor types
 from .game import GameConfig
@@ -55,7 +57,8 @@ __version__ = "0.3.0"
 
 __all__ = [
     # environments
-    "MassStackelbergEnv", "parallel_env", "env", "raw_env", "PrincipalEnv", "followers_env",
+    "MassStackelbergEnv", "parallel_env", "env", "raw_env", "PrincipalEnv", "PrincipalVectorEnv",
+    "followers_env",
     # the game
     "GameConfig", "PrincipalAction", "build_types", "InvestorType",
     # roles and the episode loop
@@ -67,4 +70,5 @@ __all__ = [
 ]
 
 if "mass_env/Principal-v0" not in _gym.registry:
-    _gym.register(id="mass_env/Principal-v0", entry_point="mass_env.gym_env:PrincipalEnv")
+    _gym.register(id="mass_env/Principal-v0", entry_point="mass_env.gym_env:PrincipalEnv",
+                  vector_entry_point="mass_env.vector:PrincipalVectorEnv")

@@ -184,6 +184,10 @@ class MassStackelbergEnv(ParallelEnv):
             self._act_spaces[a] = SignalBox(t.n_agents, N)
         self.state_space = spaces.Box(-CLIP, CLIP, (self.layout.size + N + N * F,), np.float32)
         self._hist: deque[Payoff] = deque(maxlen=self.config.obs_window)
+        # the last W paid days as the observation shows them: per-type Rank IC (K), aggregate, paid mask
+        self._window = np.zeros((self.config.obs_window, K + 2))
+        self._obs_buffer = np.zeros(self.layout.size)
+        self._obs_slices = self.layout.slices()
         self._last_stats = np.zeros((K, 3))
         self.last_paid: list[Payoff] = []
         self._feats: DailyFeatures | None = None
@@ -209,6 +213,7 @@ class MassStackelbergEnv(ParallelEnv):
         self.game.reset(start, end, initial)
         self.agents = list(self.possible_agents)
         self._hist.clear()
+        self._window[:] = 0.0
         self._last_stats = np.zeros((self.game.K, 3))
         self.last_paid = []
         self._was_reset = True
@@ -227,13 +232,18 @@ class MassStackelbergEnv(ParallelEnv):
         missing = [a for a in self.agents if a not in actions]
         if missing:
             raise ActionError(f"actions missing for agents {missing}")
+        K = self.game.K
         signals = {t.type_id: self._signal_array(actions[follower_agent(t.type_id)], t)
                    for t in self.types}
         views = {t.type_id: self._signal_array(self._pending_views[follower_agent(t.type_id)], t)
                  for t in self.types if follower_agent(t.type_id) in self._pending_views}
         self._pending_views = {}
         res = self.game.step(signals, actions[PRINCIPAL], views or None)
-        self._hist.extend(res.paid)
+        for paid in res.paid:  # the observation's window of paid days, most recent last
+            self._hist.append(paid)
+            self._window[:-1] = self._window[1:]
+            self._window[-1, :K] = np.where(np.isfinite(paid.type_rank_ic), paid.type_rank_ic, 0.0)
+            self._window[-1, K:] = (paid.rank_ic, 1.0) if paid.valid else (0.0, 0.0)
         self.last_paid = res.paid
         self._last_stats = self._signal_stats(self.game.records[-1].moments)
         rewards = self._rewards(res.paid)
@@ -298,28 +308,30 @@ class MassStackelbergEnv(ParallelEnv):
         count, total = moments[0], moments[1]
         with np.errstate(invalid="ignore", divide="ignore"):
             tm = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-        n_ok = np.isfinite(tm).sum(1)
-        mean = np.where(n_ok > 0, np.nansum(tm, 1) / np.maximum(n_ok, 1), 0.0)
-        disp = np.sqrt(np.where(n_ok > 0, np.nansum((tm - mean[:, None]) ** 2, 1) / np.maximum(n_ok, 1), 0.0))
+        ok = count > 0  # where tm is finite (the mask is known: no nansum needed)
+        n_ok = ok.sum(1)
+        mean = np.where(n_ok > 0, np.where(ok, tm, 0.0).sum(1) / np.maximum(n_ok, 1), 0.0)
+        disp = np.sqrt(np.where(n_ok > 0, np.where(ok, (tm - mean[:, None]) ** 2, 0.0).sum(1) / np.maximum(n_ok, 1),
+                                0.0))
         uni = max(int(self.panel.universe[self.game.records[-1].day].sum()), 1)
         return np.column_stack([mean, np.minimum(disp, 1.0), np.minimum(n_ok / uni, 1.0)])
 
     def _principal_obs(self) -> np.ndarray:
-        K, W = self.game.K, self.config.obs_window
+        """The layout's pieces written into one preallocated buffer (``PrincipalObsLayout.pack`` without
+        the per-step concatenation), clipped to [-1, 1] as float32."""
+        K = self.game.K
         g = self.game
-        applied = np.concatenate([g.applied_weights, [g.announced.alpha,
-                                  0.0 if g.config.inertia_max == 0 else g.announced.inertia / g.config.inertia_max]])
-        type_ic = np.zeros((W, K))
-        agg_ic = np.zeros(W)
-        mask = np.zeros(W)
-        for i, p in enumerate(reversed(self._hist)):  # most recent last
-            row = W - 1 - i
-            type_ic[row] = np.nan_to_num(p.type_rank_ic)
-            agg_ic[row] = p.rank_ic if p.valid else 0.0
-            mask[row] = 1.0 if p.valid else 0.0
-        progress = min((g.t - g.start) / max(g.n_steps, 1), 1.0)
-        return self.layout.pack({"applied": applied, "type_ic": type_ic, "agg_ic": agg_ic, "paid_mask": mask,
-                                 "signal_stats": self._last_stats, "progress": [progress]})
+        buf, sl = self._obs_buffer, self._obs_slices
+        applied = buf[sl["applied"]]
+        applied[:K] = g.applied_weights
+        applied[K] = g.announced.alpha
+        applied[K + 1] = 0.0 if g.config.inertia_max == 0 else g.announced.inertia / g.config.inertia_max
+        buf[sl["type_ic"]] = self._window[:, :K].reshape(-1)
+        buf[sl["agg_ic"]] = self._window[:, K]
+        buf[sl["paid_mask"]] = self._window[:, K + 1]
+        buf[sl["signal_stats"]] = self._last_stats.reshape(-1)
+        buf[sl["progress"]] = min((g.t - g.start) / max(g.n_steps, 1), 1.0)
+        return np.clip(buf, -1.0, 1.0).astype(np.float32)
 
     def _day(self) -> int:
         return min(self.game.t, self.panel.n_days - 1)
@@ -378,14 +390,13 @@ class MassStackelbergEnv(ParallelEnv):
         return out
 
     def _rewards(self, paid: list[Payoff]) -> dict[str, float]:
-        K = self.game.K
         r = {a: 0.0 for a in self.agents}
         if not paid:
             return r
         r[PRINCIPAL] = float(np.mean([p.payoff for p in paid]))
         pays = np.mean([type_pay(self.game, self.payment_rule, p.day) for p in paid], axis=0)
-        for k in range(K):
-            r[follower_agent(k)] = float(pays[k])
+        for k, v in enumerate(pays.tolist()):
+            r[follower_agent(k)] = v
         return r
 
 

@@ -109,7 +109,8 @@ class PrincipalEnv(gymnasium.Env):
         missing = set(self.game_env.possible_agents) - {PRINCIPAL} - set(followers)
         if missing:
             raise ValueError(f"no follower policy for {sorted(missing)}")
-        self.followers = dict(followers)
+        # a mapping that answers a whole day at once (``act_many``: ScriptedFollowers) is kept as it is
+        self.followers = followers if callable(getattr(followers, "act_many", None)) else dict(followers)
         self.follower_seed = follower_seed
         self.render_mode = render_mode
         self.observation_space = self.game_env.observation_space(PRINCIPAL)

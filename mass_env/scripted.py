@@ -34,6 +34,7 @@ from .game.investors import InvestorType
 from .game.mechanism import PrincipalAction
 from .game.stackelberg import Payoff
 from .roles import DecisionContext
+from .streams import State, StreamCursor, pcg64_states
 
 FloatArray = npt.NDArray[np.float64]
 Output = Literal["score", "select"]
@@ -117,45 +118,122 @@ class ScriptedFollower:
 
     def act(self, obs: Mapping[str, Any], info: Mapping[str, Any]) -> npt.NDArray[np.float32]:
         day = int(info["day"])
-        M = self.itype.n_agents
         universe = np.asarray(obs["universe"]) > 0.5
-        base = self.view(obs["features"])
         rng = np.random.default_rng([self.seed, self.itype.type_id, day])
-        keys = rng.random((M, base.size))
-        noise = rng.standard_normal((M, base.size))
-        keys[:, ~universe] = np.inf
-        k = min(self.n_candidates, int(universe.sum()))
-        seen = np.zeros((M, base.size), dtype=bool)
-        if k > 0 and self.draw == "distinct":
-            pick = np.argpartition(keys, k - 1, axis=1)[:, :k]
-            np.put_along_axis(seen, pick, True, axis=1)
-        elif k > 0:  # MASS: n_candidates draws with replacement from the universe; duplicates seen once
+        return draw_signals([(self, self.view(obs["features"]), universe, rng)])[0]
+
+    def settings(self) -> tuple[float, int, str, int, str]:
+        """What must match for followers to be drawn together (``draw_signals``)."""
+        return (self.noise, self.n_candidates, self.output, self.n_select, self.draw)
+
+
+#: one follower's draw: (policy, its noise-free view (N,), today's universe (N,) bool, its day's generator
+#: or that generator's stream state from ``mass_env.streams.pcg64_states``)
+Request = tuple[ScriptedFollower, npt.NDArray[np.float64], npt.NDArray[np.bool_], "np.random.Generator | State"]
+
+
+def draw_signals(requests: Sequence[Request], cursor: StreamCursor | None = None) -> list[npt.NDArray[np.float32]]:
+    """The signals of many (follower, day) requests at once, each ``(n_agents, N)`` float32, NaN where an
+    agent did not look: per request only the random draws (from its own generator, in the order one
+    follower alone draws them); candidate picks, noise and scores for every agent of every request in
+    one pass. Row-wise identical to drawing one follower at a time. The followers must share
+    ``settings()``; requests given as stream states are drawn from ``cursor``."""
+    if not requests:
+        return []
+    head = requests[0][0]
+    if any(r[0].settings() != head.settings() for r in requests):
+        raise ValueError("draw_signals needs followers with the same noise, candidates, output and draw")
+    keys, noise, bases, seen_rows, ks, sizes = [], [], [], [], [], []
+    for fol, base, universe, stream in requests:
+        rng = stream if isinstance(stream, np.random.Generator) else (cursor or StreamCursor()).at(stream)
+        m, n = fol.itype.n_agents, base.size
+        kk = rng.random((m, n))
+        noise.append(rng.standard_normal((m, n)))
+        kk[:, ~universe] = np.inf
+        k = min(fol.n_candidates, int(universe.sum()))
+        seen = np.zeros((m, n), dtype=bool)
+        if k > 0 and fol.draw == "replacement":  # MASS: n_candidates draws with replacement; duplicates seen once
             uni_idx = np.flatnonzero(universe)
-            pick = uni_idx[rng.integers(0, uni_idx.size, size=(M, self.n_candidates))]
-            np.put_along_axis(seen, pick, True, axis=1)
-        raw = base[None, :] + self.noise * noise
-        if self.output == "score":
-            sig = np.tanh(raw / 2.0)
-        else:  # MASS style: 1 for the agent's top picks among its candidates, 0 for the rest
-            masked = np.where(seen, raw, -np.inf)
-            n_sel = min(self.n_select, k)
-            sig = np.zeros_like(raw)
-            if n_sel > 0:
-                top = np.argpartition(-masked, n_sel - 1, axis=1)[:, :n_sel]
-                np.put_along_axis(sig, top, 1.0, axis=1)
-        return np.where(seen, sig, np.nan).astype(np.float32)
+            np.put_along_axis(seen, uni_idx[rng.integers(0, uni_idx.size, size=(m, fol.n_candidates))], True, axis=1)
+        keys.append(kk)
+        bases.append(np.broadcast_to(base, (m, n)))
+        seen_rows.append(seen)
+        ks.append(np.full(m, k))
+        sizes.append(m)
+    seen_all = np.concatenate(seen_rows)
+    k_row = np.concatenate(ks)
+    if head.draw == "distinct":
+        keys_all = np.concatenate(keys)
+        for k in np.unique(k_row[k_row > 0]):
+            rows = np.flatnonzero(k_row == k)
+            sub = keys_all if rows.size == k_row.size else keys_all[rows]
+            pick = np.argpartition(sub, k - 1, axis=1)[:, :k]
+            part = np.zeros(sub.shape, dtype=bool)
+            np.put_along_axis(part, pick, True, axis=1)
+            seen_all[rows] = part
+    raw = np.concatenate(bases) + head.noise * np.concatenate(noise)
+    if head.output == "score":
+        sig = np.tanh(raw / 2.0)
+    else:  # MASS style: 1 for the agent's top picks among its candidates, 0 for the rest
+        masked = np.where(seen_all, raw, -np.inf)
+        sig = np.zeros_like(raw)
+        n_sel = np.minimum(head.n_select, k_row)
+        for n in np.unique(n_sel[n_sel > 0]):
+            rows = np.flatnonzero(n_sel == n)
+            top = np.argpartition(-masked[rows], n - 1, axis=1)[:, :n]
+            part = np.zeros((rows.size, raw.shape[1]))
+            np.put_along_axis(part, top, 1.0, axis=1)
+            sig[rows] = part
+    out = np.where(seen_all, sig, np.nan).astype(np.float32)
+    return np.split(out, np.cumsum(sizes)[:-1])
+
+
+class ScriptedFollowers(dict):  # type: ignore[type-arg]
+    """``{agent: ScriptedFollower}`` that answers a whole day in one call (``act_many``, which
+    ``rollout.follower_actions`` uses): the generators come from one table of stream states computed
+    for many days at once (``mass_env.streams``), and the draws go through ``draw_signals``. Any
+    other policy put into the mapping makes it answer one follower at a time, as a plain dict."""
+
+    CHUNK = 64  # days of stream states computed per miss
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._states: dict[tuple[int, int, int], State] = {}
+        self._cursor = StreamCursor()
+
+    def act_many(self, obs: Mapping[str, Any], infos: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
+        fols = [self[a] for a in names]
+        if not fols or not all(type(f) is ScriptedFollower for f in fols) or \
+                len({f.settings() for f in fols}) > 1:
+            return {a: self[a].act(obs[a], infos[a]) for a in names}
+        requests = []
+        for a, f in zip(names, fols):
+            day = int(infos[a]["day"])
+            key = (int(f.seed), f.itype.type_id, day)
+            if key not in self._states:
+                self._fill(fols, day)
+            state = self._states[key]
+            requests.append((f, f.view(obs[a]["features"]), np.asarray(obs[a]["universe"]) > 0.5, state))
+        return dict(zip(names, draw_signals(requests, self._cursor)))
+
+    def _fill(self, fols: Sequence[ScriptedFollower], day: int) -> None:
+        if len(self._states) > 50_000:
+            self._states.clear()
+        keys = [(int(f.seed), f.itype.type_id, d) for d in range(day, day + self.CHUNK) for f in fols]
+        self._states.update(zip(keys, pcg64_states(np.array(keys, dtype=np.int64))))
 
 
 def scripted_followers(env: Any, *, seed: int = 0, noise: float = 1.0, n_candidates: int = 20,
-                       output: Output = "score", draw: Draw = "distinct") -> dict[str, ScriptedFollower]:
-    """One scripted policy per follower agent of a ``MassStackelbergEnv`` (keyed by agent name)."""
+                       output: Output = "score", draw: Draw = "distinct") -> ScriptedFollowers:
+    """One scripted policy per follower agent of a ``MassStackelbergEnv`` (keyed by agent name), in a
+    ``ScriptedFollowers`` mapping that answers all of them in one call."""
     base = getattr(env, "unwrapped", env)
-    return {
+    return ScriptedFollowers({
         f"investor_{t.type_id}": ScriptedFollower(
             t, base.feature_names[f"investor_{t.type_id}"], seed=seed, noise=noise,
             n_candidates=n_candidates, output=output, draw=draw)
         for t in base.types
-    }
+    })
 
 
 class FixedCommitment:

@@ -302,9 +302,10 @@ class StackelbergGame:
             return []
         rec = self.records[s - self.start]
         r = self._payoff_returns[s]
-        ic = float(rank_ic(rec.signal, r, min_stocks=self.config.min_stocks))
-        tm = TypeMoments.from_stacked(rec.moments).type_mean()
-        type_ic = rank_ic(tm, r[None, :], min_stocks=self.config.min_stocks)
+        # the aggregate and every type's mean signal in one ranked pass (Rank IC is row-wise)
+        rows = np.concatenate([rec.signal[None, :], TypeMoments.from_stacked(rec.moments).type_mean()])
+        ics = rank_ic(rows, r[None, :], min_stocks=self.config.min_stocks)
+        ic, type_ic = float(ics[0]), ics[1:]
         valid = bool(np.isfinite(ic))
         value = (ic if valid else 0.0) - self.config.turnover_penalty * rec.turnover
         rec.paid = Payoff(s, t, ic, rec.turnover, value, type_ic, valid)

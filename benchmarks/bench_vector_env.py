@@ -1,0 +1,271 @@
+"""Leader-env throughput as an RL loop sees it: steps/s of ``mass_env/Principal-v0`` (64 agents = 8 types x 8,
+the embedded synthetic market, random actions) alone, in SB3's ``DummyVecEnv`` / ``SubprocVecEnv`` of 4, as
+the native batched env at N = 1..256, and the share of SB3 PPO's training time spent inside the env.
+
+Every measurement runs in a fresh child process. With ``--baseline TREE`` (a checkout of older code) the
+same measurements run on that tree too, old and new alternating round by round (the machine may be shared:
+the best round of each counts, and the load average is printed), and each line prints new/old; the
+batched curve prints its ratio against the *old single env* measured in the same run.
+
+    python benchmarks/bench_vector_env.py --baseline ../old-checkout
+    python benchmarks/bench_vector_env.py --quick                  # fewer points, one round
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import common
+
+STEPS = 1500  # env steps per single-env measurement
+
+
+def _random_actions(space, n: int, seed: int = 0):
+    space.seed(seed)
+    return [space.sample() for _ in range(n)]
+
+
+def child_single(steps: int) -> dict:
+    import gymnasium
+
+    import mass_env  # noqa: F401  (registers the id)
+
+    env = gymnasium.make("mass_env/Principal-v0")
+    env.reset(seed=0)
+    acts = _random_actions(env.action_space, steps)
+    for a in acts[:50]:  # warm the day caches
+        _, _, term, trunc, _ = env.step(a)
+        if term or trunc:
+            env.reset()
+    t0 = time.perf_counter()
+    for a in acts:
+        _, _, term, trunc, _ = env.step(a)
+        if term or trunc:
+            env.reset()
+    return {"steps_per_s": steps / (time.perf_counter() - t0)}
+
+
+def _sb3_steps(venv, steps: int) -> dict:
+    import numpy as np
+
+    venv.seed(0)
+    venv.reset()
+    rng = np.random.default_rng(0)
+    low, high = venv.action_space.low, venv.action_space.high
+    acts = rng.uniform(low, high, size=(steps // venv.num_envs + 20, venv.num_envs) + low.shape).astype(np.float32)
+    for a in acts[:20]:
+        venv.step(a)
+    t0 = time.perf_counter()
+    for a in acts[20:]:
+        venv.step(a)
+    n = (len(acts) - 20) * venv.num_envs
+    venv.close()
+    return {"steps_per_s": n / (time.perf_counter() - t0)}
+
+
+def child_sb3(kind: str, n_envs: int, steps: int) -> dict:
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    cls = DummyVecEnv if kind == "dummy" else SubprocVecEnv
+    return _sb3_steps(make_vec_env("mass_env:mass_env/Principal-v0", n_envs=n_envs, vec_env_cls=cls), steps)
+
+
+def child_batched(n_envs: int, steps: int) -> dict:
+    import gymnasium
+    import numpy as np
+
+    import mass_env  # noqa: F401
+
+    env = gymnasium.make_vec("mass_env/Principal-v0", num_envs=n_envs, vectorization_mode="vector_entry_point")
+    env.reset(seed=0)
+    rounds = max(steps // n_envs, 30)
+    rng = np.random.default_rng(0)
+    acts = rng.uniform(-1, 1, size=(rounds + 10,) + env.action_space.shape).astype(np.float32)
+    for a in acts[:10]:
+        env.step(a)
+    t0 = time.perf_counter()
+    for a in acts[10:]:
+        env.step(a)
+    out = {"steps_per_s": rounds * n_envs / (time.perf_counter() - t0)}
+    env.close()
+    return out
+
+
+def child_memory(n_envs: int) -> dict:
+    """Traced bytes held by a batched env of ``n_envs`` after reset and 20 steps, per env (a separate run:
+    tracemalloc slows numpy down)."""
+    import tracemalloc
+
+    import gymnasium
+    import numpy as np
+
+    import mass_env  # noqa: F401
+
+    tracemalloc.start()
+    env = gymnasium.make_vec("mass_env/Principal-v0", num_envs=n_envs, vectorization_mode="vector_entry_point")
+    env.reset(seed=0)
+    for _ in range(20):
+        env.step(np.zeros(env.action_space.shape, np.float32))
+    held, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {"held_mib": held / 2**20, "peak_mib": peak / 2**20}
+
+
+def child_ppo(kind: str, n_envs: int, timesteps: int) -> dict:
+    """Wall time of ``PPO("MlpPolicy", venv).learn(timesteps)`` (SB3 defaults, n_steps scaled so one
+    rollout holds 2048 steps) and the part of it spent in ``venv.reset``/``venv.step``."""
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecEnvWrapper
+
+    torch.set_num_threads(1)
+
+    class Timed(VecEnvWrapper):
+        spent = 0.0
+
+        def reset(self):
+            t0 = time.perf_counter()
+            out = self.venv.reset()
+            Timed.spent += time.perf_counter() - t0
+            return out
+
+        def step_async(self, actions):
+            t0 = time.perf_counter()
+            self.venv.step_async(actions)
+            Timed.spent += time.perf_counter() - t0
+
+        def step_wait(self):
+            t0 = time.perf_counter()
+            out = self.venv.step_wait()
+            Timed.spent += time.perf_counter() - t0
+            return out
+
+    if kind == "batched":
+        from mass_env.sb3 import make_vec_env as make_batched
+
+        venv = make_batched(n_envs, seed=0)
+    else:
+        venv = make_vec_env("mass_env:mass_env/Principal-v0", n_envs=n_envs, vec_env_cls=DummyVecEnv, seed=0)
+    model = PPO("MlpPolicy", Timed(venv), n_steps=max(2048 // n_envs, 8), seed=0, device="cpu", verbose=0)
+    t0 = time.perf_counter()
+    model.learn(timesteps)
+    wall = time.perf_counter() - t0
+    return {"steps_per_s": timesteps / wall, "env_share": Timed.spent / wall, "wall_s": wall}
+
+
+def child(args: argparse.Namespace) -> None:
+    mode, n = args.child, args.n
+    if mode == "single":
+        out = child_single(args.steps)
+    elif mode in ("dummy", "subproc"):
+        out = child_sb3(mode, n, args.steps)
+    elif mode == "batched":
+        out = child_batched(n, args.steps)
+    elif mode == "memory":
+        out = child_memory(n)
+    else:
+        out = child_ppo(mode.split("-")[1], n, args.steps)
+    print(json.dumps(out))
+
+
+def measure(tree: str, mode: str, n: int, steps: int) -> dict:
+    env = dict(os.environ, MASS_BENCH_CODE=tree, PYTHONPATH=tree, OMP_NUM_THREADS="1")
+    res = subprocess.run([sys.executable, __file__, "--child", mode, "--n", str(n), "--steps", str(steps)],
+                         env=env, capture_output=True, text=True, timeout=1800)
+    if res.returncode:
+        return {"error": res.stderr.strip().splitlines()[-1] if res.stderr.strip() else f"rc {res.returncode}"}
+    return dict(json.loads(res.stdout.strip().splitlines()[-1]))
+
+
+def best(tree: str, mode: str, n: int, steps: int, rounds: int, key: str = "steps_per_s") -> dict:
+    runs = [measure(tree, mode, n, steps) for _ in range(rounds)]
+    ok = [r for r in runs if "error" not in r]
+    return max(ok, key=lambda r: r[key]) if ok else runs[0]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--baseline", default=os.environ.get("MASS_BENCH_BASELINE"),
+                    help="a checkout of the older code to measure in the same run (old/new alternating)")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds per measurement (the best counts)")
+    ap.add_argument("--curve", default="1,4,16,64,256", help="batched env sizes N")
+    ap.add_argument("--ppo-steps", type=int, default=8192)
+    ap.add_argument("--quick", action="store_true", help="one round, N in 1,64, 4096 PPO steps")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--n", type=int, default=1, help=argparse.SUPPRESS)
+    ap.add_argument("--steps", type=int, default=STEPS, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args)
+        return
+    if args.quick:
+        args.rounds, args.curve, args.ppo_steps = 1, "1,64", 4096
+    new, old = common.CODE, args.baseline
+    print(f"machine: {os.cpu_count()} cpus, load average {os.getloadavg()}; 64 agents (8 types x 8), "
+          "embedded synthetic market (50 stocks), random actions")
+
+    def pair(mode: str, n: int, steps: int, key: str = "steps_per_s") -> tuple[dict, dict | None]:
+        got_new: list[dict] = []
+        got_old: list[dict] = []
+        for _ in range(args.rounds):  # alternate old and new, so both see the same load
+            if old:
+                got_old.append(measure(old, mode, n, steps))
+            got_new.append(measure(new, mode, n, steps))
+
+        def pick(rs: list[dict]) -> dict:
+            ok = [r for r in rs if "error" not in r]
+            return max(ok, key=lambda r: r[key]) if ok else rs[0]
+
+        return pick(got_new), (pick(got_old) if old else None)
+
+    def fmt(r: dict | None, key: str = "steps_per_s") -> str:
+        if r is None:
+            return f"{'-':>10}"
+        return f"{'error':>10}" if "error" in r else f"{r[key]:>10.0f}"
+
+    print(f"\n{'env':<28} {'old st/s':>10} {'new st/s':>10} {'new/old':>8}")
+    rows = [("single", "single", 1), ("DummyVecEnv x4", "dummy", 4), ("SubprocVecEnv x4", "subproc", 4)]
+    base_single = None
+    for label, mode, n in rows:
+        r_new, r_old = pair(mode, n, STEPS)
+        if mode == "single" and r_old and "error" not in r_old:
+            base_single = r_old["steps_per_s"]
+        ratio = (f"{r_new['steps_per_s'] / r_old['steps_per_s']:>7.2f}x"
+                 if r_old and "error" not in r_old and "error" not in r_new else f"{'-':>8}")
+        print(f"{label:<28} {fmt(r_old)} {fmt(r_new)} {ratio}", flush=True)
+        if mode == "single" and base_single is None and "error" not in r_new:
+            base_single = None  # no baseline: ratios below are against nothing
+    print(f"\nbatched env (gymnasium.make_vec(..., vectorization_mode='vector_entry_point')), new code"
+          f"\n{'N':>5} {'steps/s':>10} {'vs old single':>14}")
+    for n in (int(x) for x in args.curve.split(",")):
+        r = best(new, "batched", n, max(STEPS * 2, 30 * n), args.rounds)
+        ratio = f"{r['steps_per_s'] / base_single:>13.1f}x" if base_single and "error" not in r else f"{'-':>14}"
+        print(f"{n:>5} {fmt(r)} {ratio}", flush=True)
+    mem1, mem64 = measure(new, "memory", 1, 0), measure(new, "memory", 64, 0)
+    if "error" not in mem1 and "error" not in mem64:
+        per = (mem64["held_mib"] - mem1["held_mib"]) / 63
+        print(f"memory: N=1 holds {mem1['held_mib']:.1f} MiB, N=64 {mem64['held_mib']:.1f} MiB "
+              f"(traced): {per * 1024:.0f} KiB per extra env")
+    print(f"\nSB3 PPO (defaults, n_steps = 2048 / n_envs), {args.ppo_steps} steps\n"
+          f"{'venv':<28} {'steps/s':>10} {'in env':>8}")
+    for label, tree, mode, n in (("old DummyVecEnv x4", old, "ppo-dummy", 4),
+                                 ("new DummyVecEnv x4", new, "ppo-dummy", 4),
+                                 ("new batched x4", new, "ppo-batched", 4),
+                                 ("new batched x64", new, "ppo-batched", 64)):
+        if tree is None:
+            continue
+        r = measure(tree, mode, n, args.ppo_steps)
+        share = f"{r['env_share']:>7.0%}" if "error" not in r else ""
+        print(f"{label:<28} {fmt(r)} {share}", flush=True)
+    print(f"\nload average after {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

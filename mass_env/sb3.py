@@ -1,0 +1,77 @@
+"""Stable-Baselines3 over the batched leader env: ``make_vec_env(N)`` is a ``VecEnv`` whose N games are
+one ``PrincipalVectorEnv``, so ``PPO("MlpPolicy", make_vec_env(16))`` trains unchanged.
+
+SB3 is an optional dependency: it is imported when ``make_vec_env`` is called, never by ``mass_env``.
+SB3's autoreset is Gymnasium's ``SAME_STEP``: a game whose episode ends is reset within the step; its
+last observation is in ``infos[i]["terminal_observation"]`` and ``infos[i]["TimeLimit.truncated"]``
+says the episode was cut by its last day (the game never terminates), so value bootstrapping is right.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import MassError
+from .vector import PrincipalVectorEnv
+
+
+def make_vec_env(n_envs: int = 1, *, seed: int | None = None, **env_kwargs: Any) -> Any:
+    """An SB3 ``VecEnv`` of ``n_envs`` games (``PrincipalVectorEnv``'s keyword arguments); ``seed``
+    seeds game ``i`` with ``seed + i`` at the first reset, as SB3's own ``make_vec_env`` does."""
+    try:
+        from stable_baselines3.common.vec_env import VecEnv
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise MassError("mass_env.sb3 needs stable-baselines3: pip install stable-baselines3") from exc
+
+    class PrincipalVecEnv(VecEnv):  # type: ignore[misc]
+        """SB3's view of a ``PrincipalVectorEnv`` (SAME_STEP autoreset, one info dict per game)."""
+
+        def __init__(self) -> None:
+            self.batched = PrincipalVectorEnv(n_envs, autoreset_mode="SameStep", **env_kwargs)
+            super().__init__(n_envs, self.batched.single_observation_space, self.batched.single_action_space)
+            self._seeds: list[int | None] = [None if seed is None else seed + i for i in range(n_envs)]
+            self._actions: np.ndarray | None = None
+
+        def reset(self) -> np.ndarray:
+            seeds = self._seeds if any(s is not None for s in self._seeds) else None
+            obs, _ = self.batched.reset(seed=seeds)
+            self._seeds = [None] * self.num_envs
+            self.reset_infos = [{} for _ in range(self.num_envs)]
+            return obs
+
+        def step_async(self, actions: np.ndarray) -> None:
+            self._actions = actions
+
+        def step_wait(self) -> Any:
+            obs, rewards, terms, truncs, infos = self.batched.step(self._actions)
+            dones = terms | truncs
+            out: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+            for i in np.flatnonzero(dones):
+                out[i] = {"terminal_observation": infos["final_obs"][i],
+                          "TimeLimit.truncated": bool(truncs[i] and not terms[i])}
+            return obs, rewards.astype(np.float32), dones, out
+
+        def close(self) -> None:
+            self.batched.close()
+
+        def seed(self, seed: int | None = None) -> list[int | None]:
+            self._seeds = [None if seed is None else seed + i for i in range(self.num_envs)]
+            return list(self._seeds)
+
+        def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+            return [getattr(self.batched, attr_name) for _ in self._get_indices(indices)]
+
+        def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+            setattr(self.batched, attr_name, value)
+
+        def env_method(self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any
+                       ) -> list[Any]:
+            return [getattr(self.batched.games[i], method_name)(*method_args, **method_kwargs)
+                    for i in self._get_indices(indices)]
+
+        def env_is_wrapped(self, wrapper_class: Any, indices: Any = None) -> list[bool]:
+            return [False for _ in self._get_indices(indices)]
+
+    return PrincipalVecEnv()
