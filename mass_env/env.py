@@ -22,7 +22,7 @@ from .game import GameConfig, Payoff, StackelbergGame
 from .game.infos import paid_info
 from .game.investors import InvestorType, build_types
 from .game.mechanism import numeric_array
-from .incentives.ingame import type_pay
+from .incentives.ingame import mean_type_pay
 from .observation import FollowerObsLayout, PrincipalObsLayout, SignalBox
 from .render import episode_rgb, episode_text
 from .roles import PRINCIPAL, follower_agent
@@ -394,7 +394,7 @@ class MassStackelbergEnv(ParallelEnv):
         if not paid:
             return r
         r[PRINCIPAL] = float(np.mean([p.payoff for p in paid]))
-        pays = np.mean([type_pay(self.game, self.payment_rule, p.day) for p in paid], axis=0)
+        pays = mean_type_pay(self.game, self.payment_rule, paid)
         for k, v in enumerate(pays.tolist()):
             r[follower_agent(k)] = v
         return r

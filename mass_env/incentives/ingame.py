@@ -9,6 +9,7 @@ weights the commitment applied that day.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ import numpy.typing as npt
 from mass_env.game.aggregation import TypeMoments
 
 from ._base import FloatArray, PayContext, PaymentRule
+from .rules import Skill, WeightedSkill
 
 
 def zscore(values: npt.ArrayLike) -> FloatArray:
@@ -36,3 +38,18 @@ def type_pay(game: Any, rule: PaymentRule, day: int) -> FloatArray:
     means = TypeMoments.from_stacked(rec.moments).type_mean()  # (K, N)
     ctx = PayContext(target=target[None, :], weights=rec.applied, min_stocks=game.config.min_stocks)
     return np.nan_to_num(rule.pay(means[:, None, :], ctx)[:, 0])
+
+
+def mean_type_pay(game: Any, rule: PaymentRule, paid: Sequence[Any]) -> FloatArray:
+    """(K,) pay of every type averaged over the days paid at one step (``paid``: the game's ``Payoff``s).
+
+    ``skill`` and ``weighted_skill`` read the types' Rank ICs the game already ranked for the payoff
+    (``Payoff.type_rank_ic``, one ranked pass per paid day) instead of ranking the type means again: the
+    same numbers (``tests/mass_env/incentives/test_game_reports.py`` checks them equal), a cheaper step.
+    Every other rule pays through ``type_pay``."""
+    if type(rule) in (Skill, WeightedSkill):
+        skill = np.array([np.where(np.isfinite(p.type_rank_ic), p.type_rank_ic, 0.0) for p in paid])
+        if type(rule) is WeightedSkill:
+            skill = skill * (game.K * np.array([game.records[p.day - game.start].applied for p in paid]))
+        return skill.mean(0)
+    return np.mean([type_pay(game, rule, p.day) for p in paid], axis=0)
