@@ -213,7 +213,15 @@ def test_options_are_validated_and_the_registry_entry_works():
 
 
 def test_principal_modules_import_without_torch():
-    code = ("import sys; sys.modules['torch'] = None; sys.modules['stable_baselines3'] = None\n"
+    # torch and stable_baselines3 made unimportable as on a machine without them: a finder that raises
+    # ImportError, not sys.modules[name] = None (scipy.stats, imported by experiments.stats.inference,
+    # reads any "torch" entry of sys.modules as the torch module and fails on None)
+    code = ("import sys\n"
+            "class NoTorch:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] in ('torch', 'stable_baselines3'):\n"
+            "            raise ImportError(f'No module named {name!r}')\n"
+            "sys.meta_path.insert(0, NoTorch())\n"
             "import principals, principals.gradient, principals.softrank, principals.rl, experiments.train_rl\n"
             "p = principals.gradient.GradientPrincipal()\n"
             "try:\n    p.reset(3)\nexcept ImportError as e:\n    assert 'torch==2.13.0' in str(e); print('ok')\n")
