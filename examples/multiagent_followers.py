@@ -170,13 +170,13 @@ def train_followers(*, episodes: int = 6, principal: str = "cmaes", learners: Se
             for p in tr.paid:  # one decision day realises per step; its payment is the reward
                 for k, b in bandits.items():
                     b.learn(p.day, rewards[f"investor_{k}"])
-                log.append({"episode": ep, "day": p.day, "leader_payoff": rewards[PRINCIPAL],
+                log.append({"episode": ep, "day": p.day, "principal_payoff": rewards[PRINCIPAL],
                             **{f"reward_{a}": rewards[a] for a in policies}})
 
         rollout(env, _leader(principal), policies, seed=seed + 1000 * ep, on_step=learn)
         ep_log = pd.DataFrame([r for r in log if r["episode"] == ep])
         scripted_cols = [f"reward_investor_{k}" for k in range(n_types) if k not in bandits]
-        row: dict[str, Any] = {"episode": ep, "leader_payoff": float(ep_log["leader_payoff"].mean()),
+        row: dict[str, Any] = {"episode": ep, "principal_payoff": float(ep_log["principal_payoff"].mean()),
                                "scripted_reward": float(ep_log[scripted_cols].to_numpy().mean()),
                                "wall_s": time.perf_counter() - t0}
         for k, b in bandits.items():
@@ -188,7 +188,7 @@ def train_followers(*, episodes: int = 6, principal: str = "cmaes", learners: Se
         say(f"episode {ep:>2}: " + ", ".join(
             f"learner {k} reward {row[f'learner{k}_reward']:+.4f} (prefers {row[f'learner{k}_best_arm']} "
             f"p={row[f'learner{k}_best_prob']:.2f})" for k in bandits)
-            + f"; scripted types {row['scripted_reward']:+.4f}; leader payoff {row['leader_payoff']:+.4f} "
+            + f"; scripted types {row['scripted_reward']:+.4f}; leader payoff {row['principal_payoff']:+.4f} "
               f"({row['wall_s']:.1f}s)")
     return FollowerTraining(pd.DataFrame(rows), bandits, pd.DataFrame(log), env)
 

@@ -35,10 +35,10 @@ from mass_env.followers_env import FollowersEnv
 
 
 def make_env(n_types: int = 4, agents_per_type: int = 4, n_days: int = 120, n_symbols: int = 30,
-             market_seed: int = 0, leader: Any = None) -> FollowersEnv:
+             market_seed: int = 0, principal: Any = None) -> FollowersEnv:
     """The followers-only env on a small synthetic market, paid by the mechanism."""
     panel, _ = synthetic_market(SyntheticConfig(n_days=n_days, n_symbols=n_symbols, n_industries=5), seed=market_seed)
-    return mass_env.followers_env(leader, panel=panel, types=build_types(n_types, agents_per_type),
+    return mass_env.followers_env(principal, panel=panel, types=build_types(n_types, agents_per_type),
                                   config=GameConfig(follower_reward="weighted_skill", horizon=5, obs_window=10))
 
 
