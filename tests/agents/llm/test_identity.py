@@ -4,20 +4,12 @@ decoding are in it, transport settings and credentials are not, and run keys and
 from __future__ import annotations
 
 import pytest
+from llm_fault_client import fault_request as request
 
-from agents.llm import Request
-from agents.llm.backends.base import Item
 from agents.llm.backends.openai import OpenAIBackend
 from agents.llm.cache.identity import answer_identity, normalise_base_url
 from agents.llm.cache.store import cache_key
 from agents.llm.follower import llm_identity
-
-
-def request(i: int = 0, symbols=("S0001", "S0002", "S0003")) -> Request:
-    items = tuple(Item(s, f"{s}: 5 days +1.0%") for s in symbols)
-    return Request(agent=f"investor_0/{i}", type_id=0, agent_index=i, day=30, date="2023-01-12", seed=0,
-                   segments=("Date 2023-01-12.\n", "You see prices.\n"), items=items, style="balanced",
-                   modalities=1, feature_names=(), template="test")
 
 
 # ------------------------------------------------------------------------------- identity

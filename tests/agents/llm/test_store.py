@@ -13,10 +13,11 @@ import textwrap
 
 import numpy as np
 import pytest
+from llm_fault_client import fault_request as request
 from repo_paths import REPO
 
-from agents.llm import Answer, BaseBackend, CachedBackend, Request, ResponseCache, llm_followers
-from agents.llm.backends.base import MALFORMED, OK, TIMEOUT, Item, ScriptedBackend
+from agents.llm import Answer, BaseBackend, CachedBackend, ResponseCache, llm_followers
+from agents.llm.backends.base import MALFORMED, OK, TIMEOUT, ScriptedBackend
 from agents.llm.cache.branches import CacheMissError
 from agents.llm.cache.store import CacheFileError, cache_key, iter_rows, row_digest
 from mass_env import GameConfig, MassStackelbergEnv, build_types
@@ -226,13 +227,6 @@ def test_read_and_write_modes(small_market, tmp_path):
     assert b3.asked == 10 and len(ResponseCache(db)) == 10
     with pytest.raises(ValueError):
         CachedBackend(b3, db, mode="sometimes")
-
-
-def request(i: int = 0, symbols=("S0001", "S0002", "S0003")) -> Request:
-    items = tuple(Item(s, f"{s}: 5 days +1.0%") for s in symbols)
-    return Request(agent=f"investor_0/{i}", type_id=0, agent_index=i, day=30, date="2023-01-12", seed=0,
-                   segments=("Date 2023-01-12.\n", "You see prices.\n"), items=items, style="balanced",
-                   modalities=1, feature_names=(), template="test")
 
 
 # ------------------------------------------------------------------------------ damaged cache
