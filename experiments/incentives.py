@@ -4,7 +4,7 @@ private weight, herding and efficiency, with seeds and 95% confidence intervals.
 Markets: ``--market information`` (the Gaussian information market with known answers, seeded per seed) or
 ``--data DATA`` (a recorded run of the game with scripted followers: their views are the truth, one follower
 per investor type). With ``--data`` and ``--herding B,...`` it also replays the game with one type at a
-time herding toward yesterday's consensus under each ``--leaders`` leader (``experiments.studies.herding``).
+time herding toward yesterday's consensus under each ``--principals`` principal (``experiments.studies.herding``).
 Rows are stored one JSON each under ``--out`` and reused on rerun (resumable, like ``mass ablation``).
 """
 
@@ -56,7 +56,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-iter", type=checks.positive_int, default=30, help="iterated best-response rounds (30)")
     p.add_argument("--herding", default="", metavar="B,...",
                    help="with --data: replay the game with one type herding by each B (e.g. 0.5,1)")
-    p.add_argument("--leaders", default="equal,sa", help="leaders of the herding replay (default equal,sa)")
+    p.add_argument("--principals", default="equal,sa", help="principals of the herding replay (default equal,sa)")
     p.add_argument("--herding-rule", default="weighted_skill", help="the game's payment rule in the replay")
     options.add_seeds(p, (0, 1, 2))
     options.add_out(p, "results/incentives", "folder for stored rows (resumable), the table and the plot")
@@ -241,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_herding(args: argparse.Namespace, say: Any) -> list[dict[str, Any]]:
-    """The herding replay (``experiments.studies.herding``), stored per (leader, seed, b) and reused."""
+    """The herding replay (``experiments.studies.herding``), stored per (principal, seed, b) and reused."""
     from experiments.studies.herding import herding_gains
     from experiments.sweep.markets import load_market
     from mass_env.game import GameConfig
@@ -253,29 +253,30 @@ def run_herding(args: argparse.Namespace, say: Any) -> list[dict[str, Any]]:
     config = GameConfig(follower_reward=args.herding_rule)
     types = build_types(args.types, args.agents)
     rows: list[dict[str, Any]] = []
-    for leader in [x.strip() for x in args.leaders.split(",") if x.strip()]:
+    for principal in [x.strip() for x in args.principals.split(",") if x.strip()]:
         for seed in args.seeds:
             key = row_key({"data": args.data, "types": args.types, "agents": args.agents}, args.herding_rule,
-                          f"herd:{leader}", seed, {"b": bs})
+                          f"herd:{principal}", seed, {"b": bs})
             path = Path(args.out) / "rows" / f"{key}.json"
             got = _load(path)
             if got is None:
                 t = time.perf_counter()
-                res = herding_gains(load_market(args.data, seed), types, config, leader, seed, bs, say)
-                got = {"rows": [{"leader": leader, "seed": seed, "b": r.b, "gain": r.gain, "truth_pay": r.truth_pay,
-                                 "leader_payoff": r.leader_ic, "leader_payoff_dev": r.leader_ic_dev,
-                                 "misreport": r.misreport} for r in res], "seconds": time.perf_counter() - t}
+                res = herding_gains(load_market(args.data, seed), types, config, principal, seed, bs, say)
+                got = {"rows": [{"principal": principal, "seed": seed, "b": r.b, "gain": r.gain,
+                                 "truth_pay": r.truth_pay, "principal_payoff": r.principal_ic,
+                                 "principal_payoff_dev": r.principal_ic_dev, "misreport": r.misreport}
+                                for r in res], "seconds": time.perf_counter() - t}
                 _write_json(path, got)
             else:
-                say(f"  herding {leader} seed {seed}: reused")
+                say(f"  herding {principal} seed {seed}: reused")
             rows.extend(got["rows"])
     print(f"\nherding in the game ({args.herding_rule} pay; one type at a time shades toward yesterday's consensus;"
           f" gain = its pay per paid day minus truthful, lower bound; mean over types and seeds ± 95% CI):")
-    print(f"  {'leader':<8} {'b':>5} {'gain':>18} {'types gaining':>14} {'leader payoff change':>22}")
-    for (leader, b), grp in pd.DataFrame(rows).groupby(["leader", "b"], sort=False):
+    print(f"  {'principal':<9} {'b':>5} {'gain':>18} {'types gaining':>14} {'principal payoff change':>25}")
+    for (principal, b), grp in pd.DataFrame(rows).groupby(["principal", "b"], sort=False):
         gains = np.concatenate([np.asarray(g) for g in grp["gain"]])
         m, h = ci(list(gains))
-        dl = np.concatenate([np.asarray(d) - p for d, p in zip(grp["leader_payoff_dev"], grp["leader_payoff"])])
-        print(f"  {leader:<8} {b:>5g} {m:>+10.4f} ±{h:.4f} {int((gains > 0).sum()):>6}/{gains.size:<7} "
+        dl = np.concatenate([np.asarray(d) - p for d, p in zip(grp["principal_payoff_dev"], grp["principal_payoff"])])
+        print(f"  {principal:<9} {b:>5g} {m:>+10.4f} ±{h:.4f} {int((gains > 0).sum()):>6}/{gains.size:<7} "
               f"{np.mean(dl):>+22.4f}")
     return rows

@@ -62,17 +62,17 @@ def dataclass_types(cls: type) -> dict[str, Any]:
     return dict(typing.get_type_hints(cls))
 
 
-def typed_options(leader: str, options: Mapping[str, Any], declared: Mapping[str, Any]) -> dict[str, Any]:
+def typed_options(principal: str, options: Mapping[str, Any], declared: Mapping[str, Any]) -> dict[str, Any]:
     """``options`` converted to their ``declared`` types; ``MassError`` naming the option otherwise."""
-    return {k: (coerce(leader, k, v, declared[k]) if k in declared else v) for k, v in options.items()}
+    return {k: (coerce(principal, k, v, declared[k]) if k in declared else v) for k, v in options.items()}
 
 
-def _fail(leader: str, key: str, value: Any, takes: str) -> MassError:
+def _fail(principal: str, key: str, value: Any, takes: str) -> MassError:
     shown = f"the text {value!r}" if isinstance(value, str) else repr(value)
-    return MassError(f"option {key!r} of principal {leader!r} takes {takes}, got {shown}")
+    return MassError(f"option {key!r} of principal {principal!r} takes {takes}, got {shown}")
 
 
-def coerce(leader: str, key: str, value: Any, hint: Any) -> Any:
+def coerce(principal: str, key: str, value: Any, hint: Any) -> Any:
     """``value`` as type ``hint`` (see the module docstring)."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
@@ -83,14 +83,14 @@ def coerce(leader: str, key: str, value: Any, hint: Any) -> Any:
         errors = []
         for a in rest:  # the first type the value fits
             try:
-                return coerce(leader, key, value, a)
+                return coerce(principal, key, value, a)
             except MassError as exc:
                 errors.append(str(exc).split(" takes ", 1)[1].split(", got ")[0])
-        raise _fail(leader, key, value, " or ".join(errors + (["None"] if type(None) in args else [])))
+        raise _fail(principal, key, value, " or ".join(errors + (["None"] if type(None) in args else [])))
     if origin is typing.Literal:
         allowed = typing.get_args(hint)
         if value not in allowed:
-            raise _fail(leader, key, value, "one of " + ", ".join(map(repr, allowed)))
+            raise _fail(principal, key, value, "one of " + ", ".join(map(repr, allowed)))
         return value
     if hint is bool:
         if isinstance(value, bool):
@@ -99,24 +99,24 @@ def coerce(leader: str, key: str, value: Any, hint: Any) -> Any:
             return bool(value)
         if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
             return value.strip().lower() in _TRUE
-        raise _fail(leader, key, value, "true or false (yes/no, on/off, 1/0)")
+        raise _fail(principal, key, value, "true or false (yes/no, on/off, 1/0)")
     if hint is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         if isinstance(value, float) and math.isfinite(value) and value.is_integer():
             return int(value)
-        raise _fail(leader, key, value, f"a whole number (write {key}=5, without quotes)")
+        raise _fail(principal, key, value, f"a whole number (write {key}=5, without quotes)")
     if hint is float or hint is _Number:
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             return float(value) if hint is float else value
-        raise _fail(leader, key, value, f"a finite number (write {key}=0.5, without quotes)")
+        raise _fail(principal, key, value, f"a finite number (write {key}=0.5, without quotes)")
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         valid = [m.value for m in hint]
         if isinstance(value, hint) or value in valid:
             return value
-        raise _fail(leader, key, value, "one of " + ", ".join(map(repr, valid)))
+        raise _fail(principal, key, value, "one of " + ", ".join(map(repr, valid)))
     if hint is str:
         if isinstance(value, str):
             return value
-        raise _fail(leader, key, value, "a text")
+        raise _fail(principal, key, value, "a text")
     return value

@@ -55,15 +55,15 @@ class Herding:
 
 @dataclass(frozen=True)
 class HerdingResult:
-    """Per (leader, seed): the truthful pay per type and, per b, the deviating type's pay and misreport."""
+    """Per (principal, seed): the truthful pay per type and, per b, the deviating type's pay and misreport."""
 
-    leader: str
+    principal: str
     seed: int
     b: float
     gain: np.ndarray          # (K,) pay(herd by type k) - pay(truth) of type k
     truth_pay: np.ndarray     # (K,)
-    leader_ic: float          # the leader's mean Rank IC payoff in the truthful run
-    leader_ic_dev: np.ndarray  # (K,) the same with type k herding
+    principal_ic: float          # the leader's mean Rank IC payoff in the truthful run
+    principal_ic_dev: np.ndarray  # (K,) the same with type k herding
     misreport: np.ndarray     # (K,) mean |report - view| of type k's agents in its deviation run
 
 
@@ -73,30 +73,30 @@ def _pay_per_day(env: MassStackelbergEnv, res: Any) -> tuple[np.ndarray, float]:
     return pay, float(np.mean([p.payoff for p in res.paid])) if res.paid else float("nan")
 
 
-def play(panel: MarketPanel, types: Sequence[InvestorType], config: GameConfig, leader: str, seed: int,
+def play(panel: MarketPanel, types: Sequence[InvestorType], config: GameConfig, principal: str, seed: int,
          herd: int | None = None, b: float = 0.0) -> tuple[np.ndarray, float, float]:
     """One episode; type ``herd`` (None: nobody) herds by ``b``. (pay per type, leader payoff, misreport)."""
     env = MassStackelbergEnv(panel, types, config)
     pols: dict[str, Any] = dict(scripted_followers(env, seed=seed))
     if herd is not None:
         pols[f"investor_{herd}"] = Herding(pols[f"investor_{herd}"], env, b)
-    res = rollout(env, principals.make(leader), pols, seed=seed)
+    res = rollout(env, principals.make(principal), pols, seed=seed)
     pay, lead = _pay_per_day(env, res)
     mis = env.game.history()["misreport"].to_numpy()
     return pay, lead, float(np.mean(mis)) if mis.size else 0.0
 
 
-def herding_gains(panel: MarketPanel, types: Sequence[InvestorType], config: GameConfig, leader: str, seed: int,
+def herding_gains(panel: MarketPanel, types: Sequence[InvestorType], config: GameConfig, principal: str, seed: int,
                   bs: Sequence[float], say: Say = lambda m: None) -> list[HerdingResult]:
     """Truthful run + one run per (type, b): each type's gain from herding alone (see the module docstring)."""
-    truth, lead, _ = play(panel, types, config, leader, seed)
+    truth, lead, _ = play(panel, types, config, principal, seed)
     out = []
     for b in bs:
         gain, lead_dev, mis = (np.empty(len(types)) for _ in range(3))
         for k in range(len(types)):  # one episode per deviating type: the leader responds to each
-            pay, lead_dev[k], mis[k] = play(panel, types, config, leader, seed, k, b)
+            pay, lead_dev[k], mis[k] = play(panel, types, config, principal, seed, k, b)
             gain[k] = pay[k] - truth[k]
-        say(f"  herding {leader} seed {seed} b={b:g}: mean gain {gain.mean():+.4f}, "
+        say(f"  herding {principal} seed {seed} b={b:g}: mean gain {gain.mean():+.4f}, "
             f"{int((gain > 0).sum())}/{len(types)} types gain")
-        out.append(HerdingResult(leader, seed, float(b), gain, truth, lead, lead_dev, mis))
+        out.append(HerdingResult(principal, seed, float(b), gain, truth, lead, lead_dev, mis))
     return out

@@ -32,10 +32,10 @@ class Commitment:
     values: FloatArray
 
 
-def optimal_commitment(leader_payoff: npt.ArrayLike, follower_payoff: npt.ArrayLike) -> Commitment:
+def optimal_commitment(principal_payoff: npt.ArrayLike, follower_payoff: npt.ArrayLike) -> Commitment:
     """Solve ``max_p p . U_L[:, j]`` s.t. ``p . U_F[:, j] >= p . U_F[:, j']`` for all j', p in the simplex,
     for every follower pure strategy j (scipy ``linprog``, HiGHS), and keep the best j."""
-    ul = np.asarray(leader_payoff, dtype=np.float64)
+    ul = np.asarray(principal_payoff, dtype=np.float64)
     uf = np.asarray(follower_payoff, dtype=np.float64)
     if ul.ndim != 2 or ul.shape != uf.shape:
         raise ValueError(f"payoff matrices must be the same 2-D shape, got {ul.shape} and {uf.shape}")
@@ -57,14 +57,14 @@ def optimal_commitment(leader_payoff: npt.ArrayLike, follower_payoff: npt.ArrayL
     return Commitment(plan, best, float(values[best]), values)
 
 
-def commitment_value(p: npt.ArrayLike, leader_payoff: npt.ArrayLike, follower_payoff: npt.ArrayLike,
+def commitment_value(p: npt.ArrayLike, principal_payoff: npt.ArrayLike, follower_payoff: npt.ArrayLike,
                      tie_tol: float = 1e-12) -> tuple[float, int]:
     """The leader's value of committing to ``p`` when the follower best-responds, ties in the leader's favour.
 
     The brute-force counterpart of ``optimal_commitment`` (and what an anticipating leader evaluates).
     """
     pv = np.asarray(p, dtype=np.float64)
-    ul = np.asarray(leader_payoff, dtype=np.float64)
+    ul = np.asarray(principal_payoff, dtype=np.float64)
     uf = np.asarray(follower_payoff, dtype=np.float64)
     fol = pv @ uf
     lead = pv @ ul

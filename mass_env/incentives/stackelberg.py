@@ -36,7 +36,7 @@ from .rules import rank_ic_rows
 
 
 @dataclass(frozen=True)
-class LeaderResult:
+class PrincipalResult:
     """The chosen commitment vector, its value (followers responding) and how many evaluations it took."""
 
     x: FloatArray
@@ -47,7 +47,7 @@ class LeaderResult:
 
 def maximise(value: Callable[[FloatArray], float], lower: npt.ArrayLike, upper: npt.ArrayLike,
              x0: npt.ArrayLike | None = None, method: str = "cma", grid: int = 21, sigma0: float = 0.25,
-             maxfevals: int = 3000, seed: int = 0) -> LeaderResult:
+             maxfevals: int = 3000, seed: int = 0) -> PrincipalResult:
     """Maximise ``value`` over the box [lower, upper]: ``"grid"`` (``grid`` points per axis, exact on that
     grid) or ``"cma"`` (CMA-ES in the box scaled to [0, 1]^n, started at ``x0`` or the best grid point of a
     coarse ``grid``^n search when n <= 3). The best point ever evaluated is returned."""
@@ -68,7 +68,7 @@ def maximise(value: Callable[[FloatArray], float], lower: npt.ArrayLike, upper: 
         for u in np.stack([a.ravel() for a in axes], 1):
             f(u)
         if method == "grid":
-            return LeaderResult(best["x"], best["v"], best["n"], "grid")
+            return PrincipalResult(best["x"], best["v"], best["n"], "grid")
     if method != "cma":
         raise ValueError(f"method must be 'cma' or 'grid', got {method!r}")
     import cma
@@ -79,7 +79,7 @@ def maximise(value: Callable[[FloatArray], float], lower: npt.ArrayLike, upper: 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cma.fmin2(f, np.clip(start, 0.0, 1.0), sigma0, options=opts)
-    return LeaderResult(best["x"], best["v"], best["n"], "cma")
+    return PrincipalResult(best["x"], best["v"], best["n"], "cma")
 
 
 # --- bimatrix games: the known answer ------------------------------------------------------------------------
@@ -89,11 +89,11 @@ def simplex_point(x: FloatArray) -> FloatArray:
     return q / q.sum() if q.sum() > 0 else np.full(q.size, 1.0 / q.size)
 
 
-def anticipating_bimatrix(leader_payoff: npt.ArrayLike, follower_payoff: npt.ArrayLike, seed: int = 0,
+def anticipating_bimatrix(principal_payoff: npt.ArrayLike, follower_payoff: npt.ArrayLike, seed: int = 0,
                           maxfevals: int = 4000) -> tuple[FloatArray, float]:
     """The anticipating leader on a bimatrix game: CMA-ES over mixed commitments, the follower's best reply
     (ties in the leader's favour, ``commitment_value``) inside. Returns (p, value)."""
-    ul = np.asarray(leader_payoff, dtype=np.float64)
+    ul = np.asarray(principal_payoff, dtype=np.float64)
     uf = np.asarray(follower_payoff, dtype=np.float64)
     m = ul.shape[0]
     res = maximise(lambda x: commitment_value(simplex_point(x), ul, uf, tie_tol=1e-9)[0],
@@ -210,7 +210,7 @@ def _best_phi(coef: FloatArray, market: InformationMarket, weights: FloatArray |
     return float(res.x[0])
 
 
-def market_leader(market: InformationMarket, responder: Responder, rules: Sequence[str | PaymentRule] | None = None,
+def market_principal(market: InformationMarket, responder: Responder, rules: Sequence[str | PaymentRule] | None = None,
                   r_bounds: tuple[float, float] = (0.0, 0.9), phi_bounds: tuple[float, float] = (-3.0, 3.0),
                   weights: FloatArray | None = None, seed: int = 0, maxfevals: int = 300) -> tuple[str, float]:
     """The leader's commitment (rule, phi) when it models the followers with ``responder``.
@@ -250,11 +250,12 @@ def stackelberg_value(market: InformationMarket, rule: str, phi: float, responde
                             resp.converged)
 
 
-def compare_leaders(market: InformationMarket, responder: Responder, rules: Sequence[str | PaymentRule] | None = None,
-                    weights: FloatArray | None = None, seed: int = 0) -> dict[str, MarketCommitment]:
+def compare_principals(market: InformationMarket, responder: Responder,
+                       rules: Sequence[str | PaymentRule] | None = None, weights: FloatArray | None = None,
+                       seed: int = 0) -> dict[str, MarketCommitment]:
     """Anticipating vs myopic leader, both scored with ``responder``: {"anticipating": ..., "myopic": ...}."""
     out = {}
     for name, model in (("anticipating", responder), ("myopic", truthful_responder)):
-        rule, phi = market_leader(market, model, rules, weights=weights, seed=seed)
+        rule, phi = market_principal(market, model, rules, weights=weights, seed=seed)
         out[name] = stackelberg_value(market, rule, phi, responder, weights)
     return out

@@ -54,7 +54,7 @@ def test_anticipating_leader_inverts_herding(r):
     """Under consensus:r the followers herd on y; a leader that knows the response re-weights y and gets the
     Bayes aggregate's Rank IC (information hidden, not lost); the myopic one (phi fitted to truthful reports)
     loses, more as r grows. Paired over the same simulated days, the gap is significant at r >= 0.5."""
-    out = S.compare_leaders(MARKET, S.closed_form_responder, rules=[f"consensus:r={r}"])
+    out = S.compare_principals(MARKET, S.closed_form_responder, rules=[f"consensus:r={r}"])
     ant, myo = out["anticipating"], out["myopic"]
     cx, cy, _ = MARKET.bayes_coef
     bayes = S.aggregate_value(np.tile([cx, cy], (16, 1)), 0.0, MARKET)
@@ -75,7 +75,7 @@ def test_anticipating_leader_inverts_herding(r):
 def test_bilevel_cma_over_rule_and_aggregator():
     """CMA-ES over (r, phi), the equilibrium recomputed inside for every r: the anticipating leader reaches the
     Bayes value whatever r it settles on; the myopic leader (indifferent between rules under truth) does not."""
-    out = S.compare_leaders(MARKET, S.closed_form_responder, rules=None)
+    out = S.compare_principals(MARKET, S.closed_form_responder, rules=None)
     cx, cy, _ = MARKET.bayes_coef
     bayes = S.aggregate_value(np.tile([cx, cy], (16, 1)), 0.0, MARKET)
     assert out["anticipating"].value == pytest.approx(bayes, abs=1e-5)
@@ -89,8 +89,8 @@ def test_rule_list_and_no_regret_followers():
     lib = L.StrategyLibrary.grid(np.round(np.arange(0.0, 1.501, 0.1), 3), np.round(np.arange(-0.2, 1.001, 0.1), 3))
     market = InformationMarket(n_followers=16, n_days=150, n_stocks=150, prior_precision=1.0)
     responder = S.hedge_responder(lib, eta=200.0, seed=1)
-    out = S.compare_leaders(market, responder, rules=["consensus:r=0.75"])
+    out = S.compare_principals(market, responder, rules=["consensus:r=0.75"])
     assert out["anticipating"].response_kind == "no-regret (hedge)"
     assert out["anticipating"].value - out["myopic"].value > 0.02
-    picked = S.market_leader(MARKET, S.closed_form_responder, rules=["proper", "consensus:r=0.5", "dpm"])
+    picked = S.market_principal(MARKET, S.closed_form_responder, rules=["proper", "consensus:r=0.5", "dpm"])
     assert picked[0] in ("proper", "consensus:r=0.5", "dpm")
