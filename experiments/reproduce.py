@@ -23,7 +23,7 @@ def add_arguments(rep: argparse.ArgumentParser) -> None:
                      help="comma list of equal, random, oracle, or none (default equal,oracle)")
     rep.add_argument("--agents", type=checks.positive_int, default=None,
                      help="agents per type for every config (default: the paper's)")
-    rep.add_argument("--boot", type=checks.nonnegative_int, default=2000,
+    rep.add_argument("--boot", type=checks.bounded_int(0, checks.MAX_BOOT), default=2000,
                      help="bootstrap resamples for the median alpha's interval (the other CIs are t intervals; "
                           "default 2000)")
     options.add_out(rep, "results/reproduce", "output folder, also the resume cache")

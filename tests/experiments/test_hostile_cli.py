@@ -41,7 +41,9 @@ def test_credentials_in_the_base_url_never_reach_a_file_or_a_log(query, server, 
             "--llm-base-url", url, "--llm-candidates", "3", "--out", str(tmp_path / "o")]
     monkeypatch.setattr(sys, "argv", argv)  # ablation.json records the command line
     rc = cli.main(argv[1:])
-    assert rc in (0, 3)  # a server rejecting the query key fails the answers; nothing may leak either way
+    assert rc == 0 and server.requests  # the query travels with every request, apart from the path
+    assert all(r["path"].split("?")[0] == "/v1/chat/completions" for r in server.requests)
+    assert all(f"api_key={QUERY_KEY}" in r["path"] for r in server.requests) == bool(query)
     summary = json.loads((tmp_path / "o" / "ablation.json").read_text())
     assert "[redacted]" in json.dumps(summary["command"])
     _files_and_logs_hold_no_secret(tmp_path / "o", capsys.readouterr(), [PASSWORD, QUERY_KEY])
@@ -71,6 +73,7 @@ def test_an_api_key_env_that_is_not_set_is_an_error(tmp_path, capsys, monkeypatc
     (["run", "--types", "1000000"], "--types: must be <= 4096, got '1000000'"),
     (["ablation", "--days", "100000000"], "--days: must be <= 100000"),
     (["ablation", "--boot", "1000000000"], "--boot: must be <= 1000000, got '1000000000'"),
+    (["reproduce", "--boot", "1000000000"], "--boot: must be <= 1000000, got '1000000000'"),
     (["train-rl", "--days", "100000000"], "--days: must be <= 100000"),
 ])
 def test_unbounded_values_are_usage_errors_naming_the_bound(argv, words, capsys):

@@ -80,7 +80,7 @@ from .served_rating import (
     read_logprobs,
     template_identity,
 )
-from .transport import MAX_RESPONSE_BYTES, ResponseTooLarge, bounded_http_client, not_a_completion
+from .transport import MAX_RESPONSE_BYTES, ResponseTooLarge, bounded_http_client, client_url, not_a_completion
 
 RESPONSE_FORMATS = ("json_schema", "json_object", "none")
 #: Longest total deadline of one attempt, in seconds (``timeout``; an unbounded one lets a silent server
@@ -227,8 +227,9 @@ class OpenAIBackend(BaseBackend):
         loop = asyncio.get_running_loop()
         client = self._clients.get(id(loop))
         if client is None:
-            client = self._openai.AsyncOpenAI(base_url=self.base_url, api_key=self._key, timeout=self.timeout,
-                                              max_retries=0, http_client=bounded_http_client(
+            url, query = client_url(self.base_url)
+            client = self._openai.AsyncOpenAI(base_url=url, api_key=self._key, timeout=self.timeout,
+                                              default_query=query, max_retries=0, http_client=bounded_http_client(
                                                   self._openai, self.timeout, self.max_response_bytes))
             self._clients = {id(loop): client}
         return client

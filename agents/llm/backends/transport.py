@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import zlib
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 #: Largest response body accepted, after decompression (a completion of 20 ratings is ~1 kB).
 MAX_RESPONSE_BYTES = 8 << 20
@@ -25,6 +26,20 @@ MAX_RESPONSE_BYTES = 8 << 20
 
 class ResponseTooLarge(Exception):
     """A response body over the bound (raised inside the HTTP client; the backend reports it)."""
+
+
+def client_url(base_url: str | None) -> tuple[str | None, dict[str, str] | None]:
+    """``base_url`` split into the URL the client joins paths onto and its query (sent with every request).
+
+    Why: some gateways take their key as ``?api_key=...``; left in the base URL, the client would append
+    ``/chat/completions`` after the query and the server would see neither the path nor the key."""
+    if not base_url:
+        return base_url, None
+    parts = urlsplit(base_url)
+    if not parts.query:
+        return base_url, None
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", parts.fragment)), query
 
 
 def http_module(openai_module: Any) -> Any:
