@@ -183,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         res = results_table(Path(args.out) / label, market_name=label, seeds=args.seeds, data=root,
                             rl_timesteps=args.timesteps, resume=not args.no_resume, say=say)
-        print(f"\n== {label}: Rank IC over the evaluation days, mean ± std over seeds {list(args.seeds)} "
+        print(f"\n== {label}: Rank IC over the evaluation days, mean [95% CI] over seeds {list(args.seeds)} "
               f"({time.perf_counter() - t0:.0f}s)")
         print(res.format())
     return 0

@@ -17,7 +17,7 @@ from experiments.stats.report import HEADLINE, summarise_runs
 
 def plot_ablation(daily: pd.DataFrame, weights: pd.DataFrame, table: pd.DataFrame, path: Path,
                   *, headline: str = HEADLINE) -> Path | None:
-    """Rank IC by config (bars: mean +- std over seeds, dots: seeds) and weight trajectories d_t
+    """Rank IC by config (bars: mean with its 95% CI, dots: seed means) and weight trajectories d_t
     (first seed of each config, stacked). Returns None when matplotlib is not installed."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -38,16 +38,17 @@ def plot_ablation(daily: pd.DataFrame, weights: pd.DataFrame, table: pd.DataFram
     width = 0.38
     for j, (lab, m) in enumerate(comps):
         means = table[f"{m}_mean"].to_numpy()
-        stds = np.nan_to_num(table[f"{m}_std"].to_numpy())
+        lo, hi = (table.get(f"{m}_mean_{e}", table[f"{m}_mean"]).to_numpy() for e in ("lo", "hi"))
+        err = np.nan_to_num(np.vstack([means - lo, hi - means]))  # the CI, not the seed spread
         xs = x + (j - 0.5) * width
-        ax.bar(xs, means, width, yerr=stds, capsize=3, label=f"{lab} ({m.rsplit('_', 1)[1]})", alpha=0.8)
+        ax.bar(xs, means, width, yerr=err, capsize=3, label=f"{lab} ({m.rsplit('_', 1)[1]})", alpha=0.8)
         for i, n in enumerate(names):
             v = runs.loc[runs["config"] == n, m].to_numpy()
             ax.plot(np.full(v.size, xs[i]), v, "k.", ms=4)
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xticks(x, [n + ("*" if k == "oracle" else "") for n, k in zip(names, table["kind"])])
     ax.set_ylabel("mean Rank IC (evaluation days)")
-    ax.set_title("Rank IC by config (bars: mean ± std over seeds; dots: seeds; *: hindsight upper bound)")
+    ax.set_title("Rank IC by config (bars: mean, 95% CI; dots: seed means; *: hindsight upper bound)")
     ax.legend(loc="best", fontsize=8)
     for i, n in enumerate(traj):
         a = fig.add_subplot(gs[1 + i // ncol, i % ncol])
