@@ -50,7 +50,7 @@ MARGINS = {0.0: 0.0, 0.25: 0.002, 0.5: 0.01, 0.75: 0.03}
 
 
 @pytest.mark.parametrize("r", sorted(MARGINS))
-def test_anticipating_leader_inverts_herding(r):
+def test_anticipating_principal_inverts_herding(r):
     """Under consensus:r the followers herd on y; a leader that knows the response re-weights y and gets the
     Bayes aggregate's Rank IC (information hidden, not lost); the myopic one (phi fitted to truthful reports)
     loses, more as r grows. Paired over the same simulated days, the gap is significant at r >= 0.5."""
