@@ -51,3 +51,36 @@ def test_bad_names_list_what_is_valid(tmp_path, capsys, flag, value, words):
     with pytest.raises(SystemExit) as exc:
         main(["incentives", flag, value, "--out", str(tmp_path)])
     assert words in str(exc.value)
+
+
+def test_hedge_rows_report_and_flag_the_certification_gap(tmp_path):
+    """A hedge row is measured like the others plus its certification gap; with enough rounds proper's
+    learners are certified (gap under the stated tolerance of the pay range), with 3 rounds they are not."""
+    def hedge_row(rounds: str, sub: str) -> dict:
+        js = tmp_path / f"{sub}.json"
+        args = ["incentives", *SMALL, "--rules", "proper", "--responders", "hedge", "--rounds", rounds,
+                "--out", str(tmp_path / sub), "--json", str(js), "--quiet"]
+        assert main(args) == 0
+        return json.loads(js.read_text())["rows"][0]
+
+    row = hedge_row("300", "long")
+    for col in ("deviation_gain", "gain_kind", "nashconv", "private_weight", "herding", "efficiency",
+                "certification_gap", "certification_gap_ci"):
+        assert col in row
+    assert row["converged"] and row["status"].startswith("eps-CCE") and 0 < row["certification_gap"]
+    assert row["private_weight"] == pytest.approx(1 / 3, abs=0.05)  # proper: the learners end up truthful
+    short = hedge_row("3", "short")
+    assert not short["converged"] and short["status"].startswith("NOT certified")
+    assert "equilibrium" not in short["status"] and short["certification_gap"] > row["certification_gap"]
+
+
+def test_curves_need_hedge_rows_and_land_in_the_json(tmp_path):
+    with pytest.raises(SystemExit, match="--curves needs hedge rows"):
+        main(["incentives", *SMALL, "--responders", "truthful", "--curves", "--out", str(tmp_path)])
+    js = tmp_path / "c.json"
+    assert main(["incentives", *SMALL, "--rules", "consensus:r=0.6", "--responders", "hedge", "--rounds", "40",
+                 "--curves", "--out", str(tmp_path), "--json", str(js), "--quiet"]) == 0
+    curves = json.loads(js.read_text())["curves"]["consensus:r=0.6"]
+    assert {"private_weight", "herding", "deviation_gain", "gap"} <= set(curves)
+    assert len(curves["private_weight"]) == 40 and curves["seeds"] == [2.0]
+    assert (tmp_path / "hedge_curves.png").exists()
