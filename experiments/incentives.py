@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from experiments import incentives_hedge, options
+from experiments import incentives_hedge, incentives_stackelberg, options
 from experiments.stats.incentive_plot import plot_incentives
 from experiments.sweep import checks
 from experiments.sweep.store import atomic_write, to_jsonable
@@ -57,7 +57,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     incentives_hedge.add_arguments(p)
     p.add_argument("--herding", default="", metavar="B,...",
                    help="with --data: replay the game with one type herding by each B (e.g. 0.5,1)")
-    p.add_argument("--principals", default="equal,sa", help="principals of the herding replay (default equal,sa)")
+    p.add_argument("--principals", default=None,
+                   help="with --data: principals of the herding replay (default equal,sa); on the information "
+                        "market: of myopic,anticipating in the principals' table (default both)")
+    incentives_stackelberg.add_arguments(p)
     p.add_argument("--herding-rule", default="weighted_skill", help="the game's payment rule in the replay")
     options.add_seeds(p, (0, 1, 2))
     options.add_out(p, "results/incentives", "folder for stored rows (resumable), the table and the plot")
@@ -194,6 +197,9 @@ def run(args: argparse.Namespace) -> int:
     rules, responders = parse_choices(args)
     if args.curves and "hedge" not in responders:
         raise SystemExit("mass incentives: error: --curves needs hedge rows (add hedge to --responders)")
+    args.principals = args.principals or ("equal,sa" if args.data is not None else "myopic,anticipating")
+    if args.data is None:
+        incentives_stackelberg.check(args)
     out = checks.writable_dir(args.out)
     (out / "rows").mkdir(exist_ok=True)
     if args.data is None:
@@ -248,9 +254,14 @@ def run(args: argparse.Namespace) -> int:
     if plot:
         print(f"wrote {out}/incentives.csv and {plot}")
     curves = incentives_hedge.write_curves(args, per_seed, out) if args.curves else None
+    def row_path(label: str, kind: str, seed: int, extra: dict[str, Any]) -> Path:
+        return out / "rows" / f"{row_key(problem_id, label, kind, seed, extra)}.json"
+
+    principals = None if args.data is not None else incentives_stackelberg.run_table(
+        args, market, say, row_path=row_path, load=_load, write=_write_json, ci=ci)
     if args.json:
         doc = {"rows": table.to_dict(orient="records"), "per_seed": per_seed,
-               "herding": herding, "problem": problem_id, "curves": curves}
+               "herding": herding, "problem": problem_id, "curves": curves, "principals": principals}
         Path(args.json).write_text(json.dumps(doc, indent=2, default=to_jsonable))
         print(f"wrote {args.json}")
     return 0
