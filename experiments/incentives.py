@@ -254,6 +254,7 @@ def run(args: argparse.Namespace) -> int:
     if plot:
         print(f"wrote {out}/incentives.csv and {plot}")
     curves = incentives_hedge.write_curves(args, per_seed, out) if args.curves else None
+
     def row_path(label: str, kind: str, seed: int, extra: dict[str, Any]) -> Path:
         return out / "rows" / f"{row_key(problem_id, label, kind, seed, extra)}.json"
 

@@ -71,6 +71,9 @@ def test_hedge_rows_report_and_flag_the_certification_gap(tmp_path):
         assert col in row
     assert row["converged"] and row["status"].startswith("eps-CCE") and 0 < row["certification_gap"]
     assert row["private_weight"] == pytest.approx(1 / 3, abs=0.05)  # proper: the learners end up truthful
+    stamps = {f: f.stat().st_mtime_ns for f in (tmp_path / "long" / "rows").iterdir()}
+    assert hedge_row("300", "long") == row  # a rerun reuses the stored rows: none is written again
+    assert {f: f.stat().st_mtime_ns for f in (tmp_path / "long" / "rows").iterdir()} == stamps
     short = hedge_row("3", "short")
     assert not short["converged"] and short["status"].startswith("NOT certified")
     assert "equilibrium" not in short["status"] and short["certification_gap"] > row["certification_gap"]
