@@ -22,12 +22,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from experiments import options
+from experiments import incentives_hedge, incentives_stackelberg, options
 from experiments.stats.incentive_plot import plot_incentives
 from experiments.sweep import checks
 from experiments.sweep.store import atomic_write, to_jsonable
 from mass_env.incentives import InformationMarket, UnknownRuleError, make_rule
-from mass_env.incentives.evaluate import RESPONDERS, Problem, evaluate
+from mass_env.incentives.evaluate import HEDGE_TOLERANCE, RESPONDERS, Problem, evaluate
 from mass_env.incentives.payments import PAYMENT_RULES
 
 HELP = "payment rules x responders: deviation gain, NashConv, private weight, herding, efficiency"
@@ -54,9 +54,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="payment rules, comma-separated, options as name:key=value (default: all)")
     p.add_argument("--responders", default=",".join(RESPONDERS), help=f"of {', '.join(RESPONDERS)} (default: all)")
     p.add_argument("--max-iter", type=checks.positive_int, default=30, help="iterated best-response rounds (30)")
+    incentives_hedge.add_arguments(p)
     p.add_argument("--herding", default="", metavar="B,...",
                    help="with --data: replay the game with one type herding by each B (e.g. 0.5,1)")
-    p.add_argument("--principals", default="equal,sa", help="principals of the herding replay (default equal,sa)")
+    p.add_argument("--principals", default=None,
+                   help="with --data: principals of the herding replay (default equal,sa); on the information "
+                        "market: of myopic,anticipating in the principals' table (default both)")
+    incentives_stackelberg.add_arguments(p)
     p.add_argument("--herding-rule", default="weighted_skill", help="the game's payment rule in the replay")
     options.add_seeds(p, (0, 1, 2))
     options.add_out(p, "results/incentives", "folder for stored rows (resumable), the table and the plot")
@@ -151,7 +155,7 @@ def ci(values: list[float]) -> tuple[float, float]:
     return float(v.mean()), float(stats.t.ppf(0.975, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
 
 
-def summarise(per_seed: pd.DataFrame) -> pd.DataFrame:
+def summarise(per_seed: pd.DataFrame, tolerance: float = HEDGE_TOLERANCE) -> pd.DataFrame:
     rows = []
     for (rule, responder), grp in per_seed.groupby(["rule", "responder"], sort=False):
         row: dict[str, Any] = {"rule": rule, "responder": responder, "gain_kind": grp["gain_kind"].iloc[0],
@@ -161,8 +165,11 @@ def summarise(per_seed: pd.DataFrame) -> pd.DataFrame:
         n_ok = int(grp["converged"].sum())
         row["converged"] = n_ok == len(grp)
         row["status"] = ("truthful profile" if responder == "truthful" else "one round"
-                         if responder == "best_response" else "equilibrium" if n_ok == len(grp)
+                         if responder == "best_response" else incentives_hedge.status(grp, tolerance)
+                         if responder == "hedge" else "equilibrium" if n_ok == len(grp)
                          else f"NOT converged ({len(grp) - n_ok}/{len(grp)} seeds)")
+        if "certification_gap" in grp:
+            row["certification_gap"], row["certification_gap_ci"] = ci(list(grp["certification_gap"]))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -173,19 +180,26 @@ def print_table(table: pd.DataFrame, out: Any = None) -> None:
         h = r[m + "_ci"]
         return f"{r[m]:+.4f}" + (f" ±{h:.4f}" if np.isfinite(h) else "")
 
+    gap = "certification_gap" in table and bool(np.isfinite(table["certification_gap"].astype(float)).any())
     cols = ["rule", "responder", "deviation_gain", "gain_kind", "nashconv", "private_weight", "herding",
-            "efficiency", "status"]
+            "efficiency"] + ["certification_gap"] * gap + ["status"]
     w = {"rule": 18, "responder": 13, "gain_kind": 11, "status": 24}
     print("  ".join(f"{c:<{w.get(c, 17)}}" for c in cols), file=out)
     for _, r in table.iterrows():
+        cce = [cell(r, "certification_gap") if np.isfinite(r["certification_gap"]) else "-"] * gap
         vals = [r["rule"], r["responder"], cell(r, "deviation_gain"), r["gain_kind"], cell(r, "nashconv"),
-                cell(r, "private_weight"), cell(r, "herding"), cell(r, "efficiency"), r["status"]]
+                cell(r, "private_weight"), cell(r, "herding"), cell(r, "efficiency"), *cce, r["status"]]
         print("  ".join(f"{str(v):<{w.get(c, 17)}}" for c, v in zip(cols, vals)), file=out)
 
 
 def run(args: argparse.Namespace) -> int:
     say = options.progress(args)
     rules, responders = parse_choices(args)
+    if args.curves and "hedge" not in responders:
+        raise SystemExit("mass incentives: error: --curves needs hedge rows (add hedge to --responders)")
+    args.principals = args.principals or ("equal,sa" if args.data is not None else "myopic,anticipating")
+    if args.data is None:
+        incentives_stackelberg.check(args)
     out = checks.writable_dir(args.out)
     (out / "rows").mkdir(exist_ok=True)
     if args.data is None:
@@ -204,15 +218,22 @@ def run(args: argparse.Namespace) -> int:
         for rule in rules:
             for resp in responders:
                 name = rule.option_string()
-                path = out / "rows" / f"{row_key(problem_id, name, resp, seed, {'max_iter': args.max_iter})}.json"
+                extra = {"max_iter": args.max_iter, **(incentives_hedge.key_extra(args) if resp == "hedge" else {})}
+                path = out / "rows" / f"{row_key(problem_id, name, resp, seed, extra)}.json"
                 row = _load(path)
                 done += 1
                 if row is None:
                     if seed not in problems:
                         problems[seed] = (Problem.from_market(market, seed) if args.data is None
                                           else data_problem(args, seed))
+                    problem = problems[seed]
+                    if resp == "hedge" and args.data is None:  # the learners play --rounds days
+                        if ("hedge", seed) not in problems:
+                            problems["hedge", seed] = incentives_hedge.market_problem(market, args.rounds, seed)
+                        problem = problems["hedge", seed]
                     t = time.perf_counter()
-                    res = evaluate(rule, resp, problems[seed], max_iter=args.max_iter)
+                    res = evaluate(rule, resp, problem, max_iter=args.max_iter,
+                                   hedge=incentives_hedge.settings(args, seed))
                     row = {"rule": name, "responder": resp, "seed": seed, **res.as_dict(),
                            "seconds": time.perf_counter() - t}
                     _write_json(path, row)
@@ -221,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
                 else:
                     say(f"[{done}/{total}] {name} x {resp} seed {seed}: reused")
                 per_seed.append(row)
-    table = summarise(pd.DataFrame(per_seed))
+    table = summarise(pd.DataFrame(per_seed), args.hedge_tol)
     print(f"\n{len(args.seeds)} seed(s) {list(args.seeds)}; means over followers, ± 95% CI over seeds "
           f"({time.perf_counter() - t0:.0f}s)")
     print_table(table)
@@ -232,9 +253,16 @@ def run(args: argparse.Namespace) -> int:
     plot = plot_incentives(table, out / "incentives.png")
     if plot:
         print(f"wrote {out}/incentives.csv and {plot}")
+    curves = incentives_hedge.write_curves(args, per_seed, out) if args.curves else None
+
+    def row_path(label: str, kind: str, seed: int, extra: dict[str, Any]) -> Path:
+        return out / "rows" / f"{row_key(problem_id, label, kind, seed, extra)}.json"
+
+    principals = None if args.data is not None else incentives_stackelberg.run_table(
+        args, market, say, row_path=row_path, load=_load, write=_write_json, ci=ci)
     if args.json:
         doc = {"rows": table.to_dict(orient="records"), "per_seed": per_seed,
-               "herding": herding, "problem": problem_id}
+               "herding": herding, "problem": problem_id, "curves": curves, "principals": principals}
         Path(args.json).write_text(json.dumps(doc, indent=2, default=to_jsonable))
         print(f"wrote {args.json}")
     return 0

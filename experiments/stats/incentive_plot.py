@@ -42,6 +42,6 @@ def plot_incentives(table: pd.DataFrame, path: Path) -> Path | None:
     ax2.axhline(1.0, color="k", lw=0.8)
     ax2.set_xticks(x, rules, rotation=20, fontsize=8)
     ax2.set_ylabel("efficiency (Rank IC vs truth)")
-    ax2.legend(fontsize=8, title="hatched: not converged", title_fontsize=7)
+    ax2.legend(fontsize=8, title="hatched: not converged (hedge: not certified)", title_fontsize=7)
     fig.savefig(path, dpi=110)
     return path

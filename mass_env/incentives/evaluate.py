@@ -8,7 +8,12 @@ run of the game). Responders:
 * ``truthful``: every follower reports its view; the row's NashConv is the sum of the gains at truth;
 * ``best_response``: each follower's best response to truthful others (one round);
 * ``equilibrium``: iterated best response from truth; NashConv is the remaining gap, and a search that did
-  not converge says so (``converged`` False, ``status`` "NOT converged"): it is never an equilibrium.
+  not converge says so (``converged`` False, ``status`` "NOT converged"): it is never an equilibrium;
+* ``hedge``: no-regret followers (``learning.hedge`` over a strategy library, one round per day) and the
+  profile they played. Its certification gap (the largest average regret: the eps of the eps-coarse
+  correlated equilibrium the empirical play is, relative to the library) is reported beside the metrics and
+  flagged above ``HEDGE_TOLERANCE`` of the library's pay range; a learned profile is never called an
+  equilibrium. Its NashConv is a lower bound (the deviation family against the played reports).
 
 Gains are ``exact`` where a closed form exists (a quadratic rule on the Gaussian information market:
 ``responses.linear_best_response``) and ``lower bound`` otherwise (the best deviation in the family).
@@ -16,11 +21,13 @@ Gains are ``exact`` where a closed form exists (a quadratic rule on the Gaussian
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ._base import FloatArray, PayContext, PaymentRule
+from .learning import StrategyLibrary, days_from_arrays, played_reports
+from .learning import hedge as run_hedge
 from .market import InformationMarket, MarketDraw
 from .metrics import EXACT, LOWER_BOUND, efficiency, herding_index, private_weight
 from .responses import (
@@ -33,7 +40,9 @@ from .responses import (
     previous_consensus,
 )
 
-RESPONDERS = ("truthful", "best_response", "equilibrium")
+RESPONDERS = ("truthful", "best_response", "equilibrium", "hedge")
+#: a Hedge run is certified when its gap is at most this fraction of the library's mean daily pay range
+HEDGE_TOLERANCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,9 @@ class Row:
     converged: bool
     status: str
     iterations: int = 0
+    certification_gap: float = float("nan")   # hedge: max average regret (eps of the eps-CCE), pay units
+    certification_rel: float = float("nan")   # hedge: that gap over the library's mean daily pay range
+    curves: dict[str, list[float]] | None = None  # hedge: learning curves over rounds
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -108,7 +120,7 @@ def _metrics(p: Problem, reports: FloatArray) -> tuple[float, float, float]:
 
 
 def evaluate(rule: PaymentRule, responder: str, p: Problem, family: DeviationFamily | None = None,
-             max_iter: int = 30, tol: float = 1e-12) -> Row:
+             max_iter: int = 30, tol: float = 1e-12, hedge: HedgeSettings | None = None) -> Row:
     """The row of ``rule`` x ``responder`` on problem ``p`` (see the module docstring)."""
     if responder not in RESPONDERS:
         raise ValueError(f"unknown responder {responder!r}; valid responders: {', '.join(RESPONDERS)}")
@@ -123,6 +135,8 @@ def evaluate(rule: PaymentRule, responder: str, p: Problem, family: DeviationFam
         res0 = best_response_search(rule, p.views, p.views, _anchor(p, p.views), ctx, family)
         gain, se, kind = res0.gain, res0.se, LOWER_BOUND
     head = (float(np.mean(gain)), float(np.sqrt(np.mean(se ** 2) / gain.size)), kind)
+    if responder == "hedge":
+        return _hedge_row(rule, p, head, family, hedge or HedgeSettings())
     if responder == "truthful":
         reports, nc, ok, status, it = p.views, float(np.sum(gain)), True, "truthful profile", 0
     elif responder == "best_response":
@@ -148,3 +162,33 @@ def evaluate(rule: PaymentRule, responder: str, p: Problem, family: DeviationFam
         nc, ok, status, it = eq.nashconv, eq.converged, eq.status, eq.iterations
     pw, herd, eff = _metrics(p, reports)
     return Row(*head, nc, pw, herd, eff, ok, status, it)
+
+
+@dataclass(frozen=True)
+class HedgeSettings:
+    """The no-regret responder: its library (None = ``StrategyLibrary.standard()``), learning rate (None =
+    the regret bound's rate), sampling seed and certification tolerance (a fraction of the pay range)."""
+
+    library: StrategyLibrary | None = None
+    eta: float | None = None
+    seed: int = 0
+    tolerance: float = HEDGE_TOLERANCE
+
+
+def _hedge_row(rule: PaymentRule, p: Problem, head: tuple[float, float, str], family: DeviationFamily | None,
+               h: HedgeSettings) -> Row:
+    lib = h.library or StrategyLibrary.standard()
+    n_days = p.target.shape[0]
+    run = run_hedge(rule, lib, days_from_arrays(p.views, p.target, p.anchor, p.private, p.public), n_days,
+                    p.weights, h.eta, h.seed, p.min_stocks)
+    reports = played_reports(run, p.views, p.anchor, p.weights)
+    nc = float(np.sum(best_response_search(rule, reports, p.views, _anchor(p, reports), p.ctx, family).gain))
+    pw, herd, eff = _metrics(p, reports)
+    rel = run.relative_gap
+    ok = bool(rel <= h.tolerance)
+    word = "eps-CCE" if ok else "NOT certified"
+    status = f"{word}: gap {100 * rel:.1f}% of pay range ({'<=' if ok else '>'} {100 * h.tolerance:g}%)"
+    curves = {"gap": run.gap_curve, "deviation_gain": run.deviation_gain, "private_weight": run.private_weight,
+              "herding": run.herding}
+    return replace(Row(*head, nc, pw, herd, eff, ok, status, n_days, run.gap, rel),
+                   curves={k: [float(x) for x in v] for k, v in curves.items()})

@@ -139,6 +139,13 @@ class HedgeRun:
     mixture: FloatArray
     moments: FloatArray = field(repr=False)
     mean_pay: float = float("nan")
+    picks: npt.NDArray[np.int64] | None = field(default=None, repr=False)  # (T, F) strategy played each day
+    pay_range: float = float("nan")  # mean over days and followers of max - min pay over the library
+
+    @property
+    def relative_gap(self) -> float:
+        """The certification gap over the library's pay range (scale-free: comparable across rules)."""
+        return self.gap / self.pay_range if self.pay_range > 0 else float("nan")
 
     def window_private_weight(self, start: int = 0, stop: int | None = None) -> float:
         """Pooled relative private weight k_x / (k_x + k_y) of the reports of days [start, stop)."""
@@ -216,6 +223,8 @@ def hedge(rule: PaymentRule, library: StrategyLibrary, days: Iterable[Day], n_da
     own = own_exp = None
     curves = {n: np.full(n_days, np.nan) for n in ("gap", "dev", "pw", "herd")}
     mixture = np.zeros((n_days, k))
+    picks = np.zeros((n_days, 0), dtype=np.int64)
+    pay_range = 0.0
     moments = np.zeros((n_days, 3, 4))
     prev_cons: FloatArray | None = None
     rate = eta
@@ -245,6 +254,10 @@ def hedge(rule: PaymentRule, library: StrategyLibrary, days: Iterable[Day], n_da
             spread = float(np.median(pays.max(0) - pays.min(0))) or 1.0
             rate = float(np.sqrt(8.0 * np.log(k) / n_days) / spread)
         mine = pays[pick, np.arange(f)]
+        if picks.shape[1] != f:
+            picks = np.zeros((n_days, f), dtype=np.int64)
+        picks[t] = pick
+        pay_range += float((pays.max(0) - pays.min(0)).mean()) / n_days
         cum += pays
         own += mine
         own_exp += (p * pays).sum(0)
@@ -270,7 +283,36 @@ def hedge(rule: PaymentRule, library: StrategyLibrary, days: Iterable[Day], n_da
     regret = (cum.max(0) - own) / n_days
     return HedgeRun(library, p.T, regret, float(regret.max()), float((cum.max(0) - own_exp).max()) / n_days,
                     float(rate or 0.0), curves["gap"], curves["dev"], curves["pw"], curves["herd"], mixture,
-                    moments, float(own.mean()) / n_days)
+                    moments, float(own.mean()) / n_days, picks, pay_range)
+
+
+def played_reports(run: HedgeRun, views: FloatArray, anchor: FloatArray | None = None,
+                   weights: npt.ArrayLike | None = None) -> FloatArray:
+    """The reports (F, T, S) the learners played, rebuilt from ``run.picks`` on the days they saw.
+
+    ``anchor`` (T, S) as given to ``hedge`` (None: yesterday's consensus of the played reports, day 0 zero,
+    rebuilt day by day as ``hedge`` did), so the profile can be measured like any responder's.
+    """
+    if run.picks is None:
+        raise ValueError("the run has no recorded picks")
+    prm = run.library.params[run.picks.T]                                          # (F, T, 5)
+    if anchor is not None:
+        return _rows_reports(prm, views, anchor)
+    f, n, s = views.shape
+    w = np.full(f, 1.0 / f) if weights is None else np.asarray(weights, float) / np.sum(weights)
+    out, prev = np.empty((f, n, s)), np.zeros((1, s))
+    for t in range(n):  # the anchor depends on yesterday's play: a loop over days only
+        out[:, t] = _rows_reports(prm[:, t:t + 1], views[:, t:t + 1], prev)[:, 0]
+        prev = (w[:, None] * out[:, t]).sum(0)[None, :]
+    return out
+
+
+def _rows_reports(prm: FloatArray, views: FloatArray, anchor: FloatArray) -> FloatArray:
+    """Reports of one strategy row per (follower, day): prm (F, T, 5), views (F, T, S), anchor (T, S)."""
+    a, b, c, k, d = (prm[..., j, None] for j in range(5))
+    with np.errstate(invalid="ignore"):
+        bent = np.where(c != 0, c * np.sign(views) * np.abs(views) ** k, 0.0)
+    return a * views + b * anchor + d + bent
 
 
 def hedge_on_market(rule: PaymentRule, market: InformationMarket, library: StrategyLibrary | None = None,

@@ -105,3 +105,31 @@ def test_days_shorter_than_n_days_is_an_error():
     m = InformationMarket(n_followers=3, n_stocks=20, n_days=5)
     with pytest.raises(ValueError, match="days ended"):
         L.hedge(make_rule("proper"), L.StrategyLibrary.standard(), L.market_days(m), 10)
+
+
+@pytest.mark.parametrize("public_anchor", [True, False])
+def test_played_reports_rebuild_the_play(public_anchor):
+    """The played profile rebuilt from the picks has the private weight the run logged each day, with the
+    public signal or yesterday's consensus as the anchor."""
+    m = InformationMarket(n_followers=5, n_stocks=40, n_days=30, prior_precision=1.0)
+    d = m.draw(1)
+    anchor = d.public if public_anchor else None
+    run = L.hedge(make_rule("consensus:r=0.5"), L.StrategyLibrary.standard(),
+                  L.days_from_arrays(d.views, d.theta, anchor, d.private, d.public), 30, seed=2)
+    rep = L.played_reports(run, d.views, anchor)
+    assert run.picks is not None and run.picks.shape == (30, 5) and len(np.unique(run.picks)) > 1
+    for t in (0, 7, 29):
+        x = np.column_stack([np.ones(rep[:, t].size), d.private[:, t].ravel(), np.tile(d.public[t], 5)])
+        c = np.linalg.lstsq(x, rep[:, t].ravel(), rcond=None)[0]
+        assert c[1] / (c[1] + c[2]) == pytest.approx(run.private_weight[t], abs=1e-9)
+    assert run.pay_range > 0 and run.relative_gap == pytest.approx(run.gap / run.pay_range)
+
+
+def test_hedge_row_on_a_recorded_style_problem():
+    """``evaluate(..., "hedge")`` on a problem without signals (anchor = yesterday's consensus), as ``--data``."""
+    from mass_env.incentives.evaluate import HedgeSettings, Problem, evaluate
+
+    d = InformationMarket(n_followers=4, n_stocks=30, n_days=60, prior_precision=1.0).draw(3)
+    row = evaluate(make_rule("skill"), "hedge", Problem(d.views, d.theta), hedge=HedgeSettings(seed=1))
+    assert np.isfinite(row.certification_gap) and row.curves is not None and len(row.curves["gap"]) == 60
+    assert np.isfinite(row.private_weight) and row.iterations == 60
