@@ -55,8 +55,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _llm_options(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     from agents.llm.options import population_options
 
+    if args.llm_output != "score":
+        raise SystemExit("mass incentives: error: --responders llm needs --llm-output score (a report's shift from "
+                         "its view is measured on the rating, not on a top-5 pick)")
     opts = population_options(args, out)
-    opts.pop("output", None)  # reports are scores: a shift needs the rating, not a top-5 pick
+    opts.pop("output")
     return opts
 
 

@@ -47,6 +47,8 @@ def test_llm_rows_need_a_market_with_stocks(tmp_path):
         main(["incentives", "--responders", "llm", "--out", str(tmp_path)])
     with pytest.raises(SystemExit, match="valid responders: .*llm"):
         main(["incentives", "--responders", "llms", "--data", "synthetic", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--llm-output score"):
+        main(["incentives", *LLM, "--llm-output", "select", "--out", str(tmp_path)])
 
 
 def test_a_rule_paying_for_agreement_moves_reports_toward_the_consensus():

@@ -14,6 +14,7 @@ from agents.llm.prompts.told import RULE_TEXTS, TOLD_VERSION, consensus_phrases,
 from agents.llm.told import told_followers
 from mass_env import GameConfig, MassStackelbergEnv, SyntheticConfig, build_types, rollout, synthetic_market
 from mass_env.incentives import PAYMENT_RULES
+from mass_env.incentives.ingame import mean_type_pay
 from principals.baselines import EqualWeights
 
 START, END = 20, 25
@@ -64,9 +65,14 @@ def test_report_prompt_shows_rule_pay_and_yesterdays_consensus_view_prompt_shows
         want = consensus_phrases(published[[sym[it.symbol]]])[0]
         assert it.text.endswith(want)
     assert all("consensus" not in it.text for it in views[0].items)
-    # the pay shown is what the game paid the type (payoff horizon 1: paid from the third day on)
+    # the pay shown is what the game paid the type by the close of yesterday (payoff horizon 1, lag 1)
     first = [r for r in rec.seen if r.day == START and not r.agent.endswith(":view")][0]
     assert "not been paid yet" in first.segments[1]
+    rule = env.game.config.payment_rule()
+    paid = [x.paid for x in env.game.records if x.paid is not None and x.paid.paid_on < END][-3:]
+    assert len(paid) == 3
+    want = ", ".join(f"{mean_type_pay(env.game, rule, [p])[0]:+.2f}" for p in paid)
+    assert f"oldest first: {want}." in reports[0].segments[1]
 
 
 def test_plain_llm_prompts_are_untouched(panel):
