@@ -112,14 +112,21 @@ def ci(values: list[float]) -> tuple[float, float]:
 
 
 def summarise(per_seed: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per rule: means over its days (seeds pooled) with 95% CIs, answers and failures."""
+    """One row per rule: means over its days (seeds pooled) with 95% CIs, answers and failures, and (when
+    ``proper`` was played) ``herding_vs_proper``: the herding index minus ``proper``'s on the same seed and
+    day, with its CI over days. ``proper`` is the control: its report prompt shows the same pay and consensus
+    but pays for accuracy alone, so the paired difference is what the rule adds."""
     rows = []
+    control = {(r["seed"], d): h for r in per_seed if r["rule"] == "proper" for d, h in zip(r["days"], r["herding"])}
     for rule in dict.fromkeys(r["rule"] for r in per_seed):
         grp = [r for r in per_seed if r["rule"] == rule]
         row: dict[str, Any] = {"rule": rule, "responder": "llm", "seeds": len(grp),
                                "days": sum(len(r["days"]) for r in grp)}
         for m in COLUMNS:
             row[m], row[m + "_ci"] = ci([x for r in grp for x in r[m]])
+        paired = [h - control[(r["seed"], d)] for r in grp for d, h in zip(r["days"], r["herding"])
+                  if (r["seed"], d) in control]
+        row["herding_vs_proper"], row["herding_vs_proper_ci"] = ci(paired)
         row["answers"] = sum(r["answers"] for r in grp)
         row["failed"] = sum(r["failed"] for r in grp)
         row["asked"] = sum(r["asked"] for r in grp)
@@ -133,11 +140,12 @@ def print_rows(rows: list[dict[str, Any]], out: Any = None) -> None:
     def cell(r: dict[str, Any], m: str) -> str:
         return f"{r[m]:+.4f}" + (f" ±{r[m + '_ci']:.4f}" if np.isfinite(r[m + "_ci"]) else "")
 
-    print(f"  {'rule':<18}  {'responder':<9}  {'shift |report-view|':<20}  {'herding':<18}  {'days':>4}  "
-          f"{'answers':>7}  {'failed':>6}  {'asked':>6}", file=out)
+    print(f"  {'rule':<18}  {'responder':<9}  {'shift |report-view|':<20}  {'herding':<18}  "
+          f"{'herding - proper':<18}  {'days':>4}  {'answers':>7}  {'failed':>6}  {'asked':>6}", file=out)
     for r in rows:
         print(f"  {r['rule']:<18}  {r['responder']:<9}  {cell(r, 'shift'):<20}  {cell(r, 'herding'):<18}  "
-              f"{r['days']:>4}  {r['answers']:>7}  {r['failed']:>6}  {r['asked']:>6}", file=out)
+              f"{cell(r, 'herding_vs_proper'):<18}  {r['days']:>4}  {r['answers']:>7}  {r['failed']:>6}  "
+              f"{r['asked']:>6}", file=out)
 
 
 def run_llm_rows(args: argparse.Namespace, rules: list[Any], say: Any) -> list[dict[str, Any]]:
@@ -189,7 +197,9 @@ def run_llm_rows(args: argparse.Namespace, rules: list[Any], say: Any) -> list[d
     rows = summarise(per_seed)
     print(f"\nLLM followers told the rule ({opts['backend']}; {args.types} types x {args.agents} agents, "
           f"{args.llm_days} days, equal weights): shift = mean |report - view|, herding = corr(report, consensus "
-          f"shown) - corr(view, consensus shown); means over days (seeds pooled) ± 95% CI over days")
+          f"shown) - corr(view, consensus shown), herding - proper = the same minus proper's on the same day (the "
+          f"control: same pay and consensus shown, paid for accuracy); means over days (seeds pooled) ± 95% CI "
+          f"over days")
     print_rows(rows)
     import pandas as pd
 

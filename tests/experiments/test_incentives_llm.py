@@ -65,6 +65,8 @@ def test_a_rule_paying_for_agreement_moves_reports_toward_the_consensus():
     assert 0 < rows["consensus:r=0.3"]["shift"] < rows["consensus:r=0.8"]["shift"]
     assert 0 < rows["consensus:r=0.3"]["herding"] < rows["consensus:r=0.8"]["herding"]
     assert np.isfinite(rows["consensus:r=0.8"]["herding_ci"]) and rows["consensus:r=0.8"]["days"] == 4
+    assert rows["proper"]["herding_vs_proper"] == 0
+    assert rows["consensus:r=0.8"]["herding_vs_proper"] == pytest.approx(rows["consensus:r=0.8"]["herding"])
 
 
 def test_ci_is_a_student_t_interval_over_days():
