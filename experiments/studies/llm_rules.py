@@ -25,6 +25,7 @@ import json
 import sys
 import time
 import warnings
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -75,13 +76,13 @@ def identity(args: argparse.Namespace, opts: dict[str, Any]) -> dict[str, Any]:
 
 
 def play_rule(panel: Any, types: Any, rule: str, seed: int, build: Any, *, days: int, horizon: int) -> dict[str, Any]:
-    """One episode of ``rule`` with told followers (``build(env, seed)``): per-day shift and herding."""
+    """One episode of ``rule`` with told followers (``build(env, seed=seed)``): per-day shift and herding."""
     from mass_env import GameConfig, MassStackelbergEnv, rollout
     from mass_env.incentives.metrics import herding_index
     from principals.baselines import EqualWeights
 
     env = MassStackelbergEnv(panel, types, GameConfig(follower_reward=rule, horizon=horizon))
-    followers = build(env, seed)
+    followers = build(env, seed=seed)
     start = env.config.warmup_days
     rollout(env, EqualWeights(), followers, seed=seed, options={"start": start, "end": start + days - 1})
     game = env.game
@@ -184,15 +185,14 @@ def run_llm_rows(args: argparse.Namespace, rules: list[Any], say: Any) -> list[d
             panel = panel if panel is not None else load_market(args.data, seed)
             before = _asked(backend)
             t = time.perf_counter()
-            res = play_rule(panel, types, name, seed,
-                            lambda env, s, be=backend: told_followers(env, be, seed=s, pay_days=args.llm_pay_days,
-                                                                      **follower_opts),
+            res = play_rule(panel, types, name, seed, partial(told_followers, backend=backend,
+                                                              pay_days=args.llm_pay_days, **follower_opts),
                             days=args.llm_days, horizon=args.llm_horizon)
             row = {"rule": name, "seed": seed, **res, "asked": _asked(backend) - before,
                    "seconds": time.perf_counter() - t}
-            atomic_write(path, lambda p, text=json.dumps(row, default=to_jsonable): p.write_text(text))
-            say(f"[llm {done}/{total}] {name} seed {seed}: shift {np.nanmean(row['shift']):.4f}, herding "
-                f"{np.nanmean(row['herding']):+.4f}, {row['asked']} asked ({row['seconds']:.1f}s)")
+            _write(path, row)
+            say(f"[llm {done}/{total}] {name} seed {seed}: shift {ci(row['shift'])[0]:.4f}, herding "
+                f"{ci(row['herding'])[0]:+.4f}, {row['asked']} asked ({row['seconds']:.1f}s)")
             per_seed.append(row)
     rows = summarise(per_seed)
     print(f"\nLLM followers told the rule ({opts['backend']}; {args.types} types x {args.agents} agents, "
@@ -213,6 +213,11 @@ def _asked(backend: Any) -> int:
     if cs is None:
         return int(getattr(getattr(backend, "stats", None), "requests", 0))
     return int(cs.misses + cs.branch_misses)
+
+
+def _write(path: Path, row: dict[str, Any]) -> None:
+    text = json.dumps(row, default=to_jsonable)
+    atomic_write(path, lambda p: p.write_text(text))
 
 
 def _load(path: Path) -> dict[str, Any] | None:
