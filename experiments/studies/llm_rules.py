@@ -8,6 +8,8 @@ report is asked with the rule, its type's recent pay and yesterday's consensus s
 (the first has no consensus to show):
 
 * **shift**: mean |report - view| over the agents' rated stocks (signal units, [-1, 1] = ratings 1..5);
+* **toward**: mean sign(consensus - view) x (report - view) over the rated stocks with a consensus shown: how
+  far the report moved toward the consensus (positive) or away from it (negative);
 * **herding**: the incentives herding index (``mass_env.incentives.metrics.herding_index``) per agent against
   the consensus it was shown, corr(report, consensus) - corr(view, consensus), mean over the agents.
 
@@ -35,8 +37,8 @@ from scipy import stats
 from experiments.sweep import checks
 from experiments.sweep.store import atomic_write, to_jsonable
 
-VERSION = 1
-COLUMNS = ("shift", "herding")
+VERSION = 2
+COLUMNS = ("shift", "toward", "herding")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -89,16 +91,18 @@ def play_rule(panel: Any, types: Any, rule: str, seed: int, build: Any, *, days:
     reports = game.report_log.reports().astype(np.float64)  # (D, A, S)
     views = game.report_log.views().astype(np.float64)
     shown = np.stack([rec.consensus for rec in game.records]).astype(np.float64)  # published at each close
-    shift, herd = [], []
+    shift, toward, herd = [], [], []
     for j in range(1, reports.shape[0]):
-        gap = np.abs(reports[j] - views[j])
-        shift.append(float(np.nanmean(gap)) if np.isfinite(gap).any() else float("nan"))
+        move = reports[j] - views[j]
+        shift.append(float(np.nanmean(np.abs(move))) if np.isfinite(move).any() else float("nan"))
+        to = np.sign(shown[j - 1][None, :] - views[j]) * move
+        toward.append(float(np.nanmean(to)) if np.isfinite(to).any() else float("nan"))
         with warnings.catch_warnings():  # an agent with under 5 stocks that have a consensus: NaN, not a warning
             warnings.simplefilter("ignore", RuntimeWarning)
             h = herding_index(reports[j][:, None, :], views[j][:, None, :], shown[j - 1][None, :])
         herd.append(float(np.nanmean(h)) if np.isfinite(h).any() else float("nan"))
     rep = followers.report()
-    return {"days": [int(d) for d in game.report_log.days[1:]], "shift": shift, "herding": herd,
+    return {"days": [int(d) for d in game.report_log.days[1:]], "shift": shift, "toward": toward, "herding": herd,
             "answers": rep["agent_days"], "failed": rep["failed_agent_days"]}
 
 
@@ -141,10 +145,12 @@ def print_rows(rows: list[dict[str, Any]], out: Any = None) -> None:
     def cell(r: dict[str, Any], m: str) -> str:
         return f"{r[m]:+.4f}" + (f" ±{r[m + '_ci']:.4f}" if np.isfinite(r[m + "_ci"]) else "")
 
-    print(f"  {'rule':<18}  {'responder':<9}  {'shift |report-view|':<20}  {'herding':<18}  "
-          f"{'herding - proper':<18}  {'days':>4}  {'answers':>7}  {'failed':>6}  {'asked':>6}", file=out)
+    print(f"  {'rule':<18}  {'responder':<9}  {'shift |report-view|':<20}  {'toward consensus':<18}  "
+          f"{'herding':<18}  {'herding - proper':<18}  {'days':>4}  {'answers':>7}  {'failed':>6}  {'asked':>6}",
+          file=out)
     for r in rows:
-        print(f"  {r['rule']:<18}  {r['responder']:<9}  {cell(r, 'shift'):<20}  {cell(r, 'herding'):<18}  "
+        print(f"  {r['rule']:<18}  {r['responder']:<9}  {cell(r, 'shift'):<20}  {cell(r, 'toward'):<18}  "
+              f"{cell(r, 'herding'):<18}  "
               f"{cell(r, 'herding_vs_proper'):<18}  {r['days']:>4}  {r['answers']:>7}  {r['failed']:>6}  "
               f"{r['asked']:>6}", file=out)
 
@@ -196,10 +202,10 @@ def run_llm_rows(args: argparse.Namespace, rules: list[Any], say: Any) -> list[d
             per_seed.append(row)
     rows = summarise(per_seed)
     print(f"\nLLM followers told the rule ({opts['backend']}; {args.types} types x {args.agents} agents, "
-          f"{args.llm_days} days, equal weights): shift = mean |report - view|, herding = corr(report, consensus "
-          f"shown) - corr(view, consensus shown), herding - proper = the same minus proper's on the same day (the "
-          f"control: same pay and consensus shown, paid for accuracy); means over days (seeds pooled) ± 95% CI "
-          f"over days")
+          f"{args.llm_days} days, equal weights): shift = mean |report - view|, toward consensus = mean "
+          f"sign(consensus - view) (report - view), herding = corr(report, consensus shown) - corr(view, consensus "
+          f"shown), herding - proper = the same minus proper's on the same day (the control: same pay and "
+          f"consensus shown, paid for accuracy); means over days (seeds pooled) ± 95% CI over days")
     print_rows(rows)
     import pandas as pd
 

@@ -29,7 +29,8 @@ def test_rows_resume_and_replay_without_requests(tmp_path, capsys):
     assert set(rows) == {"proper", "consensus:r=0.6"} and doc["rows"] == []
     for r in rows.values():
         assert r["responder"] == "llm" and r["seeds"] == 2 and r["days"] == 2 * 3 and r["failed"] == 0
-        assert r["shift"] == 0 and r["herding"] == pytest.approx(0, abs=1e-12)  # scripted: reports are views
+        # scripted: reports are views
+        assert r["shift"] == r["toward"] == 0 and r["herding"] == pytest.approx(0, abs=1e-12)
     assert rows["proper"]["asked"] > rows["consensus:r=0.6"]["asked"] > 0  # the views are asked once for both
     assert (out / "incentives-llm.csv").exists()
     assert "shift |report-view|" in capsys.readouterr().out
@@ -63,6 +64,8 @@ def test_a_rule_paying_for_agreement_moves_reports_toward_the_consensus():
     rows = {r["rule"]: r for r in summarise(runs)}
     assert rows["proper"]["shift"] == 0 and rows["proper"]["herding"] == pytest.approx(0, abs=1e-12)
     assert 0 < rows["consensus:r=0.3"]["shift"] < rows["consensus:r=0.8"]["shift"]
+    assert rows["proper"]["toward"] == 0 and 0 < rows["consensus:r=0.3"]["toward"] < rows["consensus:r=0.8"]["toward"]
+    assert rows["consensus:r=0.8"]["toward"] == pytest.approx(rows["consensus:r=0.8"]["shift"], rel=0.05)  # all toward
     assert 0 < rows["consensus:r=0.3"]["herding"] < rows["consensus:r=0.8"]["herding"]
     assert np.isfinite(rows["consensus:r=0.8"]["herding_ci"]) and rows["consensus:r=0.8"]["days"] == 4
     assert rows["proper"]["herding_vs_proper"] == 0
