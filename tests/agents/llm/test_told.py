@@ -3,6 +3,8 @@ and a replay from the response cache that asks nothing."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from llm_play import Herder, Recording
@@ -124,3 +126,22 @@ def test_bad_options_are_refused(panel):
     env = MassStackelbergEnv(panel, build_types(2, 2))
     with pytest.raises(ValueError, match="pay_days"):
         told_followers(env, "scripted", pay_days=-1)
+
+
+def test_a_served_model_is_told_the_same_and_replays_from_the_cache(panel, fault_server, monkeypatch, tmp_path):
+    pytest.importorskip("openai")
+    from llm_fault_client import fault_backend
+
+    srv = fault_server()
+    cache = tmp_path / "served.sqlite"
+    env, followers = play(panel, "consensus:r=0.6", fault_backend(srv, monkeypatch, timeout=30), cache=cache,
+                          anonymize=True)
+    assert followers.report()["by_status"]["ok"] == 2 * 4 * (END - START + 1)
+    asked = [json.dumps(r["body"]["messages"]) for r in srv.requests]
+    assert any("rule consensus:r=0.6" in a and "consensus rating" in a for a in asked)
+    assert any("rule proper:" in a and "consensus rating" not in a for a in asked)
+    n = len(srv.requests)
+    again, _ = play(panel, "consensus:r=0.6", fault_backend(srv, monkeypatch, timeout=30), cache=cache,
+                    cache_mode="replay", anonymize=True)
+    assert len(srv.requests) == n  # nothing sent
+    np.testing.assert_array_equal(again.game.report_log.reports(), env.game.report_log.reports())
