@@ -24,6 +24,7 @@ from scipy import stats
 
 from experiments import incentives_hedge, incentives_stackelberg, options
 from experiments.stats.incentive_plot import plot_incentives
+from experiments.studies import llm_rules
 from experiments.sweep import checks
 from experiments.sweep.store import atomic_write, to_jsonable
 from mass_env.incentives import InformationMarket, UnknownRuleError, make_rule
@@ -52,7 +53,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--agents", type=checks.positive_int, default=8, help="agents per type with --data (default 8)")
     p.add_argument("--rules", default=",".join(DEFAULT_RULES),
                    help="payment rules, comma-separated, options as name:key=value (default: all)")
-    p.add_argument("--responders", default=",".join(RESPONDERS), help=f"of {', '.join(RESPONDERS)} (default: all)")
+    p.add_argument("--responders", default=",".join(RESPONDERS),
+                   help=f"of {', '.join(RESPONDERS)} (default: all), and llm: LLM followers told the rule (--data)")
     p.add_argument("--max-iter", type=checks.positive_int, default=30, help="iterated best-response rounds (30)")
     incentives_hedge.add_arguments(p)
     p.add_argument("--herding", default="", metavar="B,...",
@@ -66,6 +68,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     options.add_out(p, "results/incentives", "folder for stored rows (resumable), the table and the plot")
     p.add_argument("--json", default=None, metavar="PATH", help="write the table's rows as JSON")
     options.add_quiet(p)
+    llm_rules.add_arguments(p)
 
 
 def split_rules(text: str) -> list[str]:
@@ -87,10 +90,11 @@ def parse_choices(args: argparse.Namespace) -> tuple[list[Any], list[str]]:
         except UnknownRuleError as exc:
             raise SystemExit(f"mass incentives: error: {exc}") from None
     resp = [r.strip() for r in args.responders.split(",") if r.strip()]
-    bad = [r for r in resp if r not in RESPONDERS]
+    bad = [r for r in resp if r not in (*RESPONDERS, "llm")]
     if bad or not rules or not resp:
         raise SystemExit(f"mass incentives: error: unknown responder(s) {', '.join(bad) or '(none given)'}; "
-                         f"valid responders: {', '.join(RESPONDERS)}; valid rules: {', '.join(sorted(PAYMENT_RULES))}")
+                         f"valid responders: {', '.join(RESPONDERS)}, llm; "
+                         f"valid rules: {', '.join(sorted(PAYMENT_RULES))}")
     return rules, resp
 
 
@@ -195,6 +199,10 @@ def print_table(table: pd.DataFrame, out: Any = None) -> None:
 def run(args: argparse.Namespace) -> int:
     say = options.progress(args)
     rules, responders = parse_choices(args)
+    llm, responders = "llm" in responders, [r for r in responders if r != "llm"]
+    if llm and args.data is None:
+        raise SystemExit("mass incentives: error: --responders llm needs --data (LLM followers read a market's "
+                         "stocks; the information market has none)")
     if args.curves and "hedge" not in responders:
         raise SystemExit("mass incentives: error: --curves needs hedge rows (add hedge to --responders)")
     args.principals = args.principals or ("equal,sa" if args.data is not None else "myopic,anticipating")
@@ -242,17 +250,20 @@ def run(args: argparse.Namespace) -> int:
                 else:
                     say(f"[{done}/{total}] {name} x {resp} seed {seed}: reused")
                 per_seed.append(row)
-    table = summarise(pd.DataFrame(per_seed), args.hedge_tol)
-    print(f"\n{len(args.seeds)} seed(s) {list(args.seeds)}; means over followers, ± 95% CI over seeds "
-          f"({time.perf_counter() - t0:.0f}s)")
-    print_table(table)
+    table = summarise(pd.DataFrame(per_seed), args.hedge_tol) if per_seed else pd.DataFrame()
+    if per_seed:
+        print(f"\n{len(args.seeds)} seed(s) {list(args.seeds)}; means over followers, ± 95% CI over seeds "
+              f"({time.perf_counter() - t0:.0f}s)")
+        print_table(table)
+    llm_rows = llm_rules.run_llm_rows(args, rules, say) if llm else None
     herding = None
     if args.herding:
         herding = run_herding(args, say)
-    table.to_csv(out / "incentives.csv", index=False)
-    plot = plot_incentives(table, out / "incentives.png")
-    if plot:
-        print(f"wrote {out}/incentives.csv and {plot}")
+    if per_seed:
+        table.to_csv(out / "incentives.csv", index=False)
+        plot = plot_incentives(table, out / "incentives.png")
+        if plot:
+            print(f"wrote {out}/incentives.csv and {plot}")
     curves = incentives_hedge.write_curves(args, per_seed, out) if args.curves else None
 
     def row_path(label: str, kind: str, seed: int, extra: dict[str, Any]) -> Path:
@@ -261,7 +272,7 @@ def run(args: argparse.Namespace) -> int:
     principals = None if args.data is not None else incentives_stackelberg.run_table(
         args, market, say, row_path=row_path, load=_load, write=_write_json, ci=ci)
     if args.json:
-        doc = {"rows": table.to_dict(orient="records"), "per_seed": per_seed,
+        doc = {"rows": table.to_dict(orient="records"), "per_seed": per_seed, "llm": llm_rows,
                "herding": herding, "problem": problem_id, "curves": curves, "principals": principals}
         Path(args.json).write_text(json.dumps(doc, indent=2, default=to_jsonable))
         print(f"wrote {args.json}")
