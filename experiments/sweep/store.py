@@ -88,7 +88,7 @@ class RunStore:
         return _stem(self.dir, config, seed)
 
     def exists(self, config: str, seed: int) -> bool:
-        return self._stem(config, seed).with_suffix(".json").exists()
+        return _file(self._stem(config, seed), ".json").exists()
 
     def load(self, config: str, seed: int, key: str) -> RunResult | None:
         """The stored run under ``key``, or None (absent, stale or damaged: see ``check``)."""
@@ -98,7 +98,7 @@ class RunStore:
         """``(run, None)`` for a sound stored run under ``key``; ``(None, why)`` otherwise, where ``why``
         is None when nothing usable was stored, ``"stale"`` for another key, else what is damaged."""
         stem = self._stem(config, seed)
-        js, pq = stem.with_suffix(".json"), stem.with_suffix(".parquet")
+        js, pq = _file(stem, ".json"), _file(stem, ".parquet")
         if not js.exists():
             return None, None
         try:
@@ -135,7 +135,7 @@ class RunStore:
 
     def save(self, run: RunResult, key: str) -> None:
         stem = self._stem(run.config, run.seed)
-        atomic_write(stem.with_suffix(".parquet"), lambda p: run.history.to_parquet(p, index=False))
+        atomic_write(_file(stem, ".parquet"), lambda p: run.history.to_parquet(p, index=False))
         extra: dict[str, Any] = {}
         rp = self.reports_path(run.config, run.seed)
         if run.reports is not None:
@@ -146,8 +146,8 @@ class RunStore:
         elif rp.exists():  # a recomputed run without reports: no stale file beside it
             rp.unlink()
         meta = scrub_tree({**run.meta, **extra, "key": key,
-                           "parquet_sha256": file_sha256(stem.with_suffix(".parquet"))})
-        atomic_write(stem.with_suffix(".json"),
+                           "parquet_sha256": file_sha256(_file(stem, ".parquet"))})
+        atomic_write(_file(stem, ".json"),
                      lambda p: p.write_text(json.dumps(meta, indent=2, default=to_jsonable)))
 
 
@@ -171,7 +171,7 @@ def load_reports(out: str | os.PathLike[str], config: str, seed: int) -> StoredR
     """The views and reports of run (``config``, ``seed``) of the sweep stored under ``out`` (its ``--out``);
     a clear error when the run was stored without them (rerun with ``--record-reports``)."""
     stem = _stem(Path(out) / "runs", config, seed)
-    js = stem.with_suffix(".json")
+    js = _file(stem, ".json")
     try:
         meta = json.loads(js.read_text())
     except (OSError, ValueError) as exc:
@@ -191,8 +191,13 @@ def _stem(runs_dir: Path, config: str, seed: int) -> Path:
     return runs_dir / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', config)}__seed{seed}"
 
 
+def _file(stem: Path, ext: str) -> Path:
+    """``stem`` + ``ext`` (not ``with_suffix``, which would cut a config name at its last dot: ``x0.5``)."""
+    return stem.with_name(stem.name + ext)
+
+
 def _reports_path(stem: Path) -> Path:
-    return stem.with_name(stem.name + ".reports.parquet")
+    return _file(stem, ".reports.parquet")
 
 
 def file_sha256(path: Path) -> str:
