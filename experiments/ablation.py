@@ -43,6 +43,8 @@ def add_arguments(abl: argparse.ArgumentParser) -> None:
     options.add_out(abl, "results/ablation", "output folder, also the resume cache")
     abl.add_argument("--no-resume", action="store_true", help="recompute every run even if its files exist")
     abl.add_argument("--no-plot", action="store_true", help="do not write ablation.png")
+    options.add_record_reports(abl, "runs/CONFIG__seedS.reports.parquet beside each stored run; a run stored "
+                                    "without them is replayed once to record them")
     abl.add_argument("--list", action="store_true", help="list the configs and the leaders, and exit")
     options.add_quiet(abl)
     options.add_executor(abl)
@@ -84,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     spec = SweepSpec.build(args.configs, baselines=baselines, agents=args.agents, extra_principals=args.principal,
                            seeds=args.seeds, data=args.data, n_days=args.days, market_seed=args.market_seed,
                            vary_market=args.vary_market, followers=args.followers, follower_options=follower_options,
-                           horizon=args.horizon, reference=args.reference, n_boot=args.boot, fidelity=fidelity)
+                           horizon=args.horizon, reference=args.reference, n_boot=args.boot, fidelity=fidelity,
+                           record_reports=args.record_reports)
     source = (f"embedded synthetic market (no --data given; SyntheticConfig(n_days={args.days}), market seed "
               f"{'= run seed' if args.vary_market else args.market_seed})") if args.data is None else args.data
     names = ", ".join(c.name for c in spec.configs)

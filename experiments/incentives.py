@@ -318,4 +318,23 @@ def run_herding(args: argparse.Namespace, say: Any) -> list[dict[str, Any]]:
         dl = np.concatenate([np.asarray(d) - p for d, p in zip(grp["principal_payoff_dev"], grp["principal_payoff"])])
         print(f"  {principal:<9} {b:>5g} {m:>+10.4f} ±{h:.4f} {int((gains > 0).sum()):>6}/{gains.size:<7} "
               f"{np.mean(dl):>+22.4f}")
+    print_herding_contrasts(rows)
     return rows
+
+
+def print_herding_contrasts(rows: list[dict[str, Any]]) -> None:
+    """What the principal adds: each principal's herding gain minus the first principal's (the control, e.g.
+    equal weights, whose ``weighted_skill`` pay is the own Rank IC), paired by seed and type; the 95% CI is over
+    seeds (the independent replications), of the per-seed mean over types."""
+    frame = pd.DataFrame(rows)
+    names = list(dict.fromkeys(frame["principal"]))
+    if len(names) < 2:
+        return
+    gain = {(r["principal"], r["b"], r["seed"]): np.asarray(r["gain"], dtype=np.float64) for r in rows}
+    print(f"  what the principal adds (gain minus {names[0]}'s, paired by seed and type; ± 95% CI over seeds):")
+    for principal in names[1:]:
+        for b in dict.fromkeys(frame["b"]):
+            seeds = [s for s in dict.fromkeys(frame["seed"]) if (principal, b, s) in gain and (names[0], b, s) in gain]
+            diff = [float(np.mean(gain[principal, b, s] - gain[names[0], b, s])) for s in seeds]
+            m, h = ci(diff)
+            print(f"  {principal + ' - ' + names[0]:<15} {b:>5g} {m:>+10.4f} ±{h:.4f} ({len(seeds)} seeds)")

@@ -2,8 +2,8 @@
 
 Each command module (``experiments.run``, ``.ablation``, ...) defines its own flags in
 ``add_arguments(parser)`` and calls these for the shared ones: ``--data`` (one meaning everywhere:
-``experiments.sweep.markets.parse_data``), ``--seeds`` (a count or a list), ``--out``, ``--quiet``
-and the executor flags.
+``experiments.sweep.markets.parse_data``), ``--seeds`` (a count or a list), ``--out``, ``--quiet``,
+``--record-reports`` and the executor flags.
 """
 
 from __future__ import annotations
@@ -36,6 +36,13 @@ def add_seeds(parser: argparse.ArgumentParser, default: tuple[int, ...], what: s
 def add_out(parser: argparse.ArgumentParser, default: str | None, what: str = "output folder") -> None:
     parser.add_argument("--out", default=default, metavar="FOLDER",
                         help=what + (f" (default {default})" if default else " (default: no files)"))
+
+
+def add_record_reports(parser: argparse.ArgumentParser, where: str) -> None:
+    """``--record-reports``: also store every agent's view and report per day (``mass_env.game.reports``)."""
+    parser.add_argument("--record-reports", action="store_true",
+                        help="also store every agent's view and report per day (float32 parquet of the cells "
+                             f"looked at, {where})")
 
 
 def add_quiet(parser: argparse.ArgumentParser) -> None:

@@ -28,6 +28,7 @@ def add_arguments(rep: argparse.ArgumentParser) -> None:
                           "default 2000)")
     options.add_out(rep, "results/reproduce", "output folder, also the resume cache")
     rep.add_argument("--no-resume", action="store_true", help="recompute every run even if its files exist")
+    options.add_record_reports(rep, "OUT/PRESET/runs/CONFIG__seedS.reports.parquet beside each stored run")
     options.add_executor(rep, "process", ray_address=False)
     options.add_quiet(rep)
 
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     spec = ReproduceSpec(presets=("clean", "paper") if args.preset == "both" else (args.preset,), seeds=args.seeds,
                          data=args.data, overrides=overrides, override=args.override,
                          configs=tuple(c.strip() for c in args.configs.split(",") if c.strip()), baselines=baselines,
-                         agents=args.agents, n_boot=args.boot)
+                         agents=args.agents, n_boot=args.boot, record_reports=args.record_reports)
     log = options.progress(args)
     executor = options.executor_from(args)
     log(f"reproduce: presets {', '.join(spec.presets)}; data {spec.data}; seeds {list(spec.seeds)}; "

@@ -34,6 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=checks.nonnegative_int, default=0,
                    help="seed of the followers' draws and of the synthetic market (default 0)")
     options.add_out(p, None, "folder for history.csv and summary.json")
+    options.add_record_reports(p, "reports.parquet in --out")
     options.add_quiet(p)
 
 
@@ -55,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
     from principals.baselines import EqualWeights
 
     out = writable_dir(args.out) if args.out else None  # before any computing
+    if args.record_reports and out is None:
+        print("mass run: warning: --record-reports writes into --out; no --out given, nothing is stored",
+              file=sys.stderr)
     panel = load_market(args.data, args.seed)
     source = "embedded synthetic market (no data given)" if args.data is None else args.data
     horizons = tuple(sorted({*REPORT_HORIZONS, args.horizon}))
@@ -74,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {h:>7}d {sig:>+9.4f} {cons:>+10.4f} {dis:>+10.4f}")
     if out is not None:
         res.history.to_csv(out / "history.csv", index=False)
+        if args.record_reports:  # read back with ReportLog.from_frame(frame, agents, stocks)
+            env.game.report_log.to_frame().to_parquet(out / "reports.parquet", index=False, compression="zstd")
+            print(f"wrote {out}/reports.parquet ({env.game.agent_type.size} agents x {panel.n_symbols} stocks)")
         saved = {k: v for k, v in vars(args).items() if k not in ("run", "parser")}
         (out / "summary.json").write_text(json.dumps(scrub_tree({"summary": s, "args": saved}), indent=2, default=str))
         print(f"wrote {out}/history.csv and summary.json")

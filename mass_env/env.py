@@ -112,6 +112,9 @@ class MassStackelbergEnv(ParallelEnv):
         follower_obs: ``"dict"`` (default) or ``"box"``.
         action_encoding: ``"symmetric"`` (default) or ``"simplex"``.
         strict_actions: out-of-range actions raise instead of being clipped.
+        record_reports: keep every agent's view and report per day in ``game.report_log`` (default True;
+            False saves 4 bytes per agent, stock and day, 8 where a view differs from its report, and
+            leaves the history's ``misreport`` NaN and the followers' ``misreport`` info 0).
 
     Version history:
         * 0.3: one word per role (``mass_env.roles.follower_agent``; the scripted followers are
@@ -130,7 +133,8 @@ class MassStackelbergEnv(ParallelEnv):
     def __init__(self, panel: MarketPanel | None = None, types: Sequence[InvestorType] | None = None,
                  config: GameConfig | None = None, *, n_types: int = 8, agents_per_type: int = 8,
                  render_mode: str | None = None, max_cycles: int | None = None, episode_days: int | None = None,
-                 follower_obs: str = "dict", action_encoding: str = "symmetric", strict_actions: bool = False) -> None:
+                 follower_obs: str = "dict", action_encoding: str = "symmetric", strict_actions: bool = False,
+                 record_reports: bool = True) -> None:
         if render_mode is not None and render_mode not in self.RENDER_MODES:
             raise ValueError(f"render_mode must be None or one of {self.RENDER_MODES}, got {render_mode!r}")
         if follower_obs not in FOLLOWER_OBS:
@@ -147,7 +151,7 @@ class MassStackelbergEnv(ParallelEnv):
         self.panel = panel if panel is not None else default_market()
         self.types = tuple(types) if types is not None else build_types(n_types, agents_per_type)
         self.game = StackelbergGame(self.panel, self.types, config, action_encoding=action_encoding,
-                                    strict_actions=strict_actions)
+                                    strict_actions=strict_actions, record_reports=record_reports)
         self.config = self.game.config
         self.payment_rule = self.config.payment_rule()
         self._pending_views: dict[str, Any] = {}

@@ -73,6 +73,8 @@ class ReproduceSpec:
     horizon: int = 10
     n_boot: int = 2000
     ci: float = 0.95
+    #: also store each run's views and reports (``SweepSpec.record_reports``)
+    record_reports: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "overrides", dict(self.overrides))
@@ -103,13 +105,13 @@ class ReproduceSpec:
         """The sweep of one preset: the paper's configs and the baselines under ``fidelity``."""
         return SweepSpec.build(list(self.configs), baselines=self.baselines, agents=self.agents, seeds=self.seeds,
                                data=self.data, horizon=self.horizon, n_boot=self.n_boot, ci=self.ci,
-                               fidelity=fidelity)
+                               fidelity=fidelity, record_reports=self.record_reports)
 
     def as_dict(self) -> dict[str, Any]:
         return {"presets": list(self.presets), "seeds": list(self.seeds), "data": self.data,
                 "configs": list(self.configs), "baselines": list(self.baselines),
                 "overrides": dict(self.overrides), "override": self.override, "agents": self.agents,
-                "horizon": self.horizon, "n_boot": self.n_boot, "ci": self.ci}
+                "horizon": self.horizon, "n_boot": self.n_boot, "ci": self.ci, "record_reports": self.record_reports}
 
 
 def _check_data(data: str) -> None:

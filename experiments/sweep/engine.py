@@ -31,6 +31,10 @@ The paper's ablation (configs A-F, E-512, A-512) over seeds, with baselines, a t
   columns are explained in ``experiments.stats.report``),
   ``table.csv``, ``ablation.json`` (full configuration, versions, executor, table) and
   ``ablation.png`` (``experiments.stats.plots``; only when matplotlib is installed).
+* **Views and reports** (``spec.record_reports``, ``--record-reports``): each run also stores every agent's
+  view and report per day beside its history (``experiments.sweep.store.load_reports`` reads them back).
+  A stored run without them is replayed once to record them (the same seeds give the same history); one
+  stored with them is reused by any later sweep, with or without the flag.
 
 A rerun with the same settings and seeds is identical.
 """
@@ -68,6 +72,7 @@ if TYPE_CHECKING:  # the executors are generic: the sweep only calls .map on one
 
 Progress = Callable[[str], None]
 STALE = " (stored run was stale: settings or code changed)"
+NO_REPORTS = " (stored run had no views and reports: replayed to record them)"
 
 
 @dataclass
@@ -125,9 +130,11 @@ def _run_jobs(spec: SweepSpec, store: RunStore, code_fps: dict[str, str], market
             warnings.warn(f"stored run {cfg.name} seed {seed} is damaged ({why}): recomputing it",
                           RuntimeWarning, stacklevel=2)
         incomplete = rerun_reason(loaded.meta, retry_failed) if loaded is not None else None
-        runs[i] = None if incomplete else loaded
+        no_reports = spec.record_reports and loaded is not None and not loaded.has_reports
+        runs[i] = None if incomplete or no_reports else loaded
         if runs[i] is None:
             todo.append((i, key, f" (stored run was incomplete: {incomplete})" if incomplete
+                         else NO_REPORTS if no_reports
                          else "" if why is None else STALE if why == "stale"
                          else f" (stored run was damaged: {why}; recomputed)"))
 

@@ -42,6 +42,9 @@ class SweepSpec:
     #: the paper's conditions (``experiments.paper.fidelity``); the configs' leader options and the follower
     #: options follow from it (``under_fidelity``); default: clean
     fidelity: Fidelity = Fidelity()
+    #: also store each run's views and reports (``experiments.sweep.store``: a parquet beside the run);
+    #: not part of a run's key, since it changes no result
+    record_reports: bool = False
 
     def __post_init__(self) -> None:
         if not self.configs:
@@ -95,7 +98,7 @@ class SweepSpec:
                 "eval_skip": self.eval_skip, "reference": self.reference, "n_boot": self.n_boot,
                 "ci": self.ci, "oracle_evals_per_dim": self.oracle_evals_per_dim,
                 "oracle_max_evals": self.oracle_max_evals, "follower_options": dict(self.follower_options),
-                "fidelity": self.fidelity.as_dict()}
+                "fidelity": self.fidelity.as_dict(), "record_reports": self.record_reports}
 
     @property
     def report_horizons(self) -> tuple[int, ...]:

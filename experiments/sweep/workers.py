@@ -5,7 +5,8 @@ process (``ablation_job``).
 ``run_one`` builds the run from its spec: the types and the aggregation rule under the paper's
 conditions (``experiments.paper.fidelity``), the followers (``agents.populations``, by name and
 options), the leader (``principals.make``); an oracle row is fitted after the episode
-(``experiments.stats.oracle``). Evaluation starts ``eval_skip`` days after the episode's start.
+(``experiments.stats.oracle``). Evaluation starts ``eval_skip`` days after the episode's start. With
+``spec.record_reports`` the run carries the game's views and reports (``RunResult.reports``) to store.
 """
 
 from __future__ import annotations
@@ -121,8 +122,13 @@ def run_one(cfg: AblationConfig, seed: int, panel: MarketPanel, spec: SweepSpec)
     report = getattr(followers, "report", None)
     if callable(report):
         meta["followers"] = report()
+    reports = None
+    if spec.record_reports:  # every agent's view and report per day, stored beside the run
+        reports = env.game.report_log.to_frame()
+        meta["reports"] = {"n_agents": int(env.game.agent_type.size), "n_stocks": int(panel.n_symbols),
+                           "agent_type": env.game.agent_type.tolist()}
     meta["wall_s"] = time.perf_counter() - t0
-    return RunResult(cfg.name, seed, hist, meta)
+    return RunResult(cfg.name, seed, hist, meta, reports=reports)
 
 
 

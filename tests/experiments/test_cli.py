@@ -39,6 +39,20 @@ def test_mass_run_on_the_embedded_default(tmp_path, capsys):
     summary = json.loads((tmp_path / "summary.json").read_text())["summary"]
     assert summary["eval_days"] > 100
     assert (tmp_path / "history.csv").stat().st_size > 0
+    assert not (tmp_path / "reports.parquet").exists()
+
+
+def test_mass_run_record_reports_writes_the_views_and_reports(tmp_path, capsys):
+    import pandas as pd
+
+    from mass_env.game.reports import ReportLog
+
+    args = ["run", "--types", "2", "--agents", "2", "--quiet", "--record-reports", "--out", str(tmp_path)]
+    assert cli.main(args) == 0
+    frame = pd.read_parquet(tmp_path / "reports.parquet")
+    log = ReportLog.from_frame(frame, 4, int(frame["stock"].max()) + 1)
+    assert log.truthful and len(log) == len(pd.read_csv(tmp_path / "history.csv"))
+    assert frame["report"].dtype == "float32" and "reports.parquet" in capsys.readouterr().out
 
 
 def test_mass_reports_bad_data_path(capsys):

@@ -29,3 +29,13 @@ def test_the_terminal_gets_a_compact_summary_and_the_file_the_full_table(tmp_pat
     assert "Legend:" in out and "(3s)" in out and "MDD" not in out.split("The full table")[0]
     md = (tmp_path / "reproduce.md").read_text()
     assert "clean: MDD" in md and "clean: of" in md and "/5.6" not in md
+
+
+def test_record_reports_reaches_every_preset_sweep():
+    from experiments.paper.fidelity import PRESETS
+    from experiments.paper.reproduction import ReproduceSpec
+
+    spec = ReproduceSpec(presets=("clean", "paper"), data="synthetic", record_reports=True)
+    assert all(spec.sweep(PRESETS[p]).record_reports for p in spec.presets)
+    assert not ReproduceSpec(data="synthetic").sweep(PRESETS["clean"]).record_reports
+    assert spec.as_dict()["record_reports"] is True

@@ -70,3 +70,15 @@ def test_other_horizons_reach_the_table_plot_and_json(tmp_path):
     res = run_ablation(spec, tmp_path, plot=True)
     assert {"plot", "json"} <= set(res.files) and "sig 3d" in res.format()
     assert np.isfinite(res.table.set_index("config").loc[EQ.name, "ric_signal_3d_mean"])
+
+
+def test_a_config_name_with_a_dot_keeps_one_file_per_seed(tmp_path):
+    from experiments.sweep.store import RunResult, RunStore
+
+    store = RunStore(tmp_path)
+    for seed in (0, 1):
+        hist = pd.DataFrame({"config": ["SA-temperature0.5"], "seed": [seed], "x": [float(seed)]})
+        store.save(RunResult("SA-temperature0.5", seed, hist, {}), f"key{seed}")
+    names = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert names == [f"SA-temperature0.5__seed{s}.{e}" for s in (0, 1) for e in ("json", "parquet")]
+    assert [store.load("SA-temperature0.5", s, f"key{s}").history["x"].item() for s in (0, 1)] == [0.0, 1.0]

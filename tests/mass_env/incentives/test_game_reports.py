@@ -100,3 +100,11 @@ def test_other_rules_pay_in_the_game_and_bad_names_list_the_valid_ones():
         GameConfig(follower_reward="nope")
     with pytest.raises(MassError, match="valid options: r"):
         GameConfig(follower_reward="consensus:q=1")
+
+
+def test_recording_can_be_switched_off_from_the_env():
+    env = MassStackelbergEnv(max_cycles=15, record_reports=False)
+    res = rollout(env, FixedCommitment(WEIGHTS), scripted_followers(env, seed=0), seed=0, record=True)
+    assert len(env.game.report_log) == 0 and res.steps == 15
+    assert env.game.history()["misreport"].isna().all()
+    assert all(tr.infos["investor_0"]["misreport"] == 0.0 for tr in res.transitions)
