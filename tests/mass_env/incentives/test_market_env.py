@@ -125,3 +125,15 @@ def test_sb3_vec_env_makes_every_follower_stock_pair_a_sample():
         assert dones.all() == (t == 4) and dones.any() == (t == 4)
     assert infos[0]["TimeLimit.truncated"] and infos[0]["terminal_observation"].shape == (len(env.columns),)
     assert env.day == 0 and env.draw is not d  # the next market is drawn in the same step
+
+
+def test_supersuit_parameter_sharing_recipe_works_as_is():
+    """The per-follower route (one sample per follower, its whole (S, C) observation): SuperSuit + SB3 PPO."""
+    ss = pytest.importorskip("supersuit")
+    sb3 = pytest.importorskip("stable_baselines3")
+    env = MarketFollowersEnv(MARKET, "consensus:r=0.5")
+    venv = ss.concat_vec_envs_v1(ss.pettingzoo_env_to_vec_env_v1(env), 1, num_cpus=0, base_class="stable_baselines3")
+    assert venv.num_envs == 4 and venv.reset().shape == (4, 12, len(env.columns))
+    model = sb3.PPO("MlpPolicy", venv, n_steps=10, batch_size=20, n_epochs=1, device="cpu")
+    model.learn(40)
+    assert model.num_timesteps == 40
