@@ -228,12 +228,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--timesteps", type=int, default=320_000, help="(follower, stock) reports trained on")
     p.add_argument("--followers", type=int, default=8)
     p.add_argument("--stocks", type=int, default=100)
+    p.add_argument("--n-steps", type=int, default=PPOSettings.n_steps,
+                   help=f"PPO steps (market days) per rollout; each is F x S reports (default {PPOSettings.n_steps})")
+    p.add_argument("--learning-rate", type=float, default=PPOSettings.learning_rate,
+                   help=f"PPO's initial learning rate, decaying linearly to 0 (default {PPOSettings.learning_rate:g})")
     p.add_argument("--out", type=Path, default=None, help="folder for table.csv, curves.csv and the plot")
     args = p.parse_args(argv)
     rules = _join_options(args.rules)
     seeds = [int(s) for s in args.seeds.split(",") if s]
     market = default_market(args.followers, args.stocks)
-    table, curves = compare(rules, seeds, args.timesteps, market, say=lambda m: print(m, file=sys.stderr))
+    ps = PPOSettings(n_steps=args.n_steps, learning_rate=args.learning_rate,
+                     batch_size=min(PPOSettings.batch_size, args.n_steps * market.n_followers * market.n_stocks))
+    table, curves = compare(rules, seeds, args.timesteps, market, say=lambda m: print(m, file=sys.stderr), settings=ps)
     print(summary(table).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
