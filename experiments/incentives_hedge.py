@@ -84,11 +84,11 @@ def curves(per_seed: list[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
 
 def write_curves(args: argparse.Namespace, per_seed: list[dict[str, Any]], out: Path) -> dict[str, Any]:
     """``--curves``: the hedge rows' learning curves (mean over seeds) as a figure and as numbers."""
-    from experiments.stats.learning_plot import plot_learning_curves
+    from experiments.stats.learning_plot import plot_hedge_curves
 
     got = curves(per_seed)
     if not got:
         raise SystemExit("mass incentives: error: --curves needs hedge rows (add hedge to --responders)")
-    plot = plot_learning_curves(got, out / "hedge_curves.png")
+    plot = plot_hedge_curves(got, out / "hedge_curves.png")
     print(f"learning curves of {len(got)} rule(s) over rounds" + (f": wrote {plot}" if plot else ""))
     return got

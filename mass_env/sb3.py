@@ -1,5 +1,7 @@
 """Stable-Baselines3 over the batched leader env: ``make_vec_env(N)`` is a ``VecEnv`` whose N games are
-one ``PrincipalVectorEnv``, so ``PPO("MlpPolicy", make_vec_env(16))`` trains unchanged.
+one ``PrincipalVectorEnv``, so ``PPO("MlpPolicy", make_vec_env(16))`` trains unchanged. And over the
+information market's followers: ``make_market_vec_env(env)`` makes every (follower, stock) pair one sample
+of one shared per-stock policy (parameter sharing across followers and stocks).
 
 SB3 is an optional dependency: it is imported when ``make_vec_env`` is called, never by ``mass_env``.
 SB3's autoreset is Gymnasium's ``SAME_STEP``: a game whose episode ends is reset within the step; its
@@ -75,3 +77,73 @@ def make_vec_env(n_envs: int = 1, *, seed: int | None = None, **env_kwargs: Any)
             return [False for _ in self._get_indices(indices)]
 
     return PrincipalVecEnv()
+
+
+def make_market_vec_env(env: Any) -> Any:
+    """An SB3 ``VecEnv`` over a ``MarketFollowersEnv`` whose sub-envs are its (follower, stock) pairs.
+
+    Why: a follower's report on a stock depends on that stock's row only (its signals, yesterday's
+    consensus, the rule), so one per-stock policy ``row -> report`` shared by every follower and stock learns
+    from F x S samples a day. Observation: one row of the env (``env.columns``); action: the report, shape
+    (1,); reward: the rule's pay on that stock (``stock_pay``). All pairs end their episode together (the
+    market's last day, ``TimeLimit.truncated``) and the next market is drawn in the same step (SB3's
+    autoreset); each day is a new, independent draw, so PPO's ``gamma=0`` (a contextual bandit) is exact.
+    """
+    try:
+        from gymnasium import spaces
+        from stable_baselines3.common.vec_env import VecEnv
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise MassError("mass_env.sb3 needs stable-baselines3: pip install stable-baselines3") from exc
+
+    f, s, c = env.market.n_followers, env.market.n_stocks, len(env.columns)
+    bound = float(env.action_space(env.possible_agents[0]).high.max())
+
+    class MarketVecEnv(VecEnv):  # type: ignore[misc]
+        """SB3's view of the information market: F x S sub-envs, one per (follower, stock)."""
+
+        def __init__(self) -> None:
+            super().__init__(f * s, spaces.Box(-np.inf, np.inf, (c,), np.float32),
+                             spaces.Box(-bound, bound, (1,), np.float32))
+            self.market_env = env
+            self._seed: int | None = None
+            self._actions: np.ndarray | None = None
+
+        def reset(self) -> np.ndarray:
+            obs = env.reset_arrays(self._seed)
+            self._seed = None
+            self.reset_infos = [{} for _ in range(self.num_envs)]
+            return obs.reshape(f * s, c).astype(np.float32)
+
+        def step_async(self, actions: np.ndarray) -> None:
+            self._actions = actions
+
+        def step_wait(self) -> Any:
+            obs, stock_pay, _, done = env.step_arrays(np.asarray(self._actions, np.float64).reshape(f, s))
+            rows = obs.reshape(f * s, c).astype(np.float32)
+            infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+            if done:
+                infos = [{"terminal_observation": row, "TimeLimit.truncated": True} for row in rows]
+                rows = env.reset_arrays().reshape(f * s, c).astype(np.float32)
+            return rows, stock_pay.reshape(-1).astype(np.float32), np.full(self.num_envs, done), infos
+
+        def close(self) -> None:
+            env.close()
+
+        def seed(self, seed: int | None = None) -> list[int | None]:
+            self._seed = seed
+            return [seed] * self.num_envs
+
+        def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+            return [getattr(env, attr_name) for _ in self._get_indices(indices)]
+
+        def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+            setattr(env, attr_name, value)
+
+        def env_method(self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any
+                       ) -> list[Any]:
+            return [getattr(env, method_name)(*method_args, **method_kwargs) for _ in self._get_indices(indices)]
+
+        def env_is_wrapped(self, wrapper_class: Any, indices: Any = None) -> list[bool]:
+            return [False for _ in self._get_indices(indices)]
+
+    return MarketVecEnv()
