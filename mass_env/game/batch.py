@@ -153,10 +153,12 @@ class GameBatch:
         """``aggregation.type_moments`` with a leading games axis (the same per-type reduction)."""
         looked = np.isfinite(X)
         x0 = np.where(looked, X, 0.0)
-        stacked = np.stack([looked.astype(np.float64), x0, x0 * x0])
-        sums = (np.add.reduceat(stacked, self._starts, axis=-2) if self._grouped
-                else np.matmul(self._onehot, stacked))
-        return sums[0], sums[1], sums[2]
+        parts = (looked.astype(np.float64), x0, x0 * x0)
+        if self._grouped:  # agents grouped by type (how the game lays them out): segment sums
+            count, total, total_sq = (np.add.reduceat(p, self._starts, axis=-2) for p in parts)
+        else:
+            count, total, total_sq = (np.matmul(self._onehot, p) for p in parts)
+        return count, total, total_sq
 
     def _aggregate(self, count: FloatArray, total: FloatArray, total_sq: FloatArray, applied: FloatArray,
                    alpha: FloatArray) -> FloatArray:
