@@ -194,9 +194,9 @@ def main() -> None:
     ap.add_argument("--before", help="a checkout of intermediate code with the batched env (its single env, "
                                      "batched curve and PPO split measured in the same run too)")
     ap.add_argument("--rounds", type=int, default=2, help="rounds per measurement (the best counts)")
-    ap.add_argument("--curve", default="1,4,16,64,256", help="batched env sizes N")
+    ap.add_argument("--curve", help="batched env sizes N (default 1,4,16,64,256; --quick: 1,64)")
     ap.add_argument("--ppo-steps", type=int, default=8192)
-    ap.add_argument("--quick", action="store_true", help="one round, N in 1,64, 4096 PPO steps")
+    ap.add_argument("--quick", action="store_true", help="one round, N in 1,64 (unless --curve), 4096 PPO steps")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--steps", type=int, default=STEPS, help=argparse.SUPPRESS)
@@ -205,7 +205,8 @@ def main() -> None:
         child(args)
         return
     if args.quick:
-        args.rounds, args.curve, args.ppo_steps = 1, "1,64", 4096
+        args.rounds, args.ppo_steps = 1, 4096
+    args.curve = args.curve or ("1,64" if args.quick else "1,4,16,64,256")
     trees = {name: tree for name, tree in (("old", args.baseline), ("before", args.before), ("new", common.CODE))
              if tree}
     print(f"machine: {os.cpu_count()} cpus, load average {os.getloadavg()}; 64 agents (8 types x 8), "

@@ -149,7 +149,7 @@ def draw_signal_rows(requests: Sequence[Request], cursor: StreamCursor | None = 
     if not requests:
         return np.zeros((0, 0), np.float32)
     head = requests[0][0]
-    if any(r[0].settings() != head.settings() for r in requests):
+    if len({r[0].settings() for r in requests}) > 1:
         raise ValueError("draw_signals needs followers with the same noise, candidates, output and draw")
     # per request only its generator's draws, in the order one follower alone draws them, written in place
     sizes = np.array([r[0].itype.n_agents for r in requests])
