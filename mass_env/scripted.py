@@ -180,23 +180,31 @@ def draw_signal_rows(requests: Sequence[Request], cursor: StreamCursor | None = 
         for k in np.unique(k_row[k_row > 0]):
             rows = np.flatnonzero(k_row == k)
             sub = keys_all if rows.size == k_row.size else keys_all[rows]
-            pick = np.argpartition(sub, k - 1, axis=1)[:, :k]
-            part = np.zeros(sub.shape, dtype=bool)
-            np.put_along_axis(part, pick, True, axis=1)
+            # the k smallest keys: those up to the k-th; a row where that is not k keys (a tie at the k-th
+            # key, practically never) takes them from argpartition, as drawing one follower alone does
+            part = sub <= np.partition(sub, k - 1, axis=1)[:, k - 1:k]
+            tied = np.flatnonzero(part.sum(1) != k)
+            if tied.size:
+                fix = np.zeros((tied.size, sub.shape[1]), dtype=bool)
+                np.put_along_axis(fix, np.argpartition(sub[tied], k - 1, axis=1)[:, :k], True, axis=1)
+                part[tied] = fix
             seen_all[rows] = part
-    raw = np.repeat(np.stack([r[1] for r in requests]), sizes, axis=0) + head.noise * noise
-    if head.output == "score":
-        sig = np.tanh(raw / 2.0)
-    else:  # MASS style: 1 for the agent's top picks among its candidates, 0 for the rest
-        masked = np.where(seen_all, raw, -np.inf)
-        sig = np.zeros_like(raw)
-        n_sel = np.minimum(head.n_select, k_row)
-        for n in np.unique(n_sel[n_sel > 0]):
-            rows = np.flatnonzero(n_sel == n)
-            top = np.argpartition(-masked[rows], n - 1, axis=1)[:, :n]
-            part = np.zeros((rows.size, raw.shape[1]))
-            np.put_along_axis(part, top, 1.0, axis=1)
-            sig[rows] = part
+    base = np.repeat(np.stack([r[1] for r in requests]), sizes, axis=0)
+    if head.output == "score":  # scores only where an agent looked (the rest is NaN)
+        out = np.full(base.shape, np.nan, np.float32)
+        out[seen_all] = np.tanh((base[seen_all] + head.noise * noise[seen_all]) / 2.0)
+        return out
+    # MASS style: 1 for the agent's top picks among its candidates, 0 for the rest
+    raw = base + head.noise * noise
+    masked = np.where(seen_all, raw, -np.inf)
+    sig = np.zeros_like(raw)
+    n_sel = np.minimum(head.n_select, k_row)
+    for n in np.unique(n_sel[n_sel > 0]):
+        rows = np.flatnonzero(n_sel == n)
+        top = np.argpartition(-masked[rows], n - 1, axis=1)[:, :n]
+        ones = np.zeros((rows.size, raw.shape[1]))
+        np.put_along_axis(ones, top, 1.0, axis=1)
+        sig[rows] = ones
     return np.where(seen_all, sig, np.nan).astype(np.float32)
 
 
