@@ -45,12 +45,12 @@ def child_single(steps: int) -> dict:
         _, _, term, trunc, _ = env.step(a)
         if term or trunc:
             env.reset()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for a in acts:
         _, _, term, trunc, _ = env.step(a)
         if term or trunc:
             env.reset()
-    return {"steps_per_s": steps / (time.perf_counter() - t0)}
+    return {"steps_per_s": steps / (time.perf_counter() - t0), "cpu_steps_per_s": steps / (time.process_time() - c0)}
 
 
 def _sb3_steps(venv, steps: int) -> dict:
@@ -63,12 +63,13 @@ def _sb3_steps(venv, steps: int) -> dict:
     acts = rng.uniform(low, high, size=(steps // venv.num_envs + 20, venv.num_envs) + low.shape).astype(np.float32)
     for a in acts[:20]:
         venv.step(a)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for a in acts[20:]:
         venv.step(a)
     n = (len(acts) - 20) * venv.num_envs
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     venv.close()
-    return {"steps_per_s": n / (time.perf_counter() - t0)}
+    return {"steps_per_s": n / wall, "cpu_steps_per_s": n / cpu}  # cpu: this process only (not Subproc workers)
 
 
 def child_sb3(kind: str, n_envs: int, steps: int) -> dict:
@@ -92,10 +93,11 @@ def child_batched(n_envs: int, steps: int) -> dict:
     acts = rng.uniform(-1, 1, size=(rounds + 10,) + env.action_space.shape).astype(np.float32)
     for a in acts[:10]:
         env.step(a)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for a in acts[10:]:
         env.step(a)
-    out = {"steps_per_s": rounds * n_envs / (time.perf_counter() - t0)}
+    out = {"steps_per_s": rounds * n_envs / (time.perf_counter() - t0),
+           "cpu_steps_per_s": rounds * n_envs / (time.process_time() - c0)}
     env.close()
     return out
 
@@ -225,8 +227,11 @@ def main() -> None:
 
         return {k: pick(v) for k, v in got.items()}
 
-    def rate(r: dict | None) -> float | None:
-        return None if r is None or "error" in r else float(r["steps_per_s"])
+    def rate(r: dict | None, key: str = "steps_per_s") -> float | None:
+        return None if r is None or "error" in r else float(r[key])
+
+    def cpu(r: dict | None) -> float | None:
+        return rate(r, "cpu_steps_per_s")
 
     def cell(x: float | None, width: int = 10, fmt: str = ".0f", suffix: str = "") -> str:
         return f"{'-':>{width}}" if x is None else f"{format(x, fmt) + suffix:>{width}}"
@@ -240,22 +245,25 @@ def main() -> None:
     for label, mode, n in (("single", "single", 1), ("DummyVecEnv x4", "dummy", 4), ("SubprocVecEnv x4", "subproc", 4)):
         got = measured(mode, n, STEPS, names)
         if mode == "single":
-            singles = {k: rate(r) for k, r in got.items()}
-        print(f"{label:<20}" + "".join(f" {cell(rate(got[k]), 11)}" for k in names)
-              + f" {cell(ratio(rate(got['new']), rate(got.get('old'))), 8, '.2f', 'x')}"
-              + f" {cell(ratio(rate(got['new']), rate(got.get('before'))), 10, '.2f', 'x')}", flush=True)
+            singles = {k: cpu(r) for k, r in got.items()}
+        lines = [(label, rate)] + ([(label + ", CPU", cpu)] if mode != "subproc" else [])
+        for text, how in lines:  # wall steps/s, then per CPU second of this process (less sensitive to load)
+            print(f"{text:<20}" + "".join(f" {cell(how(got[k]), 11)}" for k in names)
+                  + f" {cell(ratio(how(got['new']), how(got.get('old'))), 8, '.2f', 'x')}"
+                  + f" {cell(ratio(how(got['new']), how(got.get('before'))), 10, '.2f', 'x')}", flush=True)
     batched = tuple(k for k in names if k != "old")  # the old code has no batched env
-    print("\nbatched env (gymnasium.make_vec(..., vectorization_mode='vector_entry_point')); x: against the single "
-          f"env of the same code / of the old code, same run\n{'N':>5}"
-          + "".join(f" {k + ' st/s':>11} {'x single':>8} {'x old':>7}" for k in batched) + f" {'new/before':>10}")
+    print("\nbatched env (gymnasium.make_vec(..., vectorization_mode='vector_entry_point')): wall steps/s, steps per "
+          "CPU second, and (CPU) x against the single env of the same code / of the old code, same run\n"
+          f"{'N':>5}" + "".join(f" {k + ' st/s':>11} {'CPU st/s':>9} {'x single':>8} {'x old':>7}" for k in batched)
+          + f" {'new/before':>10}")
     for n in (int(x) for x in args.curve.split(",")):
         got = measured("batched", n, max(STEPS * 2, 30 * n), batched)
         row = f"{n:>5}"
         for k in batched:
-            r = rate(got[k])
-            row += f" {cell(r, 11)} {cell(ratio(r, singles.get(k)), 8, '.1f', 'x')}"
-            row += f" {cell(ratio(r, singles.get('old')), 7, '.1f', 'x')}"
-        print(row + f" {cell(ratio(rate(got['new']), rate(got.get('before'))), 10, '.2f', 'x')}", flush=True)
+            c = cpu(got[k])
+            row += f" {cell(rate(got[k]), 11)} {cell(c, 9)} {cell(ratio(c, singles.get(k)), 8, '.1f', 'x')}"
+            row += f" {cell(ratio(c, singles.get('old')), 7, '.1f', 'x')}"
+        print(row + f" {cell(ratio(cpu(got['new']), cpu(got.get('before'))), 10, '.2f', 'x')}", flush=True)
     mem1, mem64 = measure(common.CODE, "memory", 1, 0), measure(common.CODE, "memory", 64, 0)
     if "error" not in mem1 and "error" not in mem64:
         per = (mem64["held_mib"] - mem1["held_mib"]) / 63
