@@ -5,9 +5,12 @@ the native batched env at N = 1..256, and the share of SB3 PPO's training time s
 Every measurement runs in a fresh child process. With ``--baseline TREE`` (a checkout of older code) the
 same measurements run on that tree too, old and new alternating round by round (the machine may be shared:
 the best round of each counts, and the load average is printed), and each line prints new/old; the
-batched curve prints its ratio against the *old single env* measured in the same run.
+batched curve prints its ratio against the single env of the same code and of the *old* code, both measured
+in the same run. ``--before TREE`` adds an intermediate checkout that has the batched env (its curve and
+PPO split beside the new ones, and new/before).
 
     python benchmarks/bench_vector_env.py --baseline ../old-checkout
+    python benchmarks/bench_vector_env.py --baseline ../old-checkout --before ../previous-checkout
     python benchmarks/bench_vector_env.py --quick                  # fewer points, one round
 """
 
@@ -42,12 +45,12 @@ def child_single(steps: int) -> dict:
         _, _, term, trunc, _ = env.step(a)
         if term or trunc:
             env.reset()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for a in acts:
         _, _, term, trunc, _ = env.step(a)
         if term or trunc:
             env.reset()
-    return {"steps_per_s": steps / (time.perf_counter() - t0)}
+    return {"steps_per_s": steps / (time.perf_counter() - t0), "cpu_steps_per_s": steps / (time.process_time() - c0)}
 
 
 def _sb3_steps(venv, steps: int) -> dict:
@@ -60,12 +63,13 @@ def _sb3_steps(venv, steps: int) -> dict:
     acts = rng.uniform(low, high, size=(steps // venv.num_envs + 20, venv.num_envs) + low.shape).astype(np.float32)
     for a in acts[:20]:
         venv.step(a)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for a in acts[20:]:
         venv.step(a)
     n = (len(acts) - 20) * venv.num_envs
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     venv.close()
-    return {"steps_per_s": n / (time.perf_counter() - t0)}
+    return {"steps_per_s": n / wall, "cpu_steps_per_s": n / cpu}  # cpu: this process only (not Subproc workers)
 
 
 def child_sb3(kind: str, n_envs: int, steps: int) -> dict:
@@ -89,10 +93,11 @@ def child_batched(n_envs: int, steps: int) -> dict:
     acts = rng.uniform(-1, 1, size=(rounds + 10,) + env.action_space.shape).astype(np.float32)
     for a in acts[:10]:
         env.step(a)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for a in acts[10:]:
         env.step(a)
-    out = {"steps_per_s": rounds * n_envs / (time.perf_counter() - t0)}
+    out = {"steps_per_s": rounds * n_envs / (time.perf_counter() - t0),
+           "cpu_steps_per_s": rounds * n_envs / (time.process_time() - c0)}
     env.close()
     return out
 
@@ -184,20 +189,16 @@ def measure(tree: str, mode: str, n: int, steps: int) -> dict:
     return dict(json.loads(res.stdout.strip().splitlines()[-1]))
 
 
-def best(tree: str, mode: str, n: int, steps: int, rounds: int, key: str = "steps_per_s") -> dict:
-    runs = [measure(tree, mode, n, steps) for _ in range(rounds)]
-    ok = [r for r in runs if "error" not in r]
-    return max(ok, key=lambda r: r[key]) if ok else runs[0]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--baseline", default=os.environ.get("MASS_BENCH_BASELINE"),
                     help="a checkout of the older code to measure in the same run (old/new alternating)")
+    ap.add_argument("--before", help="a checkout of intermediate code with the batched env (its single env, "
+                                     "batched curve and PPO split measured in the same run too)")
     ap.add_argument("--rounds", type=int, default=2, help="rounds per measurement (the best counts)")
-    ap.add_argument("--curve", default="1,4,16,64,256", help="batched env sizes N")
+    ap.add_argument("--curve", help="batched env sizes N (default 1,4,16,64,256; --quick: 1,64)")
     ap.add_argument("--ppo-steps", type=int, default=8192)
-    ap.add_argument("--quick", action="store_true", help="one round, N in 1,64, 4096 PPO steps")
+    ap.add_argument("--quick", action="store_true", help="one round, N in 1,64 (unless --curve), 4096 PPO steps")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--steps", type=int, default=STEPS, help=argparse.SUPPRESS)
@@ -206,64 +207,81 @@ def main() -> None:
         child(args)
         return
     if args.quick:
-        args.rounds, args.curve, args.ppo_steps = 1, "1,64", 4096
-    new, old = common.CODE, args.baseline
+        args.rounds, args.ppo_steps = 1, 4096
+    args.curve = args.curve or ("1,64" if args.quick else "1,4,16,64,256")
+    trees = {name: tree for name, tree in (("old", args.baseline), ("before", args.before), ("new", common.CODE))
+             if tree}
     print(f"machine: {os.cpu_count()} cpus, load average {os.getloadavg()}; 64 agents (8 types x 8), "
-          "embedded synthetic market (50 stocks), random actions")
+          "embedded synthetic market (50 stocks), random actions; trees: "
+          + ", ".join(f"{k} = {v}" for k, v in trees.items()))
 
-    def pair(mode: str, n: int, steps: int, key: str = "steps_per_s") -> tuple[dict, dict | None]:
-        got_new: list[dict] = []
-        got_old: list[dict] = []
-        for _ in range(args.rounds):  # alternate old and new, so both see the same load
-            if old:
-                got_old.append(measure(old, mode, n, steps))
-            got_new.append(measure(new, mode, n, steps))
+    def measured(mode: str, n: int, steps: int, names: tuple[str, ...]) -> dict[str, dict]:
+        got: dict[str, list[dict]] = {k: [] for k in names if k in trees}
+        for _ in range(args.rounds):  # alternate the trees, so all see the same load
+            for k in got:
+                got[k].append(measure(trees[k], mode, n, steps))
 
         def pick(rs: list[dict]) -> dict:
             ok = [r for r in rs if "error" not in r]
-            return max(ok, key=lambda r: r[key]) if ok else rs[0]
+            return max(ok, key=lambda r: r["steps_per_s"]) if ok else rs[0]
 
-        return pick(got_new), (pick(got_old) if old else None)
+        return {k: pick(v) for k, v in got.items()}
 
-    def fmt(r: dict | None, key: str = "steps_per_s") -> str:
-        if r is None:
-            return f"{'-':>10}"
-        return f"{'error':>10}" if "error" in r else f"{r[key]:>10.0f}"
+    def rate(r: dict | None, key: str = "steps_per_s") -> float | None:
+        return None if r is None or "error" in r else float(r[key])
 
-    print(f"\n{'env':<28} {'old st/s':>10} {'new st/s':>10} {'new/old':>8}")
-    rows = [("single", "single", 1), ("DummyVecEnv x4", "dummy", 4), ("SubprocVecEnv x4", "subproc", 4)]
-    base_single = None
-    for label, mode, n in rows:
-        r_new, r_old = pair(mode, n, STEPS)
-        if mode == "single" and r_old and "error" not in r_old:
-            base_single = r_old["steps_per_s"]
-        ratio = (f"{r_new['steps_per_s'] / r_old['steps_per_s']:>7.2f}x"
-                 if r_old and "error" not in r_old and "error" not in r_new else f"{'-':>8}")
-        print(f"{label:<28} {fmt(r_old)} {fmt(r_new)} {ratio}", flush=True)
-        if mode == "single" and base_single is None and "error" not in r_new:
-            base_single = None  # no baseline: ratios below are against nothing
-    print(f"\nbatched env (gymnasium.make_vec(..., vectorization_mode='vector_entry_point')), new code"
-          f"\n{'N':>5} {'steps/s':>10} {'vs old single':>14}")
+    def cpu(r: dict | None) -> float | None:
+        return rate(r, "cpu_steps_per_s")
+
+    def cell(x: float | None, width: int = 10, fmt: str = ".0f", suffix: str = "") -> str:
+        return f"{'-':>{width}}" if x is None else f"{format(x, fmt) + suffix:>{width}}"
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return None if a is None or b is None else a / b
+
+    names = tuple(trees)
+    print(f"\n{'env':<20}" + "".join(f" {k + ' st/s':>11}" for k in names) + f" {'new/old':>8} {'new/before':>10}")
+    singles: dict[str, float | None] = {}
+    for label, mode, n in (("single", "single", 1), ("DummyVecEnv x4", "dummy", 4), ("SubprocVecEnv x4", "subproc", 4)):
+        got = measured(mode, n, STEPS, names)
+        if mode == "single":
+            singles = {k: cpu(r) for k, r in got.items()}
+        lines = [(label, rate)] + ([(label + ", CPU", cpu)] if mode != "subproc" else [])
+        for text, how in lines:  # wall steps/s, then per CPU second of this process (less sensitive to load)
+            print(f"{text:<20}" + "".join(f" {cell(how(got[k]), 11)}" for k in names)
+                  + f" {cell(ratio(how(got['new']), how(got.get('old'))), 8, '.2f', 'x')}"
+                  + f" {cell(ratio(how(got['new']), how(got.get('before'))), 10, '.2f', 'x')}", flush=True)
+    batched = tuple(k for k in names if k != "old")  # the old code has no batched env
+    print("\nbatched env (gymnasium.make_vec(..., vectorization_mode='vector_entry_point')): wall steps/s, steps per "
+          "CPU second, and (CPU) x against the single env of the same code / of the old code, same run\n"
+          f"{'N':>5}" + "".join(f" {k + ' st/s':>11} {'CPU st/s':>9} {'x single':>8} {'x old':>7}" for k in batched)
+          + f" {'new/before':>10}")
     for n in (int(x) for x in args.curve.split(",")):
-        r = best(new, "batched", n, max(STEPS * 2, 30 * n), args.rounds)
-        ratio = f"{r['steps_per_s'] / base_single:>13.1f}x" if base_single and "error" not in r else f"{'-':>14}"
-        print(f"{n:>5} {fmt(r)} {ratio}", flush=True)
-    mem1, mem64 = measure(new, "memory", 1, 0), measure(new, "memory", 64, 0)
+        got = measured("batched", n, max(STEPS * 2, 30 * n), batched)
+        row = f"{n:>5}"
+        for k in batched:
+            c = cpu(got[k])
+            row += f" {cell(rate(got[k]), 11)} {cell(c, 9)} {cell(ratio(c, singles.get(k)), 8, '.1f', 'x')}"
+            row += f" {cell(ratio(c, singles.get('old')), 7, '.1f', 'x')}"
+        print(row + f" {cell(ratio(cpu(got['new']), cpu(got.get('before'))), 10, '.2f', 'x')}", flush=True)
+    mem1, mem64 = measure(common.CODE, "memory", 1, 0), measure(common.CODE, "memory", 64, 0)
     if "error" not in mem1 and "error" not in mem64:
         per = (mem64["held_mib"] - mem1["held_mib"]) / 63
-        print(f"memory: N=1 holds {mem1['held_mib']:.1f} MiB, N=64 {mem64['held_mib']:.1f} MiB "
+        print(f"memory (new): N=1 holds {mem1['held_mib']:.1f} MiB, N=64 {mem64['held_mib']:.1f} MiB "
               f"(traced): {per * 1024:.0f} KiB per extra env")
     print(f"\nSB3 PPO (defaults, n_steps = 2048 / n_envs), {args.ppo_steps} steps\n"
           f"{'venv':<28} {'steps/s':>10} {'in env':>8}")
-    for label, tree, mode, n in (("old DummyVecEnv x4", old, "ppo-dummy", 4),
-                                 ("new DummyVecEnv x4", new, "ppo-dummy", 4),
-                                 ("new batched x4", new, "ppo-batched", 4),
-                                 ("new batched x64", new, "ppo-batched", 64)):
-        if tree is None:
+    for label, name, mode, n in (("old DummyVecEnv x4", "old", "ppo-dummy", 4),
+                                 ("new DummyVecEnv x4", "new", "ppo-dummy", 4),
+                                 ("before batched x4", "before", "ppo-batched", 4),
+                                 ("new batched x4", "new", "ppo-batched", 4),
+                                 ("before batched x64", "before", "ppo-batched", 64),
+                                 ("new batched x64", "new", "ppo-batched", 64)):
+        if name not in trees:
             continue
-        r = measure(tree, mode, n, args.ppo_steps)
+        r = measure(trees[name], mode, n, args.ppo_steps)
         share = f"{r['env_share']:>7.0%}" if "error" not in r else ""
-        print(f"{label:<28} {fmt(r)} {share}", flush=True)
+        print(f"{label:<28} {cell(rate(r))} {share}", flush=True)
     print(f"\nload average after {os.getloadavg()}")
 
 

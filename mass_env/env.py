@@ -352,6 +352,17 @@ class MassStackelbergEnv(ParallelEnv):
             hit = self._day_memo[day] = (DailyFeatures(self.game.view(day)), {})
         return hit
 
+    def _follower_features(self, day: int, t: InvestorType) -> tuple[np.ndarray, int]:
+        """Type ``t``'s float32 features of ``day`` (0 where unknown) and its count of missing universe values
+        (kept with the day's features: a batched env reads them for every game at that day)."""
+        feats, typed = self._day_features(day)
+        seen = typed.get(t.modalities)
+        if seen is None:
+            vals = feats.for_modalities(t.modalities).values
+            seen = typed[t.modalities] = (np.nan_to_num(vals).astype(np.float32),
+                                          int((~np.isfinite(vals) & self.panel.universe[day][:, None]).sum()))
+        return seen
+
     def _observations(self) -> dict[str, Any]:
         day = self._day()
         feats, typed = self._day_features(day)
@@ -363,11 +374,7 @@ class MassStackelbergEnv(ParallelEnv):
         every = feats.for_modalities(ALL_MODALITIES).values if self.follower_obs == "box" else None
         for t in self.types:
             a = follower_agent(t.type_id)
-            seen = typed.get(t.modalities)
-            if seen is None:
-                vals = feats.for_modalities(t.modalities).values
-                seen = typed[t.modalities] = (np.nan_to_num(vals).astype(np.float32),
-                                              int((~np.isfinite(vals) & (uni[:, None] > 0)).sum()))
+            seen = self._follower_features(day, t)
             self._missing[a] = seen[1]
             if every is not None:
                 mask = self._feature_mask[a]

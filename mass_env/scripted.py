@@ -140,52 +140,72 @@ def draw_signals(requests: Sequence[Request], cursor: StreamCursor | None = None
     ``settings()``; requests given as stream states are drawn from ``cursor``."""
     if not requests:
         return []
+    return np.split(draw_signal_rows(requests, cursor), np.cumsum([r[0].itype.n_agents for r in requests])[:-1])
+
+
+def draw_signal_rows(requests: Sequence[Request], cursor: StreamCursor | None = None) -> npt.NDArray[np.float32]:
+    """``draw_signals`` as one ``(sum of n_agents, N)`` array, the requests' rows in order (a batched env
+    reads it as (games, agents, stocks) without splitting and stacking it again)."""
+    if not requests:
+        return np.zeros((0, 0), np.float32)
     head = requests[0][0]
-    if any(r[0].settings() != head.settings() for r in requests):
+    if len({r[0].settings() for r in requests}) > 1:
         raise ValueError("draw_signals needs followers with the same noise, candidates, output and draw")
-    keys, noise, bases, seen_rows, ks, sizes = [], [], [], [], [], []
-    for fol, base, universe, stream in requests:
-        rng = stream if isinstance(stream, np.random.Generator) else (cursor or StreamCursor()).at(stream)
-        m, n = fol.itype.n_agents, base.size
-        kk = rng.random((m, n))
-        noise.append(rng.standard_normal((m, n)))
-        kk[:, ~universe] = np.inf
-        k = min(fol.n_candidates, int(universe.sum()))
-        seen = np.zeros((m, n), dtype=bool)
-        if k > 0 and fol.draw == "replacement":  # MASS: n_candidates draws with replacement; duplicates seen once
+    # per request only its generator's draws, in the order one follower alone draws them, written in place
+    sizes = np.array([r[0].itype.n_agents for r in requests])
+    universes = np.stack([r[2] for r in requests])  # (R, N) bool
+    n_rows, n = int(sizes.sum()), universes.shape[1]
+    keys_all, noise = np.empty((n_rows, n)), np.empty((n_rows, n))
+    seen_all = np.zeros((n_rows, n), dtype=bool)
+    k_req = np.minimum(head.n_candidates, universes.sum(1))
+    cur = cursor
+    pos = 0
+    for (fol, _, universe, stream), m, k in zip(requests, sizes.tolist(), k_req.tolist()):
+        if isinstance(stream, np.random.Generator):
+            rng = stream
+        else:
+            cur = cur or StreamCursor()
+            rng = cur.at(stream)
+        rng.random(out=keys_all[pos:pos + m])
+        rng.standard_normal(out=noise[pos:pos + m])
+        if k > 0 and head.draw == "replacement":  # MASS: n_candidates draws with replacement; duplicates seen once
             uni_idx = np.flatnonzero(universe)
-            np.put_along_axis(seen, uni_idx[rng.integers(0, uni_idx.size, size=(m, fol.n_candidates))], True, axis=1)
-        keys.append(kk)
-        bases.append(np.broadcast_to(base, (m, n)))
-        seen_rows.append(seen)
-        ks.append(np.full(m, k))
-        sizes.append(m)
-    seen_all = np.concatenate(seen_rows)
-    k_row = np.concatenate(ks)
+            np.put_along_axis(seen_all[pos:pos + m], uni_idx[rng.integers(0, uni_idx.size, size=(m, fol.n_candidates))],
+                              True, axis=1)
+        pos += m
+    # candidate picks, noise and scores for every agent of every request in one pass
+    keys_all[~np.repeat(universes, sizes, axis=0)] = np.inf
+    k_row = np.repeat(k_req, sizes)
     if head.draw == "distinct":
-        keys_all = np.concatenate(keys)
         for k in np.unique(k_row[k_row > 0]):
             rows = np.flatnonzero(k_row == k)
             sub = keys_all if rows.size == k_row.size else keys_all[rows]
-            pick = np.argpartition(sub, k - 1, axis=1)[:, :k]
-            part = np.zeros(sub.shape, dtype=bool)
-            np.put_along_axis(part, pick, True, axis=1)
+            # the k smallest keys: those up to the k-th; a row where that is not k keys (a tie at the k-th
+            # key, practically never) takes them from argpartition, as drawing one follower alone does
+            part = sub <= np.partition(sub, k - 1, axis=1)[:, k - 1:k]
+            tied = np.flatnonzero(part.sum(1) != k)
+            if tied.size:
+                fix = np.zeros((tied.size, sub.shape[1]), dtype=bool)
+                np.put_along_axis(fix, np.argpartition(sub[tied], k - 1, axis=1)[:, :k], True, axis=1)
+                part[tied] = fix
             seen_all[rows] = part
-    raw = np.concatenate(bases) + head.noise * np.concatenate(noise)
-    if head.output == "score":
-        sig = np.tanh(raw / 2.0)
-    else:  # MASS style: 1 for the agent's top picks among its candidates, 0 for the rest
-        masked = np.where(seen_all, raw, -np.inf)
-        sig = np.zeros_like(raw)
-        n_sel = np.minimum(head.n_select, k_row)
-        for n in np.unique(n_sel[n_sel > 0]):
-            rows = np.flatnonzero(n_sel == n)
-            top = np.argpartition(-masked[rows], n - 1, axis=1)[:, :n]
-            part = np.zeros((rows.size, raw.shape[1]))
-            np.put_along_axis(part, top, 1.0, axis=1)
-            sig[rows] = part
-    out = np.where(seen_all, sig, np.nan).astype(np.float32)
-    return np.split(out, np.cumsum(sizes)[:-1])
+    base = np.repeat(np.stack([r[1] for r in requests]), sizes, axis=0)
+    if head.output == "score":  # scores only where an agent looked (the rest is NaN)
+        out = np.full(base.shape, np.nan, np.float32)
+        out[seen_all] = np.tanh((base[seen_all] + head.noise * noise[seen_all]) / 2.0)
+        return out
+    # MASS style: 1 for the agent's top picks among its candidates, 0 for the rest
+    raw = base + head.noise * noise
+    masked = np.where(seen_all, raw, -np.inf)
+    sig = np.zeros_like(raw)
+    n_sel = np.minimum(head.n_select, k_row)
+    for n in np.unique(n_sel[n_sel > 0]):
+        rows = np.flatnonzero(n_sel == n)
+        top = np.argpartition(-masked[rows], n - 1, axis=1)[:, :n]
+        ones = np.zeros((rows.size, raw.shape[1]))
+        np.put_along_axis(ones, top, 1.0, axis=1)
+        sig[rows] = ones
+    return np.where(seen_all, sig, np.nan).astype(np.float32)
 
 
 class ScriptedFollowers(dict):  # type: ignore[type-arg]

@@ -8,23 +8,28 @@ from typing import Any
 
 import gymnasium
 import numpy as np
+import numpy.typing as npt
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from .env import PRINCIPAL, MassStackelbergEnv
 from .episodes import RESET_OPTIONS
 from .errors import MassError
+from .game.batch import BatchStep, GameBatch
 from .gym_env import SEED_BOUND
+from .roles import follower_agent
 from .rollout import reset_followers
-from .scripted import ScriptedFollowers, draw_signals, scripted_followers
+from .scripted import ScriptedFollowers, draw_signal_rows, scripted_followers
 from .streams import State, StreamCursor, pcg64_states
 
 AUTORESET_MODES = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)
 
 
 class PrincipalVectorEnv(VectorEnv):
-    """N independent ``PrincipalEnv`` games in one ``gymnasium.vector.VectorEnv``, the scripted followers
-    of every type of every game drawn in one pass.
+    """N independent ``PrincipalEnv`` games in one ``gymnasium.vector.VectorEnv``, stepped together in numpy
+    arrays with an env axis (``mass_env.game.batch.GameBatch``): the scripted followers of every type of
+    every game drawn in one pass, their moments, aggregates and each game's realised day ranked together,
+    observations and infos written as ``(N, ...)`` arrays.
 
     ==================  ===========================================================================
     Make                ``gymnasium.make_vec("mass_env/Principal-v0", num_envs=N,
@@ -46,6 +51,10 @@ class PrincipalVectorEnv(VectorEnv):
     truncated False and the reset's info. ``SAME_STEP``: the step that ends an episode resets the game at
     once and returns the new first observation; the last one is in ``infos["final_obs"]`` and its info in
     ``infos["final_info"]``. Episodes that follow a seeded reset are unseeded resets, as in the single env.
+
+    **State.** The games' state lives in the batch's arrays; ``games[i]`` (a ``MassStackelbergEnv``) plays
+    only the resets, so it keeps no per-day records: for ``history()``, reports or rendering, play a
+    ``PrincipalEnv`` with the same seed (it is the same trajectory).
 
     **Infos** are batched as Gymnasium does: every key of the single env's info as an array with a leading
     ``N`` axis, plus ``"_key"``, a boolean mask of the games that report it (all of them: every game
@@ -84,9 +93,16 @@ class PrincipalVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._rngs: list[np.random.Generator] = [gymnasium.utils.seeding.np_random(None)[0]
                                                  for _ in range(self.num_envs)]
+        self.config = first.config
+        self.batch = GameBatch(first.game, self.num_envs)
+        self._follower_list = [[fols[follower_agent(t.type_id)] for t in first.types] for fols in self.followers]
+        self._views: dict[tuple[int, int], np.ndarray] = {}  # (day, type) -> the type's noise-free view
+        self._n_days = first.panel.n_days
         self._obs = np.zeros((self.num_envs, first.layout.size), np.float32)
-        self._game_obs: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
-        self._game_infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        self._obs_slices = first.layout.slices()
+        self._window = np.zeros((self.num_envs, self.config.obs_window, first.game.K + 2))
+        self._info_template = {k: np.zeros((self.num_envs,) + np.shape(v), np.asarray(v).dtype)
+                               for k, v in first.reset(seed=0)[1][PRINCIPAL].items()}
         self._ended = np.zeros(self.num_envs, dtype=bool)
         self._states: dict[tuple[int, int, int], State] = {}
         self._cursor = StreamCursor()
@@ -107,12 +123,12 @@ class PrincipalVectorEnv(VectorEnv):
             unknown = sorted(set(options) - set(RESET_OPTIONS))
             if unknown:
                 raise MassError(f"unknown reset options {unknown}; valid: {', '.join(RESET_OPTIONS)}")
-        infos = []
+        infos = self._blank_infos()
         for i, s in enumerate(seeds):
-            infos.append(self._reset_game(i, s, options))
+            self._set_info(infos, i, self._reset_game(i, s, options))
         self._ended[:] = False
         self._started = True
-        return self._obs.copy(), self._batch_infos(infos)
+        return self._obs.copy(), infos
 
     def step(self, actions: Any):
         if not self._started:
@@ -121,48 +137,39 @@ class PrincipalVectorEnv(VectorEnv):
         if acts.shape != self.action_space.shape:
             raise MassError(f"actions must have shape {self.action_space.shape}, got {acts.shape}")
         n = self.num_envs
+        same_step = self.autoreset_mode == AutoresetMode.SAME_STEP
+        live = np.arange(n) if same_step else np.flatnonzero(~self._ended)
         rewards = np.zeros(n)
         terms = np.zeros(n, dtype=bool)
         truncs = np.zeros(n, dtype=bool)
-        live = [i for i in range(n) if not (self.autoreset_mode == AutoresetMode.NEXT_STEP and self._ended[i])]
-        infos: list[dict[str, Any]] = [{} for _ in range(n)]
-        signals = self._follower_signals(live)
-        final_obs: dict[int, np.ndarray] = {}
-        final_info: dict[int, dict[str, Any]] = {}
-        for i in range(n):
-            if i not in signals:  # NEXT_STEP: this game ended last step; reset it, ignore its action
-                infos[i] = self._reset_game(i, None, None)
-                continue
-            game = self.games[i]
-            step_actions: dict[str, Any] = dict(signals[i])
-            step_actions[PRINCIPAL] = acts[i]
-            obs, rew, term, trunc, info = game.step(step_actions)
-            self._game_obs[i], self._game_infos[i] = obs, info
-            self._obs[i] = obs[PRINCIPAL]
-            rewards[i] = float(rew[PRINCIPAL])
-            terms[i], truncs[i] = bool(term[PRINCIPAL]), bool(trunc[PRINCIPAL])
-            infos[i] = dict(info[PRINCIPAL])
-            if terms[i] or truncs[i]:
-                if self.autoreset_mode == AutoresetMode.SAME_STEP:
-                    final_obs[i], final_info[i] = self._obs[i].copy(), infos[i]
-                    infos[i] = self._reset_game(i, None, None)
+        infos = self._blank_infos()
+        if live.size:
+            step = self.batch.step(live, self._follower_signals(live), acts[live])
+            rewards[live] = np.where(step.paid, step.payoff, 0.0)
+            truncs[live] = self.batch.t[live] > self.batch.end[live]
+            self._write_step(step, infos)
+        if not same_step:  # NEXT_STEP: a game that ended last step resets now, its action ignored
+            for i in np.flatnonzero(self._ended).tolist():
+                self._set_info(infos, i, self._reset_game(i, None, None))
+        ended = np.flatnonzero(terms | truncs)
+        if same_step and ended.size:
+            final_info = {k: v.copy() for k, v in infos.items()}
+            final_obs = np.full(n, None, dtype=object)  # Gymnasium's form: one entry per game
+            for i in ended.tolist():
+                final_obs[i] = self._obs[i].copy()
+                self._set_info(infos, i, self._reset_game(i, None, None))
+            mask = terms | truncs
+            infos.update(final_obs=final_obs, _final_obs=mask, final_info=final_info, _final_info=mask.copy())
         self._ended = terms | truncs
-        out = self._batch_infos(infos)
-        if final_obs:
-            out["final_obs"] = np.full(n, None, dtype=object)  # Gymnasium's form: one entry per game
-            for i, o in final_obs.items():
-                out["final_obs"][i] = o
-            out["_final_obs"] = np.array([i in final_obs for i in range(n)])
-            out["final_info"] = self._batch_infos([final_info.get(i, infos[i]) for i in range(n)])
-            out["_final_info"] = out["_final_obs"].copy()
-        return self._obs.copy(), rewards, terms, truncs, out
+        return self._obs.copy(), rewards, terms, truncs, infos
 
     def close_extras(self, **kwargs: Any) -> None:
         pass
 
     # ------------------------------------------------------------------ internals
     def _reset_game(self, i: int, seed: int | None, options: dict[str, Any] | None) -> dict[str, Any]:
-        """``PrincipalEnv.reset`` for game ``i`` (the same draws from the same generators)."""
+        """``PrincipalEnv.reset`` for game ``i`` (the same draws from the same generators); the batch takes
+        the reset game's state."""
         if seed is not None:
             self._rngs[i] = gymnasium.utils.seeding.np_random(seed)[0]
             inner = seed
@@ -171,45 +178,104 @@ class PrincipalVectorEnv(VectorEnv):
             inner = int(self._rngs[i].integers(SEED_BOUND))
             reset_followers(self.followers[i], int(self._rngs[i].integers(SEED_BOUND)))
         obs, infos = self.games[i].reset(seed=inner, options=options)
-        self._game_obs[i], self._game_infos[i] = obs, infos
+        self.batch.load(i, self.games[i].game)
+        self._window[i] = 0.0
         self._obs[i] = obs[PRINCIPAL]
         return dict(infos[PRINCIPAL])
 
-    def _follower_signals(self, live: Sequence[int]) -> dict[int, dict[str, np.ndarray]]:
-        """Every follower's signals of every live game, drawn together (``draw_signals``)."""
-        requests, where = [], []
-        for i in live:
-            fols: ScriptedFollowers = self.followers[i]
-            obs, infos = self._game_obs[i], self._game_infos[i]
-            for a in self.games[i].agents:
-                if a == PRINCIPAL:
-                    continue
-                f = fols[a]
-                key = (int(f.seed), f.itype.type_id, int(infos[a]["day"]))
-                if key not in self._states:
+    def _follower_signals(self, live: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        """Every follower's signals of every live game, ``(games, agents, stocks)``, drawn together
+        (``draw_signal_rows``). A type's view depends only on the day, so games at one day share it."""
+        requests = []
+        universe = self.batch.universe
+        for i, day in zip(live.tolist(), self.batch.t[live].tolist()):
+            uni = universe[day]
+            for f in self._follower_list[i]:
+                state = self._states.get((int(f.seed), f.itype.type_id, day))
+                if state is None:
                     self._fill_states(live)
-                requests.append((f, f.view(obs[a]["features"]), np.asarray(obs[a]["universe"]) > 0.5,
-                                 self._states[key]))
-                where.append((i, a))
-        out: dict[int, dict[str, np.ndarray]] = {i: {} for i in live}
-        for (i, a), sig in zip(where, draw_signals(requests, self._cursor)):
-            out[i][a] = sig
-        return out
+                    state = self._states[(int(f.seed), f.itype.type_id, day)]
+                view = self._views.get((day, f.itype.type_id))
+                if view is None:
+                    if len(self._views) > 4096:
+                        self._views.clear()
+                    features = self.games[0]._follower_features(day, f.itype)[0]
+                    view = self._views[(day, f.itype.type_id)] = f.view(features)
+                requests.append((f, view, uni, state))
+        return draw_signal_rows(requests, self._cursor).reshape(live.size, -1, self.batch.N)
 
-    def _fill_states(self, live: Sequence[int]) -> None:
+    def _fill_states(self, live: npt.NDArray[np.int64]) -> None:
         """Stream states of every live game's followers for its next ``ScriptedFollowers.CHUNK`` days."""
         if len(self._states) > 200_000:
             self._states.clear()
         keys: list[tuple[int, int, int]] = []
-        for i in live:
-            day = int(self._game_infos[i][PRINCIPAL]["day"])
-            for f in self.followers[i].values():
+        for i, day in zip(live.tolist(), self.batch.t[live].tolist()):
+            for f in self._follower_list[i]:
                 keys.extend((int(f.seed), f.itype.type_id, d) for d in range(day, day + ScriptedFollowers.CHUNK))
         self._states.update(zip(keys, pcg64_states(np.array(keys, dtype=np.int64))))
 
-    def _batch_infos(self, infos: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    def _write_step(self, step: BatchStep, infos: dict[str, Any]) -> None:
+        """The stepped games' observation rows (``MassStackelbergEnv._principal_obs``: the paid-days window,
+        the day's signal statistics) and info rows (``paid_info``), for all of them at once."""
+        b, ix, K = self.batch, step.idx, self.batch.K
+        paid, valid = step.paid, np.isfinite(step.rank_ic)
+        if paid.any():  # the observation's window of paid days, most recent last
+            p = ix[paid]
+            win = self._window[p]
+            win[:, :-1] = win[:, 1:]
+            tic = step.type_rank_ic[paid]
+            win[:, -1, :K] = np.where(np.isfinite(tic), tic, 0.0)
+            win[:, -1, K] = np.where(valid[paid], step.rank_ic[paid], 0.0)
+            win[:, -1, K + 1] = valid[paid]
+            self._window[p] = win
+        t, start, end = b.t[ix], b.start[ix], b.end[ix]
+        inertia_max = self.config.inertia_max
+        sl = self._obs_slices
+        buf = np.empty((ix.size, self._obs.shape[1]))
+        applied = buf[:, sl["applied"]]
+        applied[:, :K] = b.applied[ix]
+        applied[:, K] = b.alpha[ix]
+        applied[:, K + 1] = 0.0 if inertia_max == 0 else b.inertia[ix] / inertia_max
+        win = self._window[ix]
+        buf[:, sl["type_ic"]] = win[:, :, :K].reshape(ix.size, -1)
+        buf[:, sl["agg_ic"]] = win[:, :, K]
+        buf[:, sl["paid_mask"]] = win[:, :, K + 1]
+        buf[:, sl["signal_stats"]] = self._signal_stats(step).reshape(ix.size, -1)
+        buf[:, sl["progress"].start] = np.minimum((t - start) / np.maximum(end - start + 1, 1), 1.0)
+        self._obs[ix] = np.clip(buf, -1.0, 1.0).astype(np.float32)
+        tic_ok = np.isfinite(step.type_rank_ic)
+        rows = {"day": np.minimum(t, self._n_days - 1), "n_scored": step.n_scored, "applied_weights": b.applied[ix],
+                "alpha": b.alpha[ix], "inertia": b.inertia[ix], "zero_weight_fallbacks": b.zero_weight_fallbacks[ix],
+                "clipped_values": b.clipped_values[ix], "n_paid": paid.astype(np.int64), "paid_day": step.paid_day,
+                "paid_on": np.where(paid, step.day, -1), "paid_rank_ic": np.where(valid, step.rank_ic, 0.0),
+                "paid_turnover": step.turnover, "paid_payoff": step.payoff, "paid_valid": valid.astype(np.int64),
+                "paid_type_rank_ic": np.where(tic_ok, step.type_rank_ic, 0.0),
+                "paid_type_valid": tic_ok.astype(np.int64)}
+        for key, v in rows.items():
+            infos[key][ix] = v
+
+    def _signal_stats(self, step: BatchStep) -> np.ndarray:
+        """``MassStackelbergEnv._signal_stats`` of every stepped game: ``(games, K, 3)``."""
+        count, total = step.count, step.total
+        with np.errstate(invalid="ignore", divide="ignore"):
+            tm = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+        ok = count > 0
+        n_ok = ok.sum(-1)
+        mean = np.where(n_ok > 0, np.where(ok, tm, 0.0).sum(-1) / np.maximum(n_ok, 1), 0.0)
+        disp = np.sqrt(np.where(n_ok > 0, np.where(ok, (tm - mean[..., None]) ** 2, 0.0).sum(-1) / np.maximum(n_ok, 1),
+                                0.0))
+        uni = np.maximum(self.batch.universe[step.day].sum(-1), 1)[:, None]
+        return np.stack([mean, np.minimum(disp, 1.0), np.minimum(n_ok / uni, 1.0)], axis=-1)
+
+    def _blank_infos(self) -> dict[str, Any]:
+        """Info arrays of this env's keys and dtypes (rows filled by the step or a reset)."""
         out: dict[str, Any] = {}
-        for key in infos[0]:
-            out[key] = np.stack([np.asarray(info[key]) for info in infos])
+        for key, v in self._info_template.items():
+            out[key] = np.zeros_like(v)
             out["_" + key] = np.ones(self.num_envs, dtype=bool)
         return out
+
+    @staticmethod
+    def _set_info(infos: dict[str, Any], i: int, info: dict[str, Any]) -> None:
+        for key, v in info.items():
+            infos[key][i] = v

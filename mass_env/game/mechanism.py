@@ -31,6 +31,7 @@ from ..errors import ActionError
 from .aggregation import normalise_weights
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,38 @@ class ActionCodec:
             self.zero_weight_fallbacks += 1
             w = np.ones(K)
         return PrincipalAction(w, float(a[K]), self.inertia_max * float(a[K + 1]))
+
+    def decode_many(self, boxes: npt.ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray, IntArray, IntArray]:
+        """``decode`` of ``(E, K+2)`` Box points, one per game, with the same arithmetic per row (so each row
+        equals its ``decode``): ``(normalised weights (E, K), alpha (E,), inertia (E,), clipped values (E,),
+        zero-weight fallbacks (E,))``. The counts are returned, not added: each game keeps its own."""
+        a = numeric_array(boxes, "principal action")
+        K = self.n_types
+        if a.ndim != 2 or a.shape[1] != K + 2:
+            raise ActionError(f"principal actions must have shape (E, {K + 2}), got {a.shape}")
+        if not np.isfinite(a).all():
+            raise ActionError("principal action contains NaN or inf")
+        out = ((a < self.low - _TOL) | (a > 1.0 + _TOL)).sum(1)
+        if out.any() and self.strict:
+            bad = int(np.flatnonzero(out)[0])
+            raise ActionError(f"principal action has {int(out[bad])} value(s) outside [{self.low:g}, 1] (strict "
+                              f"mode): {np.round(a[bad], 4).tolist()}")
+        a = np.clip(a, self.low, 1.0)
+        fallbacks = np.zeros(a.shape[0], dtype=np.int64)
+        if self.encoding == "symmetric":
+            z = LOGIT_SCALE * a[:, :K]
+            w = np.exp(z - z.max(1, keepdims=True))
+            w = w / w.sum(1, keepdims=True)
+            alpha = 0.5 * (a[:, K] + 1.0)
+            inertia = self.inertia_max * np.where(0.0 > a[:, K + 1], 0.0, a[:, K + 1])  # max(i, 0) as Python's
+        else:
+            w = a[:, :K].copy()
+            zero = w.sum(1) <= 1e-12
+            fallbacks += zero
+            w[zero] = 1.0
+            alpha = a[:, K].copy()
+            inertia = self.inertia_max * a[:, K + 1]
+        return w / w.sum(1, keepdims=True), alpha, inertia, out.astype(np.int64), fallbacks
 
     def encode(self, action: PrincipalAction) -> npt.NDArray[np.float32]:
         """The box point that decodes to ``action`` (symmetric: exact while the largest/smallest weight

@@ -14,7 +14,7 @@ from mass_env.data.modalities import Modality
 from mass_env.data.returns import ReturnSpec, forward_returns
 from mass_env.game.metrics import rank_ic
 from mass_env.rollout import follower_actions
-from mass_env.scripted import ScriptedFollower
+from mass_env.scripted import ScriptedFollower, draw_signal_rows
 
 
 def _env(panel, n_types=8, per=4):
@@ -73,3 +73,36 @@ def test_bad_configuration_raises():
         ScriptedFollower(t, ("ret_1d",), output="vote")
     with pytest.raises(ValueError, match="missing"):
         ScriptedFollower(t, ("ret_1d",))  # style needs ret_5d
+
+
+class _TiedKeys(np.random.Generator):
+    """A generator whose uniform draws are rounded to eighths: candidate keys tie at the k-th key."""
+
+    def random(self, size=None, dtype=np.float64, out=None):
+        r = super().random(size, dtype, out)
+        r = out if out is not None else r
+        r[...] = np.round(r * 8) / 8
+        return r
+
+
+@pytest.mark.parametrize("make", [lambda i: np.random.default_rng(i), lambda i: _TiedKeys(np.random.PCG64(i))],
+                         ids=["distinct keys", "tied keys"])
+def test_drawn_together_each_agent_sees_its_k_smallest_keys(make):
+    # the reference: one follower alone, its candidates the argpartition of its keys (ties included)
+    names = ("ret_5d", "ind_ret_20d", "bp", "ep")
+    fols = [ScriptedFollower(t, names, seed=3, n_candidates=20) for t in build_types(4, 6)]
+    rng = np.random.default_rng(0)
+    views = [rng.standard_normal(50) for _ in fols]
+    unis = [rng.random(50) > 0.2 for _ in fols]
+    unis[1][:45] = False  # fewer stocks than candidates
+    got = draw_signal_rows([(f, v, u, make(i)) for i, (f, v, u) in enumerate(zip(fols, views, unis))])
+    for i, (v, u) in enumerate(zip(views, unis)):
+        g = make(i)
+        keys = g.random((6, 50))
+        noise = g.standard_normal((6, 50))
+        keys[:, ~u] = np.inf
+        k = min(20, int(u.sum()))
+        seen = np.zeros((6, 50), dtype=bool)
+        np.put_along_axis(seen, np.argpartition(keys, k - 1, axis=1)[:, :k], True, axis=1)
+        want = np.where(seen, np.tanh((v + noise) / 2.0), np.nan).astype(np.float32)
+        np.testing.assert_array_equal(got[6 * i:6 * (i + 1)], want)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import mass_env  # noqa: F401  (registers the id)
-from mass_env import PrincipalEnv, PrincipalVectorEnv, SyntheticConfig, synthetic_market
+from mass_env import GameConfig, PrincipalEnv, PrincipalVectorEnv, SyntheticConfig, synthetic_market
 from mass_env.streams import StreamCursor, pcg64_states
 
 KW = dict(n_types=4, agents_per_type=3, episode_days=9)
@@ -32,11 +32,10 @@ def _assert_info_equal(batched: dict, i: int, single: dict) -> None:
         np.testing.assert_array_equal(batched[k][i], np.asarray(v), err_msg=k)
 
 
-@pytest.mark.parametrize("mode", ["NextStep", "SameStep"])
-def test_each_game_is_the_single_env(panel, mode):
-    n, steps = 3, 25
-    venv = PrincipalVectorEnv(n, panel=panel, autoreset_mode=mode, **KW)
-    singles = [PrincipalEnv(panel=panel, **KW) for _ in range(n)]
+def _compare(panel, mode: str, kw: dict, n: int = 3, steps: int = 25, zero_weights: bool = False) -> dict:
+    """Play the batched env and n single envs side by side; every output must be equal. Returns counts."""
+    venv = PrincipalVectorEnv(n, panel=panel, autoreset_mode=mode, **kw)
+    singles = [PrincipalEnv(panel=panel, **kw) for _ in range(n)]
     obs, info = venv.reset(seed=10)
     for i, env in enumerate(singles):
         o, inf = env.reset(seed=10 + i)
@@ -44,7 +43,10 @@ def test_each_game_is_the_single_env(panel, mode):
         _assert_info_equal(info, i, inf)
     ended = [False] * n
     acts = _actions(steps, n, venv.single_action_space.shape[0])
+    if zero_weights:  # the simplex encoding's all-zero weights fall back to uniform (a counter moves)
+        acts[::3, :, :-2] = 0.0
     n_resets = 0
+    seen = {"paid": 0, "days_apart": 0}
     for t in range(steps):
         obs, rew, term, trunc, info = venv.step(acts[t])
         for i, env in enumerate(singles):
@@ -63,8 +65,39 @@ def test_each_game_is_the_single_env(panel, mode):
             assert rew[i] == r and term[i] == te and trunc[i] == tr
             _assert_info_equal(info, i, inf)
             ended[i] = te or tr
-    assert n_resets >= n  # episodes of 9 days: every game went through autoresets
-    assert info["clipped_values"].max() > 0
+        seen["paid"] += int(info["n_paid"].sum())
+        seen["days_apart"] += int(len(set(info["day"].tolist())) > 1)
+    seen["resets"] = n_resets
+    seen["clipped"] = int(info["clipped_values"].max())
+    seen["fallbacks"] = int(info["zero_weight_fallbacks"].max())
+    return seen
+
+
+@pytest.mark.parametrize("mode", ["NextStep", "SameStep"])
+def test_each_game_is_the_single_env(panel, mode):
+    seen = _compare(panel, mode, KW)
+    assert seen["resets"] >= 3  # episodes of 9 days: every game went through autoresets
+    assert seen["clipped"] > 0
+
+
+@pytest.mark.parametrize("mode", ["NextStep", "SameStep"])
+@pytest.mark.parametrize("config", [
+    GameConfig(horizon=2, turnover_penalty=0.3, inertia_max=2.0),
+    GameConfig(horizon=3, lag=2, rule="mass", min_stocks=15),
+    GameConfig(horizon=1, rule="selection_rate", turnover_penalty=0.1),
+], ids=["agent", "mass", "selection_rate"])
+def test_paid_days_in_windows_apart_are_the_single_env(panel, mode, config):
+    # short horizons, so every episode pays days (ranked together across games at different days); each
+    # game's window drawn on its own, so the games play different days at the same step; autoresets
+    kw = {**KW, "config": config, "episode_days": 11}
+    seen = _compare(panel, mode, kw, n=4, steps=30)
+    assert seen["paid"] > 20 and seen["days_apart"] > 20 and seen["resets"] >= 4
+
+
+def test_simplex_actions_with_zero_weights_are_the_single_env(panel):
+    kw = {**KW, "config": GameConfig(horizon=2), "action_encoding": "simplex"}
+    seen = _compare(panel, "NextStep", kw, n=2, steps=12, zero_weights=True)
+    assert seen["paid"] > 0 and seen["fallbacks"] > 0
 
 
 def test_make_vec_returns_the_batched_env(panel):
