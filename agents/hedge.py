@@ -8,7 +8,8 @@ information, from what every library strategy *would* have been paid by the paym
 ``weighted_skill``: own Rank IC times the leader's applied weight share) against the others' realised reports.
 
 No look-ahead: day t's counterfactual pays need day t's payoff-horizon forward return, which is known at the
-close of ``t + lag + horizon``; a day's pays enter the weights only at the first ``act`` after that close.
+close of ``t + lag + horizon``; a day's pays enter the weights at the first ``act`` at that close (the
+followers' day-d signals are formed at the close of d), never before.
 Vectorised over (strategies, agents, stocks); the loops are over newly realised days and over types only
 where a per-type mean is formed. Seeded: day t's draws come from ``default_rng([seed, t, _STREAM])``.
 """
@@ -151,9 +152,9 @@ class HedgeLearner:
         return p / p.sum(0)
 
     def learn(self, day: int) -> None:
-        """Add the pays of every pending day whose forward return has realised by the close of ``day - 1``."""
+        """Add the pays of every pending day whose forward return has realised by the close of ``day``."""
         game = self.game
-        last = day - 1 - game.config.payoff_spec.delay
+        last = day - game.config.payoff_spec.delay
         for s in sorted(d for d in self.pending if d <= last):
             cand = self.pending.pop(s)
             rec = game.records[s - game.start]
