@@ -68,11 +68,12 @@ class HedgeOptions:
             raise ValueError(f"unknown hedge option(s) {', '.join(bad)}; valid: {', '.join(valid)}")
         mine = {k: v for k, v in options.items() if k in cls.__dataclass_fields__}
         scripted = {k: v for k, v in options.items() if k in SCRIPTED_OPTIONS}
-        for k in ("noise",):
-            if k in scripted:
-                scripted[k] = float(scripted[k])
-        if "n_candidates" in scripted:
-            scripted["n_candidates"] = int(scripted["n_candidates"])
+        try:
+            scripted.update({k: float(scripted[k]) for k in ("noise",) if k in scripted})
+            scripted.update({k: int(scripted[k]) for k in ("n_candidates",) if k in scripted})
+        except ValueError:
+            raise ValueError(f"hedge options noise (a number) and n_candidates (an integer): got "
+                             f"{scripted}") from None
         out: dict[str, Any] = {}
         if mine.get("eta") not in (None, "", "auto"):
             try:
