@@ -85,7 +85,7 @@ def test_batched_and_per_type_answers_agree_and_are_seeded(small_market):
 
 @pytest.mark.parametrize("spec, valid", [
     ("hedge:etaa=1", "valid: eta, library, shade"), ("hedge:library=all", "one of standard, truthful"),
-    ("hedge:rule=nope", "valid rules"), ("hedge:eta=-1", "a number >= 0"), ("hedge:shade=x", "numbers"),
+    ("hedge:rule=nope", "valid rules"), ("hedge:eta=-1", "a number >= 0"), ("hedge:shade=x", "numbers"), ("hedge:noise=x", "a number"),
     ("nope", "available: "), ("scripted:noise=1", "take no options"), ("hedge:eta", "key=value"),
 ])
 def test_bad_follower_specs_name_what_is_valid(spec, valid, capsys):
