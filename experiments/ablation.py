@@ -122,6 +122,16 @@ def run(args: argparse.Namespace) -> int:
     damaged = f", {len(res.damaged)} damaged stored run(s) recomputed" if res.damaged else ""
     print(f"\n{len(res.computed)} run(s) computed{damaged}, {len(res.reused)} reused, {res.wall_s:.1f}s; files in "
           f"{args.out}: " + ", ".join(Path(p).name for p in res.files.values()))
+    if followers == "hedge":
+        from experiments.studies.strategic import ends_on
+
+        print("hedge followers per config: mean |report - view| over the evaluation days, the strategies with "
+              "the largest final weight (mean over types and seeds), certification gap (largest average regret)")
+        for c in (c for c in spec.configs if c.kind != "oracle"):  # the oracle replays the equal-weight run
+            ends, gap = ends_on(args.out, c.name)
+            if ends:
+                mis = float(res.daily.loc[(res.daily["config"] == c.name) & res.daily["eval"], "misreport"].mean())
+                print(f"  {c.name:<8} misreport {mis:.3f}  {ends}  gap {gap:.3f}")
     if args.followers == "llm":
         from agents.llm.accounting import answers_report
 

@@ -35,20 +35,28 @@ def compare(scripted: str | Path, hedge: str | Path, horizon: int = 10, top: int
     for c in configs or [c for c in th.index if c in ts.index and not c.startswith("ORACLE")]:
         a, b = (d[(d["config"] == c) & d["eval"]].pivot(index="seed", columns="day", values=col) for d in (ds, dh))
         ci = difference_ci((b - a).to_numpy(), horizon)
-        weights, names = [], []
-        for p in sorted((h_dir / "runs").glob(f"{c}__seed*.json")):
-            meta = json.loads(p.read_text()).get("followers") or {}
-            if "final_weights" in meta:
-                names = meta["strategies"]
-                weights.append(np.asarray(meta["final_weights"]))
-        ends = ""
-        if weights:
-            w = np.concatenate(weights).mean(0)
-            ends = ", ".join(f"{names[i]} {w[i]:.2f}" for i in np.argsort(-w)[:top])
+        ends = ends_on(h_dir, c, top)[0]
         mis = float(dh.loc[(dh["config"] == c) & dh["eval"], "misreport"].mean())
         rows.append((c, *(t.loc[c, f"{col}_mean{x}"] for t in (ts, th) for x in ("", "_lo", "_hi")),
                      ci.estimate, ci.lo, ci.hi, mis, ends))
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def ends_on(out: str | Path, config: str, top: int = 2) -> tuple[str, float]:
+    """Where the Hedge types of ``config``'s stored runs in ablation folder ``out`` end: the ``top`` strategies
+    by mean final weight (over types and seeds) as text, and the mean certification gap ("" and NaN: no
+    Hedge runs)."""
+    weights, gaps, names = [], [], []
+    for p in sorted((Path(out) / "runs").glob(f"{config}__seed*.json")):
+        meta = json.loads(p.read_text()).get("followers") or {}
+        if "final_weights" in meta:
+            names = meta["strategies"]
+            weights.append(np.asarray(meta["final_weights"]))
+            gaps.append(float(meta["gap"]))
+    if not weights:
+        return "", float("nan")
+    w = np.concatenate(weights).mean(0)
+    return ", ".join(f"{names[i]} {w[i]:.2f}" for i in np.argsort(-w)[:top]), float(np.mean(gaps))
 
 
 def markdown(table: pd.DataFrame) -> str:

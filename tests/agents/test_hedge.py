@@ -17,7 +17,7 @@ from mass_env.testing.lookahead import first_divergence_signals, follower_signal
 def _ablation(tmp_path, name, followers):
     out = tmp_path / name
     argv = ["ablation", "--configs", "A", "--seeds", "0,", "--days", "70", "--baselines", "equal", "--boot", "0",
-            "--no-plot", "--quiet", "--followers", followers, "--out", str(out)]
+            "--no-plot", "--followers", followers, "--out", str(out)]
     return main(argv), out, argv
 
 
@@ -30,7 +30,8 @@ def test_hedge_population_runs_in_ablation_records_misreports_and_resumes(tmp_pa
     assert meta["population"] == "hedge" and meta["strategies"][0] == "truthful" and meta["days_learned"] > 10
     w = np.array(meta["final_weights"])
     assert w.shape == (8, len(meta["strategies"])) and np.allclose(w.sum(1), 1.0) and w.max() > 0.5
-    capsys.readouterr()
+    out_text = capsys.readouterr().out
+    assert "hedge followers per config" in out_text and "  A        misreport 0." in out_text
     assert main(argv) == 0 and "0 run(s) computed, 2 reused" in capsys.readouterr().out
 
 
@@ -85,7 +86,8 @@ def test_batched_and_per_type_answers_agree_and_are_seeded(small_market):
 
 @pytest.mark.parametrize("spec, valid", [
     ("hedge:etaa=1", "valid: eta, library, shade"), ("hedge:library=all", "one of standard, truthful"),
-    ("hedge:rule=nope", "valid rules"), ("hedge:eta=-1", "a number >= 0"), ("hedge:shade=x", "numbers"), ("hedge:noise=x", "a number"),
+    ("hedge:rule=nope", "valid rules"), ("hedge:eta=-1", "a number >= 0"), ("hedge:shade=x", "numbers"),
+    ("hedge:noise=x", "a number"),
     ("nope", "available: "), ("scripted:noise=1", "take no options"), ("hedge:eta", "key=value"),
 ])
 def test_bad_follower_specs_name_what_is_valid(spec, valid, capsys):
