@@ -49,6 +49,27 @@ def make_followers(name: str, env: Any, seed: int, **options: Any) -> Mapping[st
     return POPULATIONS.get(name)(env, seed, **options)
 
 
+def parse_population(spec: str) -> tuple[str, dict[str, Any]]:
+    """``NAME[:key=value,...]`` -> (name, options): the name must be registered, and options only go to a
+    population whose factory normalises them (an ``options(mapping) -> dict`` attribute, which raises an
+    error naming the valid keys); the options come back normalised (numbers as numbers)."""
+    name, _, rest = str(spec).strip().partition(":")
+    if name not in POPULATIONS:
+        raise ValueError(f"unknown followers {name!r}; available: {', '.join(POPULATIONS.available())}")
+    raw: dict[str, Any] = {}
+    for item in (x for x in rest.split(",") if x.strip()):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise ValueError(f"follower option {item!r} is not key=value (in {spec!r})")
+        raw[key.strip()] = value.strip()
+    if not raw:
+        return POPULATIONS.canonical(name), {}
+    normalise = getattr(POPULATIONS.get(name), "options", None)
+    if not callable(normalise):
+        raise ValueError(f"followers {name!r} take no options in a NAME:key=value spec")
+    return POPULATIONS.canonical(name), dict(normalise(raw))
+
+
 def population_identity(name: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What determines the answers of population ``name`` with ``options`` (JSON-able)."""
     factory = POPULATIONS.get(name)
@@ -96,3 +117,33 @@ def _scripted_sources() -> list[Path]:
 
 register_population("scripted", scripted_population, sources=_scripted_sources())
 register_population("llm", llm_population, sources=sorted((Path(__file__).resolve().parent / "llm").rglob("*.py")))
+
+
+def hedge_population(env: Any, seed: int, **options: Any) -> Mapping[str, Follower]:
+    """Hedge followers (``agents.hedge``): scripted views, reports chosen by no-regret learning over a
+    strategy library, paid by a payment rule; options ``eta``, ``library``, ``shade``, ``exaggerate``,
+    ``constants``, ``rule`` and the scripted views' ``noise``, ``n_candidates``, ``output``, ``draw``."""
+    from .hedge import hedge_population as build
+
+    return build(env, seed, **options)
+
+
+def _hedge_identity(options: Mapping[str, Any]) -> dict[str, Any]:
+    from .hedge import hedge_identity
+
+    return hedge_identity(options)
+
+
+def _hedge_sources() -> list[Path]:
+    import mass_env.incentives.ingame
+    import mass_env.incentives.learning
+    import mass_env.incentives.rules
+    import mass_env.scripted
+
+    return [Path(__file__).resolve().parent / "hedge.py"] + [Path(m.__file__) for m in (
+        mass_env.scripted, mass_env.incentives.learning, mass_env.incentives.rules, mass_env.incentives.ingame)]
+
+
+hedge_population.identity = _hedge_identity  # type: ignore[attr-defined]
+hedge_population.options = _hedge_identity  # type: ignore[attr-defined]
+register_population("hedge", hedge_population, sources=_hedge_sources())

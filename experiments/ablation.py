@@ -26,8 +26,10 @@ def add_arguments(abl: argparse.ArgumentParser) -> None:
     abl.add_argument("--market-seed", type=checks.nonnegative_int, default=0,
                      help="seed of the synthetic market (held fixed across seeds; default 0)")
     abl.add_argument("--vary-market", action="store_true", help="draw a synthetic market per seed instead")
-    abl.add_argument("--followers", default="scripted", choices=("scripted", "llm"),
-                     help="follower population: scripted, or llm (LLM followers; options --llm-*)")
+    abl.add_argument("--followers", default="scripted", type=checks.followers_spec, metavar="NAME[:k=v,...]",
+                     help="follower population: scripted, llm (LLM followers; options --llm-*), or hedge "
+                          "(scripted views, reports learned with Hedge against the payment rule; options "
+                          "eta, library, shade, exaggerate, constants, rule, e.g. hedge:eta=2,library=truthful)")
     abl.add_argument("--agents", type=checks.positive_int, default=None,
                      help="agents per type for every config (default: each config's own; e.g. 2 for a quick LLM run)")
     abl.add_argument("--principal", action="append", default=[], metavar="SPEC",
@@ -75,8 +77,10 @@ def run(args: argparse.Namespace) -> int:
         list_choices()
         return 0
     warn_ignored(args)
-    follower_options = {}
-    if args.followers == "llm":
+    from agents.populations import parse_population
+
+    followers, follower_options = parse_population(args.followers)
+    if followers == "llm":
         from agents.llm.options import population_options
 
         follower_options = population_options(args, args.out)
@@ -85,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     fidelity = fidelity_from_args(args)
     spec = SweepSpec.build(args.configs, baselines=baselines, agents=args.agents, extra_principals=args.principal,
                            seeds=args.seeds, data=args.data, n_days=args.days, market_seed=args.market_seed,
-                           vary_market=args.vary_market, followers=args.followers, follower_options=follower_options,
+                           vary_market=args.vary_market, followers=followers, follower_options=follower_options,
                            horizon=args.horizon, reference=args.reference, n_boot=args.boot, fidelity=fidelity,
                            record_reports=args.record_reports)
     source = (f"embedded synthetic market (no --data given; SyntheticConfig(n_days={args.days}), market seed "
@@ -118,6 +122,16 @@ def run(args: argparse.Namespace) -> int:
     damaged = f", {len(res.damaged)} damaged stored run(s) recomputed" if res.damaged else ""
     print(f"\n{len(res.computed)} run(s) computed{damaged}, {len(res.reused)} reused, {res.wall_s:.1f}s; files in "
           f"{args.out}: " + ", ".join(Path(p).name for p in res.files.values()))
+    if followers == "hedge":
+        from experiments.studies.strategic import ends_on
+
+        print("hedge followers per config: mean |report - view| over the evaluation days, the strategies with "
+              "the largest final weight (mean over types and seeds), certification gap (largest average regret)")
+        for c in (c for c in spec.configs if c.kind != "oracle"):  # the oracle replays the equal-weight run
+            ends, gap = ends_on(args.out, c.name)
+            if ends:
+                mis = float(res.daily.loc[(res.daily["config"] == c.name) & res.daily["eval"], "misreport"].mean())
+                print(f"  {c.name:<8} misreport {mis:.3f}  {ends}  gap {gap:.3f}")
     if args.followers == "llm":
         from agents.llm.accounting import answers_report
 

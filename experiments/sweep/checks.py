@@ -125,6 +125,18 @@ def check_bootstrap(n_boot: int, n_seeds: int, n_days: int) -> None:
                      f"--boot {n_boot} over {n_seeds} seed(s) x {n_days} days", "use fewer resamples")
 
 
+def followers_spec(text: str) -> str:
+    """``--followers NAME[:key=value,...]``: a registered population with options it accepts (checked now,
+    so a bad name or option fails before any run, naming the valid ones); the text itself is kept."""
+    from agents.populations import parse_population
+
+    try:
+        parse_population(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def positive_int(text: str) -> int:
     """argparse type: an integer >= 1."""
     return int(_bounded(int, 1, text))
