@@ -20,6 +20,7 @@ import pytest
 from agents.llm import CachedBackend, llm_followers
 from agents.llm.backends.local import TransformersBackend
 from agents.llm.cache.prefetch import prefetch
+from experiments.sweep.configs import BASELINES
 from experiments.sweep.engine import run_ablation
 from experiments.sweep.prefetch import EXACT_SHARE, choose, prefetch_study, study_draws
 from experiments.sweep.spec import SweepSpec
@@ -85,12 +86,19 @@ class Raising(Uniform):
         raise AssertionError("the sweep called the model")
 
 
-def _spec(backend, cache, mode="readwrite", configs="A", agents=2, candidates=5, **kw) -> SweepSpec:
-    spec = SweepSpec.default(configs, seeds=(0, 1), n_days=70, followers="llm", n_boot=20, **kw,
+def _spec(backend, cache, mode="readwrite", agents=2, candidates=5) -> SweepSpec:
+    spec = SweepSpec.default("A", seeds=(0, 1), n_days=70, followers="llm", n_boot=20,
                              follower_options={"backend": backend, "cache": str(cache), "cache_mode": mode,
                                                "n_candidates": candidates})
     return dataclasses.replace(spec, configs=tuple(dataclasses.replace(c, agents_per_type=agents)
                                                    for c in spec.configs))
+
+
+def _fixed(backend, cache, mode="readwrite") -> SweepSpec:
+    """Two fixed leaders (fast runs) on one population of 8 types x 2 agents x 5 candidates, two seeds."""
+    rows = tuple(dataclasses.replace(BASELINES[b], agents_per_type=2) for b in ("equal", "random"))
+    return SweepSpec(rows, seeds=(0, 1), n_days=70, followers="llm", n_boot=20, reference="EQ",
+                     follower_options={"backend": backend, "cache": str(cache), "cache_mode": mode, "n_candidates": 5})
 
 
 def test_prefetch_covers_the_sweep_which_then_calls_no_model(tmp_path):
@@ -164,33 +172,32 @@ def _keys(cache) -> set[str]:
 
 def test_exact_prefetch_stores_exactly_what_the_runs_ask_in_their_batches(tmp_path):
     model, lines = BatchSensitive(), []
-    spec = _spec(model, tmp_path / "exact.sqlite", configs="A,D", baselines=())
+    spec = _fixed(model, tmp_path / "exact.sqlite")
     draws = study_draws(spec)
     assert 0 < draws.exact < EXACT_SHARE * draws.whole and choose(draws.exact, draws.whole) == "exact"
     done = prefetch_study(spec, lines.append)  # auto: 8 types x 2 agents x 5 candidates -> exact
     assert done is not None and done["mode"] == "exact" and "exact pass" in lines[0]
-    assert done["passes"] == 2  # seeds 0 and 1 (A and D share their followers' draws)
+    assert done["passes"] == 2  # seeds 0 and 1 (EQ and RAND share their followers' draws)
     assert done["computed"] == model.rated == draws.exact == len(_keys(tmp_path / "exact.sqlite"))
     # the runs asking for themselves (no prefetch) store the same keys: no extras, and no miss in replay
-    alone = run_ablation(_spec(BatchSensitive(), tmp_path / "alone.sqlite", configs="A,D", baselines=()),
-                         tmp_path / "a", plot=False)
+    alone = run_ablation(_fixed(BatchSensitive(), tmp_path / "alone.sqlite"), tmp_path / "a", plot=False)
     assert _keys(tmp_path / "exact.sqlite") == _keys(tmp_path / "alone.sqlite")
-    replay = run_ablation(_spec(RefusingSensitive(), tmp_path / "exact.sqlite", "replay", configs="A,D",
-                                baselines=()), tmp_path / "r", plot=False)
+    replay = run_ablation(_fixed(RefusingSensitive(), tmp_path / "exact.sqlite", "replay"), tmp_path / "r", plot=False)
     assert replay.answers["failed"] == 0 and replay.answers["agent_days"] == alone.answers["agent_days"]
-    # the same batches: ratings, and so the table, identical to the runs' own (the universe pass differs)
+    # the same batches: ratings, and so the table, identical to the runs' own; the universe pass's batches
+    # give this stand-in other ratings for the same keys (what the check above would have caught)
     assert replay.table.equals(alone.table)
-    prefetch_study(_spec(BatchSensitive(), tmp_path / "universe.sqlite", configs="A,D", baselines=()), print,
-                   mode="universe")
-    wide = run_ablation(_spec(RefusingSensitive(), tmp_path / "universe.sqlite", "replay", configs="A,D",
-                              baselines=()), tmp_path / "u", plot=False)
-    assert not wide.table.equals(alone.table)
+    prefetch_study(_fixed(BatchSensitive(), tmp_path / "universe.sqlite"), print, mode="universe")
+    q = "SELECT key, probs FROM branches"
+    with sqlite3.connect(tmp_path / "exact.sqlite") as x, sqlite3.connect(tmp_path / "universe.sqlite") as y:
+        wide = dict(y.execute(q).fetchall())
+        assert any(wide[k] != v for k, v in x.execute(q).fetchall())
 
 
 def test_exact_prefetch_split_over_workers_is_the_serial_pass(tmp_path):
     one, split = BatchSensitive(), BatchSensitive()
-    a = prefetch_study(_spec(one, tmp_path / "one.sqlite"), print, mode="exact")
-    b = prefetch_study(_spec(split, tmp_path / "two.sqlite"), print, executor=InThisProcess(), mode="exact")
+    a = prefetch_study(_fixed(one, tmp_path / "one.sqlite"), print, mode="exact")
+    b = prefetch_study(_fixed(split, tmp_path / "two.sqlite"), print, executor=InThisProcess(), mode="exact")
     assert a is not None and b is not None and a["days"] == b["days"] and b["mode"] == "exact"
     assert one.rated == split.rated == a["computed"] == b["computed"]
     with sqlite3.connect(tmp_path / "one.sqlite") as x, sqlite3.connect(tmp_path / "two.sqlite") as y:
