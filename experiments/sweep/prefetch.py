@@ -136,6 +136,8 @@ def prefetch_part(spec: SweepSpec, part: int, parts: int, say: Callable[[str], N
     executors send it to workers)."""
     from agents.llm.follower import shared_backend
 
+    if mode not in ("exact", "universe"):
+        raise ValueError(f"a prefetch part plays the exact or the universe pass, got {mode!r}")
     if say is None:
         say = _say_part(part, parts)
     opts = dict(spec.follower_options)
