@@ -2,6 +2,7 @@
 
     python benchmarks/bench_llm_study.py --data ../shared/data            # 2 measured days, 3 seeds
     python benchmarks/bench_llm_study.py --data ../shared/data --days 4 --threads 2
+    python benchmarks/bench_llm_study.py --small --every 5     # the README's small example: prefetch passes
 
 The paper's study is configs A-F x 3 seeds at 64 agents (8 types x 8) x 20 candidates on the SSE50
 window. Follower answers do not depend on the leader, the agent or the seed (only on the model,
@@ -20,6 +21,13 @@ Projection to the study: episode days x (cold + seed 1 + seed 2) for the model p
 (6 configs x 3 seeds) x episode days x replay for the followers' share of every run. The environment
 and leaders are not included (see ``bench_ablation.py``: a scripted A-F x 3 sweep). The load average
 is printed: on a shared machine every number is slower.
+
+``--small``: the README's small example (``mass ablation --followers llm --agents 2 --llm-candidates 5
+--days 45 --configs A,B,D --baselines equal --seeds 1``: 8 types x 2 agents x 5 candidates on the embedded
+market) prefetched by the whole-universe pass (before) and by the exact pass (the runs' own draws, after),
+each into a fresh cache, on every ``--every``-th episode day (the same days for both), ``--rounds`` times
+alternating: ratings, wall and CPU seconds and their ratio, plus both passes' rating counts over the
+whole episode (counted from the seeded draws, no model call).
 """
 
 from __future__ import annotations
@@ -76,7 +84,13 @@ def main() -> None:
                     help="instead: warm the cache for the measured days with this many processes (one thread "
                          "each, agents.llm.cache.prefetch) and report the wall time against one process")
     ap.add_argument("--part", type=int, default=-1, help=argparse.SUPPRESS)
+    ap.add_argument("--small", action="store_true",
+                    help="instead: the README's small example, whole-universe against exact prefetch")
+    ap.add_argument("--every", type=int, default=5, help="--small: measure every EVERY-th episode day")
+    ap.add_argument("--rounds", type=int, default=1, help="--small: alternate the two passes this many times")
     args = ap.parse_args()
+    if args.small:
+        return small(args)
     if args.prefetch_parts or args.part >= 0:
         return warm(args)
     from mass_env.data.datasets import load_panel
@@ -140,6 +154,50 @@ def main() -> None:
     print(f"  in CPU seconds (robust to a shared machine): model pass {res['projected_model_pass_cpu_min']} CPU-min "
           f"(one pass per seed: {res['before_per_seed_projection_cpu_min']}), replay of all runs "
           f"{res['projected_replay_all_runs_cpu_s']} CPU-s")
+    print(f"load average after: {os.getloadavg()}")
+    print(json.dumps(res))
+
+
+def small(args: argparse.Namespace) -> None:
+    """``--small``: the whole-universe prefetch (before) against the exact one (after) on the small example."""
+    from agents.llm.follower import shared_backend
+    from experiments.sweep.prefetch import prefetch_part, study_draws
+    from experiments.sweep.spec import SweepSpec
+
+    print(f"load average before: {os.getloadavg()}; cpus: {os.cpu_count()}")
+    tmp = tempfile.TemporaryDirectory()
+
+    def spec(cache: Path) -> SweepSpec:
+        return SweepSpec.build("A,B,D", baselines=("equal",), agents=2, seeds=(0,), n_days=45, followers="llm",
+                               follower_options={"backend": "local",
+                                                 "backend_options": {"model_dir": None, "threads": args.threads,
+                                                                     "dtype": "auto"},
+                                                 "cache": str(cache), "n_candidates": 5})
+
+    markets: dict = {}
+    draws = study_draws(spec(Path(tmp.name) / "count.sqlite"), markets)
+    res: dict[str, object] = {"episode_ratings": {"universe": draws.whole, "exact": draws.exact,
+                                                  "ratio": round(draws.whole / max(draws.exact, 1), 2)}}
+    print(f"whole episode: universe pass {draws.whole} ratings, exact pass {draws.exact} "
+          f"({draws.whole / max(draws.exact, 1):.2f}x fewer)", flush=True)
+    rows: dict[str, list[dict[str, float]]] = {"universe": [], "exact": []}
+    for r in range(args.rounds):
+        for mode in (("universe", "exact") if r % 2 == 0 else ("exact", "universe")):
+            s_ = spec(Path(tmp.name) / f"{mode}-{r}.sqlite")
+            opts = s_.follower_options
+            shared_backend("local", backend_options=opts["backend_options"], cache=opts["cache"])  # model loaded
+            t0, c0 = time.perf_counter(), time.process_time()
+            out = prefetch_part(s_, 0, args.every, lambda msg: None, markets, mode) or {}
+            row = {"ratings": out.get("computed", 0), "days": out.get("days", 0),
+                   "wall_s": round(time.perf_counter() - t0, 1), "cpu_s": round(time.process_time() - c0, 1)}
+            rows[mode].append(row)
+            print(f"round {r}: {mode}: {row}", flush=True)
+    for key in ("ratings", "wall_s", "cpu_s"):
+        u, e = (sum(x[key] for x in rows[m]) for m in ("universe", "exact"))
+        res[f"{key}_ratio"] = round(u / max(e, 1e-9), 2)
+    res["rows"] = rows
+    print(f"before/after (universe/exact) on the measured days: ratings {res['ratings_ratio']}x, "
+          f"wall {res['wall_s_ratio']}x, CPU {res['cpu_s_ratio']}x")
     print(f"load average after: {os.getloadavg()}")
     print(json.dumps(res))
 

@@ -105,10 +105,11 @@ def run(args: argparse.Namespace) -> int:
     executor = options.executor_from(args)
     if executor is not None:
         log(f"  executor: {executor!r}")
-    if args.followers == "llm" and args.llm_prefetch == "on":  # the model works once per study
+    if args.followers == "llm" and args.llm_prefetch != "off":  # the model works once per study
         from experiments.sweep.prefetch import prefetch_study
 
-        prefetch_study(spec, log, executor=executor)
+        mode = "universe" if args.llm_prefetch == "on" else args.llm_prefetch  # on: the former name
+        prefetch_study(spec, log, executor=executor, mode=mode)
     res = run_ablation(spec, args.out, executor=executor, resume=not args.no_resume, plot=not args.no_plot,
                        progress=log)
     ev_days = int(res.table["eval_days"].max()) if len(res.table) else 0

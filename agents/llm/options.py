@@ -88,10 +88,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--llm-retry-failed", action="store_true",
                    help="ask again for the malformed and refused answers in the cache (requests that got no answer "
                         "at all, timeouts and server errors, are never cached and always asked again)")
-    g.add_argument("--llm-prefetch", default="on", choices=("on", "off"),
-                   help="on: before the runs, rate every type's whole universe on every episode day once "
-                        "(per-stock backends), so the model works once per study and every run replays the "
-                        "cache (about the first run's cost at 8 agents x 20 candidates; off for tiny populations)")
+    g.add_argument("--llm-prefetch", default="auto", choices=("auto", "exact", "universe", "off", "on"),
+                   help="before the runs, rate once what the study needs (per-stock backends), so every run "
+                        "replays the cache: exact = the ratings the runs will ask for, in their own batches; "
+                        "universe = every type's whole universe on every episode day (on: its former name); "
+                        "auto (default) = exact when it is under 90%% of universe, else universe")
     g.add_argument("--llm-max-failed", type=_share, default=0.5, metavar="SHARE",
                    help="exit with status 3 when more than this share of the answers failed (default 0.5)")
 
