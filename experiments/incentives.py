@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from experiments import incentives_hedge, incentives_stackelberg, options
 from experiments.stats.incentive_plot import plot_incentives
+from experiments.stats.inference import mean_ci as ci
 from experiments.studies import llm_rules
 from experiments.sweep import checks
 from experiments.sweep.store import atomic_write, to_jsonable
@@ -149,14 +149,6 @@ def _write_json(path: Path, obj: dict[str, Any]) -> None:
     atomic_write(path, lambda p: p.write_text(text))
 
 
-def ci(values: list[float]) -> tuple[float, float]:
-    """Mean and 95% half-width (Student t over seeds; NaN with one seed)."""
-    v = np.asarray([x for x in values if np.isfinite(x)], dtype=np.float64)
-    if v.size == 0:
-        return float("nan"), float("nan")
-    if v.size == 1:
-        return float(v[0]), float("nan")
-    return float(v.mean()), float(stats.t.ppf(0.975, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
 
 
 def summarise(per_seed: pd.DataFrame, tolerance: float = HEDGE_TOLERANCE) -> pd.DataFrame:

@@ -128,6 +128,20 @@ def shared_briefs(backend: Any, panel: MarketPanel, anonymize: bool) -> BriefCac
     return hit[1]
 
 
+def follower_backend(env: Any, backend: str | Backend, cache: ResponseCache | str | Path | None, cache_mode: str,
+                     retry_failed: bool, anonymize: bool | None, backend_options: Mapping[str, Any] | None
+                     ) -> tuple[Any, Backend, Any]:
+    """(the env's base, the backend wrapped in the response cache, the day briefs every type shares): what
+    every LLM follower population of an env is built on. ``anonymize`` None: on for served models."""
+    base = getattr(env, "unwrapped", env)
+    be = make_backend(backend, **dict(backend_options or {})) if isinstance(backend, str) else backend
+    if cache is not None and not isinstance(be, CachedBackend):
+        be = CachedBackend(be, cache, mode=cache_mode, retry_failed=retry_failed)
+    if anonymize is None:
+        anonymize = bool(getattr(getattr(be, "inner", be), "served", False))
+    return base, be, shared_briefs(be, base.panel, bool(anonymize))
+
+
 def llm_followers(env: Any, backend: str | Backend = "local", *, seed: int = 0,
                   cache: ResponseCache | str | Path | None = None, cache_mode: str = "readwrite",
                   retry_failed: bool = False, n_candidates: int = 20, output: Output = "score",
@@ -140,13 +154,7 @@ def llm_followers(env: Any, backend: str | Backend = "local", *, seed: int = 0,
     (prompt variants per type) and ``risk`` (spread of risk appetites) make agents of a type differ
     for a reason; ``anonymize`` (default: on for served models, off for local ones) hides tickers,
     sector names and dates from the prompts (``DayBrief.build``)."""
-    base = getattr(env, "unwrapped", env)
-    be = make_backend(backend, **dict(backend_options or {})) if isinstance(backend, str) else backend
-    if cache is not None and not isinstance(be, CachedBackend):
-        be = CachedBackend(be, cache, mode=cache_mode, retry_failed=retry_failed)
-    if anonymize is None:
-        anonymize = bool(getattr(getattr(be, "inner", be), "served", False))
-    briefs = shared_briefs(be, base.panel, bool(anonymize))
+    base, be, briefs = follower_backend(env, backend, cache, cache_mode, retry_failed, anonymize, backend_options)
     out = LLMFollowers({
         f"investor_{t.type_id}": LLMFollower(
             t, tuple(base.feature_names[f"investor_{t.type_id}"]), base.panel, be, seed=seed,

@@ -32,9 +32,8 @@ from mass_env.incentives import make_rule
 from mass_env.incentives.ingame import mean_type_pay
 
 from .backends.base import Answer, Backend, Request
-from .backends.registry import make_backend
-from .cache.store import CachedBackend, ResponseCache
-from .follower import LLMFollowers, shared_briefs
+from .cache.store import ResponseCache
+from .follower import LLMFollowers, follower_backend
 from .prompts.told import TOLD_VERSION, VIEW_RULE, consensus_phrases, told_segment
 from .type_policy import LLMFollower
 
@@ -127,13 +126,7 @@ def told_followers(env: Any, backend: str | Backend = "local", *, seed: int = 0,
     """One ``ToldFollower`` per investor type of ``env`` (like ``llm_followers``; the same backends, cache and
     options: ``decode``, ``personas``, ``risk``, ``output``, ``draw``). The rule is the env's
     ``GameConfig.follower_reward``."""
-    base = getattr(env, "unwrapped", env)
-    be = make_backend(backend, **dict(backend_options or {})) if isinstance(backend, str) else backend
-    if cache is not None and not isinstance(be, CachedBackend):
-        be = CachedBackend(be, cache, mode=cache_mode, retry_failed=retry_failed)
-    if anonymize is None:
-        anonymize = bool(getattr(getattr(be, "inner", be), "served", False))
-    briefs = shared_briefs(be, base.panel, bool(anonymize))
+    base, be, briefs = follower_backend(env, backend, cache, cache_mode, retry_failed, anonymize, backend_options)
     out = LLMFollowers({
         f"investor_{t.type_id}": ToldFollower(
             t, tuple(base.feature_names[f"investor_{t.type_id}"]), base.panel, be, seed=seed,

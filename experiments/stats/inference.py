@@ -369,3 +369,16 @@ def minimum_detectable_difference(d: npt.ArrayLike, horizon: int, level: float =
     """``(t_{1-(1-level)/2, df} + t_{power, df}) * se``: the difference a two-sided t test at ``1 - level``
     detects with probability ``power``, with the same se and df as ``difference_ci``."""
     return difference_ci(d, horizon, level).mdd(power)
+
+
+def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float]:
+    """Mean and t half-width of independent values (e.g. one per seed), non-finite ones left out; the
+    half-width is NaN with fewer than two values. For rows whose units are independent by design; a
+    difference over seeds x days uses ``difference_ci``."""
+    v = np.asarray([x for x in values if np.isfinite(x)], dtype=np.float64)
+    if v.size == 0:
+        return float("nan"), float("nan")
+    if v.size == 1:
+        return float(v[0]), float("nan")
+    return float(v.mean()), float(_tq(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
+

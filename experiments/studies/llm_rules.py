@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
+from experiments.stats.inference import mean_ci as ci
 from experiments.sweep import checks
 from experiments.sweep.store import atomic_write, to_jsonable
 
@@ -106,14 +106,6 @@ def play_rule(panel: Any, types: Any, rule: str, seed: int, build: Any, *, days:
             "answers": rep["agent_days"], "failed": rep["failed_agent_days"]}
 
 
-def ci(values: list[float]) -> tuple[float, float]:
-    """Mean and 95% half-width (Student t; NaN with fewer than two finite values)."""
-    v = np.asarray([x for x in values if np.isfinite(x)], dtype=np.float64)
-    if v.size == 0:
-        return float("nan"), float("nan")
-    if v.size == 1:
-        return float(v[0]), float("nan")
-    return float(v.mean()), float(stats.t.ppf(0.975, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
 
 
 def summarise(per_seed: list[dict[str, Any]]) -> list[dict[str, Any]]:

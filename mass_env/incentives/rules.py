@@ -93,8 +93,27 @@ class LogScore(PaymentRule):
         return f"proper:score=log,buckets={self.buckets}"
 
 
+class _AgainstOthers(PaymentRule):
+    """A rule whose pay depends on the own report and the others' weighted sums (``others_sums``): one
+    ``_pay`` serves the profile's own pay and any candidate deviation against it."""
+
+    def _pay(self, own: FloatArray, n_minus: FloatArray, w_minus: FloatArray, ctx: PayContext,
+             omega: FloatArray) -> FloatArray:
+        raise NotImplementedError
+
+    def pay(self, reports: npt.ArrayLike, ctx: PayContext) -> FloatArray:
+        rep = np.asarray(reports, dtype=np.float64)
+        omega = ctx.omega(rep.shape[-3])
+        return self._pay(rep, *others_sums(rep, omega), ctx, omega)
+
+    def deviation_pay(self, candidates: npt.ArrayLike, profile: npt.ArrayLike, ctx: PayContext) -> FloatArray:
+        prof = np.asarray(profile, dtype=np.float64)
+        omega = ctx.omega(prof.shape[-3])
+        return self._pay(np.asarray(candidates, dtype=np.float64), *others_sums(prof, omega), ctx, omega)
+
+
 @dataclass(frozen=True, repr=False)
-class Consensus(PaymentRule):
+class Consensus(_AgainstOthers):
     """Beauty contest: ``pay = -(1 - r)(r_i - theta)^2 - r (r_i - C)^2``, C = weighted mean of all reports.
 
     C includes i's own report with weight omega_i, so ``r_i - C = (1 - omega_i)(r_i - Abar_{-i})`` and the
@@ -119,16 +138,6 @@ class Consensus(PaymentRule):
         c = weighted_consensus(own, n_minus, w_minus, omega)
         return stock_mean(-(1.0 - self.r) * (own - ctx.target) ** 2 - self.r * (own - c) ** 2)
 
-    def pay(self, reports: npt.ArrayLike, ctx: PayContext) -> FloatArray:
-        rep = np.asarray(reports, dtype=np.float64)
-        omega = ctx.omega(rep.shape[-3])
-        return self._pay(rep, *others_sums(rep, omega), ctx, omega)
-
-    def deviation_pay(self, candidates: npt.ArrayLike, profile: npt.ArrayLike, ctx: PayContext) -> FloatArray:
-        prof = np.asarray(profile, dtype=np.float64)
-        omega = ctx.omega(prof.shape[-3])
-        return self._pay(np.asarray(candidates, dtype=np.float64), *others_sums(prof, omega), ctx, omega)
-
     def quadratic_terms(self, omega_i: float) -> FloatArray:
         return np.array([[1.0 - self.r, 1.0, -1.0, 0.0], [self.r, 1.0 - omega_i, 0.0, -(1.0 - omega_i)]])
 
@@ -137,7 +146,7 @@ class Consensus(PaymentRule):
 
 
 @dataclass(frozen=True, repr=False)
-class DifferentiablePrice(PaymentRule):
+class DifferentiablePrice(_AgainstOthers):
     """The MBI paper's differentiable price, made concrete.
 
     The paper (Grassi 2025, arXiv:2512.20688; abstract in shared/papers) prices agent i's contribution by
@@ -170,16 +179,6 @@ class DifferentiablePrice(PaymentRule):
             agg0 = n_minus / (w_minus + w)
         gain = 0.5 * ((agg0 - ctx.target) ** 2 - (agg - ctx.target) ** 2)
         return stock_mean(np.where(np.isfinite(own), gain, np.nan))
-
-    def pay(self, reports: npt.ArrayLike, ctx: PayContext) -> FloatArray:
-        rep = np.asarray(reports, dtype=np.float64)
-        omega = ctx.omega(rep.shape[-3])
-        return self._pay(rep, *others_sums(rep, omega), ctx, omega)
-
-    def deviation_pay(self, candidates: npt.ArrayLike, profile: npt.ArrayLike, ctx: PayContext) -> FloatArray:
-        prof = np.asarray(profile, dtype=np.float64)
-        omega = ctx.omega(prof.shape[-3])
-        return self._pay(np.asarray(candidates, dtype=np.float64), *others_sums(prof, omega), ctx, omega)
 
     def quadratic_terms(self, omega_i: float) -> FloatArray:
         return np.array([[0.5, omega_i, -1.0, 1.0 - omega_i]])
@@ -223,7 +222,7 @@ class WeightedSkill(PaymentRule):
 
 
 @dataclass(frozen=True, repr=False)
-class LeaveOneOut(PaymentRule):
+class LeaveOneOut(_AgainstOthers):
     """``pay_i = RankIC(A) - RankIC(A_{-i})``, A the weighted mean of the reports, A_{-i} without i (weights
     renormalised). A VCG-like marginal contribution (Clarke 1971) measured in the aggregate's Rank IC; an
     aggregate with no reports (or no rank information) scores 0. Truthfulness here is measured, not assumed."""
@@ -244,16 +243,6 @@ class LeaveOneOut(PaymentRule):
         both = rank_ic_rows(np.stack([agg, agg_minus]), ctx.target, ctx.min_stocks)
         gain = np.nan_to_num(both[0], nan=0.0) - np.nan_to_num(both[1], nan=0.0)
         return np.where(ok.any(-1), gain, np.nan)
-
-    def pay(self, reports: npt.ArrayLike, ctx: PayContext) -> FloatArray:
-        rep = np.asarray(reports, dtype=np.float64)
-        omega = ctx.omega(rep.shape[-3])
-        return self._pay(rep, *others_sums(rep, omega), ctx, omega)
-
-    def deviation_pay(self, candidates: npt.ArrayLike, profile: npt.ArrayLike, ctx: PayContext) -> FloatArray:
-        prof = np.asarray(profile, dtype=np.float64)
-        omega = ctx.omega(prof.shape[-3])
-        return self._pay(np.asarray(candidates, dtype=np.float64), *others_sums(prof, omega), ctx, omega)
 
 
 def _min_others(errors: FloatArray) -> FloatArray:
