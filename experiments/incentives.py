@@ -26,7 +26,7 @@ from experiments.stats.incentive_plot import plot_incentives
 from experiments.stats.inference import mean_ci as ci
 from experiments.studies import llm_rules
 from experiments.sweep import checks
-from experiments.sweep.store import atomic_write, to_jsonable
+from experiments.sweep.store import read_json, to_jsonable, write_json
 from mass_env.incentives import InformationMarket, UnknownRuleError, make_rule
 from mass_env.incentives.evaluate import HEDGE_TOLERANCE, RESPONDERS, Problem, evaluate
 from mass_env.incentives.payments import PAYMENT_RULES
@@ -136,17 +136,6 @@ def row_key(problem_id: dict[str, Any], rule: str, responder: str, seed: int, ex
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def _load(path: Path) -> dict[str, Any] | None:
-    try:
-        row = json.loads(path.read_text())
-        return row if isinstance(row, dict) else None
-    except (OSError, ValueError):
-        return None
-
-
-def _write_json(path: Path, obj: dict[str, Any]) -> None:
-    text = json.dumps(obj, default=to_jsonable)
-    atomic_write(path, lambda p: p.write_text(text))
 
 
 
@@ -220,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
                 name = rule.option_string()
                 extra = {"max_iter": args.max_iter, **(incentives_hedge.key_extra(args) if resp == "hedge" else {})}
                 path = out / "rows" / f"{row_key(problem_id, name, resp, seed, extra)}.json"
-                row = _load(path)
+                row = read_json(path)
                 done += 1
                 if row is None:
                     if seed not in problems:
@@ -236,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
                                    hedge=incentives_hedge.settings(args, seed))
                     row = {"rule": name, "responder": resp, "seed": seed, **res.as_dict(),
                            "seconds": time.perf_counter() - t}
-                    _write_json(path, row)
+                    write_json(path, row)
                     say(f"[{done}/{total}] {name} x {resp} seed {seed}: gain {row['deviation_gain']:+.4f} "
                         f"({row['gain_kind']}), {row['status']} ({row['seconds']:.1f}s)")
                 else:
@@ -262,7 +251,7 @@ def run(args: argparse.Namespace) -> int:
         return out / "rows" / f"{row_key(problem_id, label, kind, seed, extra)}.json"
 
     principals = None if args.data is not None else incentives_stackelberg.run_table(
-        args, market, say, row_path=row_path, load=_load, write=_write_json, ci=ci)
+        args, market, say, row_path=row_path)
     if args.json:
         doc = {"rows": table.to_dict(orient="records"), "per_seed": per_seed, "llm": llm_rows,
                "herding": herding, "problem": problem_id, "curves": curves, "principals": principals}
@@ -289,7 +278,7 @@ def run_herding(args: argparse.Namespace, say: Any) -> list[dict[str, Any]]:
             key = row_key({"data": args.data, "types": args.types, "agents": args.agents}, args.herding_rule,
                           f"herd:{principal}", seed, {"b": bs})
             path = Path(args.out) / "rows" / f"{key}.json"
-            got = _load(path)
+            got = read_json(path)
             if got is None:
                 t = time.perf_counter()
                 res = herding_gains(load_market(args.data, seed), types, config, principal, seed, bs, say)
@@ -297,7 +286,7 @@ def run_herding(args: argparse.Namespace, say: Any) -> list[dict[str, Any]]:
                                  "truth_pay": r.truth_pay, "principal_payoff": r.principal_ic,
                                  "principal_payoff_dev": r.principal_ic_dev, "misreport": r.misreport}
                                 for r in res], "seconds": time.perf_counter() - t}
-                _write_json(path, got)
+                write_json(path, got)
             else:
                 say(f"  herding {principal} seed {seed}: reused")
             rows.extend(got["rows"])

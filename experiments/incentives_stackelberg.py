@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from experiments.stats.inference import mean_ci as ci
+from experiments.sweep.store import read_json, write_json
 from mass_env.incentives import InformationMarket, UnknownRuleError, make_rule
 from mass_env.incentives import stackelberg as S
 from mass_env.incentives.learning import StrategyLibrary
@@ -161,9 +163,7 @@ def solve(market: InformationMarket, model: str, rules: list[str] | None, seed: 
 
 
 def run_table(args: argparse.Namespace, market: InformationMarket, say: Say, *,
-              row_path: Callable[[str, str, int, dict[str, Any]], Path],
-              load: Callable[[Path], dict[str, Any] | None], write: Callable[[Path, dict[str, Any]], None],
-              ci: Callable[[list[float]], tuple[float, float]]) -> dict[str, Any] | None:
+              row_path: Callable[[str, str, int, dict[str, Any]], Path]) -> dict[str, Any] | None:
     """Compute (or reuse) every (set, model, seed), print the table, return its rows for ``--json``."""
     principals = parse_principals(args.principals)
     models, sets = parse_models(args.follower_models), parse_commitments(args.principal_rules)
@@ -181,11 +181,11 @@ def run_table(args: argparse.Namespace, market: InformationMarket, say: Say, *,
             extra = {"rounds": args.rounds, "eta": args.eta} if model == "hedge" else {}
             for seed in args.seeds:
                 path = row_path(label, f"principals:{model}", seed, extra)
-                got = load(path)
+                got = read_json(path)
                 if got is None:
                     t = time.perf_counter()
                     got = {"rows": solve(mkt, model, rules, seed, args.eta), "seconds": time.perf_counter() - t}
-                    write(path, got)
+                    write_json(path, got)
                     say(f"principals {label} x {model} seed {seed}: " + ", ".join(
                         f"{r['principal']} {r['rule']} value {r['value']:.4f}" for r in got["rows"])
                         + f" ({got['seconds']:.1f}s)")
@@ -193,12 +193,12 @@ def run_table(args: argparse.Namespace, market: InformationMarket, say: Say, *,
                     say(f"principals {label} x {model} seed {seed}: reused")
                 per_seed += [{"commitments": label, "model": model, "seed": seed, **r} for r in got["rows"]
                              if r["principal"] in principals]
-    table = summarise(pd.DataFrame(per_seed), ci) if per_seed else pd.DataFrame()
+    table = summarise(pd.DataFrame(per_seed)) if per_seed else pd.DataFrame()
     print_table(table, notes)
     return {"rows": table.to_dict(orient="records"), "per_seed": per_seed, "skipped": notes}
 
 
-def summarise(per_seed: pd.DataFrame, ci: Callable[[list[float]], tuple[float, float]]) -> pd.DataFrame:
+def summarise(per_seed: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (label, model, principal), grp in per_seed.groupby(["commitments", "model", "principal"], sort=False):
         picks = grp["rule"].value_counts()

@@ -72,7 +72,7 @@ working model of overlapping returns (a Gaussian series with autocorrelation ``r
 
 (for ``h = 1`` the kernel is the identity and this is the ordinary variance with ``T - 1`` df). A
 series whose dependence is longer than ``h - 1`` days is not covered by this estimator (nor by any
-HAC at these lengths); the simulation tests use the model of the issue (MA(h - 1) noise).
+HAC at these lengths); the simulation tests use MA(h - 1) noise, the model of overlapping h-day returns.
 
 The minimum detectable difference, seeds needed and the floor
 -------------------------------------------------------------

@@ -30,7 +30,7 @@ class Mix:
         return self.seed**2 / n_seeds + self.day**2 * vm + self.seed_day**2 * vm / n_seeds
 
 
-#: The issue's three noise mixes (Rank IC differences have a daily sd of about .1).
+#: The three noise mixes the coverage checks use (Rank IC differences have a daily sd of about .1).
 MIXES = (Mix("shared-day", 0.002, 0.10, 0.03), Mix("seed-by-day", 0.002, 0.02, 0.10),
          Mix("seed-effect", 0.02, 0.02, 0.03))
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from experiments.stats.inference import mean_ci as ci
 from experiments.sweep import checks
-from experiments.sweep.store import atomic_write, to_jsonable
+from experiments.sweep.store import read_json, write_json
 
 VERSION = 2
 COLUMNS = ("shift", "toward", "herding")
@@ -171,7 +171,7 @@ def run_llm_rows(args: argparse.Namespace, rules: list[Any], say: Any) -> list[d
                                             default=str).encode()).hexdigest()[:20]
             path = out / "rows" / f"llm-{key}.json"
             done += 1
-            row = _load(path)
+            row = read_json(path)
             if row is not None:
                 say(f"[llm {done}/{total}] {name} seed {seed}: reused")
                 per_seed.append(row)
@@ -188,7 +188,7 @@ def run_llm_rows(args: argparse.Namespace, rules: list[Any], say: Any) -> list[d
                             days=args.llm_days, horizon=args.llm_horizon)
             row = {"rule": name, "seed": seed, **res, "asked": _asked(backend) - before,
                    "seconds": time.perf_counter() - t}
-            _write(path, row)
+            write_json(path, row)
             say(f"[llm {done}/{total}] {name} seed {seed}: shift {ci(row['shift'])[0]:.4f}, herding "
                 f"{ci(row['herding'])[0]:+.4f}, {row['asked']} asked ({row['seconds']:.1f}s)")
             per_seed.append(row)
@@ -212,15 +212,3 @@ def _asked(backend: Any) -> int:
         return int(getattr(getattr(backend, "stats", None), "requests", 0))
     return int(cs.misses + cs.branch_misses)
 
-
-def _write(path: Path, row: dict[str, Any]) -> None:
-    text = json.dumps(row, default=to_jsonable)
-    atomic_write(path, lambda p: p.write_text(text))
-
-
-def _load(path: Path) -> dict[str, Any] | None:
-    try:
-        row = json.loads(path.read_text())
-        return row if isinstance(row, dict) else None
-    except (OSError, ValueError):
-        return None

@@ -221,6 +221,21 @@ def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
             tmp.unlink()
 
 
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A stored JSON object, or None when it is absent or unreadable (the caller computes it again)."""
+    try:
+        obj = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def write_json(path: Path, obj: dict[str, Any]) -> None:
+    """``obj`` as JSON (NumPy values included, ``to_jsonable``), written atomically."""
+    text = json.dumps(obj, default=to_jsonable)
+    atomic_write(Path(path), lambda p: p.write_text(text))
+
+
 def to_jsonable(x: Any) -> Any:
     """``json.dumps(default=...)`` for NumPy scalars and arrays and timestamps (anything else: str)."""
     if isinstance(x, (np.floating, np.integer)):

@@ -9,6 +9,7 @@ others keep ``profile``: the quantity every best response and deviation gain is 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -69,7 +70,7 @@ def weighted_consensus(own: FloatArray, n_minus: FloatArray, w_minus: FloatArray
         return (n_minus + w * own) / (w_minus + w)
 
 
-class PaymentRule:
+class PaymentRule(ABC):
     """A payment rule: vectorised pay, its documented theoretical claim and reference.
 
     Subclasses set ``name``, ``claim``, ``reference`` and implement ``pay``; ``deviation_pay`` has a generic
@@ -84,8 +85,9 @@ class PaymentRule:
     #: does truthful reporting of the view form an equilibrium, according to theory ("yes", "no", "open")?
     truthful: ClassVar[str] = "open"
 
+    @abstractmethod
     def pay(self, reports: npt.ArrayLike, ctx: PayContext) -> FloatArray:
-        raise NotImplementedError
+        """Pay of every follower per day, ``(..., followers, days)`` (see the module's conventions)."""
 
     def deviation_pay(self, candidates: npt.ArrayLike, profile: npt.ArrayLike, ctx: PayContext) -> FloatArray:
         """Pay (K, F, D) of follower i reporting ``candidates[k, i]`` while the others keep ``profile``."""

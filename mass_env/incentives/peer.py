@@ -8,6 +8,7 @@ follower's pay is the mean over its peers j != i. No target is needed (``ctx.tar
 from __future__ import annotations
 
 import warnings
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -49,8 +50,11 @@ def _mean_over_peers(pair: FloatArray, n_pairs: FloatArray) -> FloatArray:
 
 
 class _PeerRule(PaymentRule):
+    """A rule paid on agreement with the peers' reports (binarised), one pair at a time."""
+
+    @abstractmethod
     def _pair_pay(self, c: dict[str, FloatArray]) -> FloatArray:
-        raise NotImplementedError
+        """Pay of each (follower, peer) pair from their agreement counts ``c``."""
 
     def _pay_against(self, own: FloatArray, peers: FloatArray) -> FloatArray:
         b_a, ok_a = binarise(own)

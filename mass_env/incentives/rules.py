@@ -5,6 +5,7 @@ conventions (shapes, NaN = not reported) are in ``_base``.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -97,9 +98,10 @@ class _AgainstOthers(PaymentRule):
     """A rule whose pay depends on the own report and the others' weighted sums (``others_sums``): one
     ``_pay`` serves the profile's own pay and any candidate deviation against it."""
 
+    @abstractmethod
     def _pay(self, own: FloatArray, n_minus: FloatArray, w_minus: FloatArray, ctx: PayContext,
              omega: FloatArray) -> FloatArray:
-        raise NotImplementedError
+        """Pay of followers reporting ``own`` against the others' weighted sums ``n_minus`` / ``w_minus``."""
 
     def pay(self, reports: npt.ArrayLike, ctx: PayContext) -> FloatArray:
         rep = np.asarray(reports, dtype=np.float64)
