@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments import incentives_hedge, incentives_stackelberg, options
+from experiments import incentives_hedge, incentives_rl, incentives_stackelberg, options
 from experiments.stats.incentive_plot import plot_incentives
 from experiments.stats.inference import mean_ci as ci
 from experiments.studies import llm_rules
@@ -54,9 +54,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rules", default=",".join(DEFAULT_RULES),
                    help="payment rules, comma-separated, options as name:key=value (default: all)")
     p.add_argument("--responders", default=",".join(RESPONDERS),
-                   help=f"of {', '.join(RESPONDERS)} (default: all), and llm: LLM followers told the rule (--data)")
+                   help=f"of {', '.join(RESPONDERS)} (default: all), rl: PPO followers trained on the information "
+                        "market (the rl extra; --rl-steps), and llm: LLM followers told the rule (--data)")
     p.add_argument("--max-iter", type=checks.positive_int, default=30, help="iterated best-response rounds (30)")
     incentives_hedge.add_arguments(p)
+    incentives_rl.add_arguments(p)
     p.add_argument("--herding", default="", metavar="B,...",
                    help="with --data: replay the game with one type herding by each B (e.g. 0.5,1)")
     p.add_argument("--principals", default=None,
@@ -90,10 +92,10 @@ def parse_choices(args: argparse.Namespace) -> tuple[list[Any], list[str]]:
         except UnknownRuleError as exc:
             raise SystemExit(f"mass incentives: error: {exc}") from None
     resp = [r.strip() for r in args.responders.split(",") if r.strip()]
-    bad = [r for r in resp if r not in (*RESPONDERS, "llm")]
+    bad = [r for r in resp if r not in (*RESPONDERS, "rl", "llm")]
     if bad or not rules or not resp:
         raise SystemExit(f"mass incentives: error: unknown responder(s) {', '.join(bad) or '(none given)'}; "
-                         f"valid responders: {', '.join(RESPONDERS)}, llm; "
+                         f"valid responders: {', '.join(RESPONDERS)}, rl, llm; "
                          f"valid rules: {', '.join(sorted(PAYMENT_RULES))}")
     return rules, resp
 
@@ -151,7 +153,8 @@ def summarise(per_seed: pd.DataFrame, tolerance: float = HEDGE_TOLERANCE) -> pd.
         row["converged"] = n_ok == len(grp)
         row["status"] = ("truthful profile" if responder == "truthful" else "one round"
                          if responder == "best_response" else incentives_hedge.status(grp, tolerance)
-                         if responder == "hedge" else "equilibrium" if n_ok == len(grp)
+                         if responder == "hedge" else str(grp["status"].iloc[0]) if responder == "rl"
+                         else "equilibrium" if n_ok == len(grp)
                          else f"NOT converged ({len(grp) - n_ok}/{len(grp)} seeds)")
         if "certification_gap" in grp:
             row["certification_gap"], row["certification_gap_ci"] = ci(list(grp["certification_gap"]))
@@ -184,6 +187,8 @@ def run(args: argparse.Namespace) -> int:
     if llm and args.data is None:
         raise SystemExit("mass incentives: error: --responders llm needs --data (LLM followers read a market's "
                          "stocks; the information market has none)")
+    if "rl" in responders:
+        incentives_rl.check(args)
     if args.curves and "hedge" not in responders:
         raise SystemExit("mass incentives: error: --curves needs hedge rows (add hedge to --responders)")
     args.principals = args.principals or ("equal,sa" if args.data is not None else "myopic,anticipating")
@@ -207,7 +212,8 @@ def run(args: argparse.Namespace) -> int:
         for rule in rules:
             for resp in responders:
                 name = rule.option_string()
-                extra = {"max_iter": args.max_iter, **(incentives_hedge.key_extra(args) if resp == "hedge" else {})}
+                extra = {"max_iter": args.max_iter, **(incentives_hedge.key_extra(args) if resp == "hedge" else
+                                                       incentives_rl.key_extra(args) if resp == "rl" else {})}
                 path = out / "rows" / f"{row_key(problem_id, name, resp, seed, extra)}.json"
                 row = read_json(path)
                 done += 1
@@ -221,10 +227,13 @@ def run(args: argparse.Namespace) -> int:
                             problems["hedge", seed] = incentives_hedge.market_problem(market, args.rounds, seed)
                         problem = problems["hedge", seed]
                     t = time.perf_counter()
-                    res = evaluate(rule, resp, problem, max_iter=args.max_iter,
-                                   hedge=incentives_hedge.settings(args, seed))
-                    row = {"rule": name, "responder": resp, "seed": seed, **res.as_dict(),
-                           "seconds": time.perf_counter() - t}
+                    if resp == "rl":
+                        incentives_rl.check_extra()
+                        got = incentives_rl.row(rule, market, problem, seed, args, say)
+                    else:
+                        got = evaluate(rule, resp, problem, max_iter=args.max_iter,
+                                       hedge=incentives_hedge.settings(args, seed)).as_dict()
+                    row = {"rule": name, "responder": resp, "seed": seed, **got, "seconds": time.perf_counter() - t}
                     write_json(path, row)
                     say(f"[{done}/{total}] {name} x {resp} seed {seed}: gain {row['deviation_gain']:+.4f} "
                         f"({row['gain_kind']}), {row['status']} ({row['seconds']:.1f}s)")
@@ -236,6 +245,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"\n{len(args.seeds)} seed(s) {list(args.seeds)}; means over followers, ± 95% CI over seeds "
               f"({time.perf_counter() - t0:.0f}s)")
         print_table(table)
+        incentives_rl.print_weights(per_seed)
     llm_rows = llm_rules.run_llm_rows(args, rules, say) if llm else None
     herding = None
     if args.herding:

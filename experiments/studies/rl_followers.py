@@ -23,14 +23,15 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mass_env.incentives import InformationMarket, PaymentRule, make_rule
+from agents.ppo import PPOSettings, make_ppo, require_sb3
+from mass_env.incentives import InformationMarket, MarketDraw, PaymentRule, make_rule
 from mass_env.incentives._base import PayContext
 from mass_env.incentives.market_env import MarketFollowersEnv
 from mass_env.incentives.metrics import deviation_gain, herding_index, private_weight
@@ -60,9 +61,11 @@ def closed_form_weight(rule: PaymentRule, market: InformationMarket) -> float:
     return float(relative_private_weight(eq.profile).mean()) if eq.converged else float("nan")
 
 
-def play(predict: Predict, env: MarketFollowersEnv, seed: int) -> np.ndarray:
-    """The reports (F, D, S) of ``predict`` (rows (N, C) -> reports (N,)) over one episode of ``env``."""
-    obs = env.reset_arrays(seed)
+def play(predict: Predict, env: MarketFollowersEnv, seed: int | None = None, draw: MarketDraw | None = None
+         ) -> np.ndarray:
+    """The reports (F, D, S) of ``predict`` (rows (N, C) -> reports (N,)) over one episode of ``env`` (a draw
+    seeded by ``seed``, or ``draw`` itself)."""
+    obs = env.reset_arrays(seed, draw=draw)
     f, s, c = obs.shape
     days = []
     while True:
@@ -101,20 +104,6 @@ def measure(predict: Predict, env: MarketFollowersEnv, seed: int = EVAL_SEED) ->
 
 
 @dataclass(frozen=True)
-class PPOSettings:
-    """PPO's settings for the per-stock policy (small: a linear policy, a 16-unit value net)."""
-
-    policy_layers: tuple[int, ...] = ()
-    value_layers: tuple[int, ...] = (16,)
-    n_steps: int = 4
-    batch_size: int = 400
-    n_epochs: int = 5
-    learning_rate: float = 3e-3
-    log_std_init: float = -1.0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class Trained:
     """A trained policy, its learning curve (one row per evaluation) and the wall time of training."""
 
@@ -131,29 +120,25 @@ class Trained:
 
 
 def train(rule: str | PaymentRule, market: InformationMarket | None = None, timesteps: int = 320_000, *,
-          seed: int = 0, evaluations: int = 10, settings: PPOSettings | None = None, threads: int = 1) -> Trained:
+          seed: int = 0, evaluations: int = 10, settings: PPOSettings | None = None, threads: int = 1,
+          say: Callable[[str], None] | None = None) -> Trained:
     """Train one shared PPO policy for every follower and stock; measure it ``evaluations`` times (and before).
 
-    ``timesteps`` counts (follower, stock) reports: one market day is F x S of them.
+    ``timesteps`` counts (follower, stock) reports: one market day is F x S of them. ``say`` hears each
+    measurement (progress).
     """
-    import torch
-    from stable_baselines3 import PPO
+    require_sb3()
     from stable_baselines3.common.callbacks import BaseCallback
 
     from mass_env.sb3 import make_market_vec_env
 
-    torch.set_num_threads(threads)
     market = market or default_market()
-    rule = make_rule(rule)
+    rule = made = make_rule(rule)
     ps = settings or PPOSettings()
     venv = make_market_vec_env(MarketFollowersEnv(market, rule))
     venv.seed(seed)
     judge = MarketFollowersEnv(market, rule)
-    lr0 = ps.learning_rate
-    model = PPO("MlpPolicy", venv, n_steps=ps.n_steps, batch_size=ps.batch_size, n_epochs=ps.n_epochs,
-                gamma=0.0, gae_lambda=1.0, learning_rate=lambda left: lr0 * left, seed=seed, device="cpu",
-                verbose=0, policy_kwargs={"net_arch": {"pi": list(ps.policy_layers), "vf": list(ps.value_layers)},
-                                          "log_std_init": ps.log_std_init}, **ps.extra)
+    model = make_ppo(venv, ps, seed=seed, threads=threads)
 
     def predict(rows: np.ndarray) -> np.ndarray:
         return model.predict(rows.astype(np.float32), deterministic=True)[0][:, 0]
@@ -177,6 +162,9 @@ def train(rule: str | PaymentRule, market: InformationMarket | None = None, time
                 t0 = time.perf_counter()
                 rows.append({"steps": float(self.num_timesteps), **measure(predict, judge, EVAL_SEED + seed)})
                 spent[0] += time.perf_counter() - t0
+                if say is not None:
+                    say(f"  {made.option_string()} seed {seed}: {self.num_timesteps:,}/{timesteps:,} reports, "
+                        f"private weight {rows[-1]['private_weight']:.4f}")
 
     rows.append({"steps": 0.0, **measure(predict, judge, EVAL_SEED + seed)})
     t0 = time.perf_counter()

@@ -32,6 +32,7 @@ from .market import InformationMarket, MarketDraw
 from .metrics import EXACT, LOWER_BOUND, efficiency, herding_index, private_weight
 from .responses import (
     DeviationFamily,
+    SearchResult,
     best_response_search,
     exact_deviation_gain,
     iterated_best_response_linear,
@@ -119,6 +120,22 @@ def _metrics(p: Problem, reports: FloatArray) -> tuple[float, float, float]:
     return pw, herd, float(eff)
 
 
+def _head(rule: PaymentRule, p: Problem, family: DeviationFamily | None
+          ) -> tuple[tuple[float, float, str], FloatArray, SearchResult | None]:
+    """Every row's deviation gain at truth, (mean, se, kind), the gains per follower and the search's best
+    responses (None when exact)."""
+    res0 = None
+    if _exact_route(rule, p):
+        assert p.market is not None
+        truth = np.tile(p.market.view_coef, (p.market.n_followers, 1))
+        gain = exact_deviation_gain(rule, p.market, truth, p.weights)
+        se, kind = np.zeros_like(gain), EXACT
+    else:
+        res0 = best_response_search(rule, p.views, p.views, _anchor(p, p.views), p.ctx, family)
+        gain, se, kind = res0.gain, res0.se, LOWER_BOUND
+    return (float(np.mean(gain)), float(np.sqrt(np.mean(se ** 2) / gain.size)), kind), gain, res0
+
+
 def evaluate(rule: PaymentRule, responder: str, p: Problem, family: DeviationFamily | None = None,
              max_iter: int = 30, tol: float = 1e-12, hedge: HedgeSettings | None = None) -> Row:
     """The row of ``rule`` x ``responder`` on problem ``p`` (see the module docstring)."""
@@ -126,15 +143,10 @@ def evaluate(rule: PaymentRule, responder: str, p: Problem, family: DeviationFam
         raise ValueError(f"unknown responder {responder!r}; valid responders: {', '.join(RESPONDERS)}")
     exact = _exact_route(rule, p)
     ctx = p.ctx
+    head, gain, res0 = _head(rule, p, family)
     if exact:
         assert p.market is not None
         truth = np.tile(p.market.view_coef, (p.market.n_followers, 1))
-        g0 = exact_deviation_gain(rule, p.market, truth, p.weights)
-        gain, se, kind = g0, np.zeros_like(g0), EXACT
-    else:
-        res0 = best_response_search(rule, p.views, p.views, _anchor(p, p.views), ctx, family)
-        gain, se, kind = res0.gain, res0.se, LOWER_BOUND
-    head = (float(np.mean(gain)), float(np.sqrt(np.mean(se ** 2) / gain.size)), kind)
     if responder == "hedge":
         return _hedge_row(rule, p, head, family, hedge or HedgeSettings())
     if responder == "truthful":
@@ -146,6 +158,7 @@ def evaluate(rule: PaymentRule, responder: str, p: Problem, family: DeviationFam
             reports = _linear_reports(coef, p)
             nc = float(np.sum(exact_deviation_gain(rule, p.market, coef, p.weights)))
         else:
+            assert res0 is not None
             reports = res0.reports
             nc = float(np.sum(best_response_search(rule, reports, p.views, _anchor(p, reports), ctx, family).gain))
         ok, status, it = True, "one best-response round", 1
@@ -162,6 +175,30 @@ def evaluate(rule: PaymentRule, responder: str, p: Problem, family: DeviationFam
         nc, ok, status, it = eq.nashconv, eq.converged, eq.status, eq.iterations
     pw, herd, eff = _metrics(p, reports)
     return Row(*head, nc, pw, herd, eff, ok, status, it)
+
+
+def evaluate_reports(rule: PaymentRule, p: Problem, reports: FloatArray, status: str,
+                     family: DeviationFamily | None = None) -> Row:
+    """The row of a profile some other learner played (reports (F, D, S) on problem ``p``): the rule's gain at
+    truth as every row's, and a NashConv against the played reports: exact for a quadratic rule on the
+    information market (the best response to each follower's linear fit ``k_x x + k_y y + c``), otherwise the
+    best deviation in the family (a lower bound). A learned profile is never called an equilibrium."""
+    reports = np.asarray(reports, dtype=np.float64)
+    if reports.shape != p.views.shape:
+        raise ValueError(f"reports must have the views' shape {p.views.shape}, got {reports.shape}")
+    head = _head(rule, p, family)[0]
+    if _exact_route(rule, p):
+        assert p.market is not None and p.private is not None and p.public is not None
+        coef = np.empty((reports.shape[0], 2))
+        for i in range(reports.shape[0]):  # one least-squares fit per follower (F is small)
+            x = np.column_stack([np.ones(reports[i].size), p.private[i].ravel(),
+                                 np.broadcast_to(p.public, reports[i].shape).ravel()])
+            coef[i] = np.linalg.lstsq(x, reports[i].ravel(), rcond=None)[0][1:]
+        nc = float(np.sum(exact_deviation_gain(rule, p.market, coef, p.weights)))
+    else:
+        nc = float(np.sum(best_response_search(rule, reports, p.views, _anchor(p, reports), p.ctx, family).gain))
+    pw, herd, eff = _metrics(p, reports)
+    return Row(*head, nc, pw, herd, eff, True, status)
 
 
 @dataclass(frozen=True)

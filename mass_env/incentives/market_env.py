@@ -166,11 +166,19 @@ class MarketFollowersEnv(ParallelEnv):
         """The episode's market (None before the first reset); theta in it is the future: for scoring only."""
         return self._draw
 
-    def reset_arrays(self, seed: int | None = None) -> FloatArray:
-        """Draw a new market (see the class docstring for seeding); today's observations (F, S, C)."""
-        if seed is not None or self._rng is None:
+    def reset_arrays(self, seed: int | None = None, *, draw: MarketDraw | None = None) -> FloatArray:
+        """Draw a new market (see the class docstring for seeding), or play ``draw`` (a given market: the
+        same one other responders are measured on); today's observations (F, S, C)."""
+        if draw is not None:
+            want = (self.market.n_followers, self.market.n_days, self.market.n_stocks)
+            if draw.views.shape != want:
+                raise MassError(f"the draw's views have shape {draw.views.shape}; this env's market needs {want}")
+        elif seed is not None or self._rng is None:
             self._rng = np.random.default_rng(self.market.seed if seed is None else seed)
-        self._draw = self.market.draw(seed=int(self._rng.integers(2**62)))
+        if draw is None:
+            assert self._rng is not None
+            draw = self.market.draw(seed=int(self._rng.integers(2**62)))
+        self._draw = draw
         self._day = 0
         self._consensus = np.zeros(self.market.n_stocks)
         return self._observe()
