@@ -147,3 +147,40 @@ def _hedge_sources() -> list[Path]:
 hedge_population.identity = _hedge_identity  # type: ignore[attr-defined]
 hedge_population.options = _hedge_identity  # type: ignore[attr-defined]
 register_population("hedge", hedge_population, sources=_hedge_sources())
+
+
+def rl_population(env: Any, seed: int, **options: Any) -> Mapping[str, Follower]:
+    """PPO followers (``agents.rl``): one policy shared by every type and stock, trained on the days before
+    the episode (the view in its observation) or loaded; options ``steps``, ``train_days``, ``rollout``,
+    ``lr``, ``path``, ``save``, ``verbose`` (the ``rl`` extra)."""
+    from .rl import rl_population as build
+
+    return build(env, seed, **options)
+
+
+def _rl_identity(options: Mapping[str, Any]) -> dict[str, Any]:
+    from .rl import rl_identity
+
+    return rl_identity(options)
+
+
+def _rl_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from .rl import RLOptions
+
+    defaults = asdict(RLOptions())
+    return {k: v for k, v in asdict(RLOptions.parse(options)).items() if k in options or v != defaults[k]}
+
+
+def _rl_sources() -> list[Path]:
+    from importlib import import_module
+
+    here = Path(__file__).resolve().parent
+    return [here / "rl.py", here / "ppo.py"] + [Path(str(import_module(f"mass_env.{m}").__file__)) for m in (
+        "observation", "followers_env", "incentives.ingame")]
+
+
+rl_population.identity = _rl_identity  # type: ignore[attr-defined]
+rl_population.options = _rl_options  # type: ignore[attr-defined]
+register_population("rl", rl_population, sources=_rl_sources())

@@ -26,6 +26,7 @@ from .incentives.ingame import mean_type_pay
 from .observation import FollowerObsLayout, PrincipalObsLayout, SignalBox
 from .render import episode_rgb, episode_text
 from .roles import PRINCIPAL, follower_agent
+from .scripted import ScriptedFollower
 
 FOLLOWER_OBS = ("dict", "box")
 ALL_MODALITIES = Modality(sum(m.value for m in Modality))
@@ -70,8 +71,8 @@ class MassStackelbergEnv(ParallelEnv):
     return. A follower sees ``features`` (``Box(-5, 5, (N, F_k))``: its modalities' point-in-time
     features, 0 where unknown), ``universe`` (``Box(0, 1, (N,))``) and ``commitment`` (the applied
     commitment, ``Box(0, 1, (K+2,))``); ``follower_obs="box"`` packs every modality's features, a mask
-    of the columns the type sees, the universe and the commitment into one ``Box`` of the same shape
-    for every type (``FollowerObsLayout``).
+    of the columns the type sees, the universe, the type's view (its noise-free truthful score) and the
+    commitment into one ``Box`` of the same shape for every type (``FollowerObsLayout``).
 
     **Timing** (``mass_env.game.stackelberg``): at the close of day t the followers emit their signals
     for t under the commitment announced at t-1, and the leader announces the commitment for t+1.
@@ -169,8 +170,8 @@ class MassStackelbergEnv(ParallelEnv):
         }
         F = len(self.all_feature_names)
         self.follower_layout = FollowerObsLayout(N, F, K)
-        self._feature_mask = {a: np.isin(self.all_feature_names, names).astype(np.float32)
-                              for a, names in self.feature_names.items()}
+        self._columns = {a: np.flatnonzero(np.isin(self.all_feature_names, n)) for a, n in self.feature_names.items()}
+        self._opinions: dict[str, ScriptedFollower] = {}  # each type's noise-free view (the box's), made on use
         commit_box = spaces.Box(0.0, 1.0, (K + 2,), np.float32)
         self._obs_spaces: dict[str, spaces.Space] = {
             PRINCIPAL: spaces.Box(-1.0, 1.0, (self.layout.size,), np.float32)}
@@ -230,15 +231,12 @@ class MassStackelbergEnv(ParallelEnv):
             raise ActionError("episode is over; call reset()")
         if not isinstance(actions, Mapping):
             raise ActionError(f"actions must be a dict agent -> action, got {type(actions).__name__}")
-        unknown = sorted(set(actions) - set(self.agents))
-        if unknown:
+        if unknown := sorted(set(actions) - set(self.agents)):
             raise ActionError(f"actions for unknown agents {unknown}; the live agents are {self.agents}")
-        missing = [a for a in self.agents if a not in actions]
-        if missing:
+        if missing := [a for a in self.agents if a not in actions]:
             raise ActionError(f"actions missing for agents {missing}")
         K = self.game.K
-        signals = {t.type_id: self._signal_array(actions[follower_agent(t.type_id)], t)
-                   for t in self.types}
+        signals = {t.type_id: self._signal_array(actions[follower_agent(t.type_id)], t) for t in self.types}
         views = {t.type_id: self._signal_array(self._pending_views[follower_agent(t.type_id)], t)
                  for t in self.types if follower_agent(t.type_id) in self._pending_views}
         self._pending_views = {}
@@ -323,8 +321,7 @@ class MassStackelbergEnv(ParallelEnv):
     def _principal_obs(self) -> np.ndarray:
         """The layout's pieces written into one preallocated buffer (``PrincipalObsLayout.pack`` without
         the per-step concatenation), clipped to [-1, 1] as float32."""
-        K = self.game.K
-        g = self.game
+        K, g = self.game.K, self.game
         buf, sl = self._obs_buffer, self._obs_slices
         applied = buf[sl["applied"]]
         applied[:K] = g.applied_weights
@@ -371,18 +368,23 @@ class MassStackelbergEnv(ParallelEnv):
         lead = self._principal_obs()
         commit = lead[: self.game.K + 2]  # the applied commitment (d, alpha, inertia/inertia_max), in [0, 1]
         obs: dict[str, Any] = {PRINCIPAL: lead}
-        every = feats.for_modalities(ALL_MODALITIES).values if self.follower_obs == "box" else None
         for t in self.types:
             a = follower_agent(t.type_id)
             seen = self._follower_features(day, t)
-            self._missing[a] = seen[1]
-            if every is not None:
-                mask = self._feature_mask[a]
-                obs[a] = self.follower_layout.pack({"features": np.nan_to_num(every) * mask, "feature_mask": mask,
-                                                    "universe": uni, "commitment": commit}, low=-CLIP, high=CLIP)
-            else:  # a copy: a policy may change its observation in place
-                obs[a] = {"features": seen[0].copy(), "universe": uni, "commitment": commit}
+            self._missing[a] = seen[1]  # a copy: a policy may change its observation in place
+            obs[a] = {"features": seen[0].copy(), "universe": uni, "commitment": commit}
+            if self.follower_obs == "box":
+                obs[a] = self.follower_box(a, obs[a])
         return obs
+
+    def follower_box(self, agent: str, obs: Mapping[str, Any]) -> np.ndarray:
+        """Follower ``agent``'s flat observation (``FollowerObsLayout.write``) from its dict observation of
+        today, its view included: what ``follower_obs="box"`` hands out, for a policy in a dict-mode game."""
+        if agent not in self._opinions:
+            t = next(t for t in self.types if follower_agent(t.type_id) == agent)
+            self._opinions[agent] = ScriptedFollower(t, self.feature_names[agent])
+        return self.follower_layout.write(obs["features"], self._columns[agent], obs["universe"],
+                                          self._opinions[agent].view(obs["features"]), obs["commitment"], clip=CLIP)
 
     def _infos(self) -> dict[str, dict[str, Any]]:
         """Numeric infos with the same keys at reset and every step (see the module docstring)."""

@@ -155,7 +155,16 @@ class FollowerObsLayout(ObservationLayout):
     Every type gets the same shape, whatever it sees: the features of *all* modalities (columns of
     modalities the type does not see are 0) plus a 0/1 mask of the columns it sees, so one policy
     can be shared by all types (SuperSuit's parameter sharing) and still knows which type it plays.
+    ``view`` is the type's own opinion per stock: the score a truthful scripted agent of the type reports
+    without noise, ``tanh(v / 2)`` of ``ScriptedFollower.view`` (0 outside the universe), so a follower that
+    chooses what to report sees what it believes. ``write`` is the one writer of these observations (the
+    envs call it); ``rows`` cuts observations into per-stock rows (``ROW_COLUMNS``) for a policy shared by
+    every type and stock.
     """
+
+    #: a per-stock row of ``rows``: the stock's features (F), the feature mask (F), then these, then the
+    #: commitment (K + 2)
+    ROW_COLUMNS = ("universe", "view")
 
     def __init__(self, n_symbols: int, n_features: int, n_types: int) -> None:
         N, F, K = int(n_symbols), int(n_features), int(n_types)
@@ -164,8 +173,34 @@ class FollowerObsLayout(ObservationLayout):
             Piece("features", (N, F), doc="point-in-time features of every modality, 0 where unseen or unknown"),
             Piece("feature_mask", (F,), doc="1 for the feature columns this type's modalities see"),
             Piece("universe", (N,), doc="1 for stocks in today's universe"),
+            Piece("view", (N,), doc="the type's noise-free truthful score tanh(v/2) per stock, 0 outside the universe"),
             Piece("commitment", (K + 2,), doc="applied commitment: d, alpha, inertia/inertia_max"),
         ), 1)
+
+    def write(self, features: npt.ArrayLike, columns: npt.ArrayLike, universe: npt.ArrayLike, view: npt.ArrayLike,
+              commitment: npt.ArrayLike, *, clip: float) -> npt.NDArray[np.float32]:
+        """A type's flat observation from what it sees: its own features (N, F_k) in the all-modality columns
+        ``columns`` (F_k indices), the universe (N,), its view (N,, the scripted opinion; written as
+        ``tanh(v / 2)`` inside the universe) and the commitment; clipped to ``[-clip, clip]``."""
+        cols = np.asarray(columns, dtype=np.int64)
+        uni = np.asarray(universe, dtype=np.float64)
+        every = np.zeros((self.n_symbols, self.n_features))
+        every[:, cols] = np.nan_to_num(np.asarray(features, dtype=np.float64))
+        mask = np.zeros(self.n_features)
+        mask[cols] = 1.0
+        score = np.where(uni > 0.5, np.tanh(np.nan_to_num(np.asarray(view, dtype=np.float64)) / 2.0), 0.0)
+        return self.pack({"features": every, "feature_mask": mask, "universe": uni, "view": score,
+                          "commitment": commitment}, low=-clip, high=clip)
+
+    def rows(self, obs: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """Observations (..., size) as per-stock rows (..., N, 2F + 2 + K + 2): features, mask, universe,
+        view, commitment (the last three pieces repeated on every stock)."""
+        parts = self.unpack(obs)
+        lead = np.asarray(obs).shape[:-1] + (self.n_symbols,)
+        per_stock = [parts["features"], parts["universe"][..., None], parts["view"][..., None]]
+        shared = [np.broadcast_to(parts[k][..., None, :], lead + parts[k].shape[-1:]) for k in ("feature_mask",
+                                                                                                 "commitment")]
+        return np.concatenate([per_stock[0], shared[0], *per_stock[1:], shared[1]], axis=-1).astype(np.float32)
 
 
 class SignalBox(spaces.Box):
