@@ -53,14 +53,15 @@ class PPOSettings:
 def make_ppo(venv: Any, settings: PPOSettings | None = None, *, seed: int = 0, threads: int = 1,
              extra: Mapping[str, Any] | None = None) -> Any:
     """A PPO model on ``venv`` (one sample per (follower, stock)) with ``gamma = 0`` and a learning rate
-    decaying linearly to 0; the batch is at most one rollout."""
+    decaying linearly to 0; the mini-batches split each rollout equally (at most ``batch_size`` each)."""
     sb3 = require_sb3()
     import torch
 
     torch.set_num_threads(int(threads))
     ps = settings or PPOSettings()
     lr0 = ps.learning_rate
-    batch = min(ps.batch_size, ps.n_steps * venv.num_envs)
+    rollout = ps.n_steps * venv.num_envs
+    batch = rollout // -(-rollout // min(ps.batch_size, rollout))  # equal mini-batches of at most batch_size
     return sb3.PPO("MlpPolicy", venv, n_steps=ps.n_steps, batch_size=batch, n_epochs=ps.n_epochs, gamma=0.0,
                    gae_lambda=1.0, learning_rate=lambda left: lr0 * left, seed=seed, device="cpu", verbose=0,
                    policy_kwargs={"net_arch": {"pi": list(ps.policy_layers), "vf": list(ps.value_layers)},

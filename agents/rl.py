@@ -180,6 +180,7 @@ class RLLearner:
         self.options, self.seed = options, int(seed)
         self.model: Any = None
         self.first: int | None = None
+        self.trained_at: int | None = None
         self.meta: dict[str, Any] = {}
         self.n_agents = {follower_agent(t.type_id): t.n_agents for t in self.env.types}
 
@@ -192,13 +193,30 @@ class RLLearner:
         the days before the first evaluation day (``warmup`` days in)."""
         if self.first is None:
             self.first = day
-        if self.model is not None or not (self.options.path or day >= self.first + self.options.warmup):
-            return
-        require_sb3()
         if self.options.path:
-            self.load(self.options.path)
-        else:
+            if self.model is None:
+                require_sb3()
+                self.load(self.options.path)
+            return
+        if self.trained_at not in (None, self.first + self.options.warmup):
+            self.model = self.trained_at = None  # trained for another episode's evaluation days: look-ahead here
+        if self.model is None and day >= self.first + self.options.warmup:
+            require_sb3()
             self.train(day)
+            self.trained_at = day
+
+    def playing(self, day: int) -> bool:
+        """Whether the policy answers on ``day`` (else the view): from the first evaluation day, or always
+        for a loaded policy."""
+        return self.model is not None and (bool(self.options.path) or day >= (self.first or 0) + self.options.warmup)
+
+    def reset(self, seed: int | None) -> None:
+        """A new episode; a new seed trains a new policy (PPO's seed)."""
+        self.first = None
+        if seed is not None and int(seed) != self.seed:
+            self.seed = int(seed)
+            if not self.options.path:
+                self.model = self.trained_at = None
 
     def train(self, day: int) -> None:
         """Train on ``panel.slice_days(0, day)``: nothing of ``day`` or later exists (see the module doc)."""
@@ -272,7 +290,7 @@ class RLLearner:
         rows = rows_of(self.env, obs, names)
         k, n, width = rows.shape
         lay = self.env.follower_layout
-        out = rows[..., 2 * lay.n_features + 1] if self.model is None else \
+        out = rows[..., 2 * lay.n_features + 1] if not self.playing(day) else \
             self.model.predict(rows.reshape(k * n, width), deterministic=True)[0].reshape(k, n)
         uni = rows[..., 2 * lay.n_features] > 0.5
         sizes = [self.n_agents[a] for a in names]
@@ -305,7 +323,7 @@ class RLFollower:
 
     def reset(self, seed: int | None = None) -> None:
         self.last_views = None
-        self.learner.first = None  # a new episode (a trained policy stays)
+        self.learner.reset(seed)
 
     def act(self, obs: Any, info: Mapping[str, Any]) -> Any:
         acts, views = self.learner.reports({self.agent: obs}, [self.agent], int(info["day"]))
