@@ -334,6 +334,7 @@ class RLFollower:
 def rl_population(env: Any, seed: int, **options: Any) -> RLFollowers:
     """PPO followers for a ``MassStackelbergEnv``; options as ``RLOptions.parse``."""
     opts = RLOptions.parse(options)
+    require_sb3()  # before the episode, not at its first evaluation day
     base = getattr(env, "unwrapped", env)
     return RLFollowers(RLLearner(base, opts, seed), [follower_agent(t.type_id) for t in base.types])
 
