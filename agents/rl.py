@@ -19,6 +19,7 @@ day instead (``save=FILE`` writes one). Deterministic given the seed (PPO's seed
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import time
@@ -340,7 +341,12 @@ def rl_population(env: Any, seed: int, **options: Any) -> RLFollowers:
 
 
 def rl_identity(options: Mapping[str, Any]) -> dict[str, Any]:
-    """What determines the answers: the parsed options (defaults spelled out; ``verbose`` does not count)."""
+    """What determines the answers: the parsed options (defaults spelled out; ``verbose`` and ``save`` do not
+    count) and a saved policy's bytes (a new policy at the same path is another population)."""
     opts = asdict(RLOptions.parse(options))
     opts.pop("verbose")
+    opts.pop("save")
+    zpath = Path(opts["path"]).with_suffix(".zip") if opts["path"] else None
+    if zpath is not None and zpath.exists():
+        opts["policy_sha256"] = hashlib.sha256(zpath.read_bytes()).hexdigest()[:16]
     return opts

@@ -27,7 +27,8 @@ class FollowersEnv(ParallelEnv):
     Import                ``from mass_env import followers_env`` (the class: ``mass_env.followers_env.FollowersEnv``)
     Agents                ``investor_0`` ... ``investor_{K-1}`` (the leader ``principal_0`` is embedded)
     Action space          ``SignalBox``: ``Box(-1, 1, (n_agents, N))``, NaN = did not look
-    Observation space     one flat ``Box(-5, 5)``, the same for every type (``FollowerObsLayout``)
+    Observation space     one flat ``Box(-5, 5)``, the same for every type (``FollowerObsLayout``: features,
+                          mask, universe, the type's view, commitment)
     Reward                ``follower_reward``: the type's realised Rank IC (``"skill"``) or that x K x
                           its weight share (``"weighted_skill"``)
     Termination           never; truncated after the episode's last day

@@ -49,6 +49,7 @@ def test_trained_on_days_before_evaluation_then_saved_and_replayed(tmp_path):
     first = meta["first_played_day"]
     assert first == env.game.start + 10 and meta["train_days"][1] < first - 1  # only days before it, realised
     assert (tmp_path / "pol.zip").exists() and json.loads((tmp_path / "pol.json").read_text())["steps"] >= 300
+    assert len(population_identity("rl", {"path": str(tmp_path / "pol")})["policy_sha256"]) == 16  # in run keys
     views = env.game.report_log.to_frame()
     assert len(views)
     again = MassStackelbergEnv(panel, build_types(3, 2), GameConfig(horizon=2))
