@@ -28,7 +28,8 @@ name        leader and its options (all keyword)
 ``anticipating``  CMA-ES (as ``cmaes``) scoring the aggregate of the followers' best response to each
             candidate (a Stackelberg leader). ``rule`` ("weighted_skill": the rule the followers are paid by),
             ``library`` ("standard"; "truthful" = ``cmaes``), ``shade``, ``exaggerate``, ``constants`` (the
-            Hedge followers' strategies, lists as ``0.25/0.5``), ``rounds`` (1), plus ``cmaes``'s options.
+            Hedge followers' strategies, lists as ``0.25/0.5``), ``rounds`` (1), ``response_lookback`` (60
+            realised days the response is fitted on), plus ``cmaes``'s options and the window options.
 ``rl``      a saved stable-baselines3 policy acting on the leader's observation. ``path`` (required),
             ``deterministic`` (True), ``algo`` (from its JSON), ``use_inertia`` (True), ``threads`` (1).
             Needs the ``rl`` extra.

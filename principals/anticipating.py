@@ -36,7 +36,7 @@ from mass_env.incentives.learning import StrategyLibrary
 from mass_env.incentives.payments import UnknownRuleError
 from mass_env.roles import DecisionContext
 
-from .blackbox import BlackBoxPrincipal, Objective
+from .blackbox import BlackBoxPrincipal, Objective, _salt
 from .cmaes import CMAES
 from .options import dataclass_types, declared_types
 from .registry import check_options, register
@@ -45,6 +45,7 @@ from .window import WindowOptions
 FloatArray = npt.NDArray[np.float64]
 LIBRARIES = ("standard", "truthful")
 RESPONSE_OPTIONS = ("rule", "library", "shade", "exaggerate", "constants", "rounds")
+LEADER_OPTIONS = ("response_lookback",)
 DEFAULTS: Mapping[str, Any] = {"component": "signal", "learn_alpha": True}
 
 
@@ -55,6 +56,8 @@ class ResponseObjective(Objective):
 
     views: ViewWindow | None = None
     response: StrategyResponse = field(default_factory=StrategyResponse)
+    #: score the responded reports on the window's last ``last`` days (None: all of them)
+    last: int | None = None
     #: (P, K) the strategy each type plays under each candidate of the last population
     picked: npt.NDArray[np.int64] | None = None
     _plan: ResponsePlan | None = field(default=None, repr=False)
@@ -74,7 +77,7 @@ class ResponseObjective(Objective):
         for row in np.unique(picks, axis=0):  # a loop over distinct response profiles
             key = tuple(int(v) for v in row)
             if key not in self._windows:
-                self._windows[key] = self.views.scoring(self._plan.responded(row))
+                self._windows[key] = self.views.scoring(self._plan.responded(row), self.last)
             idx = np.flatnonzero((picks == row).all(1))
             out[idx] = self.score(self._windows[key], w[idx], a[idx])
             self.window.calls += 1
@@ -96,19 +99,32 @@ class AnticipatingPrincipal(BlackBoxPrincipal):
     Args:
         optimizer: the ask/tell optimiser (``CMAES`` as built by ``make("anticipating")``).
         response: the followers' response model (library, payment rule, rounds).
+        response_lookback: realised days the response is fitted on (60): Hedge followers weigh a strategy by
+            its pay over all the days they have learned from, so their response is read off a longer window
+            than the ``lookback`` days the commitment is scored on.
         name, window, window_options: as ``BlackBoxPrincipal``.
     """
 
     def __init__(self, optimizer: Any, *, response: StrategyResponse, name: str = "anticipating",
-                 window: WindowOptions | None = None, **window_options: Any) -> None:
+                 response_lookback: int = 60, window: WindowOptions | None = None, **window_options: Any) -> None:
         super().__init__(optimizer, name=name, window=window, **window_options)
         self.response = response
+        if int(response_lookback) < 1:
+            raise MassError(f"option 'response_lookback' of principal {name!r}: a whole number >= 1, "
+                            f"got {response_lookback!r}")
+        self.response_lookback = int(response_lookback)
+
+    def reset(self, n_types: int, *, seed: int | None = None) -> None:
+        super().reset(n_types, seed=seed)
+        # the search's random stream of its myopic twin ``cmaes``: with the same seed, the two differ only in
+        # what they score (a library of the truthful strategy alone makes them decide alike)
+        self._rng = np.random.default_rng(None if seed is None else [int(seed), _salt("cmaes")])
 
     def fit_window(self, ctx: DecisionContext) -> ViewWindow:
         if ctx.views is None:
             raise MassError(f"{self.name}: the game keeps no views (build it with record_reports=True); a leader "
                             "that anticipates the followers' response needs them")
-        return ctx.views(self.lookback, horizon=self.fitness_horizon)
+        return ctx.views(max(self.lookback, self.response_lookback), horizon=self.fitness_horizon)
 
     def objective(self, window: ScoringWindow | ViewWindow, previous: FloatArray | None, turnover_penalty: float,
                   inertia: float) -> Objective:
@@ -117,7 +133,7 @@ class AnticipatingPrincipal(BlackBoxPrincipal):
         if not isinstance(window, ViewWindow):
             raise MassError(f"{self.name}: searches a ViewWindow (DecisionContext.views), got {type(window).__name__}")
         return ResponseObjective(window.reports, self.space, self.component, previous, turnover_penalty, inertia,
-                                 views=window, response=self.response)
+                                 views=window, response=self.response, last=self.lookback)
 
     def choose_rule(self, window: ViewWindow, menu: Sequence[str], *,
                     previous: npt.ArrayLike | None = None) -> RuleChoice:
@@ -135,7 +151,8 @@ class AnticipatingPrincipal(BlackBoxPrincipal):
         return RuleChoice(max(values, key=lambda r: values[r]), values)
 
     def options(self) -> dict[str, Any]:
-        return {**super().options(), "rule": self.response.payment.option_string(),
+        return {**super().options(), "response_lookback": self.response_lookback,
+                "rule": self.response.payment.option_string(),
                 "strategies": list(self.response.library.names), "rounds": self.response.rounds}
 
 
@@ -169,13 +186,15 @@ def make_anticipating(**options: Any) -> AnticipatingPrincipal:
     """Anticipating: CMA-ES scoring the followers' best response in the Hedge library (a Stackelberg leader)."""
     window, rest = WindowOptions.split(options)
     mine = {k: v for k, v in rest.items() if k in RESPONSE_OPTIONS}
-    cma = {k: v for k, v in rest.items() if k not in RESPONSE_OPTIONS}
-    check_options("anticipating", cma, [*inspect.signature(CMAES).parameters, *RESPONSE_OPTIONS,
+    lead = {k: v for k, v in rest.items() if k in LEADER_OPTIONS}
+    cma = {k: v for k, v in rest.items() if k not in RESPONSE_OPTIONS + LEADER_OPTIONS}
+    check_options("anticipating", cma, [*inspect.signature(CMAES).parameters, *RESPONSE_OPTIONS, *LEADER_OPTIONS,
                                         *WindowOptions.names()])
     return AnticipatingPrincipal(CMAES(**cma), response=response_from(mine), name="anticipating",
-                                 **{**DEFAULTS, **window})
+                                 **lead, **{**DEFAULTS, **window})
 
 
 make_anticipating.option_types = {  # type: ignore[attr-defined]
-    **dataclass_types(WindowOptions), **declared_types(CMAES), "rule": str, "library": str, "rounds": int}
+    **dataclass_types(WindowOptions), **declared_types(CMAES), "rule": str, "library": str, "rounds": int,
+    "response_lookback": int}
 register("anticipating", make_anticipating, aliases=("stackelberg",), label="CMA-ES+BR", window_defaults=DEFAULTS)

@@ -122,7 +122,8 @@ class ViewWindow:
     def n_types(self) -> int:
         return self.reports.n_types
 
-    def scoring(self, moments: FloatArray) -> ScoringWindow:
-        """A ``ScoringWindow`` on these days and returns with other reports' moments (L, 3, K, N)."""
-        w = self.reports
-        return ScoringWindow(w.days, moments, w.returns, w.rule, w.min_stocks)
+    def scoring(self, moments: FloatArray, last: int | None = None) -> ScoringWindow:
+        """A ``ScoringWindow`` on these days and returns (the ``last`` ones only, if given) with other reports'
+        moments (L, 3, K, N)."""
+        w, cut = self.reports, slice(None) if last is None else slice(max(self.n_days - int(last), 0), None)
+        return ScoringWindow(w.days[cut], moments[cut], w.returns[cut], w.rule, w.min_stocks)

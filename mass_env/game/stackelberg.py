@@ -340,8 +340,8 @@ class StackelbergGame:
         pos = win.days - self.start
         views, same = self.report_log.views_at(pos)
         moments = win.moments.copy()
-        for j in np.flatnonzero(~same):  # a loop over window days only
-            moments[j] = type_moments(views[j], self.agent_type, self.K).stack()
+        if not same.all():
+            moments[~same] = type_moments(views[~same], self.agent_type, self.K).stack()
         nan = np.full(self.panel.n_symbols, np.nan)
         anchors = np.array([self.records[p - 1].consensus if p > 0 else nan for p in pos] or np.zeros((0, nan.size)))
         return ViewWindow(win, views, self.agent_type.astype(np.int64), anchors, moments)

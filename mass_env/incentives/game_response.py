@@ -58,6 +58,8 @@ class ResponsePlan:
     views: FloatArray
     target: FloatArray
     min_stocks: int
+    #: the best strategies under an own-report rule (they serve every candidate): computed once
+    own_best: dict[str, IntArray] = field(default_factory=dict, repr=False, compare=False)
 
     def responded(self, picks: IntArray) -> FloatArray:
         """The window's moments (L, 3, K, N) when type k plays strategy ``picks[k]``."""
@@ -121,7 +123,10 @@ class StrategyResponse:
         if len(self.library) == 1:
             return np.zeros(w.shape, dtype=np.int64)
         if isinstance(self.payment, OWN_REPORT_RULES):  # one evaluation serves every candidate
-            best = np.argmax(self.pays(plan, plan.views, None), axis=0)
+            key = self.payment.option_string()
+            if key not in plan.own_best:
+                plan.own_best[key] = np.argmax(self.pays(plan, plan.views, None), axis=0)
+            best = plan.own_best[key]
             return np.where(w > 0, best[None, :], 0).astype(np.int64)
         out = np.empty(w.shape, dtype=np.int64)
         k = np.arange(w.shape[1])

@@ -49,7 +49,7 @@ def _anticipating(library=None, rule="weighted_skill", name="anticipating", **wi
 def test_with_truthful_followers_it_decides_as_its_myopic_twin(small_market):
     env = make_env(small_market[0], horizon=2)
     twin = _actions(principals.make("cmaes", evals=10), env, scripted_followers(env, seed=1), end=55)
-    mine = _actions(_anticipating(StrategyLibrary.standard((), (), ()), name="cmaes"), env,
+    mine = _actions(_anticipating(StrategyLibrary.standard((), (), ())), env,
                     scripted_followers(env, seed=1), end=55)
     assert len(mine) > 30 and mine.keys() == twin.keys()
     assert all(np.array_equal(mine[d], twin[d]) for d in twin)
