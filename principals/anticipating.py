@@ -138,17 +138,19 @@ class AnticipatingPrincipal(BlackBoxPrincipal):
     def choose_rule(self, window: ViewWindow, menu: Sequence[str], *,
                     previous: npt.ArrayLike | None = None) -> RuleChoice:
         """The menu rule whose fitted commitment scores best under the followers' response on ``window`` (the
-        game cannot change the rule within an episode, so it is chosen once, on a training window)."""
+        game cannot change the rule within an episode, so it is chosen once, on a training window). A value of
+        -1 means the responded aggregate has no ranking on any day (every type's best response is a constant)."""
         if not menu:
             raise MassError("choose_rule needs a menu of payment rules, e.g. weighted_skill/skill/proper")
-        kept, values = self.response, {}
+        kept, state, values = self.response, self._rng.bit_generator.state, {}
         try:
-            for spec in menu:
+            for spec in menu:  # common random numbers: rules with the same response get the same value
                 self.response = dataclasses.replace(kept, rule=spec)
+                self._rng.bit_generator.state = state
                 values[spec] = self.search(window, previous=previous, report=True).fitness
         finally:
             self.response = kept
-        return RuleChoice(max(values, key=lambda r: values[r]), values)
+        return RuleChoice(max(values, key=lambda r: values[r]), values)  # ties: the earlier menu rule
 
     def options(self) -> dict[str, Any]:
         return {**super().options(), "response_lookback": self.response_lookback,

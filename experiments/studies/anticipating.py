@@ -45,7 +45,7 @@ from mass_env.rollout import rollout
 from mass_env.scripted import FixedCommitment, scripted_followers
 from principals.anticipating import AnticipatingPrincipal
 
-MENU = ("weighted_skill", "skill", "proper", "consensus:r=0.5")
+MENU = ("weighted_skill", "skill", "proper", "consensus:r=0.5", "tournament", "leave_one_out")
 DEFAULT_RULE = "weighted_skill"
 COLUMNS = ("leader", "rule", "value", "lo", "hi", "diff", "diff_lo", "diff_hi")
 Say = Callable[[str], None]

@@ -104,6 +104,8 @@ def test_choose_rule_picks_from_the_menu(rng):
     choice = p.choose_rule(vw, ["weighted_skill", "proper", "consensus:r=0.5"])
     assert choice.rule in choice.values and set(choice.values) == {"weighted_skill", "proper", "consensus:r=0.5"}
     assert choice.values[choice.rule] == max(choice.values.values())
+    same = p.choose_rule(vw, ["skill", "weighted_skill"])  # the same response (positive weights): the same value
+    assert same.values["skill"] == same.values["weighted_skill"] and same.rule == "skill"
     with pytest.raises(MassError, match="menu"):
         p.choose_rule(vw, [])
 
