@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     opts = f":{args.options}" if args.options else ""
     spec = SweepSpec.build(args.configs, baselines=("equal",), extra_principals=[f"anticipating{opts}"], seeds=seeds,
                            data=args.data, followers="hedge", follower_options={"rule": DEFAULT_RULE},
-                           horizon=args.horizon)
+                           horizon=args.horizon, n_days=args.days)
     out = Path(args.out)
     log(f"1. the payment rule, chosen on the warm-up days from {', '.join(args.menu)}")
     choice = choose_rule(spec, args.menu, args.options, log)
@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         picked = f"anticipating:{(args.options + ',') if args.options else ''}rule={choice.rule}"
         spec2 = SweepSpec(tuple(principal_configs([picked], [spec.configs[0].population])), seeds=seeds,
                           data=args.data, followers="hedge", follower_options={"rule": choice.rule},
-                          horizon=args.horizon)
+                          horizon=args.horizon, n_days=args.days)
         folder = out / choice.rule.replace(":", "_").replace("=", "")
         log(f"2b. the anticipating leader with hedge followers paid by {choice.rule} -> {folder}")
         run_ablation(spec2, folder, plot=False, progress=log)
@@ -187,6 +187,7 @@ def _menu(text: str) -> tuple[str, ...]:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m experiments.studies.anticipating", description=__doc__.split("\n")[0])
     p.add_argument("--data", default=None, help="market (as mass ablation --data; default: the synthetic market)")
+    p.add_argument("--days", type=int, default=160, help="days of the synthetic market without --data (default 160)")
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
     p.add_argument("--configs", default="A,B,C,D,E,F", help="the myopic configs (default A,B,C,D,E,F)")
     p.add_argument("--menu", type=_menu, default=MENU,
