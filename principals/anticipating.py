@@ -145,7 +145,10 @@ class AnticipatingPrincipal(BlackBoxPrincipal):
         kept, state, values = self.response, self._rng.bit_generator.state, {}
         try:
             for spec in menu:  # common random numbers: rules with the same response get the same value
-                self.response = dataclasses.replace(kept, rule=spec)
+                try:
+                    self.response = dataclasses.replace(kept, rule=spec)
+                except ValueError as exc:
+                    raise MassError(f"{self.name}: menu rule {spec!r}: {exc}") from None
                 self._rng.bit_generator.state = state
                 values[spec] = self.search(window, previous=previous, report=True).fitness
         finally:

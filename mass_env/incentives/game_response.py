@@ -90,11 +90,6 @@ class StrategyResponse:
         assert isinstance(self.rule, PaymentRule)
         return self.rule
 
-    @property
-    def identity(self) -> bool:
-        """True when the library holds the truthful strategy only (the response is the views)."""
-        return len(self.library) == 1 and bool(np.allclose(self.library.params[0], TRUTHFUL))
-
     def prepare(self, window: ViewWindow) -> ResponsePlan:
         """Every strategy's reports on the window's days, reduced to type moments (the truthful rows are the
         window's view moments, bit for bit)."""

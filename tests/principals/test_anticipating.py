@@ -108,6 +108,8 @@ def test_choose_rule_picks_from_the_menu(rng):
     assert same.values["skill"] == same.values["weighted_skill"] and same.rule == "skill"
     with pytest.raises(MassError, match="menu"):
         p.choose_rule(vw, [])
+    with pytest.raises(MassError, match="valid rules: consensus"):
+        p.choose_rule(vw, ["weighted_skill", "majority"])
 
 
 class _Leaky(AnticipatingPrincipal):
