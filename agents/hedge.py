@@ -26,7 +26,7 @@ import numpy.typing as npt
 from mass_env import scripted_followers
 from mass_env.game.aggregation import TypeMoments
 from mass_env.incentives.ingame import zscore
-from mass_env.incentives.learning import StrategyLibrary
+from mass_env.incentives.learning import StrategyLibrary, strategy_reports
 from mass_env.incentives.payments import PayContext, UnknownRuleError, make_rule
 
 FloatArray = npt.NDArray[np.float64]
@@ -104,18 +104,6 @@ class HedgeOptions:
 
     def as_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
-
-def strategy_reports(params: FloatArray, views: FloatArray, anchor: FloatArray) -> FloatArray:
-    """Reports (M, A, S) of M library rows (a, b, c, k, d) on views (A, S) and an anchor (A, S), clipped to
-    [-1, 1] (the game's range), NaN where the agent did not look."""
-    a, b, c, k, d = (params[:, j, None, None] for j in range(5))
-    mag, sgn = np.abs(views), np.sign(views)
-    with np.errstate(invalid="ignore"):
-        bent = np.where(c != 0, c * sgn * mag ** np.where(c != 0, k, 1.0), 0.0)
-        out = a * views + b * anchor + d + bent
-    out = np.where(np.isfinite(views), out, np.nan)
-    return np.clip(out, -1.0, 1.0)
 
 
 class HedgeLearner:

@@ -33,7 +33,9 @@ def add_arguments(abl: argparse.ArgumentParser) -> None:
     abl.add_argument("--agents", type=checks.positive_int, default=None,
                      help="agents per type for every config (default: each config's own; e.g. 2 for a quick LLM run)")
     abl.add_argument("--principal", action="append", default=[], metavar="SPEC",
-                     help="extra leader run next to the configs at each population: gradient, rl:PATH "
+                     help="extra leader run next to the configs at each population: gradient, anticipating "
+                          "(scores the followers' best response; anticipating:rule=R, the rule --followers "
+                          "hedge:rule=R pays), rl:PATH "
                           "(a policy saved by `mass train-rl`), NAME[:key=value,...], or your own class or "
                           "factory as module:Attr[:key=value,...] (see --list); repeatable")
     abl.add_argument("--horizon", type=checks.positive_int, default=10,

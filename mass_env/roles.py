@@ -20,10 +20,11 @@ import numpy as np
 import numpy.typing as npt
 
 from .game.mechanism import PrincipalAction
-from .game.scoring import ScoringWindow
+from .game.scoring import ScoringWindow, ViewWindow
 from .game.stackelberg import GameConfig, Payoff, StackelbergGame
 
 WindowFn = Callable[..., ScoringWindow]
+ViewsFn = Callable[..., ViewWindow]
 
 #: Agent names in the environments: the leader, and one follower per investor type.
 PRINCIPAL = "principal_0"
@@ -45,7 +46,10 @@ class DecisionContext:
       realised by this close, as a ``ScoringWindow`` (what SA / CMA-ES / the gradient leader fit on);
     * ``rules``: the game's rules (``GameConfig``): the turnover penalty mu that the payoff will be
       charged, the inertia bound, the payoff horizon, the aggregation rule;
-    * ``info``: the env's info dict for the leader this step (day, date, applied commitment).
+    * ``info``: the env's info dict for the leader this step (day, date, applied commitment);
+    * ``views(lookback, horizon=h)``: the same days as ``window`` with the agents' views and the consensus
+      they saw (``ViewWindow``; what a leader that models the followers' response needs), None when the
+      game keeps no views.
     """
 
     day: int
@@ -56,6 +60,7 @@ class DecisionContext:
     window: WindowFn
     rules: GameConfig = field(default_factory=GameConfig)
     info: Mapping[str, Any] = field(default_factory=dict)
+    views: ViewsFn | None = None
 
     @classmethod
     def from_game(cls, game: StackelbergGame, obs: np.ndarray, info: Mapping[str, Any] | None = None
@@ -65,8 +70,11 @@ class DecisionContext:
         def window(lookback: int, *, horizon: int | None = None) -> ScoringWindow:
             return game.scoring_window(lookback, horizon=horizon, asof=asof)
 
+        def views(lookback: int, *, horizon: int | None = None) -> ViewWindow:
+            return game.view_window(lookback, horizon=horizon, asof=asof)
+
         return cls(asof, game.K, obs, game.announced, game.applied_weights.copy(), window, game.config,
-                   dict(info or {}))
+                   dict(info or {}), views if game.record_reports else None)
 
 
 @runtime_checkable

@@ -25,6 +25,11 @@ name        leader and its options (all keyword)
             reports per-type prices. Window options (``lookback`` 20, ``min_days`` min(lookback, 5)),
             ``steps`` (30), ``lr`` (0.05), ``temperature`` (1.0, in ranks), ``tv_smoothing`` (1e-3),
             ``logit_decay`` (0.01), ``weight_floor`` (1e-3), ``threads`` (1). Needs torch.
+``anticipating``  CMA-ES (as ``cmaes``) scoring the aggregate of the followers' best response to each
+            candidate (a Stackelberg leader). ``rule`` ("weighted_skill": the rule the followers are paid by),
+            ``library`` ("standard"; "truthful" = ``cmaes``), ``shade``, ``exaggerate``, ``constants`` (the
+            Hedge followers' strategies, lists as ``0.25/0.5``), ``rounds`` (1), ``response_lookback`` (60
+            realised days the response is fitted on), plus ``cmaes``'s options and the window options.
 ``rl``      a saved stable-baselines3 policy acting on the leader's observation. ``path`` (required),
             ``deterministic`` (True), ``algo`` (from its JSON), ``use_inertia`` (True), ``threads`` (1).
             Needs the ``rl`` extra.
@@ -41,8 +46,9 @@ from __future__ import annotations
 
 import mass_env.removed  # noqa: F401  (old import paths raise an ImportError naming the new one)
 
-from . import annealing, baselines, cmaes, gradient, rl  # noqa: F401  (each registers its leaders)
+from . import annealing, anticipating, baselines, cmaes, gradient, rl  # noqa: F401  (each registers its leaders)
 from .annealing import MassAnnealing
+from .anticipating import AnticipatingPrincipal
 from .baselines import EqualWeights, RandomWeights
 from .blackbox import BlackBoxPrincipal
 from .cmaes import CMAES
@@ -56,6 +62,7 @@ __all__ = [
     "make", "register", "available",
     # the leaders
     "EqualWeights", "RandomWeights", "MassAnnealing", "CMAES", "GradientPrincipal", "RLPrincipal",
+    "AnticipatingPrincipal",
     # build your own: any black-box optimiser as a leader, the options of the windowed leaders
     "BlackBoxPrincipal", "WindowOptions",
 ]

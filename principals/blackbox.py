@@ -29,7 +29,7 @@ import numpy.typing as npt
 from mass_env.game import Payoff
 from mass_env.game.components import Component
 from mass_env.game.mechanism import PrincipalAction
-from mass_env.game.scoring import ScoringWindow
+from mass_env.game.scoring import ScoringWindow, ViewWindow
 from mass_env.roles import DecisionContext
 
 from .options import dataclass_types, declared_types
@@ -163,10 +163,14 @@ class Objective:
     def __call__(self, X: npt.ArrayLike) -> FloatArray:
         w, a = self.space.decode(X)
         self.evaluations += w.shape[0]
+        return self.score(self.window, w, a)
+
+    def score(self, window: ScoringWindow, w: FloatArray, a: FloatArray) -> FloatArray:
+        """Fitness of decoded candidates (weights ``w`` (P, K), alphas ``a`` (P,)) on ``window``."""
         if self.raw_previous is None:
-            return self.window.fitness(w, a, component=self.component, previous=self.previous,
-                                       turnover_penalty=self.turnover_penalty, inertia=self.inertia)
-        f = self.window.fitness(w, a, component=self.component, previous=self.previous, inertia=self.inertia)
+            return window.fitness(w, a, component=self.component, previous=self.previous,
+                                  turnover_penalty=self.turnover_penalty, inertia=self.inertia)
+        f = window.fitness(w, a, component=self.component, previous=self.previous, inertia=self.inertia)
         return f - self.turnover_penalty * np.abs(w - self.raw_previous).sum(1) / 2.0
 
 
@@ -247,7 +251,7 @@ class BlackBoxPrincipal(WindowedPrincipal):
         if ctx.n_types != self.space.n_types:
             raise ValueError(f"{self.name}: context has {ctx.n_types} types, reset() said {self.space.n_types}")
         if not self.space.degenerate:
-            window = ctx.window(self.lookback, horizon=self.fitness_horizon)
+            window = self.fit_window(ctx)
             if window.n_days >= self.min_days:
                 res = self.search(window, previous=ctx.applied_weights,
                                   turnover_penalty=self.window.penalty(ctx.rules))
@@ -259,7 +263,19 @@ class BlackBoxPrincipal(WindowedPrincipal):
         pass  # the fitness is recomputed from the window each day; realised payoffs add nothing
 
     # ------------------------------------------------------------------ search
-    def search(self, window: ScoringWindow, *, previous: npt.ArrayLike | None = None,
+    def fit_window(self, ctx: DecisionContext) -> ScoringWindow | ViewWindow:
+        """The window a day's search fits on (the recorded reports; a subclass may ask for the views)."""
+        return ctx.window(self.lookback, horizon=self.fitness_horizon)
+
+    def objective(self, window: ScoringWindow | ViewWindow, previous: FloatArray | None, turnover_penalty: float,
+                  inertia: float) -> Objective:
+        """The fitness of a search on ``window``: the candidates scored on the recorded reports."""
+        if self.space is None:
+            raise RuntimeError(f"{self.name}: call reset() before search()")
+        reports = window.reports if isinstance(window, ViewWindow) else window
+        return Objective(reports, self.space, self.component, previous, turnover_penalty, inertia)
+
+    def search(self, window: ScoringWindow | ViewWindow, *, previous: npt.ArrayLike | None = None,
                x0: npt.ArrayLike | None = None, report: bool = False,
                turnover_penalty: float | None = None) -> SearchResult:
         """One search on ``window`` from ``x0`` (default: the current solution, i.e. warm start).
@@ -276,7 +292,7 @@ class BlackBoxPrincipal(WindowedPrincipal):
         prev = None if previous is None or not (mu or inertia) else np.asarray(previous, np.float64)
         if inertia and prev is None:
             raise ValueError(f"{self.name}: a search with inertia > 0 needs previous (today's applied weights)")
-        obj = Objective(window, self.space, self.component, prev, mu, inertia if prev is not None else 0.0)
+        obj = self.objective(window, prev, mu, inertia if prev is not None else 0.0)
         start = (self._x if x0 is None else np.asarray(x0, dtype=np.float64)).copy()
         if self.window.turnover_weights == "raw" and mu:
             obj.raw_previous = self.space.decode(start)[0][0]  # the start: yesterday's answer, unnormalised

@@ -69,6 +69,15 @@ class ReportLog:
             return self.reports()
         return np.stack([r if v is None else v for r, v in zip(self._reports, self._views)])
 
+    def views_at(self, positions: npt.ArrayLike) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+        """Views (L, agents, stocks) of the recorded days at ``positions`` (indices into the log, in order) and
+        (L,) whether each day's reports were its views (then the game's own report moments are the views')."""
+        idx = [int(i) for i in np.asarray(positions, dtype=np.int64)]
+        if not idx:
+            return np.zeros((0, self.n_agents, self.n_stocks)), np.zeros(0, dtype=bool)
+        views = np.stack([self._reports[i] if (v := self._views[i]) is None else v for i in idx])
+        return views.astype(np.float64), np.array([self._views[i] is None for i in idx])
+
     def misreport(self) -> FloatArray:
         """Per day: mean |report - view| over the cells the agents reported (0 when truthful)."""
         out = np.zeros(len(self._days))

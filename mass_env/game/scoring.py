@@ -93,3 +93,37 @@ class ScoringWindow:
         if turnover_penalty and previous is not None:
             mean = mean - turnover_penalty * turnover(np.atleast_2d(weights), previous)
         return mean
+
+
+@dataclass
+class ViewWindow:
+    """A scoring window's days seen from the followers' side, for a leader that models how they report.
+
+    Why: a leader that anticipates strategic followers must score what they *would* report under a candidate
+    commitment, so it needs what they believed, not only what they reported. ``reports`` is the window of the
+    recorded reports (days, returns, rule); ``views`` (L, A, N) the agents' views on those days (point in
+    time: recorded at each day's close), ``agent_type`` (A,) each agent's type, ``anchors`` (L, N) the
+    consensus published the day before (what the followers saw; NaN where there was none) and
+    ``view_moments`` (L, 3, K, N) the views' type moments, bit for bit the reports' where the agents reported
+    their views.
+    """
+
+    reports: ScoringWindow
+    views: FloatArray
+    agent_type: npt.NDArray[np.int64]
+    anchors: FloatArray
+    view_moments: FloatArray
+
+    @property
+    def n_days(self) -> int:
+        return self.reports.n_days
+
+    @property
+    def n_types(self) -> int:
+        return self.reports.n_types
+
+    def scoring(self, moments: FloatArray, last: int | None = None) -> ScoringWindow:
+        """A ``ScoringWindow`` on these days and returns (the ``last`` ones only, if given) with other reports'
+        moments (L, 3, K, N)."""
+        w, cut = self.reports, slice(None) if last is None else slice(max(self.n_days - int(last), 0), None)
+        return ScoringWindow(w.days[cut], moments[cut], w.returns[cut], w.rule, w.min_stocks)

@@ -33,7 +33,7 @@ from .investors import InvestorType
 from .mechanism import ActionCodec, PrincipalAction, apply_inertia, turnover
 from .metrics import REPORTED_METRICS, rank_ic
 from .reports import ReportLog
-from .scoring import ScoringWindow
+from .scoring import ScoringWindow, ViewWindow
 
 FloatArray = npt.NDArray[np.float64]
 #: A payment rule by name with options (``mass_env.incentives.payments``), e.g. ``"skill"``,
@@ -330,6 +330,21 @@ class StackelbergGame:
         mom = np.stack([self.records[d - self.start].moments for d in days])
         rets = self.returns.get(spec)[days]
         return ScoringWindow(days, mom, rets, self.config.rule, self.config.min_stocks)
+
+    def view_window(self, lookback: int, *, horizon: int | None = None, asof: int | None = None) -> ViewWindow:
+        """The days of ``scoring_window`` with the agents' views and the consensus each day's followers saw
+        (``ViewWindow``); needs the views recorded (``record_reports=True``, the default)."""
+        win = self.scoring_window(lookback, horizon=horizon, asof=asof)
+        if not self.record_reports or len(self.report_log) != len(self.records):
+            raise MassError("a view window needs the agents' views: build the game with record_reports=True")
+        pos = win.days - self.start
+        views, same = self.report_log.views_at(pos)
+        moments = win.moments.copy()
+        if not same.all():
+            moments[~same] = type_moments(views[~same], self.agent_type, self.K).stack()
+        nan = np.full(self.panel.n_symbols, np.nan)
+        anchors = np.array([self.records[p - 1].consensus if p > 0 else nan for p in pos] or np.zeros((0, nan.size)))
+        return ViewWindow(win, views, self.agent_type.astype(np.int64), anchors, moments)
 
     # ------------------------------------------------------------------ reporting
     def history(self, horizons: Sequence[int] | None = None) -> pd.DataFrame:

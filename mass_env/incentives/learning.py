@@ -76,6 +76,19 @@ class StrategyLibrary(DeviationFamily):
         return self.names.index(name)
 
 
+def strategy_reports(params: FloatArray, views: FloatArray, anchor: FloatArray) -> FloatArray:
+    """The game's reports (M, ...) of M library rows (a, b, c, k, d) on views and an anchor of one shape (agents,
+    stocks) or (days, agents, stocks), clipped to [-1, 1] (the game's range), NaN where the agent did not look."""
+    ones = (1,) * np.ndim(views)
+    a, b, c, k, d = (params[:, j].reshape(-1, *ones) for j in range(5))
+    mag, sgn = np.abs(views), np.sign(views)
+    with np.errstate(invalid="ignore"):
+        bent = np.where(c != 0, c * sgn * mag ** np.where(c != 0, k, 1.0), 0.0)
+        out = a * views + b * anchor + d + bent
+    out = np.where(np.isfinite(views), out, np.nan)
+    return np.clip(out, -1.0, 1.0)
+
+
 @dataclass(frozen=True)
 class Day:
     """One day for the learners: views (F, S), the realised target (S,), optional anchor (S,) (None =
