@@ -54,6 +54,8 @@ class BatchStep:
     type_rank_ic: FloatArray
     turnover: FloatArray
     payoff: FloatArray
+    paid_applied: FloatArray  # (n, K) the weights applied on the paid day (what a type's pay is weighted by)
+    paid_type_mean: FloatArray  # (n, K, N) the paid day's type means (NaN where no agent of the type looked)
 
 
 class GameBatch:
@@ -84,6 +86,7 @@ class GameBatch:
         self.clipped_signals = np.zeros((E, K), np.int64)
         self._rows = np.zeros((E, self._ring, 1 + K, N))  # per recorded day: the aggregate, then each type's mean
         self._turnover = np.zeros((E, self._ring))
+        self._applied_days = np.zeros((E, self._ring, K))  # per recorded day: the weights applied (followers' pay)
 
     def load(self, i: int, game: StackelbergGame) -> None:
         """Game ``i`` takes the state of ``game`` right after its ``reset`` (nothing recorded yet)."""
@@ -109,6 +112,16 @@ class GameBatch:
             raise ActionError(f"need one action per game stepped ({n}), got {weights.shape[0]}")
         self.clipped_values[ix] += clipped
         self.zero_weight_fallbacks[ix] += fallbacks
+        return self.play(ix, signals, weights, alpha, inertia)
+
+    def play(self, idx: npt.ArrayLike, signals: npt.ArrayLike, weights: FloatArray, alpha: FloatArray,
+             inertia: FloatArray) -> BatchStep:
+        """``step`` with tomorrow's commitments already decoded (``weights`` ``(n, K)`` normalised, ``alpha``
+        and ``inertia`` ``(n,)``): how an embedded leader's ``PrincipalAction`` enters, as the single game
+        takes one without the Box codec."""
+        ix = np.asarray(idx, dtype=np.int64)
+        if (self.t[ix] > self.end[ix]).any():
+            raise MassError("episode is over; call reset()")
         t = self.t[ix]
         X = self._signals(ix, signals, t)
         count, total, total_sq = self._moments(X)
@@ -120,6 +133,7 @@ class GameBatch:
         with np.errstate(invalid="ignore", divide="ignore"):
             self._rows[ix, slot, 1:] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
         self._turnover[ix, slot] = tv
+        self._applied_days[ix, slot] = applied
         out = self._pay(ix, t)
         out.n_scored, out.count, out.total = np.isfinite(signal).sum(-1), count, total
         # advance: tomorrow's announced commitment becomes applied through the mechanism
@@ -198,7 +212,8 @@ class GameBatch:
         s = t - self.delay
         paid = s >= self.start[ix]
         out = BatchStep(ix, t, np.zeros(n, np.int64), np.zeros(0), np.zeros(0), paid, np.where(paid, s, -1),
-                        np.full(n, np.nan), np.full((n, K), np.nan), np.zeros(n), np.zeros(n))
+                        np.full(n, np.nan), np.full((n, K), np.nan), np.zeros(n), np.zeros(n), np.zeros((n, K)),
+                        np.full((n, K, self.N), np.nan))
         if not paid.any():
             return out
         g, day = ix[paid], s[paid]
@@ -208,5 +223,7 @@ class GameBatch:
         ic = ics[:, 0]
         tv = self._turnover[g, slot]
         out.rank_ic[paid], out.type_rank_ic[paid], out.turnover[paid] = ic, ics[:, 1:], tv
+        out.paid_applied[paid] = self._applied_days[g, slot]
+        out.paid_type_mean[paid] = self._rows[g, slot, 1:]
         out.payoff[paid] = np.where(np.isfinite(ic), ic, 0.0) - self.config.turnover_penalty * tv
         return out
