@@ -1,0 +1,267 @@
+"""The followers' view of N independent games stepped together (``FollowersVectorEnv``): ``FollowersEnv``
+batched for parameter sharing; the class docstring is its doc page."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from gymnasium.vector import AutoresetMode
+
+from .data.modalities import CLIP
+from .env import ALL_MODALITIES, PRINCIPAL
+from .errors import ActionError, MassError
+from .game.batch import BatchStep
+from .game.mechanism import PrincipalAction
+from .game.stackelberg import Payoff
+from .incentives.ingame import batch_type_pay
+from .roles import DecisionContext, Principal, follower_agent
+from .scripted import FixedCommitment
+from .vector import PrincipalVectorEnv
+
+FOLLOWER_INFO_KEYS = ("day", "missing_features", "clipped_values", "misreport")
+
+
+class _Games(PrincipalVectorEnv):
+    """The batched games with their leaders embedded: ``PrincipalVectorEnv``'s arrays, leader observations and
+    infos (what each embedded leader decides on), a day played with the followers' signals and the leaders'
+    commitments, and resets as ``FollowersEnv`` does them (the game's own ``np_random``, the leader reset
+    with the same seed)."""
+
+    def __init__(self, num_envs: int, principals: Sequence[Principal], **env_kwargs: Any) -> None:
+        super().__init__(num_envs, autoreset_mode=AutoresetMode.SAME_STEP, follower_obs="box", **env_kwargs)
+        self.principals = list(principals)
+        self.announced: list[PrincipalAction] = [PrincipalAction.uniform(self.batch.K)] * num_envs  # set at reset
+        self.fresh: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}  # game -> a reset's (obs, infos)
+        self.signals = np.zeros(0)
+        self.commitments: tuple[np.ndarray, np.ndarray, np.ndarray] = (np.zeros(0), np.zeros(0), np.zeros(0))
+        self.last_step: BatchStep | None = None
+        self.clipped_signals = self.batch.clipped_signals.copy()
+
+    def _play(self, live: npt.NDArray[np.int64], acts: np.ndarray) -> BatchStep:
+        w, alpha, inertia = self.commitments
+        step = self.batch.play(live, self.signals[live], w[live], alpha[live], inertia[live])
+        for j, i in enumerate(step.idx.tolist()):  # observe before an autoreset resets the leader
+            self.principals[i].observe(_payoffs(step, j))
+        self.last_step, self.clipped_signals = step, self.batch.clipped_signals.copy()
+        return step
+
+    def _reset_game(self, i: int, seed: int | None, options: dict[str, Any] | None) -> dict[str, Any]:
+        obs, infos = self.games[i].reset(seed=seed, options=options)
+        self.principals[i].reset(self.batch.K, seed=seed)
+        self.batch.load(i, self.games[i].game)
+        self._window[i] = 0.0
+        self._obs[i] = obs[PRINCIPAL]
+        self.announced[i] = self.games[i].game.announced
+        self.fresh[i] = (obs, infos)
+        return dict(infos[PRINCIPAL])
+
+
+def _payoffs(step: BatchStep, j: int) -> tuple[Payoff, ...]:
+    """Row ``j``'s payoff as ``Principal.observe`` takes it (what ``payoffs_from_info`` rebuilds in the single
+    env: NaN Rank ICs where undefined, ``valid`` where the aggregate's is defined)."""
+    if not step.paid[j]:
+        return ()
+    ic = float(step.rank_ic[j])
+    return (Payoff(int(step.paid_day[j]), int(step.day[j]), ic, float(step.turnover[j]), float(step.payoff[j]),
+                   step.type_rank_ic[j].copy(), bool(np.isfinite(ic))),)
+
+
+class _Row(Mapping[str, Any]):
+    """One game's row of batched infos, read lazily (most leaders never look at their info)."""
+
+    def __init__(self, infos: Mapping[str, Any], i: int) -> None:
+        self._infos, self._i = infos, i
+
+    def __getitem__(self, key: str) -> Any:
+        return self._infos[key][self._i]
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k in self._infos if not k.startswith("_") and not k.startswith("final"))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _no_window(lookback: int, *, horizon: int | None = None) -> Any:
+    raise MassError("the batched followers' env keeps no per-day records, so ctx.window is not available to its "
+                    "embedded leader; use mass_env.followers_env (one game) for a leader that fits on past days")
+
+
+class FollowersVectorEnv:
+    """N independent ``FollowersEnv`` games stepped together in numpy arrays, a leader embedded in each.
+
+    ==================  ===========================================================================
+    Import              ``from mass_env import FollowersVectorEnv``
+    Observations        ``(N, K, size)``: every type's ``FollowerObsLayout`` box in every game
+    Actions             ``(N, K, n_agents, N_stocks)`` (types of equal size) or ``(N, A, N_stocks)``: every
+                        agent's signals, agents grouped by type; NaN = did not look
+    Rewards             ``(N, K)``: the payment rule's pay of each type (``config.follower_reward``)
+    Autoreset           ``SAME_STEP``: an ended game is reset within the step; its last observation is
+                        ``infos["final_obs"]`` ``(N, K, size)`` (rows of games that did not end: 0),
+                        its infos ``infos["final_info"]``, the games that ended ``infos["_final_obs"]``
+    SB3                 ``mass_env.sb3.make_followers_vec_env(N)``: N x K sub-envs, one per (game, type),
+                        so one ``PPO("MlpPolicy", venv)`` is shared by all followers of all games
+    ==================  ===========================================================================
+
+    **Each game is ``FollowersEnv``.** Game ``i`` is bit-identical to a ``FollowersEnv`` built with the same
+    arguments, reset with the same seed (``reset(seed=s)``: game ``i`` gets ``s + i``, or a list of seeds)
+    and reset without one after each episode (observations, rewards, flags, infos; a test compares whole
+    trajectories). Its leader is a copy of ``principal`` (equal weights by default), reset with the game's
+    seed, acting every day on the leader's observation and info, observing the payoffs that realised. The
+    leader's ``ctx.window`` (past records) is not kept here: a leader that fits on past days needs the
+    single env. The games' state lives in ``GameBatch`` arrays (``mass_env.game.batch``); observations
+    are written by ``FollowerObsLayout.write``, the single env's writer, with a games axis.
+
+    Infos: each follower key of the single env (``day``, ``missing_features``, ``clipped_values``,
+    ``misreport``) as an ``(N, K)`` array; ``misreport`` is 0 (the followers' views are not recorded).
+
+    Arguments: ``num_games``, ``principal`` (any ``Principal``; default ``FixedCommitment(name="equal")``) and
+    ``MassStackelbergEnv``'s keyword arguments (``panel``, ``types``, ``config``, ``n_types``,
+    ``agents_per_type``, ``episode_days``, ...), shared by every game.
+    """
+
+    render_mode = None  # the games render one at a time: play a FollowersEnv with the same seed
+
+    def __init__(self, num_games: int = 1, principal: Principal | None = None, **env_kwargs: Any) -> None:
+        if not isinstance(num_games, (int, np.integer)) or num_games < 1:
+            raise MassError(f"num_games must be a positive integer, got {num_games!r}")
+        if env_kwargs.get("follower_obs", "box") != "box":
+            raise MassError("the batched followers' env writes box observations (follower_obs='box')")
+        env_kwargs.pop("follower_obs", None)
+        base = principal if principal is not None else FixedCommitment(name="equal")
+        self.num_games = int(num_games)
+        self.core = _Games(self.num_games, [copy.deepcopy(base) for _ in range(self.num_games)], **env_kwargs)
+        first = self.core.games[0]
+        self.types, self.layout, self.config = first.types, first.follower_layout, first.config
+        self.n_types = len(self.types)
+        self.possible_agents = [follower_agent(t.type_id) for t in self.types]
+        self.single_observation_space = first.observation_space(self.possible_agents[0])
+        self.action_spaces = {a: first.action_space(a) for a in self.possible_agents}
+        self.n_agents = int(sum(t.n_agents for t in self.types))
+        self.payment_rule = first.payment_rule
+        self._masks = first.feature_masks
+        self._features: dict[int, np.ndarray] = {}  # day -> every modality's features (a function of the day)
+        self._missing: dict[int, np.ndarray] = {}  # day -> (K,) missing universe values per type
+        self._lead_infos: dict[str, Any] = {}
+        self._unused = np.zeros((self.num_games, self.n_types + 2), np.float32)  # the core's Box actions: unused
+        self._started = False
+
+    # ------------------------------------------------------------------ API
+    def reset(self, seed: int | Sequence[int | None] | None = None, options: Mapping[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Reset every game (``seed``: game ``i`` gets ``seed + i``, or one seed per game)."""
+        self.core.fresh = {}
+        _, self._lead_infos = self.core.reset(seed=seed, options=None if options is None else dict(options))
+        obs = np.empty((self.num_games, self.n_types, self.layout.size), np.float32)
+        infos = {k: np.zeros((self.num_games, self.n_types), np.float64 if k == "misreport" else np.int64)
+                 for k in FOLLOWER_INFO_KEYS}
+        self._take_resets(obs, infos)
+        self._started = True
+        return obs, infos
+
+    def step(self, actions: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Every follower of every game acts; returns observations ``(N, K, size)``, rewards, terminations and
+        truncations ``(N, K)`` and infos (see the class docstring: ``SAME_STEP`` autoreset)."""
+        if not self._started:
+            raise MassError("step() called before reset(): call env.reset(seed=...) first")
+        E, K = self.num_games, self.n_types
+        X = np.asarray(actions, dtype=np.float64)
+        if X.ndim == 4 and X.shape[:2] == (E, K):
+            X = X.reshape(E, -1, X.shape[-1])
+        if X.shape != (E, self.n_agents, self.core.batch.N):
+            raise ActionError(f"actions must have shape ({E}, {self.n_agents}, {self.core.batch.N}) (every agent, "
+                              f"grouped by type) or ({E}, {K}, n_agents, {self.core.batch.N}), got {X.shape}")
+        self.core.signals = X
+        self.core.commitments = self._commit()
+        self.core.fresh = {}
+        lead, _, terms, truncs, lead_infos = self.core.step(self._unused)
+        step = self.core.last_step
+        assert step is not None
+        ended = terms | truncs
+        rewards = np.zeros((E, K))
+        paid = step.paid
+        if paid.any():
+            returns = self.core.batch.template._payoff_returns[step.paid_day[paid]]
+            rewards[step.idx[paid]] = batch_type_pay(self.payment_rule, step.type_rank_ic[paid],
+                                                     step.paid_applied[paid], step.paid_type_mean[paid], returns,
+                                                     self.config.min_stocks)
+        days = lead_infos["day"].copy()
+        if ended.any():
+            lead = lead.copy()
+            for i in np.flatnonzero(ended).tolist():
+                lead[i] = lead_infos["final_obs"][i]
+            days = np.where(ended, lead_infos["final_info"]["day"], days)
+        obs = self._write(lead, days)
+        infos: dict[str, Any] = {"day": np.repeat(days[:, None], K, axis=1),
+                                 "clipped_values": self.core.clipped_signals,
+                                 "missing_features": np.stack([self._missing_of(d) for d in days.tolist()]),
+                                 "misreport": np.zeros((E, K))}
+        if ended.any():
+            infos["final_obs"] = np.where(ended[:, None, None], obs, 0.0).astype(np.float32)
+            infos["final_info"] = {k: v.copy() for k, v in infos.items() if k != "final_obs"}
+            infos["_final_obs"] = ended
+            self._take_resets(obs, infos)
+        self._lead_infos = lead_infos
+        return obs, rewards, np.repeat(terms[:, None], K, axis=1), np.repeat(truncs[:, None], K, axis=1), infos
+
+    def close(self) -> None:
+        self.core.close()
+
+    # ------------------------------------------------------------------ internals
+    def _commit(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each embedded leader's commitment for tomorrow, decoded as the single game does (a
+        ``PrincipalAction`` taken as it is, a Box point through the codec, its clipped values counted)."""
+        b, codec = self.core.batch, self.core.batch.template.codec
+        w, alpha, inertia = np.zeros((self.num_games, b.K)), np.zeros(self.num_games), np.zeros(self.num_games)
+        for i, leader in enumerate(self.core.principals):
+            ctx = DecisionContext(int(b.t[i]), b.K, self.core._obs[i].copy(), self.core.announced[i],
+                                  b.applied[i].copy(), _no_window, self.config, _Row(self._lead_infos, i))
+            act = leader.act(ctx)
+            if isinstance(act, PrincipalAction):
+                act = codec.coerce(act)
+                w[i], alpha[i], inertia[i] = act.normalised, act.alpha, act.inertia
+            else:
+                wi, ai, ii, clipped, fallbacks = codec.decode_many(np.asarray(act)[None])
+                b.clipped_values[i] += clipped[0]
+                b.zero_weight_fallbacks[i] += fallbacks[0]
+                w[i], alpha[i], inertia[i] = wi[0], ai[0], ii[0]
+                act = PrincipalAction(wi[0], float(ai[0]), float(ii[0]))
+            self.core.announced[i] = act
+        return w, alpha, inertia
+
+    def _write(self, lead: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """Every game's follower observations ``(N, K, size)`` (``FollowerObsLayout.write`` with a games axis):
+        the features of each game's day, the commitment its leader observation shows."""
+        K = self.n_types
+        feats = np.stack([self._features_of(d) for d in days.tolist()])[:, None]
+        uni = self.core.batch.universe[days].astype(np.float32)[:, None]
+        return self.layout.write(feats, self._masks[None], uni, lead[:, None, :K + 2], clip=CLIP)
+
+    def _features_of(self, day: int) -> np.ndarray:
+        hit = self._features.get(day)
+        if hit is None:
+            if len(self._features) >= 512:
+                self._features.clear()
+            hit = self._features[day] = self.core.games[0]._day_features(day)[0].for_modalities(ALL_MODALITIES).values
+        return hit
+
+    def _missing_of(self, day: int) -> np.ndarray:
+        hit = self._missing.get(day)
+        if hit is None:
+            if len(self._missing) >= 4096:
+                self._missing.clear()
+            g = self.core.games[0]
+            hit = self._missing[day] = np.array([g._follower_features(day, t)[1] for t in self.types], np.int64)
+        return hit
+
+    def _take_resets(self, obs: np.ndarray, infos: dict[str, Any]) -> None:
+        """The rows of games reset in this call: the single env's own reset observations and infos."""
+        for i, (o, inf) in self.core.fresh.items():
+            for k, a in enumerate(self.possible_agents):
+                obs[i, k] = o[a]
+                for key in FOLLOWER_INFO_KEYS:
+                    infos[key][i, k] = inf[a][key]
