@@ -40,11 +40,13 @@ class _Games(PrincipalVectorEnv):
         self.commitments: tuple[np.ndarray, np.ndarray, np.ndarray] = (np.zeros(0), np.zeros(0), np.zeros(0))
         self.last_step: BatchStep | None = None
         self.clipped_signals = self.batch.clipped_signals.copy()
+        # FixedCommitment ignores its context and what it observes: its commitment is decoded once
+        self.fixed = all(type(p) is FixedCommitment for p in self.principals)
 
     def _play(self, live: npt.NDArray[np.int64], acts: np.ndarray) -> BatchStep:
         w, alpha, inertia = self.commitments
         step = self.batch.play(live, self.signals[live], w[live], alpha[live], inertia[live])
-        for j, i in enumerate(step.idx.tolist()):  # observe before an autoreset resets the leader
+        for j, i in enumerate([] if self.fixed else step.idx.tolist()):  # observe before an autoreset resets it
             self.principals[i].observe(_payoffs(step, j))
         self.last_step, self.clipped_signals = step, self.batch.clipped_signals.copy()
         return step
@@ -147,6 +149,7 @@ class FollowersVectorEnv:
         self._features: dict[int, np.ndarray] = {}  # day -> every modality's features (a function of the day)
         self._missing: dict[int, np.ndarray] = {}  # day -> (K,) missing universe values per type
         self._lead_infos: dict[str, Any] = {}
+        self._fixed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._unused = np.zeros((self.num_games, self.n_types + 2), np.float32)  # the core's Box actions: unused
         self._started = False
 
@@ -215,6 +218,8 @@ class FollowersVectorEnv:
     def _commit(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each embedded leader's commitment for tomorrow, decoded as the single game does (a
         ``PrincipalAction`` taken as it is, a Box point through the codec, its clipped values counted)."""
+        if self._fixed is not None:
+            return self._fixed
         b, codec = self.core.batch, self.core.batch.template.codec
         w, alpha, inertia = np.zeros((self.num_games, b.K)), np.zeros(self.num_games), np.zeros(self.num_games)
         for i, leader in enumerate(self.core.principals):
@@ -231,6 +236,8 @@ class FollowersVectorEnv:
                 w[i], alpha[i], inertia[i] = wi[0], ai[0], ii[0]
                 act = PrincipalAction(wi[0], float(ai[0]), float(ii[0]))
             self.core.announced[i] = act
+        if self.core.fixed:
+            self._fixed = (w, alpha, inertia)
         return w, alpha, inertia
 
     def _write(self, lead: np.ndarray, days: np.ndarray) -> np.ndarray:

@@ -87,8 +87,10 @@ class ObservationLayout:
             arrays.append(x)
             leads.append(x.shape[:n_lead])
         lead = np.broadcast_shapes(*leads)
-        flat = [np.broadcast_to(x, lead + x.shape[len(lo):]).reshape(lead + (-1,)) for x, lo in zip(arrays, leads)]
-        return np.clip(np.concatenate(flat, axis=-1), low, high).astype(np.float32)
+        out = np.empty(lead + (self.size,))  # each part written once into its columns (no concatenated copy)
+        for sl, x, lo in zip(self.slices().values(), arrays, leads):  # splitting one axis: always a view
+            out[..., sl].reshape(lead + x.shape[len(lo):])[...] = x
+        return np.clip(out, low, high, out=out).astype(np.float32)
 
     def unpack(self, obs: npt.ArrayLike) -> dict[str, np.ndarray]:
         """Named views of a flat observation, each in its piece's shape."""
