@@ -14,7 +14,7 @@ from gymnasium.vector import AutoresetMode
 from .data.modalities import CLIP
 from .env import ALL_MODALITIES, PRINCIPAL
 from .errors import ActionError, MassError
-from .game.batch import BatchStep
+from .game.batch import BatchStep, Commitments
 from .game.mechanism import PrincipalAction
 from .game.stackelberg import Payoff
 from .incentives.ingame import batch_type_pay
@@ -26,30 +26,38 @@ FOLLOWER_INFO_KEYS = ("day", "missing_features", "clipped_values", "misreport")
 
 
 class _Games(PrincipalVectorEnv):
-    """The batched games with their leaders embedded: ``PrincipalVectorEnv``'s arrays, leader observations and
-    infos (what each embedded leader decides on), a day played with the followers' signals and the leaders'
-    commitments, and resets as ``FollowersEnv`` does them (the game's own ``np_random``, the leader reset
-    with the same seed)."""
+    """The batched games with their leaders embedded. ``PrincipalVectorEnv`` gives the arrays, the leaders'
+    observations and infos (what each embedded leader decides on) and their writer; ``day`` plays one day
+    with the followers' signals and the leaders' decoded commitments, and resets are ``FollowersEnv``'s (the
+    game's own ``np_random``, the leader reset with the same seed)."""
 
     def __init__(self, num_envs: int, principals: Sequence[Principal], **env_kwargs: Any) -> None:
         super().__init__(num_envs, autoreset_mode=AutoresetMode.SAME_STEP, follower_obs="box", **env_kwargs)
         self.principals = list(principals)
         self.announced: list[PrincipalAction] = [PrincipalAction.uniform(self.batch.K)] * num_envs  # set at reset
         self.fresh: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}  # game -> a reset's (obs, infos)
-        self.signals = np.zeros(0)
-        self.commitments: tuple[np.ndarray, np.ndarray, np.ndarray] = (np.zeros(0), np.zeros(0), np.zeros(0))
-        self.last_step: BatchStep | None = None
-        self.clipped_signals = self.batch.clipped_signals.copy()
         # FixedCommitment ignores its context and what it observes: its commitment is decoded once
         self.fixed = all(type(p) is FixedCommitment for p in self.principals)
 
-    def _play(self, live: npt.NDArray[np.int64], acts: np.ndarray) -> BatchStep:
-        w, alpha, inertia = self.commitments
-        step = self.batch.play(live, self.signals[live], w[live], alpha[live], inertia[live])
-        for j, i in enumerate([] if self.fixed else step.idx.tolist()):  # observe before an autoreset resets it
-            self.principals[i].observe(_payoffs(step, j))
-        self.last_step, self.clipped_signals = step, self.batch.clipped_signals.copy()
-        return step
+    def day(self, signals: np.ndarray, commitments: Commitments) -> tuple[BatchStep, np.ndarray, dict[str, Any],
+                                                                          dict[str, Any] | None]:
+        """Every game's day: ``(the batch step, the games whose episode ended, the leaders' infos, the ended
+        games' last leader observations and infos or None)``; ended games are reset (``fresh``)."""
+        live = np.arange(self.num_envs)
+        self.fresh = {}
+        step = self.batch.step(live, signals, commitments)
+        for i in [] if self.fixed else live.tolist():  # observe before an autoreset resets the leader
+            self.principals[i].observe(_payoffs(step, i))
+        ended = self.batch.t > self.batch.end
+        infos = self._blank_infos()
+        self._write_step(step, infos)
+        final = None
+        if ended.any():
+            final = {"obs": self._obs.copy(), "info": {k: v.copy() for k, v in infos.items()},
+                     "clipped_signals": self.batch.clipped_signals.copy()}
+            for i in np.flatnonzero(ended).tolist():
+                self._set_info(infos, i, self._reset_game(i, None, None))
+        return step, ended, infos, final
 
     def _reset_game(self, i: int, seed: int | None, options: dict[str, Any] | None) -> dict[str, Any]:
         obs, infos = self.games[i].reset(seed=seed, options=options)
@@ -149,8 +157,7 @@ class FollowersVectorEnv:
         self._features: dict[int, np.ndarray] = {}  # day -> every modality's features (a function of the day)
         self._missing: dict[int, np.ndarray] = {}  # day -> (K,) missing universe values per type
         self._lead_infos: dict[str, Any] = {}
-        self._fixed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._unused = np.zeros((self.num_games, self.n_types + 2), np.float32)  # the core's Box actions: unused
+        self._fixed: Commitments | None = None
         self._started = False
 
     # ------------------------------------------------------------------ API
@@ -178,13 +185,7 @@ class FollowersVectorEnv:
         if X.shape != (E, self.n_agents, self.core.batch.N):
             raise ActionError(f"actions must have shape ({E}, {self.n_agents}, {self.core.batch.N}) (every agent, "
                               f"grouped by type) or ({E}, {K}, n_agents, {self.core.batch.N}), got {X.shape}")
-        self.core.signals = X
-        self.core.commitments = self._commit()
-        self.core.fresh = {}
-        lead, _, terms, truncs, lead_infos = self.core.step(self._unused)
-        step = self.core.last_step
-        assert step is not None
-        ended = terms | truncs
+        step, ended, lead_infos, final = self.core.day(X, self._commit())
         rewards = np.zeros((E, K))
         paid = step.paid
         if paid.any():
@@ -192,30 +193,27 @@ class FollowersVectorEnv:
             rewards[step.idx[paid]] = batch_type_pay(self.payment_rule, step.type_rank_ic[paid],
                                                      step.paid_applied[paid], step.paid_type_mean[paid], returns,
                                                      self.config.min_stocks)
-        days = lead_infos["day"].copy()
-        if ended.any():
-            lead = lead.copy()
-            for i in np.flatnonzero(ended).tolist():
-                lead[i] = lead_infos["final_obs"][i]
-            days = np.where(ended, lead_infos["final_info"]["day"], days)
+        lead, days, clipped = self.core._obs, lead_infos["day"], self.core.batch.clipped_signals
+        if final is not None:  # the ended games' last day, before their reset
+            lead, days, clipped = final["obs"], final["info"]["day"], final["clipped_signals"]
         obs = self._write(lead, days)
-        infos: dict[str, Any] = {"day": np.repeat(days[:, None], K, axis=1),
-                                 "clipped_values": self.core.clipped_signals,
+        infos: dict[str, Any] = {"day": np.repeat(days[:, None], K, axis=1), "clipped_values": clipped.copy(),
                                  "missing_features": np.stack([self._missing_of(d) for d in days.tolist()]),
                                  "misreport": np.zeros((E, K))}
-        if ended.any():
+        if final is not None:
             infos["final_obs"] = np.where(ended[:, None, None], obs, 0.0).astype(np.float32)
             infos["final_info"] = {k: v.copy() for k, v in infos.items() if k != "final_obs"}
             infos["_final_obs"] = ended
             self._take_resets(obs, infos)
         self._lead_infos = lead_infos
-        return obs, rewards, np.repeat(terms[:, None], K, axis=1), np.repeat(truncs[:, None], K, axis=1), infos
+        flags = np.repeat(ended[:, None], K, axis=1)
+        return obs, rewards, np.zeros_like(flags), flags, infos
 
     def close(self) -> None:
         self.core.close()
 
     # ------------------------------------------------------------------ internals
-    def _commit(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _commit(self) -> Commitments:
         """Each embedded leader's commitment for tomorrow, decoded as the single game does (a
         ``PrincipalAction`` taken as it is, a Box point through the codec, its clipped values counted)."""
         if self._fixed is not None:
@@ -236,9 +234,10 @@ class FollowersVectorEnv:
                 w[i], alpha[i], inertia[i] = wi[0], ai[0], ii[0]
                 act = PrincipalAction(wi[0], float(ai[0]), float(ii[0]))
             self.core.announced[i] = act
+        out = Commitments(w, alpha, inertia)
         if self.core.fixed:
-            self._fixed = (w, alpha, inertia)
-        return w, alpha, inertia
+            self._fixed = out
+        return out
 
     def _write(self, lead: np.ndarray, days: np.ndarray) -> np.ndarray:
         """Every game's follower observations ``(N, K, size)`` (``FollowerObsLayout.write`` with a games axis):

@@ -144,7 +144,7 @@ class PrincipalVectorEnv(VectorEnv):
         truncs = np.zeros(n, dtype=bool)
         infos = self._blank_infos()
         if live.size:
-            step = self._play(live, acts)
+            step = self.batch.step(live, self._follower_signals(live), acts[live])
             rewards[live] = np.where(step.paid, step.payoff, 0.0)
             truncs[live] = self.batch.t[live] > self.batch.end[live]
             self._write_step(step, infos)
@@ -167,11 +167,6 @@ class PrincipalVectorEnv(VectorEnv):
         pass
 
     # ------------------------------------------------------------------ internals
-    def _play(self, live: npt.NDArray[np.int64], acts: np.ndarray) -> BatchStep:
-        """One batched day of the live games: the scripted followers' signals, the leaders' Box actions (the
-        followers' batched env replaces both: there the followers act and a leader is embedded)."""
-        return self.batch.step(live, self._follower_signals(live), acts[live])
-
     def _reset_game(self, i: int, seed: int | None, options: dict[str, Any] | None) -> dict[str, Any]:
         """``PrincipalEnv.reset`` for game ``i`` (the same draws from the same generators); the batch takes
         the reset game's state."""

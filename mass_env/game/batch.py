@@ -18,6 +18,7 @@ the ``delay + 1`` last days a payoff still needs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -56,6 +57,16 @@ class BatchStep:
     payoff: FloatArray
     paid_applied: FloatArray  # (n, K) the weights applied on the paid day (what a type's pay is weighted by)
     paid_type_mean: FloatArray  # (n, K, N) the paid day's type means (NaN where no agent of the type looked)
+
+
+class Commitments(NamedTuple):
+    """Tomorrow's commitments of the games stepped, decoded: ``weights`` ``(n, K)`` normalised, ``alpha`` and
+    ``inertia`` ``(n,)``. How embedded leaders' ``PrincipalAction`` s enter a batch (the batched followers'
+    env), as the single game takes one without the Box codec."""
+
+    weights: FloatArray
+    alpha: FloatArray
+    inertia: FloatArray
 
 
 class GameBatch:
@@ -100,28 +111,19 @@ class GameBatch:
         self.zero_weight_fallbacks[i] = game.codec.zero_weight_fallbacks
         self.clipped_signals[i] = game.clipped_signals
 
-    def step(self, idx: npt.ArrayLike, signals: npt.ArrayLike, actions: npt.ArrayLike) -> BatchStep:
+    def step(self, idx: npt.ArrayLike, signals: npt.ArrayLike, actions: npt.ArrayLike | Commitments) -> BatchStep:
         """Play the current day of games ``idx``: ``signals`` ``(n, A, N)`` every agent's report (NaN = did not
-        look), ``actions`` ``(n, K+2)`` each leader's Box action for tomorrow (``StackelbergGame.step``)."""
+        look), ``actions`` ``(n, K+2)`` each leader's Box action for tomorrow (``StackelbergGame.step``), or
+        their ``Commitments`` already decoded."""
         ix = np.asarray(idx, dtype=np.int64)
         n = ix.size
         if (self.t[ix] > self.end[ix]).any():
             raise MassError("episode is over; call reset()")
-        weights, alpha, inertia, clipped, fallbacks = self.template.codec.decode_many(actions)
+        weights, alpha, inertia, clipped, fallbacks = self._decode(actions)
         if weights.shape[0] != n:
             raise ActionError(f"need one action per game stepped ({n}), got {weights.shape[0]}")
         self.clipped_values[ix] += clipped
         self.zero_weight_fallbacks[ix] += fallbacks
-        return self.play(ix, signals, weights, alpha, inertia)
-
-    def play(self, idx: npt.ArrayLike, signals: npt.ArrayLike, weights: FloatArray, alpha: FloatArray,
-             inertia: FloatArray) -> BatchStep:
-        """``step`` with tomorrow's commitments already decoded (``weights`` ``(n, K)`` normalised, ``alpha``
-        and ``inertia`` ``(n,)``): how an embedded leader's ``PrincipalAction`` enters, as the single game
-        takes one without the Box codec."""
-        ix = np.asarray(idx, dtype=np.int64)
-        if (self.t[ix] > self.end[ix]).any():
-            raise MassError("episode is over; call reset()")
         t = self.t[ix]
         X = self._signals(ix, signals, t)
         count, total, total_sq = self._moments(X)
@@ -145,6 +147,13 @@ class GameBatch:
         return out
 
     # ------------------------------------------------------------------ pieces of a day
+    def _decode(self, actions: npt.ArrayLike | Commitments) -> tuple[FloatArray, FloatArray, FloatArray, IntArray,
+                                                                      IntArray]:
+        if isinstance(actions, Commitments):  # nothing clipped, no fallback: as the game takes a PrincipalAction
+            n = actions.alpha.shape[0]
+            return actions.weights, actions.alpha, actions.inertia, np.zeros(n, np.int64), np.zeros(n, np.int64)
+        return self.template.codec.decode_many(actions)
+
     def _signals(self, ix: IntArray, signals: npt.ArrayLike, t: IntArray) -> FloatArray:
         X = np.asarray(signals, dtype=np.float64)
         A = self.template.agent_type.size
