@@ -169,8 +169,8 @@ class MassStackelbergEnv(ParallelEnv):
         }
         F = len(self.all_feature_names)
         self.follower_layout = FollowerObsLayout(N, F, K)
-        self.feature_masks = np.stack([np.isin(self.all_feature_names, self.feature_names[follower_agent(t.type_id)])
-                                       for t in self.types]).astype(np.float32)  # (K, F): the columns each type sees
+        self._feature_mask = {a: np.isin(self.all_feature_names, names).astype(np.float32)
+                              for a, names in self.feature_names.items()}
         commit_box = spaces.Box(0.0, 1.0, (K + 2,), np.float32)
         self._obs_spaces: dict[str, spaces.Space] = {
             PRINCIPAL: spaces.Box(-1.0, 1.0, (self.layout.size,), np.float32)}
@@ -371,21 +371,22 @@ class MassStackelbergEnv(ParallelEnv):
         lead = self._principal_obs()
         commit = lead[: self.game.K + 2]  # the applied commitment (d, alpha, inertia/inertia_max), in [0, 1]
         obs: dict[str, Any] = {PRINCIPAL: lead}
-        boxes = self._follower_boxes(feats, uni, commit) if self.follower_obs == "box" else None
-        for k, t in enumerate(self.types):
+        for t in self.types:
             a = follower_agent(t.type_id)
             seen = self._follower_features(day, t)
-            self._missing[a] = seen[1]
-            if boxes is not None:
-                obs[a] = boxes[k]
-            else:  # a copy: a policy may change its observation in place
-                obs[a] = {"features": seen[0].copy(), "universe": uni, "commitment": commit}
+            self._missing[a] = seen[1]  # a copy: a policy may change its observation in place
+            obs[a] = {"features": seen[0].copy(), "universe": uni, "commitment": commit}
+            if self.follower_obs == "box":
+                obs[a] = self.follower_box(a, obs[a])
         return obs
 
-    def _follower_boxes(self, feats: DailyFeatures, universe: np.ndarray, commitment: np.ndarray) -> np.ndarray:
-        """Every type's ``follower_obs="box"`` observation, ``(K, size)`` (``FollowerObsLayout.write``)."""
-        return self.follower_layout.write(feats.for_modalities(ALL_MODALITIES).values, self.feature_masks, universe,
-                                          commitment, clip=CLIP)
+    def follower_box(self, agent: str, obs: Mapping[str, Any]) -> np.ndarray:
+        """Follower ``agent``'s flat observation from its dict one: the one writer of ``follower_obs="box"``
+        (``FollowerObsLayout``; the batched followers' env reads its rows here too)."""
+        every, mask = np.zeros((self.panel.n_symbols, len(self.all_feature_names))), self._feature_mask[agent]
+        every[:, mask > 0] = obs["features"]
+        return self.follower_layout.pack({"features": every, "feature_mask": mask, "universe": obs["universe"],
+                                          "commitment": obs["commitment"]}, low=-CLIP, high=CLIP)
 
     def _infos(self) -> dict[str, dict[str, Any]]:
         """Numeric infos with the same keys at reset and every step (see the module docstring)."""

@@ -12,7 +12,7 @@ import numpy.typing as npt
 from gymnasium.vector import AutoresetMode
 
 from .data.modalities import CLIP
-from .env import ALL_MODALITIES, PRINCIPAL
+from .env import PRINCIPAL
 from .errors import ActionError, MassError
 from .game.batch import BatchStep, Commitments
 from .game.mechanism import PrincipalAction
@@ -124,7 +124,7 @@ class FollowersVectorEnv:
     seed, acting every day on the leader's observation and info, observing the payoffs that realised. The
     leader's ``ctx.window`` (past records) is not kept here: a leader that fits on past days needs the
     single env. The games' state lives in ``GameBatch`` arrays (``mass_env.game.batch``); observations
-    are written by ``FollowerObsLayout.write``, the single env's writer, with a games axis.
+    are the single env's (``MassStackelbergEnv.follower_box``, per day and type), with each game's commitment.
 
     Infos: each follower key of the single env (``day``, ``missing_features``, ``clipped_values``,
     ``misreport``) as an ``(N, K)`` array; ``misreport`` is 0 (the followers' views are not recorded).
@@ -153,8 +153,8 @@ class FollowersVectorEnv:
         self.action_spaces = {a: first.action_space(a) for a in self.possible_agents}
         self.n_agents = int(sum(t.n_agents for t in self.types))
         self.payment_rule = first.payment_rule
-        self._masks = first.feature_masks
-        self._features: dict[int, np.ndarray] = {}  # day -> every modality's features (a function of the day)
+        self._commit_columns = self.layout.slices()["commitment"]
+        self._boxes: dict[int, np.ndarray] = {}  # day -> (K, size) boxes with a zero commitment
         self._missing: dict[int, np.ndarray] = {}  # day -> (K,) missing universe values per type
         self._lead_infos: dict[str, Any] = {}
         self._fixed: Commitments | None = None
@@ -240,19 +240,25 @@ class FollowersVectorEnv:
         return out
 
     def _write(self, lead: np.ndarray, days: np.ndarray) -> np.ndarray:
-        """Every game's follower observations ``(N, K, size)`` (``FollowerObsLayout.write`` with a games axis):
-        the features of each game's day, the commitment its leader observation shows."""
-        K = self.n_types
-        feats = np.stack([self._features_of(d) for d in days.tolist()])[:, None]
-        uni = self.core.batch.universe[days].astype(np.float32)[:, None]
-        return self.layout.write(feats, self._masks[None], uni, lead[:, None, :K + 2], clip=CLIP)
+        """Every game's follower observations ``(N, K, size)``: each type's box of the game's day as the single
+        env writes it (``MassStackelbergEnv.follower_box``, kept per day: all but the commitment is a function
+        of the day and the type), its ``commitment`` columns the applied commitment the game's leader
+        observation shows (as ``pack`` writes them: clipped, float32)."""
+        obs = np.stack([self._boxes_of(d) for d in days.tolist()])
+        commit = np.asarray(lead[:, : self.n_types + 2], dtype=np.float64)
+        obs[:, :, self._commit_columns] = np.clip(commit, -CLIP, CLIP).astype(np.float32)[:, None, :]
+        return obs
 
-    def _features_of(self, day: int) -> np.ndarray:
-        hit = self._features.get(day)
+    def _boxes_of(self, day: int) -> np.ndarray:
+        hit = self._boxes.get(day)
         if hit is None:
-            if len(self._features) >= 512:
-                self._features.clear()
-            hit = self._features[day] = self.core.games[0]._day_features(day)[0].for_modalities(ALL_MODALITIES).values
+            if len(self._boxes) >= 512:
+                self._boxes.clear()
+            g = self.core.games[0]
+            uni, zero = g.panel.universe[day].astype(np.float32), np.zeros(self.n_types + 2, np.float32)
+            hit = self._boxes[day] = np.stack([
+                g.follower_box(a, {"features": g._follower_features(day, t)[0], "universe": uni, "commitment": zero})
+                for a, t in zip(self.possible_agents, self.types)])
         return hit
 
     def _missing_of(self, day: int) -> np.ndarray:

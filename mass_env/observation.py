@@ -66,31 +66,19 @@ class ObservationLayout:
 
     def pack(self, parts: Mapping[str, npt.ArrayLike], *, low: float = -1.0, high: float = 1.0
              ) -> npt.NDArray[np.float32]:
-        """Concatenate the named parts in layout order, clipped to ``[low, high]``, as float32.
-
-        Parts may carry leading axes (games, types, ...) before their piece's shape; those broadcast
-        against each other and lead the result, so a batched env writes all its rows in one call
-        (the same values as one call per row: concatenation and clipping are elementwise)."""
+        """Concatenate the named parts in layout order, clipped to ``[low, high]``, as float32."""
         missing = [p.name for p in self.pieces if p.name not in parts]
         extra = sorted(set(parts) - {p.name for p in self.pieces})
         if missing or extra:
             raise MassError(f"observation parts: missing {missing}, unknown {extra}")
-        arrays, leads = [], []
+        flat = []
         for p in self.pieces:
             x = np.asarray(parts[p.name], dtype=np.float64)
-            shape = p.full_shape(self.window)
-            n_lead = x.ndim - len(shape)
-            if x.size == p.size(self.window) and n_lead <= 0:
-                x, n_lead = x.reshape(shape), 0
-            if n_lead < 0 or x.shape[n_lead:] != shape:
-                raise MassError(f"observation piece {p.name!r} needs shape {shape}, got {x.shape}")
-            arrays.append(x)
-            leads.append(x.shape[:n_lead])
-        lead = np.broadcast_shapes(*leads)
-        out = np.empty(lead + (self.size,))  # each part written once into its columns (no concatenated copy)
-        for sl, x, lo in zip(self.slices().values(), arrays, leads):  # splitting one axis: always a view
-            out[..., sl].reshape(lead + x.shape[len(lo):])[...] = x
-        return np.clip(out, low, high, out=out).astype(np.float32)
+            if x.size != p.size(self.window):
+                raise MassError(f"observation piece {p.name!r} needs shape {p.full_shape(self.window)}, "
+                                f"got {x.shape}")
+            flat.append(x.reshape(-1))
+        return np.clip(np.concatenate(flat), low, high).astype(np.float32)
 
     def unpack(self, obs: npt.ArrayLike) -> dict[str, np.ndarray]:
         """Named views of a flat observation, each in its piece's shape."""
@@ -178,19 +166,6 @@ class FollowerObsLayout(ObservationLayout):
             Piece("universe", (N,), doc="1 for stocks in today's universe"),
             Piece("commitment", (K + 2,), doc="applied commitment: d, alpha, inertia/inertia_max"),
         ), 1)
-
-    def write(self, features: npt.ArrayLike, feature_mask: npt.ArrayLike, universe: npt.ArrayLike,
-              commitment: npt.ArrayLike, *, clip: float) -> npt.NDArray[np.float32]:
-        """Follower observations from the day's inputs: ``features`` ``(..., N, F)`` every modality's
-        features (NaN where unknown), ``feature_mask`` ``(..., F)`` the columns a type sees, ``universe``
-        ``(..., N)`` and ``commitment`` ``(..., K+2)``; leading axes broadcast (types; games and types).
-
-        The one writer of this layout: the single env and the batched followers' env both call it, so a
-        piece added here reaches both."""
-        mask = np.asarray(feature_mask)
-        feats = np.nan_to_num(np.asarray(features)) * mask[..., None, :]
-        return self.pack({"features": feats, "feature_mask": mask, "universe": universe, "commitment": commitment},
-                         low=-clip, high=clip)
 
 
 class SignalBox(spaces.Box):

@@ -11,7 +11,6 @@ from mass_env import FollowersVectorEnv, GameConfig, SyntheticConfig, synthetic_
 from mass_env.errors import ActionError, MassError
 from mass_env.followers_env import FollowersEnv
 from mass_env.followers_vector import FOLLOWER_INFO_KEYS
-from mass_env.observation import FollowerObsLayout
 
 KW = dict(n_types=4, agents_per_type=3, episode_days=9)
 
@@ -91,23 +90,6 @@ def test_a_box_leader_is_the_same_in_both(panel):
     config = GameConfig(horizon=1, lag=2, rule="mass", follower_reward="weighted_skill")
     seen = _play(panel, {**KW, "config": config}, principal=BoxLeader())
     assert seen["resets"] >= 3 and seen["paid"] > 10
-
-
-def test_the_writer_with_leading_axes_equals_row_by_row():
-    lay, rng = FollowerObsLayout(5, 3, 2), np.random.default_rng(0)
-    feats = rng.normal(0, 3, (4, 1, 5, 3))
-    feats[0, 0, 1, 2] = np.nan  # unknown: written as 0
-    masks, uni, commit = rng.integers(0, 2, (1, 2, 3)), rng.integers(0, 2, (4, 1, 5)), rng.uniform(0, 1, (4, 1, 4))
-    out = lay.write(feats, masks, uni, commit, clip=5.0)
-    assert out.shape == (4, 2, lay.size) and out.dtype == np.float32
-    for i in range(4):
-        for k in range(2):
-            one = lay.write(feats[i, 0], masks[0, k], uni[i, 0], commit[i, 0], clip=5.0)
-            np.testing.assert_array_equal(out[i, k], one)
-    np.testing.assert_array_equal(lay.unpack(out[0, 0])["feature_mask"], masks[0, 0])
-    with pytest.raises(MassError, match="needs shape"):
-        lay.pack({"features": np.zeros((5, 4)), "feature_mask": np.zeros(3), "universe": np.zeros(5),
-                  "commitment": np.zeros(4)})
 
 
 def test_clear_errors(panel):
