@@ -4,10 +4,12 @@ SB3 ``VecEnv`` over (game, type) sub-envs trains one shared PPO policy."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-from mass_env import FollowersVectorEnv, GameConfig, SyntheticConfig, synthetic_market
+from mass_env import FollowersVectorEnv, GameConfig, SyntheticConfig, build_types, synthetic_market
 from mass_env.errors import ActionError, MassError
 from mass_env.followers_env import FollowersEnv
 from mass_env.followers_vector import FOLLOWER_INFO_KEYS
@@ -90,6 +92,37 @@ def test_a_box_leader_is_the_same_in_both(panel):
     config = GameConfig(horizon=1, lag=2, rule="mass", follower_reward="weighted_skill")
     seen = _play(panel, {**KW, "config": config}, principal=BoxLeader())
     assert seen["resets"] >= 3 and seen["paid"] > 10
+
+
+def test_types_of_different_sizes_and_the_sb3_rows(panel):
+    """Agents grouped by type in one (N, A, stocks) array; SB3's sub-env i*K+k is type k of game i, and a
+    shared policy needs types of one size."""
+    types = tuple(dataclasses.replace(t, n_agents=n) for t, n in zip(build_types(3, 1), (1, 3, 2)))
+    kw = dict(panel=panel, types=types, episode_days=6, config=GameConfig(horizon=1))
+    venv, single = FollowersVectorEnv(2, **kw), FollowersEnv(**kw)
+    venv.reset(seed=4)
+    single.reset(seed=5)
+    acts = np.random.default_rng(0).uniform(-1, 1, (4, 2, 6, 20))
+    for a in acts:
+        obs, rew, _, _, _ = venv.step(a)
+        o, r, *_ = single.step({"investor_0": a[1, :1], "investor_1": a[1, 1:4], "investor_2": a[1, 4:]})
+        np.testing.assert_array_equal(obs[1], np.stack([o[f"investor_{k}"] for k in range(3)]))
+        assert rew[1].tolist() == [r[f"investor_{k}"] for k in range(3)]
+    pytest.importorskip("stable_baselines3")
+    from mass_env.sb3 import make_followers_vec_env
+
+    with pytest.raises(MassError, match="same number of agents"):
+        make_followers_vec_env(2, **kw)
+    sb3_env = make_followers_vec_env(2, seed=4, panel=panel, **{**KW, "config": GameConfig(horizon=1)})
+    batched = FollowersVectorEnv(2, panel=panel, **{**KW, "config": GameConfig(horizon=1)})
+    first, (b_obs, _) = sb3_env.reset(), batched.reset(seed=4)
+    np.testing.assert_array_equal(first, b_obs.reshape(8, -1))
+    a = np.random.default_rng(1).uniform(-1, 1, (8, 3, 20)).astype(np.float32)
+    for _ in range(3):
+        o, r, _, _ = sb3_env.step(a)
+        bo, br, *_ = batched.step(a.reshape(2, 4, 3, 20))
+    np.testing.assert_array_equal(o, bo.reshape(8, -1))
+    np.testing.assert_array_equal(r, br.reshape(-1).astype(np.float32))
 
 
 def test_clear_errors(panel):
