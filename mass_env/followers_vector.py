@@ -221,8 +221,9 @@ class FollowersVectorEnv:
         b, codec = self.core.batch, self.core.batch.template.codec
         w, alpha, inertia = np.zeros((self.num_games, b.K)), np.zeros(self.num_games), np.zeros(self.num_games)
         for i, leader in enumerate(self.core.principals):
-            ctx = DecisionContext(int(b.t[i]), b.K, self.core._obs[i].copy(), self.core.announced[i],
-                                  b.applied[i].copy(), _no_window, self.config, _Row(self._lead_infos, i))
+            ctx = DecisionContext(day=int(b.t[i]), n_types=b.K, obs=self.core._obs[i].copy(),
+                                  current=self.core.announced[i], applied_weights=b.applied[i].copy(),
+                                  window=_no_window, rules=self.config, info=_Row(self._lead_infos, i))
             act = leader.act(ctx)
             if isinstance(act, PrincipalAction):
                 act = codec.coerce(act)
