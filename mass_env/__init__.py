@@ -34,6 +34,7 @@ from .aec import env, raw_env
 from .followers_env import followers_env
 from .gym_env import PrincipalEnv
 from .vector import PrincipalVectorEnv
+from .followers_vector import FollowersVectorEnv
 
 # the game: its configuration, the leader's action, the investor types
 from .game import GameConfig
@@ -58,7 +59,7 @@ __version__ = "0.3.0"
 __all__ = [
     # environments
     "MassStackelbergEnv", "parallel_env", "env", "raw_env", "PrincipalEnv", "PrincipalVectorEnv",
-    "followers_env",
+    "followers_env", "FollowersVectorEnv",
     # the game
     "GameConfig", "PrincipalAction", "build_types", "InvestorType",
     # roles and the episode loop

@@ -1,6 +1,8 @@
 """Stable-Baselines3 over the batched leader env: ``make_vec_env(N)`` is a ``VecEnv`` whose N games are
-one ``PrincipalVectorEnv``, so ``PPO("MlpPolicy", make_vec_env(16))`` trains unchanged. And over the
-information market's followers: ``make_market_vec_env(env)`` makes every (follower, stock) pair one sample
+one ``PrincipalVectorEnv``, so ``PPO("MlpPolicy", make_vec_env(16))`` trains unchanged. Over the batched
+followers' env: ``make_followers_vec_env(N)`` makes every (game, investor type) one sub-env, so one policy is
+shared by all followers of all games. And over the information market's followers:
+``make_market_vec_env(env)`` makes every (follower, stock) pair one sample
 of one shared per-stock policy (parameter sharing across followers and stocks).
 
 SB3 is an optional dependency: it is imported when ``make_vec_env`` is called, never by ``mass_env``.
@@ -16,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .errors import MassError
+from .followers_vector import FollowersVectorEnv
 from .vector import PrincipalVectorEnv
 
 
@@ -147,3 +150,80 @@ def make_market_vec_env(env: Any) -> Any:
             return [False for _ in self._get_indices(indices)]
 
     return MarketVecEnv()
+
+
+def make_followers_vec_env(n_games: int = 1, *, seed: int | None = None, principal: Any = None,
+                           **env_kwargs: Any) -> Any:
+    """An SB3 ``VecEnv`` of ``n_games`` x K sub-envs, one per (game, investor type), over one
+    ``FollowersVectorEnv`` (its keyword arguments; ``principal``: the leader embedded in every game).
+
+    Why: every type has the same box observation (with a mask of the feature columns it sees) and, when all
+    types have as many agents, the same action space, so one ``PPO("MlpPolicy", venv)`` is the shared policy
+    of every follower of every game (parameter sharing). Sub-env ``i * K + k`` is type ``k`` of game ``i``;
+    its action is the type's signals ``(n_agents, N)``, its reward the payment rule's pay of the type. A game's
+    types end together; the game is reset in the same step (``terminal_observation``, ``TimeLimit.truncated``).
+    ``seed`` seeds game ``i`` with ``seed + i`` at the first reset."""
+    try:
+        from gymnasium import spaces
+        from stable_baselines3.common.vec_env import VecEnv
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise MassError("mass_env.sb3 needs stable-baselines3: pip install stable-baselines3") from exc
+
+    batched = FollowersVectorEnv(n_games, principal, **env_kwargs)
+    sizes = sorted({t.n_agents for t in batched.types})
+    if len(sizes) > 1:
+        raise MassError(f"a shared policy needs one action shape: every investor type needs the same number of "
+                        f"agents, got {sizes}")
+    E, K, N = n_games, batched.n_types, batched.core.batch.N
+
+    class FollowersVecEnv(VecEnv):  # type: ignore[misc]
+        """SB3's view of a ``FollowersVectorEnv``: E x K sub-envs, one per (game, type)."""
+
+        def __init__(self) -> None:
+            super().__init__(E * K, batched.single_observation_space, spaces.Box(-1.0, 1.0, (sizes[0], N), np.float32))
+            self.batched = batched
+            self._first: list[int | None] | None = None if seed is None else [seed + i for i in range(E)]
+            self._actions: np.ndarray | None = None
+
+        def reset(self) -> np.ndarray:
+            obs, _ = batched.reset(seed=self._first)
+            self._first = None
+            self.reset_infos = [{} for _ in range(self.num_envs)]
+            return obs.reshape(E * K, -1)
+
+        def step_async(self, actions: np.ndarray) -> None:
+            self._actions = actions
+
+        def step_wait(self) -> Any:
+            obs, rewards, terms, truncs, infos = batched.step(np.asarray(self._actions).reshape(E, K * sizes[0], N))
+            dones = (terms | truncs).reshape(-1)
+            out: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+            if dones.any():
+                final = infos["final_obs"].reshape(E * K, -1)
+                cut = (truncs & ~terms).reshape(-1)
+                for j in np.flatnonzero(dones).tolist():
+                    out[j] = {"terminal_observation": final[j], "TimeLimit.truncated": bool(cut[j])}
+            return obs.reshape(E * K, -1), rewards.reshape(-1).astype(np.float32), dones, out
+
+        def close(self) -> None:
+            batched.close()
+
+        def seed(self, seed: int | None = None) -> list[int | None]:
+            self._first = None if seed is None else [seed + i for i in range(E)]
+            return [None if seed is None else seed + j // K for j in range(self.num_envs)]
+
+        def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+            return [getattr(batched, attr_name) for _ in self._get_indices(indices)]
+
+        def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+            setattr(batched, attr_name, value)
+
+        def env_method(self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any
+                       ) -> list[Any]:
+            return [getattr(batched.core.games[j // K], method_name)(*method_args, **method_kwargs)
+                    for j in self._get_indices(indices)]
+
+        def env_is_wrapped(self, wrapper_class: Any, indices: Any = None) -> list[bool]:
+            return [False for _ in self._get_indices(indices)]
+
+    return FollowersVecEnv()

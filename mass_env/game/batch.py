@@ -18,6 +18,7 @@ the ``delay + 1`` last days a payoff still needs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -54,6 +55,18 @@ class BatchStep:
     type_rank_ic: FloatArray
     turnover: FloatArray
     payoff: FloatArray
+    paid_applied: FloatArray  # (n, K) the weights applied on the paid day (what a type's pay is weighted by)
+    paid_type_mean: FloatArray  # (n, K, N) the paid day's type means (NaN where no agent of the type looked)
+
+
+class Commitments(NamedTuple):
+    """Tomorrow's commitments of the games stepped, decoded: ``weights`` ``(n, K)`` normalised, ``alpha`` and
+    ``inertia`` ``(n,)``. How embedded leaders' ``PrincipalAction`` s enter a batch (the batched followers'
+    env), as the single game takes one without the Box codec."""
+
+    weights: FloatArray
+    alpha: FloatArray
+    inertia: FloatArray
 
 
 class GameBatch:
@@ -84,6 +97,7 @@ class GameBatch:
         self.clipped_signals = np.zeros((E, K), np.int64)
         self._rows = np.zeros((E, self._ring, 1 + K, N))  # per recorded day: the aggregate, then each type's mean
         self._turnover = np.zeros((E, self._ring))
+        self._applied_days = np.zeros((E, self._ring, K))  # per recorded day: the weights applied (followers' pay)
 
     def load(self, i: int, game: StackelbergGame) -> None:
         """Game ``i`` takes the state of ``game`` right after its ``reset`` (nothing recorded yet)."""
@@ -97,14 +111,15 @@ class GameBatch:
         self.zero_weight_fallbacks[i] = game.codec.zero_weight_fallbacks
         self.clipped_signals[i] = game.clipped_signals
 
-    def step(self, idx: npt.ArrayLike, signals: npt.ArrayLike, actions: npt.ArrayLike) -> BatchStep:
+    def step(self, idx: npt.ArrayLike, signals: npt.ArrayLike, actions: npt.ArrayLike | Commitments) -> BatchStep:
         """Play the current day of games ``idx``: ``signals`` ``(n, A, N)`` every agent's report (NaN = did not
-        look), ``actions`` ``(n, K+2)`` each leader's Box action for tomorrow (``StackelbergGame.step``)."""
+        look), ``actions`` ``(n, K+2)`` each leader's Box action for tomorrow (``StackelbergGame.step``), or
+        their ``Commitments`` already decoded."""
         ix = np.asarray(idx, dtype=np.int64)
         n = ix.size
         if (self.t[ix] > self.end[ix]).any():
             raise MassError("episode is over; call reset()")
-        weights, alpha, inertia, clipped, fallbacks = self.template.codec.decode_many(actions)
+        weights, alpha, inertia, clipped, fallbacks = self._decode(actions)
         if weights.shape[0] != n:
             raise ActionError(f"need one action per game stepped ({n}), got {weights.shape[0]}")
         self.clipped_values[ix] += clipped
@@ -120,6 +135,7 @@ class GameBatch:
         with np.errstate(invalid="ignore", divide="ignore"):
             self._rows[ix, slot, 1:] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
         self._turnover[ix, slot] = tv
+        self._applied_days[ix, slot] = applied
         out = self._pay(ix, t)
         out.n_scored, out.count, out.total = np.isfinite(signal).sum(-1), count, total
         # advance: tomorrow's announced commitment becomes applied through the mechanism
@@ -131,6 +147,13 @@ class GameBatch:
         return out
 
     # ------------------------------------------------------------------ pieces of a day
+    def _decode(self, actions: npt.ArrayLike | Commitments) -> tuple[FloatArray, FloatArray, FloatArray, IntArray,
+                                                                      IntArray]:
+        if isinstance(actions, Commitments):  # nothing clipped, no fallback: as the game takes a PrincipalAction
+            n = actions.alpha.shape[0]
+            return actions.weights, actions.alpha, actions.inertia, np.zeros(n, np.int64), np.zeros(n, np.int64)
+        return self.template.codec.decode_many(actions)
+
     def _signals(self, ix: IntArray, signals: npt.ArrayLike, t: IntArray) -> FloatArray:
         X = np.asarray(signals, dtype=np.float64)
         A = self.template.agent_type.size
@@ -198,7 +221,8 @@ class GameBatch:
         s = t - self.delay
         paid = s >= self.start[ix]
         out = BatchStep(ix, t, np.zeros(n, np.int64), np.zeros(0), np.zeros(0), paid, np.where(paid, s, -1),
-                        np.full(n, np.nan), np.full((n, K), np.nan), np.zeros(n), np.zeros(n))
+                        np.full(n, np.nan), np.full((n, K), np.nan), np.zeros(n), np.zeros(n), np.zeros((n, K)),
+                        np.full((n, K, self.N), np.nan))
         if not paid.any():
             return out
         g, day = ix[paid], s[paid]
@@ -208,5 +232,7 @@ class GameBatch:
         ic = ics[:, 0]
         tv = self._turnover[g, slot]
         out.rank_ic[paid], out.type_rank_ic[paid], out.turnover[paid] = ic, ics[:, 1:], tv
+        out.paid_applied[paid] = self._applied_days[g, slot]
+        out.paid_type_mean[paid] = self._rows[g, slot, 1:]
         out.payoff[paid] = np.where(np.isfinite(ic), ic, 0.0) - self.config.turnover_penalty * tv
         return out

@@ -34,9 +34,13 @@ def zscore(values: npt.ArrayLike) -> FloatArray:
 def type_pay(game: Any, rule: PaymentRule, day: int) -> FloatArray:
     """(K,) pay of every type for recorded ``day`` of ``game`` (a ``StackelbergGame``); 0 where undefined."""
     rec = game.records[day - game.start]
-    target = zscore(game._payoff_returns[day])
     means = TypeMoments.from_stacked(rec.moments).type_mean()  # (K, N)
-    ctx = PayContext(target=target[None, :], weights=rec.applied, min_stocks=game.config.min_stocks)
+    return _day_pay(rule, means, rec.applied, game._payoff_returns[day], game.config.min_stocks)
+
+
+def _day_pay(rule: PaymentRule, means: FloatArray, applied: FloatArray, returns: FloatArray, min_stocks: int
+             ) -> FloatArray:
+    ctx = PayContext(target=zscore(returns)[None, :], weights=applied, min_stocks=min_stocks)
     return np.nan_to_num(rule.pay(means[:, None, :], ctx)[:, 0])
 
 
@@ -53,3 +57,16 @@ def mean_type_pay(game: Any, rule: PaymentRule, paid: Sequence[Any]) -> FloatArr
             skill = skill * (game.K * np.array([game.records[p.day - game.start].applied for p in paid]))
         return skill.mean(0)
     return np.mean([type_pay(game, rule, p.day) for p in paid], axis=0)
+
+
+def batch_type_pay(rule: PaymentRule, type_rank_ic: FloatArray, applied: FloatArray, type_mean: FloatArray,
+                   returns: FloatArray, min_stocks: int) -> FloatArray:
+    """``mean_type_pay`` of many games that were each paid one day at this step (the batched followers' env):
+    rows of ``type_rank_ic`` and ``applied`` ``(n, K)``, ``type_mean`` ``(n, K, N)`` and the paid days'
+    ``returns`` ``(n, N)``; ``(n, K)`` pay, each row what ``mean_type_pay`` gives its game. ``skill`` and
+    ``weighted_skill`` in one array expression; any other rule game by game (``type_pay``'s arithmetic)."""
+    if type(rule) in (Skill, WeightedSkill):
+        skill = np.where(np.isfinite(type_rank_ic), type_rank_ic, 0.0)
+        return skill * (applied.shape[-1] * applied) if type(rule) is WeightedSkill else skill
+    return np.array([_day_pay(rule, m, w, r, min_stocks) for m, w, r in zip(type_mean, applied, returns)]
+                    ).reshape(applied.shape)
