@@ -16,8 +16,13 @@ says how candidates are drawn: ``"distinct"`` (``n_candidates`` different stocks
 so ~16.6 distinct stocks of 50 are seen). ``output="select", draw="replacement"`` is the paper's
 ``signals="mass_picks"`` (``experiments.paper.fidelity``).
 
-Randomness comes only from ``numpy.random.default_rng([seed, type_id, day])``: the same seed gives
-the same signals whatever the order of calls, and no global RNG is touched.
+``follower_draws`` says which random numbers are drawn. ``"stream"`` (the default, every stored result):
+one generator per (seed, type, day), ``numpy.random.default_rng([seed, type_id, day])``. ``"block"``: one
+generator per (seed, type, block of ``BLOCK_DAYS`` days) that draws the whole block at once in float32, the
+normal noise only for the candidates an agent saw: a few large calls instead of one per type and day. The
+two modes draw other numbers from the same distribution (candidate sets uniform without or with replacement,
+standard normal noise), so they agree in law, not draw for draw. Either way the same seed gives the same
+signals whatever the order of calls, and no global RNG is touched.
 """
 
 from __future__ import annotations
@@ -39,6 +44,11 @@ from .streams import State, StreamCursor, pcg64_states
 FloatArray = npt.NDArray[np.float64]
 Output = Literal["score", "select"]
 Draw = Literal["distinct", "replacement"]
+FollowerDraws = Literal["stream", "block"]
+#: the random-number modes (``ScriptedFollower.follower_draws``)
+FOLLOWER_DRAWS: tuple[str, ...] = ("stream", "block")
+#: days one ``"block"`` generator draws (part of that mode's definition: changing it changes its signals)
+BLOCK_DAYS = 16
 
 #: channel -> (modality that must be visible, feature combination)
 CHANNELS: dict[str, tuple[Modality, dict[str, float]]] = {
@@ -76,12 +86,15 @@ class ScriptedFollower:
     output: Output = "score"
     n_select: int = 5
     draw: Draw = "distinct"
+    follower_draws: FollowerDraws = "stream"
 
     def __post_init__(self) -> None:
         if self.output not in ("score", "select"):
             raise ValueError(f"output must be 'score' or 'select', got {self.output!r}")
         if self.draw not in ("distinct", "replacement"):
             raise ValueError(f"draw must be 'distinct' or 'replacement', got {self.draw!r}")
+        if self.follower_draws not in FOLLOWER_DRAWS:
+            raise ValueError(f"follower_draws must be one of {FOLLOWER_DRAWS}, got {self.follower_draws!r}")
         if self.noise < 0 or self.n_candidates < 1 or self.n_select < 1:
             raise ValueError("noise >= 0, n_candidates >= 1 and n_select >= 1 are required")
         idx = {n: i for i, n in enumerate(self.feature_names)}
@@ -103,6 +116,7 @@ class ScriptedFollower:
                     raise ValueError(f"feature {fname!r} missing from observation of {self.itype.name}")
                 w[idx[fname]] += cw * fw
         self._weights = w
+        self._block: tuple[tuple[int, int], BlockDraws] | None = None  # the last block drawn by ``act``
 
     def reset(self, seed: int | None = None) -> None:
         if seed is not None:
@@ -119,17 +133,60 @@ class ScriptedFollower:
     def act(self, obs: Mapping[str, Any], info: Mapping[str, Any]) -> npt.NDArray[np.float32]:
         day = int(info["day"])
         universe = np.asarray(obs["universe"]) > 0.5
-        rng = np.random.default_rng([self.seed, self.itype.type_id, day])
-        return draw_signals([(self, self.view(obs["features"]), universe, rng)])[0]
+        source: np.random.Generator | BlockDraws
+        if self.follower_draws == "block":
+            key = (int(self.seed), day // BLOCK_DAYS)
+            if self._block is None or self._block[0] != key:
+                rng = np.random.default_rng([*block_entropy(self.seed, self.itype.type_id, key[1])])
+                self._block = (key, self.block_draws(rng, universe.size))
+            source = self._block[1].day(day % BLOCK_DAYS)
+        else:
+            source = np.random.default_rng([self.seed, self.itype.type_id, day])
+        return draw_signals([(self, self.view(obs["features"]), universe, source)])[0]
 
-    def settings(self) -> tuple[float, int, str, int, str]:
+    def settings(self) -> tuple[float, int, str, int, str, str]:
         """What must match for followers to be drawn together (``draw_signals``)."""
-        return (self.noise, self.n_candidates, self.output, self.n_select, self.draw)
+        return (self.noise, self.n_candidates, self.output, self.n_select, self.draw, self.follower_draws)
+
+    def block_draws(self, rng: np.random.Generator, n_stocks: int) -> BlockDraws:
+        """The random numbers of one ``"block"`` (``BLOCK_DAYS`` days of this type's agents) from ``rng``:
+        candidate keys per stock (or, drawing with replacement, a uniform per pick), then the noise of the
+        at most ``n_candidates`` stocks each agent sees, in the order it sees them."""
+        shape = (BLOCK_DAYS, self.itype.n_agents)
+        if self.draw == "replacement":
+            keys = np.zeros(shape + (0,), np.float32)
+            picks: npt.NDArray[np.float64] | None = rng.random(shape + (self.n_candidates,))
+        else:
+            keys, picks = rng.random(shape + (n_stocks,), dtype=np.float32), None
+        return BlockDraws(keys, rng.standard_normal(shape + (self.n_candidates,), dtype=np.float32), picks)
 
 
-#: one follower's draw: (policy, its noise-free view (N,), today's universe (N,) bool, its day's generator
-#: or that generator's stream state from ``mass_env.streams.pcg64_states``)
-Request = tuple[ScriptedFollower, npt.NDArray[np.float64], npt.NDArray[np.bool_], "np.random.Generator | State"]
+@dataclass(frozen=True)
+class BlockDraws:
+    """A ``"block"``'s random numbers, ``(days, agents, ...)`` (``ScriptedFollower.block_draws``); ``day(j)``
+    the rows of its ``j``-th day, the form ``draw_signals`` takes as a request's source."""
+
+    keys: npt.NDArray[np.float32]  # (D, m, N) candidate keys (distinct draws; (D, m, 0) otherwise)
+    noise: npt.NDArray[np.float32]  # (D, m, n_candidates) the seen stocks' noise, in stock order
+    picks: npt.NDArray[np.float64] | None  # (D, m, n_candidates) uniforms choosing stocks (replacement draws)
+
+    def day(self, j: int) -> BlockDraws:
+        return BlockDraws(self.keys[j], self.noise[j], None if self.picks is None else self.picks[j])
+
+
+def block_entropy(seed: int, type_id: int, block: int) -> tuple[int, int, int, int]:
+    """The words that seed a ``"block"`` generator: four, the last a tag, so that no ``"stream"`` generator
+    (three words, ``[seed, type_id, day]``) shares its state."""
+    return (int(seed), int(type_id), int(block), _BLOCK_TAG)
+
+
+_BLOCK_TAG = 0x626C6F63  # "bloc"
+
+
+#: one follower's draw: (policy, its noise-free view (N,), today's universe (N,) bool, its day's generator,
+#: that generator's stream state from ``mass_env.streams.pcg64_states``, or (``"block"``) its day's ``BlockDraws``)
+Request = tuple[ScriptedFollower, npt.NDArray[np.float64], npt.NDArray[np.bool_],
+                "np.random.Generator | State | BlockDraws"]
 
 
 def draw_signals(requests: Sequence[Request], cursor: StreamCursor | None = None) -> list[npt.NDArray[np.float32]]:
@@ -151,35 +208,63 @@ def draw_signal_rows(requests: Sequence[Request], cursor: StreamCursor | None = 
     head = requests[0][0]
     if len({r[0].settings() for r in requests}) > 1:
         raise ValueError("draw_signals needs followers with the same noise, candidates, output and draw")
-    # per request only its generator's draws, in the order one follower alone draws them, written in place
     sizes = np.array([r[0].itype.n_agents for r in requests])
-    universes = np.stack([r[2] for r in requests])  # (R, N) bool
-    n_rows, n = int(sizes.sum()), universes.shape[1]
+    universes = np.repeat(np.stack([r[2] for r in requests]), sizes, axis=0)  # (rows, N) bool
+    views = np.repeat(np.stack([r[1] for r in requests]), sizes, axis=0)
+    if head.follower_draws == "block":
+        drawn = [r[3] for r in requests]
+        if not all(isinstance(d, BlockDraws) for d in drawn):
+            raise ValueError("followers drawing in blocks take each request's BlockDraws")
+        picks = None if head.draw == "distinct" else np.concatenate([d.picks for d in drawn])  # type: ignore
+        return score_rows(head, views, universes, np.concatenate([d.keys for d in drawn]),  # type: ignore
+                          np.concatenate([d.noise for d in drawn]), picks=picks, compact=True)  # type: ignore
+    # per request only its generator's draws, in the order one follower alone draws them, written in place
+    n_rows, n = universes.shape
     keys_all, noise = np.empty((n_rows, n)), np.empty((n_rows, n))
-    seen_all = np.zeros((n_rows, n), dtype=bool)
-    k_req = np.minimum(head.n_candidates, universes.sum(1))
-    cur = cursor
+    seen = np.zeros((n_rows, n), dtype=bool) if head.draw == "replacement" else None
     pos = 0
-    for (fol, _, universe, stream), m, k in zip(requests, sizes.tolist(), k_req.tolist()):
+    for (fol, _, universe, stream), m in zip(requests, sizes.tolist()):
         if isinstance(stream, np.random.Generator):
             rng = stream
+        elif isinstance(stream, BlockDraws):
+            raise ValueError("a BlockDraws source needs followers with follower_draws='block'")
         else:
-            cur = cur or StreamCursor()
-            rng = cur.at(stream)
+            cursor = cursor or StreamCursor()
+            rng = cursor.at(stream)
         rng.random(out=keys_all[pos:pos + m])
         rng.standard_normal(out=noise[pos:pos + m])
-        if k > 0 and head.draw == "replacement":  # MASS: n_candidates draws with replacement; duplicates seen once
+        k = min(head.n_candidates, int(universe.sum()))
+        if seen is not None and k > 0:  # MASS: n_candidates draws with replacement; duplicates seen once
             uni_idx = np.flatnonzero(universe)
-            np.put_along_axis(seen_all[pos:pos + m], uni_idx[rng.integers(0, uni_idx.size, size=(m, fol.n_candidates))],
+            np.put_along_axis(seen[pos:pos + m], uni_idx[rng.integers(0, uni_idx.size, size=(m, fol.n_candidates))],
                               True, axis=1)
         pos += m
-    # candidate picks, noise and scores for every agent of every request in one pass
-    keys_all[~np.repeat(universes, sizes, axis=0)] = np.inf
-    k_row = np.repeat(k_req, sizes)
-    if head.draw == "distinct":
+    return score_rows(head, views, universes, keys_all, noise, seen=seen)
+
+
+def score_rows(head: ScriptedFollower, views: FloatArray, universes: npt.NDArray[np.bool_], keys: np.ndarray,
+               noise: np.ndarray, *, seen: npt.NDArray[np.bool_] | None = None,
+               picks: FloatArray | None = None, compact: bool = False) -> npt.NDArray[np.float32]:
+    """Every agent's signals from its row's draws, all rows ``(R, N)`` in one pass (row-wise: a row's signals
+    depend on that row alone). ``views``/``universes``: each row's type view and day's universe; ``keys``:
+    candidate keys (the ``k`` smallest inside the universe are seen; ``k = min(n_candidates, universe)``)
+    unless ``seen`` is given (drawn with replacement) or ``picks`` (uniforms choosing ``n_candidates``
+    universe stocks with replacement); ``keys`` is overwritten. ``noise``: ``(R, N)`` per stock, or with
+    ``compact`` ``(R, n_candidates)``, the seen stocks' noise in stock order (``"block"``)."""
+    k_row = np.minimum(head.n_candidates, universes.sum(1))
+    if picks is not None:  # the j-th pick: universe stock floor(u * size), duplicates seen once
+        size = universes.sum(1)[:, None]
+        order = np.argsort(~universes, axis=1, kind="stable")  # universe stocks first, in stock order
+        pick = np.minimum((picks * size).astype(np.int64), np.maximum(size - 1, 0))
+        seen = np.zeros(universes.shape, dtype=bool)
+        np.put_along_axis(seen, np.take_along_axis(order, pick, axis=1), True, axis=1)
+        seen &= (k_row > 0)[:, None]
+    if seen is None:
+        np.putmask(keys, ~universes, np.inf)
+        seen = np.zeros(universes.shape, dtype=bool)
         for k in np.unique(k_row[k_row > 0]):
             rows = np.flatnonzero(k_row == k)
-            sub = keys_all if rows.size == k_row.size else keys_all[rows]
+            sub = keys if rows.size == k_row.size else keys[rows]
             # the k smallest keys: those up to the k-th; a row where that is not k keys (a tie at the k-th
             # key, practically never) takes them from argpartition, as drawing one follower alone does
             part = sub <= np.partition(sub, k - 1, axis=1)[:, k - 1:k]
@@ -188,15 +273,33 @@ def draw_signal_rows(requests: Sequence[Request], cursor: StreamCursor | None = 
                 fix = np.zeros((tied.size, sub.shape[1]), dtype=bool)
                 np.put_along_axis(fix, np.argpartition(sub[tied], k - 1, axis=1)[:, :k], True, axis=1)
                 part[tied] = fix
-            seen_all[rows] = part
-    base = np.repeat(np.stack([r[1] for r in requests]), sizes, axis=0)
+            if rows.size == k_row.size:
+                seen = part
+            else:
+                seen[rows] = part
+    at = np.flatnonzero(seen)  # the seen (row, stock) cells, row by row, in stock order
+    noise_at: np.ndarray
+    if compact:  # the seen stocks' noise, in stock order
+        n_seen = seen.sum(1)
+        noise_at = noise.reshape(-1) if (n_seen == noise.shape[1]).all() else \
+            noise.reshape(-1)[np.flatnonzero(np.arange(noise.shape[1]) < n_seen[:, None])]
+    else:
+        noise_at = noise.reshape(-1)[at]
     if head.output == "score":  # scores only where an agent looked (the rest is NaN)
-        out = np.full(base.shape, np.nan, np.float32)
-        out[seen_all] = np.tanh((base[seen_all] + head.noise * noise[seen_all]) / 2.0)
+        out = np.full(views.shape, np.nan, np.float32)
+        if compact:  # drawn in float32 ("block"), scored in float32
+            x = views.reshape(-1)[at].astype(np.float32) + np.float32(head.noise) * noise_at
+            out.reshape(-1)[at] = np.tanh(x * np.float32(0.5))
+        else:
+            out.reshape(-1)[at] = np.tanh((views.reshape(-1)[at] + head.noise * noise_at) / 2.0)
         return out
+    if compact:
+        full = np.zeros(seen.shape)
+        full.reshape(-1)[at] = noise_at
+        noise = full
     # MASS style: 1 for the agent's top picks among its candidates, 0 for the rest
-    raw = base + head.noise * noise
-    masked = np.where(seen_all, raw, -np.inf)
+    raw = views + head.noise * noise
+    masked = np.where(seen, raw, -np.inf)
     sig = np.zeros_like(raw)
     n_sel = np.minimum(head.n_select, k_row)
     for n in np.unique(n_sel[n_sel > 0]):
@@ -205,20 +308,22 @@ def draw_signal_rows(requests: Sequence[Request], cursor: StreamCursor | None = 
         ones = np.zeros((rows.size, raw.shape[1]))
         np.put_along_axis(ones, top, 1.0, axis=1)
         sig[rows] = ones
-    return np.where(seen_all, sig, np.nan).astype(np.float32)
+    return np.where(seen, sig, np.nan).astype(np.float32)
 
 
 class ScriptedFollowers(dict):  # type: ignore[type-arg]
     """``{agent: ScriptedFollower}`` that answers a whole day in one call (``act_many``, which
     ``rollout.follower_actions`` uses): the generators come from one table of stream states computed
-    for many days at once (``mass_env.streams``), and the draws go through ``draw_signals``. Any
-    other policy put into the mapping makes it answer one follower at a time, as a plain dict."""
+    for many days at once (``mass_env.streams``), and the draws go through ``draw_signals``; drawing in
+    blocks, every type's block is drawn at its first day and kept. Any other policy put into the mapping
+    makes it answer one follower at a time, as a plain dict."""
 
     CHUNK = 64  # days of stream states computed per miss
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._states: dict[tuple[int, int, int], State] = {}
+        self._blocks: dict[tuple[int, int, int], BlockDraws] = {}
         self._cursor = StreamCursor()
 
     def act_many(self, obs: Mapping[str, Any], infos: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
@@ -226,15 +331,32 @@ class ScriptedFollowers(dict):  # type: ignore[type-arg]
         if not fols or not all(type(f) is ScriptedFollower for f in fols) or \
                 len({f.settings() for f in fols}) > 1:
             return {a: self[a].act(obs[a], infos[a]) for a in names}
-        requests = []
+        requests: list[Request] = []
         for a, f in zip(names, fols):
             day = int(infos[a]["day"])
-            key = (int(f.seed), f.itype.type_id, day)
-            if key not in self._states:
-                self._fill(fols, day)
-            state = self._states[key]
-            requests.append((f, f.view(obs[a]["features"]), np.asarray(obs[a]["universe"]) > 0.5, state))
+            universe = np.asarray(obs[a]["universe"]) > 0.5
+            source: State | BlockDraws
+            if f.follower_draws == "block":
+                source = self._block(fols, f, day, universe.size)
+            else:
+                key = (int(f.seed), f.itype.type_id, day)
+                if key not in self._states:
+                    self._fill(fols, day)
+                source = self._states[key]
+            requests.append((f, f.view(obs[a]["features"]), universe, source))
         return dict(zip(names, draw_signals(requests, self._cursor)))
+
+    def _block(self, fols: Sequence[ScriptedFollower], f: ScriptedFollower, day: int, n_stocks: int) -> BlockDraws:
+        """``f``'s draws of ``day`` (``"block"``): on a miss every follower's block of that day is drawn."""
+        key = (int(f.seed), f.itype.type_id, day // BLOCK_DAYS)
+        if key not in self._blocks:
+            if len(self._blocks) > 4096:
+                self._blocks.clear()
+            keys = [(int(g.seed), g.itype.type_id, key[2]) for g in fols]
+            states = pcg64_states(np.array([block_entropy(*k) for k in keys], dtype=np.int64))
+            for k, g, state in zip(keys, fols, states):
+                self._blocks[k] = g.block_draws(self._cursor.at(state), n_stocks)
+        return self._blocks[key].day(day % BLOCK_DAYS)
 
     def _fill(self, fols: Sequence[ScriptedFollower], day: int) -> None:
         if len(self._states) > 50_000:
@@ -244,14 +366,15 @@ class ScriptedFollowers(dict):  # type: ignore[type-arg]
 
 
 def scripted_followers(env: Any, *, seed: int = 0, noise: float = 1.0, n_candidates: int = 20,
-                       output: Output = "score", draw: Draw = "distinct") -> ScriptedFollowers:
+                       output: Output = "score", draw: Draw = "distinct",
+                       follower_draws: FollowerDraws = "stream") -> ScriptedFollowers:
     """One scripted policy per follower agent of a ``MassStackelbergEnv`` (keyed by agent name), in a
-    ``ScriptedFollowers`` mapping that answers all of them in one call."""
+    ``ScriptedFollowers`` mapping that answers all of them in one call (``follower_draws``: see the module)."""
     base = getattr(env, "unwrapped", env)
     return ScriptedFollowers({
         f"investor_{t.type_id}": ScriptedFollower(
             t, base.feature_names[f"investor_{t.type_id}"], seed=seed, noise=noise,
-            n_candidates=n_candidates, output=output, draw=draw)
+            n_candidates=n_candidates, output=output, draw=draw, follower_draws=follower_draws)
         for t in base.types
     })
 

@@ -8,19 +8,18 @@ from typing import Any
 
 import gymnasium
 import numpy as np
-import numpy.typing as npt
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from .env import PRINCIPAL, MassStackelbergEnv
 from .episodes import RESET_OPTIONS
 from .errors import MassError
+from .follower_chunks import FollowerChunks
 from .game.batch import BatchStep, GameBatch
 from .gym_env import SEED_BOUND
 from .roles import follower_agent
 from .rollout import reset_followers
-from .scripted import ScriptedFollowers, draw_signal_rows, scripted_followers
-from .streams import State, StreamCursor, pcg64_states
+from .scripted import FOLLOWER_DRAWS, scripted_followers
 
 AUTORESET_MODES = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)
 
@@ -67,10 +66,12 @@ class PrincipalVectorEnv(VectorEnv):
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}
 
-    def __init__(self, num_envs: int = 1, *, follower_seed: int = 0,
+    def __init__(self, num_envs: int = 1, *, follower_seed: int = 0, follower_draws: str = "stream",
                  autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, **env_kwargs: Any) -> None:
         if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise MassError(f"num_envs must be a positive integer, got {num_envs!r}")
+        if follower_draws not in FOLLOWER_DRAWS:
+            raise MassError(f"follower_draws must be one of {FOLLOWER_DRAWS}, got {follower_draws!r}")
         mode = AutoresetMode(autoreset_mode)
         if mode not in AUTORESET_MODES:
             raise MassError(f"autoreset_mode must be one of {[m.value for m in AUTORESET_MODES]}, got {mode}")
@@ -86,7 +87,8 @@ class PrincipalVectorEnv(VectorEnv):
             g._day_memo = first._day_memo
             g.game.returns = first.game.returns
             g.game._payoff_returns = first.game._payoff_returns
-        self.followers = [scripted_followers(g, seed=follower_seed) for g in self.games]
+        self.followers = [scripted_followers(g, seed=follower_seed, follower_draws=follower_draws)  # type: ignore
+                          for g in self.games]
         self.single_observation_space = first.observation_space(PRINCIPAL)
         self.single_action_space = first.action_space(PRINCIPAL)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
@@ -97,6 +99,8 @@ class PrincipalVectorEnv(VectorEnv):
         self.batch = GameBatch(first.game, self.num_envs)
         self._follower_list = [[fols[follower_agent(t.type_id)] for t in first.types] for fols in self.followers]
         self._views: dict[tuple[int, int], np.ndarray] = {}  # (day, type) -> the type's noise-free view
+        self._types = {t.type_id: (t, f) for t, f in zip(first.types, self._follower_list[0])}
+        self.chunks = FollowerChunks(self._follower_list, self._view, self.batch)
         self._n_days = first.panel.n_days
         self._obs = np.zeros((self.num_envs, first.layout.size), np.float32)
         self._obs_slices = first.layout.slices()
@@ -104,8 +108,6 @@ class PrincipalVectorEnv(VectorEnv):
         self._info_template = {k: np.zeros((self.num_envs,) + np.shape(v), np.asarray(v).dtype)
                                for k, v in first.reset(seed=0)[1][PRINCIPAL].items()}
         self._ended = np.zeros(self.num_envs, dtype=bool)
-        self._states: dict[tuple[int, int, int], State] = {}
-        self._cursor = StreamCursor()
         self._started = False
 
     # ------------------------------------------------------------------ API
@@ -144,10 +146,11 @@ class PrincipalVectorEnv(VectorEnv):
         truncs = np.zeros(n, dtype=bool)
         infos = self._blank_infos()
         if live.size:
-            step = self.batch.step(live, self._follower_signals(live), acts[live])
+            moments, stats = self.chunks.take(live, self.batch.t[live], self.batch.end[live])
+            step = self.batch.step_moments(live, moments, acts[live])
             rewards[live] = np.where(step.paid, step.payoff, 0.0)
             truncs[live] = self.batch.t[live] > self.batch.end[live]
-            self._write_step(step, infos)
+            self._write_step(step, stats, infos)
         if not same_step:  # NEXT_STEP: a game that ended last step resets now, its action ignored
             for i in np.flatnonzero(self._ended).tolist():
                 self._set_info(infos, i, self._reset_game(i, None, None))
@@ -179,42 +182,22 @@ class PrincipalVectorEnv(VectorEnv):
             reset_followers(self.followers[i], int(self._rngs[i].integers(SEED_BOUND)))
         obs, infos = self.games[i].reset(seed=inner, options=options)
         self.batch.load(i, self.games[i].game)
+        self.chunks.clear(i)
         self._window[i] = 0.0
         self._obs[i] = obs[PRINCIPAL]
         return dict(infos[PRINCIPAL])
 
-    def _follower_signals(self, live: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
-        """Every follower's signals of every live game, ``(games, agents, stocks)``, drawn together
-        (``draw_signal_rows``). A type's view depends only on the day, so games at one day share it."""
-        requests = []
-        universe = self.batch.universe
-        for i, day in zip(live.tolist(), self.batch.t[live].tolist()):
-            uni = universe[day]
-            for f in self._follower_list[i]:
-                state = self._states.get((int(f.seed), f.itype.type_id, day))
-                if state is None:
-                    self._fill_states(live)
-                    state = self._states[(int(f.seed), f.itype.type_id, day)]
-                view = self._views.get((day, f.itype.type_id))
-                if view is None:
-                    if len(self._views) > 4096:
-                        self._views.clear()
-                    features = self.games[0]._follower_features(day, f.itype)[0]
-                    view = self._views[(day, f.itype.type_id)] = f.view(features)
-                requests.append((f, view, uni, state))
-        return draw_signal_rows(requests, self._cursor).reshape(live.size, -1, self.batch.N)
+    def _view(self, day: int, type_id: int) -> np.ndarray:
+        """A type's noise-free view of ``day`` (a function of the day alone: games at one day share it)."""
+        view = self._views.get((day, type_id))
+        if view is None:
+            if len(self._views) > 4096:
+                self._views.clear()
+            t, f = self._types[type_id]
+            view = self._views[(day, type_id)] = f.view(self.games[0]._follower_features(day, t)[0])
+        return view
 
-    def _fill_states(self, live: npt.NDArray[np.int64]) -> None:
-        """Stream states of every live game's followers for its next ``ScriptedFollowers.CHUNK`` days."""
-        if len(self._states) > 200_000:
-            self._states.clear()
-        keys: list[tuple[int, int, int]] = []
-        for i, day in zip(live.tolist(), self.batch.t[live].tolist()):
-            for f in self._follower_list[i]:
-                keys.extend((int(f.seed), f.itype.type_id, d) for d in range(day, day + ScriptedFollowers.CHUNK))
-        self._states.update(zip(keys, pcg64_states(np.array(keys, dtype=np.int64))))
-
-    def _write_step(self, step: BatchStep, infos: dict[str, Any]) -> None:
+    def _write_step(self, step: BatchStep, stats: np.ndarray, infos: dict[str, Any]) -> None:
         """The stepped games' observation rows (``MassStackelbergEnv._principal_obs``: the paid-days window,
         the day's signal statistics) and info rows (``paid_info``), for all of them at once."""
         b, ix, K = self.batch, step.idx, self.batch.K
@@ -240,7 +223,7 @@ class PrincipalVectorEnv(VectorEnv):
         buf[:, sl["type_ic"]] = win[:, :, :K].reshape(ix.size, -1)
         buf[:, sl["agg_ic"]] = win[:, :, K]
         buf[:, sl["paid_mask"]] = win[:, :, K + 1]
-        buf[:, sl["signal_stats"]] = self._signal_stats(step).reshape(ix.size, -1)
+        buf[:, sl["signal_stats"]] = stats.reshape(ix.size, -1)
         buf[:, sl["progress"].start] = np.minimum((t - start) / np.maximum(end - start + 1, 1), 1.0)
         self._obs[ix] = np.clip(buf, -1.0, 1.0).astype(np.float32)
         tic_ok = np.isfinite(step.type_rank_ic)
@@ -253,19 +236,6 @@ class PrincipalVectorEnv(VectorEnv):
                 "paid_type_valid": tic_ok.astype(np.int64)}
         for key, v in rows.items():
             infos[key][ix] = v
-
-    def _signal_stats(self, step: BatchStep) -> np.ndarray:
-        """``MassStackelbergEnv._signal_stats`` of every stepped game: ``(games, K, 3)``."""
-        count, total = step.count, step.total
-        with np.errstate(invalid="ignore", divide="ignore"):
-            tm = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-        ok = count > 0
-        n_ok = ok.sum(-1)
-        mean = np.where(n_ok > 0, np.where(ok, tm, 0.0).sum(-1) / np.maximum(n_ok, 1), 0.0)
-        disp = np.sqrt(np.where(n_ok > 0, np.where(ok, (tm - mean[..., None]) ** 2, 0.0).sum(-1) / np.maximum(n_ok, 1),
-                                0.0))
-        uni = np.maximum(self.batch.universe[step.day].sum(-1), 1)[:, None]
-        return np.stack([mean, np.minimum(disp, 1.0), np.minimum(n_ok / uni, 1.0)], axis=-1)
 
     def _blank_infos(self) -> dict[str, Any]:
         """Info arrays of this env's keys and dtypes (rows filled by the step or a reset)."""
