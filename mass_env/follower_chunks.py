@@ -18,7 +18,8 @@ import numpy as np
 import numpy.typing as npt
 
 from .game.batch import GameBatch
-from .scripted import BLOCK_DAYS, Request, ScriptedFollower, block_entropy, draw_signal_rows, score_rows
+from .scripted import Request, ScriptedFollower, draw_signal_cells
+from .signal_draws import BLOCK_DAYS, Rows, block_entropy, score_cells
 from .streams import StreamCursor, pcg64_states
 
 FloatArray = npt.NDArray[np.float64]
@@ -81,71 +82,85 @@ class FollowerChunks:
         return (self.count[ix, j], self.total[ix, j], self.total_sq[ix, j]), self.stats[ix, j]
 
     def _fill(self, games: IntArray, t: IntArray, end: IntArray) -> None:
-        """Draw days ``t .. min(end, block's last day)`` of ``games`` in one pass."""
-        hi = np.maximum(np.minimum((t // BLOCK_DAYS + 1) * BLOCK_DAYS, end + 1), t + 1)  # exclusive
-        span = hi - t
-        pg = np.repeat(games, span)  # (P,) game and day of each drawn (game, day) pair
-        pd = np.repeat(t - np.cumsum(span) + span, span) + np.arange(span.sum())
-        views = np.stack([np.stack([self.view(d, k) for k in self.type_ids]) for d in pd.tolist()])  # (P, K, N)
-        uni = self.batch.universe[pd]  # (P, N)
+        """Draw days ``t .. min(end, block's last day)`` of ``games`` in one pass (``"block"``: every day of the
+        block, as its generator draws them all)."""
+        D, K, N = BLOCK_DAYS, self.batch.K, self.batch.N
+        blocks = t // D
+        last = self.batch.universe.shape[0] - 1
         if self.head.follower_draws == "block":
-            signals = self._block_signals(games, t // BLOCK_DAYS, span, pd, views[:, self.agent_pos], uni)
+            span = np.full(games.size, D)
+            j = np.tile(np.arange(D), games.size)
+            pd = np.minimum(np.repeat(blocks * D, D) + j, last)  # days past the panel: never played
         else:
-            signals = self._stream_signals(pg, pd, views, uni)
-        count, total, total_sq = self._moments(signals)
-        j = pd % BLOCK_DAYS
-        self.count[pg, j], self.total[pg, j], self.total_sq[pg, j] = count, total, total_sq
-        self.stats[pg, j] = signal_stats(count, total, uni)
-        self.block[games] = t // BLOCK_DAYS
-
-    def _moments(self, signals: npt.NDArray[np.float32]) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """``GameBatch.moments`` of ``(P, A, N)`` signals: with agents grouped by type, summed over the seen
-        cells only (``bincount`` adds a cell's values in agent order, as the segment sums do, without the
-        zeros of the unseen cells, which leave a sum unchanged)."""
-        if not self.batch._grouped:
-            return self.batch.moments(signals.astype(np.float64))
-        P, A, N = signals.shape
-        K = self.batch.K
-        at = np.flatnonzero(np.isfinite(signals))
-        v = signals.reshape(-1)[at].astype(np.float64)
-        row, stock = np.divmod(at, N)
-        cell = (row // A * K + self.agent_pos[row % A]) * N + stock
-        size = P * K * N
+            hi = np.maximum(np.minimum((blocks + 1) * D, end + 1), t + 1)  # exclusive
+            span = hi - t
+            pd = np.repeat(t - np.cumsum(span) + span, span) + np.arange(span.sum())
+            j = pd % D
+        pg = np.repeat(games, span)  # (P,) game and day of each drawn (game, day) pair
+        days, day_of = np.unique(pd, return_inverse=True)
+        views = np.stack([self.view(int(d), k) for d in days.tolist() for k in self.type_ids])  # (U*K, N)
+        uni = self.batch.universe[days]
+        if self.head.follower_draws == "block":
+            cell, vals = self._block_cells(games, blocks, day_of.reshape(games.size, D), views, uni)
+        else:
+            cell, vals = self._stream_cells(pg, pd, day_of, views, uni)
+        P = pg.size
+        v = vals.astype(np.float64)
+        size = P * K * N  # bincount adds a cell's values in agent order, as the segment sums over agents do,
+        # without the zeros of the cells not seen (which leave a sum unchanged)
         count = np.bincount(cell, minlength=size).astype(np.float64).reshape(P, K, N)
         total = np.bincount(cell, v, minlength=size).astype(np.float64, copy=False).reshape(P, K, N)
         total_sq = np.bincount(cell, v * v, minlength=size).astype(np.float64, copy=False).reshape(P, K, N)
-        return count, total, total_sq
+        self.count[pg, j], self.total[pg, j], self.total_sq[pg, j] = count, total, total_sq
+        self.stats[pg, j] = signal_stats(count, total, uni[day_of])
+        self.block[games] = blocks
 
-    def _stream_signals(self, pg: IntArray, pd: IntArray, views: FloatArray,
-                        uni: npt.NDArray[np.bool_]) -> npt.NDArray[np.float32]:
-        """One generator per (game's seed, type, day), as ``ScriptedFollowers`` draws them."""
+    def _stream_cells(self, pg: IntArray, pd: IntArray, day_of: IntArray, views: FloatArray,
+                      uni: npt.NDArray[np.bool_]) -> tuple[IntArray, npt.NDArray[np.float32]]:
+        """One generator per (game's seed, type, day), as ``ScriptedFollowers`` draws them; rows (pair, agent)."""
         fols = [self.followers[g] for g in pg.tolist()]
         keys = np.array([(int(f.seed), f.itype.type_id, d) for fs, d in zip(fols, pd.tolist()) for f in fs],
                         dtype=np.int64)
         states = iter(pcg64_states(keys))
-        requests: list[Request] = [(f, views[p, k], uni[p], next(states))
-                                   for p, fs in enumerate(fols) for k, f in enumerate(fs)]
-        return draw_signal_rows(requests, self._cursor).reshape(pg.size, -1, self.batch.N)
+        K, N = self.batch.K, self.batch.N
+        requests: list[Request] = [(f, views[u * K + k], uni[u], next(states))
+                                   for fs, u in zip(fols, day_of.tolist()) for k, f in enumerate(fs)]
+        at, n_seen, vals = draw_signal_cells(requests, self._cursor)
+        A = self.agent_pos.size
+        rows = np.arange(pg.size * A)  # row (pair, agent) -> moments cell (pair, type, stock)
+        return at + np.repeat((rows // A * K + self.agent_pos[rows % A]) * N - rows * N, n_seen), vals
 
-    def _block_signals(self, games: IntArray, blocks: IntArray, span: IntArray, pd: IntArray, views: FloatArray,
-                       uni: npt.NDArray[np.bool_]) -> npt.NDArray[np.float32]:
-        """One generator per (game's seed, type, block) drawing the whole block (``ScriptedFollower.block_draws``);
-        the days played scored in one pass."""
+    def _block_cells(self, games: IntArray, blocks: IntArray, day_of: IntArray, views: FloatArray,
+                     uni: npt.NDArray[np.bool_]) -> tuple[IntArray, npt.NDArray[np.float32]]:
+        """One generator per (game's seed, type, block) drawing the whole block (``ScriptedFollower.block_draws``),
+        all scored in one pass; rows (game, type, day, agent of the type)."""
+        G, D, K, N, C = games.size, BLOCK_DAYS, self.batch.K, self.batch.N, self.head.n_candidates
+        fols0 = self.followers[0]
+        m = fols0[0].itype.n_agents
+        if any(f.itype.n_agents != m for f in fols0):
+            raise ValueError("block draws in a batched env need the same number of agents in every type")
         rows = [(int(f.seed), f.itype.type_id, int(b)) for g, b in zip(games.tolist(), blocks.tolist())
                 for f in self.followers[g]]
-        states = iter(pcg64_states(np.array([block_entropy(*r) for r in rows], dtype=np.int64)))
-        keys, noise, picks = [], [], []
-        for g, d0, n in zip(games.tolist(), pd[np.cumsum(span) - span].tolist(), span.tolist()):
-            drawn = [f.block_draws(self._cursor.at(next(states)), self.batch.N) for f in self.followers[g]]
-            days = slice(d0 % BLOCK_DAYS, d0 % BLOCK_DAYS + n)
-            keys.append(np.concatenate([x.keys[days] for x in drawn], axis=1))  # (n, A, N)
-            noise.append(np.concatenate([x.noise[days] for x in drawn], axis=1))
-            if self.head.draw == "replacement":
-                picks.append(np.concatenate([x.picks[days] for x in drawn], axis=1))  # type: ignore[index]
-        A, N = views.shape[1], self.batch.N
-        out = score_rows(self.head, views.reshape(-1, N), np.repeat(uni, A, axis=0),
-                         np.concatenate(keys).reshape(views.shape[0] * A, keys[0].shape[-1]),
-                         np.concatenate(noise).reshape(-1, self.head.n_candidates),
-                         picks=np.concatenate(picks).reshape(-1, self.head.n_candidates) if picks else None,
-                         compact=True)
-        return out.reshape(-1, A, N)
+        states = pcg64_states(np.array([block_entropy(*r) for r in rows], dtype=np.int64))
+        replacement = self.head.draw == "replacement"
+        keys = np.empty((G, K, D, m, 0 if replacement else N), np.float32)
+        noise = np.empty((G, K, D, m, C), np.float32)
+        picks = np.empty((G, K, D, m, C)) if replacement else None
+        for i, state in enumerate(states):  # the draws of ScriptedFollower.block_draws, in place
+            rng = self._cursor.at(state)
+            g, k = divmod(i, K)
+            if picks is not None:
+                rng.random(out=picks[g, k])
+            else:
+                rng.random(out=keys[g, k], dtype=np.float32)
+            rng.standard_normal(out=noise[g, k], dtype=np.float32)
+        # row (g, k, j, a) reads the view of type k on day j of game g's block
+        vrow = (day_of[:, None, :] * K + np.arange(K)[None, :, None])  # (G, K, D)
+        urow = np.broadcast_to(day_of[:, None, :], (G, K, D))
+        row = np.repeat(vrow.reshape(-1), m)
+        at, n_seen, vals = score_cells(self.head, Rows(views, row, uni, np.repeat(urow.reshape(-1), m)),  # type: ignore[arg-type]
+                                       keys.reshape(row.size, -1), noise.reshape(row.size, C),
+                                       picks=None if picks is None else picks.reshape(row.size, C), compact=True)
+        idx = np.arange(row.size)  # row (g, k, j, a) -> moments cell (g, j, k, stock)
+        day, typ, game = idx // m % D, idx // (m * D) % K, idx // (m * D * K)
+        return at + np.repeat(((game * D + day) * K + typ) * N - idx * N, n_seen), vals

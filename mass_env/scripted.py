@@ -39,16 +39,12 @@ from .game.investors import InvestorType
 from .game.mechanism import PrincipalAction
 from .game.stackelberg import Payoff
 from .roles import DecisionContext
+from .signal_draws import BLOCK_DAYS, FOLLOWER_DRAWS, BlockDraws, FollowerDraws, Rows, block_entropy, score_cells
 from .streams import State, StreamCursor, pcg64_states
 
 FloatArray = npt.NDArray[np.float64]
 Output = Literal["score", "select"]
 Draw = Literal["distinct", "replacement"]
-FollowerDraws = Literal["stream", "block"]
-#: the random-number modes (``ScriptedFollower.follower_draws``)
-FOLLOWER_DRAWS: tuple[str, ...] = ("stream", "block")
-#: days one ``"block"`` generator draws (part of that mode's definition: changing it changes its signals)
-BLOCK_DAYS = 16
 
 #: channel -> (modality that must be visible, feature combination)
 CHANNELS: dict[str, tuple[Modality, dict[str, float]]] = {
@@ -161,28 +157,6 @@ class ScriptedFollower:
         return BlockDraws(keys, rng.standard_normal(shape + (self.n_candidates,), dtype=np.float32), picks)
 
 
-@dataclass(frozen=True)
-class BlockDraws:
-    """A ``"block"``'s random numbers, ``(days, agents, ...)`` (``ScriptedFollower.block_draws``); ``day(j)``
-    the rows of its ``j``-th day, the form ``draw_signals`` takes as a request's source."""
-
-    keys: npt.NDArray[np.float32]  # (D, m, N) candidate keys (distinct draws; (D, m, 0) otherwise)
-    noise: npt.NDArray[np.float32]  # (D, m, n_candidates) the seen stocks' noise, in stock order
-    picks: npt.NDArray[np.float64] | None  # (D, m, n_candidates) uniforms choosing stocks (replacement draws)
-
-    def day(self, j: int) -> BlockDraws:
-        return BlockDraws(self.keys[j], self.noise[j], None if self.picks is None else self.picks[j])
-
-
-def block_entropy(seed: int, type_id: int, block: int) -> tuple[int, int, int, int]:
-    """The words that seed a ``"block"`` generator: four, the last a tag, so that no ``"stream"`` generator
-    (three words, ``[seed, type_id, day]``) shares its state."""
-    return (int(seed), int(type_id), int(block), _BLOCK_TAG)
-
-
-_BLOCK_TAG = 0x626C6F63  # "bloc"
-
-
 #: one follower's draw: (policy, its noise-free view (N,), today's universe (N,) bool, its day's generator,
 #: that generator's stream state from ``mass_env.streams.pcg64_states``, or (``"block"``) its day's ``BlockDraws``)
 Request = tuple[ScriptedFollower, npt.NDArray[np.float64], npt.NDArray[np.bool_],
@@ -205,21 +179,32 @@ def draw_signal_rows(requests: Sequence[Request], cursor: StreamCursor | None = 
     reads it as (games, agents, stocks) without splitting and stacking it again)."""
     if not requests:
         return np.zeros((0, 0), np.float32)
+    sizes = np.array([r[0].itype.n_agents for r in requests])
+    at, _, vals = draw_signal_cells(requests, cursor)
+    out = np.full((int(sizes.sum()), requests[0][2].size), np.nan, np.float32)
+    out.reshape(-1)[at] = vals
+    return out
+
+
+def draw_signal_cells(requests: Sequence[Request], cursor: StreamCursor | None = None
+                      ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """``draw_signal_rows`` as its seen cells: their flat indices into the ``(rows, N)`` array, in order, their
+    rows and their signals (what a batched env reduces to moments without the NaN cells)."""
     head = requests[0][0]
     if len({r[0].settings() for r in requests}) > 1:
         raise ValueError("draw_signals needs followers with the same noise, candidates, output and draw")
     sizes = np.array([r[0].itype.n_agents for r in requests])
-    universes = np.repeat(np.stack([r[2] for r in requests]), sizes, axis=0)  # (rows, N) bool
-    views = np.repeat(np.stack([r[1] for r in requests]), sizes, axis=0)
+    per = np.repeat(np.arange(len(requests)), sizes)
+    rows = Rows(np.stack([r[1] for r in requests]), per, np.stack([r[2] for r in requests]), per)
     if head.follower_draws == "block":
         drawn = [r[3] for r in requests]
         if not all(isinstance(d, BlockDraws) for d in drawn):
             raise ValueError("followers drawing in blocks take each request's BlockDraws")
         picks = None if head.draw == "distinct" else np.concatenate([d.picks for d in drawn])  # type: ignore
-        return score_rows(head, views, universes, np.concatenate([d.keys for d in drawn]),  # type: ignore
-                          np.concatenate([d.noise for d in drawn]), picks=picks, compact=True)  # type: ignore
+        return score_cells(head, rows, np.concatenate([d.keys for d in drawn]),  # type: ignore
+                           np.concatenate([d.noise for d in drawn]), picks=picks, compact=True)  # type: ignore
     # per request only its generator's draws, in the order one follower alone draws them, written in place
-    n_rows, n = universes.shape
+    n_rows, n = per.size, rows.universes.shape[1]
     keys_all, noise = np.empty((n_rows, n)), np.empty((n_rows, n))
     seen = np.zeros((n_rows, n), dtype=bool) if head.draw == "replacement" else None
     pos = 0
@@ -239,76 +224,7 @@ def draw_signal_rows(requests: Sequence[Request], cursor: StreamCursor | None = 
             np.put_along_axis(seen[pos:pos + m], uni_idx[rng.integers(0, uni_idx.size, size=(m, fol.n_candidates))],
                               True, axis=1)
         pos += m
-    return score_rows(head, views, universes, keys_all, noise, seen=seen)
-
-
-def score_rows(head: ScriptedFollower, views: FloatArray, universes: npt.NDArray[np.bool_], keys: np.ndarray,
-               noise: np.ndarray, *, seen: npt.NDArray[np.bool_] | None = None,
-               picks: FloatArray | None = None, compact: bool = False) -> npt.NDArray[np.float32]:
-    """Every agent's signals from its row's draws, all rows ``(R, N)`` in one pass (row-wise: a row's signals
-    depend on that row alone). ``views``/``universes``: each row's type view and day's universe; ``keys``:
-    candidate keys (the ``k`` smallest inside the universe are seen; ``k = min(n_candidates, universe)``)
-    unless ``seen`` is given (drawn with replacement) or ``picks`` (uniforms choosing ``n_candidates``
-    universe stocks with replacement); ``keys`` is overwritten. ``noise``: ``(R, N)`` per stock, or with
-    ``compact`` ``(R, n_candidates)``, the seen stocks' noise in stock order (``"block"``)."""
-    k_row = np.minimum(head.n_candidates, universes.sum(1))
-    if picks is not None:  # the j-th pick: universe stock floor(u * size), duplicates seen once
-        size = universes.sum(1)[:, None]
-        order = np.argsort(~universes, axis=1, kind="stable")  # universe stocks first, in stock order
-        pick = np.minimum((picks * size).astype(np.int64), np.maximum(size - 1, 0))
-        seen = np.zeros(universes.shape, dtype=bool)
-        np.put_along_axis(seen, np.take_along_axis(order, pick, axis=1), True, axis=1)
-        seen &= (k_row > 0)[:, None]
-    if seen is None:
-        np.putmask(keys, ~universes, np.inf)
-        seen = np.zeros(universes.shape, dtype=bool)
-        for k in np.unique(k_row[k_row > 0]):
-            rows = np.flatnonzero(k_row == k)
-            sub = keys if rows.size == k_row.size else keys[rows]
-            # the k smallest keys: those up to the k-th; a row where that is not k keys (a tie at the k-th
-            # key, practically never) takes them from argpartition, as drawing one follower alone does
-            part = sub <= np.partition(sub, k - 1, axis=1)[:, k - 1:k]
-            tied = np.flatnonzero(part.sum(1) != k)
-            if tied.size:
-                fix = np.zeros((tied.size, sub.shape[1]), dtype=bool)
-                np.put_along_axis(fix, np.argpartition(sub[tied], k - 1, axis=1)[:, :k], True, axis=1)
-                part[tied] = fix
-            if rows.size == k_row.size:
-                seen = part
-            else:
-                seen[rows] = part
-    at = np.flatnonzero(seen)  # the seen (row, stock) cells, row by row, in stock order
-    noise_at: np.ndarray
-    if compact:  # the seen stocks' noise, in stock order
-        n_seen = seen.sum(1)
-        noise_at = noise.reshape(-1) if (n_seen == noise.shape[1]).all() else \
-            noise.reshape(-1)[np.flatnonzero(np.arange(noise.shape[1]) < n_seen[:, None])]
-    else:
-        noise_at = noise.reshape(-1)[at]
-    if head.output == "score":  # scores only where an agent looked (the rest is NaN)
-        out = np.full(views.shape, np.nan, np.float32)
-        if compact:  # drawn in float32 ("block"), scored in float32
-            x = views.reshape(-1)[at].astype(np.float32) + np.float32(head.noise) * noise_at
-            out.reshape(-1)[at] = np.tanh(x * np.float32(0.5))
-        else:
-            out.reshape(-1)[at] = np.tanh((views.reshape(-1)[at] + head.noise * noise_at) / 2.0)
-        return out
-    if compact:
-        full = np.zeros(seen.shape)
-        full.reshape(-1)[at] = noise_at
-        noise = full
-    # MASS style: 1 for the agent's top picks among its candidates, 0 for the rest
-    raw = views + head.noise * noise
-    masked = np.where(seen, raw, -np.inf)
-    sig = np.zeros_like(raw)
-    n_sel = np.minimum(head.n_select, k_row)
-    for n in np.unique(n_sel[n_sel > 0]):
-        rows = np.flatnonzero(n_sel == n)
-        top = np.argpartition(-masked[rows], n - 1, axis=1)[:, :n]
-        ones = np.zeros((rows.size, raw.shape[1]))
-        np.put_along_axis(ones, top, 1.0, axis=1)
-        sig[rows] = ones
-    return np.where(seen, sig, np.nan).astype(np.float32)
+    return score_cells(head, rows, keys_all, noise, seen=seen)
 
 
 class ScriptedFollowers(dict):  # type: ignore[type-arg]
