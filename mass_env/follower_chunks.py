@@ -56,6 +56,9 @@ class FollowerChunks:
         self.head = followers[0][0]
         if len({f.settings() for fols in followers for f in fols}) > 1:
             raise ValueError("FollowerChunks needs followers with the same settings()")
+        if self.head.follower_draws == "block" and len({f.itype.n_agents for f in followers[0]}) > 1:
+            raise ValueError("follower_draws='block' in a batched env needs the same agents_per_type for every type "
+                             "(use follower_draws='stream')")
         type_ids = [f.itype.type_id for f in followers[0]]
         self.type_ids = type_ids
         self.agent_pos = np.array([type_ids.index(a) for a in batch.template.agent_type.tolist()])
@@ -135,10 +138,7 @@ class FollowerChunks:
         """One generator per (game's seed, type, block) drawing the whole block (``ScriptedFollower.block_draws``),
         all scored in one pass; rows (game, type, day, agent of the type)."""
         G, D, K, N, C = games.size, BLOCK_DAYS, self.batch.K, self.batch.N, self.head.n_candidates
-        fols0 = self.followers[0]
-        m = fols0[0].itype.n_agents
-        if any(f.itype.n_agents != m for f in fols0):
-            raise ValueError("block draws in a batched env need the same number of agents in every type")
+        m = self.followers[0][0].itype.n_agents  # every type's (checked at construction)
         rows = [(int(f.seed), f.itype.type_id, int(b)) for g, b in zip(games.tolist(), blocks.tolist())
                 for f in self.followers[g]]
         states = pcg64_states(np.array([block_entropy(*r) for r in rows], dtype=np.int64))

@@ -79,27 +79,31 @@ class Rows:
 
 def score_cells(head: DrawSettings, rows: Rows, keys: np.ndarray, noise: np.ndarray, *,
                 seen: npt.NDArray[np.bool_] | None = None, picks: FloatArray | None = None,
-                compact: bool = False) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+                compact: bool = False
+                ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """Every agent's signals from its row's draws, all rows ``(R, N)`` in one pass (row-wise: a row's signals
     depend on that row alone), as the seen cells (flat indices, in order), the count of them per row and their
-    signals. ``keys``:
-    candidate keys (the ``k`` smallest inside the universe are seen; ``k = min(n_candidates, universe)``)
-    unless ``seen`` is given (drawn with replacement) or ``picks`` (uniforms choosing ``n_candidates``
-    universe stocks with replacement); ``keys`` is overwritten. ``noise``: ``(R, N)`` per stock, or with
-    ``compact`` ``(R, n_candidates)``, the seen stocks' noise in stock order (``"block"``)."""
-    universes = rows.universe
+    signals. ``keys``: candidate keys (the ``k`` smallest inside the universe are seen,
+    ``k = min(n_candidates, universe)``) unless ``seen`` is given (drawn with replacement) or ``picks``
+    (uniforms choosing ``n_candidates`` universe stocks with replacement); ``keys`` is overwritten.
+    ``noise``: ``(R, N)`` per stock, or with ``compact`` ``(R, n_candidates)``, the seen stocks' noise in
+    stock order (``"block"``)."""
+    whole = bool(rows.universes.all())  # every stock in every row's universe: no mask to apply
+    universes = None if whole and picks is None else rows.universe
     size = rows.universes.sum(1)[rows.universe_row]
     k_row = np.minimum(head.n_candidates, size)
+    n_seen: npt.NDArray[np.int64] | None = None
     if picks is not None:  # the j-th pick: universe stock floor(u * size), duplicates seen once
+        assert universes is not None
         order = np.argsort(~universes, axis=1, kind="stable")  # universe stocks first, in stock order
         pick = np.minimum((picks * size[:, None]).astype(np.int64), np.maximum(size - 1, 0)[:, None])
         seen = np.zeros(universes.shape, dtype=bool)
         np.put_along_axis(seen, np.take_along_axis(order, pick, axis=1), True, axis=1)
         seen &= (k_row > 0)[:, None]
     if seen is None:
-        if not universes.all():
+        if universes is not None:
             np.putmask(keys, ~universes, np.inf)
-        seen = np.zeros(universes.shape, dtype=bool)
+        seen = np.zeros(keys.shape, dtype=bool)
         same = k_row.size > 0 and k_row.min() == k_row.max()  # one k for all rows: no sort for np.unique
         for k in ([int(k_row[0])] if same else np.unique(k_row).tolist()):
             if k == 0:
@@ -109,18 +113,21 @@ def score_cells(head: DrawSettings, rows: Rows, keys: np.ndarray, noise: np.ndar
             # the k smallest keys: those up to the k-th; a row where that is not k keys (a tie at the k-th
             # key, practically never) takes them from argpartition, as drawing one follower alone does
             part = sub <= np.partition(sub, k - 1, axis=1)[:, k - 1:k]
-            tied = np.flatnonzero(part.sum(1) != k)
+            n_part = part.sum(1)
+            tied = np.flatnonzero(n_part != k)
             if tied.size:
                 fix = np.zeros((tied.size, sub.shape[1]), dtype=bool)
                 np.put_along_axis(fix, np.argpartition(sub[tied], k - 1, axis=1)[:, :k], True, axis=1)
                 part[tied] = fix
             if sel.size == k_row.size:
                 seen = part
+                n_seen = n_part if not tied.size else None
             else:
                 seen[sel] = part
     at = np.flatnonzero(seen)  # the seen (row, stock) cells, row by row, in stock order
     n = seen.shape[1]
-    n_seen = seen.sum(1)
+    if n_seen is None:
+        n_seen = seen.sum(1)
     noise_at: np.ndarray
     if compact:  # the seen stocks' noise, in stock order
         noise_at = noise.reshape(-1) if (n_seen == noise.shape[1]).all() else \

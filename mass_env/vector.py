@@ -240,9 +240,10 @@ class PrincipalVectorEnv(VectorEnv):
     def _blank_infos(self) -> dict[str, Any]:
         """Info arrays of this env's keys and dtypes (rows filled by the step or a reset)."""
         out: dict[str, Any] = {}
-        for key, v in self._info_template.items():
+        masks = np.ones((len(self._info_template), self.num_envs), dtype=bool)  # one allocation, a row per key
+        for (key, v), mask in zip(self._info_template.items(), masks):
             out[key] = np.zeros_like(v)
-            out["_" + key] = np.ones(self.num_envs, dtype=bool)
+            out["_" + key] = mask
         return out
 
     @staticmethod

@@ -189,3 +189,12 @@ def test_sb3_ppo_trains_on_it(panel):
     model = PPO("MlpPolicy", venv, n_steps=16, batch_size=16, n_epochs=1, device="cpu", seed=0)
     model.learn(64)
     assert model.num_timesteps >= 64
+
+
+def test_stored_runs_cannot_draw_in_blocks():
+    # stored runs (mass ablation, reproduce) name their followers by a spec; the scripted population takes no
+    # options there, so no stored result depends on follower_draws (else it would belong to the run's identity)
+    from agents.populations import parse_population
+
+    with pytest.raises(ValueError, match="take no options"):
+        parse_population("scripted:follower_draws=block")
