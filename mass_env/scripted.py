@@ -203,26 +203,34 @@ def draw_signal_cells(requests: Sequence[Request], cursor: StreamCursor | None =
         picks = None if head.draw == "distinct" else np.concatenate([d.picks for d in drawn])  # type: ignore
         return score_cells(head, rows, np.concatenate([d.keys for d in drawn]),  # type: ignore
                            np.concatenate([d.noise for d in drawn]), picks=picks, compact=True)  # type: ignore
-    # per request only its generator's draws, in the order one follower alone draws them, written in place
-    n_rows, n = per.size, rows.universes.shape[1]
+    streams = [r[3] for r in requests]
+    if any(isinstance(d, BlockDraws) for d in streams):
+        raise ValueError("a BlockDraws source needs followers with follower_draws='block'")
+    return stream_cells(head, streams, sizes, rows, cursor)  # type: ignore[arg-type]
+
+
+def stream_cells(head: ScriptedFollower, streams: Sequence[np.random.Generator | State], sizes: npt.NDArray[np.int64],
+                 rows: Rows, cursor: StreamCursor | None = None
+                 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """``score_cells`` of ``"stream"`` draws: per (follower, day) only its generator's draws (``sizes`` rows
+    each, in the order one follower alone draws them, written in place), the scoring in one pass."""
+    n_rows, n = rows.view_row.size, rows.universes.shape[1]
     keys_all, noise = np.empty((n_rows, n)), np.empty((n_rows, n))
     seen = np.zeros((n_rows, n), dtype=bool) if head.draw == "replacement" else None
     pos = 0
-    for (fol, _, universe, stream), m in zip(requests, sizes.tolist()):
+    for stream, m in zip(streams, sizes.tolist()):
         if isinstance(stream, np.random.Generator):
             rng = stream
-        elif isinstance(stream, BlockDraws):
-            raise ValueError("a BlockDraws source needs followers with follower_draws='block'")
         else:
             cursor = cursor or StreamCursor()
             rng = cursor.at(stream)
         rng.random(out=keys_all[pos:pos + m])
         rng.standard_normal(out=noise[pos:pos + m])
-        k = min(head.n_candidates, int(universe.sum()))
-        if seen is not None and k > 0:  # MASS: n_candidates draws with replacement; duplicates seen once
-            uni_idx = np.flatnonzero(universe)
-            np.put_along_axis(seen[pos:pos + m], uni_idx[rng.integers(0, uni_idx.size, size=(m, fol.n_candidates))],
-                              True, axis=1)
+        if seen is not None:  # MASS: n_candidates draws with replacement; duplicates seen once
+            uni_idx = np.flatnonzero(rows.universes[rows.universe_row[pos]])
+            if min(head.n_candidates, uni_idx.size) > 0:
+                picked = uni_idx[rng.integers(0, uni_idx.size, size=(m, head.n_candidates))]
+                np.put_along_axis(seen[pos:pos + m], picked, True, axis=1)
         pos += m
     return score_cells(head, rows, keys_all, noise, seen=seen)
 

@@ -26,9 +26,9 @@ AUTORESET_MODES = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)
 
 class PrincipalVectorEnv(VectorEnv):
     """N independent ``PrincipalEnv`` games in one ``gymnasium.vector.VectorEnv``, stepped together in numpy
-    arrays with an env axis (``mass_env.game.batch.GameBatch``): the scripted followers of every type of
-    every game drawn in one pass, their moments, aggregates and each game's realised day ranked together,
-    observations and infos written as ``(N, ...)`` arrays.
+    arrays with an env axis (``mass_env.game.batch.GameBatch``): the scripted followers of every game drawn
+    a block of days ahead, aggregates with each game's weights and each game's realised day ranked
+    together, observations and infos written as ``(N, ...)`` arrays.
 
     ==================  ===========================================================================
     Make                ``gymnasium.make_vec("mass_env/Principal-v0", num_envs=N,
@@ -45,6 +45,19 @@ class PrincipalVectorEnv(VectorEnv):
     its own ``np_random`` for the episodes that follow. ``reset(seed=s)`` seeds game ``i`` with ``s + i``
     (a list gives one seed per game), Gymnasium's convention.
 
+    **Followers drawn ahead.** A scripted follower's signals depend on the day's data and the seeds, never on
+    the leader's actions, so each game's followers are drawn for the days it will play of a block of
+    ``BLOCK_DAYS`` (16) days at once, every game entering a block in one pass over (games, days, agents,
+    stocks) (``mass_env.follower_chunks``), and a step reads the per-type moments and signal statistics.
+
+    **Draw modes** (``follower_draws``). ``"stream"`` (the default, every stored result): the single env's
+    draws, one generator per (seed, type, day); ``"block"``: one generator per (seed, type, block of days)
+    drawing the whole block in float32, a few large calls instead of one per type and day, about twice the
+    batched steps per second. Both draw candidate sets and noise from the same distribution (a test
+    compares per-type means, spreads and coverage), not the same numbers, so a ``"block"`` run's results
+    differ from a ``"stream"`` run's by sampling noise only. ``PrincipalEnv(follower_draws="block")`` is the
+    single env in that mode, and each game is bit-identical to it.
+
     **Autoreset** (Gymnasium 1.x). ``NEXT_STEP``: the step after a game's episode ended resets that game
     (its action is ignored) and returns the new episode's first observation with reward 0, terminated and
     truncated False and the reset's info. ``SAME_STEP``: the step that ends an episode resets the game at
@@ -60,8 +73,9 @@ class PrincipalVectorEnv(VectorEnv):
     writes the same numeric keys at every step).
 
     Arguments: ``num_envs``, ``follower_seed`` (the default followers' seed before the first seeded
-    reset), ``autoreset_mode``, and ``MassStackelbergEnv``'s keyword arguments (``panel``, ``types``,
-    ``config``, ``n_types``, ``agents_per_type``, ``episode_days``, ...), shared by every game.
+    reset), ``follower_draws`` (``"stream"`` or ``"block"``), ``autoreset_mode``, and
+    ``MassStackelbergEnv``'s keyword arguments (``panel``, ``types``, ``config``, ``n_types``,
+    ``agents_per_type``, ``episode_days``, ...), shared by every game.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}

@@ -96,8 +96,9 @@ def test_paid_days_in_windows_apart_are_the_single_env(panel, mode, config):
 
 
 @pytest.mark.parametrize("mode", ["NextStep", "SameStep"])
+@pytest.mark.parametrize("draws", ["stream", "block"])
 @pytest.mark.parametrize("scripted", [{}, {"output": "select", "draw": "replacement"}], ids=["score", "mass_picks"])
-def test_block_draws_each_game_is_the_single_env_in_that_mode(panel, mode, scripted, monkeypatch):
+def test_drawn_ahead_each_game_is_the_single_env_in_its_draw_mode(panel, mode, draws, scripted, monkeypatch):
     # windows longer than a block, so games cross blocks mid-episode and after autoresets
     if scripted:  # the paper's picks: the followers' options go through scripted_followers
         import mass_env.gym_env as gym_env
@@ -106,7 +107,7 @@ def test_block_draws_each_game_is_the_single_env_in_that_mode(panel, mode, scrip
         for mod in (gym_env, vector):
             base = mod.scripted_followers
             monkeypatch.setattr(mod, "scripted_followers", lambda env, _b=base, **kw: _b(env, **kw, **scripted))
-    kw = {**KW, "config": GameConfig(horizon=2), "episode_days": 23, "follower_draws": "block"}
+    kw = {**KW, "config": GameConfig(horizon=2), "episode_days": 23, "follower_draws": draws}
     seen = _compare(panel, mode, kw, n=3, steps=50)
     assert seen["paid"] > 20 and seen["resets"] >= 3 and seen["days_apart"] > 10
 
