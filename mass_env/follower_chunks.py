@@ -61,6 +61,8 @@ class FollowerChunks:
         if self.head.follower_draws == "block" and len({f.itype.n_agents for f in followers[0]}) > 1:
             raise ValueError("follower_draws='block' in a batched env needs the same agents_per_type for every type "
                              "(use follower_draws='stream')")
+        if not batch._grouped:  # the game's types are 0..K-1 in order, each with agents: never, but the sums
+            raise ValueError("FollowerChunks needs agents grouped by type")  # below rely on it
         type_ids = [f.itype.type_id for f in followers[0]]
         self.type_ids = type_ids
         self.agent_pos = np.array([type_ids.index(a) for a in batch.template.agent_type.tolist()])
