@@ -1,6 +1,7 @@
 """Leader-env throughput as an RL loop sees it: steps/s of ``mass_env/Principal-v0`` (64 agents = 8 types x 8,
 the embedded synthetic market, random actions) alone, in SB3's ``DummyVecEnv`` / ``SubprocVecEnv`` of 4, as
-the native batched env at N = 1..256, and the share of SB3 PPO's training time spent inside the env.
+the native batched env at N = 1..256 in both follower draw modes (``follower_draws="stream"``, the default,
+and ``"block"``), its memory per env, and the share of SB3 PPO's training time spent inside the env.
 
 Every measurement runs in a fresh child process. With ``--baseline TREE`` (a checkout of older code) the
 same measurements run on that tree too, old and new alternating round by round (the machine may be shared:
@@ -80,13 +81,19 @@ def child_sb3(kind: str, n_envs: int, steps: int) -> dict:
     return _sb3_steps(make_vec_env("mass_env:mass_env/Principal-v0", n_envs=n_envs, vec_env_cls=cls), steps)
 
 
-def child_batched(n_envs: int, steps: int) -> dict:
+def _draws(draws: str) -> dict:
+    """The env's keyword for a draw mode (none for the default, so older code without it runs too)."""
+    return {} if draws == "stream" else {"follower_draws": draws}
+
+
+def child_batched(n_envs: int, steps: int, draws: str = "stream") -> dict:
     import gymnasium
     import numpy as np
 
     import mass_env  # noqa: F401
 
-    env = gymnasium.make_vec("mass_env/Principal-v0", num_envs=n_envs, vectorization_mode="vector_entry_point")
+    env = gymnasium.make_vec("mass_env/Principal-v0", num_envs=n_envs, vectorization_mode="vector_entry_point",
+                             **_draws(draws))
     env.reset(seed=0)
     rounds = max(steps // n_envs, 30)
     rng = np.random.default_rng(0)
@@ -102,7 +109,7 @@ def child_batched(n_envs: int, steps: int) -> dict:
     return out
 
 
-def child_memory(n_envs: int) -> dict:
+def child_memory(n_envs: int, draws: str = "stream") -> dict:
     """Traced bytes held by a batched env of ``n_envs`` after reset and 20 steps, per env (a separate run:
     tracemalloc slows numpy down)."""
     import tracemalloc
@@ -113,7 +120,8 @@ def child_memory(n_envs: int) -> dict:
     import mass_env  # noqa: F401
 
     tracemalloc.start()
-    env = gymnasium.make_vec("mass_env/Principal-v0", num_envs=n_envs, vectorization_mode="vector_entry_point")
+    env = gymnasium.make_vec("mass_env/Principal-v0", num_envs=n_envs, vectorization_mode="vector_entry_point",
+                             **_draws(draws))
     env.reset(seed=0)
     for _ in range(20):
         env.step(np.zeros(env.action_space.shape, np.float32))
@@ -122,7 +130,7 @@ def child_memory(n_envs: int) -> dict:
     return {"held_mib": held / 2**20, "peak_mib": peak / 2**20}
 
 
-def child_ppo(kind: str, n_envs: int, timesteps: int) -> dict:
+def child_ppo(kind: str, n_envs: int, timesteps: int, draws: str = "stream") -> dict:
     """Wall time of ``PPO("MlpPolicy", venv).learn(timesteps)`` (SB3 defaults, n_steps scaled so one
     rollout holds 2048 steps) and the part of it spent in ``venv.reset``/``venv.step``."""
     import torch
@@ -155,7 +163,7 @@ def child_ppo(kind: str, n_envs: int, timesteps: int) -> dict:
     if kind == "batched":
         from mass_env.sb3 import make_vec_env as make_batched
 
-        venv = make_batched(n_envs, seed=0)
+        venv = make_batched(n_envs, seed=0, **_draws(draws))
     else:
         venv = make_vec_env("mass_env:mass_env/Principal-v0", n_envs=n_envs, vec_env_cls=DummyVecEnv, seed=0)
     model = PPO("MlpPolicy", Timed(venv), n_steps=max(2048 // n_envs, 8), seed=0, device="cpu", verbose=0)
@@ -172,18 +180,18 @@ def child(args: argparse.Namespace) -> None:
     elif mode in ("dummy", "subproc"):
         out = child_sb3(mode, n, args.steps)
     elif mode == "batched":
-        out = child_batched(n, args.steps)
+        out = child_batched(n, args.steps, args.draws)
     elif mode == "memory":
-        out = child_memory(n)
+        out = child_memory(n, args.draws)
     else:
-        out = child_ppo(mode.split("-")[1], n, args.steps)
+        out = child_ppo(mode.split("-")[1], n, args.steps, args.draws)
     print(json.dumps(out))
 
 
-def measure(tree: str, mode: str, n: int, steps: int) -> dict:
+def measure(tree: str, mode: str, n: int, steps: int, draws: str = "stream") -> dict:
     env = dict(os.environ, MASS_BENCH_CODE=tree, PYTHONPATH=tree, OMP_NUM_THREADS="1")
-    res = subprocess.run([sys.executable, __file__, "--child", mode, "--n", str(n), "--steps", str(steps)],
-                         env=env, capture_output=True, text=True, timeout=1800)
+    res = subprocess.run([sys.executable, __file__, "--child", mode, "--n", str(n), "--steps", str(steps),
+                          "--draws", draws], env=env, capture_output=True, text=True, timeout=1800)
     if res.returncode:
         return {"error": res.stderr.strip().splitlines()[-1] if res.stderr.strip() else f"rc {res.returncode}"}
     return dict(json.loads(res.stdout.strip().splitlines()[-1]))
@@ -202,6 +210,7 @@ def main() -> None:
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--steps", type=int, default=STEPS, help=argparse.SUPPRESS)
+    ap.add_argument("--draws", default="stream", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args)
@@ -251,36 +260,40 @@ def main() -> None:
             print(f"{text:<20}" + "".join(f" {cell(how(got[k]), 11)}" for k in names)
                   + f" {cell(ratio(how(got['new']), how(got.get('old'))), 8, '.2f', 'x')}"
                   + f" {cell(ratio(how(got['new']), how(got.get('before'))), 10, '.2f', 'x')}", flush=True)
-    batched = tuple(k for k in names if k != "old")  # the old code has no batched env
+    # the old code has no batched env; the new code's in both draw modes ("new" = stream, "new block")
+    batched = tuple(k for k in names if k != "old") + (("new block",) if "new" in trees else ())
     print("\nbatched env (gymnasium.make_vec(..., vectorization_mode='vector_entry_point')): wall steps/s, steps per "
           "CPU second, and (CPU) x against the single env of the same code / of the old code, same run\n"
-          f"{'N':>5}" + "".join(f" {k + ' st/s':>11} {'CPU st/s':>9} {'x single':>8} {'x old':>7}" for k in batched)
+          f"{'N':>5}" + "".join(f" {k + ' st/s':>15} {'CPU st/s':>9} {'x single':>8} {'x old':>7}" for k in batched)
           + f" {'new/before':>10}")
     for n in (int(x) for x in args.curve.split(",")):
-        got = measured("batched", n, max(STEPS * 2, 30 * n), batched)
+        got = measured("batched", n, max(STEPS * 2, 30 * n), tuple(k for k in batched if k != "new block"))
+        got["new block"] = measure(trees["new"], "batched", n, max(STEPS * 2, 30 * n), "block")
         row = f"{n:>5}"
         for k in batched:
             c = cpu(got[k])
-            row += f" {cell(rate(got[k]), 11)} {cell(c, 9)} {cell(ratio(c, singles.get(k)), 8, '.1f', 'x')}"
+            row += f" {cell(rate(got[k]), 15)} {cell(c, 9)} {cell(ratio(c, singles.get(k.split()[0])), 8, '.1f', 'x')}"
             row += f" {cell(ratio(c, singles.get('old')), 7, '.1f', 'x')}"
         print(row + f" {cell(ratio(cpu(got['new']), cpu(got.get('before'))), 10, '.2f', 'x')}", flush=True)
-    mem1, mem64 = measure(common.CODE, "memory", 1, 0), measure(common.CODE, "memory", 64, 0)
-    if "error" not in mem1 and "error" not in mem64:
-        per = (mem64["held_mib"] - mem1["held_mib"]) / 63
-        print(f"memory (new): N=1 holds {mem1['held_mib']:.1f} MiB, N=64 {mem64['held_mib']:.1f} MiB "
-              f"(traced): {per * 1024:.0f} KiB per extra env")
+    for draws in ("stream", "block"):
+        mem1, mem64 = measure(common.CODE, "memory", 1, 0, draws), measure(common.CODE, "memory", 64, 0, draws)
+        if "error" not in mem1 and "error" not in mem64:
+            per = (mem64["held_mib"] - mem1["held_mib"]) / 63
+            print(f"memory (new, {draws}): N=1 holds {mem1['held_mib']:.1f} MiB, N=64 {mem64['held_mib']:.1f} MiB "
+                  f"(traced): {per * 1024:.0f} KiB per extra env")
     print(f"\nSB3 PPO (defaults, n_steps = 2048 / n_envs), {args.ppo_steps} steps\n"
           f"{'venv':<28} {'steps/s':>10} {'in env':>8}")
-    for label, name, mode, n in (("old DummyVecEnv x4", "old", "ppo-dummy", 4),
-                                 ("new DummyVecEnv x4", "new", "ppo-dummy", 4),
-                                 ("before batched x4", "before", "ppo-batched", 4),
-                                 ("new batched x4", "new", "ppo-batched", 4),
-                                 ("before batched x64", "before", "ppo-batched", 64),
-                                 ("new batched x64", "new", "ppo-batched", 64)):
+    for label, name, mode, n, draws in (("old DummyVecEnv x4", "old", "ppo-dummy", 4, "stream"),
+                                        ("new DummyVecEnv x4", "new", "ppo-dummy", 4, "stream"),
+                                        ("before batched x64", "before", "ppo-batched", 64, "stream"),
+                                        ("new batched x64", "new", "ppo-batched", 64, "stream"),
+                                        ("new batched x64, block", "new", "ppo-batched", 64, "block"),
+                                        ("new batched x256", "new", "ppo-batched", 256, "stream"),
+                                        ("new batched x256, block", "new", "ppo-batched", 256, "block")):
         if name not in trees:
             continue
-        r = measure(trees[name], mode, n, args.ppo_steps)
-        share = f"{r['env_share']:>7.0%}" if "error" not in r else ""
+        r = measure(trees[name], mode, n, args.ppo_steps, draws)
+        share = f"{r['env_share']:>7.0%}" if "error" not in r else r["error"][:60]
         print(f"{label:<28} {cell(rate(r))} {share}", flush=True)
     print(f"\nload average after {os.getloadavg()}")
 

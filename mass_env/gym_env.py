@@ -79,6 +79,8 @@ class PrincipalEnv(gymnasium.Env):
         game_env: a ``MassStackelbergEnv`` to wrap (default: one built from ``**env_kwargs``).
         followers: ``{agent: Follower}`` to embed (default: ``scripted_followers(env, seed=follower_seed)``).
         follower_seed: the default followers' seed (``reset(seed=...)`` reseeds them).
+        follower_draws: the default followers' random numbers: ``"stream"`` (default, every stored result) or
+            ``"block"`` (faster, the same distribution, other draws; ``mass_env.scripted``).
         render_mode: ``"ansi"``, ``"rgb_array"``, ``"human"`` or None.
         **env_kwargs: ``MassStackelbergEnv``'s arguments (``panel``, ``types``, ``config``, ``n_types``,
             ``agents_per_type``, ``episode_days``, ...).
@@ -94,7 +96,8 @@ class PrincipalEnv(gymnasium.Env):
     metadata = {"render_modes": ["ansi", "rgb_array", "human"], "render_fps": 4}
 
     def __init__(self, game_env: MassStackelbergEnv | None = None, followers: Mapping[str, Any] | None = None,
-                 *, follower_seed: int = 0, render_mode: str | None = None, **env_kwargs: Any) -> None:
+                 *, follower_seed: int = 0, follower_draws: str = "stream", render_mode: str | None = None,
+                 **env_kwargs: Any) -> None:
         if render_mode is not None and render_mode not in MassStackelbergEnv.RENDER_MODES:
             raise ValueError(f"render_mode must be None or one of {MassStackelbergEnv.RENDER_MODES}, "
                              f"got {render_mode!r}")
@@ -105,7 +108,9 @@ class PrincipalEnv(gymnasium.Env):
         if game_env is not None and render_mode is not None:
             self.game_env.render_mode = render_mode
         if followers is None:
-            followers = scripted_followers(self.game_env, seed=follower_seed)
+            followers = scripted_followers(self.game_env, seed=follower_seed, follower_draws=follower_draws)  # type: ignore[arg-type]
+        elif follower_draws != "stream":
+            raise MassError("follower_draws applies to the default scripted followers; pass them built with it instead")
         missing = set(self.game_env.possible_agents) - {PRINCIPAL} - set(followers)
         if missing:
             raise ValueError(f"no follower policy for {sorted(missing)}")

@@ -23,8 +23,9 @@ from .vector import PrincipalVectorEnv
 
 
 def make_vec_env(n_envs: int = 1, *, seed: int | None = None, **env_kwargs: Any) -> Any:
-    """An SB3 ``VecEnv`` of ``n_envs`` games (``PrincipalVectorEnv``'s keyword arguments); ``seed``
-    seeds game ``i`` with ``seed + i`` at the first reset, as SB3's own ``make_vec_env`` does."""
+    """An SB3 ``VecEnv`` of ``n_envs`` games (``PrincipalVectorEnv``'s keyword arguments, e.g.
+    ``follower_draws="block"`` for its fastest draws); ``seed`` seeds game ``i`` with ``seed + i`` at the first
+    reset, as SB3's own ``make_vec_env`` does."""
     try:
         from stable_baselines3.common.vec_env import VecEnv
     except ImportError as exc:  # pragma: no cover - depends on the installation

@@ -16,8 +16,13 @@ says how candidates are drawn: ``"distinct"`` (``n_candidates`` different stocks
 so ~16.6 distinct stocks of 50 are seen). ``output="select", draw="replacement"`` is the paper's
 ``signals="mass_picks"`` (``experiments.paper.fidelity``).
 
-Randomness comes only from ``numpy.random.default_rng([seed, type_id, day])``: the same seed gives
-the same signals whatever the order of calls, and no global RNG is touched.
+``follower_draws`` says which random numbers are drawn. ``"stream"`` (the default, every stored result):
+one generator per (seed, type, day), ``numpy.random.default_rng([seed, type_id, day])``. ``"block"``: one
+generator per (seed, type, block of ``BLOCK_DAYS`` days) that draws the whole block at once in float32, the
+normal noise only for the candidates an agent saw: a few large calls instead of one per type and day. The
+two modes draw other numbers from the same distribution (candidate sets uniform without or with replacement,
+standard normal noise), so they agree in law, not draw for draw. Either way the same seed gives the same
+signals whatever the order of calls, and no global RNG is touched.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from .game.investors import InvestorType
 from .game.mechanism import PrincipalAction
 from .game.stackelberg import Payoff
 from .roles import DecisionContext
+from .signal_draws import BLOCK_DAYS, FOLLOWER_DRAWS, BlockDraws, FollowerDraws, Rows, block_entropy, score_cells
 from .streams import State, StreamCursor, pcg64_states
 
 FloatArray = npt.NDArray[np.float64]
@@ -76,12 +82,15 @@ class ScriptedFollower:
     output: Output = "score"
     n_select: int = 5
     draw: Draw = "distinct"
+    follower_draws: FollowerDraws = "stream"
 
     def __post_init__(self) -> None:
         if self.output not in ("score", "select"):
             raise ValueError(f"output must be 'score' or 'select', got {self.output!r}")
         if self.draw not in ("distinct", "replacement"):
             raise ValueError(f"draw must be 'distinct' or 'replacement', got {self.draw!r}")
+        if self.follower_draws not in FOLLOWER_DRAWS:
+            raise ValueError(f"follower_draws must be one of {FOLLOWER_DRAWS}, got {self.follower_draws!r}")
         if self.noise < 0 or self.n_candidates < 1 or self.n_select < 1:
             raise ValueError("noise >= 0, n_candidates >= 1 and n_select >= 1 are required")
         idx = {n: i for i, n in enumerate(self.feature_names)}
@@ -103,6 +112,7 @@ class ScriptedFollower:
                     raise ValueError(f"feature {fname!r} missing from observation of {self.itype.name}")
                 w[idx[fname]] += cw * fw
         self._weights = w
+        self._block: tuple[tuple[int, int], BlockDraws] | None = None  # the last block drawn by ``act``
 
     def reset(self, seed: int | None = None) -> None:
         if seed is not None:
@@ -119,17 +129,38 @@ class ScriptedFollower:
     def act(self, obs: Mapping[str, Any], info: Mapping[str, Any]) -> npt.NDArray[np.float32]:
         day = int(info["day"])
         universe = np.asarray(obs["universe"]) > 0.5
-        rng = np.random.default_rng([self.seed, self.itype.type_id, day])
-        return draw_signals([(self, self.view(obs["features"]), universe, rng)])[0]
+        source: np.random.Generator | BlockDraws
+        if self.follower_draws == "block":
+            key = (int(self.seed), day // BLOCK_DAYS)
+            if self._block is None or self._block[0] != key:
+                rng = np.random.default_rng([*block_entropy(self.seed, self.itype.type_id, key[1])])
+                self._block = (key, self.block_draws(rng, universe.size))
+            source = self._block[1].day(day % BLOCK_DAYS)
+        else:
+            source = np.random.default_rng([self.seed, self.itype.type_id, day])
+        return draw_signals([(self, self.view(obs["features"]), universe, source)])[0]
 
-    def settings(self) -> tuple[float, int, str, int, str]:
+    def settings(self) -> tuple[float, int, str, int, str, str]:
         """What must match for followers to be drawn together (``draw_signals``)."""
-        return (self.noise, self.n_candidates, self.output, self.n_select, self.draw)
+        return (self.noise, self.n_candidates, self.output, self.n_select, self.draw, self.follower_draws)
+
+    def block_draws(self, rng: np.random.Generator, n_stocks: int) -> BlockDraws:
+        """The random numbers of one ``"block"`` (``BLOCK_DAYS`` days of this type's agents) from ``rng``:
+        candidate keys per stock (or, drawing with replacement, a uniform per pick), then the noise of the
+        at most ``n_candidates`` stocks each agent sees, in the order it sees them."""
+        shape = (BLOCK_DAYS, self.itype.n_agents)
+        if self.draw == "replacement":
+            keys = np.zeros(shape + (0,), np.float32)
+            picks: npt.NDArray[np.float64] | None = rng.random(shape + (self.n_candidates,))
+        else:
+            keys, picks = rng.random(shape + (n_stocks,), dtype=np.float32), None
+        return BlockDraws(keys, rng.standard_normal(shape + (self.n_candidates,), dtype=np.float32), picks)
 
 
-#: one follower's draw: (policy, its noise-free view (N,), today's universe (N,) bool, its day's generator
-#: or that generator's stream state from ``mass_env.streams.pcg64_states``)
-Request = tuple[ScriptedFollower, npt.NDArray[np.float64], npt.NDArray[np.bool_], "np.random.Generator | State"]
+#: one follower's draw: (policy, its noise-free view (N,), today's universe (N,) bool, its day's generator,
+#: that generator's stream state from ``mass_env.streams.pcg64_states``, or (``"block"``) its day's ``BlockDraws``)
+Request = tuple[ScriptedFollower, npt.NDArray[np.float64], npt.NDArray[np.bool_],
+                "np.random.Generator | State | BlockDraws"]
 
 
 def draw_signals(requests: Sequence[Request], cursor: StreamCursor | None = None) -> list[npt.NDArray[np.float32]]:
@@ -148,77 +179,75 @@ def draw_signal_rows(requests: Sequence[Request], cursor: StreamCursor | None = 
     reads it as (games, agents, stocks) without splitting and stacking it again)."""
     if not requests:
         return np.zeros((0, 0), np.float32)
+    sizes = np.array([r[0].itype.n_agents for r in requests])
+    at, _, vals = draw_signal_cells(requests, cursor)
+    out = np.full((int(sizes.sum()), requests[0][2].size), np.nan, np.float32)
+    out.reshape(-1)[at] = vals
+    return out
+
+
+def draw_signal_cells(requests: Sequence[Request], cursor: StreamCursor | None = None
+                      ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """``draw_signal_rows`` as its seen cells: their flat indices into the ``(rows, N)`` array, in order, their
+    rows and their signals (what a batched env reduces to moments without the NaN cells)."""
     head = requests[0][0]
     if len({r[0].settings() for r in requests}) > 1:
         raise ValueError("draw_signals needs followers with the same noise, candidates, output and draw")
-    # per request only its generator's draws, in the order one follower alone draws them, written in place
     sizes = np.array([r[0].itype.n_agents for r in requests])
-    universes = np.stack([r[2] for r in requests])  # (R, N) bool
-    n_rows, n = int(sizes.sum()), universes.shape[1]
+    per = np.repeat(np.arange(len(requests)), sizes)
+    rows = Rows(np.stack([r[1] for r in requests]), per, np.stack([r[2] for r in requests]), per)
+    if head.follower_draws == "block":
+        drawn = [r[3] for r in requests]
+        if not all(isinstance(d, BlockDraws) for d in drawn):
+            raise ValueError("followers drawing in blocks take each request's BlockDraws")
+        picks = None if head.draw == "distinct" else np.concatenate([d.picks for d in drawn])  # type: ignore
+        return score_cells(head, rows, np.concatenate([d.keys for d in drawn]),  # type: ignore
+                           np.concatenate([d.noise for d in drawn]), picks=picks, compact=True)  # type: ignore
+    streams = [r[3] for r in requests]
+    if any(isinstance(d, BlockDraws) for d in streams):
+        raise ValueError("a BlockDraws source needs followers with follower_draws='block'")
+    return stream_cells(head, streams, sizes, rows, cursor)  # type: ignore[arg-type]
+
+
+def stream_cells(head: ScriptedFollower, streams: Sequence[np.random.Generator | State], sizes: npt.NDArray[np.int64],
+                 rows: Rows, cursor: StreamCursor | None = None
+                 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """``score_cells`` of ``"stream"`` draws: per (follower, day) only its generator's draws (``sizes`` rows
+    each, in the order one follower alone draws them, written in place), the scoring in one pass."""
+    n_rows, n = rows.view_row.size, rows.universes.shape[1]
     keys_all, noise = np.empty((n_rows, n)), np.empty((n_rows, n))
-    seen_all = np.zeros((n_rows, n), dtype=bool)
-    k_req = np.minimum(head.n_candidates, universes.sum(1))
-    cur = cursor
+    seen = np.zeros((n_rows, n), dtype=bool) if head.draw == "replacement" else None
     pos = 0
-    for (fol, _, universe, stream), m, k in zip(requests, sizes.tolist(), k_req.tolist()):
+    for stream, m in zip(streams, sizes.tolist()):
         if isinstance(stream, np.random.Generator):
             rng = stream
         else:
-            cur = cur or StreamCursor()
-            rng = cur.at(stream)
+            cursor = cursor or StreamCursor()
+            rng = cursor.at(stream)
         rng.random(out=keys_all[pos:pos + m])
         rng.standard_normal(out=noise[pos:pos + m])
-        if k > 0 and head.draw == "replacement":  # MASS: n_candidates draws with replacement; duplicates seen once
-            uni_idx = np.flatnonzero(universe)
-            np.put_along_axis(seen_all[pos:pos + m], uni_idx[rng.integers(0, uni_idx.size, size=(m, fol.n_candidates))],
-                              True, axis=1)
+        if seen is not None:  # MASS: n_candidates draws with replacement; duplicates seen once
+            uni_idx = np.flatnonzero(rows.universes[rows.universe_row[pos]])
+            if min(head.n_candidates, uni_idx.size) > 0:
+                picked = uni_idx[rng.integers(0, uni_idx.size, size=(m, head.n_candidates))]
+                np.put_along_axis(seen[pos:pos + m], picked, True, axis=1)
         pos += m
-    # candidate picks, noise and scores for every agent of every request in one pass
-    keys_all[~np.repeat(universes, sizes, axis=0)] = np.inf
-    k_row = np.repeat(k_req, sizes)
-    if head.draw == "distinct":
-        for k in np.unique(k_row[k_row > 0]):
-            rows = np.flatnonzero(k_row == k)
-            sub = keys_all if rows.size == k_row.size else keys_all[rows]
-            # the k smallest keys: those up to the k-th; a row where that is not k keys (a tie at the k-th
-            # key, practically never) takes them from argpartition, as drawing one follower alone does
-            part = sub <= np.partition(sub, k - 1, axis=1)[:, k - 1:k]
-            tied = np.flatnonzero(part.sum(1) != k)
-            if tied.size:
-                fix = np.zeros((tied.size, sub.shape[1]), dtype=bool)
-                np.put_along_axis(fix, np.argpartition(sub[tied], k - 1, axis=1)[:, :k], True, axis=1)
-                part[tied] = fix
-            seen_all[rows] = part
-    base = np.repeat(np.stack([r[1] for r in requests]), sizes, axis=0)
-    if head.output == "score":  # scores only where an agent looked (the rest is NaN)
-        out = np.full(base.shape, np.nan, np.float32)
-        out[seen_all] = np.tanh((base[seen_all] + head.noise * noise[seen_all]) / 2.0)
-        return out
-    # MASS style: 1 for the agent's top picks among its candidates, 0 for the rest
-    raw = base + head.noise * noise
-    masked = np.where(seen_all, raw, -np.inf)
-    sig = np.zeros_like(raw)
-    n_sel = np.minimum(head.n_select, k_row)
-    for n in np.unique(n_sel[n_sel > 0]):
-        rows = np.flatnonzero(n_sel == n)
-        top = np.argpartition(-masked[rows], n - 1, axis=1)[:, :n]
-        ones = np.zeros((rows.size, raw.shape[1]))
-        np.put_along_axis(ones, top, 1.0, axis=1)
-        sig[rows] = ones
-    return np.where(seen_all, sig, np.nan).astype(np.float32)
+    return score_cells(head, rows, keys_all, noise, seen=seen)
 
 
 class ScriptedFollowers(dict):  # type: ignore[type-arg]
     """``{agent: ScriptedFollower}`` that answers a whole day in one call (``act_many``, which
     ``rollout.follower_actions`` uses): the generators come from one table of stream states computed
-    for many days at once (``mass_env.streams``), and the draws go through ``draw_signals``. Any
-    other policy put into the mapping makes it answer one follower at a time, as a plain dict."""
+    for many days at once (``mass_env.streams``), and the draws go through ``draw_signals``; drawing in
+    blocks, every type's block is drawn at its first day and kept. Any other policy put into the mapping
+    makes it answer one follower at a time, as a plain dict."""
 
     CHUNK = 64  # days of stream states computed per miss
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._states: dict[tuple[int, int, int], State] = {}
+        self._blocks: dict[tuple[int, int, int], BlockDraws] = {}
         self._cursor = StreamCursor()
 
     def act_many(self, obs: Mapping[str, Any], infos: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
@@ -226,15 +255,32 @@ class ScriptedFollowers(dict):  # type: ignore[type-arg]
         if not fols or not all(type(f) is ScriptedFollower for f in fols) or \
                 len({f.settings() for f in fols}) > 1:
             return {a: self[a].act(obs[a], infos[a]) for a in names}
-        requests = []
+        requests: list[Request] = []
         for a, f in zip(names, fols):
             day = int(infos[a]["day"])
-            key = (int(f.seed), f.itype.type_id, day)
-            if key not in self._states:
-                self._fill(fols, day)
-            state = self._states[key]
-            requests.append((f, f.view(obs[a]["features"]), np.asarray(obs[a]["universe"]) > 0.5, state))
+            universe = np.asarray(obs[a]["universe"]) > 0.5
+            source: State | BlockDraws
+            if f.follower_draws == "block":
+                source = self._block(fols, f, day, universe.size)
+            else:
+                key = (int(f.seed), f.itype.type_id, day)
+                if key not in self._states:
+                    self._fill(fols, day)
+                source = self._states[key]
+            requests.append((f, f.view(obs[a]["features"]), universe, source))
         return dict(zip(names, draw_signals(requests, self._cursor)))
+
+    def _block(self, fols: Sequence[ScriptedFollower], f: ScriptedFollower, day: int, n_stocks: int) -> BlockDraws:
+        """``f``'s draws of ``day`` (``"block"``): on a miss every follower's block of that day is drawn."""
+        key = (int(f.seed), f.itype.type_id, day // BLOCK_DAYS)
+        if key not in self._blocks:
+            if len(self._blocks) > 4096:
+                self._blocks.clear()
+            keys = [(int(g.seed), g.itype.type_id, key[2]) for g in fols]
+            states = pcg64_states(np.array([block_entropy(*k) for k in keys], dtype=np.int64))
+            for k, g, state in zip(keys, fols, states):
+                self._blocks[k] = g.block_draws(self._cursor.at(state), n_stocks)
+        return self._blocks[key].day(day % BLOCK_DAYS)
 
     def _fill(self, fols: Sequence[ScriptedFollower], day: int) -> None:
         if len(self._states) > 50_000:
@@ -244,14 +290,15 @@ class ScriptedFollowers(dict):  # type: ignore[type-arg]
 
 
 def scripted_followers(env: Any, *, seed: int = 0, noise: float = 1.0, n_candidates: int = 20,
-                       output: Output = "score", draw: Draw = "distinct") -> ScriptedFollowers:
+                       output: Output = "score", draw: Draw = "distinct",
+                       follower_draws: FollowerDraws = "stream") -> ScriptedFollowers:
     """One scripted policy per follower agent of a ``MassStackelbergEnv`` (keyed by agent name), in a
-    ``ScriptedFollowers`` mapping that answers all of them in one call."""
+    ``ScriptedFollowers`` mapping that answers all of them in one call (``follower_draws``: see the module)."""
     base = getattr(env, "unwrapped", env)
     return ScriptedFollowers({
         f"investor_{t.type_id}": ScriptedFollower(
             t, base.feature_names[f"investor_{t.type_id}"], seed=seed, noise=noise,
-            n_candidates=n_candidates, output=output, draw=draw)
+            n_candidates=n_candidates, output=output, draw=draw, follower_draws=follower_draws)
         for t in base.types
     })
 

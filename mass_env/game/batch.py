@@ -116,6 +116,15 @@ class GameBatch:
         look), ``actions`` ``(n, K+2)`` each leader's Box action for tomorrow (``StackelbergGame.step``), or
         their ``Commitments`` already decoded."""
         ix = np.asarray(idx, dtype=np.int64)
+        if (self.t[ix] > self.end[ix]).any():
+            raise MassError("episode is over; call reset()")
+        return self.step_moments(ix, self.moments(self._signals(ix, signals, self.t[ix])), actions)
+
+    def step_moments(self, ix: IntArray, moments: tuple[FloatArray, FloatArray, FloatArray],
+                     actions: npt.ArrayLike) -> BatchStep:
+        """``step`` from the day's per-type moments ``(count, total, total_sq)``, each ``(n, K, N)``, of reports
+        already checked (in range, NaN outside the day's universe): what a batched env of scripted followers
+        computes ahead for many days (``mass_env.follower_chunks``)."""
         n = ix.size
         if (self.t[ix] > self.end[ix]).any():
             raise MassError("episode is over; call reset()")
@@ -125,8 +134,7 @@ class GameBatch:
         self.clipped_values[ix] += clipped
         self.zero_weight_fallbacks[ix] += fallbacks
         t = self.t[ix]
-        X = self._signals(ix, signals, t)
-        count, total, total_sq = self._moments(X)
+        count, total, total_sq = moments
         applied, prev = self.applied[ix], self.prev_applied[ix]
         signal = self._aggregate(count, total, total_sq, applied, self.alpha[ix])
         tv = 0.5 * np.abs(_norm(applied) - _norm(prev)).sum(-1)
@@ -172,8 +180,9 @@ class GameBatch:
         uni = self.universe[t]  # (n, N): stocks outside a game's universe today are not scored
         return np.where(uni[:, None, :], X, np.nan)
 
-    def _moments(self, X: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """``aggregation.type_moments`` with a leading games axis (the same per-type reduction)."""
+    def moments(self, X: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """``aggregation.type_moments`` of float64 reports ``(..., A, N)`` with leading axes (the same per-type
+        reduction)."""
         looked = np.isfinite(X)
         x0 = np.where(looked, X, 0.0)
         parts = (looked.astype(np.float64), x0, x0 * x0)

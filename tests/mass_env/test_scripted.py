@@ -106,3 +106,23 @@ def test_drawn_together_each_agent_sees_its_k_smallest_keys(make):
         np.put_along_axis(seen, np.argpartition(keys, k - 1, axis=1)[:, :k], True, axis=1)
         want = np.where(seen, np.tanh((v + noise) / 2.0), np.nan).astype(np.float32)
         np.testing.assert_array_equal(got[6 * i:6 * (i + 1)], want)
+
+
+@pytest.mark.parametrize("draw", ["distinct", "replacement"])
+def test_block_draws_alone_and_together_are_the_same(small_market, draw):
+    # one follower's act (its own generator, default_rng of the block's four words) and the mapping's act_many
+    # (stream states computed for all types at once) draw the same block; days of one block differ, and the
+    # next block starts afresh
+    env = _env(small_market[0])
+    obs, infos = env.reset(seed=0)
+    together = scripted_followers(env, seed=5, n_candidates=10, draw=draw, follower_draws="block")
+    alone = scripted_followers(env, seed=5, n_candidates=10, draw=draw, follower_draws="block")
+    got = []
+    for day in (32, 33, 48):
+        inf = {a: {**v, "day": day} for a, v in infos.items()}
+        many = follower_actions(together, obs, inf)
+        for a in alone:
+            np.testing.assert_array_equal(many[a], alone[a].act(obs[a], inf[a]))
+        got.append(many["investor_2"])
+    assert not np.array_equal(np.isfinite(got[0]), np.isfinite(got[1]))
+    assert not np.array_equal(np.isfinite(got[0]), np.isfinite(got[2]))

@@ -33,9 +33,10 @@ def _assert_info_equal(batched: dict, i: int, single: dict) -> None:
 
 
 def _compare(panel, mode: str, kw: dict, n: int = 3, steps: int = 25, zero_weights: bool = False) -> dict:
+    # kw may name follower_draws: the batched env and every single env then draw in that mode
     """Play the batched env and n single envs side by side; every output must be equal. Returns counts."""
     venv = PrincipalVectorEnv(n, panel=panel, autoreset_mode=mode, **kw)
-    singles = [PrincipalEnv(panel=panel, **kw) for _ in range(n)]
+    singles = [PrincipalEnv(panel=panel, **kw) for _ in range(n)]  # follower_draws too, if kw names it
     obs, info = venv.reset(seed=10)
     for i, env in enumerate(singles):
         o, inf = env.reset(seed=10 + i)
@@ -94,6 +95,66 @@ def test_paid_days_in_windows_apart_are_the_single_env(panel, mode, config):
     assert seen["paid"] > 20 and seen["days_apart"] > 20 and seen["resets"] >= 4
 
 
+@pytest.mark.parametrize("mode", ["NextStep", "SameStep"])
+@pytest.mark.parametrize("draws", ["stream", "block"])
+@pytest.mark.parametrize("scripted", [{}, {"output": "select", "draw": "replacement"}], ids=["score", "mass_picks"])
+def test_drawn_ahead_each_game_is_the_single_env_in_its_draw_mode(panel, mode, draws, scripted, monkeypatch):
+    # windows longer than a block, so games cross blocks mid-episode and after autoresets
+    if scripted:  # the paper's picks: the followers' options go through scripted_followers
+        import mass_env.gym_env as gym_env
+        import mass_env.vector as vector
+
+        for mod in (gym_env, vector):
+            base = mod.scripted_followers
+            monkeypatch.setattr(mod, "scripted_followers", lambda env, _b=base, **kw: _b(env, **kw, **scripted))
+    kw = {**KW, "config": GameConfig(horizon=2), "episode_days": 23, "follower_draws": draws}
+    seen = _compare(panel, mode, kw, n=3, steps=50)
+    assert seen["paid"] > 20 and seen["resets"] >= 3 and seen["days_apart"] > 10
+
+
+def test_block_draws_change_the_draws_not_their_law(panel):
+    # per type: mean signal, its spread and how many (agent, stock) pairs are seen, over many days and seeds,
+    # agree between the modes within Monte-Carlo error; the signals themselves differ
+    from mass_env import MassStackelbergEnv, scripted_followers
+    from mass_env.rollout import follower_actions
+
+    env = MassStackelbergEnv(panel, n_types=4, agents_per_type=6)
+    obs, infos = env.reset(seed=0)
+    stats = {}
+    for draws in ("stream", "block"):
+        rows = []
+        for seed in range(12):
+            fols = scripted_followers(env, seed=seed, n_candidates=8, follower_draws=draws)
+            for day in range(20, 58):
+                inf = {a: {**v, "day": day} for a, v in infos.items()}
+                ob = {a: v if a == "principal_0" else {**v, "features": env._follower_features(day, t)[0],
+                                                        "universe": panel.universe[day].astype(np.float32)}
+                      for a, v, t in [(a, obs[a], env.types[int(a.split("_")[1])] if a != "principal_0" else None)
+                                      for a in obs]}
+                acts = follower_actions(fols, ob, inf)
+                rows.append(np.stack([acts[f"investor_{k}"] for k in range(4)]))  # (K, m, N)
+        x = np.stack(rows)  # (runs, K, m, N)
+        seen = np.isfinite(x)
+        stats[draws] = (x, np.nanmean(x, axis=(0, 2, 3)), np.nanstd(x, axis=(0, 2, 3)), seen.mean(axis=(0, 2, 3)),
+                        seen.sum(axis=(0, 2, 3)))
+    (xs, ms, ss, cs, ns), (xb, mb, sb, cb, _) = stats["stream"], stats["block"]
+    assert not np.array_equal(np.isfinite(xs), np.isfinite(xb))  # other draws
+    np.testing.assert_allclose(cs, cb, rtol=1e-12)  # 8 candidates of the universe, every agent, every day
+    se = ss / np.sqrt(ns)
+    assert (np.abs(mb - ms) < 5 * np.sqrt(2) * se).all()
+    assert (np.abs(sb - ss) < 0.02 * ss).all()
+    # the candidate sets: every universe stock seen about equally often in both modes
+    share_s, share_b = np.isfinite(xs).mean(axis=(0, 1, 2)), np.isfinite(xb).mean(axis=(0, 1, 2))
+    assert np.abs(share_s - share_b).max() < 0.05
+
+
+def test_bad_follower_draws_says_what_is_valid(panel):
+    with pytest.raises(mass_env.MassError, match="stream"):
+        PrincipalVectorEnv(2, panel=panel, follower_draws="blocks", **KW)
+    with pytest.raises(ValueError, match="stream"):
+        gymnasium.make("mass_env/Principal-v0", panel=panel, follower_draws="fast", **KW)
+
+
 def test_simplex_actions_with_zero_weights_are_the_single_env(panel):
     kw = {**KW, "config": GameConfig(horizon=2), "action_encoding": "simplex"}
     seen = _compare(panel, "NextStep", kw, n=2, steps=12, zero_weights=True)
@@ -129,3 +190,12 @@ def test_sb3_ppo_trains_on_it(panel):
     model = PPO("MlpPolicy", venv, n_steps=16, batch_size=16, n_epochs=1, device="cpu", seed=0)
     model.learn(64)
     assert model.num_timesteps >= 64
+
+
+def test_stored_runs_cannot_draw_in_blocks():
+    # stored runs (mass ablation, reproduce) name their followers by a spec; the scripted population takes no
+    # options there, so no stored result depends on follower_draws (else it would belong to the run's identity)
+    from agents.populations import parse_population
+
+    with pytest.raises(ValueError, match="take no options"):
+        parse_population("scripted:follower_draws=block")
