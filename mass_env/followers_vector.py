@@ -14,6 +14,7 @@ from gymnasium.vector import AutoresetMode
 from .data.modalities import CLIP
 from .env import PRINCIPAL
 from .errors import ActionError, MassError
+from .follower_chunks import signal_stats
 from .game.batch import BatchStep, Commitments
 from .game.mechanism import PrincipalAction
 from .game.stackelberg import Payoff
@@ -50,7 +51,7 @@ class _Games(PrincipalVectorEnv):
             self.principals[i].observe(_payoffs(step, i))
         ended = self.batch.t > self.batch.end
         infos = self._blank_infos()
-        self._write_step(step, infos)
+        self._write_step(step, signal_stats(step.count, step.total, self.batch.universe[step.day]), infos)
         final = None
         if ended.any():
             final = {"obs": self._obs.copy(), "info": {k: v.copy() for k, v in infos.items()},
