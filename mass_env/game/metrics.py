@@ -104,15 +104,53 @@ def ic(signal: npt.ArrayLike, returns: npt.ArrayLike, *, min_stocks: int = 5) ->
     return _pearson_masked(s, r, valid, min_stocks)
 
 
+def _doubled_centred_ranks(x: FloatArray, valid: npt.NDArray[np.bool_],
+                           n: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """``2 * (average rank - (n + 1) / 2)`` along the last axis of ``(M, L)`` rows over ``valid`` (0
+    elsewhere), ``n`` the valid count per row: integers, so every sum of their products is exact.
+
+    A tie run at sorted positions ``f..l`` shares the average rank ``(f + l) / 2 + 1``, hence the doubled
+    centred rank ``f + l + 1 - n``: one argsort, one comparison pass and two running extrema per call.
+    """
+    m, width = x.shape
+    order = np.argsort(np.where(valid, x, np.nan), axis=-1)  # unusable entries (NaN) sort last
+    rows = np.arange(m)[:, None]
+    xs = x[rows, order]
+    pos = np.arange(width)
+    usable = pos < n[:, None]  # in sorted order, the first n entries are the valid ones
+    new_run = np.ones((m, width + 1), dtype=bool)  # position p starts a run; p = width closes the last
+    np.not_equal(xs[:, 1:], xs[:, :-1], out=new_run[:, 1:width])
+    new_run[:, 1:width] |= ~usable[:, 1:]  # no run reaches past the valid entries
+    first = np.maximum.accumulate(np.where(new_run[:, :width], pos, 0), axis=-1)
+    last = np.minimum.accumulate(np.where(new_run[:, 1:], pos, width)[:, ::-1], axis=-1)[:, ::-1]
+    out = np.zeros((m, width), dtype=np.int64)
+    out[rows, order] = np.where(usable, first + last + 1 - n[:, None], 0)
+    return out
+
+
 def rank_ic(signal: npt.ArrayLike, returns: npt.ArrayLike, *, min_stocks: int = 5) -> FloatArray:
     """Spearman Rank IC along the last axis (broadcasting leading axes), ties averaged.
 
     Both sides are ranked on their *joint* finite set, exactly as ``scipy.stats.spearmanr`` on the
-    pairs with NaN removed.
+    pairs with NaN removed. Average ranks are half-integers and both sides' mean rank is ``(n + 1) / 2``,
+    so the centred ranks, their products and sums are exact (integers here, in any order): the
+    result is the textbook Pearson formula of ``_pearson_masked`` on ``average_ranks`` to the last bit.
     """
     s, r = np.broadcast_arrays(np.asarray(signal, np.float64), np.asarray(returns, np.float64))
-    valid = np.isfinite(s) & np.isfinite(r)
-    return _pearson_masked(average_ranks(s, valid), average_ranks(r, valid), valid, min_stocks)
+    lead, width = s.shape[:-1], s.shape[-1]
+    if s.size == 0:
+        return np.full(lead, np.nan)
+    s2, r2 = s.reshape(-1, width), r.reshape(-1, width)
+    valid = np.isfinite(s2) & np.isfinite(r2)
+    n = valid.sum(-1)
+    a = _doubled_centred_ranks(s2, valid, n)
+    b = _doubled_centred_ranks(r2, valid, n)
+    num = (a * b).sum(-1) / 4.0  # the centred ranks are a / 2 and b / 2
+    den = np.sqrt(((a * a).sum(-1) / 4.0) * ((b * b).sum(-1) / 4.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = num / den
+    bad = (n < min_stocks) | ~(den > 1e-300)
+    return np.where(bad, np.nan, np.clip(out, -1.0, 1.0)).reshape(lead)
 
 
 #: The daily cross-sectional metrics the game's history reports for every component and horizon,
