@@ -71,6 +71,21 @@ class PrincipalAction:
         return self.weights.size
 
     @classmethod
+    def _checked(cls, weights: FloatArray, alpha: float, inertia: float) -> PrincipalAction:
+        """An action from values already known valid (``ActionCodec.decode`` builds them so): finite
+        nonnegative weights with a positive sum, a fresh array; alpha in [0, 1]; inertia >= 0. The same
+        fields as the constructor, without checking them again every step."""
+        out = object.__new__(cls)
+        norm = weights / weights.sum(-1, keepdims=True)  # normalise_weights' arithmetic
+        weights.setflags(write=False)
+        norm.setflags(write=False)
+        object.__setattr__(out, "weights", weights)
+        object.__setattr__(out, "normalised", norm)
+        object.__setattr__(out, "alpha", float(alpha))
+        object.__setattr__(out, "inertia", float(inertia))
+        return out
+
+    @classmethod
     def uniform(cls, n_types: int, alpha: float = 0.5, inertia: float = 0.0) -> PrincipalAction:
         return cls(np.ones(n_types), alpha, inertia)
 
@@ -143,6 +158,16 @@ class ActionCodec:
         self.clipped_values = 0
 
     def decode(self, box: npt.ArrayLike) -> PrincipalAction:
+        if (type(box) is np.ndarray and box.dtype.kind == "f" and box.shape == (self.n_types + 2,)
+                and self.encoding == "symmetric" and self.inertia_max < np.inf):
+            a = box.astype(np.float64)
+            lo, hi = a.min(), a.max()  # NaN in either: not in range, so the checks below report it
+            if lo >= self.low and hi <= 1.0:  # the common case: a finite point of the box, nothing to clip
+                K = self.n_types
+                z = LOGIT_SCALE * a[:K]
+                w = np.exp(z - z.max())
+                return PrincipalAction._checked(w / w.sum(), 0.5 * (a[K] + 1.0),
+                                                self.inertia_max * max(float(a[K + 1]), 0.0))
         a = numeric_array(box, "principal action")
         if a.shape != (self.n_types + 2,):
             raise ActionError(f"principal action must have shape ({self.n_types + 2},), got {a.shape}")
