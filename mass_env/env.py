@@ -158,6 +158,9 @@ class MassStackelbergEnv(ParallelEnv):
         K, N = self.game.K, self.panel.n_symbols
         self.layout = PrincipalObsLayout(K, self.config.obs_window)
         self.possible_agents = [PRINCIPAL] + [follower_agent(k) for k in range(K)]
+        self._follower_names = [follower_agent(t.type_id) for t in self.types]
+        self._live: frozenset[str] = frozenset()
+        self._uni_count = np.maximum(self.game.universe.sum(1), 1)  # stocks in each day's universe (>= 1)
         self.agents: list[str] = []
         self.all_feature_names = tuple(n for m in Modality
                                        for n in feature_names(m, self.panel.macro_names, self.panel.valuation))
@@ -216,6 +219,7 @@ class MassStackelbergEnv(ParallelEnv):
                                              rng=self.np_random)
         self.game.reset(start, end, initial)
         self.agents = list(self.possible_agents)
+        self._live = frozenset(self.agents)
         self._hist.clear()
         self._window[:] = 0.0
         self._last_stats = np.zeros((self.game.K, 3))
@@ -230,26 +234,32 @@ class MassStackelbergEnv(ParallelEnv):
             raise ActionError("episode is over; call reset()")
         if not isinstance(actions, Mapping):
             raise ActionError(f"actions must be a dict agent -> action, got {type(actions).__name__}")
-        unknown = sorted(set(actions) - set(self.agents))
-        if unknown:
-            raise ActionError(f"actions for unknown agents {unknown}; the live agents are {self.agents}")
-        missing = [a for a in self.agents if a not in actions]
-        if missing:
+        if actions.keys() != self._live:
+            unknown = sorted(set(actions) - self._live)
+            if unknown:
+                raise ActionError(f"actions for unknown agents {unknown}; the live agents are {self.agents}")
+            missing = [a for a in self.agents if a not in actions]
             raise ActionError(f"actions missing for agents {missing}")
-        K = self.game.K
-        signals = {t.type_id: self._signal_array(actions[follower_agent(t.type_id)], t)
-                   for t in self.types}
-        views = {t.type_id: self._signal_array(self._pending_views[follower_agent(t.type_id)], t)
-                 for t in self.types if follower_agent(t.type_id) in self._pending_views}
+        K, N = self.game.K, self.panel.n_symbols
+        signals = []  # checked here only for what names the agent; the game checks the values once
+        for a, t in zip(self._follower_names, self.types):
+            x = actions[a]
+            if type(x) is not np.ndarray or x.dtype.kind != "f" or x.shape != (t.n_agents, N):
+                x = self._signal_array(x, t)
+            signals.append(x)
+        views = ({t.type_id: self._signal_array(self._pending_views[a], t)
+                  for a, t in zip(self._follower_names, self.types) if a in self._pending_views}
+                 if self._pending_views else None)
         self._pending_views = {}
-        res = self.game.step(signals, actions[PRINCIPAL], views or None)
+        res = self.game.step(signals, actions[PRINCIPAL], views)
         for paid in res.paid:  # the observation's window of paid days, most recent last
             self._hist.append(paid)
             self._window[:-1] = self._window[1:]
             self._window[-1, :K] = np.where(np.isfinite(paid.type_rank_ic), paid.type_rank_ic, 0.0)
             self._window[-1, K:] = (paid.rank_ic, 1.0) if paid.valid else (0.0, 0.0)
         self.last_paid = res.paid
-        self._last_stats = self._signal_stats(self.game.records[-1].moments)
+        rec = self.game.records[-1]
+        self._last_stats = self._signal_stats(rec.moments[0], rec.rows[1:], rec.day)
         rewards = self._rewards(res.paid)
         done = self.game.done
         obs = self._observations()
@@ -308,17 +318,20 @@ class MassStackelbergEnv(ParallelEnv):
                 f"got {x.shape}")
         return x
 
-    def _signal_stats(self, moments: np.ndarray) -> np.ndarray:
-        count, total = moments[0], moments[1]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            tm = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    def _signal_stats(self, count: np.ndarray, tm: np.ndarray, day: int) -> np.ndarray:
+        """Per type: the mean over stocks of its mean signal ``tm`` (NaN where none of its agents looked,
+        ``count`` 0), their dispersion and the share of the day's universe it covered."""
         ok = count > 0  # where tm is finite (the mask is known: no nansum needed)
         n_ok = ok.sum(1)
-        mean = np.where(n_ok > 0, np.where(ok, tm, 0.0).sum(1) / np.maximum(n_ok, 1), 0.0)
-        disp = np.sqrt(np.where(n_ok > 0, np.where(ok, (tm - mean[:, None]) ** 2, 0.0).sum(1) / np.maximum(n_ok, 1),
-                                0.0))
-        uni = max(int(self.panel.universe[self.game.records[-1].day].sum()), 1)
-        return np.column_stack([mean, np.minimum(disp, 1.0), np.minimum(n_ok / uni, 1.0)])
+        has = n_ok > 0
+        per = np.maximum(n_ok, 1)
+        mean = np.where(has, np.where(ok, tm, 0.0).sum(1) / per, 0.0)
+        disp = np.sqrt(np.where(has, np.where(ok, (tm - mean[:, None]) ** 2, 0.0).sum(1) / per, 0.0))
+        out = np.empty((count.shape[0], 3))
+        out[:, 0] = mean
+        np.minimum(disp, 1.0, out=out[:, 1])
+        np.minimum(n_ok / self._uni_count[day], 1.0, out=out[:, 2])
+        return out
 
     def _principal_obs(self) -> np.ndarray:
         """The layout's pieces written into one preallocated buffer (``PrincipalObsLayout.pack`` without
@@ -367,13 +380,12 @@ class MassStackelbergEnv(ParallelEnv):
         day = self._day()
         feats, typed = self._day_features(day)
         self._feats = feats
-        uni = self.panel.universe[day].astype(np.float32)
+        uni = self.game.universe[day].astype(np.float32)
         lead = self._principal_obs()
         commit = lead[: self.game.K + 2]  # the applied commitment (d, alpha, inertia/inertia_max), in [0, 1]
         obs: dict[str, Any] = {PRINCIPAL: lead}
         every = feats.for_modalities(ALL_MODALITIES).values if self.follower_obs == "box" else None
-        for t in self.types:
-            a = follower_agent(t.type_id)
+        for a, t in zip(self._follower_names, self.types):
             seen = self._follower_features(day, t)
             self._missing[a] = seen[1]
             if every is not None:
@@ -393,15 +405,15 @@ class MassStackelbergEnv(ParallelEnv):
              "zero_weight_fallbacks": g.codec.zero_weight_fallbacks, "clipped_values": g.codec.clipped_values,
              **paid_info(self.last_paid, g.K)}
         out = {PRINCIPAL: p}
-        gaps = self.game.report_log.last_misreport(self.game.agent_type, self.game.K)
-        for t in self.types:
-            a = follower_agent(t.type_id)
+        gaps = g.report_log.last_misreport(g.agent_type, g.K).tolist()
+        clipped = g.clipped_signals.tolist()
+        for a, t in zip(self._follower_names, self.types):
             out[a] = {"day": day, "missing_features": self._missing.get(a, 0),
-                      "clipped_values": int(g.clipped_signals[t.type_id]), "misreport": float(gaps[t.type_id])}
+                      "clipped_values": clipped[t.type_id], "misreport": gaps[t.type_id]}
         return out
 
     def _rewards(self, paid: list[Payoff]) -> dict[str, float]:
-        r = {a: 0.0 for a in self.agents}
+        r = dict.fromkeys(self.agents, 0.0)
         if not paid:
             return r
         r[PRINCIPAL] = float(np.mean([p.payoff for p in paid]))
