@@ -71,15 +71,16 @@ def type_moments(signals: npt.ArrayLike, agent_type: npt.ArrayLike, n_types: int
         raise ActionError(f"signals must be (..., A={at.shape[0]}, N), got shape {x.shape}")
     if at.size and (at.min() < 0 or at.max() >= n_types):
         raise ActionError(f"agent types must lie in [0, {n_types})")
+    looked = np.isfinite(x)
+    x0 = np.where(looked, x, 0.0)
+    stacked = np.stack([looked.astype(np.float64), x0, x0 * x0])
     starts = type_starts(at, n_types)
     if starts is not None:  # agents grouped by type (how the game lays them out): segment sums, O(A*N)
-        sums = grouped_moment_sums(x, starts)
+        sums = np.add.reduceat(stacked, starts, axis=-2)
     else:
-        looked = np.isfinite(x)
-        x0 = np.where(looked, x, 0.0)
         onehot = np.zeros((n_types, at.size))
         onehot[at, np.arange(at.size)] = 1.0
-        sums = np.matmul(onehot, np.stack([looked.astype(np.float64), x0, x0 * x0]))
+        sums = np.matmul(onehot, stacked)
     return TypeMoments(sums[0], sums[1], sums[2])
 
 
@@ -90,14 +91,6 @@ def type_starts(agent_type: npt.NDArray[np.int64], n_types: int) -> npt.NDArray[
     if at.size and (np.diff(at) >= 0).all() and np.array_equal(np.unique(at), np.arange(n_types)):
         return np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
     return None
-
-
-def grouped_moment_sums(signals: FloatArray, starts: npt.NDArray[np.intp]) -> FloatArray:
-    """``(3, ..., K, N)`` count, sum and sum of squares of agents' signals ``(..., A, N)`` grouped by type
-    (``type_starts``); inputs already checked (the game's step checks its signals once)."""
-    looked = np.isfinite(signals)
-    x0 = np.where(looked, signals, 0.0)
-    return np.add.reduceat(np.stack([looked.astype(np.float64), x0, x0 * x0]), starts, axis=-2)
 
 
 def normalise_weights(d: npt.ArrayLike, n_types: int | None = None) -> FloatArray:
@@ -116,7 +109,7 @@ def normalise_weights(d: npt.ArrayLike, n_types: int | None = None) -> FloatArra
 
 
 def _snap(x: FloatArray) -> FloatArray:
-    return np.round(x, _SNAP_DECIMALS)
+    return x.round(_SNAP_DECIMALS)  # np.round's own method, without its wrapper
 
 
 @dataclass(frozen=True)
@@ -204,7 +197,7 @@ def aggregate(
 
 def weigh(basis: WeighingBasis, weights: FloatArray, alpha: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     """``aggregate``'s arithmetic on checked inputs: normalised weights ``(P, K)``, alpha a 0-d array or
-    ``(P,)``; consensus, disagreement and signal ``(P, M)`` (the game's step calls it directly)."""
+    ``(P,)``; consensus, disagreement and signal ``(P, M)``."""
     with np.errstate(invalid="ignore", divide="ignore"):
         mean, m2 = weights @ basis.first, weights @ basis.second
         if basis.den is not None:
@@ -213,8 +206,15 @@ def weigh(basis: WeighingBasis, weights: FloatArray, alpha: FloatArray) -> tuple
             ok = wsum > 0
         else:  # rows of w sum to one; a stock counts when some agent saw it
             ok = np.broadcast_to(basis.seen, mean.shape)  # type: ignore[arg-type]
-        mean = np.where(ok, mean, np.nan)
-        std = np.where(ok, np.sqrt(np.maximum(m2 - mean * mean, 0.0)), np.nan)
+        return combine(mean, m2, ok, alpha)
+
+
+def combine(mean: FloatArray, m2: FloatArray, ok: npt.NDArray[np.bool_], alpha: FloatArray
+            ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Consensus, disagreement and signal from the weighted mean and mean square (``weigh``'s last
+    part; the game's step weighs its moments in one product and calls it, inside its ``errstate``)."""
+    mean = np.where(ok, mean, np.nan)
+    std = np.where(ok, np.sqrt(np.maximum(m2 - mean * mean, 0.0)), np.nan)
     mean, std = _snap(mean), _snap(std)
     ab = alpha.reshape(alpha.shape + (1,) * (mean.ndim - 1)) if alpha.ndim else alpha
     return mean, std, _snap(ab * mean - (1.0 - ab) * std)

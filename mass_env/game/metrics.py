@@ -104,28 +104,51 @@ def ic(signal: npt.ArrayLike, returns: npt.ArrayLike, *, min_stocks: int = 5) ->
     return _pearson_masked(s, r, valid, min_stocks)
 
 
-def _doubled_centred_ranks(x: FloatArray, valid: npt.NDArray[np.bool_],
-                           n: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """``2 * (average rank - (n + 1) / 2)`` along the last axis of ``(M, L)`` rows over ``valid`` (0
-    elsewhere), ``n`` the valid count per row: integers, so every sum of their products is exact.
+def _doubled_centred_ranks(xm: FloatArray, n: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """``2 * (average rank - (n + 1) / 2)`` along the last axis of ``(M, L)`` rows whose unusable entries
+    are NaN (0 there), ``n`` the usable count per row: integers, so every sum of their products is exact.
 
     A tie run at sorted positions ``f..l`` shares the average rank ``(f + l) / 2 + 1``, hence the doubled
-    centred rank ``f + l + 1 - n``: one argsort, one comparison pass and two running extrema per call.
+    centred rank ``f + l + 1 - n`` (``2p + 1 - n`` at a position ``p`` that ties nothing, the usual case).
+    One argsort for all rows; the tie runs only where some row has a tie.
     """
-    m, width = x.shape
-    order = np.argsort(np.where(valid, x, np.nan), axis=-1)  # unusable entries (NaN) sort last
-    rows = np.arange(m)[:, None]
-    xs = x[rows, order]
+    m, width = xm.shape
+    flat = np.argsort(xm, axis=-1)  # NaN (unusable) sorts last
+    flat += (np.arange(m) * width)[:, None]
+    xs = xm.reshape(-1).take(flat)
     pos = np.arange(width)
-    usable = pos < n[:, None]  # in sorted order, the first n entries are the valid ones
-    new_run = np.ones((m, width + 1), dtype=bool)  # position p starts a run; p = width closes the last
-    np.not_equal(xs[:, 1:], xs[:, :-1], out=new_run[:, 1:width])
-    new_run[:, 1:width] |= ~usable[:, 1:]  # no run reaches past the valid entries
-    first = np.maximum.accumulate(np.where(new_run[:, :width], pos, 0), axis=-1)
-    last = np.minimum.accumulate(np.where(new_run[:, 1:], pos, width)[:, ::-1], axis=-1)[:, ::-1]
-    out = np.zeros((m, width), dtype=np.int64)
-    out[rows, order] = np.where(usable, first + last + 1 - n[:, None], 0)
+    nn = n[:, None]
+    if width > 1 and (xs[:, 1:] == xs[:, :-1]).any():  # NaN equals nothing, so only usable values tie
+        new_run = np.ones((m, width + 1), dtype=bool)  # position p starts a run; p = width closes the last
+        np.not_equal(xs[:, 1:], xs[:, :-1], out=new_run[:, 1:width])
+        first = np.maximum.accumulate(np.where(new_run[:, :width], pos, 0), axis=-1)
+        last = np.minimum.accumulate(np.where(new_run[:, 1:], pos, width)[:, ::-1], axis=-1)[:, ::-1]
+        doubled = first + last
+    else:
+        doubled = 2 * pos
+    out = np.empty((m, width), dtype=np.int64)
+    out.reshape(-1).put(flat, np.where(pos < nn, doubled + 1 - nn, 0))
     return out
+
+
+def rank_ic_rows(signal: FloatArray, returns: FloatArray, *, min_stocks: int = 5) -> FloatArray:
+    """``rank_ic`` of ``(M, L)`` rows against returns ``(M, L)`` or one ``(L,)`` row shared by all (no
+    broadcasting helpers: the game's step calls it once a day). Both sides are ranked in one pass."""
+    m, width = signal.shape
+    both = np.empty((2, m, width))
+    both[0] = signal
+    both[1] = returns
+    ok = np.isfinite(both)
+    valid = ok[0] & ok[1]
+    n = valid.sum(-1)
+    ranks = _doubled_centred_ranks(np.where(valid, both, np.nan).reshape(2 * m, width), np.concatenate((n, n)))
+    sq = (ranks * ranks).sum(-1) / 4.0  # the centred ranks are ranks / 2
+    num = (ranks[:m] * ranks[m:]).sum(-1) / 4.0
+    den = np.sqrt(sq[:m] * sq[m:])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = num / den
+    bad = (n < min_stocks) | ~(den > 1e-300)
+    return np.where(bad, np.nan, np.clip(out, -1.0, 1.0))
 
 
 def rank_ic(signal: npt.ArrayLike, returns: npt.ArrayLike, *, min_stocks: int = 5) -> FloatArray:
@@ -140,17 +163,7 @@ def rank_ic(signal: npt.ArrayLike, returns: npt.ArrayLike, *, min_stocks: int = 
     lead, width = s.shape[:-1], s.shape[-1]
     if s.size == 0:
         return np.full(lead, np.nan)
-    s2, r2 = s.reshape(-1, width), r.reshape(-1, width)
-    valid = np.isfinite(s2) & np.isfinite(r2)
-    n = valid.sum(-1)
-    a = _doubled_centred_ranks(s2, valid, n)
-    b = _doubled_centred_ranks(r2, valid, n)
-    num = (a * b).sum(-1) / 4.0  # the centred ranks are a / 2 and b / 2
-    den = np.sqrt(((a * a).sum(-1) / 4.0) * ((b * b).sum(-1) / 4.0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = num / den
-    bad = (n < min_stocks) | ~(den > 1e-300)
-    return np.where(bad, np.nan, np.clip(out, -1.0, 1.0)).reshape(lead)
+    return rank_ic_rows(s.reshape(-1, width), r.reshape(-1, width), min_stocks=min_stocks).reshape(lead)
 
 
 #: The daily cross-sectional metrics the game's history reports for every component and horizon,

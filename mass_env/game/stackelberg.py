@@ -27,11 +27,11 @@ from ..data.panel import MarketPanel
 from ..data.returns import REPORT_HORIZONS, ReturnSpec
 from ..data.view import ForwardReturnCache, PointInTimeView
 from ..errors import ActionError, MassError
-from .aggregation import RULES, Rule, TypeMoments, WeighingBasis, grouped_moment_sums, type_moments, type_starts, weigh
+from .aggregation import RULES, Rule, TypeMoments, WeighingBasis, combine, type_moments, type_starts, weigh
 from .components import COMPONENTS, metric_column
 from .investors import InvestorType
 from .mechanism import ActionCodec, PrincipalAction, apply_inertia
-from .metrics import REPORTED_METRICS, rank_ic
+from .metrics import REPORTED_METRICS, rank_ic_rows
 from .reports import ReportLog
 from .scoring import ScoringWindow
 
@@ -175,11 +175,13 @@ class StackelbergGame:
         self.returns = ForwardReturnCache(panel)
         self.agent_type = np.concatenate([np.full(t.n_agents, t.type_id) for t in self.types])
         self._starts = type_starts(self.agent_type, self.K)
+        self._moment_buffer = np.zeros((3, self.agent_type.size, panel.n_symbols))
         self._row_type = np.asarray(self.agent_type, dtype=np.int64)
         #: ``(T, N)`` stocks scored each day (the panel's ``universe``, built once: the property builds it per read)
         self.universe = panel.universe
         self._outside = ~self.universe
         self._payoff_returns = self.returns.get(self.config.payoff_spec)
+        self._delay = self.config.payoff_spec.delay
         if panel.n_days < self.config.warmup_days + 2:
             raise MassError(
                 f"panel has {panel.n_days} days; need more than warmup_days={self.config.warmup_days} + 1"
@@ -249,14 +251,17 @@ class StackelbergGame:
             self.report_log.append(t, X, self._stack_views(views, X, t) if views else None)
         # the day's arithmetic on checked inputs, operation for operation what type_moments, aggregate,
         # turnover and apply_inertia compute (the batched game mirrors it)
-        mom = (grouped_moment_sums(X, self._starts) if self._starts is not None
-               else type_moments(X, self.agent_type, self.K).stack())
+        mom = self._moments(X)
         act = self._announced
         applied = self._applied
         w = applied / applied.sum(-1, keepdims=True)  # normalise_weights
-        basis = (WeighingBasis(mom[1], mom[2], mom[0], None, mom.shape[-1:]) if self.config.rule == "agent"
-                 else WeighingBasis.of(TypeMoments.from_stacked(mom), self.config.rule))
-        mean, std, sig = weigh(basis, w[None], np.asarray(act.alpha))
+        alpha = np.asarray(act.alpha)
+        if self.config.rule == "agent":  # count, sum and sum of squares weighed in one product
+            with np.errstate(invalid="ignore", divide="ignore"):
+                wsum, total, total_sq = w[None] @ mom
+                mean, std, sig = combine(total / wsum, total_sq / wsum, wsum > 0, alpha)
+        else:
+            mean, std, sig = weigh(WeighingBasis.of(TypeMoments.from_stacked(mom), self.config.rule), w[None], alpha)
         consensus, disagreement, signal = mean[0], std[0], sig[0]
         tv = float(0.5 * np.abs(w - self._prev_norm).sum(-1))
         rows = np.empty((self.K + 1, signal.shape[0]))
@@ -276,6 +281,19 @@ class StackelbergGame:
         self._applied = (p + nxt.inertia * w) / (1.0 + nxt.inertia)  # apply_inertia
         self.t = t + 1
         return StepResult(t, paid, rec.n_scored)
+
+    def _moments(self, X: FloatArray) -> FloatArray:
+        """``(3, K, N)`` count, sum and sum of squares per type (``type_moments``, stacked), through one
+        preallocated buffer."""
+        if self._starts is None:
+            return type_moments(X, self.agent_type, self.K).stack()
+        buf = self._moment_buffer
+        looked = np.isfinite(X)
+        buf[0] = looked
+        np.copyto(buf[1], 0.0)
+        np.copyto(buf[1], X, where=looked)
+        np.multiply(buf[1], buf[1], out=buf[2])
+        return np.add.reduceat(buf, self._starts, axis=-2)
 
     def _stack_signals(self, signals: Mapping[int, npt.ArrayLike] | Sequence[npt.ArrayLike], t: int) -> FloatArray:
         """Every type's signals as one ``(A, N)`` array, checked once: shapes, no inf, values outside
@@ -330,14 +348,13 @@ class StackelbergGame:
 
     def _pay(self, t: int) -> list[Payoff]:
         """Pay every recorded day whose payoff-horizon return realised at the close of ``t``."""
-        delay = self.config.payoff_spec.delay
-        s = t - delay
+        s = t - self._delay
         if s < self.start:
             return []
         rec = self.records[s - self.start]
         r = self._payoff_returns[s]
         # the aggregate and every type's mean signal in one ranked pass (Rank IC is row-wise)
-        ics = rank_ic(rec.rows, r[None, :], min_stocks=self.config.min_stocks)
+        ics = rank_ic_rows(rec.rows, r, min_stocks=self.config.min_stocks)
         ic, type_ic = float(ics[0]), ics[1:]
         valid = bool(np.isfinite(ic))
         value = (ic if valid else 0.0) - self.config.turnover_penalty * rec.turnover
