@@ -290,8 +290,7 @@ class StackelbergGame:
         buf = self._moment_buffer
         looked = np.isfinite(X)
         buf[0] = looked
-        np.copyto(buf[1], 0.0)
-        np.copyto(buf[1], X, where=looked)
+        buf[1] = np.where(looked, X, 0.0)
         np.multiply(buf[1], buf[1], out=buf[2])
         return np.add.reduceat(buf, self._starts, axis=-2)
 
