@@ -192,9 +192,14 @@ class MassStackelbergEnv(ParallelEnv):
         self.state_space = spaces.Box(-CLIP, CLIP, (self.layout.size + N + N * F,), np.float32)
         self._hist: deque[Payoff] = deque(maxlen=self.config.obs_window)
         # the last W paid days as the observation shows them: per-type Rank IC (K), aggregate, paid mask
-        self._window = np.zeros((self.config.obs_window, K + 2))
         self._obs_buffer = np.zeros(self.layout.size)
         self._obs_slices = self.layout.slices()
+        # the last W paid days, written in place in the observation's buffer (most recent last)
+        sl = self._obs_slices
+        self._win_type = self._obs_buffer[sl["type_ic"]].reshape(self.config.obs_window, K)
+        self._win_agg = self._obs_buffer[sl["agg_ic"]]
+        self._win_paid = self._obs_buffer[sl["paid_mask"]]
+        self._type_memo: dict[int, list[tuple[np.ndarray, int]]] = {}
         self._last_stats = np.zeros((K, 3))
         self.last_paid: list[Payoff] = []
         self._feats: DailyFeatures | None = None
@@ -221,7 +226,7 @@ class MassStackelbergEnv(ParallelEnv):
         self.agents = list(self.possible_agents)
         self._live = frozenset(self.agents)
         self._hist.clear()
-        self._window[:] = 0.0
+        self._obs_buffer[:] = 0.0
         self._last_stats = np.zeros((self.game.K, 3))
         self.last_paid = []
         self._was_reset = True
@@ -240,7 +245,7 @@ class MassStackelbergEnv(ParallelEnv):
                 raise ActionError(f"actions for unknown agents {unknown}; the live agents are {self.agents}")
             missing = [a for a in self.agents if a not in actions]
             raise ActionError(f"actions missing for agents {missing}")
-        K, N = self.game.K, self.panel.n_symbols
+        N = self.panel.n_symbols
         signals = []  # checked here only for what names the agent; the game checks the values once
         for a, t in zip(self._follower_names, self.types):
             x = actions[a]
@@ -254,9 +259,10 @@ class MassStackelbergEnv(ParallelEnv):
         res = self.game.step(signals, actions[PRINCIPAL], views)
         for paid in res.paid:  # the observation's window of paid days, most recent last
             self._hist.append(paid)
-            self._window[:-1] = self._window[1:]
-            self._window[-1, :K] = np.where(np.isfinite(paid.type_rank_ic), paid.type_rank_ic, 0.0)
-            self._window[-1, K:] = (paid.rank_ic, 1.0) if paid.valid else (0.0, 0.0)
+            for win in (self._win_type, self._win_agg, self._win_paid):
+                win[:-1] = win[1:]
+            self._win_type[-1] = np.where(np.isfinite(paid.type_rank_ic), paid.type_rank_ic, 0.0)
+            self._win_agg[-1], self._win_paid[-1] = (paid.rank_ic, 1.0) if paid.valid else (0.0, 0.0)
         self.last_paid = res.paid
         rec = self.game.records[-1]
         self._last_stats = self._signal_stats(rec.moments[0], rec.rows[1:], rec.day)
@@ -343,9 +349,6 @@ class MassStackelbergEnv(ParallelEnv):
         applied[:K] = g.applied_weights
         applied[K] = g.announced.alpha
         applied[K + 1] = 0.0 if g.config.inertia_max == 0 else g.announced.inertia / g.config.inertia_max
-        buf[sl["type_ic"]] = self._window[:, :K].reshape(-1)
-        buf[sl["agg_ic"]] = self._window[:, K]
-        buf[sl["paid_mask"]] = self._window[:, K + 1]
         buf[sl["signal_stats"]] = self._last_stats.reshape(-1)
         buf[sl["progress"]] = min((g.t - g.start) / max(g.n_steps, 1), 1.0)
         return np.clip(buf, -1.0, 1.0).astype(np.float32)
@@ -385,8 +388,12 @@ class MassStackelbergEnv(ParallelEnv):
         commit = lead[: self.game.K + 2]  # the applied commitment (d, alpha, inertia/inertia_max), in [0, 1]
         obs: dict[str, Any] = {PRINCIPAL: lead}
         every = feats.for_modalities(ALL_MODALITIES).values if self.follower_obs == "box" else None
-        for a, t in zip(self._follower_names, self.types):
-            seen = self._follower_features(day, t)
+        typed_day = self._type_memo.get(day)
+        if typed_day is None:  # each type's features of the day, in type order (kept as the day's features are)
+            if len(self._type_memo) >= 256:
+                self._type_memo.clear()
+            typed_day = self._type_memo[day] = [self._follower_features(day, t) for t in self.types]
+        for a, seen in zip(self._follower_names, typed_day):
             self._missing[a] = seen[1]
             if every is not None:
                 mask = self._feature_mask[a]
@@ -416,10 +423,8 @@ class MassStackelbergEnv(ParallelEnv):
         r = dict.fromkeys(self.agents, 0.0)
         if not paid:
             return r
-        r[PRINCIPAL] = float(np.mean([p.payoff for p in paid]))
-        pays = mean_type_pay(self.game, self.payment_rule, paid)
-        for k, v in enumerate(pays.tolist()):
-            r[follower_agent(k)] = v
+        r[PRINCIPAL] = float(paid[0].payoff) if len(paid) == 1 else float(np.mean([p.payoff for p in paid]))
+        r.update(zip(self._follower_names, mean_type_pay(self.game, self.payment_rule, paid).tolist()))
         return r
 
 
