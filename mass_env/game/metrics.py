@@ -104,19 +104,34 @@ def ic(signal: npt.ArrayLike, returns: npt.ArrayLike, *, min_stocks: int = 5) ->
     return _pearson_masked(s, r, valid, min_stocks)
 
 
-def _doubled_centred_ranks(xm: FloatArray, n: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+_GRIDS: dict[tuple[int, int], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
+
+
+def _grid(m: int, width: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Row offsets into a flat ``(m, width)`` array, positions and doubled positions (kept per shape)."""
+    got = _GRIDS.get((m, width))
+    if got is None:
+        if len(_GRIDS) > 64:
+            _GRIDS.clear()
+        pos = np.arange(width)
+        got = _GRIDS[(m, width)] = ((np.arange(m) * width)[:, None], pos, 2 * pos)
+    return got
+
+
+def _doubled_centred_ranks(xm: FloatArray, n: npt.NDArray[np.int64]) -> FloatArray:
     """``2 * (average rank - (n + 1) / 2)`` along the last axis of ``(M, L)`` rows whose unusable entries
-    are NaN (0 there), ``n`` the usable count per row: integers, so every sum of their products is exact.
+    are NaN (0 there), ``n`` the usable count per row: integers (as floats, exactly), so every sum of their
+    products is exact, whatever the order of the sum.
 
     A tie run at sorted positions ``f..l`` shares the average rank ``(f + l) / 2 + 1``, hence the doubled
     centred rank ``f + l + 1 - n`` (``2p + 1 - n`` at a position ``p`` that ties nothing, the usual case).
     One argsort for all rows; the tie runs only where some row has a tie.
     """
     m, width = xm.shape
+    offsets, pos, doubled = _grid(m, width)
     flat = np.argsort(xm, axis=-1)  # NaN (unusable) sorts last
-    flat += (np.arange(m) * width)[:, None]
+    flat += offsets
     xs = xm.reshape(-1).take(flat)
-    pos = np.arange(width)
     nn = n[:, None]
     if width > 1 and (xs[:, 1:] == xs[:, :-1]).any():  # NaN equals nothing, so only usable values tie
         new_run = np.ones((m, width + 1), dtype=bool)  # position p starts a run; p = width closes the last
@@ -124,31 +139,30 @@ def _doubled_centred_ranks(xm: FloatArray, n: npt.NDArray[np.int64]) -> npt.NDAr
         first = np.maximum.accumulate(np.where(new_run[:, :width], pos, 0), axis=-1)
         last = np.minimum.accumulate(np.where(new_run[:, 1:], pos, width)[:, ::-1], axis=-1)[:, ::-1]
         doubled = first + last
-    else:
-        doubled = 2 * pos
-    out = np.empty((m, width), dtype=np.int64)
-    out.reshape(-1).put(flat, np.where(pos < nn, doubled + 1 - nn, 0))
+    out = np.empty((m, width))
+    out.reshape(-1).put(flat, np.where(pos < nn, doubled - (nn - 1), 0))
     return out
 
 
 def rank_ic_rows(signal: FloatArray, returns: FloatArray, *, min_stocks: int = 5) -> FloatArray:
     """``rank_ic`` of ``(M, L)`` rows against returns ``(M, L)`` or one ``(L,)`` row shared by all (no
-    broadcasting helpers: the game's step calls it once a day). Both sides are ranked in one pass."""
+    broadcasting helpers: the game's step calls it once a day). Both sides are ranked in one pass, and
+    the three sums of products (exact: integers) come from one matrix product per row."""
     m, width = signal.shape
     both = np.empty((2, m, width))
     both[0] = signal
     both[1] = returns
     ok = np.isfinite(both)
     valid = ok[0] & ok[1]
-    n = valid.sum(-1)
+    n = np.add.reduce(valid, axis=-1)
     ranks = _doubled_centred_ranks(np.where(valid, both, np.nan).reshape(2 * m, width), np.concatenate((n, n)))
-    sq = (ranks * ranks).sum(-1) / 4.0  # the centred ranks are ranks / 2
-    num = (ranks[:m] * ranks[m:]).sum(-1) / 4.0
-    den = np.sqrt(sq[:m] * sq[m:])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = num / den
-    bad = (n < min_stocks) | ~(den > 1e-300)
-    return np.where(bad, np.nan, np.clip(out, -1.0, 1.0))
+    pairs = ranks.reshape(2, m, width).transpose(1, 0, 2)  # (m, 2, width): a row's two sides
+    gram = pairs @ pairs.transpose(0, 2, 1) / 4.0  # the centred ranks are ranks / 2
+    den = np.sqrt(gram[:, 0, 0] * gram[:, 1, 1])
+    good = (n >= min_stocks) & (den > 1e-300)
+    out = np.full(m, np.nan)
+    np.divide(gram[:, 0, 1], den, out=out, where=good)
+    return out.clip(-1.0, 1.0)
 
 
 def rank_ic(signal: npt.ArrayLike, returns: npt.ArrayLike, *, min_stocks: int = 5) -> FloatArray:
