@@ -104,23 +104,24 @@ def ic(signal: npt.ArrayLike, returns: npt.ArrayLike, *, min_stocks: int = 5) ->
     return _pearson_masked(s, r, valid, min_stocks)
 
 
-_GRIDS: dict[tuple[int, int], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
+_GRIDS: dict[tuple[int, int], tuple[npt.NDArray[np.int64], FloatArray, FloatArray]] = {}
 
 
-def _grid(m: int, width: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Row offsets into a flat ``(m, width)`` array, positions and doubled positions (kept per shape)."""
+def _grid(m: int, width: int) -> tuple[npt.NDArray[np.int64], FloatArray, FloatArray]:
+    """Row offsets into a flat ``(m, width)`` array, positions and doubled positions (floats holding
+    integers: exact, and no integer-to-float casts on the way), kept per shape."""
     got = _GRIDS.get((m, width))
     if got is None:
         if len(_GRIDS) > 64:
             _GRIDS.clear()
-        pos = np.arange(width)
-        got = _GRIDS[(m, width)] = ((np.arange(m) * width)[:, None], pos, 2 * pos)
+        pos = np.arange(width, dtype=np.float64)
+        got = _GRIDS[(m, width)] = ((np.arange(m) * width)[:, None], pos, 2.0 * pos)
     return got
 
 
-def _doubled_centred_ranks(xm: FloatArray, n: npt.NDArray[np.int64]) -> FloatArray:
+def _doubled_centred_ranks(xm: FloatArray, n: FloatArray) -> FloatArray:
     """``2 * (average rank - (n + 1) / 2)`` along the last axis of ``(M, L)`` rows whose unusable entries
-    are NaN (0 there), ``n`` the usable count per row: integers (as floats, exactly), so every sum of their
+    are NaN (0 there), ``n`` the usable count per row (a float): integers (as floats, exactly), so every sum of their
     products is exact, whatever the order of the sum.
 
     A tie run at sorted positions ``f..l`` shares the average rank ``(f + l) / 2 + 1``, hence the doubled
@@ -140,7 +141,7 @@ def _doubled_centred_ranks(xm: FloatArray, n: npt.NDArray[np.int64]) -> FloatArr
         last = np.minimum.accumulate(np.where(new_run[:, 1:], pos, width)[:, ::-1], axis=-1)[:, ::-1]
         doubled = first + last
     out = np.empty((m, width))
-    out.reshape(-1).put(flat, np.where(pos < nn, doubled - (nn - 1), 0))
+    out.reshape(-1).put(flat, np.where(pos < nn, doubled - (nn - 1.0), 0.0))
     return out
 
 
@@ -154,7 +155,7 @@ def rank_ic_rows(signal: FloatArray, returns: FloatArray, *, min_stocks: int = 5
     both[1] = returns
     ok = np.isfinite(both)
     valid = ok[0] & ok[1]
-    n = np.add.reduce(valid, axis=-1)
+    n = np.add.reduce(valid, axis=-1, dtype=np.float64)  # counts, exact
     ranks = _doubled_centred_ranks(np.where(valid, both, np.nan).reshape(2 * m, width), np.concatenate((n, n)))
     pairs = ranks.reshape(2, m, width).transpose(1, 0, 2)  # (m, 2, width): a row's two sides
     gram = pairs @ pairs.transpose(0, 2, 1) / 4.0  # the centred ranks are ranks / 2
