@@ -270,8 +270,8 @@ class MassStackelbergEnv(ParallelEnv):
         done = self.game.done
         obs = self._observations()
         infos = self._infos()
-        terms = {a: False for a in self.agents}
-        truncs = {a: done for a in self.agents}
+        terms = dict.fromkeys(self.agents, False)
+        truncs = dict.fromkeys(self.agents, done)
         if done:
             self.agents = []
         if self.render_mode == "human":
@@ -328,9 +328,9 @@ class MassStackelbergEnv(ParallelEnv):
         """Per type: the mean over stocks of its mean signal ``tm`` (NaN where none of its agents looked,
         ``count`` 0), their dispersion and the share of the day's universe it covered."""
         ok = count > 0  # where tm is finite (the mask is known: no nansum needed)
-        n_ok = ok.sum(1)
+        n_ok = np.add.reduce(ok, 1, dtype=np.float64)  # counts (exact), so no integer-to-float casts below
         has = n_ok > 0
-        per = np.maximum(n_ok, 1)
+        per = np.maximum(n_ok, 1.0)
         mean = np.where(has, np.where(ok, tm, 0.0).sum(1) / per, 0.0)
         disp = np.sqrt(np.where(has, np.where(ok, (tm - mean[:, None]) ** 2, 0.0).sum(1) / per, 0.0))
         out = np.empty((count.shape[0], 3))
