@@ -23,7 +23,7 @@ from .game.infos import paid_info
 from .game.investors import InvestorType, build_types
 from .game.mechanism import numeric_array
 from .incentives.ingame import mean_type_pay
-from .observation import FollowerObsLayout, PrincipalObsLayout, SignalBox
+from .observation import FollowerObsLayout, PrincipalObsLayout, SignalBox, signal_stats
 from .render import episode_rgb, episode_text
 from .roles import PRINCIPAL, follower_agent
 
@@ -265,7 +265,7 @@ class MassStackelbergEnv(ParallelEnv):
             self._win_agg[-1], self._win_paid[-1] = (paid.rank_ic, 1.0) if paid.valid else (0.0, 0.0)
         self.last_paid = res.paid
         rec = self.game.records[-1]
-        self._last_stats = self._signal_stats(rec.moments[0], rec.rows[1:], rec.day)
+        self._last_stats = signal_stats(rec.moments[0], rec.rows[1:], self._uni_count[rec.day])
         rewards = self._rewards(res.paid)
         done = self.game.done
         obs = self._observations()
@@ -323,21 +323,6 @@ class MassStackelbergEnv(ParallelEnv):
                 f"{follower_agent(t.type_id)} action must have shape ({t.n_agents}, {self.panel.n_symbols}), "
                 f"got {x.shape}")
         return x
-
-    def _signal_stats(self, count: np.ndarray, tm: np.ndarray, day: int) -> np.ndarray:
-        """Per type: the mean over stocks of its mean signal ``tm`` (NaN where none of its agents looked,
-        ``count`` 0), their dispersion and the share of the day's universe it covered."""
-        ok = count > 0  # where tm is finite (the mask is known: no nansum needed)
-        n_ok = np.add.reduce(ok, 1, dtype=np.float64)  # counts (exact), so no integer-to-float casts below
-        has = n_ok > 0
-        per = np.maximum(n_ok, 1.0)
-        mean = np.where(has, np.where(ok, tm, 0.0).sum(1) / per, 0.0)
-        disp = np.sqrt(np.where(has, np.where(ok, (tm - mean[:, None]) ** 2, 0.0).sum(1) / per, 0.0))
-        out = np.empty((count.shape[0], 3))
-        out[:, 0] = mean
-        np.minimum(disp, 1.0, out=out[:, 1])
-        np.minimum(n_ok / self._uni_count[day], 1.0, out=out[:, 2])
-        return out
 
     def _principal_obs(self) -> np.ndarray:
         """The layout's pieces written into one preallocated buffer (``PrincipalObsLayout.pack`` without
