@@ -76,7 +76,7 @@ class PrincipalAction:
         nonnegative weights with a positive sum, a fresh array; alpha in [0, 1]; inertia >= 0. The same
         fields as the constructor, without checking them again every step."""
         out = object.__new__(cls)
-        norm = weights / weights.sum(-1, keepdims=True)  # normalise_weights' arithmetic
+        norm = weights / np.add.reduce(weights, -1, keepdims=True)  # normalise_weights' arithmetic
         weights.setflags(write=False)
         norm.setflags(write=False)
         object.__setattr__(out, "weights", weights)
@@ -160,14 +160,14 @@ class ActionCodec:
     def decode(self, box: npt.ArrayLike) -> PrincipalAction:
         if (type(box) is np.ndarray and box.dtype.kind == "f" and box.shape == (self.n_types + 2,)
                 and self.encoding == "symmetric" and self.inertia_max < np.inf):
-            a = box.astype(np.float64)
-            lo, hi = a.min(), a.max()  # NaN in either: not in range, so the checks below report it
-            if lo >= self.low and hi <= 1.0:  # the common case: a finite point of the box, nothing to clip
+            vals = box.tolist()  # Python floats: exact, and cheaper than numpy scalars for ten values
+            low = self.low
+            if all(low <= v <= 1.0 for v in vals):  # the common case: inside the box (NaN is not), nothing to clip
                 K = self.n_types
-                z = LOGIT_SCALE * a[:K]
-                w = np.exp(z - z.max())
-                return PrincipalAction._checked(w / w.sum(), 0.5 * (a[K] + 1.0),
-                                                self.inertia_max * max(float(a[K + 1]), 0.0))
+                z = LOGIT_SCALE * box[:K].astype(np.float64)
+                w = np.exp(z - np.maximum.reduce(z))
+                return PrincipalAction._checked(w / np.add.reduce(w), 0.5 * (vals[K] + 1.0),
+                                                self.inertia_max * max(vals[K + 1], 0.0))
         a = numeric_array(box, "principal action")
         if a.shape != (self.n_types + 2,):
             raise ActionError(f"principal action must have shape ({self.n_types + 2},), got {a.shape}")
