@@ -23,7 +23,7 @@ from .game.infos import paid_info
 from .game.investors import InvestorType, build_types
 from .game.mechanism import numeric_array
 from .incentives.ingame import mean_type_pay
-from .observation import FollowerObsLayout, PrincipalObsLayout, SignalBox
+from .observation import FollowerObsLayout, PrincipalObsLayout, SignalBox, signal_stats
 from .render import episode_rgb, episode_text
 from .roles import PRINCIPAL, follower_agent
 from .scripted import ScriptedFollower
@@ -159,6 +159,9 @@ class MassStackelbergEnv(ParallelEnv):
         K, N = self.game.K, self.panel.n_symbols
         self.layout = PrincipalObsLayout(K, self.config.obs_window)
         self.possible_agents = [PRINCIPAL] + [follower_agent(k) for k in range(K)]
+        self._follower_names = [follower_agent(t.type_id) for t in self.types]
+        self._live: frozenset[str] = frozenset()
+        self._uni_count = np.maximum(self.game.universe.sum(1), 1)  # stocks in each day's universe (>= 1)
         self.agents: list[str] = []
         self.all_feature_names = tuple(n for m in Modality
                                        for n in feature_names(m, self.panel.macro_names, self.panel.valuation))
@@ -190,9 +193,14 @@ class MassStackelbergEnv(ParallelEnv):
         self.state_space = spaces.Box(-CLIP, CLIP, (self.layout.size + N + N * F,), np.float32)
         self._hist: deque[Payoff] = deque(maxlen=self.config.obs_window)
         # the last W paid days as the observation shows them: per-type Rank IC (K), aggregate, paid mask
-        self._window = np.zeros((self.config.obs_window, K + 2))
         self._obs_buffer = np.zeros(self.layout.size)
         self._obs_slices = self.layout.slices()
+        # the last W paid days, written in place in the observation's buffer (most recent last)
+        sl = self._obs_slices
+        self._win_type = self._obs_buffer[sl["type_ic"]].reshape(self.config.obs_window, K)
+        self._win_agg = self._obs_buffer[sl["agg_ic"]]
+        self._win_paid = self._obs_buffer[sl["paid_mask"]]
+        self._type_memo: dict[int, list[tuple[np.ndarray, int]]] = {}
         self._last_stats = np.zeros((K, 3))
         self.last_paid: list[Payoff] = []
         self._feats: DailyFeatures | None = None
@@ -217,8 +225,9 @@ class MassStackelbergEnv(ParallelEnv):
                                              rng=self.np_random)
         self.game.reset(start, end, initial)
         self.agents = list(self.possible_agents)
+        self._live = frozenset(self.agents)
         self._hist.clear()
-        self._window[:] = 0.0
+        self._obs_buffer[:] = 0.0
         self._last_stats = np.zeros((self.game.K, 3))
         self.last_paid = []
         self._was_reset = True
@@ -231,29 +240,39 @@ class MassStackelbergEnv(ParallelEnv):
             raise ActionError("episode is over; call reset()")
         if not isinstance(actions, Mapping):
             raise ActionError(f"actions must be a dict agent -> action, got {type(actions).__name__}")
-        if unknown := sorted(set(actions) - set(self.agents)):
-            raise ActionError(f"actions for unknown agents {unknown}; the live agents are {self.agents}")
-        if missing := [a for a in self.agents if a not in actions]:
+        if actions.keys() != self._live:
+            unknown = sorted(set(actions) - self._live)
+            if unknown:
+                raise ActionError(f"actions for unknown agents {unknown}; the live agents are {self.agents}")
+            missing = [a for a in self.agents if a not in actions]
             raise ActionError(f"actions missing for agents {missing}")
-        K = self.game.K
-        signals = {t.type_id: self._signal_array(actions[follower_agent(t.type_id)], t) for t in self.types}
-        views = {t.type_id: self._signal_array(self._pending_views[follower_agent(t.type_id)], t)
-                 for t in self.types if follower_agent(t.type_id) in self._pending_views}
+        N = self.panel.n_symbols
+        signals = []  # checked here only for what names the agent; the game checks the values once
+        for a, t in zip(self._follower_names, self.types):
+            x = actions[a]
+            if type(x) is not np.ndarray or x.dtype.kind != "f" or x.shape != (t.n_agents, N):
+                x = self._signal_array(x, t)
+            signals.append(x)
+        views = ({t.type_id: self._signal_array(self._pending_views[a], t)
+                  for a, t in zip(self._follower_names, self.types) if a in self._pending_views}
+                 if self._pending_views else None)
         self._pending_views = {}
-        res = self.game.step(signals, actions[PRINCIPAL], views or None)
+        res = self.game.step(signals, actions[PRINCIPAL], views)
         for paid in res.paid:  # the observation's window of paid days, most recent last
             self._hist.append(paid)
-            self._window[:-1] = self._window[1:]
-            self._window[-1, :K] = np.where(np.isfinite(paid.type_rank_ic), paid.type_rank_ic, 0.0)
-            self._window[-1, K:] = (paid.rank_ic, 1.0) if paid.valid else (0.0, 0.0)
+            for win in (self._win_type, self._win_agg, self._win_paid):
+                win[:-1] = win[1:]
+            self._win_type[-1] = np.where(np.isfinite(paid.type_rank_ic), paid.type_rank_ic, 0.0)
+            self._win_agg[-1], self._win_paid[-1] = (paid.rank_ic, 1.0) if paid.valid else (0.0, 0.0)
         self.last_paid = res.paid
-        self._last_stats = self._signal_stats(self.game.records[-1].moments)
+        rec = self.game.records[-1]
+        self._last_stats = signal_stats(rec.moments[0], rec.rows[1:], self._uni_count[rec.day])
         rewards = self._rewards(res.paid)
         done = self.game.done
         obs = self._observations()
         infos = self._infos()
-        terms = {a: False for a in self.agents}
-        truncs = {a: done for a in self.agents}
+        terms = dict.fromkeys(self.agents, False)
+        truncs = dict.fromkeys(self.agents, done)
         if done:
             self.agents = []
         if self.render_mode == "human":
@@ -306,18 +325,6 @@ class MassStackelbergEnv(ParallelEnv):
                 f"got {x.shape}")
         return x
 
-    def _signal_stats(self, moments: np.ndarray) -> np.ndarray:
-        count, total = moments[0], moments[1]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            tm = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-        ok = count > 0  # where tm is finite (the mask is known: no nansum needed)
-        n_ok = ok.sum(1)
-        mean = np.where(n_ok > 0, np.where(ok, tm, 0.0).sum(1) / np.maximum(n_ok, 1), 0.0)
-        disp = np.sqrt(np.where(n_ok > 0, np.where(ok, (tm - mean[:, None]) ** 2, 0.0).sum(1) / np.maximum(n_ok, 1),
-                                0.0))
-        uni = max(int(self.panel.universe[self.game.records[-1].day].sum()), 1)
-        return np.column_stack([mean, np.minimum(disp, 1.0), np.minimum(n_ok / uni, 1.0)])
-
     def _principal_obs(self) -> np.ndarray:
         """The layout's pieces written into one preallocated buffer (``PrincipalObsLayout.pack`` without
         the per-step concatenation), clipped to [-1, 1] as float32."""
@@ -327,9 +334,6 @@ class MassStackelbergEnv(ParallelEnv):
         applied[:K] = g.applied_weights
         applied[K] = g.announced.alpha
         applied[K + 1] = 0.0 if g.config.inertia_max == 0 else g.announced.inertia / g.config.inertia_max
-        buf[sl["type_ic"]] = self._window[:, :K].reshape(-1)
-        buf[sl["agg_ic"]] = self._window[:, K]
-        buf[sl["paid_mask"]] = self._window[:, K + 1]
         buf[sl["signal_stats"]] = self._last_stats.reshape(-1)
         buf[sl["progress"]] = min((g.t - g.start) / max(g.n_steps, 1), 1.0)
         return np.clip(buf, -1.0, 1.0).astype(np.float32)
@@ -362,19 +366,19 @@ class MassStackelbergEnv(ParallelEnv):
 
     def _observations(self) -> dict[str, Any]:
         day = self._day()
-        feats, typed = self._day_features(day)
-        self._feats = feats
-        uni = self.panel.universe[day].astype(np.float32)
+        self._feats = self._day_features(day)[0]
+        uni = self.game.universe[day].astype(np.float32)
         lead = self._principal_obs()
         commit = lead[: self.game.K + 2]  # the applied commitment (d, alpha, inertia/inertia_max), in [0, 1]
         obs: dict[str, Any] = {PRINCIPAL: lead}
-        for t in self.types:
-            a = follower_agent(t.type_id)
-            seen = self._follower_features(day, t)
-            self._missing[a] = seen[1]  # a copy: a policy may change its observation in place
-            obs[a] = {"features": seen[0].copy(), "universe": uni, "commitment": commit}
-            if self.follower_obs == "box":
-                obs[a] = self.follower_box(a, obs[a])
+        if (typed_day := self._type_memo.get(day)) is None:  # each type's features of the day, in type order
+            if len(self._type_memo) >= 256:
+                self._type_memo.clear()
+            typed_day = self._type_memo[day] = [self._follower_features(day, t) for t in self.types]
+        for a, seen in zip(self._follower_names, typed_day):
+            self._missing[a] = seen[1]
+            own = {"features": seen[0].copy(), "universe": uni, "commitment": commit}  # a policy may change it
+            obs[a] = self.follower_box(a, own) if self.follower_obs == "box" else own
         return obs
 
     def follower_box(self, agent: str, obs: Mapping[str, Any]) -> np.ndarray:
@@ -395,21 +399,19 @@ class MassStackelbergEnv(ParallelEnv):
              "zero_weight_fallbacks": g.codec.zero_weight_fallbacks, "clipped_values": g.codec.clipped_values,
              **paid_info(self.last_paid, g.K)}
         out = {PRINCIPAL: p}
-        gaps = self.game.report_log.last_misreport(self.game.agent_type, self.game.K)
-        for t in self.types:
-            a = follower_agent(t.type_id)
+        gaps = g.report_log.last_misreport(g.agent_type, g.K).tolist()
+        clipped = g.clipped_signals.tolist()
+        for a, t in zip(self._follower_names, self.types):
             out[a] = {"day": day, "missing_features": self._missing.get(a, 0),
-                      "clipped_values": int(g.clipped_signals[t.type_id]), "misreport": float(gaps[t.type_id])}
+                      "clipped_values": clipped[t.type_id], "misreport": gaps[t.type_id]}
         return out
 
     def _rewards(self, paid: list[Payoff]) -> dict[str, float]:
-        r = {a: 0.0 for a in self.agents}
+        r = dict.fromkeys(self.agents, 0.0)
         if not paid:
             return r
-        r[PRINCIPAL] = float(np.mean([p.payoff for p in paid]))
-        pays = mean_type_pay(self.game, self.payment_rule, paid)
-        for k, v in enumerate(pays.tolist()):
-            r[follower_agent(k)] = v
+        r[PRINCIPAL] = float(paid[0].payoff) if len(paid) == 1 else float(np.mean([p.payoff for p in paid]))
+        r.update(zip(self._follower_names, mean_type_pay(self.game, self.payment_rule, paid).tolist()))
         return r
 
 

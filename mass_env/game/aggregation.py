@@ -74,15 +74,23 @@ def type_moments(signals: npt.ArrayLike, agent_type: npt.ArrayLike, n_types: int
     looked = np.isfinite(x)
     x0 = np.where(looked, x, 0.0)
     stacked = np.stack([looked.astype(np.float64), x0, x0 * x0])
-    if at.size and (np.diff(at) >= 0).all() and np.array_equal(np.unique(at), np.arange(n_types)):
-        # agents grouped by type (how the game lays them out): segment sums, O(A*N)
-        starts = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
+    starts = type_starts(at, n_types)
+    if starts is not None:  # agents grouped by type (how the game lays them out): segment sums, O(A*N)
         sums = np.add.reduceat(stacked, starts, axis=-2)
     else:
         onehot = np.zeros((n_types, at.size))
         onehot[at, np.arange(at.size)] = 1.0
         sums = np.matmul(onehot, stacked)
     return TypeMoments(sums[0], sums[1], sums[2])
+
+
+def type_starts(agent_type: npt.NDArray[np.int64], n_types: int) -> npt.NDArray[np.intp] | None:
+    """First row of each type when the agents are grouped by type 0..K-1 in order (how the game lays
+    them out), else None."""
+    at = agent_type
+    if at.size and (np.diff(at) >= 0).all() and np.array_equal(np.unique(at), np.arange(n_types)):
+        return np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
+    return None
 
 
 def normalise_weights(d: npt.ArrayLike, n_types: int | None = None) -> FloatArray:
@@ -101,7 +109,7 @@ def normalise_weights(d: npt.ArrayLike, n_types: int | None = None) -> FloatArra
 
 
 def _snap(x: FloatArray) -> FloatArray:
-    return np.round(x, _SNAP_DECIMALS)
+    return x.round(_SNAP_DECIMALS)  # np.round's own method, without its wrapper
 
 
 @dataclass(frozen=True)
@@ -175,25 +183,38 @@ def aggregate(
         raise ActionError(f"alpha must lie in [0, 1], got {a}")
     batched = w.ndim == 2
     wv = w if batched else w[None]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean, m2 = wv @ basis.first, wv @ basis.second
-        if basis.den is not None:
-            wsum = wv @ basis.den
-            mean, m2 = mean / wsum, m2 / wsum
-            ok = wsum > 0
-        else:  # rows of w sum to one; a stock counts when some agent saw it
-            ok = np.broadcast_to(basis.seen, mean.shape)  # type: ignore[arg-type]
-        mean = np.where(ok, mean, np.nan)
-        std = np.where(ok, np.sqrt(np.maximum(m2 - mean * mean, 0.0)), np.nan)
-    mean, std = _snap(mean), _snap(std)
     if batched and a.ndim not in (0, 1) or (a.ndim == 1 and a.shape[0] != wv.shape[0]):
         raise ActionError(f"alpha must be a scalar or one per candidate ({wv.shape[0]}), got {a.shape}")
     if not batched and a.ndim:
         raise ActionError("alpha must be a scalar when weights are a single vector")
-    ab = a.reshape(a.shape + (1,) * (mean.ndim - 1)) if a.ndim else a
-    signal = _snap(ab * mean - (1.0 - ab) * std)
+    mean, std, signal = weigh(basis, wv, a)
     out = (wv.shape[0], *basis.shape)
     mean, std, signal = mean.reshape(out), std.reshape(out), signal.reshape(out)
     if not batched:
         return Aggregate(mean[0], std[0], signal[0])
     return Aggregate(mean, std, signal)
+
+
+def weigh(basis: WeighingBasis, weights: FloatArray, alpha: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """``aggregate``'s arithmetic on checked inputs: normalised weights ``(P, K)``, alpha a 0-d array or
+    ``(P,)``; consensus, disagreement and signal ``(P, M)``."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean, m2 = weights @ basis.first, weights @ basis.second
+        if basis.den is not None:
+            wsum = weights @ basis.den
+            mean, m2 = mean / wsum, m2 / wsum
+            ok = wsum > 0
+        else:  # rows of w sum to one; a stock counts when some agent saw it
+            ok = np.broadcast_to(basis.seen, mean.shape)  # type: ignore[arg-type]
+        return combine(mean, m2, ok, alpha)
+
+
+def combine(mean: FloatArray, m2: FloatArray, ok: npt.NDArray[np.bool_], alpha: FloatArray
+            ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Consensus, disagreement and signal from the weighted mean and mean square (``weigh``'s last
+    part; the game's step weighs its moments in one product and calls it, inside its ``errstate``)."""
+    mean = np.where(ok, mean, np.nan)
+    std = np.where(ok, np.sqrt(np.maximum(m2 - mean * mean, 0.0)), np.nan)
+    mean, std = _snap(mean), _snap(std)
+    ab = alpha.reshape(alpha.shape + (1,) * (mean.ndim - 1)) if alpha.ndim else alpha
+    return mean, std, _snap(ab * mean - (1.0 - ab) * std)

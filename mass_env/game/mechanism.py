@@ -71,6 +71,21 @@ class PrincipalAction:
         return self.weights.size
 
     @classmethod
+    def _checked(cls, weights: FloatArray, alpha: float, inertia: float) -> PrincipalAction:
+        """An action from values already known valid (``ActionCodec.decode`` builds them so): finite
+        nonnegative weights with a positive sum, a fresh array; alpha in [0, 1]; inertia >= 0. The same
+        fields as the constructor, without checking them again every step."""
+        out = object.__new__(cls)
+        norm = weights / np.add.reduce(weights, -1, keepdims=True)  # normalise_weights' arithmetic
+        weights.setflags(write=False)
+        norm.setflags(write=False)
+        object.__setattr__(out, "weights", weights)
+        object.__setattr__(out, "normalised", norm)
+        object.__setattr__(out, "alpha", float(alpha))
+        object.__setattr__(out, "inertia", float(inertia))
+        return out
+
+    @classmethod
     def uniform(cls, n_types: int, alpha: float = 0.5, inertia: float = 0.0) -> PrincipalAction:
         return cls(np.ones(n_types), alpha, inertia)
 
@@ -143,6 +158,16 @@ class ActionCodec:
         self.clipped_values = 0
 
     def decode(self, box: npt.ArrayLike) -> PrincipalAction:
+        if (type(box) is np.ndarray and box.dtype.kind == "f" and box.shape == (self.n_types + 2,)
+                and self.encoding == "symmetric" and self.inertia_max < np.inf):
+            vals = box.tolist()  # Python floats: exact, and cheaper than numpy scalars for ten values
+            low = self.low
+            if all(low <= v <= 1.0 for v in vals):  # the common case: inside the box (NaN is not), nothing to clip
+                K = self.n_types
+                z = LOGIT_SCALE * box[:K].astype(np.float64)
+                w = np.exp(z - np.maximum.reduce(z))
+                return PrincipalAction._checked(w / np.add.reduce(w), 0.5 * (vals[K] + 1.0),
+                                                self.inertia_max * max(vals[K + 1], 0.0))
         a = numeric_array(box, "principal action")
         if a.shape != (self.n_types + 2,):
             raise ActionError(f"principal action must have shape ({self.n_types + 2},), got {a.shape}")

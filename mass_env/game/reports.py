@@ -36,11 +36,11 @@ class ReportLog:
         return len(self._days)
 
     def append(self, day: int, reports: npt.ArrayLike, views: npt.ArrayLike | None = None) -> None:
-        rep = np.asarray(reports, dtype=np.float32)
+        rep = np.array(reports, dtype=np.float32)  # one copy, whatever the input's type
         if rep.shape != (self.n_agents, self.n_stocks):
             raise MassError(f"reports must have shape ({self.n_agents}, {self.n_stocks}), got {rep.shape}")
         self._days.append(int(day))
-        self._reports.append(rep.copy())
+        self._reports.append(rep)
         if views is None:
             self._views.append(None)
             return

@@ -27,11 +27,11 @@ from ..data.panel import MarketPanel
 from ..data.returns import REPORT_HORIZONS, ReturnSpec
 from ..data.view import ForwardReturnCache, PointInTimeView
 from ..errors import ActionError, MassError
-from .aggregation import RULES, Rule, TypeMoments, aggregate, type_moments
+from .aggregation import RULES, Rule, TypeMoments, WeighingBasis, combine, type_moments, type_starts, weigh
 from .components import COMPONENTS, metric_column
 from .investors import InvestorType
-from .mechanism import ActionCodec, PrincipalAction, apply_inertia, turnover
-from .metrics import REPORTED_METRICS, rank_ic
+from .mechanism import ActionCodec, PrincipalAction, apply_inertia
+from .metrics import REPORTED_METRICS, rank_ic_rows
 from .reports import ReportLog
 from .scoring import ScoringWindow, ViewWindow
 
@@ -135,6 +135,7 @@ class _DayRecord:
     signal: FloatArray
     turnover: float
     n_scored: int
+    rows: FloatArray  # (1 + K, N): the signal, then each type's mean (NaN where none looked): what is paid
     paid: Payoff | None = None
 
 
@@ -173,7 +174,14 @@ class StackelbergGame:
         self.clipped_signals = np.zeros(self.K, dtype=np.int64)  # per type, this episode
         self.returns = ForwardReturnCache(panel)
         self.agent_type = np.concatenate([np.full(t.n_agents, t.type_id) for t in self.types])
+        self._starts = type_starts(self.agent_type, self.K)
+        self._moment_buffer = np.zeros((3, self.agent_type.size, panel.n_symbols))
+        self._row_type = np.asarray(self.agent_type, dtype=np.int64)
+        #: ``(T, N)`` stocks scored each day (the panel's ``universe``, built once: the property builds it per read)
+        self.universe = panel.universe
+        self._outside = ~self.universe
         self._payoff_returns = self.returns.get(self.config.payoff_spec)
+        self._delay = self.config.payoff_spec.delay
         if panel.n_days < self.config.warmup_days + 2:
             raise MassError(
                 f"panel has {panel.n_days} days; need more than warmup_days={self.config.warmup_days} + 1"
@@ -201,6 +209,7 @@ class StackelbergGame:
         self._announced = self.codec.coerce(init)
         self._prev_applied = PrincipalAction.uniform(self.K).normalised
         self._applied = apply_inertia(self._announced.normalised, self._prev_applied, self._announced.inertia)
+        self._prev_norm = self._prev_applied / self._prev_applied.sum(-1, keepdims=True)
 
     @property
     def done(self) -> bool:
@@ -239,44 +248,86 @@ class StackelbergGame:
         nxt = self.codec.coerce(next_action)
         X = self._stack_signals(signals, t)
         if self.record_reports:
-            self.report_log.append(t, X, self._stack_views(views, X, t))
-        mom = type_moments(X, self.agent_type, self.K)
+            self.report_log.append(t, X, self._stack_views(views, X, t) if views else None)
+        # the day's arithmetic on checked inputs, operation for operation what type_moments, aggregate,
+        # turnover and apply_inertia compute (the batched game mirrors it)
+        mom = self._moments(X)
         act = self._announced
-        agg = aggregate(mom, self._applied, act.alpha, self.config.rule)
-        tv = float(turnover(self._applied, self._prev_applied))
-        rec = _DayRecord(t, act, self._applied.copy(), mom.stack(), agg.consensus, agg.disagreement,
-                         agg.signal, tv, int(np.isfinite(agg.signal).sum()))
+        applied = self._applied
+        w = applied / applied.sum(-1, keepdims=True)  # normalise_weights
+        alpha = np.asarray(act.alpha)
+        if self.config.rule == "agent":  # count, sum and sum of squares weighed in one product
+            with np.errstate(invalid="ignore", divide="ignore"):
+                wsum, total, total_sq = w[None] @ mom
+                mean, std, sig = combine(total / wsum, total_sq / wsum, wsum > 0, alpha)
+        else:
+            mean, std, sig = weigh(WeighingBasis.of(TypeMoments.from_stacked(mom), self.config.rule), w[None], alpha)
+        consensus, disagreement, signal = mean[0], std[0], sig[0]
+        tv = float(0.5 * np.abs(w - self._prev_norm).sum(-1))
+        rows = np.empty((self.K + 1, signal.shape[0]))
+        rows[0] = signal
+        count = mom[0]
+        np.divide(mom[1], np.maximum(count, 1), out=rows[1:])
+        rows[1:][count <= 0] = np.nan  # TypeMoments.type_mean
+        rec = _DayRecord(t, act, applied.copy(), mom, consensus, disagreement, signal, tv,
+                         int(np.count_nonzero(np.isfinite(signal))), rows)
         self.records.append(rec)
         paid = self._pay(t)
         # advance: tomorrow's announced commitment becomes applied through the mechanism
-        self._prev_applied = self._applied
+        self._prev_applied = applied
+        self._prev_norm = w
         self._announced = nxt
-        self._applied = apply_inertia(nxt.normalised, self._prev_applied, nxt.inertia)
+        p = nxt.normalised / nxt.normalised.sum(-1, keepdims=True)
+        self._applied = (p + nxt.inertia * w) / (1.0 + nxt.inertia)  # apply_inertia
         self.t = t + 1
         return StepResult(t, paid, rec.n_scored)
 
+    def _moments(self, X: FloatArray) -> FloatArray:
+        """``(3, K, N)`` count, sum and sum of squares per type (``type_moments``, stacked), through one
+        preallocated buffer."""
+        if self._starts is None:
+            return type_moments(X, self.agent_type, self.K).stack()
+        buf = self._moment_buffer
+        looked = np.isfinite(X)
+        buf[0] = looked
+        buf[1] = np.where(looked, X, 0.0)
+        np.multiply(buf[1], buf[1], out=buf[2])
+        return np.add.reduceat(buf, self._starts, axis=-2)
+
     def _stack_signals(self, signals: Mapping[int, npt.ArrayLike] | Sequence[npt.ArrayLike], t: int) -> FloatArray:
+        """Every type's signals as one ``(A, N)`` array, checked once: shapes, no inf, values outside
+        [-1, 1] clipped and counted per type (an error when strict), stocks outside today's universe NaN."""
         N = self.panel.n_symbols
-        items = signals.items() if isinstance(signals, Mapping) else enumerate(signals)
-        got = dict(items)
-        if set(got) != set(range(self.K)):
-            raise ActionError(f"need signals for types 0..{self.K - 1}, got {sorted(got)}")
-        blocks = []
+        if isinstance(signals, Mapping):
+            if len(signals) != self.K or any(k not in signals for k in range(self.K)):
+                raise ActionError(f"need signals for types 0..{self.K - 1}, got {sorted(signals)}")
+            blocks = [signals[k] for k in range(self.K)]
+        else:
+            blocks = list(signals)
+            if len(blocks) != self.K:
+                raise ActionError(f"need signals for types 0..{self.K - 1}, got {list(range(len(blocks)))}")
         for k, typ in enumerate(self.types):
-            x = np.asarray(got[k], dtype=np.float64)
+            x = blocks[k]
+            if type(x) is not np.ndarray or x.dtype.kind != "f":
+                x = blocks[k] = np.asarray(x, dtype=np.float64)
             if x.shape != (typ.n_agents, N):
                 raise ActionError(f"type {k} signals must have shape ({typ.n_agents}, {N}), got {x.shape}")
-            if np.isinf(x).any():
+        X = np.concatenate(blocks, axis=0, dtype=np.float64)
+        top = np.fmax.reduce(np.abs(X), axis=None, initial=0.0)  # NaN ("did not look") is skipped
+        if top > 1.0:
+            if top == np.inf:
+                k = int(self._row_type[np.isinf(X).any(1)][0])
                 raise ActionError(f"type {k} signals contain inf (valid: [-1, 1], NaN = not looked at)")
             with np.errstate(invalid="ignore"):
-                out = int((np.abs(x) > 1.0 + 1e-6).sum())  # NaN compares False: "did not look" is not out of range
-            if out and self.strict_actions:
-                raise ActionError(f"type {k} signals must lie in [-1, 1] (NaN = not looked at); {out} value(s) "
+                over = np.bincount(self._row_type, (np.abs(X) > 1.0 + 1e-6).sum(1), minlength=self.K)
+            over = over.astype(np.int64)
+            if over.any() and self.strict_actions:
+                k = int(np.flatnonzero(over)[0])
+                raise ActionError(f"type {k} signals must lie in [-1, 1] (NaN = not looked at); {over[k]} value(s) "
                                   f"outside (strict mode)")
-            self.clipped_signals[k] += out
-            blocks.append(np.clip(x, -1.0, 1.0))
-        X = np.concatenate(blocks, axis=0)
-        X[:, ~self.panel.universe[t]] = np.nan  # stocks outside today's universe are not scored
+            self.clipped_signals += over
+            np.clip(X, -1.0, 1.0, out=X)
+        X[:, self._outside[t]] = np.nan  # stocks outside today's universe are not scored
         return X
 
     def _stack_views(self, views: Mapping[int, npt.ArrayLike] | None, reports: FloatArray, t: int) -> FloatArray | None:
@@ -296,15 +347,13 @@ class StackelbergGame:
 
     def _pay(self, t: int) -> list[Payoff]:
         """Pay every recorded day whose payoff-horizon return realised at the close of ``t``."""
-        delay = self.config.payoff_spec.delay
-        s = t - delay
+        s = t - self._delay
         if s < self.start:
             return []
         rec = self.records[s - self.start]
         r = self._payoff_returns[s]
         # the aggregate and every type's mean signal in one ranked pass (Rank IC is row-wise)
-        rows = np.concatenate([rec.signal[None, :], TypeMoments.from_stacked(rec.moments).type_mean()])
-        ics = rank_ic(rows, r[None, :], min_stocks=self.config.min_stocks)
+        ics = rank_ic_rows(rec.rows, r, min_stocks=self.config.min_stocks)
         ic, type_ic = float(ics[0]), ics[1:]
         valid = bool(np.isfinite(ic))
         value = (ic if valid else 0.0) - self.config.turnover_penalty * rec.turnover

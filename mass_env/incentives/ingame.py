@@ -52,6 +52,12 @@ def mean_type_pay(game: Any, rule: PaymentRule, paid: Sequence[Any]) -> FloatArr
     same numbers (``tests/mass_env/incentives/test_game_reports.py`` checks them equal), a cheaper step.
     Every other rule pays through ``type_pay``."""
     if type(rule) in (Skill, WeightedSkill):
+        if len(paid) == 1:  # a step pays at most one day: its row is the mean
+            tic = paid[0].type_rank_ic
+            one = np.where(np.isfinite(tic), tic, 0.0)
+            if type(rule) is WeightedSkill:
+                one = one * (game.K * game.records[paid[0].day - game.start].applied)
+            return one
         skill = np.array([np.where(np.isfinite(p.type_rank_ic), p.type_rank_ic, 0.0) for p in paid])
         if type(rule) is WeightedSkill:
             skill = skill * (game.K * np.array([game.records[p.day - game.start].applied for p in paid]))

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 from hypothesis.extra import numpy as hnp
 
-from mass_env.game.metrics import RankICScorer, average_ranks, ic, rank_ic, summarize
+from mass_env.game.metrics import RankICScorer, _pearson_masked, average_ranks, ic, rank_ic, rank_ic_rows, summarize
 
 
 def _scipy_rank_ic(s, r, min_stocks=5):
@@ -44,6 +44,23 @@ def test_scorer_matches_scipy_over_candidates_days(rng):
     want = np.array([[_scipy_rank_ic(S[p, t], R[t]) for t in range(T)] for p in range(P)])
     np.testing.assert_allclose(got, want, atol=1e-10)
     np.testing.assert_allclose(rank_ic(S, R), want, atol=1e-10)
+
+
+@settings(max_examples=100, deadline=None)
+@given(hs.integers(1, 10), hs.integers(0, 60), hs.integers(0, 2**31 - 1), hs.integers(1, 6))
+def test_rank_ic_is_the_textbook_formula_to_the_last_bit(rows, width, seed, min_stocks):
+    # exact rank sums in any order: the same bits as the Pearson formula on average ranks (ties, NaN, inf)
+    rng = np.random.default_rng(seed)
+    s = np.round(rng.normal(size=(rows, width)), int(rng.integers(0, 3)))
+    s[rng.random(s.shape) < rng.random() * 0.6] = np.nan
+    s[rng.random(s.shape) < 0.03] = np.inf
+    r = np.round(rng.normal(size=width), int(rng.integers(0, 3)))
+    r[rng.random(width) < 0.1] = np.nan
+    sb, rb = np.broadcast_arrays(s, r[None])
+    valid = np.isfinite(sb) & np.isfinite(rb)
+    want = _pearson_masked(average_ranks(sb, valid), average_ranks(rb, valid), valid, min_stocks)
+    for got in (rank_ic(s, r[None], min_stocks=min_stocks), rank_ic_rows(s, r, min_stocks=min_stocks)):
+        assert got.shape == want.shape and np.array_equal(got, want, equal_nan=True)
 
 
 def test_average_ranks_equal_scipy_rankdata(rng):
