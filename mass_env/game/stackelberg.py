@@ -28,10 +28,10 @@ from ..data.returns import REPORT_HORIZONS, ReturnSpec
 from ..data.view import ForwardReturnCache, PointInTimeView
 from ..errors import ActionError, MassError
 from .aggregation import RULES, Rule, TypeMoments, WeighingBasis, combine, type_moments, type_starts, weigh
-from .components import COMPONENTS, metric_column
+from .history import episode_history
 from .investors import InvestorType
 from .mechanism import ActionCodec, PrincipalAction, apply_inertia
-from .metrics import REPORTED_METRICS, rank_ic_rows
+from .metrics import rank_ic_rows
 from .reports import ReportLog
 from .scoring import ScoringWindow, ViewWindow
 
@@ -397,33 +397,6 @@ class StackelbergGame:
 
     # ------------------------------------------------------------------ reporting
     def history(self, horizons: Sequence[int] | None = None) -> pd.DataFrame:
-        """Tidy per-day record of the episode, with evaluation ICs at each report horizon.
-
-        Evaluation ICs use the panel's returns and are for *reporting after the episode*; NaN where the
-        return is not in the panel. Nothing here feeds back into decisions.
-        """
-        hs = tuple(horizons or self.config.report_horizons)
-        recs = self.records
-        days = np.array([rec.day for rec in recs], dtype=np.int64)
-        frame: dict[str, object] = {
-            "day": days, "date": self.panel.dates[days], "alpha": [rec.action.alpha for rec in recs],
-            "inertia": [rec.action.inertia for rec in recs], "turnover": [rec.turnover for rec in recs],
-            "n_scored": [rec.n_scored for rec in recs], "paid": [rec.paid is not None for rec in recs],
-            "payoff": [rec.paid.payoff if rec.paid else np.nan for rec in recs],
-            "misreport": (self.report_log.misreport() if len(self.report_log) == len(recs)
-                          else np.full(len(recs), np.nan)),
-        }
-        applied = np.array([rec.applied for rec in recs]).reshape(len(recs), self.K)
-        for k in range(self.K):
-            frame[f"w_{k}"] = applied[:, k]
-        # every day of a component at once: metrics are row-wise, so this equals the per-day calls
-        parts = {comp: np.array([comp.pick(rec.consensus, rec.disagreement, rec.signal) for rec in recs])
-                 for comp in COMPONENTS}
-        for h in hs:
-            r = self.returns.get(ReturnSpec(h, self.config.lag))[days]
-            for comp in COMPONENTS:
-                for name, fn in REPORTED_METRICS.items():
-                    frame[metric_column(name, comp, h)] = (
-                        np.asarray(fn(parts[comp], r, min_stocks=self.config.min_stocks), dtype=np.float64)
-                        if recs else np.zeros(0))
-        return pd.DataFrame(frame)
+        """Tidy per-day record of the episode, with evaluation ICs at each report horizon
+        (``mass_env.game.history.episode_history``: reporting after the episode, never fed back)."""
+        return episode_history(self, horizons)
