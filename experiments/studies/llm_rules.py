@@ -50,8 +50,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="days each LLM episode plays, from the first playable day (default 5)")
     g.add_argument("--llm-horizon", type=checks.positive_int, default=1,
                    help="payoff horizon of the LLM games in days (default 1: pay is shown within a short episode)")
-    g.add_argument("--llm-pay-days", type=checks.nonnegative_int, default=3,
-                   help="paid days of the type's pay shown to each agent (default 3)")
     add_llm_arguments(p)
 
 
