@@ -29,7 +29,7 @@ from .cache.store import CachedBackend, ResponseCache
 from .prompts.templates import TEMPLATE_VERSION, BriefCache
 from .type_policy import DEFAULT_DECODE, Decode, LLMFollower, Output
 
-__all__ = ["SOURCES", "TOLD_VIEW", "LLMFollowers", "follower_factory", "llm_followers", "llm_identity",
+__all__ = ["SOURCES", "LLMFollowers", "follower_factory", "llm_followers", "llm_identity",
            "llm_population", "pooled_moves", "shared_backend", "shared_briefs"]
 
 #: The files that define LLM followers, subpackages included (for resume fingerprints of experiment runners).
@@ -199,8 +199,6 @@ def llm_identity(backend: str | Backend = "local", backend_options: Mapping[str,
 
 
 _SHARED_BACKENDS: dict[str, Backend] = {}
-#: ``told`` option of the ``llm`` population that makes told followers report their views (the untold control)
-TOLD_VIEW = "view"
 
 
 def shared_backend(backend: str | Backend = "local", *, backend_options: Mapping[str, Any] | None = None,
@@ -225,18 +223,10 @@ def llm_population(env: Any, seed: int, *, backend: str | Backend = "local",
                    backend_options: Mapping[str, Any] | None = None, cache: ResponseCache | str | Path | None = None,
                    cache_mode: str = "readwrite", retry_failed: bool = False, **follower_options: Any) -> LLMFollowers:
     """The ``llm`` follower population (``agents.populations``): ``llm_followers`` on the process's
-    shared backend. All options are plain values, so a sweep can send them to worker processes. Option
-    ``told`` (a payment rule, or ``TOLD_VIEW``) and ``pay_days``: followers told the rule instead
-    (``agents.llm.told.told_followers``)."""
+    shared backend. All options are plain values, so a sweep can send them to worker processes (with
+    ``told``, ``agents.populations`` builds ``agents.llm.told.told_population`` instead)."""
     be = shared_backend(backend, backend_options=backend_options, cache=cache, cache_mode=cache_mode,
                         retry_failed=retry_failed)
-    told = follower_options.pop("told", None)
-    if told is not None:  # told the payment rule (agents.llm.told); "view": the same followers reporting views
-        from .told import told_followers
-
-        return told_followers(env, be, seed=seed, rule=None if told == TOLD_VIEW else told,
-                              report_view=told == TOLD_VIEW, **follower_options)
-    follower_options.pop("pay_days", None)
     return llm_followers(env, be, seed=seed, **follower_options)
 
 

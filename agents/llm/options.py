@@ -111,7 +111,7 @@ def told_rule(text: str) -> str:
     """argparse type of ``--llm-told``: ``view`` or a payment rule (normalised; an unknown one names the valid)."""
     from mass_env.incentives import make_rule
 
-    from .follower import TOLD_VIEW
+    from .told import TOLD_VIEW
 
     if text.strip() == TOLD_VIEW:
         return TOLD_VIEW

@@ -37,11 +37,13 @@ from mass_env.incentives.ingame import mean_type_pay
 
 from .backends.base import Answer, Backend, Request
 from .cache.store import ResponseCache
-from .follower import LLMFollowers, follower_backend
+from .follower import LLMFollowers, follower_backend, shared_backend
 from .prompts.told import TOLD_VERSION, VIEW_RULE, consensus_phrases, told_segment
 from .type_policy import LLMFollower
 
 VIEW = "view"
+#: ``told`` option of the ``llm`` population that makes told followers report their views (the untold control)
+TOLD_VIEW = VIEW
 
 
 @dataclass
@@ -180,3 +182,14 @@ def told_followers(env: Any, backend: str | Backend = "local", *, seed: int = 0,
     })
     out.backend = be
     return out
+
+
+def told_population(env: Any, seed: int, *, told: str, backend: str | Backend = "local",
+                    backend_options: Mapping[str, Any] | None = None, cache: ResponseCache | str | Path | None = None,
+                    cache_mode: str = "readwrite", retry_failed: bool = False, **follower_options: Any) -> LLMFollowers:
+    """The ``llm`` population with option ``told`` (``agents.populations``): ``told_followers`` told the payment
+    rule ``told``, or (``TOLD_VIEW``) reporting their views, on the process's shared backend."""
+    be = shared_backend(backend, backend_options=backend_options, cache=cache, cache_mode=cache_mode,
+                        retry_failed=retry_failed)
+    view = told == TOLD_VIEW
+    return told_followers(env, be, seed=seed, rule=None if view else told, report_view=view, **follower_options)

@@ -44,7 +44,7 @@ def test_llm_rows_pair_told_followers_with_their_views_and_replay_from_the_cache
 
 
 def test_the_runner_runs_told_before_views_with_one_cache():
-    from experiments.studies.strategic_run import parser, sweeps
+    from experiments.studies.strategic import parser, sweeps
 
     runs = sweeps(parser().parse_args(["--out", "o", "--data", "sse50", "--llm-replay", "--workers", "2"]))
     assert list(runs) == ["scripted", "hedge", "told", "views"]
