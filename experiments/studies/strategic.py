@@ -15,7 +15,7 @@
 
 ``python -m experiments.studies.strategic`` (``main``) runs the four sweeps of ``mass ablation`` with one set of
 options: scripted and Hedge followers on the whole window, the two LLM sweeps on a shorter one (every day of a
-told run costs model calls), the told one first so the views sweep replays the views it asked. It times each,
+told run costs model calls), the views first (serially) so that the told runs replay the views they ask. It times each,
 prints both tables and writes them to ``OUT/strategic.md``. Every sweep resumes from its folder; the LLM answers
 are in one response cache (default ``OUT/llm-cache.sqlite``), so a rerun with ``--llm-replay`` (a new
 ``--out``, ``--llm-cache`` of the first run) rebuilds the LLM rows without a model call (a missing answer is an
@@ -134,10 +134,10 @@ def markdown_llm(table: pd.DataFrame, rule: str = "weighted_skill") -> str:
     return "\n".join(out)
 
 
-#: the LLM rows' default scale: 1 agent per type rating 3 candidates, evaluated from the window's first
-#: evaluation day to this date (15 evaluation days after the 21-day warm-up on the SSE50 window): every
-#: episode day of a told run costs model calls, so the LLM sweeps play 36 days, not 119
-LLM_EVAL_END = "2023-02-24"
+#: the LLM rows' default scale: 1 agent per type rating 4 candidates, evaluated from the window's first
+#: evaluation day to this date (10 evaluation days after the 21-day warm-up on the SSE50 window): every
+#: (day, type) of a told run is a model call with its own prompt, so the LLM sweeps play 31 days, not 119
+LLM_EVAL_END = "2023-02-17"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -154,8 +154,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--llm-rule", default="weighted_skill", help="the rule the LLM followers are told (default "
                    "weighted_skill: own Rank IC x K x the leader's weight share)")
     g.add_argument("--llm-agents", type=checks.positive_int, default=1, help="agents per type (default 1)")
-    g.add_argument("--llm-candidates", type=checks.positive_int, default=3,
-                   help="candidate stocks per agent and day (default 3)")
+    g.add_argument("--llm-candidates", type=checks.positive_int, default=4,
+                   help="candidate stocks per agent and day (default 4)")
     g.add_argument("--llm-eval-end", default=LLM_EVAL_END, metavar="YYYY-MM-DD",
                    help=f"last evaluation day of the LLM sweeps (default {LLM_EVAL_END}; 'none': the whole window)")
     g.add_argument("--llm-backend", default="local", help="LLM backend (default local: SmolLM2-135M on the CPU)")
@@ -186,9 +186,11 @@ def sweeps(a: argparse.Namespace) -> dict[str, list[str]]:
            "--followers", "llm", "--agents", str(a.llm_agents), "--llm-candidates", str(a.llm_candidates),
            "--llm-backend", a.llm_backend, "--llm-threads", str(a.llm_threads), "--record-reports",
            "--llm-cache", str(a.llm_cache or out / "llm-cache.sqlite"), *(["--llm-replay"] if a.llm_replay else [])]
-    # told first: its followers ask their views too, so the views sweep replays them from the cache
+    # views first and serially: its first run asks the views, every later run (and every told run, which asks
+    # them too) replays them, where runs started together on a pool would each ask them
+    serial = [x for x in llm if x not in ("--executor", "process", "--workers", str(a.workers))] if a.workers else llm
+    runs["views"] = [*serial, "--llm-told", "view", "--out", str(out / "views")]
     runs["told"] = [*llm, "--llm-told", a.llm_rule, "--out", str(out / "told")]
-    runs["views"] = [*llm, "--llm-told", "view", "--out", str(out / "views")]
     return runs
 
 

@@ -43,11 +43,12 @@ def test_llm_rows_pair_told_followers_with_their_views_and_replay_from_the_cache
     assert again.equals(tab) and "| A |" in markdown_llm(again)
 
 
-def test_the_runner_runs_told_before_views_with_one_cache():
+def test_the_runner_asks_the_views_once_with_one_cache():
     from experiments.studies.strategic import parser, sweeps
 
     runs = sweeps(parser().parse_args(["--out", "o", "--data", "sse50", "--llm-replay", "--workers", "2"]))
-    assert list(runs) == ["scripted", "hedge", "told", "views"]
+    assert list(runs) == ["scripted", "hedge", "views", "told"]
+    assert "--workers" in runs["told"] and "--workers" not in runs["views"]  # the views are asked once
     told, views = runs["told"], runs["views"]
     assert told[told.index("--llm-told") + 1] == "weighted_skill" and views[views.index("--llm-told") + 1] == "view"
     assert "--llm-replay" in views and told[told.index("--llm-cache") + 1] == views[views.index("--llm-cache") + 1]
