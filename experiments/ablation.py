@@ -106,8 +106,9 @@ def run(args: argparse.Namespace) -> int:
     if executor is not None:
         log(f"  executor: {executor!r}")
     if args.followers == "llm" and args.llm_told is not None:
-        log(f"  followers told the rule ({args.llm_told}): no prefetch (their prompts depend on the game's pay and "
-            "consensus); every answer is cached as the runs ask")
+        who = "reporting their views" if args.llm_told == "view" else f"told the rule {args.llm_told}"
+        log(f"  followers {who}: no prefetch pass (told followers' prompts depend on the game's pay and consensus); "
+            "every answer is cached as the runs ask")
     elif args.followers == "llm" and args.llm_prefetch != "off":  # the model works once per study
         from experiments.sweep.prefetch import prefetch_study
 

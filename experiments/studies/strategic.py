@@ -134,10 +134,10 @@ def markdown_llm(table: pd.DataFrame, rule: str = "weighted_skill") -> str:
     return "\n".join(out)
 
 
-#: the LLM rows' default scale: 1 agent per type rating 4 candidates, evaluated from the window's first
-#: evaluation day to this date (10 evaluation days after the 21-day warm-up on the SSE50 window): every
-#: (day, type) of a told run is a model call with its own prompt, so the LLM sweeps play 31 days, not 119
-LLM_EVAL_END = "2023-02-17"
+#: the LLM rows' default scale: 1 agent per type rating 4 candidates, evaluated on the first 10 evaluation
+#: days of the SSE50 window (after the 21-day warm-up): every (day, type) of a told run is a model call with
+#: its own prompt, so the LLM sweeps play 31 days, not 119
+LLM_EVAL = ("2023-02-06", "2023-02-17")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -156,8 +156,9 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--llm-agents", type=checks.positive_int, default=1, help="agents per type (default 1)")
     g.add_argument("--llm-candidates", type=checks.positive_int, default=4,
                    help="candidate stocks per agent and day (default 4)")
-    g.add_argument("--llm-eval-end", default=LLM_EVAL_END, metavar="YYYY-MM-DD",
-                   help=f"last evaluation day of the LLM sweeps (default {LLM_EVAL_END}; 'none': the whole window)")
+    g.add_argument("--llm-eval", default=",".join(LLM_EVAL), metavar="START,END",
+                   help=f"first and last evaluation day of the LLM sweeps (their --eval-start, --eval-end; default "
+                        f"{','.join(LLM_EVAL)}; 'none': the whole window)")
     g.add_argument("--llm-backend", default="local", help="LLM backend (default local: SmolLM2-135M on the CPU)")
     g.add_argument("--llm-threads", type=checks.positive_int, default=1, help="local: torch threads (default 1)")
     g.add_argument("--llm-cache", default=None, help="response cache (default OUT/llm-cache.sqlite)")
@@ -181,7 +182,8 @@ def sweeps(a: argparse.Namespace) -> dict[str, list[str]]:
             "hedge": [*base, "--seeds", seeds, "--followers", "hedge", "--out", str(out / "hedge")]}
     if a.no_llm:
         return runs
-    window = [] if a.llm_eval_end.lower() == "none" else ["--eval-end", a.llm_eval_end]
+    start, _, end = a.llm_eval.partition(",")
+    window = [] if a.llm_eval.lower() == "none" else ["--eval-start", start, "--eval-end", end]
     llm = [*base, *window, "--seeds", ",".join(map(str, a.llm_seeds)) + ",", "--baselines", "none",
            "--followers", "llm", "--agents", str(a.llm_agents), "--llm-candidates", str(a.llm_candidates),
            "--llm-backend", a.llm_backend, "--llm-threads", str(a.llm_threads), "--record-reports",

@@ -52,4 +52,4 @@ def test_the_runner_asks_the_views_once_with_one_cache():
     told, views = runs["told"], runs["views"]
     assert told[told.index("--llm-told") + 1] == "weighted_skill" and views[views.index("--llm-told") + 1] == "view"
     assert "--llm-replay" in views and told[told.index("--llm-cache") + 1] == views[views.index("--llm-cache") + 1]
-    assert "--eval-end" in told and "--eval-end" not in runs["hedge"]
+    assert told[told.index("--eval-start") + 1] == "2023-02-06" and "--eval-end" not in runs["hedge"]
