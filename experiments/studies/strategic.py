@@ -123,10 +123,12 @@ def markdown(table: pd.DataFrame) -> str:
     return "\n".join(out)
 
 
-def markdown_llm(table: pd.DataFrame, rule: str = "weighted_skill") -> str:
-    """The LLM comparison as the results page prints it."""
-    out = [f"| config | LLM, views (not told) 10d Rank IC [95% CI] | LLM told {rule} 10d Rank IC [95% CI] | told - "
-           "views [95% CI] | mean misreport | move toward the consensus ± 95% CI (days) |", "|---|---|---|---|---|---|"]
+def markdown_llm(table: pd.DataFrame, rule: str = "weighted_skill", horizon: int = 10) -> str:
+    """The LLM comparison (``compare_llm`` at ``horizon``) as the results page prints it."""
+    ric = f"{horizon}d Rank IC [95% CI]"
+    out = [f"| config | LLM, views (not told) {ric} | LLM told {rule} {ric} | told - views [95% CI] | mean misreport "
+           "| move toward the consensus ± 95% CI (days) |",
+           "|---|---|---|---|---|---|"]
     for r in table.itertuples():
         out.append(f"| {r.config} | {_ci(r.view, r.view_lo, r.view_hi)} | {_ci(r.told, r.told_lo, r.told_hi)} | "
                    f"{_ci(r.diff, r.diff_lo, r.diff_hi)} | {r.misreport:.3f} | {r.toward:+.4f} ±{r.toward_ci:.4f} "
@@ -203,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise SystemExit("strategic: give SCRIPTED HEDGE or SCRIPTED HEDGE VIEWS TOLD folders")
         print(markdown(compare(*a.folders[:2])))
         if len(a.folders) == 4:
-            print("\n" + markdown_llm(compare_llm(*a.folders[2:])))
+            print("".join("\n" + markdown_llm(compare_llm(*a.folders[2:], h), horizon=h) + "\n" for h in (10, 1)))
         return 0
     from experiments.cli import main as mass
 
@@ -219,8 +221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return rc
     out = Path(a.out)
     text = markdown(compare(out / "scripted", out / "hedge"))
-    if not a.no_llm:
-        text += "\n\n" + markdown_llm(compare_llm(out / "views", out / "told"), a.llm_rule)
+    if not a.no_llm:  # a short LLM window has no 10-day CI (too few days for the overlap): the 1-day table too
+        text += "".join("\n\n" + markdown_llm(compare_llm(out / "views", out / "told", h), a.llm_rule, h)
+                        for h in (10, 1))
     text += "\n\nwall seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()) + \
         f", total {sum(seconds.values()):.0f}"
     (out / "strategic.md").write_text(text + "\n")
