@@ -205,7 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise SystemExit("strategic: give SCRIPTED HEDGE or SCRIPTED HEDGE VIEWS TOLD folders")
         print(markdown(compare(*a.folders[:2])))
         if len(a.folders) == 4:
-            print("".join("\n" + markdown_llm(compare_llm(*a.folders[2:], h), horizon=h) + "\n" for h in (10, 1)))
+            for h in (10, 1):
+                print("\n" + markdown_llm(compare_llm(a.folders[2], a.folders[3], h), horizon=h))
         return 0
     from experiments.cli import main as mass
 
