@@ -136,7 +136,8 @@ def markdown_llm(table: pd.DataFrame, rule: str = "weighted_skill", horizon: int
     return "\n".join(out)
 
 
-#: the LLM rows' default scale: 1 agent per type rating 4 candidates, evaluated on the first 10 evaluation
+#: the LLM rows' default scale: 1 agent per type rating 6 candidates (a type's Rank IC, hence its
+#: ``weighted_skill`` pay, needs 5 stocks: ``GameConfig.min_stocks``), evaluated on the first 10 evaluation
 #: days of the SSE50 window (after the 21-day warm-up): every (day, type) of a told run is a model call with
 #: its own prompt, so the LLM sweeps play 31 days, not 119
 LLM_EVAL = ("2023-02-06", "2023-02-17")
@@ -156,8 +157,9 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--llm-rule", default="weighted_skill", help="the rule the LLM followers are told (default "
                    "weighted_skill: own Rank IC x K x the leader's weight share)")
     g.add_argument("--llm-agents", type=checks.positive_int, default=1, help="agents per type (default 1)")
-    g.add_argument("--llm-candidates", type=checks.positive_int, default=4,
-                   help="candidate stocks per agent and day (default 4)")
+    g.add_argument("--llm-candidates", type=checks.positive_int, default=6,
+                   help="candidate stocks per agent and day (default 6; with fewer than 5 per type a type has no "
+                        "Rank IC, so its weighted_skill pay shown is 0)")
     g.add_argument("--llm-eval", default=",".join(LLM_EVAL), metavar="START,END",
                    help=f"first and last evaluation day of the LLM sweeps (their --eval-start, --eval-end; default "
                         f"{','.join(LLM_EVAL)}; 'none': the whole window)")
