@@ -180,28 +180,30 @@ def sweeps(a: argparse.Namespace) -> dict[str, list[str]]:
     out = Path(a.out)
     data = ["--data", a.data] if a.data else []
     seeds = ",".join(map(str, a.seeds)) + ","
-    base = ["ablation", "--configs", a.configs, *data, "--boot", "0", "--no-plot", *(["--quiet"] if a.quiet else []),
-            *(["--executor", "process", "--workers", str(a.workers)] if a.workers else [])]
-    runs = {"scripted": [*base, "--seeds", seeds, "--out", str(out / "scripted")],
-            "hedge": [*base, "--seeds", seeds, "--followers", "hedge", "--out", str(out / "hedge")]}
+    base = ["ablation", "--configs", a.configs, *data, "--boot", "0", "--no-plot", *(["--quiet"] if a.quiet else [])]
+    pool = ["--executor", "process", "--workers", str(a.workers)] if a.workers else []
+    runs = {"scripted": [*base, *pool, "--seeds", seeds, "--out", str(out / "scripted")],
+            "hedge": [*base, *pool, "--seeds", seeds, "--followers", "hedge", "--out", str(out / "hedge")]}
     if a.no_llm:
         return runs
     start, _, end = a.llm_eval.partition(",")
-    window = [] if a.llm_eval.lower() == "none" else ["--eval-start", start, "--eval-end", end]
+    window = [] if a.llm_eval.lower() == "none" else ["--eval-start", start.strip(), "--eval-end", end.strip()]
     llm = [*base, *window, "--seeds", ",".join(map(str, a.llm_seeds)) + ",", "--baselines", "none",
            "--followers", "llm", "--agents", str(a.llm_agents), "--llm-candidates", str(a.llm_candidates),
            "--llm-backend", a.llm_backend, "--llm-threads", str(a.llm_threads), "--record-reports",
            "--llm-cache", str(a.llm_cache or out / "llm-cache.sqlite"), *(["--llm-replay"] if a.llm_replay else [])]
     # views first and serially: its first run asks the views, every later run (and every told run, which asks
     # them too) replays them, where runs started together on a pool would each ask them
-    serial = [x for x in llm if x not in ("--executor", "process", "--workers", str(a.workers))] if a.workers else llm
-    runs["views"] = [*serial, "--llm-told", "view", "--out", str(out / "views")]
-    runs["told"] = [*llm, "--llm-told", a.llm_rule, "--out", str(out / "told")]
+    runs["views"] = [*llm, "--llm-told", "view", "--out", str(out / "views")]
+    runs["told"] = [*llm, *pool, "--llm-told", a.llm_rule, "--out", str(out / "told")]
     return runs
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    a = parser().parse_args(argv)
+    p = parser()
+    a = p.parse_args(argv)
+    if a.llm_eval.lower() != "none" and a.llm_eval.count(",") != 1:
+        p.error(f"--llm-eval takes START,END (two dates) or none, got {a.llm_eval!r}")
     if a.folders:
         if len(a.folders) not in (2, 4):
             raise SystemExit("strategic: give SCRIPTED HEDGE or SCRIPTED HEDGE VIEWS TOLD folders")
@@ -219,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         t = time.perf_counter()
         rc = mass(args)
         seconds[name] = time.perf_counter() - t
-        if rc not in (0,):
+        if rc != 0:
             print(f"[strategic] {name} failed (exit {rc})", file=sys.stderr)
             return rc
     out = Path(a.out)

@@ -44,12 +44,18 @@ def test_llm_rows_pair_told_followers_with_their_views_and_replay_from_the_cache
 
 
 def test_the_runner_asks_the_views_once_with_one_cache():
+    import pytest
+
+    from experiments.studies.strategic import main as main_study
     from experiments.studies.strategic import parser, sweeps
 
-    runs = sweeps(parser().parse_args(["--out", "o", "--data", "sse50", "--llm-replay", "--workers", "2"]))
+    runs = sweeps(parser().parse_args(["--out", "o", "--data", "sse50", "--llm-replay", "--workers", "1"]))
     assert list(runs) == ["scripted", "hedge", "views", "told"]
     assert "--workers" in runs["told"] and "--workers" not in runs["views"]  # the views are asked once
     told, views = runs["told"], runs["views"]
     assert told[told.index("--llm-told") + 1] == "weighted_skill" and views[views.index("--llm-told") + 1] == "view"
     assert "--llm-replay" in views and told[told.index("--llm-cache") + 1] == views[views.index("--llm-cache") + 1]
     assert told[told.index("--eval-start") + 1] == "2023-02-06" and "--eval-end" not in runs["hedge"]
+    assert told[told.index("--agents") + 1] == "1" == views[views.index("--agents") + 1]
+    with pytest.raises(SystemExit):
+        main_study(["--llm-eval", "2023-02-06"])
