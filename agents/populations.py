@@ -95,7 +95,12 @@ def scripted_population(env: Any, seed: int, **options: Any) -> Mapping[str, Fol
 
 def llm_population(env: Any, seed: int, **options: Any) -> Mapping[str, Follower]:
     """LLM investors (``agents.llm``); options ``backend``, ``backend_options``, ``cache``, ``cache_mode``,
-    ``n_candidates``, ``output``, ``decode`` ... (see ``agents.llm.follower.llm_population``)."""
+    ``n_candidates``, ``output``, ``decode`` ... (see ``agents.llm.follower.llm_population``); with ``told`` (a
+    payment rule, or ``view``) and ``pay_days``: followers told the rule (``agents.llm.told.told_population``)."""
+    if options.get("told") is not None:
+        from .llm.told import told_population
+
+        return told_population(env, seed, **options)
     from .llm.follower import llm_population as build
 
     return build(env, seed, **options)

@@ -54,7 +54,7 @@ def add_arguments(abl: argparse.ArgumentParser) -> None:
     options.add_executor(abl)
     from agents.llm.options import add_arguments as add_llm_arguments
 
-    add_llm_arguments(abl)
+    add_llm_arguments(abl, told=True)
     add_fidelity_args(abl)
 
 
@@ -107,7 +107,11 @@ def run(args: argparse.Namespace) -> int:
     executor = options.executor_from(args)
     if executor is not None:
         log(f"  executor: {executor!r}")
-    if args.followers == "llm" and args.llm_prefetch != "off":  # the model works once per study
+    if args.followers == "llm" and args.llm_told is not None:
+        who = "reporting their views" if args.llm_told == "view" else f"told the rule {args.llm_told}"
+        log(f"  followers {who}: no prefetch pass (told followers' prompts depend on the game's pay and consensus); "
+            "every answer is cached as the runs ask")
+    elif args.followers == "llm" and args.llm_prefetch != "off":  # the model works once per study
         from experiments.sweep.prefetch import prefetch_study
 
         mode = "universe" if args.llm_prefetch == "on" else args.llm_prefetch  # on: the former name
@@ -161,6 +165,8 @@ def warn_ignored(args: argparse.Namespace) -> None:
         llm = checks.changed_flags(args, parser, [d for d in vars(args) if d.startswith("llm_")])
         if llm:
             notes.append(f"{', '.join(llm)} apply only with --followers llm")
+    elif args.llm_told is None and checks.changed_flags(args, parser, ["llm_pay_days"]):
+        notes.append("--llm-pay-days applies only with --llm-told")
     if args.data is not None:
         synth = checks.changed_flags(args, parser, ["days", "market_seed", "vary_market"])
         if synth:

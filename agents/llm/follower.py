@@ -29,8 +29,8 @@ from .cache.store import CachedBackend, ResponseCache
 from .prompts.templates import TEMPLATE_VERSION, BriefCache
 from .type_policy import DEFAULT_DECODE, Decode, LLMFollower, Output
 
-__all__ = ["SOURCES", "LLMFollowers", "follower_factory", "llm_followers", "llm_identity", "llm_population",
-           "shared_backend", "shared_briefs"]
+__all__ = ["SOURCES", "LLMFollowers", "follower_factory", "llm_followers", "llm_identity",
+           "llm_population", "pooled_moves", "shared_backend", "shared_briefs"]
 
 #: The files that define LLM followers, subpackages included (for resume fingerprints of experiment runners).
 SOURCES = tuple(sorted(Path(__file__).resolve().parent.rglob("*.py")))
@@ -106,7 +106,23 @@ class LLMFollowers(dict):
         cs = getattr(cached, "cache_stats", None)
         if cs is not None:
             out["cache"] = {**cs.as_dict(), "path": str(cached.cache.path)}
+        moved = [m for p in self.values() for m in getattr(p, "moves", ())]
+        if moved:  # followers told the rule (agents.llm.told): their reports' moves per day, pooled over types
+            out["told"] = pooled_moves(moved)
         return out
+
+
+def pooled_moves(moves: list[tuple[int, int, float, int, float]]) -> dict[str, list[Any]]:
+    """Per day, pooled over types: mean |report - view| (``shift``) and mean move toward the consensus shown
+    (``toward``, NaN on a day with none) from the types' ``(day, cells, sum, cells shown, sum toward)``."""
+    days = sorted({m[0] for m in moves})
+    at = {d: i for i, d in enumerate(days)}
+    sums = np.zeros((len(days), 4))
+    for d, n, s, nt, st in moves:
+        sums[at[d]] += (n, s, nt, st)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shift, toward = sums[:, 1] / sums[:, 0], sums[:, 3] / sums[:, 2]
+    return {"days": days, "shift": [float(x) for x in shift], "toward": [float(x) for x in toward]}
 
 
 def shared_briefs(backend: Any, panel: MarketPanel, anonymize: bool) -> BriefCache:
@@ -173,8 +189,13 @@ def llm_identity(backend: str | Backend = "local", backend_options: Mapping[str,
     the prompt template version. How answers are fetched or cached is left out."""
     follower_options = {k: v for k, v in follower_options.items()
                         if k not in ("cache", "cache_mode", "retry_failed")}
-    return {"backend": answer_identity(backend, backend_options), "follower_options": dict(follower_options),
-            "template": TEMPLATE_VERSION}
+    out = {"backend": answer_identity(backend, backend_options), "follower_options": dict(follower_options),
+           "template": TEMPLATE_VERSION}
+    if follower_options.get("told") is not None:
+        from .prompts.told import TOLD_VERSION
+
+        out["told"] = TOLD_VERSION
+    return out
 
 
 _SHARED_BACKENDS: dict[str, Backend] = {}
@@ -202,7 +223,8 @@ def llm_population(env: Any, seed: int, *, backend: str | Backend = "local",
                    backend_options: Mapping[str, Any] | None = None, cache: ResponseCache | str | Path | None = None,
                    cache_mode: str = "readwrite", retry_failed: bool = False, **follower_options: Any) -> LLMFollowers:
     """The ``llm`` follower population (``agents.populations``): ``llm_followers`` on the process's
-    shared backend. All options are plain values, so a sweep can send them to worker processes."""
+    shared backend. All options are plain values, so a sweep can send them to worker processes (with
+    ``told``, ``agents.populations`` builds ``agents.llm.told.told_population`` instead)."""
     be = shared_backend(backend, backend_options=backend_options, cache=cache, cache_mode=cache_mode,
                         retry_failed=retry_failed)
     return llm_followers(env, be, seed=seed, **follower_options)

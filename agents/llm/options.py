@@ -35,9 +35,19 @@ def backend_help() -> str:
     return text.replace("%", "%%")  # argparse formats help strings with %
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``--llm-*`` options (``--llm-backend`` offers the backends registered when this is called)."""
+def add_arguments(parser: argparse.ArgumentParser, *, told: bool = False) -> None:
+    """The ``--llm-*`` options (``--llm-backend`` offers the backends registered when this is called);
+    ``told``: also ``--llm-told`` (where the followers are not always told the rule)."""
     g = parser.add_argument_group("LLM followers (--followers llm)")
+    if told:
+        g.add_argument("--llm-told", type=told_rule, default=None, metavar="RULE|view",
+                       help="tell the followers the payment rule RULE (e.g. weighted_skill, consensus:r=0.6): each "
+                            "agent's report is asked with the rule, its type's pay on the last --llm-pay-days paid "
+                            "days and yesterday's consensus shown, its view apart (paid by proper, neither shown), "
+                            "both recorded; 'view': the same followers reporting their views (the untold control); "
+                            "needs --llm-output score (default: the plain prompt, not told)")
+    g.add_argument("--llm-pay-days", type=_count(0, 1000), default=3,
+                   help="followers told the rule: paid days of their type's pay shown to each agent (default 3)")
     g.add_argument("--llm-backend", default="local", choices=available_backends(),
                    help=backend_help() + " (default: local)")
     g.add_argument("--llm-model", default=None,
@@ -95,6 +105,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "auto (default) = exact when it is under 90%% of universe, else universe")
     g.add_argument("--llm-max-failed", type=_share, default=0.5, metavar="SHARE",
                    help="exit with status 3 when more than this share of the answers failed (default 0.5)")
+
+
+def told_rule(text: str) -> str:
+    """argparse type of ``--llm-told``: ``view`` or a payment rule (normalised; an unknown one names the valid)."""
+    from mass_env.incentives import make_rule
+
+    from .told import TOLD_VIEW
+
+    if text.strip() == TOLD_VIEW:
+        return TOLD_VIEW
+    try:
+        return make_rule(text.strip()).option_string()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (or '{TOLD_VIEW}': the untold control)") from None
 
 
 def _env_name(text: str) -> str:
@@ -164,9 +188,14 @@ def population_options(args: argparse.Namespace, out_dir: str | Path) -> dict[st
     """Options of the ``llm`` follower population (``agents.populations``) for these arguments: plain
     values, so sweep workers build the same followers (cache in ``OUT/llm-cache.sqlite`` by default)."""
     cache = Path(args.llm_cache) if args.llm_cache else Path(out_dir) / "llm-cache.sqlite"
+    told = getattr(args, "llm_told", None)
+    if told is not None and args.llm_output != "score":
+        raise ValueError("--llm-told needs --llm-output score (a report's move from its view is measured on the "
+                         "rating, not on a top-5 pick)")
     return {"backend": args.llm_backend, "backend_options": backend_options(args), "cache": str(cache),
             "cache_mode": "replay" if args.llm_replay else "readwrite", "retry_failed": bool(args.llm_retry_failed),
-            "n_candidates": args.llm_candidates, "output": args.llm_output, **follower_options(args)}
+            "n_candidates": args.llm_candidates, "output": args.llm_output, **follower_options(args),
+            **({"told": told, "pay_days": args.llm_pay_days} if told is not None else {})}
 
 
 def follower_options(args: argparse.Namespace) -> dict[str, Any]:

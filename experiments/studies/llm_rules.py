@@ -50,8 +50,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="days each LLM episode plays, from the first playable day (default 5)")
     g.add_argument("--llm-horizon", type=checks.positive_int, default=1,
                    help="payoff horizon of the LLM games in days (default 1: pay is shown within a short episode)")
-    g.add_argument("--llm-pay-days", type=checks.nonnegative_int, default=3,
-                   help="paid days of the type's pay shown to each agent (default 3)")
     add_llm_arguments(p)
 
 
@@ -79,6 +77,7 @@ def identity(args: argparse.Namespace, opts: dict[str, Any]) -> dict[str, Any]:
 
 def play_rule(panel: Any, types: Any, rule: str, seed: int, build: Any, *, days: int, horizon: int) -> dict[str, Any]:
     """One episode of ``rule`` with told followers (``build(env, seed=seed)``): per-day shift and herding."""
+    from agents.llm.told import consensus_moves
     from mass_env import GameConfig, MassStackelbergEnv, rollout
     from mass_env.incentives.metrics import herding_index
     from principals.baselines import EqualWeights
@@ -93,9 +92,8 @@ def play_rule(panel: Any, types: Any, rule: str, seed: int, build: Any, *, days:
     shown = np.stack([rec.consensus for rec in game.records]).astype(np.float64)  # published at each close
     shift, toward, herd = [], [], []
     for j in range(1, reports.shape[0]):
-        move = reports[j] - views[j]
-        shift.append(float(np.nanmean(np.abs(move))) if np.isfinite(move).any() else float("nan"))
-        to = np.sign(shown[j - 1][None, :] - views[j]) * move
+        gap, to = consensus_moves(reports[j], views[j], shown[j - 1])
+        shift.append(float(np.nanmean(gap)) if np.isfinite(gap).any() else float("nan"))
         toward.append(float(np.nanmean(to)) if np.isfinite(to).any() else float("nan"))
         with warnings.catch_warnings():  # an agent with under 5 stocks that have a consensus: NaN, not a warning
             warnings.simplefilter("ignore", RuntimeWarning)

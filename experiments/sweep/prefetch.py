@@ -77,7 +77,8 @@ def prefetch_study(spec: SweepSpec, say: Callable[[str], None], markets: dict[An
 
 def _wanted(spec: SweepSpec) -> bool:
     opts = spec.follower_options
-    return spec.followers == "llm" and opts.get("cache") is not None and opts.get("cache_mode") != "replay"
+    return (spec.followers == "llm" and opts.get("cache") is not None and opts.get("cache_mode") != "replay"
+            and opts.get("told") is None)  # told followers' prompts depend on the game: nothing to rate before it
 
 
 def _say_part(part: int, parts: int) -> Callable[[str], None]:

@@ -91,3 +91,24 @@ def test_cli_flags_reach_the_followers(tmp_path):
     default = population_options(build_parser().parse_args(["ablation", "--followers", "llm"]), tmp_path)
     assert (default["decode"], default["personas"], default["anonymize"]) == ("expected", 1, None)
 
+    assert "told" not in default and "pay_days" not in default  # plain followers: their run keys are unchanged
+
+
+def test_told_flags_name_the_rule_and_refuse_what_cannot_be_told(tmp_path, capsys):
+    from agents.llm.follower import llm_identity
+    from agents.llm.options import population_options
+    from experiments.cli import build_parser
+
+    def parse(*flags):
+        return build_parser().parse_args(["ablation", "--followers", "llm", "--llm-backend", "scripted", *flags])
+
+    opts = population_options(parse("--llm-told", "consensus:r=0.6", "--llm-pay-days", "2"), tmp_path)
+    assert (opts["told"], opts["pay_days"]) == ("consensus:r=0.6", 2)
+    assert "told" in llm_identity(**opts) and "told" not in llm_identity(backend="scripted")
+    assert population_options(parse("--llm-told", "view"), tmp_path)["told"] == "view"
+    with pytest.raises(SystemExit):
+        parse("--llm-told", "nope")
+    err = capsys.readouterr().err
+    assert "weighted_skill" in err and "'view'" in err  # the valid rules and the control are named
+    with pytest.raises(ValueError, match="--llm-output score"):
+        population_options(parse("--llm-told", "skill", "--llm-output", "select"), tmp_path)

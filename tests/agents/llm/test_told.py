@@ -145,3 +145,53 @@ def test_a_served_model_is_told_the_same_and_replays_from_the_cache(panel, fault
                     cache_mode="replay", anonymize=True)
     assert len(srv.requests) == n  # nothing sent
     np.testing.assert_array_equal(again.game.report_log.reports(), env.game.report_log.reports())
+
+
+def play_population(panel, backend, seed=0, end=END, **options):
+    """The ``llm`` population of a sweep (``agents.populations``) in a game paid by ``skill``."""
+    from agents.populations import make_followers
+
+    env = MassStackelbergEnv(panel, build_types(2, 2), GameConfig(horizon=1))
+    followers = make_followers("llm", env, seed, backend=backend, n_candidates=8, **options)
+    rollout(env, EqualWeights(), followers, seed=seed, options={"start": START, "end": end})
+    return env, followers
+
+
+def test_the_game_population_is_told_its_rule_pay_and_consensus(panel):
+    from mass_env.incentives import make_rule
+
+    rec = Recording()
+    env, followers = play_population(panel, rec, told="weighted_skill", pay_days=2)
+    last = [r for r in rec.seen if r.day == END and not r.agent.endswith(":view")]
+    seg = last[0].segments[1]
+    assert "rule weighted_skill:" in seg and "multiplied by the weight" in seg and "rule skill:" not in seg
+    paid = [x.paid for x in env.game.records if x.paid is not None and x.paid.paid_on < END][-2:]
+    want = ", ".join(f"{mean_type_pay(env.game, make_rule('weighted_skill'), [p])[0]:+.2f}" for p in paid)
+    assert f"pay on the last 2 paid days, oldest first: {want}." in seg  # the rule told, not the game's skill
+    assert all("Yesterday's consensus rating" in it.text for it in last[0].items)
+    assert len([r for r in rec.seen if r.day == END and r.agent.endswith(":view")]) == 4
+    days = env.game.report_log.days
+    assert list(days) == list(range(START, END + 1)) and followers.report()["told"]["days"] == list(days)
+
+
+def test_view_control_reports_the_told_followers_views(panel):
+    rec = Recording(Herder())
+    told, fol = play_population(panel, Herder(), told="consensus:r=0.6")
+    view, vfol = play_population(panel, rec, told="view")
+    assert {r.agent.endswith(":view") for r in rec.seen} == {True}  # one request per agent-day: the view
+    assert view.game.report_log.truthful and not told.game.report_log.truthful
+    np.testing.assert_array_equal(view.game.report_log.reports(), told.game.report_log.views())
+    moved, still = fol.report()["told"], vfol.report()["told"]
+    assert np.isnan(moved["toward"][0])  # no consensus on the first day
+    assert min(moved["toward"][1:]) > 0 and min(moved["shift"][1:]) > 0  # the herder moves toward it
+    np.testing.assert_allclose(moved["shift"], told.game.history()["misreport"], rtol=1e-5)
+    assert max(still["shift"]) == 0 and np.nanmax(np.abs(still["toward"])) == 0
+
+
+def test_consensus_moves_per_cell():
+    from agents.llm.told import consensus_moves
+
+    gap, toward = consensus_moves([[0.5, np.nan, -0.2]], [[0.1, 0.3, 0.2]], [0.4, 0.0, np.nan])
+    np.testing.assert_allclose(gap, [[0.4, np.nan, 0.4]])
+    np.testing.assert_allclose(toward, [[0.4, np.nan, np.nan]])  # moved 0.4 toward a consensus above the view
+    assert np.isnan(consensus_moves([[1.0]], [[0.0]], None)[1]).all()
