@@ -89,7 +89,7 @@ def test_specs_parse_to_registered_names_or_references(user_dir):
 
 
 @pytest.mark.parametrize("spec, words", [
-    ("nosuchleader", ["unknown principal", "sa, equal", "module:Attr"]),
+    ("nosuchleader", ["unknown principal", "sa, cmaes, anticipating, equal", "module:Attr"]),
     ("no_such_module_xyz:Leader", ["no module named 'no_such_module_xyz'", "PYTHONPATH"]),
     ("byol_user_leader:Nope", ["has no attribute 'Nope'", "Tilted", "make_tilted"]),
     ("byol_user_leader:NOT_A_LEADER", ["not a class or factory"]),
