@@ -18,9 +18,9 @@ import numpy as np
 import numpy.typing as npt
 
 from .game.batch import GameBatch
-from .scripted import ScriptedFollower, stream_cells
-from .signal_draws import BLOCK_DAYS, Rows, block_entropy, score_cells
-from .streams import StreamCursor, pcg64_states
+from .scripted import Request, ScriptedFollower, draw_signals, stream_cells
+from .signal_draws import BLOCK_DAYS, BlockDraws, Rows, block_entropy, score_cells
+from .streams import State, StreamCursor, pcg64_states
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -39,6 +39,31 @@ def signal_stats(count: FloatArray, total: FloatArray, universe: npt.NDArray[np.
                             0.0))
     uni = np.maximum(universe.sum(-1), 1)[..., None]
     return np.stack([mean, np.minimum(disp, 1.0), np.minimum(n_ok / uni, 1.0)], axis=-1)
+
+
+def day_signals(followers: Sequence[ScriptedFollower], days: Sequence[int], view: Callable[[int, int], FloatArray],
+                universe: npt.NDArray[np.bool_], cursor: StreamCursor | None = None
+                ) -> list[list[npt.NDArray[np.float32]]]:
+    """The signals of ``followers`` (one per type, the same ``settings()``, their ``seed`` read now) on each of
+    ``days``, ``[day][follower]`` ``(n_agents, N)``, all drawn in one pass: draw for draw what
+    ``ScriptedFollowers.act_many`` draws day by day, since a day's signals depend on that day's view and
+    universe and the seeds alone. ``view(day, i)``: follower ``i``'s noise-free view; ``universe``: every
+    day's ``(n_days, N)``. Why: a single env whose followers are scripted draws a block of days at once."""
+    cursor = cursor or StreamCursor()
+    pairs = [(d, i, f) for d in days for i, f in enumerate(followers)]
+    sources: Sequence[State | BlockDraws]
+    if followers[0].follower_draws == "block":  # one generator per (seed, type, block), each block drawn once
+        keys = sorted({(i, d // BLOCK_DAYS) for d, i, _ in pairs})
+        states = pcg64_states(np.array([block_entropy(followers[i].seed, followers[i].itype.type_id, b)
+                                        for i, b in keys], dtype=np.int64))
+        drawn = {k: followers[k[0]].block_draws(cursor.at(s), universe.shape[1]) for k, s in zip(keys, states)}
+        sources = [drawn[(i, d // BLOCK_DAYS)].day(d % BLOCK_DAYS) for d, i, _ in pairs]
+    else:
+        sources = pcg64_states(np.array([(int(f.seed), f.itype.type_id, d) for d, _, f in pairs], dtype=np.int64))
+    requests: list[Request] = [(f, view(d, i), universe[d], src) for (d, i, f), src in zip(pairs, sources)]
+    out = draw_signals(requests, cursor)
+    K = len(followers)
+    return [out[i:i + K] for i in range(0, len(out), K)]
 
 
 class FollowerChunks:

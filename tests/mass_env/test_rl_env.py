@@ -13,6 +13,7 @@ from pettingzoo.utils.wrappers import BaseWrapper
 import mass_env
 from mass_env import GameConfig, MassError, MassStackelbergEnv, SyntheticConfig, build_types
 from mass_env import synthetic_market as market
+from mass_env.scripted import ScriptedFollowers, scripted_followers
 
 
 @pytest.fixture(scope="module")
@@ -219,3 +220,39 @@ def test_policies_of_the_old_simplex_encoding_still_act(panel, tmp_path):
     game = MassStackelbergEnv(**small(panel), max_cycles=3)
     played = mass_env.rollout(game, RLPrincipal(tmp_path / "simplex"), mass_env.scripted_followers(game), seed=0)
     assert played.steps == 3
+
+
+class _DayByDay(ScriptedFollowers):
+    """The same followers drawn a day at a time (an overridden ``act_many`` keeps ``PrincipalEnv`` from
+    drawing them ahead)."""
+
+    def act_many(self, obs, infos, names):
+        return super().act_many(obs, infos, names)
+
+
+@pytest.mark.parametrize("draws,draw", [("stream", "distinct"), ("block", "distinct"), ("stream", "replacement")])
+def test_scripted_followers_drawn_ahead_are_those_drawn_day_by_day(panel, draws, draw):
+    """Plain scripted followers are drawn a block of days ahead: observations, rewards and every report stay
+    bit-identical to drawing them day by day, across blocks, seeded and unseeded resets and a reseed."""
+    kw = small(panel, episode_days=23)
+    ahead = mass_env.PrincipalEnv(**kw)
+    ahead.followers = scripted_followers(ahead.game_env, follower_draws=draws, draw=draw)
+    slow = mass_env.PrincipalEnv(**kw)
+    slow.followers = _DayByDay(scripted_followers(slow.game_env, follower_draws=draws, draw=draw))
+    rng = np.random.default_rng(0)
+    for seed in (4, None, None):
+        for env in (ahead, slow):
+            env.reset(seed=seed)
+        for i in range(30):
+            if i == 12:  # followers reseeded mid-episode: the draws ahead follow
+                for env in (ahead, slow):
+                    env.followers["investor_1"].reset(99)
+            act = rng.uniform(-1, 1, 5).astype(np.float32)
+            a, b = ahead.step(act), slow.step(act)
+            assert np.array_equal(a[0], b[0]) and a[1:4] == b[1:4]
+            if a[3]:
+                break
+        for got, want in ((ahead.game.report_log.reports(), slow.game.report_log.reports()),
+                          (ahead.game.report_log.views(), slow.game.report_log.views())):
+            assert got.size and np.array_equal(got, want, equal_nan=True)
+        assert ahead._drawn and not slow._drawn  # the path under test was taken
