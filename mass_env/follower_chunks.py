@@ -12,13 +12,15 @@ so each game stays bit-identical to the single env.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from .game.batch import GameBatch
-from .scripted import Request, ScriptedFollower, draw_signals, stream_cells
+from .roles import follower_agent
+from .scripted import Request, ScriptedFollower, ScriptedFollowers, draw_signals, stream_cells
 from .signal_draws import BLOCK_DAYS, BlockDraws, Rows, block_entropy, score_cells
 from .streams import State, StreamCursor, pcg64_states
 
@@ -64,6 +66,65 @@ def day_signals(followers: Sequence[ScriptedFollower], days: Sequence[int], view
     out = draw_signals(requests, cursor)
     K = len(followers)
     return [out[i:i + K] for i in range(0, len(out), K)]
+
+
+class SignalsAhead:
+    """One game's followers drawn a block of days ahead, when they are plain ``ScriptedFollower`` policies
+    drawn together (a ``ScriptedFollowers`` mapping, one ``settings()``): ``actions(followers)`` gives
+    today's signals per follower agent, from the rest of the day's block (``BLOCK_DAYS``, up to the
+    episode's end) drawn at once by ``day_signals``, else None (other followers act as they are). Why: the
+    single env's share of drawing them day by day. A day's signals read that day's features alone and
+    reach the game only at its step, so nothing of a later day reaches the leader early. ``env``: the
+    ``MassStackelbergEnv`` played; ``clear()`` at every reset (a new window, new seeds)."""
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+        self.names = [follower_agent(t.type_id) for t in env.types]  # in type order
+        self._fols: list[Any] = []  # the followers the memos below are of (held: their ids stay theirs)
+        self._key: tuple[Any, ...] = ()
+        self._ok = False
+        self._days: dict[int, list[npt.NDArray[np.float32]]] = {}
+        self._views: dict[tuple[int, int], FloatArray] = {}  # (day, follower) -> its noise-free view
+        self._cursor = StreamCursor()
+
+    def clear(self) -> None:
+        self._days = {}
+
+    def actions(self, followers: Mapping[str, Any]) -> dict[str, npt.NDArray[np.float32]] | None:
+        fols = [followers.get(a) for a in self.names]
+        if len(fols) != len(self._fols) or any(f is not g for f, g in zip(fols, self._fols)):
+            self._fols, self._views, self._days, self._key = fols, {}, {}, ()
+            self._ok = (isinstance(followers, ScriptedFollowers)
+                        and type(followers).act_many is ScriptedFollowers.act_many
+                        and self.env.follower_obs == "dict" and all(type(f) is ScriptedFollower for f in fols))
+        if not self._ok:
+            return None
+        key = tuple((f.seed, f.settings()) for f in fols)  # type: ignore[union-attr]
+        if key != self._key:  # new seeds or settings: drawn afresh
+            self._key, self._days = key, {}
+            if len({k[1] for k in key}) > 1:  # not drawn together: act_many answers one at a time
+                self._ok, self._fols = False, []
+                return None
+        day = self.env._day()
+        got = self._days.get(day)
+        if got is None:
+            last = max(min((day // BLOCK_DAYS + 1) * BLOCK_DAYS - 1, self.env.game.end), day)
+            days = range(day, last + 1)
+            self._days = dict(zip(days, day_signals(fols, days, self._view, self.env.game.universe,  # type: ignore[arg-type]
+                                                    self._cursor)))
+            got = self._days[day]
+        return dict(zip(self.names, got))
+
+    def _view(self, day: int, i: int) -> FloatArray:
+        """Follower ``i``'s view of ``day``: a function of the day and the follower alone, so kept while the
+        followers stay (at most 4096)."""
+        view = self._views.get((day, i))
+        if view is None:
+            if len(self._views) >= 4096:
+                self._views.clear()
+            f = self._fols[i]
+            view = self._views[(day, i)] = f.view(self.env._follower_features(day, self.env.types[i])[0])
+        return view
 
 
 class FollowerChunks:

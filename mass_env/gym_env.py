@@ -11,12 +11,9 @@ import gymnasium
 from .env import PRINCIPAL, MassStackelbergEnv
 from .episodes import RESET_OPTIONS
 from .errors import MassError
-from .follower_chunks import day_signals
-from .roles import follower_agent
+from .follower_chunks import SignalsAhead
 from .rollout import follower_actions, follower_views, reset_followers
-from .scripted import ScriptedFollower, ScriptedFollowers, scripted_followers
-from .signal_draws import BLOCK_DAYS
-from .streams import StreamCursor
+from .scripted import scripted_followers
 
 SEED_BOUND = 2**31 - 1
 
@@ -126,12 +123,7 @@ class PrincipalEnv(gymnasium.Env):
         self.action_space = self.game_env.action_space(PRINCIPAL)
         self._obs: dict[str, Any] = {}
         self._infos: dict[str, Any] = {}
-        # plain scripted followers: their signals drawn for the rest of a block of days at once (``_drawn``)
-        self._names = [follower_agent(t.type_id) for t in self.game_env.types]  # in type order
-        self._drawn: dict[int, list[Any]] = {}
-        self._drawn_key: tuple[Any, ...] | None = None
-        self._drawn_ok = False
-        self._cursor = StreamCursor()
+        self._ahead = SignalsAhead(self.game_env)  # plain scripted followers: drawn a block of days at once
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
@@ -145,14 +137,14 @@ class PrincipalEnv(gymnasium.Env):
         else:
             inner = seed
             reset_followers(self.followers, seed)
-        self._drawn = {}  # a new window, new seeds: what was drawn ahead is stale
+        self._ahead.clear()  # a new window, new seeds: what was drawn ahead is stale
         self._obs, self._infos = self.game_env.reset(seed=inner, options=options)
         return self._obs[PRINCIPAL], dict(self._infos[PRINCIPAL])
 
     def step(self, action: Any):
         if not self._obs:
             raise MassError("step() called before reset(): call env.reset(seed=...) first")
-        actions = self._drawn_actions()
+        actions = self._ahead.actions(self.followers)
         if actions is None:
             actions = follower_actions(self.followers, self._obs, self._infos, self.game_env.agents)
             views = follower_views(self.followers, actions)
@@ -163,38 +155,6 @@ class PrincipalEnv(gymnasium.Env):
         self._obs, self._infos = obs, infos
         return (obs[PRINCIPAL], float(rewards[PRINCIPAL]), bool(terms[PRINCIPAL]),
                 bool(truncs[PRINCIPAL]), dict(infos[PRINCIPAL]))
-
-    def _drawn_actions(self) -> dict[str, Any] | None:
-        """Today's follower actions when the followers are plain ``ScriptedFollower`` policies drawn together
-        (``ScriptedFollowers``, one ``settings()``), else None. Their signals of a day depend on that day's
-        features and universe and the seeds alone, never on the leader, so the rest of the day's block
-        (``BLOCK_DAYS``, up to the episode's end) is drawn at once (``day_signals``), draw for draw what
-        ``act_many`` would draw day by day; the leader sees a day's signals only at that day's step."""
-        fols = [self.followers.get(a) for a in self._names]
-        key = tuple((id(f), f.seed, f.settings()) if type(f) is ScriptedFollower else id(f) for f in fols)
-        if key != self._drawn_key:  # new followers, seeds or settings: check them, draw afresh
-            self._drawn_key, self._drawn = key, {}
-            self._drawn_ok = (isinstance(self.followers, ScriptedFollowers)
-                              and type(self.followers).act_many is ScriptedFollowers.act_many
-                              and self.game_env.follower_obs == "dict"
-                              and all(type(f) is ScriptedFollower for f in fols)
-                              and len({f.settings() for f in fols}) == 1)  # type: ignore[union-attr]
-        if not self._drawn_ok:
-            return None
-        env = self.game_env
-        day = env._day()
-        got = self._drawn.get(day)
-        if got is None:
-            last = max(min((day // BLOCK_DAYS + 1) * BLOCK_DAYS - 1, env.game.end), day)
-            days = range(day, last + 1)
-            types = env.types
-
-            def view(d: int, i: int) -> Any:
-                return fols[i].view(env._follower_features(d, types[i])[0])  # type: ignore[union-attr]
-
-            self._drawn = dict(zip(days, day_signals(fols, days, view, env.game.universe, self._cursor)))  # type: ignore[arg-type]
-            got = self._drawn[day]
-        return dict(zip(self._names, got))
 
     def render(self) -> Any:
         return self.game_env.render()

@@ -255,4 +255,25 @@ def test_scripted_followers_drawn_ahead_are_those_drawn_day_by_day(panel, draws,
         for got, want in ((ahead.game.report_log.reports(), slow.game.report_log.reports()),
                           (ahead.game.report_log.views(), slow.game.report_log.views())):
             assert got.size and np.array_equal(got, want, equal_nan=True)
-        assert ahead._drawn and not slow._drawn  # the path under test was taken
+        assert ahead._ahead._days and not slow._ahead._days  # the path under test was taken
+
+
+def test_followers_drawn_ahead_see_no_later_day(panel):
+    """Scrambling the market after day t mid-block leaves every observation and reward up to and including the
+    step of day t alone (the followers of later days are drawn early, from those days' data, used at their step)."""
+    from mass_env.testing import perturb_after
+
+    t = 20 + 5  # five days into the episode, inside its first block of days drawn ahead
+    plays = []
+    for p in (panel, perturb_after(panel, t)):
+        env = mass_env.PrincipalEnv(**small(p))
+        obs, _ = env.reset(seed=2, options={"start": 20})
+        rows = [(20, obs, 0.0)]
+        for day in range(20, 40):
+            obs, r, *_ = env.step(np.full(5, 0.3, np.float32))
+            rows.append((day + 1, obs, r))
+        plays.append(rows)
+    for (day, a, ra), (_, b, rb) in zip(*plays):  # the observation after the step of day t is day t + 1's
+        if day <= t + 1:
+            assert np.array_equal(a, b) and ra == rb, day
+    assert any(not np.array_equal(a, b) for (_, a, _), (_, b, _) in zip(*plays))  # later days do differ
