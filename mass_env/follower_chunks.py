@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .env import MassStackelbergEnv
 from .game.batch import GameBatch
 from .roles import follower_agent
 from .scripted import Request, ScriptedFollower, ScriptedFollowers, draw_signals, stream_cells
@@ -75,11 +76,12 @@ class SignalsAhead:
     episode's end) drawn at once by ``day_signals``, else None (other followers act as they are). Why: the
     single env's share of drawing them day by day. A day's signals read that day's features alone and
     reach the game only at its step, so nothing of a later day reaches the leader early. ``env``: the
-    ``MassStackelbergEnv`` played; ``clear()`` at every reset (a new window, new seeds)."""
+    ``MassStackelbergEnv`` played (a subclass may hand its followers other observations: drawn day by day);
+    ``clear()`` at every reset (a new window, new seeds)."""
 
-    def __init__(self, env: Any) -> None:
+    def __init__(self, env: MassStackelbergEnv) -> None:
         self.env = env
-        self.names = [follower_agent(t.type_id) for t in env.types]  # in type order
+        self.names = [follower_agent(t.type_id) for t in env.types] if type(env) is MassStackelbergEnv else []
         self._fols: list[Any] = []  # the followers the memos below are of (held: their ids stay theirs)
         self._key: tuple[Any, ...] = ()
         self._ok = False
@@ -90,7 +92,9 @@ class SignalsAhead:
     def clear(self) -> None:
         self._days = {}
 
-    def actions(self, followers: Mapping[str, Any]) -> dict[str, npt.NDArray[np.float32]] | None:
+    def actions(self, followers: Mapping[str, Any]) -> dict[str, Any] | None:
+        if not self.names:  # not a MassStackelbergEnv
+            return None
         fols = [followers.get(a) for a in self.names]
         if len(fols) != len(self._fols) or any(f is not g for f, g in zip(fols, self._fols)):
             self._fols, self._views, self._days, self._key = fols, {}, {}, ()
