@@ -21,7 +21,7 @@ import numpy.typing as npt
 from .env import MassStackelbergEnv
 from .game.batch import GameBatch
 from .roles import follower_agent
-from .scripted import Request, ScriptedFollower, ScriptedFollowers, draw_signals, stream_cells
+from .scripted import Request, ScriptedFollower, ScriptedFollowers, draw_signal_rows, draw_signals, stream_cells
 from .signal_draws import BLOCK_DAYS, BlockDraws, Rows, block_entropy, score_cells
 from .streams import State, StreamCursor, pcg64_states
 
@@ -46,7 +46,7 @@ def signal_stats(count: FloatArray, total: FloatArray, universe: npt.NDArray[np.
 
 def day_signals(followers: Sequence[ScriptedFollower], days: Sequence[int], view: Callable[[int, int], FloatArray],
                 universe: npt.NDArray[np.bool_], cursor: StreamCursor | None = None
-                ) -> list[list[npt.NDArray[np.float32]]]:
+                ) -> list[Sequence[npt.NDArray[np.float32]]]:
     """The signals of ``followers`` (one per type, the same ``settings()``, their ``seed`` read now) on each of
     ``days``, ``[day][follower]`` ``(n_agents, N)``, all drawn in one pass: draw for draw what
     ``ScriptedFollowers.act_many`` draws day by day, since a day's signals depend on that day's view and
@@ -64,8 +64,10 @@ def day_signals(followers: Sequence[ScriptedFollower], days: Sequence[int], view
     else:
         sources = pcg64_states(np.array([(int(f.seed), f.itype.type_id, d) for d, _, f in pairs], dtype=np.int64))
     requests: list[Request] = [(f, view(d, i), universe[d], src) for (d, i, f), src in zip(pairs, sources)]
+    K, sizes = len(followers), {f.itype.n_agents for f in followers}
+    if len(sizes) == 1:  # (days, followers, agents, stocks) read in place, not split and regrouped
+        return list(draw_signal_rows(requests, cursor).reshape(len(days), K, sizes.pop(), -1))
     out = draw_signals(requests, cursor)
-    K = len(followers)
     return [out[i:i + K] for i in range(0, len(out), K)]
 
 
@@ -85,7 +87,7 @@ class SignalsAhead:
         self._fols: list[Any] = []  # the followers the memos below are of (held: their ids stay theirs)
         self._key: tuple[Any, ...] = ()
         self._ok = False
-        self._days: dict[int, list[npt.NDArray[np.float32]]] = {}
+        self._days: dict[int, Sequence[npt.NDArray[np.float32]]] = {}
         self._views: dict[tuple[int, int], FloatArray] = {}  # (day, follower) -> its noise-free view
         self._cursor = StreamCursor()
 

@@ -3,6 +3,8 @@ reset(), the neutral zero action, PettingZoo conventions (AEC raw_env, max_cycle
 
 from __future__ import annotations
 
+import dataclasses
+
 import gymnasium
 import numpy as np
 import pytest
@@ -230,11 +232,14 @@ class _DayByDay(ScriptedFollowers):
         return super().act_many(obs, infos, names)
 
 
-@pytest.mark.parametrize("draws,draw", [("stream", "distinct"), ("block", "distinct"), ("stream", "replacement")])
-def test_scripted_followers_drawn_ahead_are_those_drawn_day_by_day(panel, draws, draw):
+@pytest.mark.parametrize("draws,draw,uneven", [("stream", "distinct", False), ("block", "distinct", False),
+                                               ("stream", "replacement", False), ("stream", "distinct", True)])
+def test_scripted_followers_drawn_ahead_are_those_drawn_day_by_day(panel, draws, draw, uneven):
     """Plain scripted followers are drawn a block of days ahead: observations, rewards and every report stay
     bit-identical to drawing them day by day, across blocks, seeded and unseeded resets and a reseed."""
     kw = small(panel, episode_days=23)
+    if uneven:  # types of 2, 3 and 2 agents
+        kw["types"] = tuple(dataclasses.replace(t, n_agents=2 + i % 2) for i, t in enumerate(kw["types"]))
     ahead = mass_env.PrincipalEnv(**kw)
     ahead.followers = scripted_followers(ahead.game_env, follower_draws=draws, draw=draw)
     slow = mass_env.PrincipalEnv(**kw)
