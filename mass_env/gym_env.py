@@ -11,6 +11,7 @@ import gymnasium
 from .env import PRINCIPAL, MassStackelbergEnv
 from .episodes import RESET_OPTIONS
 from .errors import MassError
+from .follower_chunks import SignalsAhead
 from .rollout import follower_actions, follower_views, reset_followers
 from .scripted import scripted_followers
 
@@ -122,6 +123,7 @@ class PrincipalEnv(gymnasium.Env):
         self.action_space = self.game_env.action_space(PRINCIPAL)
         self._obs: dict[str, Any] = {}
         self._infos: dict[str, Any] = {}
+        self._ahead = SignalsAhead(self.game_env)  # plain scripted followers: drawn a block of days at once
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
@@ -135,16 +137,19 @@ class PrincipalEnv(gymnasium.Env):
         else:
             inner = seed
             reset_followers(self.followers, seed)
+        self._ahead.clear()  # a new window, new seeds: what was drawn ahead is stale
         self._obs, self._infos = self.game_env.reset(seed=inner, options=options)
         return self._obs[PRINCIPAL], dict(self._infos[PRINCIPAL])
 
     def step(self, action: Any):
         if not self._obs:
             raise MassError("step() called before reset(): call env.reset(seed=...) first")
-        actions = follower_actions(self.followers, self._obs, self._infos, self.game_env.agents)
-        views = follower_views(self.followers, actions)
-        if views:
-            self.game_env.set_views(views)
+        actions = self._ahead.actions(self.followers)
+        if actions is None:
+            actions = follower_actions(self.followers, self._obs, self._infos, self.game_env.agents)
+            views = follower_views(self.followers, actions)
+            if views:
+                self.game_env.set_views(views)
         actions[PRINCIPAL] = action
         obs, rewards, terms, truncs, infos = self.game_env.step(actions)
         self._obs, self._infos = obs, infos

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .follower_chunks import SignalsAhead
 from .game.infos import payoffs_from_info
 from .game.stackelberg import Payoff
 from .roles import PRINCIPAL, DecisionContext, Follower, Principal
@@ -111,13 +112,16 @@ def rollout(env: MassStackelbergEnv, principal: Principal, followers: Mapping[st
         reset_followers(followers, seed)
     out = Rollout()
     total = game.n_steps
+    ahead = SignalsAhead(env)  # plain scripted followers: drawn a block of days at once, the same draws
     while env.agents:
         day = game.t
         ctx = DecisionContext.from_game(game, obs[PRINCIPAL], infos.get(PRINCIPAL))
-        actions = follower_actions(followers, obs, infos, env.agents)
-        views = follower_views(followers, actions)
-        if views and hasattr(env, "set_views"):
-            env.set_views(views)
+        actions = ahead.actions(followers)
+        if actions is None:
+            actions = follower_actions(followers, obs, infos, env.agents)
+            views = follower_views(followers, actions)
+            if views and hasattr(env, "set_views"):
+                env.set_views(views)
         actions[PRINCIPAL] = principal.act(ctx)
         obs, rewards, terms, truncs, infos = env.step(actions)
         paid = paid_of(infos)

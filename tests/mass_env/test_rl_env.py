@@ -3,6 +3,8 @@ reset(), the neutral zero action, PettingZoo conventions (AEC raw_env, max_cycle
 
 from __future__ import annotations
 
+import dataclasses
+
 import gymnasium
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from pettingzoo.utils.wrappers import BaseWrapper
 import mass_env
 from mass_env import GameConfig, MassError, MassStackelbergEnv, SyntheticConfig, build_types
 from mass_env import synthetic_market as market
+from mass_env.scripted import ScriptedFollowers, scripted_followers
 
 
 @pytest.fixture(scope="module")
@@ -219,3 +222,63 @@ def test_policies_of_the_old_simplex_encoding_still_act(panel, tmp_path):
     game = MassStackelbergEnv(**small(panel), max_cycles=3)
     played = mass_env.rollout(game, RLPrincipal(tmp_path / "simplex"), mass_env.scripted_followers(game), seed=0)
     assert played.steps == 3
+
+
+class _DayByDay(ScriptedFollowers):
+    """The same followers drawn a day at a time (an overridden ``act_many`` keeps ``PrincipalEnv`` from
+    drawing them ahead)."""
+
+    def act_many(self, obs, infos, names):
+        return super().act_many(obs, infos, names)
+
+
+@pytest.mark.parametrize("draws,draw,uneven", [("stream", "distinct", False), ("block", "distinct", False),
+                                               ("stream", "replacement", False), ("stream", "distinct", True)])
+def test_scripted_followers_drawn_ahead_are_those_drawn_day_by_day(panel, draws, draw, uneven):
+    """Plain scripted followers are drawn a block of days ahead: observations, rewards and every report stay
+    bit-identical to drawing them day by day, across blocks, seeded and unseeded resets and a reseed."""
+    kw = small(panel, episode_days=23)
+    if uneven:  # types of 2, 3 and 2 agents
+        kw["types"] = tuple(dataclasses.replace(t, n_agents=2 + i % 2) for i, t in enumerate(kw["types"]))
+    ahead = mass_env.PrincipalEnv(**kw)
+    ahead.followers = scripted_followers(ahead.game_env, follower_draws=draws, draw=draw)
+    slow = mass_env.PrincipalEnv(**kw)
+    slow.followers = _DayByDay(scripted_followers(slow.game_env, follower_draws=draws, draw=draw))
+    rng = np.random.default_rng(0)
+    for seed in (4, None, None):
+        for env in (ahead, slow):
+            env.reset(seed=seed)
+        for i in range(30):
+            if i == 12:  # followers reseeded mid-episode: the draws ahead follow
+                for env in (ahead, slow):
+                    env.followers["investor_1"].reset(99)
+            act = rng.uniform(-1, 1, 5).astype(np.float32)
+            a, b = ahead.step(act), slow.step(act)
+            assert np.array_equal(a[0], b[0]) and a[1:4] == b[1:4]
+            if a[3]:
+                break
+        for got, want in ((ahead.game.report_log.reports(), slow.game.report_log.reports()),
+                          (ahead.game.report_log.views(), slow.game.report_log.views())):
+            assert got.size and np.array_equal(got, want, equal_nan=True)
+        assert ahead._ahead._days and not slow._ahead._days  # the path under test was taken
+
+
+def test_followers_drawn_ahead_see_no_later_day(panel):
+    """Scrambling the market after day t mid-block leaves every observation and reward up to and including the
+    step of day t alone (the followers of later days are drawn early, from those days' data, used at their step)."""
+    from mass_env.testing import perturb_after
+
+    t = 20 + 5  # five days into the episode, inside its first block of days drawn ahead
+    plays = []
+    for p in (panel, perturb_after(panel, t)):
+        env = mass_env.PrincipalEnv(**small(p))
+        obs, _ = env.reset(seed=2, options={"start": 20})
+        rows = [(20, obs, 0.0)]
+        for day in range(20, 40):
+            obs, r, *_ = env.step(np.full(5, 0.3, np.float32))
+            rows.append((day + 1, obs, r))
+        plays.append(rows)
+    for (day, a, ra), (_, b, rb) in zip(*plays):  # the observation after the step of day t is day t + 1's
+        if day <= t + 1:
+            assert np.array_equal(a, b) and ra == rb, day
+    assert any(not np.array_equal(a, b) for (_, a, _), (_, b, _) in zip(*plays))  # later days do differ
