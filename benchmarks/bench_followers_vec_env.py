@@ -100,35 +100,7 @@ def child_ppo(kind: str, n: int, timesteps: int) -> dict:
     rollout holds about 2048 follower-steps) and the part of it spent in ``venv.reset``/``venv.step``."""
     import torch
     from stable_baselines3 import PPO
-    from stable_baselines3.common.vec_env import VecEnvWrapper
-
     torch.set_num_threads(1)
-
-    class Timed(VecEnvWrapper):
-        spent = 0.0
-
-        def reset(self):
-            t0 = time.process_time()
-            out = self.venv.reset()
-            Timed.spent += time.process_time() - t0
-            return out
-
-        def step_wait(self):
-            t0 = time.process_time()
-            out = self.venv.step_wait()
-            Timed.spent += time.process_time() - t0
-            return out
-
-        def step_async(self, actions):
-            t0 = time.process_time()
-            self.venv.step_async(actions)
-            Timed.spent += time.process_time() - t0
-
-        def seed(self, seed=None):  # SuperSuit's ConcatVecEnv has no seed(): its games draw their own
-            try:
-                return self.venv.seed(seed)
-            except AttributeError:
-                return [None] * self.num_envs
 
     if kind == "batched":
         from mass_env.sb3 import make_followers_vec_env
@@ -136,13 +108,14 @@ def child_ppo(kind: str, n: int, timesteps: int) -> dict:
         venv = make_followers_vec_env(n, seed=0, config=_config())
     else:
         venv = _supersuit(n)
-    model = PPO("MlpPolicy", Timed(venv), n_steps=max(2048 // venv.num_envs, 8), batch_size=256, seed=0,
+    timed = common.timed_vec_env(venv, time.process_time)
+    model = PPO("MlpPolicy", timed, n_steps=max(2048 // venv.num_envs, 8), batch_size=256, seed=0,
                 device="cpu", verbose=0)
     t0, c0 = time.perf_counter(), time.process_time()
     model.learn(timesteps)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {"steps_per_s": model.num_timesteps / wall, "cpu_steps_per_s": model.num_timesteps / cpu,
-            "env_share": Timed.spent / cpu, "sub_envs": venv.num_envs}
+            "env_share": timed.spent / cpu, "sub_envs": venv.num_envs}
 
 
 def child(args: argparse.Namespace) -> None:

@@ -136,29 +136,9 @@ def child_ppo(kind: str, n_envs: int, timesteps: int, draws: str = "stream") -> 
     import torch
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.vec_env import DummyVecEnv, VecEnvWrapper
+    from stable_baselines3.common.vec_env import DummyVecEnv
 
     torch.set_num_threads(1)
-
-    class Timed(VecEnvWrapper):
-        spent = 0.0
-
-        def reset(self):
-            t0 = time.perf_counter()
-            out = self.venv.reset()
-            Timed.spent += time.perf_counter() - t0
-            return out
-
-        def step_async(self, actions):
-            t0 = time.perf_counter()
-            self.venv.step_async(actions)
-            Timed.spent += time.perf_counter() - t0
-
-        def step_wait(self):
-            t0 = time.perf_counter()
-            out = self.venv.step_wait()
-            Timed.spent += time.perf_counter() - t0
-            return out
 
     if kind == "batched":
         from mass_env.sb3 import make_vec_env as make_batched
@@ -166,11 +146,12 @@ def child_ppo(kind: str, n_envs: int, timesteps: int, draws: str = "stream") -> 
         venv = make_batched(n_envs, seed=0, **_draws(draws))
     else:
         venv = make_vec_env("mass_env:mass_env/Principal-v0", n_envs=n_envs, vec_env_cls=DummyVecEnv, seed=0)
-    model = PPO("MlpPolicy", Timed(venv), n_steps=max(2048 // n_envs, 8), seed=0, device="cpu", verbose=0)
+    timed = common.timed_vec_env(venv)
+    model = PPO("MlpPolicy", timed, n_steps=max(2048 // n_envs, 8), seed=0, device="cpu", verbose=0)
     t0 = time.perf_counter()
     model.learn(timesteps)
     wall = time.perf_counter() - t0
-    return {"steps_per_s": timesteps / wall, "env_share": Timed.spent / wall, "wall_s": wall}
+    return {"steps_per_s": timesteps / wall, "env_share": timed.spent / wall, "wall_s": wall}
 
 
 def child(args: argparse.Namespace) -> None:

@@ -21,3 +21,39 @@ if CODE not in sys.path:
 
 #: The shared research data (SSE50, CSI300, US): ``$MASS_DATA_ROOT`` or ``../shared/data``.
 SHARED_DATA = Path(os.environ.get("MASS_DATA_ROOT", ROOT.parent / "shared" / "data"))
+
+
+def timed_vec_env(venv, clock=None):  # type: ignore[no-untyped-def]
+    """``venv`` (an SB3 ``VecEnv``) wrapped so that the time spent in its ``reset``/``step`` adds up in the
+    wrapper's ``spent`` (by ``clock``, default ``time.perf_counter``): the env's share of an RL loop."""
+    import time
+
+    from stable_baselines3.common.vec_env import VecEnvWrapper
+
+    tick = clock or time.perf_counter
+
+    class Timed(VecEnvWrapper):
+        spent = 0.0
+
+        def _timed(self, fn, *args):
+            t0 = tick()
+            out = fn(*args)
+            self.spent += tick() - t0
+            return out
+
+        def reset(self):
+            return self._timed(self.venv.reset)
+
+        def step_async(self, actions):
+            self._timed(self.venv.step_async, actions)
+
+        def step_wait(self):
+            return self._timed(self.venv.step_wait)
+
+        def seed(self, seed=None):  # SuperSuit's ConcatVecEnv has no seed(): its games draw their own
+            try:
+                return self.venv.seed(seed)
+            except AttributeError:
+                return [None] * self.num_envs
+
+    return Timed(venv)

@@ -25,19 +25,13 @@ from mass_env.incentives.evaluate import HEDGE_TOLERANCE, HedgeSettings, Problem
 CURVES = ("private_weight", "herding", "deviation_gain", "gap")
 
 
-def _positive_float(text: str) -> float:
-    value = checks.nonnegative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rounds", type=checks.positive_int, default=200,
                    help="hedge rows on the information market: rounds (days) the learners play (default 200)")
-    p.add_argument("--eta", type=_positive_float, default=None,
+    p.add_argument("--eta", type=checks.positive_float, default=None,
                    help="hedge learning rate (default: the regret bound's rate sqrt(8 ln K / T) / pay range)")
-    p.add_argument("--hedge-tol", type=_positive_float, default=HEDGE_TOLERANCE,
+    p.add_argument("--hedge-tol", type=checks.positive_float, default=HEDGE_TOLERANCE,
                    help="certify a hedge row when its gap is at most this fraction of the pay range "
                         f"(default {HEDGE_TOLERANCE:g})")
     p.add_argument("--curves", action="store_true",

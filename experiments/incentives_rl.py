@@ -31,12 +31,6 @@ from mass_env.incentives.market_env import MarketFollowersEnv
 DEFAULT_STEPS = 320_000
 
 
-def _positive_float(text: str) -> float:
-    value = checks.nonnegative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rl-steps", type=checks.positive_int, default=DEFAULT_STEPS,
@@ -44,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         f"(default {DEFAULT_STEPS:,}: 400 days of 8 followers x 100 stocks)")
     p.add_argument("--rl-rollout", type=checks.positive_int, default=PPOSettings.n_steps,
                    help=f"rl rows: market days per PPO rollout (default {PPOSettings.n_steps})")
-    p.add_argument("--rl-lr", type=_positive_float, default=PPOSettings.learning_rate,
+    p.add_argument("--rl-lr", type=checks.positive_float, default=PPOSettings.learning_rate,
                    help=f"rl rows: PPO's initial learning rate, decaying linearly to 0 "
                         f"(default {PPOSettings.learning_rate:g})")
 

@@ -152,6 +152,14 @@ def nonnegative_float(text: str) -> float:
     return float(_bounded(float, 0.0, text, 1e300))
 
 
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    value = nonnegative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
 def min_days(horizon: int, eval_skip: int, warmup: int = 20, lag: int = 1) -> int:
     """Fewest market days with at least one evaluation day whose ``horizon``-day return is paid.
 
