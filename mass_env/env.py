@@ -23,6 +23,7 @@ from .game.infos import paid_info
 from .game.investors import InvestorType, build_types
 from .game.mechanism import numeric_array
 from .incentives.ingame import mean_type_pay
+from .memo import BoundedMemo
 from .observation import FollowerObsLayout, PrincipalObsLayout, SignalBox, signal_stats
 from .render import episode_rgb, episode_text
 from .roles import PRINCIPAL, follower_agent
@@ -200,11 +201,12 @@ class MassStackelbergEnv(ParallelEnv):
         self._win_type = self._obs_buffer[sl["type_ic"]].reshape(self.config.obs_window, K)
         self._win_agg = self._obs_buffer[sl["agg_ic"]]
         self._win_paid = self._obs_buffer[sl["paid_mask"]]
-        self._type_memo: dict[int, list[tuple[np.ndarray, int]]] = {}
+        self._type_memo: BoundedMemo[int, list[tuple[np.ndarray, int]]] = BoundedMemo(256)
         self._last_stats = np.zeros((K, 3))
         self.last_paid: list[Payoff] = []
         self._feats: DailyFeatures | None = None
-        self._day_memo: dict[int, tuple[DailyFeatures, dict[Modality, tuple[np.ndarray, int]]]] = {}
+        self._day_memo: BoundedMemo[int, tuple[DailyFeatures, dict[Modality, tuple[np.ndarray, int]]]] = \
+            BoundedMemo(256)
         self._missing: dict[str, int] = {}
         self._was_reset = False
         self.np_random, _ = gymnasium.utils.seeding.np_random(None)
@@ -346,14 +348,9 @@ class MassStackelbergEnv(ParallelEnv):
         universe values: a pure function of (panel, day), so kept across this env's episodes (replayed or
         repeated runs play the same days again; building them was most of a step). At most 256 days: random
         RL episodes over a long panel must not grow it to gigabytes."""
-        hit = self._day_memo.get(day)
-        if hit is None:
-            if len(self._day_memo) >= 256:
-                self._day_memo.clear()
-            hit = self._day_memo[day] = (DailyFeatures(self.game.view(day)), {})
-        return hit
+        return self._day_memo.get_or(day, lambda: (DailyFeatures(self.game.view(day)), {}))
 
-    def _follower_features(self, day: int, t: InvestorType) -> tuple[np.ndarray, int]:
+    def follower_features(self, day: int, t: InvestorType) -> tuple[np.ndarray, int]:
         """Type ``t``'s float32 features of ``day`` (0 where unknown) and its count of missing universe values
         (kept with the day's features: a batched env reads them for every game at that day)."""
         feats, typed = self._day_features(day)
@@ -371,10 +368,8 @@ class MassStackelbergEnv(ParallelEnv):
         lead = self._principal_obs()
         commit = lead[: self.game.K + 2]  # the applied commitment (d, alpha, inertia/inertia_max), in [0, 1]
         obs: dict[str, Any] = {PRINCIPAL: lead}
-        if (typed_day := self._type_memo.get(day)) is None:  # each type's features of the day, in type order
-            if len(self._type_memo) >= 256:
-                self._type_memo.clear()
-            typed_day = self._type_memo[day] = [self._follower_features(day, t) for t in self.types]
+        # each type's features of the day, in type order
+        typed_day = self._type_memo.get_or(day, lambda: [self.follower_features(day, t) for t in self.types])
         for a, seen in zip(self._follower_names, typed_day):
             self._missing[a] = seen[1]
             own = {"features": seen[0].copy(), "universe": uni, "commitment": commit}  # a policy may change it

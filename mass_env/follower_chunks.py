@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from .env import MassStackelbergEnv
 from .game.batch import GameBatch
+from .memo import BoundedMemo
 from .roles import follower_agent
 from .scripted import Request, ScriptedFollower, ScriptedFollowers, draw_signal_rows, draw_signals, stream_cells
 from .signal_draws import BLOCK_DAYS, BlockDraws, Rows, block_entropy, score_cells
@@ -90,7 +91,7 @@ class SignalsAhead:
         self._key: tuple[Any, ...] = ()
         self._ok = False
         self._days: dict[int, Sequence[npt.NDArray[np.float32]]] = {}
-        self._views: dict[tuple[int, int], FloatArray] = {}  # (day, follower) -> its noise-free view
+        self._views: BoundedMemo[tuple[int, int], FloatArray] = BoundedMemo(4096)  # (day, follower) -> its view
         self._cursor = StreamCursor()
 
     def clear(self) -> None:
@@ -101,7 +102,8 @@ class SignalsAhead:
             return None
         fols = [followers.get(a) for a in self.names]
         if len(fols) != len(self._fols) or any(f is not g for f, g in zip(fols, self._fols)):
-            self._fols, self._views, self._days, self._key = fols, {}, {}, ()
+            self._fols, self._days, self._key = fols, {}, ()
+            self._views.clear()
             self._ok = (isinstance(followers, ScriptedFollowers)
                         and type(followers).act_many is ScriptedFollowers.act_many
                         and self.env.follower_obs == "dict" and all(type(f) is ScriptedFollower for f in fols))
@@ -129,13 +131,8 @@ class SignalsAhead:
     def _view(self, day: int, i: int) -> FloatArray:
         """Follower ``i``'s view of ``day``: a function of the day and the follower alone, so kept while the
         followers stay (at most 4096)."""
-        view = self._views.get((day, i))
-        if view is None:
-            if len(self._views) >= 4096:
-                self._views.clear()
-            f = self._fols[i]
-            view = self._views[(day, i)] = f.view(self.env._follower_features(day, self.env.types[i])[0])
-        return view
+        f, t = self._fols[i], self.env.types[i]
+        return self._views.get_or((day, i), lambda: f.view(self.env.follower_features(day, t)[0]))
 
 
 class FollowerChunks:

@@ -19,6 +19,7 @@ from .game.batch import BatchStep, Commitments
 from .game.mechanism import PrincipalAction
 from .game.stackelberg import Payoff
 from .incentives.ingame import batch_type_pay
+from .memo import BoundedMemo
 from .roles import DecisionContext, Principal, follower_agent
 from .scripted import FixedCommitment
 from .vector import PrincipalVectorEnv
@@ -155,8 +156,8 @@ class FollowersVectorEnv:
         self.n_agents = int(sum(t.n_agents for t in self.types))
         self.payment_rule = first.payment_rule
         self._commit_columns = self.layout.slices()["commitment"]
-        self._boxes: dict[int, np.ndarray] = {}  # day -> (K, size) boxes with a zero commitment
-        self._missing: dict[int, np.ndarray] = {}  # day -> (K,) missing universe values per type
+        self._boxes: BoundedMemo[int, np.ndarray] = BoundedMemo(512)  # day -> (K, size) boxes, zero commitment
+        self._missing: BoundedMemo[int, np.ndarray] = BoundedMemo(4096)  # day -> (K,) missing universe values
         self._lead_infos: dict[str, Any] = {}
         self._fixed: Commitments | None = None
         self._started = False
@@ -252,25 +253,18 @@ class FollowersVectorEnv:
         return obs
 
     def _boxes_of(self, day: int) -> np.ndarray:
-        hit = self._boxes.get(day)
-        if hit is None:
-            if len(self._boxes) >= 512:
-                self._boxes.clear()
+        def build() -> np.ndarray:
             g = self.core.games[0]
             uni, zero = g.panel.universe[day].astype(np.float32), np.zeros(self.n_types + 2, np.float32)
-            hit = self._boxes[day] = np.stack([
-                g.follower_box(a, {"features": g._follower_features(day, t)[0], "universe": uni, "commitment": zero})
+            return np.stack([
+                g.follower_box(a, {"features": g.follower_features(day, t)[0], "universe": uni, "commitment": zero})
                 for a, t in zip(self.possible_agents, self.types)])
-        return hit
+        return self._boxes.get_or(day, build)
 
     def _missing_of(self, day: int) -> np.ndarray:
-        hit = self._missing.get(day)
-        if hit is None:
-            if len(self._missing) >= 4096:
-                self._missing.clear()
-            g = self.core.games[0]
-            hit = self._missing[day] = np.array([g._follower_features(day, t)[1] for t in self.types], np.int64)
-        return hit
+        g = self.core.games[0]
+        return self._missing.get_or(day, lambda: np.array([g.follower_features(day, t)[1] for t in self.types],
+                                                          np.int64))
 
     def _take_resets(self, obs: np.ndarray, infos: dict[str, Any]) -> None:
         """The rows of games reset in this call: the single env's own reset observations and infos."""

@@ -17,6 +17,7 @@ from .errors import MassError
 from .follower_chunks import FollowerChunks
 from .game.batch import BatchStep, GameBatch
 from .gym_env import SEED_BOUND
+from .memo import BoundedMemo
 from .roles import follower_agent
 from .rollout import reset_followers
 from .scripted import scripted_followers
@@ -113,7 +114,7 @@ class PrincipalVectorEnv(VectorEnv):
         self.config = first.config
         self.batch = GameBatch(first.game, self.num_envs)
         self._follower_list = [[fols[follower_agent(t.type_id)] for t in first.types] for fols in self.followers]
-        self._views: dict[tuple[int, int], np.ndarray] = {}  # (day, type) -> the type's noise-free view
+        self._views: BoundedMemo[tuple[int, int], np.ndarray] = BoundedMemo(4096)  # (day, type) -> its view
         self._types = {t.type_id: (t, f) for t, f in zip(first.types, self._follower_list[0])}
         self.chunks = FollowerChunks(self._follower_list, self._view, self.batch)
         self._n_days = first.panel.n_days
@@ -204,13 +205,8 @@ class PrincipalVectorEnv(VectorEnv):
 
     def _view(self, day: int, type_id: int) -> np.ndarray:
         """A type's noise-free view of ``day`` (a function of the day alone: games at one day share it)."""
-        view = self._views.get((day, type_id))
-        if view is None:
-            if len(self._views) > 4096:
-                self._views.clear()
-            t, f = self._types[type_id]
-            view = self._views[(day, type_id)] = f.view(self.games[0]._follower_features(day, t)[0])
-        return view
+        t, f = self._types[type_id]
+        return self._views.get_or((day, type_id), lambda: f.view(self.games[0].follower_features(day, t)[0]))
 
     def _write_step(self, step: BatchStep, stats: np.ndarray, infos: dict[str, Any]) -> None:
         """The stepped games' observation rows (``MassStackelbergEnv._principal_obs``: the paid-days window,

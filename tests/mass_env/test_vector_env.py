@@ -127,7 +127,7 @@ def test_block_draws_change_the_draws_not_their_law(panel):
             fols = scripted_followers(env, seed=seed, n_candidates=8, follower_draws=draws)
             for day in range(20, 58):
                 inf = {a: {**v, "day": day} for a, v in infos.items()}
-                ob = {a: v if a == "principal_0" else {**v, "features": env._follower_features(day, t)[0],
+                ob = {a: v if a == "principal_0" else {**v, "features": env.follower_features(day, t)[0],
                                                         "universe": panel.universe[day].astype(np.float32)}
                       for a, v, t in [(a, obs[a], env.types[int(a.split("_")[1])] if a != "principal_0" else None)
                                       for a in obs]}
