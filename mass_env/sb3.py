@@ -22,20 +22,51 @@ from .followers_vector import FollowersVectorEnv
 from .vector import PrincipalVectorEnv
 
 
-def make_vec_env(n_envs: int = 1, *, seed: int | None = None, **env_kwargs: Any) -> Any:
-    """An SB3 ``VecEnv`` of ``n_envs`` games (``PrincipalVectorEnv``'s keyword arguments, e.g.
-    ``follower_draws="block"`` for its fastest draws); ``seed`` seeds game ``i`` with ``seed + i`` at the first
-    reset, as SB3's own ``make_vec_env`` does."""
+def _vec_env_base() -> Any:
+    """SB3's ``VecEnv`` extended with what every adapter here shares: its sub-envs live in one object
+    (``target``), so attributes are read and set there, methods run on ``sub_env(i)`` and nothing is
+    wrapped. Imported on call: SB3 is optional (a clear error names it)."""
     try:
         from stable_baselines3.common.vec_env import VecEnv
     except ImportError as exc:  # pragma: no cover - depends on the installation
         raise MassError("mass_env.sb3 needs stable-baselines3: pip install stable-baselines3") from exc
 
-    class PrincipalVecEnv(VecEnv):  # type: ignore[misc]
+    class OneObjectVecEnv(VecEnv):  # type: ignore[misc]
+        target: Any = None
+
+        def sub_env(self, i: int) -> Any:
+            return self.target
+
+        def step_async(self, actions: np.ndarray) -> None:
+            self._actions = actions
+
+        def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+            return [getattr(self.target, attr_name) for _ in self._get_indices(indices)]
+
+        def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+            setattr(self.target, attr_name, value)
+
+        def env_method(self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any
+                       ) -> list[Any]:
+            return [getattr(self.sub_env(i), method_name)(*method_args, **method_kwargs)
+                    for i in self._get_indices(indices)]
+
+        def env_is_wrapped(self, wrapper_class: Any, indices: Any = None) -> list[bool]:
+            return [False for _ in self._get_indices(indices)]
+
+    return OneObjectVecEnv
+
+
+def make_vec_env(n_envs: int = 1, *, seed: int | None = None, **env_kwargs: Any) -> Any:
+    """An SB3 ``VecEnv`` of ``n_envs`` games (``PrincipalVectorEnv``'s keyword arguments, e.g.
+    ``follower_draws="block"`` for its fastest draws); ``seed`` seeds game ``i`` with ``seed + i`` at the first
+    reset, as SB3's own ``make_vec_env`` does."""
+
+    class PrincipalVecEnv(_vec_env_base()):  # type: ignore[misc]
         """SB3's view of a ``PrincipalVectorEnv`` (SAME_STEP autoreset, one info dict per game)."""
 
         def __init__(self) -> None:
-            self.batched = PrincipalVectorEnv(n_envs, autoreset_mode="SameStep", **env_kwargs)
+            self.batched = self.target = PrincipalVectorEnv(n_envs, autoreset_mode="SameStep", **env_kwargs)
             super().__init__(n_envs, self.batched.single_observation_space, self.batched.single_action_space)
             self._seeds: list[int | None] = [None if seed is None else seed + i for i in range(n_envs)]
             self._actions: np.ndarray | None = None
@@ -44,11 +75,8 @@ def make_vec_env(n_envs: int = 1, *, seed: int | None = None, **env_kwargs: Any)
             seeds = self._seeds if any(s is not None for s in self._seeds) else None
             obs, _ = self.batched.reset(seed=seeds)
             self._seeds = [None] * self.num_envs
-            self.reset_infos = [{} for _ in range(self.num_envs)]
+            self.reset_infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
             return obs
-
-        def step_async(self, actions: np.ndarray) -> None:
-            self._actions = actions
 
         def step_wait(self) -> Any:
             obs, rewards, terms, truncs, infos = self.batched.step(self._actions)
@@ -66,19 +94,8 @@ def make_vec_env(n_envs: int = 1, *, seed: int | None = None, **env_kwargs: Any)
             self._seeds = [None if seed is None else seed + i for i in range(self.num_envs)]
             return list(self._seeds)
 
-        def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-            return [getattr(self.batched, attr_name) for _ in self._get_indices(indices)]
-
-        def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-            setattr(self.batched, attr_name, value)
-
-        def env_method(self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any
-                       ) -> list[Any]:
-            return [getattr(self.batched.games[i], method_name)(*method_args, **method_kwargs)
-                    for i in self._get_indices(indices)]
-
-        def env_is_wrapped(self, wrapper_class: Any, indices: Any = None) -> list[bool]:
-            return [False for _ in self._get_indices(indices)]
+        def sub_env(self, i: int) -> Any:
+            return self.batched.games[i]
 
     return PrincipalVecEnv()
 
@@ -93,33 +110,26 @@ def make_market_vec_env(env: Any) -> Any:
     market's last day, ``TimeLimit.truncated``) and the next market is drawn in the same step (SB3's
     autoreset); each day is a new, independent draw, so PPO's ``gamma=0`` (a contextual bandit) is exact.
     """
-    try:
-        from gymnasium import spaces
-        from stable_baselines3.common.vec_env import VecEnv
-    except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise MassError("mass_env.sb3 needs stable-baselines3: pip install stable-baselines3") from exc
+    from gymnasium import spaces
 
     f, s, c = env.market.n_followers, env.market.n_stocks, len(env.columns)
     bound = float(env.action_space(env.possible_agents[0]).high.max())
 
-    class MarketVecEnv(VecEnv):  # type: ignore[misc]
+    class MarketVecEnv(_vec_env_base()):  # type: ignore[misc]
         """SB3's view of the information market: F x S sub-envs, one per (follower, stock)."""
 
         def __init__(self) -> None:
             super().__init__(f * s, spaces.Box(-np.inf, np.inf, (c,), np.float32),
                              spaces.Box(-bound, bound, (1,), np.float32))
-            self.market_env = env
+            self.market_env = self.target = env
             self._seed: int | None = None
             self._actions: np.ndarray | None = None
 
         def reset(self) -> np.ndarray:
             obs = env.reset_arrays(self._seed)
             self._seed = None
-            self.reset_infos = [{} for _ in range(self.num_envs)]
+            self.reset_infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
             return obs.reshape(f * s, c).astype(np.float32)
-
-        def step_async(self, actions: np.ndarray) -> None:
-            self._actions = actions
 
         def step_wait(self) -> Any:
             obs, stock_pay, _, done = env.step_arrays(np.asarray(self._actions, np.float64).reshape(f, s))
@@ -137,18 +147,6 @@ def make_market_vec_env(env: Any) -> Any:
             self._seed = seed
             return [seed] * self.num_envs
 
-        def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-            return [getattr(env, attr_name) for _ in self._get_indices(indices)]
-
-        def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-            setattr(env, attr_name, value)
-
-        def env_method(self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any
-                       ) -> list[Any]:
-            return [getattr(env, method_name)(*method_args, **method_kwargs) for _ in self._get_indices(indices)]
-
-        def env_is_wrapped(self, wrapper_class: Any, indices: Any = None) -> list[bool]:
-            return [False for _ in self._get_indices(indices)]
 
     return MarketVecEnv()
 
@@ -164,11 +162,7 @@ def make_followers_vec_env(n_games: int = 1, *, seed: int | None = None, princip
     its action is the type's signals ``(n_agents, N)``, its reward the payment rule's pay of the type. A game's
     types end together; the game is reset in the same step (``terminal_observation``, ``TimeLimit.truncated``).
     ``seed`` seeds game ``i`` with ``seed + i`` at the first reset."""
-    try:
-        from gymnasium import spaces
-        from stable_baselines3.common.vec_env import VecEnv
-    except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise MassError("mass_env.sb3 needs stable-baselines3: pip install stable-baselines3") from exc
+    from gymnasium import spaces
 
     batched = FollowersVectorEnv(n_games, principal, **env_kwargs)
     sizes = sorted({t.n_agents for t in batched.types})
@@ -177,23 +171,20 @@ def make_followers_vec_env(n_games: int = 1, *, seed: int | None = None, princip
                         f"agents, got {sizes}")
     E, K, N = n_games, batched.n_types, batched.core.batch.N
 
-    class FollowersVecEnv(VecEnv):  # type: ignore[misc]
+    class FollowersVecEnv(_vec_env_base()):  # type: ignore[misc]
         """SB3's view of a ``FollowersVectorEnv``: E x K sub-envs, one per (game, type)."""
 
         def __init__(self) -> None:
             super().__init__(E * K, batched.single_observation_space, spaces.Box(-1.0, 1.0, (sizes[0], N), np.float32))
-            self.batched = batched
+            self.batched = self.target = batched
             self._first: list[int | None] | None = None if seed is None else [seed + i for i in range(E)]
             self._actions: np.ndarray | None = None
 
         def reset(self) -> np.ndarray:
             obs, _ = batched.reset(seed=self._first)
             self._first = None
-            self.reset_infos = [{} for _ in range(self.num_envs)]
+            self.reset_infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
             return obs.reshape(E * K, -1)
-
-        def step_async(self, actions: np.ndarray) -> None:
-            self._actions = actions
 
         def step_wait(self) -> Any:
             obs, rewards, terms, truncs, infos = batched.step(np.asarray(self._actions).reshape(E, K * sizes[0], N))
@@ -213,18 +204,7 @@ def make_followers_vec_env(n_games: int = 1, *, seed: int | None = None, princip
             self._first = None if seed is None else [seed + i for i in range(E)]
             return [None if seed is None else seed + j // K for j in range(self.num_envs)]
 
-        def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-            return [getattr(batched, attr_name) for _ in self._get_indices(indices)]
-
-        def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-            setattr(batched, attr_name, value)
-
-        def env_method(self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any
-                       ) -> list[Any]:
-            return [getattr(batched.core.games[j // K], method_name)(*method_args, **method_kwargs)
-                    for j in self._get_indices(indices)]
-
-        def env_is_wrapped(self, wrapper_class: Any, indices: Any = None) -> list[bool]:
-            return [False for _ in self._get_indices(indices)]
+        def sub_env(self, j: int) -> Any:
+            return batched.core.games[j // K]
 
     return FollowersVecEnv()
