@@ -3,6 +3,10 @@ the embedded synthetic market, random actions) alone, in SB3's ``DummyVecEnv`` /
 the native batched env at N = 1..256 in both follower draw modes (``follower_draws="stream"``, the default,
 and ``"block"``), its memory per env, and the share of SB3 PPO's training time spent inside the env.
 
+The single env and SB3's vec envs are measured cold (the first steps after construction, while each env's
+per-day caches of features and follower views fill) and warm (after ``WARM_STEPS`` steps per env: what an RL
+run of any length sees after its first episodes); PPO's split likewise.
+
 Every measurement runs in a fresh child process. With ``--baseline TREE`` (a checkout of older code) the
 same measurements run on that tree too, old and new alternating round by round (the machine may be shared:
 the best round of each counts, and the load average is printed), and each line prints new/old; the
@@ -27,6 +31,9 @@ import time
 import common
 
 STEPS = 1500  # env steps per single-env measurement
+#: steps per env played before a "warm" measurement: enough episodes of the embedded market's 160 days that
+#: every day's features and follower views are in the env's per-day caches, as in an RL run of any length
+WARM_STEPS = 1000
 
 
 def _random_actions(space, n: int, seed: int = 0):
@@ -34,51 +41,51 @@ def _random_actions(space, n: int, seed: int = 0):
     return [space.sample() for _ in range(n)]
 
 
-def child_single(steps: int) -> dict:
+def child_single(steps: int, warm: int) -> dict:
     import gymnasium
 
     import mass_env  # noqa: F401  (registers the id)
 
     env = gymnasium.make("mass_env/Principal-v0")
     env.reset(seed=0)
-    acts = _random_actions(env.action_space, steps)
-    for a in acts[:50]:  # warm the day caches
+    acts = _random_actions(env.action_space, steps + warm)
+    for a in acts[:warm]:  # cold: a few steps; warm: the per-day caches full
         _, _, term, trunc, _ = env.step(a)
         if term or trunc:
             env.reset()
     t0, c0 = time.perf_counter(), time.process_time()
-    for a in acts:
+    for a in acts[warm:]:
         _, _, term, trunc, _ = env.step(a)
         if term or trunc:
             env.reset()
     return {"steps_per_s": steps / (time.perf_counter() - t0), "cpu_steps_per_s": steps / (time.process_time() - c0)}
 
 
-def _sb3_steps(venv, steps: int) -> dict:
+def _sb3_steps(venv, steps: int, warm: int) -> dict:
     import numpy as np
 
     venv.seed(0)
     venv.reset()
     rng = np.random.default_rng(0)
     low, high = venv.action_space.low, venv.action_space.high
-    acts = rng.uniform(low, high, size=(steps // venv.num_envs + 20, venv.num_envs) + low.shape).astype(np.float32)
-    for a in acts[:20]:
+    acts = rng.uniform(low, high, size=(steps // venv.num_envs + warm, venv.num_envs) + low.shape).astype(np.float32)
+    for a in acts[:warm]:
         venv.step(a)
     t0, c0 = time.perf_counter(), time.process_time()
-    for a in acts[20:]:
+    for a in acts[warm:]:
         venv.step(a)
-    n = (len(acts) - 20) * venv.num_envs
+    n = (len(acts) - warm) * venv.num_envs
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     venv.close()
     return {"steps_per_s": n / wall, "cpu_steps_per_s": n / cpu}  # cpu: this process only (not Subproc workers)
 
 
-def child_sb3(kind: str, n_envs: int, steps: int) -> dict:
+def child_sb3(kind: str, n_envs: int, steps: int, warm: int) -> dict:
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
     cls = DummyVecEnv if kind == "dummy" else SubprocVecEnv
-    return _sb3_steps(make_vec_env("mass_env:mass_env/Principal-v0", n_envs=n_envs, vec_env_cls=cls), steps)
+    return _sb3_steps(make_vec_env("mass_env:mass_env/Principal-v0", n_envs=n_envs, vec_env_cls=cls), steps, warm)
 
 
 def _draws(draws: str) -> dict:
@@ -86,7 +93,7 @@ def _draws(draws: str) -> dict:
     return {} if draws == "stream" else {"follower_draws": draws}
 
 
-def child_batched(n_envs: int, steps: int, draws: str = "stream") -> dict:
+def child_batched(n_envs: int, steps: int, draws: str = "stream", warm: int = 10) -> dict:
     import gymnasium
     import numpy as np
 
@@ -97,11 +104,11 @@ def child_batched(n_envs: int, steps: int, draws: str = "stream") -> dict:
     env.reset(seed=0)
     rounds = max(steps // n_envs, 30)
     rng = np.random.default_rng(0)
-    acts = rng.uniform(-1, 1, size=(rounds + 10,) + env.action_space.shape).astype(np.float32)
-    for a in acts[:10]:
+    acts = rng.uniform(-1, 1, size=(rounds + warm,) + env.action_space.shape).astype(np.float32)
+    for a in acts[:warm]:
         env.step(a)
     t0, c0 = time.perf_counter(), time.process_time()
-    for a in acts[10:]:
+    for a in acts[warm:]:
         env.step(a)
     out = {"steps_per_s": rounds * n_envs / (time.perf_counter() - t0),
            "cpu_steps_per_s": rounds * n_envs / (time.process_time() - c0)}
@@ -130,9 +137,11 @@ def child_memory(n_envs: int, draws: str = "stream") -> dict:
     return {"held_mib": held / 2**20, "peak_mib": peak / 2**20}
 
 
-def child_ppo(kind: str, n_envs: int, timesteps: int, draws: str = "stream") -> dict:
+def child_ppo(kind: str, n_envs: int, timesteps: int, draws: str = "stream", warm: int = 0) -> dict:
     """Wall time of ``PPO("MlpPolicy", venv).learn(timesteps)`` (SB3 defaults, n_steps scaled so one
-    rollout holds 2048 steps) and the part of it spent in ``venv.reset``/``venv.step``."""
+    rollout holds 2048 steps) and the part of it spent in ``venv.reset``/``venv.step``; with ``warm``, the
+    env first plays that many steps per env untimed (its per-day caches full, as later in a long run)."""
+    import numpy as np
     import torch
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
@@ -146,6 +155,11 @@ def child_ppo(kind: str, n_envs: int, timesteps: int, draws: str = "stream") -> 
         venv = make_batched(n_envs, seed=0, **_draws(draws))
     else:
         venv = make_vec_env("mass_env:mass_env/Principal-v0", n_envs=n_envs, vec_env_cls=DummyVecEnv, seed=0)
+    if warm:
+        venv.seed(0)
+        venv.reset()
+        for _ in range(max(warm // n_envs, 1) if kind == "batched" else warm):
+            venv.step(np.stack([venv.action_space.sample() for _ in range(n_envs)]))
     timed = common.timed_vec_env(venv)
     model = PPO("MlpPolicy", timed, n_steps=max(2048 // n_envs, 8), seed=0, device="cpu", verbose=0)
     t0 = time.perf_counter()
@@ -157,22 +171,23 @@ def child_ppo(kind: str, n_envs: int, timesteps: int, draws: str = "stream") -> 
 def child(args: argparse.Namespace) -> None:
     mode, n = args.child, args.n
     if mode == "single":
-        out = child_single(args.steps)
+        out = child_single(args.steps, args.warm if args.warm is not None else 50)
     elif mode in ("dummy", "subproc"):
-        out = child_sb3(mode, n, args.steps)
+        out = child_sb3(mode, n, args.steps, args.warm if args.warm is not None else 20)
     elif mode == "batched":
-        out = child_batched(n, args.steps, args.draws)
+        out = child_batched(n, args.steps, args.draws, args.warm if args.warm is not None else 10)
     elif mode == "memory":
         out = child_memory(n, args.draws)
     else:
-        out = child_ppo(mode.split("-")[1], n, args.steps, args.draws)
+        out = child_ppo(mode.split("-")[1], n, args.steps, args.draws, args.warm or 0)
     print(json.dumps(out))
 
 
-def measure(tree: str, mode: str, n: int, steps: int, draws: str = "stream") -> dict:
+def measure(tree: str, mode: str, n: int, steps: int, draws: str = "stream", warm: int | None = None) -> dict:
     env = dict(os.environ, MASS_BENCH_CODE=tree, PYTHONPATH=tree, OMP_NUM_THREADS="1")
     res = subprocess.run([sys.executable, __file__, "--child", mode, "--n", str(n), "--steps", str(steps),
-                          "--draws", draws], env=env, capture_output=True, text=True, timeout=1800)
+                          "--draws", draws] + ([] if warm is None else ["--warm", str(warm)]),
+                         env=env, capture_output=True, text=True, timeout=1800)
     if res.returncode:
         return {"error": res.stderr.strip().splitlines()[-1] if res.stderr.strip() else f"rc {res.returncode}"}
     return dict(json.loads(res.stdout.strip().splitlines()[-1]))
@@ -192,6 +207,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--steps", type=int, default=STEPS, help=argparse.SUPPRESS)
     ap.add_argument("--draws", default="stream", help=argparse.SUPPRESS)
+    ap.add_argument("--warm", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args)
@@ -205,11 +221,11 @@ def main() -> None:
           "embedded synthetic market (50 stocks), random actions; trees: "
           + ", ".join(f"{k} = {v}" for k, v in trees.items()))
 
-    def measured(mode: str, n: int, steps: int, names: tuple[str, ...]) -> dict[str, dict]:
+    def measured(mode: str, n: int, steps: int, names: tuple[str, ...], warm: int | None = None) -> dict[str, dict]:
         got: dict[str, list[dict]] = {k: [] for k in names if k in trees}
         for _ in range(args.rounds):  # alternate the trees, so all see the same load
             for k in got:
-                got[k].append(measure(trees[k], mode, n, steps))
+                got[k].append(measure(trees[k], mode, n, steps, warm=warm))
 
         def pick(rs: list[dict]) -> dict:
             ok = [r for r in rs if "error" not in r]
@@ -230,21 +246,26 @@ def main() -> None:
         return None if a is None or b is None else a / b
 
     names = tuple(trees)
-    print(f"\n{'env':<20}" + "".join(f" {k + ' st/s':>11}" for k in names) + f" {'new/old':>8} {'new/before':>10}")
+    print(f"\n{'env':<28}" + "".join(f" {k + ' st/s':>11}" for k in names) + f" {'new/old':>8} {'new/before':>10}")
     singles: dict[str, float | None] = {}
-    for label, mode, n in (("single", "single", 1), ("DummyVecEnv x4", "dummy", 4), ("SubprocVecEnv x4", "subproc", 4)):
-        got = measured(mode, n, STEPS, names)
-        if mode == "single":
+    # cold: the first steps after construction (the per-day caches filling); warm: after WARM_STEPS steps per env
+    for label, mode, n, warm in (("single, cold", "single", 1, None), ("single, warm", "single", 1, WARM_STEPS),
+                                 ("DummyVecEnv x4, cold", "dummy", 4, None),
+                                 ("DummyVecEnv x4, warm", "dummy", 4, WARM_STEPS),
+                                 ("SubprocVecEnv x4, cold", "subproc", 4, None),
+                                 ("SubprocVecEnv x4, warm", "subproc", 4, WARM_STEPS)):
+        got = measured(mode, n, STEPS, names, warm)
+        if mode == "single" and warm:
             singles = {k: cpu(r) for k, r in got.items()}
         lines = [(label, rate)] + ([(label + ", CPU", cpu)] if mode != "subproc" else [])
         for text, how in lines:  # wall steps/s, then per CPU second of this process (less sensitive to load)
-            print(f"{text:<20}" + "".join(f" {cell(how(got[k]), 11)}" for k in names)
+            print(f"{text:<28}" + "".join(f" {cell(how(got[k]), 11)}" for k in names)
                   + f" {cell(ratio(how(got['new']), how(got.get('old'))), 8, '.2f', 'x')}"
                   + f" {cell(ratio(how(got['new']), how(got.get('before'))), 10, '.2f', 'x')}", flush=True)
     # the old code has no batched env; the new code's in both draw modes ("new" = stream, "new block")
     batched = tuple(k for k in names if k != "old") + (("new block",) if "new" in trees else ())
     print("\nbatched env (gymnasium.make_vec(..., vectorization_mode='vector_entry_point')): wall steps/s, steps per "
-          "CPU second, and (CPU) x against the single env of the same code / of the old code, same run\n"
+          "CPU second, and (CPU) x against the warm single env of the same code / of the old code, same run\n"
           f"{'N':>5}" + "".join(f" {k + ' st/s':>15} {'CPU st/s':>9} {'x single':>8} {'x old':>7}" for k in batched)
           + f" {'new/before':>10}")
     for n in (int(x) for x in args.curve.split(",")):
@@ -262,8 +283,9 @@ def main() -> None:
             per = (mem64["held_mib"] - mem1["held_mib"]) / 63
             print(f"memory (new, {draws}): N=1 holds {mem1['held_mib']:.1f} MiB, N=64 {mem64['held_mib']:.1f} MiB "
                   f"(traced): {per * 1024:.0f} KiB per extra env")
-    print(f"\nSB3 PPO (defaults, n_steps = 2048 / n_envs), {args.ppo_steps} steps\n"
-          f"{'venv':<28} {'steps/s':>10} {'in env':>8}")
+    print(f"\nSB3 PPO (defaults, n_steps = 2048 / n_envs), {args.ppo_steps} steps; cold: learning from the env "
+          f"just built, warm: after {WARM_STEPS} steps per env untimed\n"
+          f"{'venv':<28} {'cold st/s':>10} {'in env':>8} {'warm st/s':>10} {'in env':>8}")
     for label, name, mode, n, draws in (("old DummyVecEnv x4", "old", "ppo-dummy", 4, "stream"),
                                         ("new DummyVecEnv x4", "new", "ppo-dummy", 4, "stream"),
                                         ("before batched x64", "before", "ppo-batched", 64, "stream"),
@@ -273,9 +295,11 @@ def main() -> None:
                                         ("new batched x256, block", "new", "ppo-batched", 256, "block")):
         if name not in trees:
             continue
-        r = measure(trees[name], mode, n, args.ppo_steps, draws)
-        share = f"{r['env_share']:>7.0%}" if "error" not in r else r["error"][:60]
-        print(f"{label:<28} {cell(rate(r))} {share}", flush=True)
+        row = f"{label:<28}"
+        for warm in (None, WARM_STEPS):
+            r = measure(trees[name], mode, n, args.ppo_steps, draws, warm=warm)
+            row += f" {cell(rate(r))} " + (f"{r['env_share']:>8.0%}" if "error" not in r else r["error"][:60])
+        print(row, flush=True)
     print(f"\nload average after {os.getloadavg()}")
 
 
