@@ -22,8 +22,8 @@ from .env import MassStackelbergEnv
 from .game.batch import GameBatch
 from .memo import BoundedMemo
 from .roles import follower_agent
-from .scripted import Request, ScriptedFollower, ScriptedFollowers, draw_signal_rows, draw_signals, stream_cells
-from .signal_draws import BLOCK_DAYS, BlockDraws, Rows, block_entropy, score_cells
+from .scripted import Request, ScriptedFollower, ScriptedFollowers, draw_signal_rows, stream_cells
+from .signal_draws import BLOCK_DAYS, Rows, block_entropy, score_cells
 from .streams import State, StreamCursor, pcg64_states
 
 FloatArray = npt.NDArray[np.float64]
@@ -56,20 +56,25 @@ def day_signals(followers: Sequence[ScriptedFollower], days: Sequence[int], view
     day's ``(n_days, N)``. Why: a single env whose followers are scripted draws a block of days at once."""
     cursor = cursor or StreamCursor()
     pairs = [(d, i, f) for d in days for i, f in enumerate(followers)]
-    sources: Sequence[State | BlockDraws]
+    K, sizes = len(followers), np.tile([f.itype.n_agents for f in followers], len(days))  # rows of each pair
     if followers[0].follower_draws == "block":  # one generator per (seed, type, block), each block drawn once
         keys = sorted({(i, d // BLOCK_DAYS) for d, i, _ in pairs})
         states = pcg64_states(np.array([block_entropy(followers[i].seed, followers[i].itype.type_id, b)
                                         for i, b in keys], dtype=np.int64))
         drawn = {k: followers[k[0]].block_draws(cursor.at(s), universe.shape[1]) for k, s in zip(keys, states)}
-        sources = [drawn[(i, d // BLOCK_DAYS)].day(d % BLOCK_DAYS) for d, i, _ in pairs]
-    else:
-        sources = stream_states([(int(f.seed), f.itype.type_id, d) for d, _, f in pairs])
-    requests: list[Request] = [(f, view(d, i), universe[d], src) for (d, i, f), src in zip(pairs, sources)]
-    K, sizes = len(followers), {f.itype.n_agents for f in followers}
-    if len(sizes) == 1:  # (days, followers, agents, stocks) read in place, not split and regrouped
-        return list(draw_signal_rows(requests, cursor).reshape(len(days), K, sizes.pop(), -1))
-    out = draw_signals(requests, cursor)
+        requests: list[Request] = [(f, view(d, i), universe[d], drawn[(i, d // BLOCK_DAYS)].day(d % BLOCK_DAYS))
+                                   for d, i, f in pairs]
+        flat = draw_signal_rows(requests, cursor)
+    else:  # draw_signal_rows' draws and scoring, the days' universes a table read by row (not a copy per pair)
+        per = np.repeat(np.arange(len(pairs)), sizes)
+        rows = Rows(np.stack([view(d, i) for d, i, _ in pairs]), per, universe[list(days)], per // K)
+        states = stream_states([(int(f.seed), f.itype.type_id, d) for d, _, f in pairs])
+        at, _, vals = stream_cells(followers[0], states, sizes, rows, cursor)
+        flat = np.full((int(sizes.sum()), universe.shape[1]), np.nan, np.float32)
+        flat.reshape(-1)[at] = vals
+    if len(set(sizes.tolist())) == 1:  # (days, followers, agents, stocks) read in place, not split and regrouped
+        return list(flat.reshape(len(days), K, int(sizes[0]), -1))
+    out = np.split(flat, np.cumsum(sizes)[:-1])
     return [out[i:i + K] for i in range(0, len(out), K)]
 
 

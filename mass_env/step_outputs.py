@@ -31,7 +31,7 @@ class PrincipalWindow:
         self._agg = self.buffer[sl["agg_ic"]]
         self._paid = self.buffer[sl["paid_mask"]]
         self._applied = self.buffer[sl["applied"]]
-        self._stats = self.buffer[sl["signal_stats"]]
+        self._stats = self.buffer[sl["signal_stats"]].reshape(self.K, 3)
         self._progress = self.buffer[sl["progress"]]
         self._uni_count = np.maximum(universe.sum(1), 1)  # stocks in each day's universe (>= 1)
 
@@ -48,7 +48,7 @@ class PrincipalWindow:
             self._type[-1] = np.where(np.isfinite(p.type_rank_ic), p.type_rank_ic, 0.0)
             self._agg[-1], self._paid[-1] = (p.rank_ic, 1.0) if p.valid else (0.0, 0.0)
         rec = game.records[-1]
-        self._stats[:] = signal_stats(rec.moments[0], rec.rows[1:], self._uni_count[rec.day]).reshape(-1)
+        signal_stats(rec.moments[0], rec.rows[1:], self._uni_count[rec.day], out=self._stats)
 
     def write(self, game: StackelbergGame) -> npt.NDArray[np.float32]:
         """The observation of the game's current day, clipped to [-1, 1], as a new float32 array."""
