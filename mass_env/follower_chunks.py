@@ -140,12 +140,14 @@ class SignalsAhead:
         """The states of ``(seed, type_id, day)`` keys; on a miss those of every key's next ``STATE_DAYS`` days are
         computed at once (``pcg64_states``' cost is mostly per call). Kept while the followers and seeds stay."""
         got = self._states
-        if any(k not in got for k in keys):
+        try:
+            return [got[k] for k in keys]
+        except KeyError:
             if len(got) > 8192:
                 got.clear()
             more = sorted({(s, k, d + j) for s, k, d in keys for j in range(self.STATE_DAYS)} - got.keys())
             got.update(zip(more, pcg64_states(np.array(more, dtype=np.int64))))
-        return [got[k] for k in keys]
+            return [got[k] for k in keys]
 
     def _view(self, day: int, i: int) -> FloatArray:
         """Follower ``i``'s view of ``day``: a function of the day and the follower alone, so kept while the
