@@ -26,7 +26,7 @@ class PrincipalWindow:
     def __init__(self, layout: PrincipalObsLayout, n_types: int, universe: npt.NDArray[np.bool_]) -> None:
         self.K = int(n_types)
         self.buffer = np.zeros(layout.size)
-        self._slices = sl = layout.slices()
+        sl = layout.slices()
         self._type = self.buffer[sl["type_ic"]].reshape(layout.window, self.K)
         self._agg = self.buffer[sl["agg_ic"]]
         self._paid = self.buffer[sl["paid_mask"]]
