@@ -4,7 +4,6 @@ its doc page."""
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,15 +18,15 @@ from .data.synthetic import SyntheticConfig, synthetic_market
 from .episodes import episode_bounds
 from .errors import ActionError, MassError
 from .game import GameConfig, Payoff, StackelbergGame
-from .game.infos import paid_info
 from .game.investors import InvestorType, build_types
 from .game.mechanism import numeric_array
 from .incentives.ingame import mean_type_pay
 from .memo import BoundedMemo
-from .observation import FollowerObsLayout, PrincipalObsLayout, SignalBox, signal_stats
+from .observation import FollowerObsLayout, PrincipalObsLayout, SignalBox
 from .render import episode_rgb, episode_text
 from .roles import PRINCIPAL, follower_agent
 from .scripted import ScriptedFollower
+from .step_outputs import PrincipalWindow, follower_infos, principal_info, principal_reward
 
 FOLLOWER_OBS = ("dict", "box")
 ALL_MODALITIES = Modality(sum(m.value for m in Modality))
@@ -162,7 +161,6 @@ class MassStackelbergEnv(ParallelEnv):
         self.possible_agents = [PRINCIPAL] + [follower_agent(k) for k in range(K)]
         self._follower_names = [follower_agent(t.type_id) for t in self.types]
         self._live: frozenset[str] = frozenset()
-        self._uni_count = np.maximum(self.game.universe.sum(1), 1)  # stocks in each day's universe (>= 1)
         self.agents: list[str] = []
         self.all_feature_names = tuple(n for m in Modality
                                        for n in feature_names(m, self.panel.macro_names, self.panel.valuation))
@@ -192,19 +190,9 @@ class MassStackelbergEnv(ParallelEnv):
                 })
             self._act_spaces[a] = SignalBox(t.n_agents, N)
         self.state_space = spaces.Box(-CLIP, CLIP, (self.layout.size + N + N * F,), np.float32)
-        self._hist: deque[Payoff] = deque(maxlen=self.config.obs_window)
-        # the last W paid days as the observation shows them: per-type Rank IC (K), aggregate, paid mask
-        self._obs_buffer = np.zeros(self.layout.size)
-        self._obs_slices = self.layout.slices()
-        # the last W paid days, written in place in the observation's buffer (most recent last)
-        sl = self._obs_slices
-        self._win_type = self._obs_buffer[sl["type_ic"]].reshape(self.config.obs_window, K)
-        self._win_agg = self._obs_buffer[sl["agg_ic"]]
-        self._win_paid = self._obs_buffer[sl["paid_mask"]]
+        self._window = PrincipalWindow(self.layout, K, self.game.universe)  # the leader's observation, in place
         self._type_memo: BoundedMemo[int, list[tuple[np.ndarray, int]]] = BoundedMemo(256)
-        self._last_stats = np.zeros((K, 3))
         self.last_paid: list[Payoff] = []
-        self._feats: DailyFeatures | None = None
         self._day_memo: BoundedMemo[int, tuple[DailyFeatures, dict[Modality, tuple[np.ndarray, int]]]] = \
             BoundedMemo(256)
         self._missing: dict[str, int] = {}
@@ -228,14 +216,46 @@ class MassStackelbergEnv(ParallelEnv):
         self.game.reset(start, end, initial)
         self.agents = list(self.possible_agents)
         self._live = frozenset(self.agents)
-        self._hist.clear()
-        self._obs_buffer[:] = 0.0
-        self._last_stats = np.zeros((self.game.K, 3))
+        self._window.clear()
         self.last_paid = []
         self._was_reset = True
         return self._observations(), self._infos()
 
     def step(self, actions: Mapping[str, Any]):
+        paid = self._play(actions)
+        rewards = self._rewards(paid)
+        done = self.game.done
+        obs = self._observations()
+        infos = self._infos()
+        terms = dict.fromkeys(self.agents, False)
+        truncs = dict.fromkeys(self.agents, done)
+        self._end_step(done)
+        return obs, rewards, terms, truncs, infos
+
+    def principal_step(self, actions: Mapping[str, Any]) -> tuple[np.ndarray, float, bool, dict[str, Any]]:
+        """``step`` for a caller that reads the leader's outputs alone: the same game step, and the leader's
+        observation, reward, truncation and info (``PrincipalEnv``, its followers drawn ahead). The followers'
+        observations, infos and rewards are not built; ``outputs()`` builds theirs of the current day."""
+        paid = self._play(actions)
+        reward = principal_reward(paid)
+        done = self.game.done
+        obs, info = self._principal_obs(), principal_info(self.game, self._day(), paid)
+        self._end_step(done)
+        return obs, reward, done, info
+
+    def outputs(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Every agent's observation and info of the current day: what the last ``step`` (or ``reset``) returned,
+        built again (after a ``principal_step``, the followers' were not)."""
+        return self._observations(), self._infos()
+
+    def _end_step(self, done: bool) -> None:
+        if done:
+            self.agents = []
+        if self.render_mode == "human":
+            self.render()
+
+    def _play(self, actions: Mapping[str, Any]) -> list[Payoff]:
+        """Check the actions, step the game, and record what the leader's observation shows of it."""
         if not self._was_reset:
             raise MassError("step() called before reset(): call env.reset(seed=...) first")
         if not self.agents:
@@ -260,32 +280,15 @@ class MassStackelbergEnv(ParallelEnv):
                  if self._pending_views else None)
         self._pending_views = {}
         res = self.game.step(signals, actions[PRINCIPAL], views)
-        for paid in res.paid:  # the observation's window of paid days, most recent last
-            self._hist.append(paid)
-            for win in (self._win_type, self._win_agg, self._win_paid):
-                win[:-1] = win[1:]
-            self._win_type[-1] = np.where(np.isfinite(paid.type_rank_ic), paid.type_rank_ic, 0.0)
-            self._win_agg[-1], self._win_paid[-1] = (paid.rank_ic, 1.0) if paid.valid else (0.0, 0.0)
+        self._window.record(self.game, res.paid)
         self.last_paid = res.paid
-        rec = self.game.records[-1]
-        self._last_stats = signal_stats(rec.moments[0], rec.rows[1:], self._uni_count[rec.day])
-        rewards = self._rewards(res.paid)
-        done = self.game.done
-        obs = self._observations()
-        infos = self._infos()
-        terms = dict.fromkeys(self.agents, False)
-        truncs = dict.fromkeys(self.agents, done)
-        if done:
-            self.agents = []
-        if self.render_mode == "human":
-            self.render()
-        return obs, rewards, terms, truncs, infos
+        return res.paid
 
     def state(self) -> np.ndarray:
         """The global state (see the module docstring); an error before the first ``reset``."""
-        if not self._was_reset or self._feats is None:
+        if not self._was_reset:
             raise MassError("state() called before reset(): the global state exists once an episode has started")
-        feats = self._feats.for_modalities(ALL_MODALITIES).values
+        feats = self._day_features(self._day())[0].for_modalities(ALL_MODALITIES).values
         uni = self.panel.universe[self._day()].astype(np.float32)
         parts = [self._principal_obs(), uni, np.nan_to_num(feats).reshape(-1)]
         return np.clip(np.concatenate(parts), -CLIP, CLIP).astype(np.float32)
@@ -330,15 +333,7 @@ class MassStackelbergEnv(ParallelEnv):
     def _principal_obs(self) -> np.ndarray:
         """The layout's pieces written into one preallocated buffer (``PrincipalObsLayout.pack`` without
         the per-step concatenation), clipped to [-1, 1] as float32."""
-        K, g = self.game.K, self.game
-        buf, sl = self._obs_buffer, self._obs_slices
-        applied = buf[sl["applied"]]
-        applied[:K] = g.applied_weights
-        applied[K] = g.announced.alpha
-        applied[K + 1] = 0.0 if g.config.inertia_max == 0 else g.announced.inertia / g.config.inertia_max
-        buf[sl["signal_stats"]] = self._last_stats.reshape(-1)
-        buf[sl["progress"]] = min((g.t - g.start) / max(g.n_steps, 1), 1.0)
-        return np.clip(buf, -1.0, 1.0).astype(np.float32)
+        return self._window.write(self.game)
 
     def _day(self) -> int:
         return min(self.game.t, self.panel.n_days - 1)
@@ -363,7 +358,6 @@ class MassStackelbergEnv(ParallelEnv):
 
     def _observations(self) -> dict[str, Any]:
         day = self._day()
-        self._feats = self._day_features(day)[0]
         uni = self.game.universe[day].astype(np.float32)
         lead = self._principal_obs()
         commit = lead[: self.game.K + 2]  # the applied commitment (d, alpha, inertia/inertia_max), in [0, 1]
@@ -387,25 +381,15 @@ class MassStackelbergEnv(ParallelEnv):
 
     def _infos(self) -> dict[str, dict[str, Any]]:
         """Numeric infos with the same keys at reset and every step (see the module docstring)."""
-        g = self.game
         day = self._day()
-        p = {"day": day, "n_scored": g.records[-1].n_scored if g.records else 0,
-             "applied_weights": g.applied_weights.copy(), "alpha": g.announced.alpha, "inertia": g.announced.inertia,
-             "zero_weight_fallbacks": g.codec.zero_weight_fallbacks, "clipped_values": g.codec.clipped_values,
-             **paid_info(self.last_paid, g.K)}
-        out = {PRINCIPAL: p}
-        gaps = g.report_log.last_misreport(g.agent_type, g.K).tolist()
-        clipped = g.clipped_signals.tolist()
-        for a, t in zip(self._follower_names, self.types):
-            out[a] = {"day": day, "missing_features": self._missing.get(a, 0),
-                      "clipped_values": clipped[t.type_id], "misreport": gaps[t.type_id]}
-        return out
+        return {PRINCIPAL: principal_info(self.game, day, self.last_paid),
+                **follower_infos(self.game, self._follower_names, self.types, day, self._missing)}
 
     def _rewards(self, paid: list[Payoff]) -> dict[str, float]:
         r = dict.fromkeys(self.agents, 0.0)
         if not paid:
             return r
-        r[PRINCIPAL] = float(paid[0].payoff) if len(paid) == 1 else float(np.mean([p.payoff for p in paid]))
+        r[PRINCIPAL] = principal_reward(paid)
         r.update(zip(self._follower_names, mean_type_pay(self.game, self.payment_rule, paid).tolist()))
         return r
 

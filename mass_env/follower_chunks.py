@@ -22,8 +22,8 @@ from .env import MassStackelbergEnv
 from .game.batch import GameBatch
 from .memo import BoundedMemo
 from .roles import follower_agent
-from .scripted import Request, ScriptedFollower, ScriptedFollowers, draw_signal_rows, draw_signals, stream_cells
-from .signal_draws import BLOCK_DAYS, BlockDraws, Rows, block_entropy, score_cells
+from .scripted import Request, ScriptedFollower, ScriptedFollowers, draw_signal_rows, stream_cells
+from .signal_draws import BLOCK_DAYS, Rows, block_entropy, score_cells
 from .streams import State, StreamCursor, pcg64_states
 
 FloatArray = npt.NDArray[np.float64]
@@ -46,7 +46,8 @@ def signal_stats(count: FloatArray, total: FloatArray, universe: npt.NDArray[np.
 
 
 def day_signals(followers: Sequence[ScriptedFollower], days: Sequence[int], view: Callable[[int, int], FloatArray],
-                universe: npt.NDArray[np.bool_], cursor: StreamCursor | None = None
+                universe: npt.NDArray[np.bool_], cursor: StreamCursor | None = None,
+                stream_states: Callable[[Sequence[tuple[int, int, int]]], list[State]] = pcg64_states
                 ) -> list[Sequence[npt.NDArray[np.float32]]]:
     """The signals of ``followers`` (one per type, the same ``settings()``, their ``seed`` read now) on each of
     ``days``, ``[day][follower]`` ``(n_agents, N)``, all drawn in one pass: draw for draw what
@@ -55,20 +56,25 @@ def day_signals(followers: Sequence[ScriptedFollower], days: Sequence[int], view
     day's ``(n_days, N)``. Why: a single env whose followers are scripted draws a block of days at once."""
     cursor = cursor or StreamCursor()
     pairs = [(d, i, f) for d in days for i, f in enumerate(followers)]
-    sources: Sequence[State | BlockDraws]
+    K, sizes = len(followers), np.tile([f.itype.n_agents for f in followers], len(days))  # rows of each pair
     if followers[0].follower_draws == "block":  # one generator per (seed, type, block), each block drawn once
         keys = sorted({(i, d // BLOCK_DAYS) for d, i, _ in pairs})
         states = pcg64_states(np.array([block_entropy(followers[i].seed, followers[i].itype.type_id, b)
                                         for i, b in keys], dtype=np.int64))
         drawn = {k: followers[k[0]].block_draws(cursor.at(s), universe.shape[1]) for k, s in zip(keys, states)}
-        sources = [drawn[(i, d // BLOCK_DAYS)].day(d % BLOCK_DAYS) for d, i, _ in pairs]
-    else:
-        sources = pcg64_states(np.array([(int(f.seed), f.itype.type_id, d) for d, _, f in pairs], dtype=np.int64))
-    requests: list[Request] = [(f, view(d, i), universe[d], src) for (d, i, f), src in zip(pairs, sources)]
-    K, sizes = len(followers), {f.itype.n_agents for f in followers}
-    if len(sizes) == 1:  # (days, followers, agents, stocks) read in place, not split and regrouped
-        return list(draw_signal_rows(requests, cursor).reshape(len(days), K, sizes.pop(), -1))
-    out = draw_signals(requests, cursor)
+        requests: list[Request] = [(f, view(d, i), universe[d], drawn[(i, d // BLOCK_DAYS)].day(d % BLOCK_DAYS))
+                                   for d, i, f in pairs]
+        flat = draw_signal_rows(requests, cursor)
+    else:  # draw_signal_rows' draws and scoring, the days' universes a table read by row (not a copy per pair)
+        per = np.repeat(np.arange(len(pairs)), sizes)
+        rows = Rows(np.stack([view(d, i) for d, i, _ in pairs]), per, universe[list(days)], per // K)
+        states = stream_states([(int(f.seed), f.itype.type_id, d) for d, _, f in pairs])
+        at, _, vals = stream_cells(followers[0], states, sizes, rows, cursor)
+        flat = np.full((int(sizes.sum()), universe.shape[1]), np.nan, np.float32)
+        flat.reshape(-1)[at] = vals
+    if len(set(sizes.tolist())) == 1:  # (days, followers, agents, stocks) read in place, not split and regrouped
+        return list(flat.reshape(len(days), K, int(sizes[0]), -1))
+    out = np.split(flat, np.cumsum(sizes)[:-1])
     return [out[i:i + K] for i in range(0, len(out), K)]
 
 
@@ -83,6 +89,7 @@ class SignalsAhead:
     observations: drawn day by day); ``clear()`` at every reset (a new window, new seeds)."""
 
     AHEAD_DAYS = 8  # "stream" days drawn in one pass (16 ran 30% slower a day: the pass spilled out of the caches)
+    STATE_DAYS = 64  # days of "stream" generator states computed per miss (one vectorised pass, not one per draw)
 
     def __init__(self, env: MassStackelbergEnv) -> None:
         self.env = env
@@ -92,6 +99,7 @@ class SignalsAhead:
         self._ok = False
         self._days: dict[int, Sequence[npt.NDArray[np.float32]]] = {}
         self._views: BoundedMemo[tuple[int, int], FloatArray] = BoundedMemo(4096)  # (day, follower) -> its view
+        self._states: dict[tuple[int, int, int], State] = {}  # (seed, type_id, day) -> its generator's state
         self._cursor = StreamCursor()
 
     def clear(self) -> None:
@@ -102,7 +110,7 @@ class SignalsAhead:
             return None
         fols = [followers.get(a) for a in self.names]
         if len(fols) != len(self._fols) or any(f is not g for f, g in zip(fols, self._fols)):
-            self._fols, self._days, self._key = fols, {}, ()
+            self._fols, self._days, self._key, self._states = fols, {}, (), {}
             self._views.clear()
             self._ok = (isinstance(followers, ScriptedFollowers)
                         and type(followers).act_many is ScriptedFollowers.act_many
@@ -124,9 +132,22 @@ class SignalsAhead:
             last = max(min(last, self.env.game.end), day)
             days = range(day, last + 1)
             self._days = dict(zip(days, day_signals(fols, days, self._view, self.env.game.universe,  # type: ignore[arg-type]
-                                                    self._cursor)))
+                                                    self._cursor, self._stream_states)))
             got = self._days[day]
         return dict(zip(self.names, got))
+
+    def _stream_states(self, keys: Sequence[tuple[int, int, int]]) -> list[State]:
+        """The states of ``(seed, type_id, day)`` keys; on a miss those of every key's next ``STATE_DAYS`` days are
+        computed at once (``pcg64_states``' cost is mostly per call). Kept while the followers and seeds stay."""
+        got = self._states
+        try:
+            return [got[k] for k in keys]
+        except KeyError:
+            if len(got) > 8192:
+                got.clear()
+            more = sorted({(s, k, d + j) for s, k, d in keys for j in range(self.STATE_DAYS)} - got.keys())
+            got.update(zip(more, pcg64_states(np.array(more, dtype=np.int64))))
+            return [got[k] for k in keys]
 
     def _view(self, day: int, i: int) -> FloatArray:
         """Follower ``i``'s view of ``day``: a function of the day and the follower alone, so kept while the

@@ -123,6 +123,7 @@ class PrincipalEnv(gymnasium.Env):
         self.action_space = self.game_env.action_space(PRINCIPAL)
         self._obs: dict[str, Any] = {}
         self._infos: dict[str, Any] = {}
+        self._current = False  # whether _obs and _infos hold every agent's outputs of the current day
         self._ahead = SignalsAhead(self.game_env)  # plain scripted followers: drawn a block of days at once
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -139,20 +140,27 @@ class PrincipalEnv(gymnasium.Env):
             reset_followers(self.followers, seed)
         self._ahead.clear()  # a new window, new seeds: what was drawn ahead is stale
         self._obs, self._infos = self.game_env.reset(seed=inner, options=options)
+        self._current = True
         return self._obs[PRINCIPAL], dict(self._infos[PRINCIPAL])
 
     def step(self, action: Any):
         if not self._obs:
             raise MassError("step() called before reset(): call env.reset(seed=...) first")
         actions = self._ahead.actions(self.followers)
-        if actions is None:
-            actions = follower_actions(self.followers, self._obs, self._infos, self.game_env.agents)
-            views = follower_views(self.followers, actions)
-            if views:
-                self.game_env.set_views(views)
+        if actions is not None:  # followers drawn ahead read no observation: only the leader's outputs are built
+            actions[PRINCIPAL] = action
+            lead, reward, done, info = self.game_env.principal_step(actions)
+            self._current = False
+            return lead, reward, False, done, info
+        if not self._current:  # the followers' outputs of today, as step would have returned them
+            self._obs, self._infos = self.game_env.outputs()
+        actions = follower_actions(self.followers, self._obs, self._infos, self.game_env.agents)
+        views = follower_views(self.followers, actions)
+        if views:
+            self.game_env.set_views(views)
         actions[PRINCIPAL] = action
         obs, rewards, terms, truncs, infos = self.game_env.step(actions)
-        self._obs, self._infos = obs, infos
+        self._obs, self._infos, self._current = obs, infos, True
         return (obs[PRINCIPAL], float(rewards[PRINCIPAL]), bool(terms[PRINCIPAL]),
                 bool(truncs[PRINCIPAL]), dict(infos[PRINCIPAL]))
 

@@ -149,21 +149,28 @@ class PrincipalObsLayout(ObservationLayout):
         return cls(n_types, cls(n_types, 1).infer_window(obs_size))
 
 
-def signal_stats(count: npt.NDArray[np.float64], type_means: npt.NDArray[np.float64], n_universe: float
-                 ) -> npt.NDArray[np.float64]:
+def signal_stats(count: npt.NDArray[np.float64], type_means: npt.NDArray[np.float64], n_universe: float,
+                 out: npt.NDArray[np.float64] | None = None) -> npt.NDArray[np.float64]:
     """The leader's ``signal_stats`` piece, ``(K, 3)``: per type, the mean over stocks of its mean signal
     (``type_means``, NaN where none of its agents looked: ``count`` 0), their dispersion (capped at 1) and
-    the share of the day's ``n_universe`` stocks it covered. The mask is known, so no NaN-aware sums."""
+    the share of the day's ``n_universe`` stocks it covered; written into ``out`` if given. The mask is known,
+    so no NaN-aware sums; a type that saw nothing sums zeros over 1 stock: 0, with no case of its own."""
     ok = count > 0
     n_ok = np.add.reduce(ok, 1, dtype=np.float64)  # counts (exact), so no integer-to-float casts below
-    has = n_ok > 0
     per = np.maximum(n_ok, 1.0)
-    mean = np.where(has, np.where(ok, type_means, 0.0).sum(1) / per, 0.0)
-    disp = np.sqrt(np.where(has, np.where(ok, (type_means - mean[:, None]) ** 2, 0.0).sum(1) / per, 0.0))
-    out = np.empty((count.shape[0], 3))
+    mean = np.add.reduce(np.where(ok, type_means, 0.0), 1)
+    mean /= per
+    dev = type_means - mean[:, None]
+    np.square(dev, out=dev)
+    disp = np.add.reduce(np.where(ok, dev, 0.0), 1)
+    disp /= per
+    np.sqrt(disp, out=disp)
+    if out is None:
+        out = np.empty((count.shape[0], 3))
     out[:, 0] = mean
     np.minimum(disp, 1.0, out=out[:, 1])
-    np.minimum(n_ok / n_universe, 1.0, out=out[:, 2])
+    n_ok /= n_universe
+    np.minimum(n_ok, 1.0, out=out[:, 2])
     return out
 
 

@@ -254,7 +254,7 @@ class StackelbergGame:
         mom = self._moments(X)
         act = self._announced
         applied = self._applied
-        w = applied / applied.sum(-1, keepdims=True)  # normalise_weights
+        w = applied / np.add.reduce(applied, -1, keepdims=True)  # normalise_weights
         alpha = np.asarray(act.alpha)
         if self.config.rule == "agent":  # count, sum and sum of squares weighed in one product
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -263,12 +263,12 @@ class StackelbergGame:
         else:
             mean, std, sig = weigh(WeighingBasis.of(TypeMoments.from_stacked(mom), self.config.rule), w[None], alpha)
         consensus, disagreement, signal = mean[0], std[0], sig[0]
-        tv = float(0.5 * np.abs(w - self._prev_norm).sum(-1))
+        tv = float(0.5 * np.add.reduce(np.abs(w - self._prev_norm), -1))
         rows = np.empty((self.K + 1, signal.shape[0]))
         rows[0] = signal
         count = mom[0]
         np.divide(mom[1], np.maximum(count, 1), out=rows[1:])
-        rows[1:][count <= 0] = np.nan  # TypeMoments.type_mean
+        np.copyto(rows[1:], np.nan, where=count <= 0)  # TypeMoments.type_mean
         rec = _DayRecord(t, act, applied.copy(), mom, consensus, disagreement, signal, tv,
                          int(np.count_nonzero(np.isfinite(signal))), rows)
         self.records.append(rec)
@@ -277,7 +277,7 @@ class StackelbergGame:
         self._prev_applied = applied
         self._prev_norm = w
         self._announced = nxt
-        p = nxt.normalised / nxt.normalised.sum(-1, keepdims=True)
+        p = nxt.normalised / np.add.reduce(nxt.normalised, -1, keepdims=True)
         self._applied = (p + nxt.inertia * w) / (1.0 + nxt.inertia)  # apply_inertia
         self.t = t + 1
         return StepResult(t, paid, rec.n_scored)

@@ -282,3 +282,39 @@ def test_followers_drawn_ahead_see_no_later_day(panel):
         if day <= t + 1:
             assert np.array_equal(a, b) and ra == rb, day
     assert any(not np.array_equal(a, b) for (_, a, _), (_, b, _) in zip(*plays))  # later days do differ
+
+
+def test_leader_outputs_alone_while_drawn_ahead_then_every_agents_again(panel):
+    """While its followers are drawn ahead, the leader env builds the leader's outputs alone
+    (``principal_step``); once they act on observations again (one follower's noise changed: no longer drawn
+    together) every agent's outputs of the day are built first. Observations, rewards and infos stay those of
+    stepping every agent each day, and so do the observations and infos the followers then read."""
+    kw = small(panel, episode_days=23)
+    ahead = mass_env.PrincipalEnv(**kw)
+    slow = mass_env.PrincipalEnv(**kw)
+    slow.followers = _DayByDay(slow.followers)
+    rng = np.random.default_rng(1)
+    lean, checked = 0, False
+    for seed in (4, None):
+        for env in (ahead, slow):
+            env.reset(seed=seed)
+        for i in range(25):
+            if i in (7, 15):  # day by day from step 7, drawn ahead again from step 15
+                for env in (ahead, slow):
+                    env.followers["investor_2"].noise = 0.5 if i == 7 else 1.0
+            if i == 7 and not ahead._current:  # every agent's outputs of today, built again: those a step returned
+                obs, infos = ahead.game_env.outputs()
+                assert np.array_equal(obs["principal_0"], slow._obs["principal_0"])
+                for name in ("investor_0", "investor_2"):
+                    assert infos[name] == slow._infos[name]
+                    for part in ("features", "universe", "commitment"):
+                        assert np.array_equal(obs[name][part], slow._obs[name][part])
+                checked = True
+            act = rng.uniform(-1.2, 1.2, 5).astype(np.float32)
+            a, b = ahead.step(act), slow.step(act)
+            assert np.array_equal(a[0], b[0]) and a[1:4] == b[1:4]
+            assert a[4].keys() == b[4].keys() and all(np.array_equal(a[4][k], b[4][k]) for k in a[4])
+            lean += not ahead._current
+            if a[3]:
+                break
+    assert checked and 0 < lean < 50  # both paths were taken
