@@ -121,49 +121,138 @@ def _grid(m: int, width: int) -> tuple[npt.NDArray[np.int64], FloatArray, FloatA
 
 def _doubled_centred_ranks(xm: FloatArray, n: FloatArray) -> FloatArray:
     """``2 * (average rank - (n + 1) / 2)`` along the last axis of ``(M, L)`` rows whose unusable entries
-    are NaN (0 there), ``n`` the usable count per row (a float): integers (as floats, exactly), so every sum of their
-    products is exact, whatever the order of the sum.
+    are ``+inf`` (0 there), ``n`` the usable count per row (a float): integers (as floats, exactly), so every
+    sum of their products is exact, whatever the order of the sum.
 
     A tie run at sorted positions ``f..l`` shares the average rank ``(f + l) / 2 + 1``, hence the doubled
     centred rank ``f + l + 1 - n`` (``2p + 1 - n`` at a position ``p`` that ties nothing, the usual case).
-    One argsort for all rows; the tie runs only where some row has a tie.
+    One argsort for all rows; the tie runs only where some row has a tie. Unusable entries are ``+inf``, not
+    NaN: numpy's vectorised sort takes rows without NaN only (a NaN row falls back to a scalar sort, about
+    five times slower), and ``+inf`` sorts after every usable (finite) value all the same.
     """
     m, width = xm.shape
     offsets, pos, doubled = _grid(m, width)
-    flat = np.argsort(xm, axis=-1)  # NaN (unusable) sorts last
+    flat = np.argsort(xm, axis=-1)  # +inf (unusable) sorts last
     flat += offsets
     xs = xm.reshape(-1).take(flat)
     nn = n[:, None]
-    if width > 1 and (xs[:, 1:] == xs[:, :-1]).any():  # NaN equals nothing, so only usable values tie
-        new_run = np.ones((m, width + 1), dtype=bool)  # position p starts a run; p = width closes the last
-        np.not_equal(xs[:, 1:], xs[:, :-1], out=new_run[:, 1:width])
-        first = np.maximum.accumulate(np.where(new_run[:, :width], pos, 0), axis=-1)
-        last = np.minimum.accumulate(np.where(new_run[:, 1:], pos, width)[:, ::-1], axis=-1)[:, ::-1]
-        doubled = first + last
+    # only usable values tie: positions p - 1 and p are both usable where p < n
+    if width > 1 and ((xs[:, 1:] == xs[:, :-1]) & (pos[1:] < nn)).any():
+        first, last = _tie_runs(xs, pos)
+        doubled = first + last  # a run of usable values ends before the first +inf (p = n starts a run)
     out = np.empty((m, width))
     out.reshape(-1).put(flat, np.where(pos < nn, doubled - (nn - 1.0), 0.0))
     return out
 
 
+def _tie_runs(xs: FloatArray, pos: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """First and last sorted position of the tie run holding each position of sorted ``(M, L)`` rows."""
+    m, width = xs.shape
+    new_run = np.ones((m, width + 1), dtype=bool)  # position p starts a run; p = width closes the last
+    np.not_equal(xs[:, 1:], xs[:, :-1], out=new_run[:, 1:width])
+    first = np.maximum.accumulate(np.where(new_run[:, :width], pos, 0), axis=-1)
+    last = np.minimum.accumulate(np.where(new_run[:, 1:], pos, width)[:, ::-1], axis=-1)[:, ::-1]
+    return first, last
+
+
+def _rank_ic_by_day(signal: FloatArray, returns: FloatArray, day: npt.NDArray[np.intp], min_stocks: int) -> FloatArray:
+    """Rank IC of ``(M, L)`` rows against ``returns[day]`` (``(D, L)`` rows, each distinct): the returns' half
+    of ``rank_ic_rows`` without sorting a returns row per signal row.
+
+    A row's usable returns are its day's restricted to the row's usable set, so their order is the day's
+    order with the other entries skipped: a usable entry's 0-based position is the count of usable entries
+    before it along the day's order, and a tie run of the day holding ``b`` usable entries before it and
+    ``e`` up to its end gives them the doubled centred rank ``b + e - n`` (``2c - 1 - n`` at the ``c``-th
+    usable entry when it ties nothing). The same integers as ranking the row, so the same bits. The
+    returns' ranks are read in each signal row's sorted order (gathers, no scatter): the sums of products
+    do not depend on the order.
+    """
+    m, width = signal.shape
+    offsets, pos, doubled = _grid(m, width)
+    r_ok = np.isfinite(returns)
+    r_inf = np.where(r_ok, returns, np.inf)
+    day_order = np.argsort(r_inf, axis=-1)  # (D, L) the day's stocks from low to high return, unusable last
+    day_pos = np.empty_like(day_order)  # (D, L) where each stock stands in its day's order
+    np.put_along_axis(day_pos, day_order, np.arange(width), axis=-1)
+    valid = np.isfinite(signal) & r_ok[day]
+    n = np.add.reduce(valid, axis=-1, dtype=np.float64)  # counts, exact
+    nn = n[:, None]
+    in_order = valid.reshape(-1).take(day_order[day] + offsets)  # usable flags along each row's day order
+    seen = np.cumsum(in_order, axis=-1, dtype=np.float64)  # usable entries up to here, exact
+    r_sorted = np.take_along_axis(r_inf, day_order, axis=-1)
+    if width > 1 and ((r_sorted[:, 1:] == r_sorted[:, :-1]) & (r_sorted[:, 1:] < np.inf)).any():  # usable ties
+        run_first, run_last = (np.asarray(a, dtype=np.intp) for a in _tie_runs(r_sorted, pos))
+        before = np.zeros((m, width + 1))
+        before[:, 1:] = seen  # before[:, p]: usable entries before position p
+        flat_before = before.reshape(-1)
+        row_start = np.arange(m)[:, None] * (width + 1)
+        r_ranks = flat_before.take(run_first[day] + row_start) + flat_before.take(run_last[day] + 1 + row_start) - nn
+    else:
+        r_ranks = 2.0 * seen - (nn + 1.0)
+    r_ranks = np.where(in_order, r_ranks, 0.0)  # (M, L) doubled centred return ranks along the day's order
+    xm = np.where(valid, signal, np.inf)
+    order = np.argsort(xm, axis=-1)  # +inf (unusable) sorts last; see _doubled_centred_ranks
+    order += offsets
+    xs = xm.reshape(-1).take(order)
+    # the returns' ranks in each signal row's sorted order: 0 past the row's n usable entries
+    g = r_ranks.reshape(-1).take(day_pos[day].reshape(-1).take(order) + offsets)
+    if width > 1 and ((xs[:, 1:] == xs[:, :-1]) & (pos[1:] < nn)).any():
+        first, last = _tie_runs(xs, pos)
+        s_ranks = np.where(pos < nn, first + last - (nn - 1.0), 0.0)
+        s_norm = np.einsum("ij,ij->i", s_ranks, s_ranks)
+    else:
+        s_ranks = doubled + (1.0 - nn)  # 2p + 1 - n; past n, g is 0
+        s_norm = n * (n * n - 1.0) / 3.0  # the sum of (2p + 1 - n)^2 over p < n, exactly
+    num = np.einsum("ij,ij->i", s_ranks, g)
+    r_norm = np.einsum("ij,ij->i", r_ranks, r_ranks)
+    return _from_sums(num / 4.0, s_norm / 4.0, r_norm / 4.0, n, min_stocks)
+
+
+def _from_sums(cov: FloatArray, s_norm: FloatArray, r_norm: FloatArray, n: FloatArray, min_stocks: int) -> FloatArray:
+    """Rank IC from the exact sums of products of centred ranks (NaN below ``min_stocks`` or constant)."""
+    den = np.sqrt(s_norm * r_norm)
+    good = (n >= min_stocks) & (den > 1e-300)
+    out = np.full(n.shape, np.nan)
+    np.divide(cov, den, out=out, where=good)
+    return out.clip(-1.0, 1.0)
+
+
+def rank_ic_days(signal: FloatArray, returns: FloatArray, day: npt.ArrayLike, *, min_stocks: int = 5) -> FloatArray:
+    """``rank_ic_rows(signal, returns[day])`` to the last bit: ``(M, L)`` rows, each against the returns row
+    ``day[i]`` of ``(D, L)`` (a batch of games on their own days). Each distinct day's returns are sorted once,
+    not once per row."""
+    d = np.asarray(day, dtype=np.intp)
+    if d.shape != signal.shape[:1]:
+        raise ValueError(f"day must hold one returns row per signal row ({signal.shape[0]}), got shape {d.shape}")
+    days, at = np.unique(d, return_inverse=True)
+    if signal.size == 0:
+        return np.full(signal.shape[0], np.nan)
+    return _rank_ic_by_day(signal, returns[days], at.reshape(-1), min_stocks)
+
+
+#: Below this many rows against one shared returns row, ranking both sides in one pass costs less (fewer
+#: numpy calls) than sorting the returns once and reading each row's ranks from the day's order.
+_ONE_PASS_ROWS = 32
+
+
 def rank_ic_rows(signal: FloatArray, returns: FloatArray, *, min_stocks: int = 5) -> FloatArray:
     """``rank_ic`` of ``(M, L)`` rows against returns ``(M, L)`` or one ``(L,)`` row shared by all (no
     broadcasting helpers: the game's step calls it once a day). Both sides are ranked in one pass, and
-    the three sums of products (exact: integers) come from one matrix product per row."""
+    the three sums of products (exact: integers) come from one matrix product per row; a shared returns
+    row is sorted once when there are many rows (``rank_ic_days``; a few rows cost less in one pass)."""
     m, width = signal.shape
+    if returns.ndim == 1 and signal.size and m >= _ONE_PASS_ROWS:
+        return _rank_ic_by_day(signal, returns[None], np.zeros(m, np.intp), min_stocks)
     both = np.empty((2, m, width))
     both[0] = signal
     both[1] = returns
     ok = np.isfinite(both)
     valid = ok[0] & ok[1]
     n = np.add.reduce(valid, axis=-1, dtype=np.float64)  # counts, exact
-    ranks = _doubled_centred_ranks(np.where(valid, both, np.nan).reshape(2 * m, width), np.concatenate((n, n)))
+    ranks = _doubled_centred_ranks(np.where(valid, both, np.inf).reshape(2 * m, width), np.concatenate((n, n)))
     pairs = ranks.reshape(2, m, width).transpose(1, 0, 2)  # (m, 2, width): a row's two sides
     gram = pairs @ pairs.transpose(0, 2, 1) / 4.0  # the centred ranks are ranks / 2
-    den = np.sqrt(gram[:, 0, 0] * gram[:, 1, 1])
-    good = (n >= min_stocks) & (den > 1e-300)
-    out = np.full(m, np.nan)
-    np.divide(gram[:, 0, 1], den, out=out, where=good)
-    return out.clip(-1.0, 1.0)
+    return _from_sums(gram[:, 0, 1], gram[:, 0, 0], gram[:, 1, 1], n, min_stocks)
 
 
 def rank_ic(signal: npt.ArrayLike, returns: npt.ArrayLike, *, min_stocks: int = 5) -> FloatArray:

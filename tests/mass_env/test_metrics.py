@@ -5,7 +5,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 from hypothesis.extra import numpy as hnp
 
-from mass_env.game.metrics import RankICScorer, _pearson_masked, average_ranks, ic, rank_ic, rank_ic_rows, summarize
+from mass_env.game.metrics import (
+    RankICScorer,
+    _pearson_masked,
+    average_ranks,
+    ic,
+    rank_ic,
+    rank_ic_days,
+    rank_ic_rows,
+    summarize,
+)
 
 
 def _scipy_rank_ic(s, r, min_stocks=5):
@@ -61,6 +70,37 @@ def test_rank_ic_is_the_textbook_formula_to_the_last_bit(rows, width, seed, min_
     want = _pearson_masked(average_ranks(sb, valid), average_ranks(rb, valid), valid, min_stocks)
     for got in (rank_ic(s, r[None], min_stocks=min_stocks), rank_ic_rows(s, r, min_stocks=min_stocks)):
         assert got.shape == want.shape and np.array_equal(got, want, equal_nan=True)
+
+
+@settings(max_examples=150, deadline=None)
+@given(hs.integers(1, 30), hs.integers(0, 60), hs.integers(1, 6), hs.integers(0, 2**31 - 1), hs.integers(1, 6))
+def test_rank_ic_days_is_the_general_path_to_the_last_bit(rows, width, n_days, seed, min_stocks):
+    # each day's returns sorted once must give the bits of ranking every (row, its day's returns) pair:
+    # ties on either side (rounding), NaN and inf on both, constant rows and days, rows below min_stocks
+    rng = np.random.default_rng(seed)
+    s = np.round(rng.normal(size=(rows, width)), int(rng.integers(0, 3)))
+    s[rng.random(s.shape) < rng.random() * 0.6] = np.nan
+    s[rng.random(s.shape) < 0.03] = np.inf
+    s[rng.random(rows) < 0.1] = 0.5  # constant rows
+    r = np.round(rng.normal(size=(n_days, width)), int(rng.integers(0, 3)))
+    r[rng.random(r.shape) < rng.random() * 0.3] = np.nan
+    r[rng.random(r.shape) < 0.03] = -np.inf
+    r[rng.random(n_days) < 0.1] = 1.0  # constant days
+    day = rng.integers(0, n_days, rows)
+    rd = r[day]
+    valid = np.isfinite(s) & np.isfinite(rd)
+    want = _pearson_masked(average_ranks(s, valid), average_ranks(rd, valid), valid, min_stocks)
+    got = rank_ic_days(s, r, day, min_stocks=min_stocks)
+    assert got.shape == want.shape and np.array_equal(got, want, equal_nan=True)
+    assert np.array_equal(got, rank_ic_rows(s, rd, min_stocks=min_stocks), equal_nan=True)
+    for i in range(rows) if width else ():
+        scipy = _scipy_rank_ic(s[i], rd[i], min_stocks)
+        assert np.isnan(got[i]) if np.isnan(scipy) else abs(got[i] - scipy) < 1e-10
+
+
+def test_rank_ic_days_rejects_a_day_count_that_does_not_match_the_rows():
+    with pytest.raises(ValueError, match="one returns row per signal row"):
+        rank_ic_days(np.zeros((3, 5)), np.zeros((2, 5)), [0, 1])
 
 
 def test_average_ranks_equal_scipy_rankdata(rng):
