@@ -164,23 +164,26 @@ def _rank_ic_by_day(signal: FloatArray, returns: FloatArray, day: npt.NDArray[np
     before it along the day's order, and a tie run of the day holding ``b`` usable entries before it and
     ``e`` up to its end gives them the doubled centred rank ``b + e - n`` (``2c - 1 - n`` at the ``c``-th
     usable entry when it ties nothing). The same integers as ranking the row, so the same bits. The
-    returns' ranks are read in each signal row's sorted order (gathers, no scatter): the sums of products
-    do not depend on the order.
+    signal rows are laid out in their day's order before they are sorted, so one gather reads the returns'
+    ranks in each signal row's sorted order (the sums of products do not depend on the order).
     """
     m, width = signal.shape
     offsets, pos, doubled = _grid(m, width)
     r_ok = np.isfinite(returns)
     r_inf = np.where(r_ok, returns, np.inf)
     day_order = np.argsort(r_inf, axis=-1)  # (D, L) the day's stocks from low to high return, unusable last
-    day_pos = np.empty_like(day_order)  # (D, L) where each stock stands in its day's order
-    np.put_along_axis(day_pos, day_order, np.arange(width), axis=-1)
-    valid = np.isfinite(signal) & r_ok[day]
+    at = day_order[day]
+    at += offsets
+    xd = signal.reshape(-1).take(at)  # each signal row in its day's order
+    valid = np.isfinite(xd)
+    valid &= (pos < r_ok.sum(-1, keepdims=True))[day]  # and the return usable (those come first)
     n = np.add.reduce(valid, axis=-1, dtype=np.float64)  # counts, exact
     nn = n[:, None]
-    in_order = valid.reshape(-1).take(day_order[day] + offsets)  # usable flags along each row's day order
-    seen = np.cumsum(in_order, axis=-1, dtype=np.float64)  # usable entries up to here, exact
+    # usable entries up to each position (small integers: exact in the narrowest type that holds width)
+    seen = np.cumsum(valid.view(np.int8), axis=-1, dtype=np.int8 if width < 128 else np.int64)
     r_sorted = np.take_along_axis(r_inf, day_order, axis=-1)
-    if width > 1 and ((r_sorted[:, 1:] == r_sorted[:, :-1]) & (r_sorted[:, 1:] < np.inf)).any():  # usable ties
+    day_ties = width > 1 and bool(((r_sorted[:, 1:] == r_sorted[:, :-1]) & (r_sorted[:, 1:] < np.inf)).any())
+    if day_ties:
         run_first, run_last = (np.asarray(a, dtype=np.intp) for a in _tie_runs(r_sorted, pos))
         before = np.zeros((m, width + 1))
         before[:, 1:] = seen  # before[:, p]: usable entries before position p
@@ -188,23 +191,24 @@ def _rank_ic_by_day(signal: FloatArray, returns: FloatArray, day: npt.NDArray[np
         row_start = np.arange(m)[:, None] * (width + 1)
         r_ranks = flat_before.take(run_first[day] + row_start) + flat_before.take(run_last[day] + 1 + row_start) - nn
     else:
-        r_ranks = 2.0 * seen - (nn + 1.0)
-    r_ranks = np.where(in_order, r_ranks, 0.0)  # (M, L) doubled centred return ranks along the day's order
-    xm = np.where(valid, signal, np.inf)
-    order = np.argsort(xm, axis=-1)  # +inf (unusable) sorts last; see _doubled_centred_ranks
+        r_ranks = 2.0 * seen
+        r_ranks -= nn + 1.0
+    unusable = ~valid
+    np.copyto(r_ranks, 0.0, where=unusable)  # (M, L) doubled centred return ranks along the day's order
+    np.copyto(xd, np.inf, where=unusable)
+    order = np.argsort(xd, axis=-1)  # +inf (unusable) sorts last; see _doubled_centred_ranks
     order += offsets
-    xs = xm.reshape(-1).take(order)
-    # the returns' ranks in each signal row's sorted order: 0 past the row's n usable entries
-    g = r_ranks.reshape(-1).take(day_pos[day].reshape(-1).take(order) + offsets)
+    xs = xd.reshape(-1).take(order)
+    g = r_ranks.reshape(-1).take(order)  # the returns' ranks in each signal row's sorted order, 0 past n
     if width > 1 and ((xs[:, 1:] == xs[:, :-1]) & (pos[1:] < nn)).any():
         first, last = _tie_runs(xs, pos)
         s_ranks = np.where(pos < nn, first + last - (nn - 1.0), 0.0)
         s_norm = np.einsum("ij,ij->i", s_ranks, s_ranks)
-    else:
-        s_ranks = doubled + (1.0 - nn)  # 2p + 1 - n; past n, g is 0
+        num = np.einsum("ij,ij->i", s_ranks, g)
+    else:  # sorted position p has the doubled centred rank 2p + 1 - n, and g sums to 0
         s_norm = n * (n * n - 1.0) / 3.0  # the sum of (2p + 1 - n)^2 over p < n, exactly
-    num = np.einsum("ij,ij->i", s_ranks, g)
-    r_norm = np.einsum("ij,ij->i", r_ranks, r_ranks)
+        num = g @ (doubled + 1.0)
+    r_norm = np.einsum("ij,ij->i", r_ranks, r_ranks) if day_ties else n * (n * n - 1.0) / 3.0
     return _from_sums(num / 4.0, s_norm / 4.0, r_norm / 4.0, n, min_stocks)
 
 
