@@ -138,21 +138,31 @@ def _doubled_centred_ranks(xm: FloatArray, n: FloatArray) -> FloatArray:
     nn = n[:, None]
     # only usable values tie: positions p - 1 and p are both usable where p < n
     if width > 1 and ((xs[:, 1:] == xs[:, :-1]) & (pos[1:] < nn)).any():
-        first, last = _tie_runs(xs, pos)
-        doubled = first + last  # a run of usable values ends before the first +inf (p = n starts a run)
+        first, last, run = _tie_runs(xs)
+        # in-row first + last; a run of usable values ends before the first +inf (p = n starts a run)
+        ends: npt.NDArray[np.float64 | np.intp] = (first + last).take(run).reshape(m, width) - 2 * offsets
+    else:
+        ends = doubled
     out = np.empty((m, width))
-    out.reshape(-1).put(flat, np.where(pos < nn, doubled - (nn - 1.0), 0.0))
+    out.reshape(-1).put(flat, np.where(pos < nn, ends - (nn - 1.0), 0.0))
     return out
 
 
-def _tie_runs(xs: FloatArray, pos: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """First and last sorted position of the tie run holding each position of sorted ``(M, L)`` rows."""
+def _tie_runs(xs: FloatArray) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Tie runs of sorted ``(M, L)`` rows read as one flat sequence in which every row starts a run: the flat
+    first and last position of each run and the run of each flat position (one pass, no per-row scans)."""
     m, width = xs.shape
-    new_run = np.ones((m, width + 1), dtype=bool)  # position p starts a run; p = width closes the last
-    np.not_equal(xs[:, 1:], xs[:, :-1], out=new_run[:, 1:width])
-    first = np.maximum.accumulate(np.where(new_run[:, :width], pos, 0), axis=-1)
-    last = np.minimum.accumulate(np.where(new_run[:, 1:], pos, width)[:, ::-1], axis=-1)[:, ::-1]
-    return first, last
+    new_run = np.ones((m, width), dtype=bool)
+    np.not_equal(xs[:, 1:], xs[:, :-1], out=new_run[:, 1:])
+    flat = new_run.reshape(-1)
+    first = np.flatnonzero(flat)
+    last = np.empty_like(first)
+    last[:-1] = first[1:]
+    last[-1] = flat.size
+    last -= 1
+    run = np.cumsum(flat, dtype=np.intp)
+    run -= 1
+    return first, last, run
 
 
 def _rank_ic_by_day(signal: FloatArray, returns: FloatArray, day: npt.NDArray[np.intp], min_stocks: int) -> FloatArray:
@@ -177,14 +187,16 @@ def _rank_ic_by_day(signal: FloatArray, returns: FloatArray, day: npt.NDArray[np
     xd = signal.reshape(-1).take(at)  # each signal row in its day's order
     valid = np.isfinite(xd)
     valid &= (pos < r_ok.sum(-1, keepdims=True))[day]  # and the return usable (those come first)
-    n = np.add.reduce(valid, axis=-1, dtype=np.float64)  # counts, exact
-    nn = n[:, None]
     # usable entries up to each position (small integers: exact in the narrowest type that holds width)
     seen = np.cumsum(valid.view(np.int8), axis=-1, dtype=np.int8 if width < 128 else np.int64)
+    n = seen[:, -1].astype(np.float64)  # usable pairs per row
+    nn = n[:, None]
     r_sorted = np.take_along_axis(r_inf, day_order, axis=-1)
     day_ties = width > 1 and bool(((r_sorted[:, 1:] == r_sorted[:, :-1]) & (r_sorted[:, 1:] < np.inf)).any())
     if day_ties:
-        run_first, run_last = (np.asarray(a, dtype=np.intp) for a in _tie_runs(r_sorted, pos))
+        first, last, run = _tie_runs(r_sorted)
+        day_start = np.arange(r_sorted.shape[0])[:, None] * width
+        run_first, run_last = (a.take(run).reshape(r_sorted.shape) - day_start for a in (first, last))
         before = np.zeros((m, width + 1))
         before[:, 1:] = seen  # before[:, p]: usable entries before position p
         flat_before = before.reshape(-1)
@@ -200,9 +212,11 @@ def _rank_ic_by_day(signal: FloatArray, returns: FloatArray, day: npt.NDArray[np
     order += offsets
     xs = xd.reshape(-1).take(order)
     g = r_ranks.reshape(-1).take(order)  # the returns' ranks in each signal row's sorted order, 0 past n
-    if width > 1 and ((xs[:, 1:] == xs[:, :-1]) & (pos[1:] < nn)).any():
-        first, last = _tie_runs(xs, pos)
-        s_ranks = np.where(pos < nn, first + last - (nn - 1.0), 0.0)
+    tied = xs[:, 1:] == xs[:, :-1]
+    tied &= pos[1:] < nn  # only usable values tie (both usable where p < n)
+    if tied.any():
+        first, last, run = _tie_runs(xs)
+        s_ranks = np.where(pos < nn, (first + last).take(run).reshape(m, width) - 2 * offsets - (nn - 1.0), 0.0)
         s_norm = np.einsum("ij,ij->i", s_ranks, s_ranks)
         num = np.einsum("ij,ij->i", s_ranks, g)
     else:  # sorted position p has the doubled centred rank 2p + 1 - n, and g sums to 0
