@@ -60,7 +60,7 @@ def _tie_corrections(sorted_rows: FloatArray, g: FloatArray) -> tuple[FloatArray
     ``-(t^3 - t) / 12`` (the textbook tie correction). Rows are scanned as one flat sequence with row
     starts forced untied, and only elements in tied runs are gathered, so sparse ties cost little.
     ``avg - j`` is the same in flat and in-row coordinates, so no per-element modulo is needed.
-    NaN (unusable) entries never compare equal, hence are never tied.
+    Unusable entries are ``+inf`` (sorted last) and never tied.
     """
     m, n = sorted_rows.shape
     flat = sorted_rows.reshape(-1)
@@ -68,6 +68,7 @@ def _tie_corrections(sorted_rows: FloatArray, g: FloatArray) -> tuple[FloatArray
     # tied_prev[i]: element i equals element i - 1 of the same row (padded False at both ends)
     tied_prev = np.zeros(size + 1, dtype=bool)
     np.equal(flat[1:], flat[:-1], out=tied_prev[1:-1])
+    tied_prev[1:-1] &= flat[1:] < np.inf  # a run of unusable (+inf) entries is no tie
     tied_prev[n:size:n] = False
     idx = np.flatnonzero(tied_prev[:-1] | tied_prev[1:])  # elements tied to a neighbour
     if idx.size == 0:
@@ -358,7 +359,7 @@ class RankICScorer:
         rc, rnorm, n = ranked  # (T, N) centred return ranks, (T,) norms, (T,) usable stocks per day
         p, t, k = s.shape
         if not mask.all():
-            s = np.where(mask, s, np.nan)  # unusable entries sort last, where g is 0, and never tie
+            s = np.where(mask, s, np.inf)  # unusable entries sort last (+inf: see _doubled_centred_ranks), g is 0
         rows = s.reshape(-1, k)
         rc_flat = rc.reshape(-1)
         one_based = np.arange(1.0, k + 1.0)
