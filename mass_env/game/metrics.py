@@ -141,11 +141,9 @@ def _doubled_centred_ranks(xm: FloatArray, n: FloatArray) -> FloatArray:
     if width > 1 and ((xs[:, 1:] == xs[:, :-1]) & (pos[1:] < nn)).any():
         first, last, run = _tie_runs(xs)
         # in-row first + last; a run of usable values ends before the first +inf (p = n starts a run)
-        ends: npt.NDArray[np.float64 | np.intp] = (first + last).take(run).reshape(m, width) - 2 * offsets
-    else:
-        ends = doubled
+        doubled = (first + last).take(run).reshape(m, width) - 2.0 * offsets
     out = np.empty((m, width))
-    out.reshape(-1).put(flat, np.where(pos < nn, ends - (nn - 1.0), 0.0))
+    out.reshape(-1).put(flat, np.where(pos < nn, doubled - (nn - 1.0), 0.0))
     return out
 
 
@@ -157,13 +155,8 @@ def _tie_runs(xs: FloatArray) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp
     np.not_equal(xs[:, 1:], xs[:, :-1], out=new_run[:, 1:])
     flat = new_run.reshape(-1)
     first = np.flatnonzero(flat)
-    last = np.empty_like(first)
-    last[:-1] = first[1:]
-    last[-1] = flat.size
-    last -= 1
-    run = np.cumsum(flat, dtype=np.intp)
-    run -= 1
-    return first, last, run
+    last = np.append(first[1:], flat.size) - 1
+    return first, last, np.cumsum(flat, dtype=np.intp) - 1
 
 
 def _rank_ic_by_day(signal: FloatArray, returns: FloatArray, day: npt.NDArray[np.intp], min_stocks: int) -> FloatArray:
@@ -236,22 +229,21 @@ def _from_sums(cov: FloatArray, s_norm: FloatArray, r_norm: FloatArray, n: Float
     return out.clip(-1.0, 1.0)
 
 
+#: Below this many rows one pass over both sides costs less (fewer numpy calls) than the day's order.
+_ONE_PASS_ROWS = 32
+
+
 def rank_ic_days(signal: FloatArray, returns: FloatArray, day: npt.ArrayLike, *, min_stocks: int = 5) -> FloatArray:
     """``rank_ic_rows(signal, returns[day])`` to the last bit: ``(M, L)`` rows, each against the returns row
     ``day[i]`` of ``(D, L)`` (a batch of games on their own days). Each distinct day's returns are sorted once,
-    not once per row."""
+    not once per row (below ``_ONE_PASS_ROWS`` rows, ``rank_ic_rows`` itself costs less)."""
     d = np.asarray(day, dtype=np.intp)
     if d.shape != signal.shape[:1]:
         raise ValueError(f"day must hold one returns row per signal row ({signal.shape[0]}), got shape {d.shape}")
+    if signal.shape[0] < _ONE_PASS_ROWS or signal.size == 0:
+        return rank_ic_rows(signal, returns[d], min_stocks=min_stocks)
     days, at = np.unique(d, return_inverse=True)
-    if signal.size == 0:
-        return np.full(signal.shape[0], np.nan)
     return _rank_ic_by_day(signal, returns[days], at.reshape(-1), min_stocks)
-
-
-#: Below this many rows against one shared returns row, ranking both sides in one pass costs less (fewer
-#: numpy calls) than sorting the returns once and reading each row's ranks from the day's order.
-_ONE_PASS_ROWS = 32
 
 
 def rank_ic_rows(signal: FloatArray, returns: FloatArray, *, min_stocks: int = 5) -> FloatArray:
