@@ -180,7 +180,8 @@ def _rank_ic_by_day(signal: FloatArray, returns: FloatArray, day: npt.NDArray[np
     at += offsets
     xd = signal.reshape(-1).take(at)  # each signal row in its day's order
     valid = np.isfinite(xd)
-    valid &= (pos < r_ok.sum(-1, keepdims=True))[day]  # and the return usable (those come first)
+    if not r_ok.all():
+        valid &= (pos < r_ok.sum(-1, keepdims=True))[day]  # and the return usable (those come first)
     # usable entries up to each position (small integers: exact in the narrowest type that holds width)
     seen = np.cumsum(valid.view(np.int8), axis=-1, dtype=np.int8 if width < 128 else np.int64)
     n = seen[:, -1].astype(np.float64)  # usable pairs per row
@@ -206,9 +207,8 @@ def _rank_ic_by_day(signal: FloatArray, returns: FloatArray, day: npt.NDArray[np
     order += offsets
     xs = xd.reshape(-1).take(order)
     g = r_ranks.reshape(-1).take(order)  # the returns' ranks in each signal row's sorted order, 0 past n
-    tied = xs[:, 1:] == xs[:, :-1]
-    tied &= pos[1:] < nn  # only usable values tie (both usable where p < n)
-    if tied.any():
+    # only usable values tie: equal neighbours beyond the L - n - 1 pairs of the unusable (+inf) tail
+    if np.count_nonzero(xs[:, 1:] == xs[:, :-1]) > np.maximum(width - 1 - n, 0).sum():
         first, last, run = _tie_runs(xs)
         s_ranks = np.where(pos < nn, (first + last).take(run).reshape(m, width) - 2 * offsets - (nn - 1.0), 0.0)
         s_norm = np.einsum("ij,ij->i", s_ranks, s_ranks)

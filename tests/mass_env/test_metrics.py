@@ -102,6 +102,22 @@ def test_rank_ic_days_is_the_general_path_to_the_last_bit(rows, width, n_days, s
         assert np.isnan(got[i]) if np.isnan(scipy) else abs(got[i] - scipy) < 1e-10
 
 
+@pytest.mark.parametrize("side", ["signal", "returns"])
+def test_rank_ic_days_finds_a_single_tie_among_many_rows(rng, side):
+    # one tied pair in one row (or one day), next to unusable tails: the tie must still be seen
+    s = rng.normal(size=(40, 30))
+    s[:, -3:] = np.nan
+    r = rng.normal(size=(2, 30))
+    if side == "signal":
+        s[7, 4] = s[7, 11]
+    else:
+        r[1, 2] = r[1, 9]
+    day = np.arange(40) % 2
+    valid = np.isfinite(s) & np.isfinite(r[day])
+    want = _pearson_masked(average_ranks(s, valid), average_ranks(r[day], valid), valid, 5)
+    assert np.array_equal(rank_ic_days(s, r, day), want)
+
+
 def test_rank_ic_days_rejects_a_day_count_that_does_not_match_the_rows():
     with pytest.raises(ValueError, match="one returns row per signal row"):
         rank_ic_days(np.zeros((3, 5)), np.zeros((2, 5)), [0, 1])
