@@ -17,7 +17,7 @@ import time
 import common  # noqa: F401  (this checkout on sys.path)
 import numpy as np
 
-from mass_env.game.metrics import rank_ic_days, rank_ic_rows
+from mass_env.game.rank_rows import rank_ic_days, rank_ic_rows
 
 
 def _best(fn, repeat: int = 7, number: int = 5) -> float:

@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from ..errors import ActionError, MassError
 from .aggregation import _snap
-from .metrics import rank_ic_days
+from .rank_rows import rank_ic_days
 from .stackelberg import StackelbergGame
 
 FloatArray = npt.NDArray[np.float64]

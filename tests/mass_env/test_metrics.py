@@ -8,14 +8,12 @@ from hypothesis.extra import numpy as hnp
 from mass_env.game.metrics import (
     RankICScorer,
     _pearson_masked,
-    _rank_ic_by_day,
     average_ranks,
     ic,
     rank_ic,
-    rank_ic_days,
-    rank_ic_rows,
     summarize,
 )
+from mass_env.game.rank_rows import _rank_ic_by_day, rank_ic_days, rank_ic_rows
 
 
 def _scipy_rank_ic(s, r, min_stocks=5):
