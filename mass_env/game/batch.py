@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from ..errors import ActionError, MassError
 from .aggregation import _snap
-from .metrics import rank_ic
+from .rank_rows import rank_ic_days
 from .stackelberg import StackelbergGame
 
 FloatArray = npt.NDArray[np.float64]
@@ -236,12 +236,13 @@ class GameBatch:
             return out
         g, day = ix[paid], s[paid]
         slot = day % self._ring
-        r = self.template._payoff_returns[day]
-        ics = rank_ic(self._rows[g, slot], r[:, None, :], min_stocks=self.config.min_stocks)
+        rows = self._rows[g, slot]  # (paid, 1 + K, N) against each game's day's returns, sorted once per day
+        ics = rank_ic_days(rows.reshape(-1, self.N), self.template._payoff_returns, np.repeat(day, K + 1),
+                           min_stocks=self.config.min_stocks).reshape(-1, K + 1)
         ic = ics[:, 0]
         tv = self._turnover[g, slot]
         out.rank_ic[paid], out.type_rank_ic[paid], out.turnover[paid] = ic, ics[:, 1:], tv
         out.paid_applied[paid] = self._applied_days[g, slot]
-        out.paid_type_mean[paid] = self._rows[g, slot, 1:]
+        out.paid_type_mean[paid] = rows[:, 1:]
         out.payoff[paid] = np.where(np.isfinite(ic), ic, 0.0) - self.config.turnover_penalty * tv
         return out

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from .rank_rows import rank_ic_rows
+
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -60,7 +62,7 @@ def _tie_corrections(sorted_rows: FloatArray, g: FloatArray) -> tuple[FloatArray
     ``-(t^3 - t) / 12`` (the textbook tie correction). Rows are scanned as one flat sequence with row
     starts forced untied, and only elements in tied runs are gathered, so sparse ties cost little.
     ``avg - j`` is the same in flat and in-row coordinates, so no per-element modulo is needed.
-    NaN (unusable) entries never compare equal, hence are never tied.
+    Unusable entries are ``+inf`` (sorted last) and never tied.
     """
     m, n = sorted_rows.shape
     flat = sorted_rows.reshape(-1)
@@ -68,6 +70,7 @@ def _tie_corrections(sorted_rows: FloatArray, g: FloatArray) -> tuple[FloatArray
     # tied_prev[i]: element i equals element i - 1 of the same row (padded False at both ends)
     tied_prev = np.zeros(size + 1, dtype=bool)
     np.equal(flat[1:], flat[:-1], out=tied_prev[1:-1])
+    tied_prev[1:-1] &= flat[1:] < np.inf  # a run of unusable (+inf) entries is no tie
     tied_prev[n:size:n] = False
     idx = np.flatnonzero(tied_prev[:-1] | tied_prev[1:])  # elements tied to a neighbour
     if idx.size == 0:
@@ -102,68 +105,6 @@ def ic(signal: npt.ArrayLike, returns: npt.ArrayLike, *, min_stocks: int = 5) ->
     s, r = np.broadcast_arrays(np.asarray(signal, np.float64), np.asarray(returns, np.float64))
     valid = np.isfinite(s) & np.isfinite(r)
     return _pearson_masked(s, r, valid, min_stocks)
-
-
-_GRIDS: dict[tuple[int, int], tuple[npt.NDArray[np.int64], FloatArray, FloatArray]] = {}
-
-
-def _grid(m: int, width: int) -> tuple[npt.NDArray[np.int64], FloatArray, FloatArray]:
-    """Row offsets into a flat ``(m, width)`` array, positions and doubled positions (floats holding
-    integers: exact, and no integer-to-float casts on the way), kept per shape."""
-    got = _GRIDS.get((m, width))
-    if got is None:
-        if len(_GRIDS) > 64:
-            _GRIDS.clear()
-        pos = np.arange(width, dtype=np.float64)
-        got = _GRIDS[(m, width)] = ((np.arange(m) * width)[:, None], pos, 2.0 * pos)
-    return got
-
-
-def _doubled_centred_ranks(xm: FloatArray, n: FloatArray) -> FloatArray:
-    """``2 * (average rank - (n + 1) / 2)`` along the last axis of ``(M, L)`` rows whose unusable entries
-    are NaN (0 there), ``n`` the usable count per row (a float): integers (as floats, exactly), so every sum of their
-    products is exact, whatever the order of the sum.
-
-    A tie run at sorted positions ``f..l`` shares the average rank ``(f + l) / 2 + 1``, hence the doubled
-    centred rank ``f + l + 1 - n`` (``2p + 1 - n`` at a position ``p`` that ties nothing, the usual case).
-    One argsort for all rows; the tie runs only where some row has a tie.
-    """
-    m, width = xm.shape
-    offsets, pos, doubled = _grid(m, width)
-    flat = np.argsort(xm, axis=-1)  # NaN (unusable) sorts last
-    flat += offsets
-    xs = xm.reshape(-1).take(flat)
-    nn = n[:, None]
-    if width > 1 and (xs[:, 1:] == xs[:, :-1]).any():  # NaN equals nothing, so only usable values tie
-        new_run = np.ones((m, width + 1), dtype=bool)  # position p starts a run; p = width closes the last
-        np.not_equal(xs[:, 1:], xs[:, :-1], out=new_run[:, 1:width])
-        first = np.maximum.accumulate(np.where(new_run[:, :width], pos, 0), axis=-1)
-        last = np.minimum.accumulate(np.where(new_run[:, 1:], pos, width)[:, ::-1], axis=-1)[:, ::-1]
-        doubled = first + last
-    out = np.empty((m, width))
-    out.reshape(-1).put(flat, np.where(pos < nn, doubled - (nn - 1.0), 0.0))
-    return out
-
-
-def rank_ic_rows(signal: FloatArray, returns: FloatArray, *, min_stocks: int = 5) -> FloatArray:
-    """``rank_ic`` of ``(M, L)`` rows against returns ``(M, L)`` or one ``(L,)`` row shared by all (no
-    broadcasting helpers: the game's step calls it once a day). Both sides are ranked in one pass, and
-    the three sums of products (exact: integers) come from one matrix product per row."""
-    m, width = signal.shape
-    both = np.empty((2, m, width))
-    both[0] = signal
-    both[1] = returns
-    ok = np.isfinite(both)
-    valid = ok[0] & ok[1]
-    n = np.add.reduce(valid, axis=-1, dtype=np.float64)  # counts, exact
-    ranks = _doubled_centred_ranks(np.where(valid, both, np.nan).reshape(2 * m, width), np.concatenate((n, n)))
-    pairs = ranks.reshape(2, m, width).transpose(1, 0, 2)  # (m, 2, width): a row's two sides
-    gram = pairs @ pairs.transpose(0, 2, 1) / 4.0  # the centred ranks are ranks / 2
-    den = np.sqrt(gram[:, 0, 0] * gram[:, 1, 1])
-    good = (n >= min_stocks) & (den > 1e-300)
-    out = np.full(m, np.nan)
-    np.divide(gram[:, 0, 1], den, out=out, where=good)
-    return out.clip(-1.0, 1.0)
 
 
 def rank_ic(signal: npt.ArrayLike, returns: npt.ArrayLike, *, min_stocks: int = 5) -> FloatArray:
@@ -251,7 +192,7 @@ class RankICScorer:
         rc, rnorm, n = ranked  # (T, N) centred return ranks, (T,) norms, (T,) usable stocks per day
         p, t, k = s.shape
         if not mask.all():
-            s = np.where(mask, s, np.nan)  # unusable entries sort last, where g is 0, and never tie
+            s = np.where(mask, s, np.inf)  # unusable entries sort last (+inf: see _doubled_centred_ranks), g is 0
         rows = s.reshape(-1, k)
         rc_flat = rc.reshape(-1)
         one_based = np.arange(1.0, k + 1.0)

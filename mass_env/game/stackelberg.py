@@ -31,7 +31,7 @@ from .aggregation import RULES, Rule, TypeMoments, WeighingBasis, combine, type_
 from .history import episode_history
 from .investors import InvestorType
 from .mechanism import ActionCodec, PrincipalAction, apply_inertia
-from .metrics import rank_ic_rows
+from .rank_rows import rank_ic_rows
 from .reports import ReportLog
 from .scoring import ScoringWindow, ViewWindow
 

@@ -5,7 +5,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 from hypothesis.extra import numpy as hnp
 
-from mass_env.game.metrics import RankICScorer, _pearson_masked, average_ranks, ic, rank_ic, rank_ic_rows, summarize
+from mass_env.game.metrics import (
+    RankICScorer,
+    _pearson_masked,
+    average_ranks,
+    ic,
+    rank_ic,
+    summarize,
+)
+from mass_env.game.rank_rows import _rank_ic_by_day, rank_ic_days, rank_ic_rows
 
 
 def _scipy_rank_ic(s, r, min_stocks=5):
@@ -61,6 +69,56 @@ def test_rank_ic_is_the_textbook_formula_to_the_last_bit(rows, width, seed, min_
     want = _pearson_masked(average_ranks(sb, valid), average_ranks(rb, valid), valid, min_stocks)
     for got in (rank_ic(s, r[None], min_stocks=min_stocks), rank_ic_rows(s, r, min_stocks=min_stocks)):
         assert got.shape == want.shape and np.array_equal(got, want, equal_nan=True)
+
+
+@settings(max_examples=150, deadline=None)
+@given(hs.integers(1, 50), hs.integers(0, 60), hs.integers(1, 6), hs.integers(0, 2**31 - 1), hs.integers(1, 6))
+def test_rank_ic_days_is_the_general_path_to_the_last_bit(rows, width, n_days, seed, min_stocks):
+    # each day's returns sorted once must give the bits of ranking every (row, its day's returns) pair:
+    # ties on either side (rounding), NaN and inf on both, constant rows and days, rows below min_stocks
+    rng = np.random.default_rng(seed)
+    s = np.round(rng.normal(size=(rows, width)), int(rng.integers(0, 3)))
+    s[rng.random(s.shape) < rng.random() * 0.6] = np.nan
+    s[rng.random(s.shape) < 0.03] = np.inf
+    s[rng.random(rows) < 0.1] = 0.5  # constant rows
+    r = np.round(rng.normal(size=(n_days, width)), int(rng.integers(0, 3)))
+    r[rng.random(r.shape) < rng.random() * 0.3] = np.nan
+    r[rng.random(r.shape) < 0.03] = -np.inf
+    r[rng.random(n_days) < 0.1] = 1.0  # constant days
+    day = rng.integers(0, n_days, rows)
+    rd = r[day]
+    valid = np.isfinite(s) & np.isfinite(rd)
+    want = _pearson_masked(average_ranks(s, valid), average_ranks(rd, valid), valid, min_stocks)
+    got = rank_ic_days(s, r, day, min_stocks=min_stocks)
+    assert got.shape == want.shape and np.array_equal(got, want, equal_nan=True)
+    if width:  # the day's order at any row count (rank_ic_days takes one pass below a few dozen rows)
+        days, at = np.unique(day, return_inverse=True)
+        assert np.array_equal(_rank_ic_by_day(s, r[days], at.reshape(-1), min_stocks), want, equal_nan=True)
+    assert np.array_equal(got, rank_ic_rows(s, rd, min_stocks=min_stocks), equal_nan=True)
+    for i in range(rows) if width else ():
+        scipy = _scipy_rank_ic(s[i], rd[i], min_stocks)
+        assert np.isnan(got[i]) if np.isnan(scipy) else abs(got[i] - scipy) < 1e-10
+
+
+@pytest.mark.parametrize("side", ["signal", "returns"])
+def test_rank_ic_days_finds_a_single_tie_among_many_rows(rng, side):
+    # one tied pair in one row (or one day), next to unusable tails: the tie must still be seen
+    s = rng.normal(size=(40, 30))
+    s[:, -3:] = np.nan
+    r = rng.normal(size=(2, 30))
+    if side == "signal":
+        s[7, 4] = s[7, 11]
+    else:
+        r[1, 2] = r[1, 9]
+    day = np.arange(40) % 2
+    valid = np.isfinite(s) & np.isfinite(r[day])
+    want = _pearson_masked(average_ranks(s, valid), average_ranks(r[day], valid), valid, 5)
+    assert np.array_equal(rank_ic_days(s, r, day), want)
+
+
+def test_rank_ic_days_rejects_a_day_count_that_does_not_match_the_rows():
+    with pytest.raises(ValueError, match="one returns row per signal row"):
+        rank_ic_days(np.zeros((3, 5)), np.zeros((2, 5)), [0, 1])
 
 
 def test_average_ranks_equal_scipy_rankdata(rng):
