@@ -39,7 +39,16 @@ from .game.investors import InvestorType
 from .game.mechanism import PrincipalAction
 from .game.stackelberg import Payoff
 from .roles import DecisionContext
-from .signal_draws import BLOCK_DAYS, FOLLOWER_DRAWS, BlockDraws, FollowerDraws, Rows, block_entropy, score_cells
+from .signal_draws import (
+    BLOCK_DAYS,
+    FOLLOWER_DRAWS,
+    BlockDraws,
+    FollowerDraws,
+    Rows,
+    Scratch,
+    block_entropy,
+    score_cells,
+)
 from .streams import State, StreamCursor, pcg64_states
 
 FloatArray = npt.NDArray[np.float64]
@@ -212,10 +221,22 @@ def draw_signal_cells(requests: Sequence[Request], cursor: StreamCursor | None =
 def stream_cells(head: ScriptedFollower, streams: Sequence[np.random.Generator | State], sizes: npt.NDArray[np.int64],
                  rows: Rows, cursor: StreamCursor | None = None
                  ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-    """``score_cells`` of ``"stream"`` draws: per (follower, day) only its generator's draws (``sizes`` rows
-    each, in the order one follower alone draws them, written in place), the scoring in one pass."""
+    """``score_cells`` of ``"stream"`` draws (``stream_draws``), the scoring in one pass."""
+    keys, noise, seen = stream_draws(head, streams, sizes, rows, cursor)
+    return score_cells(head, rows, keys, noise, seen=seen)
+
+
+def stream_draws(head: ScriptedFollower, streams: Sequence[np.random.Generator | State], sizes: npt.NDArray[np.int64],
+                 rows: Rows, cursor: StreamCursor | None = None, scratch: Scratch | None = None
+                 ) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_] | None]:
+    """The ``"stream"`` draws of many (follower, day) generators: per generator only its draws (``sizes`` rows
+    each, in the order one follower alone draws them, written in place): candidate keys, noise and (drawing
+    with replacement) the stocks seen, each ``(rows, N)`` (keys and noise in ``scratch``'s buffers if given)."""
     n_rows, n = rows.view_row.size, rows.universes.shape[1]
-    keys_all, noise = np.empty((n_rows, n)), np.empty((n_rows, n))
+    if scratch is None:
+        keys_all, noise = np.empty((n_rows, n)), np.empty((n_rows, n))
+    else:
+        keys_all, noise = scratch.get("keys", (n_rows, n), np.float64), scratch.get("noise", (n_rows, n), np.float64)
     seen = np.zeros((n_rows, n), dtype=bool) if head.draw == "replacement" else None
     pos = 0
     for stream, m in zip(streams, sizes.tolist()):
@@ -232,7 +253,7 @@ def stream_cells(head: ScriptedFollower, streams: Sequence[np.random.Generator |
                 picked = uni_idx[rng.integers(0, uni_idx.size, size=(m, head.n_candidates))]
                 np.put_along_axis(seen[pos:pos + m], picked, True, axis=1)
         pos += m
-    return score_cells(head, rows, keys_all, noise, seen=seen)
+    return keys_all, noise, seen
 
 
 class ScriptedFollowers(dict):  # type: ignore[type-arg]
