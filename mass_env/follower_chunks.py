@@ -255,14 +255,16 @@ class FollowerChunks:
     def _stream_cells(self, pg: IntArray, pd: IntArray, day_of: IntArray, views: FloatArray,
                       uni: npt.NDArray[np.bool_]) -> tuple[IntArray, npt.NDArray[np.float32]]:
         """One generator per (game's seed, type, day), as ``ScriptedFollowers`` draws them; rows (pair, agent)."""
-        fols = [self.followers[g] for g in pg.tolist()]
-        keys = np.array([(int(f.seed), f.itype.type_id, d) for fs, d in zip(fols, pd.tolist()) for f in fs],
-                        dtype=np.int64)
         K, N, A = self.batch.K, self.batch.N, self.agent_pos.size
+        games, pair_game = np.unique(pg, return_inverse=True)  # each game's seeds read once
+        seeds = np.array([[int(f.seed) for f in self.followers[g]] for g in games.tolist()], dtype=np.int64)
+        keys = np.empty((pg.size, K, 3), np.int64)  # (pair, type): [seed, type_id, day]
+        keys[..., 0], keys[..., 1], keys[..., 2] = seeds[pair_game], self.type_ids, pd[:, None]
         sizes = np.tile([f.itype.n_agents for f in self.followers[0]], pg.size)
         per = np.repeat((day_of[:, None] * K + np.arange(K)).reshape(-1), sizes)  # each row's (day, type) view
         rows = Rows(views, per, uni, per // K)
-        drawn, noise, seen = stream_draws(self.head, pcg64_states(keys), sizes, rows, self._cursor, self._scratch)
+        drawn, noise, seen = stream_draws(self.head, pcg64_states(keys.reshape(-1, 3)), sizes, rows, self._cursor,
+                                          self._scratch)
         if seen is None and not self._whole:  # a pair's agents share its day's universe
             np.maximum(drawn.reshape(pg.size, A, N), _floor(uni, np.float64)[day_of][:, None, :],
                        out=drawn.reshape(pg.size, A, N))

@@ -238,6 +238,20 @@ def stream_draws(head: ScriptedFollower, streams: Sequence[np.random.Generator |
     else:
         keys_all, noise = scratch.get("keys", (n_rows, n), np.float64), scratch.get("noise", (n_rows, n), np.float64)
     seen = np.zeros((n_rows, n), dtype=bool) if head.draw == "replacement" else None
+    if seen is None and not any(isinstance(s, np.random.Generator) for s in streams):  # the batched envs' case:
+        cursor = cursor or StreamCursor()  # one generator repositioned, two draws each, no per-row bookkeeping
+        at, gen = cursor.at, cursor.generator
+        uniform, normal = gen.random, gen.standard_normal
+        if sizes.size and (sizes == sizes[0]).all():  # one generator's rows: a view each, cheaply iterated
+            parts = zip(keys_all.reshape(sizes.size, -1, n), noise.reshape(sizes.size, -1, n))
+        else:
+            ends = np.cumsum(sizes).tolist()
+            parts = ((keys_all[b - m:b], noise[b - m:b]) for b, m in zip(ends, sizes.tolist()))
+        for stream, (k_rows, n_rows_) in zip(streams, parts):
+            at(stream)  # type: ignore[arg-type]
+            uniform(out=k_rows)
+            normal(out=n_rows_)
+        return keys_all, noise, seen
     pos = 0
     for stream, m in zip(streams, sizes.tolist()):
         if isinstance(stream, np.random.Generator):

@@ -217,8 +217,8 @@ class Scratch:
         """An uninitialised ``shape`` array of ``dtype``, the buffer ``name`` (grown when too small)."""
         dt, n = np.dtype(dtype), int(np.prod(shape))
         buf = self._buffers.get(name)
-        if buf is None or buf.dtype != dt or buf.size < n:
-            buf = self._buffers[name] = np.empty(n, dt)
+        if buf is None or buf.dtype != dt or buf.size < n:  # grown with room: a pass's size varies a little
+            buf = self._buffers[name] = np.empty(n + n // 4, dt)
         return buf[:n].reshape(shape)
 
 
