@@ -27,7 +27,7 @@ signals whatever the order of calls, and no global RNG is touched.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -242,6 +242,7 @@ def stream_draws(head: ScriptedFollower, streams: Sequence[np.random.Generator |
         cursor = cursor or StreamCursor()  # one generator repositioned, two draws each, no per-row bookkeeping
         at, gen = cursor.at, cursor.generator
         uniform, normal = gen.random, gen.standard_normal
+        parts: Iterable[tuple[FloatArray, FloatArray]]
         if sizes.size and (sizes == sizes[0]).all():  # one generator's rows: a view each, cheaply iterated
             parts = zip(keys_all.reshape(sizes.size, -1, n), noise.reshape(sizes.size, -1, n))
         else:
