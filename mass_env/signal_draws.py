@@ -116,20 +116,20 @@ def score_cells(head: DrawSettings, rows: Rows, keys: np.ndarray, noise: np.ndar
             noise[:, :n_seen[0]].reshape(-1) if (n_seen == n_seen[0]).all() else \
             noise.reshape(-1)[np.flatnonzero(np.arange(C) < n_seen[:, None])]
     else:
-        noise_at = noise.reshape(-1).take(at, out=_empty(scratch, "x", at.shape, noise.dtype))
+        noise_at = noise.reshape(-1).take(at, out=_empty(scratch, "x", at.shape, noise.dtype), mode="clip")
     if head.output == "score":  # scores only where an agent looked
         # a cell's view: its row's view row, same stock (row offsets added per seen cell, no division)
         view_at = add_per_row(at, (rows.view_row - np.arange(rows.view_row.size)) * n, n_seen,
                               out=_empty(scratch, "index", at.shape, np.int64))
         if compact:  # drawn in float32 ("block"), scored in float32: view + noise * draw, halved, tanh
             x = np.multiply(noise_at, np.float32(head.noise), out=_empty(scratch, "x", at.shape, np.float32))
-            x += rows.views.astype(np.float32).reshape(-1).take(view_at, out=_empty(scratch, "view", at.shape,
-                                                                                     np.float32))
+            x += rows.views.astype(np.float32).reshape(-1).take(view_at, mode="clip",  # valid: clip skips a copy
+                                                                 out=_empty(scratch, "view", at.shape, np.float32))
             x *= np.float32(0.5)
             return at, n_seen, np.tanh(x, out=x)
         x = noise_at  # a gathered copy
         x *= head.noise
-        x += rows.views.reshape(-1).take(view_at, out=_empty(scratch, "view", at.shape, np.float64))
+        x += rows.views.reshape(-1).take(view_at, out=_empty(scratch, "view", at.shape, np.float64), mode="clip")
         x /= 2.0
         out = _empty(scratch, "signal", at.shape, np.float32)
         out[...] = np.tanh(x, out=x)
@@ -155,14 +155,13 @@ def score_cells(head: DrawSettings, rows: Rows, keys: np.ndarray, noise: np.ndar
 def _smallest(keys: np.ndarray, k_row: npt.NDArray[np.int64], scratch: Scratch | None = None
               ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
     """Per row of ``keys`` (non-negative floats, ``inf`` outside the universe) its ``k_row`` smallest keys: the
-    mask and its count per row. The ``k``-th smallest key is read off a sort of
-    the keys' bit patterns (non-negative floats order as their bits; a sort of short rows is cheaper than a
-    partition); a row whose ``k``-th key ties with the next (a few in a million) takes its ``k`` from
-    argpartition, as drawing one follower alone does."""
+    mask and its count per row. The ``k``-th smallest is read off a sort of the keys rounded to float32 (an
+    order-keeping rounding) as bit patterns (non-negative floats order as their bits; a sort of short rows is
+    cheaper than a partition); a row where the rounded ``k``-th key ties with the next (a few in a million)
+    is done exactly, as drawing one follower alone does: partition, and argpartition on a tie of the keys."""
     if not k_row.size:
         return np.zeros(keys.shape, dtype=bool), np.zeros(0, np.int64)
     n = keys.shape[1]
-    bits = keys.view(np.uint32 if keys.dtype == np.float32 else np.uint64)
     first = int(k_row[0])
     same = bool((k_row == first).all())  # one k for all rows: no np.unique
     seen = np.zeros(keys.shape, dtype=bool) if not same or first == 0 else None
@@ -171,19 +170,25 @@ def _smallest(keys: np.ndarray, k_row: npt.NDArray[np.int64], scratch: Scratch |
             continue
         sel = np.flatnonzero(k_row == k) if not same else None
         sub = keys if sel is None else keys[sel]
-        if sel is None:
-            ordered = _empty(scratch, "sorted", bits.shape, bits.dtype)
-            np.copyto(ordered, bits)
-            ordered.sort(axis=1)
-            part = np.less_equal(sub, ordered[:, k - 1:k].view(keys.dtype),
-                                 out=_empty(scratch, "seen", keys.shape, np.bool_))
-        else:
-            ordered = np.sort(bits[sel], axis=1)
-            part = sub <= ordered[:, k - 1:k].view(keys.dtype)
+        work = scratch if sel is None else None
+        ranked = sub
+        if sub.dtype != np.float32:
+            ranked = _empty(work, "ranked", sub.shape, np.float32)
+            ranked[...] = sub
+        ordered = _empty(work, "sorted", sub.shape, np.uint32)
+        np.copyto(ordered, ranked.view(np.uint32))
+        ordered.sort(axis=1)
+        part = np.less_equal(ranked, ordered[:, k - 1:k].view(np.float32),
+                             out=_empty(work, "seen", sub.shape, np.bool_))
         tied = np.flatnonzero(ordered[:, k] == ordered[:, k - 1]) if k < n else np.zeros(0, np.int64)
         if tied.size:
-            fix = np.zeros((tied.size, n), dtype=bool)
-            np.put_along_axis(fix, np.argpartition(sub[tied], k - 1, axis=1)[:, :k], True, axis=1)
+            exact = sub[tied]
+            fix = exact <= np.partition(exact, k - 1, axis=1)[:, k - 1:k]
+            again = np.flatnonzero(fix.sum(1) != k)  # a tie of the keys themselves
+            if again.size:
+                pick = np.zeros((again.size, n), dtype=bool)
+                np.put_along_axis(pick, np.argpartition(exact[again], k - 1, axis=1)[:, :k], True, axis=1)
+                fix[again] = pick
             part[tied] = fix
         if seen is None:
             seen = part
