@@ -238,8 +238,8 @@ def stream_draws(head: ScriptedFollower, streams: Sequence[np.random.Generator |
     else:
         keys_all, noise = scratch.get("keys", (n_rows, n), np.float64), scratch.get("noise", (n_rows, n), np.float64)
     seen = np.zeros((n_rows, n), dtype=bool) if head.draw == "replacement" else None
-    if seen is None and not any(isinstance(s, np.random.Generator) for s in streams):  # the batched envs' case:
-        cursor = cursor or StreamCursor()  # one generator repositioned, two draws each, no per-row bookkeeping
+    if seen is None and set(map(type, streams)) <= {tuple}:  # stream states only (the batched envs): one
+        cursor = cursor or StreamCursor()  # generator repositioned, two draws each, no per-row bookkeeping
         at, gen = cursor.at, cursor.generator
         uniform, normal = gen.random, gen.standard_normal
         parts: Iterable[tuple[FloatArray, FloatArray]]

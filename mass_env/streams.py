@@ -20,7 +20,6 @@ _MIX_L, _MIX_R = 0xCA01F9DD, 0x4973F715
 _M32 = np.uint64(0xFFFFFFFF)
 _S16 = np.uint64(16)
 _MULT128 = (2549297995355413924 << 64) | 4865540595714422341
-_MASK128 = (1 << 128) - 1
 
 State = tuple[int, int]  # PCG64's (state, inc)
 
@@ -61,12 +60,31 @@ def pcg64_states(entropy: npt.ArrayLike) -> list[State]:
         hb = (hb * _MULT_B) & 0xFFFFFFFF
         v = (v * np.uint64(hb)) & _M32
         words.append(v ^ (v >> _S16))
-    w = [(words[2 * j] | (words[2 * j + 1] << np.uint64(32))).tolist() for j in range(4)]
-    out = []
-    for s_hi, s_lo, i_hi, i_lo in zip(*w):  # pcg64_set_seed -> pcg_setseq_128_srandom_r
-        inc = ((((i_hi << 64) | i_lo) << 1) | 1) & _MASK128
-        out.append(((((inc + ((s_hi << 64) | s_lo)) & _MASK128) * _MULT128 + inc) & _MASK128, inc))
-    return out
+    s_hi, s_lo, i_hi, i_lo = (words[2 * j] | (words[2 * j + 1] << np.uint64(32)) for j in range(4))
+    # pcg64_set_seed -> pcg_setseq_128_srandom_r: inc = seq << 1 | 1, state = (inc + seed) * MULT + inc,
+    # 128-bit words as (high, low) uint64 pairs, vectorised (wrapping uint64 arithmetic is mod 2**64)
+    inc_hi, inc_lo = (i_hi << np.uint64(1)) | (i_lo >> np.uint64(63)), (i_lo << np.uint64(1)) | np.uint64(1)
+    t_hi, t_lo = _add128(inc_hi, inc_lo, s_hi, s_lo)
+    m_hi, m_lo = np.uint64(_MULT128 >> 64), np.uint64(_MULT128 & 0xFFFFFFFFFFFFFFFF)
+    p_hi, p_lo = _mul64(t_lo, m_lo)
+    p_hi = p_hi + t_lo * m_hi + t_hi * m_lo
+    st_hi, st_lo = _add128(p_hi, p_lo, inc_hi, inc_lo)
+    return [((a << 64) | b, (c << 64) | d)
+            for a, b, c, d in zip(st_hi.tolist(), st_lo.tolist(), inc_hi.tolist(), inc_lo.tolist())]
+
+
+def _add128(a_hi: U64, a_lo: U64, b_hi: U64, b_lo: U64) -> tuple[U64, U64]:
+    lo = a_lo + b_lo
+    return a_hi + b_hi + (lo < a_lo).astype(np.uint64), lo
+
+
+def _mul64(a: U64, b: np.uint64) -> tuple[U64, U64]:
+    """The 128-bit product of uint64 ``a`` and ``b`` as (high, low) words, from 32-bit halves."""
+    a_lo, a_hi, b_lo, b_hi = a & _M32, a >> np.uint64(32), b & _M32, b >> np.uint64(32)
+    p0, p1, p2 = a_lo * b_lo, a_lo * b_hi, a_hi * b_lo
+    mid = (p0 >> np.uint64(32)) + (p1 & _M32) + (p2 & _M32)
+    lo = (p0 & _M32) | ((mid & _M32) << np.uint64(32))
+    return a_hi * b_hi + (p1 >> np.uint64(32)) + (p2 >> np.uint64(32)) + (mid >> np.uint64(32)), lo
 
 
 class StreamCursor:
