@@ -93,8 +93,10 @@ class StreamCursor:
     def __init__(self) -> None:
         self.generator = np.random.Generator(np.random.PCG64(0))
         self._bits = self.generator.bit_generator
+        self._words: dict[str, int] = {"state": 0, "inc": 0}  # one state dict, refilled (the setter copies it)
+        self._state = {"bit_generator": "PCG64", "state": self._words, "has_uint32": 0, "uinteger": 0}
 
     def at(self, state: State) -> np.random.Generator:
-        self._bits.state = {"bit_generator": "PCG64", "state": {"state": state[0], "inc": state[1]},
-                            "has_uint32": 0, "uinteger": 0}
+        self._words["state"], self._words["inc"] = state
+        self._bits.state = self._state
         return self.generator
