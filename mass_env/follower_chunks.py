@@ -178,11 +178,11 @@ class FollowerChunks:
         self.type_ids = type_ids
         self.agent_pos = np.array([type_ids.index(a) for a in batch.template.agent_type.tolist()])
         self.block = np.full(E, -1, np.int64)  # the block each game holds (-1: none)
-        # (game, type, day of its block, stock): a fill of whole blocks writes each game's rows in one piece
-        self.count = np.zeros((E, K, D, N))
-        self.total = np.zeros((E, K, D, N))
-        self.total_sq = np.zeros((E, K, D, N))
-        self.stats = np.zeros((E, K, D, 3))
+        # (game, day of its block, type, stock): a step reads one (K, N) piece per game
+        self.count = np.zeros((E, D, K, N))
+        self.total = np.zeros((E, D, K, N))
+        self.total_sq = np.zeros((E, D, K, N))
+        self.stats = np.zeros((E, D, K, 3))
         self._whole = bool(batch.universe.all())  # no universe mask to apply
         self._n_universe = np.maximum(batch.universe.sum(1), 1)
         self._day_views: BoundedMemo[int, FloatArray] = BoundedMemo(1024)  # day -> every type's view (K, N)
@@ -203,7 +203,7 @@ class FollowerChunks:
             part = miss[lo:lo + self.FILL_GAMES]
             self._fill(ix[part], t[part], end[part])
         j = t % BLOCK_DAYS
-        return (self.count[ix, :, j], self.total[ix, :, j], self.total_sq[ix, :, j]), self.stats[ix, :, j]
+        return (self.count[ix, j], self.total[ix, j], self.total_sq[ix, j]), self.stats[ix, j]
 
     def _fill(self, games: IntArray, t: IntArray, end: IntArray) -> None:
         """Draw days ``t .. min(end, block's last day)`` of ``games`` in one pass (``"block"``: every day of the
@@ -239,13 +239,13 @@ class FollowerChunks:
         np.add.at(total_sq.reshape(-1), cell, v)
         if block:
             stats = moment_stats(count, total, self._n_universe[pd].reshape(games.size, 1, D), self._scratch)
-            self.count[games], self.total[games], self.total_sq[games] = moments
-            self.stats[games] = stats
+            self.count[games], self.total[games], self.total_sq[games] = moments.transpose(0, 1, 3, 2, 4)
+            self.stats[games] = stats.transpose(0, 2, 1, 3)
         else:
             j = pd % D
             stats = moment_stats(count, total, self._n_universe[pd][:, None], self._scratch)
-            self.count[pg, :, j], self.total[pg, :, j], self.total_sq[pg, :, j] = count, total, total_sq
-            self.stats[pg, :, j] = stats
+            self.count[pg, j], self.total[pg, j], self.total_sq[pg, j] = count, total, total_sq
+            self.stats[pg, j] = stats
         self.block[games] = blocks
 
     def _stack_views(self, day: int) -> FloatArray:
