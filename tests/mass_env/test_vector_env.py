@@ -178,7 +178,7 @@ def test_stream_states_equal_default_rng():
         ref = np.random.default_rng([int(x) for x in row])
         assert ref.bit_generator.state["state"] == {"state": state[0], "inc": state[1]}
         np.testing.assert_array_equal(cursor.at(state).standard_normal(7), ref.standard_normal(7))
-    words = np.column_stack([rng.integers(0, 2**32, (200, 4))])  # four words (the "block" draws), extremes too
+    words = rng.integers(0, 2**32, (200, 4))  # four words (the "block" draws), extremes too
     words[0], words[1] = 0, 2**32 - 1
     for row, state in zip(words, pcg64_states(words)):
         ref = np.random.default_rng([int(x) for x in row])
