@@ -278,21 +278,23 @@ class FollowerChunks:
         all scored in one pass; rows (game, type, day, agent of the type)."""
         G, D, K, N, C = games.size, BLOCK_DAYS, self.batch.K, self.batch.N, self.head.n_candidates
         m = self.followers[0][0].itype.n_agents  # every type's (checked at construction)
-        rows = [(int(f.seed), f.itype.type_id, int(b)) for g, b in zip(games.tolist(), blocks.tolist())
+        rows = [block_entropy(int(f.seed), f.itype.type_id, b) for g, b in zip(games.tolist(), blocks.tolist())
                 for f in self.followers[g]]
-        states = pcg64_states(np.array([block_entropy(*r) for r in rows], dtype=np.int64))
+        states = pcg64_states(np.array(rows, dtype=np.int64))
         replacement = self.head.draw == "replacement"
         keys = self._scratch.get("keys", (G, K, D, m, 0 if replacement else N), np.float32)
         noise = self._scratch.get("noise", (G, K, D, m, C), np.float32)
         picks = np.empty((G, K, D, m, C)) if replacement else None
-        for i, state in enumerate(states):  # the draws of ScriptedFollower.block_draws, in place
-            rng = self._cursor.at(state)
-            g, k = divmod(i, K)
-            if picks is not None:
-                rng.random(out=picks[g, k])
+        position, gen = self._cursor.at, self._cursor.generator  # the draws of ScriptedFollower.block_draws
+        uniform, normal = gen.random, gen.standard_normal
+        first = keys if picks is None else picks  # drawn first: the keys, or the picks (replacement draws)
+        for state, first_rows, noise_rows in zip(states, first.reshape(G * K, -1), noise.reshape(G * K, -1)):
+            position(state)  # the rows of one (game, type) in C order, as block_draws fills its arrays
+            if picks is None:
+                uniform(out=first_rows, dtype=np.float32)
             else:
-                rng.random(out=keys[g, k], dtype=np.float32)
-            rng.standard_normal(out=noise[g, k], dtype=np.float32)
+                uniform(out=first_rows)
+            normal(out=noise_rows, dtype=np.float32)
         if not (replacement or self._whole):  # a (game, day)'s agents of every type share its universe
             np.maximum(keys, _floor(uni, np.float32)[day_of][:, None, :, None, :], out=keys)
         # row (g, k, j, a) reads the view of type k on day j of game g's block
