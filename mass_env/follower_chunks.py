@@ -183,7 +183,6 @@ class FollowerChunks:
         self.total = np.zeros((E, D, K, N))
         self.total_sq = np.zeros((E, D, K, N))
         self.stats = np.zeros((E, D, K, 3))
-        self._whole = bool(batch.universe.all())  # no universe mask to apply
         self._n_universe = np.maximum(batch.universe.sum(1), 1)
         self._day_views: BoundedMemo[int, FloatArray] = BoundedMemo(1024)  # day -> every type's view (K, N)
         self._cursor = StreamCursor()
@@ -265,10 +264,7 @@ class FollowerChunks:
         rows = Rows(views, per, uni, per // K)
         drawn, noise, seen = stream_draws(self.head, pcg64_states(keys.reshape(-1, 3)), sizes, rows, self._cursor,
                                           self._scratch)
-        if seen is None and not self._whole:  # a pair's agents share its day's universe
-            np.maximum(drawn.reshape(pg.size, A, N), _floor(uni, np.float64)[day_of][:, None, :],
-                       out=drawn.reshape(pg.size, A, N))
-        at, n_seen, vals = score_cells(self.head, rows, drawn, noise, seen=seen, masked=True, scratch=self._scratch)
+        at, n_seen, vals = score_cells(self.head, rows, drawn, noise, seen=seen, scratch=self._scratch)
         r = np.arange(pg.size * A)  # row (pair, agent) -> moments cell (pair, type, stock)
         return add_per_row(at, (r // A * K + self.agent_pos[r % A] - r) * N, n_seen, out=at), vals
 
@@ -295,8 +291,6 @@ class FollowerChunks:
             else:
                 uniform(out=first_rows)
             normal(out=noise_rows, dtype=np.float32)
-        if not (replacement or self._whole):  # a (game, day)'s agents of every type share its universe
-            np.maximum(keys, _floor(uni, np.float32)[day_of][:, None, :, None, :], out=keys)
         # row (g, k, j, a) reads the view of type k on day j of game g's block
         vrow = (day_of[:, None, :] * K + np.arange(K)[None, :, None])  # (G, K, D)
         urow = np.broadcast_to(day_of[:, None, :], (G, K, D))
@@ -304,12 +298,7 @@ class FollowerChunks:
         at, n_seen, vals = score_cells(self.head, Rows(views, row, uni, np.repeat(urow.reshape(-1), m)),  # type: ignore[arg-type]
                                        keys.reshape(row.size, -1), noise.reshape(row.size, C),
                                        picks=None if picks is None else picks.reshape(row.size, C), compact=True,
-                                       masked=True, scratch=self._scratch)
+                                       scratch=self._scratch)
         r = np.arange(row.size)  # row (g, k, j, a) -> moments cell (g, k, j, stock)
         return add_per_row(at, (r // m - r) * N, n_seen, out=at), vals
 
-
-def _floor(universe: npt.NDArray[np.bool_], dtype: type) -> np.ndarray:
-    """Per day and stock the least candidate key: 0 in the universe, ``inf`` outside, so that ``max(key,
-    floor)`` masks keys (uniforms in [0, 1)) as ``score_cells`` does, broadcast over the agents."""
-    return np.where(universe, dtype(0.0), dtype(np.inf))

@@ -79,14 +79,13 @@ class Rows:
 
 def score_cells(head: DrawSettings, rows: Rows, keys: np.ndarray, noise: np.ndarray, *,
                 seen: npt.NDArray[np.bool_] | None = None, picks: FloatArray | None = None,
-                compact: bool = False, masked: bool = False, scratch: Scratch | None = None
+                compact: bool = False, scratch: Scratch | None = None
                 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """Every agent's signals from its row's draws, all rows ``(R, N)`` in one pass (row-wise: a row's signals
     depend on that row alone), as the seen cells (flat indices, in order), the count of them per row and their
     signals. ``keys``: candidate keys, uniforms in [0, 1) (the ``k`` smallest inside the universe are seen,
     ``k = min(n_candidates, universe)``) unless ``seen`` is given (drawn with replacement) or ``picks``
-    (uniforms choosing ``n_candidates`` universe stocks with replacement); ``keys`` is overwritten; ``masked``:
-    they are already ``inf`` outside each row's universe (a caller that can broadcast the universes).
+    (uniforms choosing ``n_candidates`` universe stocks with replacement); ``keys`` is overwritten.
     ``noise``: ``(R, N)`` per stock, or with ``compact`` ``(R, n_candidates)``, the seen stocks' noise in
     stock order (``"block"``). ``scratch``: buffers for the large temporaries (the signals returned may be one
     of them, valid until its next pass)."""
@@ -102,9 +101,7 @@ def score_cells(head: DrawSettings, rows: Rows, keys: np.ndarray, noise: np.ndar
         np.put_along_axis(seen, np.take_along_axis(order, pick, axis=1), True, axis=1)
         seen &= (k_row > 0)[:, None]
     if seen is None:
-        if not (whole or masked):
-            np.putmask(keys, (~rows.universes)[rows.universe_row], np.inf)
-        seen, n_seen = _smallest(keys, k_row, scratch)
+        seen, n_seen = _smallest(keys, k_row, scratch, None if whole else _floors(rows, keys.dtype))
     at = np.flatnonzero(seen)  # the seen (row, stock) cells, row by row, in stock order
     n = seen.shape[1]
     if n_seen is None:
@@ -152,29 +149,56 @@ def score_cells(head: DrawSettings, rows: Rows, keys: np.ndarray, noise: np.ndar
     return at, n_seen, sig.reshape(-1)[at].astype(np.float32)
 
 
-def _smallest(keys: np.ndarray, k_row: npt.NDArray[np.int64], scratch: Scratch | None = None
-              ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
-    """Per row of ``keys`` (non-negative floats, ``inf`` outside the universe) its ``k_row`` smallest keys: the
-    mask and its count per row. The ``k``-th smallest is read off a sort of the keys rounded to float32 (an
-    order-keeping rounding) as bit patterns (non-negative floats order as their bits; a sort of short rows is
-    cheaper than a partition); a row where the rounded ``k``-th key ties with the next (a few in a million)
-    is done exactly, as drawing one follower alone does: partition, and argpartition on a tie of the keys."""
+def _floors(rows: Rows, dtype: npt.DTypeLike) -> np.ndarray:
+    """Per run of rows sharing a universe the least key each stock can have, ``(runs, 1, N)``: 0 in the
+    universe, ``inf`` outside, so that ``max(key, floor)`` masks the keys by broadcasting over a run's rows
+    (the agents of a type, or of a day) instead of a mask per row. A run is the largest row count dividing
+    every stretch of equal ``universe_row``."""
+    u = rows.universe_row
+    edges = np.flatnonzero(np.diff(u)) + 1
+    run = int(np.gcd.reduce(np.diff(edges, prepend=0, append=u.size))) if u.size else 1
+    floor = np.where(rows.universes, np.zeros((), dtype), np.full((), np.inf, dtype))
+    return floor[u[::max(run, 1)]][:, None, :]
+
+
+def _smallest(keys: np.ndarray, k_row: npt.NDArray[np.int64], scratch: Scratch | None = None,
+              floor: np.ndarray | None = None) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+    """Per row of ``keys`` (non-negative floats; ``floor`` from ``_floors``: ``inf`` outside the universe) its
+    ``k_row`` smallest keys: the mask and its count per row. The ``k``-th smallest is read off a sort of the
+    masked keys rounded to float32 (an order-keeping rounding) as bit patterns (non-negative floats order as
+    their bits; a sort of short rows is cheaper than a partition); a row where the rounded ``k``-th key ties
+    with the next (a few in a million) is done exactly, as drawing one follower alone does: partition, and
+    argpartition on a tie of the keys."""
     if not k_row.size:
         return np.zeros(keys.shape, dtype=bool), np.zeros(0, np.int64)
     n = keys.shape[1]
+    run = keys.shape[0] // floor.shape[0] if floor is not None else 1
+
+    def masked(sub: np.ndarray, idx: npt.NDArray[np.int64], out: np.ndarray) -> np.ndarray:
+        """Rows ``idx`` of the keys (``sub``), masked into ``out``."""
+        if floor is None:
+            out[...] = sub
+            return out
+        return np.maximum(sub, floor[idx // run, 0], out=out)
+
     first = int(k_row[0])
     same = bool((k_row == first).all())  # one k for all rows: no np.unique
     seen = np.zeros(keys.shape, dtype=bool) if not same or first == 0 else None
     for k in ([first] if same else np.unique(k_row).tolist()):
         if k == 0:
             continue
-        sel = np.flatnonzero(k_row == k) if not same else None
-        sub = keys if sel is None else keys[sel]
+        if same:  # every row: masked by broadcasting over the runs, into float32 (in place if the keys are)
+            sel, sub = None, keys
+            ranked = keys if keys.dtype == np.float32 else _empty(scratch, "ranked", keys.shape, np.float32)
+            if floor is not None:
+                np.maximum(keys.reshape(floor.shape[0], run, n), floor, out=ranked.reshape(floor.shape[0], run, n))
+            elif ranked is not keys:
+                ranked[...] = keys
+        else:
+            sel = np.flatnonzero(k_row == k)
+            sub = masked(keys[sel], sel, keys[sel])
+            ranked = sub.astype(np.float32, copy=False)
         work = scratch if sel is None else None
-        ranked = sub
-        if sub.dtype != np.float32:
-            ranked = _empty(work, "ranked", sub.shape, np.float32)
-            ranked[...] = sub
         ordered = _empty(work, "sorted", sub.shape, np.uint32)
         np.copyto(ordered, ranked.view(np.uint32))
         ordered.sort(axis=1)
@@ -182,7 +206,8 @@ def _smallest(keys: np.ndarray, k_row: npt.NDArray[np.int64], scratch: Scratch |
                              out=_empty(work, "seen", sub.shape, np.bool_))
         tied = np.flatnonzero(ordered[:, k] == ordered[:, k - 1]) if k < n else np.zeros(0, np.int64)
         if tied.size:
-            exact = sub[tied]
+            exact = sub[tied] if sub is not keys or floor is None or keys.dtype == np.float32 else \
+                masked(sub[tied], tied, sub[tied])
             fix = exact <= np.partition(exact, k - 1, axis=1)[:, k - 1:k]
             again = np.flatnonzero(fix.sum(1) != k)  # a tie of the keys themselves
             if again.size:
