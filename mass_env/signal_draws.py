@@ -243,6 +243,9 @@ class Scratch:
     def __init__(self) -> None:
         self._buffers: dict[str, np.ndarray] = {}
 
+    def __getstate__(self) -> dict[str, dict[str, np.ndarray]]:  # a copy or a pickle starts empty: no state kept
+        return {"_buffers": {}}
+
     def get(self, name: str, shape: tuple[int, ...], dtype: npt.DTypeLike) -> np.ndarray:
         """An uninitialised ``shape`` array of ``dtype``, the buffer ``name`` (grown when too small)."""
         dt, n = np.dtype(dtype), int(np.prod(shape))
