@@ -25,7 +25,7 @@ from .memo import BoundedMemo
 from .roles import follower_agent
 from .scripted import Request, ScriptedFollower, ScriptedFollowers, draw_signal_rows, draw_signals, stream_draws
 from .signal_draws import BLOCK_DAYS, BlockDraws, Rows, Scratch, add_per_row, block_entropy, score_cells
-from .streams import State, StreamCursor, pcg64_states
+from .streams import State, StreamCursor, pcg64_states, pcg64_words
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -262,8 +262,9 @@ class FollowerChunks:
         sizes = np.tile([f.itype.n_agents for f in self.followers[0]], pg.size)
         per = np.repeat((day_of[:, None] * K + np.arange(K)).reshape(-1), sizes)  # each row's (day, type) view
         rows = Rows(views, per, uni, per // K)
-        drawn, noise, seen = stream_draws(self.head, pcg64_states(keys.reshape(-1, 3)), sizes, rows, self._cursor,
-                                          self._scratch)
+        entropy = keys.reshape(-1, 3)  # distinct draws take the states as words (no Python integers)
+        streams = pcg64_words(entropy) if self.head.draw == "distinct" else pcg64_states(entropy)
+        drawn, noise, seen = stream_draws(self.head, streams, sizes, rows, self._cursor, self._scratch)
         at, n_seen, vals = score_cells(self.head, rows, drawn, noise, seen=seen, scratch=self._scratch)
         r = np.arange(pg.size * A)  # row (pair, agent) -> moments cell (pair, type, stock)
         return add_per_row(at, (r // A * K + self.agent_pos[r % A] - r) * N, n_seen, out=at), vals
@@ -276,12 +277,12 @@ class FollowerChunks:
         m = self.followers[0][0].itype.n_agents  # every type's (checked at construction)
         rows = [block_entropy(int(f.seed), f.itype.type_id, b) for g, b in zip(games.tolist(), blocks.tolist())
                 for f in self.followers[g]]
-        states = pcg64_states(np.array(rows, dtype=np.int64))
+        states = pcg64_words(np.array(rows, dtype=np.int64))
         replacement = self.head.draw == "replacement"
         keys = self._scratch.get("keys", (G, K, D, m, 0 if replacement else N), np.float32)
         noise = self._scratch.get("noise", (G, K, D, m, C), np.float32)
         picks = np.empty((G, K, D, m, C)) if replacement else None
-        position, gen = self._cursor.at, self._cursor.generator  # the draws of ScriptedFollower.block_draws
+        position, gen = self._cursor.at_words, self._cursor.generator  # the draws of ScriptedFollower.block_draws
         uniform, normal = gen.random, gen.standard_normal
         first = keys if picks is None else picks  # drawn first: the keys, or the picks (replacement draws)
         for state, first_rows, noise_rows in zip(states, first.reshape(G * K, -1), noise.reshape(G * K, -1)):

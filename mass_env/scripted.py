@@ -226,21 +226,25 @@ def stream_cells(head: ScriptedFollower, streams: Sequence[np.random.Generator |
     return score_cells(head, rows, keys, noise, seen=seen)
 
 
-def stream_draws(head: ScriptedFollower, streams: Sequence[np.random.Generator | State], sizes: npt.NDArray[np.int64],
-                 rows: Rows, cursor: StreamCursor | None = None, scratch: Scratch | None = None
-                 ) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_] | None]:
+def stream_draws(head: ScriptedFollower, streams: Sequence[np.random.Generator | State] | npt.NDArray[np.uint64],
+                 sizes: npt.NDArray[np.int64], rows: Rows, cursor: StreamCursor | None = None,
+                 scratch: Scratch | None = None) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_] | None]:
     """The ``"stream"`` draws of many (follower, day) generators: per generator only its draws (``sizes`` rows
     each, in the order one follower alone draws them, written in place): candidate keys, noise and (drawing
-    with replacement) the stocks seen, each ``(rows, N)`` (keys and noise in ``scratch``'s buffers if given)."""
+    with replacement) the stocks seen, each ``(rows, N)`` (keys and noise in ``scratch``'s buffers if given).
+    ``streams``: generators, stream states, or (distinct draws) ``pcg64_words`` rows."""
     n_rows, n = rows.view_row.size, rows.universes.shape[1]
     if scratch is None:
         keys_all, noise = np.empty((n_rows, n)), np.empty((n_rows, n))
     else:
         keys_all, noise = scratch.get("keys", (n_rows, n), np.float64), scratch.get("noise", (n_rows, n), np.float64)
     seen = np.zeros((n_rows, n), dtype=bool) if head.draw == "replacement" else None
-    if seen is None and set(map(type, streams)) <= {tuple}:  # stream states only (the batched envs): one
-        cursor = cursor or StreamCursor()  # generator repositioned, two draws each, no per-row bookkeeping
-        at, gen = cursor.at, cursor.generator
+    words = isinstance(streams, np.ndarray)
+    if words and seen is not None:
+        raise ValueError("stream_draws takes pcg64_words rows for distinct draws only (else stream states)")
+    if seen is None and (words or set(map(type, streams)) <= {tuple}):  # stream states only (the batched envs):
+        cursor = cursor or StreamCursor()  # one generator repositioned, two draws each, no per-row bookkeeping
+        at, gen = (cursor.at_words if words else cursor.at), cursor.generator
         uniform, normal = gen.random, gen.standard_normal
         parts: Iterable[tuple[FloatArray, FloatArray]]
         if sizes.size and (sizes == sizes[0]).all():  # one generator's rows: a view each, cheaply iterated
