@@ -105,6 +105,13 @@ class StreamCursor:
         self._state = {"bit_generator": "PCG64", "state": self._words, "has_uint32": 0, "uinteger": 0}
         self._memory = _state_memory(self)
 
+    def __getstate__(self) -> dict[str, object]:  # the views point into this object's generator: found afresh
+        return {**self.__dict__, "_memory": None}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._memory = _state_memory(self)
+
     def at(self, state: State) -> np.random.Generator:
         self._words["state"], self._words["inc"] = state
         self._bits.state = self._state

@@ -4,6 +4,8 @@ equal to ``default_rng``; the SB3 ``VecEnv`` trains PPO."""
 
 from __future__ import annotations
 
+import pickle
+
 import gymnasium
 import numpy as np
 import pytest
@@ -180,7 +182,7 @@ def test_stream_states_equal_default_rng():
         np.testing.assert_array_equal(cursor.at(state).standard_normal(7), ref.standard_normal(7))
     entropy = rng.integers(0, 2**32, (200, 4))  # four words (the "block" draws), extremes too
     entropy[0], entropy[1] = 0, 2**32 - 1
-    in_place, through_dict = StreamCursor(), StreamCursor()
+    in_place, through_dict = pickle.loads(pickle.dumps(StreamCursor())), StreamCursor()  # a copy finds its own
     through_dict._memory = None  # where the state's layout is not found: the dict setter
     for row, state, words in zip(entropy, pcg64_states(entropy), pcg64_words(entropy)):
         ref = np.random.default_rng([int(x) for x in row])
