@@ -13,6 +13,7 @@ so each game stays bit-identical to the single env.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -22,9 +23,16 @@ from .env import MassStackelbergEnv
 from .game.batch import GameBatch
 from .memo import BoundedMemo
 from .roles import follower_agent
-from .scripted import Request, ScriptedFollower, ScriptedFollowers, draw_signal_rows, stream_cells
-from .signal_draws import BLOCK_DAYS, Rows, block_entropy, score_cells
-from .streams import State, StreamCursor, pcg64_states
+from .scripted import (
+    Request,
+    ScriptedFollower,
+    ScriptedFollowers,
+    draw_signal_rows,
+    stream_cells,
+    stream_draws,
+)
+from .signal_draws import BLOCK_DAYS, Rows, Scratch, add_per_row, block_entropy, score_cells
+from .streams import State, StreamCursor, pcg64_states, pcg64_words
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -34,15 +42,31 @@ def signal_stats(count: FloatArray, total: FloatArray, universe: npt.NDArray[np.
     """``MassStackelbergEnv._signal_stats`` with leading axes: per type the mean of the per-stock mean
     signals, their dispersion and the share of the day's universe seen, ``(..., K, 3)``; ``universe``
     ``(..., N)`` the day's."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tm = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    ok = count > 0
+    return moment_stats(count, total, np.maximum(universe.sum(-1), 1)[..., None])
+
+
+def moment_stats(count: FloatArray, total: FloatArray, n_universe: npt.ArrayLike, scratch: Scratch | None = None
+                 ) -> FloatArray:
+    """``signal_stats`` from the universe sizes (at least 1, broadcast against ``count``'s leading axes), in
+    a few passes (their large temporaries in ``scratch``'s buffers, if given): a stock no agent of a type saw
+    has count and total 0, so its mean ``total / max(count, 1)`` is the 0 the sums must skip, and only the
+    squared deviations need the mask. The sums run over the stocks as the single env's do (same values, same
+    axis)."""
+    work = scratch or Scratch()
+    q = np.maximum(count, 1, out=work.get("mean", count.shape, np.float64))
+    np.divide(total, q, out=q)
+    ok = np.greater(count, 0, out=work.get("ok", count.shape, np.bool_))
     n_ok = ok.sum(-1)
-    mean = np.where(n_ok > 0, np.where(ok, tm, 0.0).sum(-1) / np.maximum(n_ok, 1), 0.0)
-    disp = np.sqrt(np.where(n_ok > 0, np.where(ok, (tm - mean[..., None]) ** 2, 0.0).sum(-1) / np.maximum(n_ok, 1),
-                            0.0))
-    uni = np.maximum(universe.sum(-1), 1)[..., None]
-    return np.stack([mean, np.minimum(disp, 1.0), np.minimum(n_ok / uni, 1.0)], axis=-1)
+    per = np.maximum(n_ok, 1)
+    out = np.empty(count.shape[:-1] + (3,))
+    mean = out[..., 0]
+    np.divide(q.sum(-1), per, out=mean)
+    q -= mean[..., None]
+    q *= q
+    q *= ok
+    np.minimum(np.sqrt(q.sum(-1) / per), 1.0, out=out[..., 1])
+    np.minimum(n_ok / n_universe, 1.0, out=out[..., 2])
+    return out
 
 
 def day_signals(followers: Sequence[ScriptedFollower], days: Sequence[int], view: Callable[[int, int], FloatArray],
@@ -162,7 +186,8 @@ class FollowerChunks:
     read at each fill); ``view(day, type_id)``: that type's noise-free view of ``day``; ``batch``: the games'
     ``GameBatch`` (its universe and per-type reduction)."""
 
-    FILL_GAMES = 64  # games drawn in one pass at most (more spill out of the caches: N=256 ran 25% slower)
+    FILL_GAMES = 32  # games drawn in one pass at most: its buffers, kept between fills, stay under ~60 MB (64 ran
+    # no faster; 256 ran 25% slower, spilling out of the caches)
 
     def __init__(self, followers: Sequence[Sequence[ScriptedFollower]], view: Callable[[int, int], FloatArray],
                  batch: GameBatch) -> None:
@@ -182,11 +207,15 @@ class FollowerChunks:
         self.type_ids = type_ids
         self.agent_pos = np.array([type_ids.index(a) for a in batch.template.agent_type.tolist()])
         self.block = np.full(E, -1, np.int64)  # the block each game holds (-1: none)
+        # (game, day of its block, type, stock): a step reads one (K, N) piece per game
         self.count = np.zeros((E, D, K, N))
         self.total = np.zeros((E, D, K, N))
         self.total_sq = np.zeros((E, D, K, N))
         self.stats = np.zeros((E, D, K, 3))
+        self._n_universe = np.maximum(batch.universe.sum(1), 1)
+        self._day_views: BoundedMemo[int, FloatArray] = BoundedMemo(1024)  # day -> every type's view (K, N)
         self._cursor = StreamCursor()
+        self._scratch = Scratch()  # a fill's large arrays, kept between fills
 
     def clear(self, i: int) -> None:
         """Game ``i`` starts an episode (new seeds): what it holds is stale."""
@@ -210,48 +239,64 @@ class FollowerChunks:
         D, K, N = BLOCK_DAYS, self.batch.K, self.batch.N
         blocks = t // D
         last = self.batch.universe.shape[0] - 1
-        if self.head.follower_draws == "block":
-            span = np.full(games.size, D)
-            j = np.tile(np.arange(D), games.size)
-            pd = np.minimum(np.repeat(blocks * D, D) + j, last)  # days past the panel: never played
+        block = self.head.follower_draws == "block"
+        if block:
+            pd = np.minimum(blocks[:, None] * D + np.arange(D), last).reshape(-1)  # days past the panel: never played
         else:
             hi = np.maximum(np.minimum((blocks + 1) * D, end + 1), t + 1)  # exclusive
             span = hi - t
             pd = np.repeat(t - np.cumsum(span) + span, span) + np.arange(span.sum())
-            j = pd % D
-        pg = np.repeat(games, span)  # (P,) game and day of each drawn (game, day) pair
+            pg = np.repeat(games, span)  # (P,) game and day of each drawn (game, day) pair
         days, day_of = np.unique(pd, return_inverse=True)
-        views = np.stack([self.view(int(d), k) for d in days.tolist() for k in self.type_ids])  # (U*K, N)
+        views = np.concatenate([self._day_views.get_or(d, partial(self._stack_views, d)) for d in days.tolist()])
         uni = self.batch.universe[days]
-        if self.head.follower_draws == "block":
+        if block:  # cells (game, type, day of the block, stock)
+            shape: tuple[int, ...] = (games.size, K, D, N)
             cell, vals = self._block_cells(games, blocks, day_of.reshape(games.size, D), views, uni)
-        else:
+        else:  # cells (pair, type, stock)
+            shape = (pg.size, K, N)
             cell, vals = self._stream_cells(pg, pd, day_of, views, uni)
-        P = pg.size
-        v = vals.astype(np.float64)
-        size = P * K * N  # bincount adds a cell's values in agent order, as the segment sums over agents do,
-        # without the zeros of the cells not seen (which leave a sum unchanged)
-        count = np.bincount(cell, minlength=size).astype(np.float64).reshape(P, K, N)
-        total = np.bincount(cell, v, minlength=size).astype(np.float64, copy=False).reshape(P, K, N)
-        total_sq = np.bincount(cell, v * v, minlength=size).astype(np.float64, copy=False).reshape(P, K, N)
-        self.count[pg, j], self.total[pg, j], self.total_sq[pg, j] = count, total, total_sq
-        self.stats[pg, j] = signal_stats(count, total, uni[day_of])
+        moments = self._scratch.get("moments", (3,) + shape, np.float64)
+        moments.fill(0.0)
+        count, total, total_sq = moments
+        np.add.at(count.reshape(-1), cell, 1.0)  # a cell's values added in order (agent order), onto 0
+        v = self._scratch.get("moment", vals.shape, np.float64)
+        v[...] = vals
+        np.add.at(total.reshape(-1), cell, v)
+        v *= v  # a float32's square is exact in float64
+        np.add.at(total_sq.reshape(-1), cell, v)
+        if block:
+            stats = moment_stats(count, total, self._n_universe[pd].reshape(games.size, 1, D), self._scratch)
+            self.count[games], self.total[games], self.total_sq[games] = moments.transpose(0, 1, 3, 2, 4)
+            self.stats[games] = stats.transpose(0, 2, 1, 3)
+        else:
+            j = pd % D
+            stats = moment_stats(count, total, self._n_universe[pd][:, None], self._scratch)
+            self.count[pg, j], self.total[pg, j], self.total_sq[pg, j] = count, total, total_sq
+            self.stats[pg, j] = stats
         self.block[games] = blocks
+
+    def _stack_views(self, day: int) -> FloatArray:
+        """Every type's view of ``day``, ``(K, N)`` in type order."""
+        return np.stack([self.view(day, k) for k in self.type_ids])
 
     def _stream_cells(self, pg: IntArray, pd: IntArray, day_of: IntArray, views: FloatArray,
                       uni: npt.NDArray[np.bool_]) -> tuple[IntArray, npt.NDArray[np.float32]]:
         """One generator per (game's seed, type, day), as ``ScriptedFollowers`` draws them; rows (pair, agent)."""
-        fols = [self.followers[g] for g in pg.tolist()]
-        keys = np.array([(int(f.seed), f.itype.type_id, d) for fs, d in zip(fols, pd.tolist()) for f in fs],
-                        dtype=np.int64)
-        K, N = self.batch.K, self.batch.N
+        K, N, A = self.batch.K, self.batch.N, self.agent_pos.size
+        games, pair_game = np.unique(pg, return_inverse=True)  # each game's seeds read once
+        seeds = np.array([[int(f.seed) for f in self.followers[g]] for g in games.tolist()], dtype=np.int64)
+        keys = np.empty((pg.size, K, 3), np.int64)  # (pair, type): [seed, type_id, day]
+        keys[..., 0], keys[..., 1], keys[..., 2] = seeds[pair_game], self.type_ids, pd[:, None]
         sizes = np.tile([f.itype.n_agents for f in self.followers[0]], pg.size)
         per = np.repeat((day_of[:, None] * K + np.arange(K)).reshape(-1), sizes)  # each row's (day, type) view
-        at, n_seen, vals = stream_cells(self.head, pcg64_states(keys), sizes, Rows(views, per, uni, per // K),
-                                        self._cursor)
-        A = self.agent_pos.size
-        rows = np.arange(pg.size * A)  # row (pair, agent) -> moments cell (pair, type, stock)
-        return at + np.repeat((rows // A * K + self.agent_pos[rows % A]) * N - rows * N, n_seen), vals
+        rows = Rows(views, per, uni, per // K)
+        entropy = keys.reshape(-1, 3)  # distinct draws take the states as words (no Python integers)
+        streams = pcg64_words(entropy) if self.head.draw == "distinct" else pcg64_states(entropy)
+        drawn, noise, seen = stream_draws(self.head, streams, sizes, rows, self._cursor, self._scratch)
+        at, n_seen, vals = score_cells(self.head, rows, drawn, noise, seen=seen, scratch=self._scratch)
+        r = np.arange(pg.size * A)  # row (pair, agent) -> moments cell (pair, type, stock)
+        return add_per_row(at, (r // A * K + self.agent_pos[r % A] - r) * N, n_seen, out=at), vals
 
     def _block_cells(self, games: IntArray, blocks: IntArray, day_of: IntArray, views: FloatArray,
                      uni: npt.NDArray[np.bool_]) -> tuple[IntArray, npt.NDArray[np.float32]]:
@@ -259,28 +304,31 @@ class FollowerChunks:
         all scored in one pass; rows (game, type, day, agent of the type)."""
         G, D, K, N, C = games.size, BLOCK_DAYS, self.batch.K, self.batch.N, self.head.n_candidates
         m = self.followers[0][0].itype.n_agents  # every type's (checked at construction)
-        rows = [(int(f.seed), f.itype.type_id, int(b)) for g, b in zip(games.tolist(), blocks.tolist())
+        rows = [block_entropy(int(f.seed), f.itype.type_id, b) for g, b in zip(games.tolist(), blocks.tolist())
                 for f in self.followers[g]]
-        states = pcg64_states(np.array([block_entropy(*r) for r in rows], dtype=np.int64))
+        states = pcg64_words(np.array(rows, dtype=np.int64))
         replacement = self.head.draw == "replacement"
-        keys = np.empty((G, K, D, m, 0 if replacement else N), np.float32)
-        noise = np.empty((G, K, D, m, C), np.float32)
+        keys = self._scratch.get("keys", (G, K, D, m, 0 if replacement else N), np.float32)
+        noise = self._scratch.get("noise", (G, K, D, m, C), np.float32)
         picks = np.empty((G, K, D, m, C)) if replacement else None
-        for i, state in enumerate(states):  # the draws of ScriptedFollower.block_draws, in place
-            rng = self._cursor.at(state)
-            g, k = divmod(i, K)
-            if picks is not None:
-                rng.random(out=picks[g, k])
+        position, gen = self._cursor.at_words, self._cursor.generator  # the draws of ScriptedFollower.block_draws
+        uniform, normal = gen.random, gen.standard_normal
+        first = keys if picks is None else picks  # drawn first: the keys, or the picks (replacement draws)
+        for state, first_rows, noise_rows in zip(states, first.reshape(G * K, -1), noise.reshape(G * K, -1)):
+            position(state)  # the rows of one (game, type) in C order, as block_draws fills its arrays
+            if picks is None:
+                uniform(out=first_rows, dtype=np.float32)
             else:
-                rng.random(out=keys[g, k], dtype=np.float32)
-            rng.standard_normal(out=noise[g, k], dtype=np.float32)
+                uniform(out=first_rows)
+            normal(out=noise_rows, dtype=np.float32)
         # row (g, k, j, a) reads the view of type k on day j of game g's block
         vrow = (day_of[:, None, :] * K + np.arange(K)[None, :, None])  # (G, K, D)
         urow = np.broadcast_to(day_of[:, None, :], (G, K, D))
         row = np.repeat(vrow.reshape(-1), m)
         at, n_seen, vals = score_cells(self.head, Rows(views, row, uni, np.repeat(urow.reshape(-1), m)),  # type: ignore[arg-type]
                                        keys.reshape(row.size, -1), noise.reshape(row.size, C),
-                                       picks=None if picks is None else picks.reshape(row.size, C), compact=True)
-        idx = np.arange(row.size)  # row (g, k, j, a) -> moments cell (g, j, k, stock)
-        day, typ, game = idx // m % D, idx // (m * D) % K, idx // (m * D * K)
-        return at + np.repeat(((game * D + day) * K + typ) * N - idx * N, n_seen), vals
+                                       picks=None if picks is None else picks.reshape(row.size, C), compact=True,
+                                       scratch=self._scratch)
+        r = np.arange(row.size)  # row (g, k, j, a) -> moments cell (g, k, j, stock)
+        return add_per_row(at, (r // m - r) * N, n_seen, out=at), vals
+

@@ -27,7 +27,7 @@ signals whatever the order of calls, and no global RNG is touched.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -39,7 +39,16 @@ from .game.investors import InvestorType
 from .game.mechanism import PrincipalAction
 from .game.stackelberg import Payoff
 from .roles import DecisionContext
-from .signal_draws import BLOCK_DAYS, FOLLOWER_DRAWS, BlockDraws, FollowerDraws, Rows, block_entropy, score_cells
+from .signal_draws import (
+    BLOCK_DAYS,
+    FOLLOWER_DRAWS,
+    BlockDraws,
+    FollowerDraws,
+    Rows,
+    Scratch,
+    block_entropy,
+    score_cells,
+)
 from .streams import State, StreamCursor, pcg64_states
 
 FloatArray = npt.NDArray[np.float64]
@@ -212,11 +221,42 @@ def draw_signal_cells(requests: Sequence[Request], cursor: StreamCursor | None =
 def stream_cells(head: ScriptedFollower, streams: Sequence[np.random.Generator | State], sizes: npt.NDArray[np.int64],
                  rows: Rows, cursor: StreamCursor | None = None
                  ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-    """``score_cells`` of ``"stream"`` draws: per (follower, day) only its generator's draws (``sizes`` rows
-    each, in the order one follower alone draws them, written in place), the scoring in one pass."""
+    """``score_cells`` of ``"stream"`` draws (``stream_draws``), the scoring in one pass."""
+    keys, noise, seen = stream_draws(head, streams, sizes, rows, cursor)
+    return score_cells(head, rows, keys, noise, seen=seen)
+
+
+def stream_draws(head: ScriptedFollower, streams: Sequence[np.random.Generator | State] | npt.NDArray[np.uint64],
+                 sizes: npt.NDArray[np.int64], rows: Rows, cursor: StreamCursor | None = None,
+                 scratch: Scratch | None = None) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_] | None]:
+    """The ``"stream"`` draws of many (follower, day) generators: per generator only its draws (``sizes`` rows
+    each, in the order one follower alone draws them, written in place): candidate keys, noise and (drawing
+    with replacement) the stocks seen, each ``(rows, N)`` (keys and noise in ``scratch``'s buffers if given).
+    ``streams``: generators, stream states, or (distinct draws) ``pcg64_words`` rows."""
     n_rows, n = rows.view_row.size, rows.universes.shape[1]
-    keys_all, noise = np.empty((n_rows, n)), np.empty((n_rows, n))
+    if scratch is None:
+        keys_all, noise = np.empty((n_rows, n)), np.empty((n_rows, n))
+    else:
+        keys_all, noise = scratch.get("keys", (n_rows, n), np.float64), scratch.get("noise", (n_rows, n), np.float64)
     seen = np.zeros((n_rows, n), dtype=bool) if head.draw == "replacement" else None
+    words = isinstance(streams, np.ndarray)
+    if words and seen is not None:
+        raise ValueError("stream_draws takes pcg64_words rows for distinct draws only (else stream states)")
+    if seen is None and (words or set(map(type, streams)) <= {tuple}):  # stream states only (the batched envs):
+        cursor = cursor or StreamCursor()  # one generator repositioned, two draws each, no per-row bookkeeping
+        at, gen = (cursor.at_words if words else cursor.at), cursor.generator
+        uniform, normal = gen.random, gen.standard_normal
+        parts: Iterable[tuple[FloatArray, FloatArray]]
+        if sizes.size and (sizes == sizes[0]).all():  # one generator's rows: a view each, cheaply iterated
+            parts = zip(keys_all.reshape(sizes.size, -1, n), noise.reshape(sizes.size, -1, n))
+        else:
+            ends = np.cumsum(sizes).tolist()
+            parts = ((keys_all[b - m:b], noise[b - m:b]) for b, m in zip(ends, sizes.tolist()))
+        for stream, (k_rows, n_rows_) in zip(streams, parts):
+            at(stream)  # type: ignore[arg-type]
+            uniform(out=k_rows)
+            normal(out=n_rows_)
+        return keys_all, noise, seen
     pos = 0
     for stream, m in zip(streams, sizes.tolist()):
         if isinstance(stream, np.random.Generator):
@@ -232,7 +272,7 @@ def stream_cells(head: ScriptedFollower, streams: Sequence[np.random.Generator |
                 picked = uni_idx[rng.integers(0, uni_idx.size, size=(m, head.n_candidates))]
                 np.put_along_axis(seen[pos:pos + m], picked, True, axis=1)
         pos += m
-    return score_cells(head, rows, keys_all, noise, seen=seen)
+    return keys_all, noise, seen
 
 
 class ScriptedFollowers(dict):  # type: ignore[type-arg]

@@ -11,6 +11,8 @@ compares it with ``default_rng`` on random triples), and ``StreamCursor`` points
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
 import numpy.typing as npt
 
@@ -20,7 +22,6 @@ _MIX_L, _MIX_R = 0xCA01F9DD, 0x4973F715
 _M32 = np.uint64(0xFFFFFFFF)
 _S16 = np.uint64(16)
 _MULT128 = (2549297995355413924 << 64) | 4865540595714422341
-_MASK128 = (1 << 128) - 1
 
 State = tuple[int, int]  # PCG64's (state, inc)
 
@@ -38,6 +39,12 @@ def _hashmix(v: U64, h: U64) -> tuple[U64, U64]:
 def pcg64_states(entropy: npt.ArrayLike) -> list[State]:
     """PCG64 ``(state, inc)`` of ``default_rng(list(row))`` for each row of ``(S, L)`` integers in
     ``[0, 2**32)`` with ``L <= 4`` (one 32-bit word each, as ``SeedSequence`` reads small ints)."""
+    return [((b << 64) | a, (d << 64) | c) for a, b, c, d in pcg64_words(entropy).tolist()]
+
+
+def pcg64_words(entropy: npt.ArrayLike) -> U64:
+    """``pcg64_states`` as ``(S, 4)`` uint64 words: state low, state high, inc low, inc high (what
+    ``StreamCursor.at_words`` takes, without Python integers)."""
     e = np.asarray(entropy, dtype=np.int64)
     if e.ndim != 2 or e.shape[1] > 4 or (e.size and (e.min() < 0 or e.max() >= 2**32)):
         raise ValueError(f"entropy must be (S, <=4) integers in [0, 2**32), got shape {e.shape}")
@@ -61,22 +68,92 @@ def pcg64_states(entropy: npt.ArrayLike) -> list[State]:
         hb = (hb * _MULT_B) & 0xFFFFFFFF
         v = (v * np.uint64(hb)) & _M32
         words.append(v ^ (v >> _S16))
-    w = [(words[2 * j] | (words[2 * j + 1] << np.uint64(32))).tolist() for j in range(4)]
-    out = []
-    for s_hi, s_lo, i_hi, i_lo in zip(*w):  # pcg64_set_seed -> pcg_setseq_128_srandom_r
-        inc = ((((i_hi << 64) | i_lo) << 1) | 1) & _MASK128
-        out.append(((((inc + ((s_hi << 64) | s_lo)) & _MASK128) * _MULT128 + inc) & _MASK128, inc))
-    return out
+    s_hi, s_lo, i_hi, i_lo = (words[2 * j] | (words[2 * j + 1] << np.uint64(32)) for j in range(4))
+    # pcg64_set_seed -> pcg_setseq_128_srandom_r: inc = seq << 1 | 1, state = (inc + seed) * MULT + inc,
+    # 128-bit words as (high, low) uint64 pairs, vectorised (wrapping uint64 arithmetic is mod 2**64)
+    inc_hi, inc_lo = (i_hi << np.uint64(1)) | (i_lo >> np.uint64(63)), (i_lo << np.uint64(1)) | np.uint64(1)
+    t_hi, t_lo = _add128(inc_hi, inc_lo, s_hi, s_lo)
+    m_hi, m_lo = np.uint64(_MULT128 >> 64), np.uint64(_MULT128 & 0xFFFFFFFFFFFFFFFF)
+    p_hi, p_lo = _mul64(t_lo, m_lo)
+    p_hi = p_hi + t_lo * m_hi + t_hi * m_lo
+    st_hi, st_lo = _add128(p_hi, p_lo, inc_hi, inc_lo)
+    return np.stack([st_lo, st_hi, inc_lo, inc_hi], axis=1)
+
+
+def _add128(a_hi: U64, a_lo: U64, b_hi: U64, b_lo: U64) -> tuple[U64, U64]:
+    lo = a_lo + b_lo
+    return a_hi + b_hi + (lo < a_lo).astype(np.uint64), lo
+
+
+def _mul64(a: U64, b: np.uint64) -> tuple[U64, U64]:
+    """The 128-bit product of uint64 ``a`` and ``b`` as (high, low) words, from 32-bit halves."""
+    a_lo, a_hi, b_lo, b_hi = a & _M32, a >> np.uint64(32), b & _M32, b >> np.uint64(32)
+    p0, p1, p2 = a_lo * b_lo, a_lo * b_hi, a_hi * b_lo
+    mid = (p0 >> np.uint64(32)) + (p1 & _M32) + (p2 & _M32)
+    lo = (p0 & _M32) | ((mid & _M32) << np.uint64(32))
+    return a_hi * b_hi + (p1 >> np.uint64(32)) + (p2 >> np.uint64(32)) + (mid >> np.uint64(32)), lo
 
 
 class StreamCursor:
-    """One reusable ``Generator`` that ``at(state)`` repositions to a state from ``pcg64_states``."""
+    """One reusable ``Generator`` that ``at(state)`` repositions to a state from ``pcg64_states`` (or
+    ``at_words`` to a row of ``pcg64_words``)."""
 
     def __init__(self) -> None:
         self.generator = np.random.Generator(np.random.PCG64(0))
         self._bits = self.generator.bit_generator
+        self._words: dict[str, int] = {"state": 0, "inc": 0}  # one state dict, refilled (the setter copies it)
+        self._state = {"bit_generator": "PCG64", "state": self._words, "has_uint32": 0, "uinteger": 0}
+        self._memory = _state_memory(self)
+
+    def __getstate__(self) -> dict[str, object]:  # the views point into this object's generator: found afresh
+        return {**self.__dict__, "_memory": None}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._memory = _state_memory(self)
 
     def at(self, state: State) -> np.random.Generator:
-        self._bits.state = {"bit_generator": "PCG64", "state": {"state": state[0], "inc": state[1]},
-                            "has_uint32": 0, "uinteger": 0}
+        self._words["state"], self._words["inc"] = state
+        self._bits.state = self._state
         return self.generator
+
+    def at_words(self, words: U64) -> np.random.Generator:
+        """``at`` the state of one row of ``pcg64_words``: written into the generator's state in place where
+        its layout was found as expected (``_state_memory``), else through ``at``."""
+        if self._memory is None:
+            lo, hi, inc_lo, inc_hi = words.tolist()
+            return self.at(((hi << 64) | lo, (inc_hi << 64) | inc_lo))
+        state, flags = self._memory
+        state[:] = words
+        flags[:] = 0  # no buffered 32-bit half, as the dict sets
+        return self.generator
+
+
+def _state_memory(cursor: StreamCursor) -> tuple[U64, npt.NDArray[np.uint32]] | None:
+    """Views of the cursor's PCG64 state words (``pcg64_random_t``: state, inc as little-endian 128-bit
+    integers) and its buffered-half flags, found through the documented ``ctypes.state_address`` (a
+    ``pcg64_state`` that points to them inside the same object), or None if that layout is not what this
+    numpy has: a state set through the state dict must show in the words, and words written must draw what
+    the dict gives. Why: the dict setter costs a microsecond, a batched env sets one state per (seed, type,
+    day)."""
+    bits = cursor._bits
+    try:
+        address = bits.ctypes.state_address
+        target = ctypes.c_void_p.from_address(address).value
+        if not target or not 0 < target - address <= 64:  # the state lies in the same object, just after
+            return None
+        state = np.ctypeslib.as_array((ctypes.c_uint64 * 4).from_address(target))
+        flags = np.ctypeslib.as_array((ctypes.c_uint32 * 2).from_address(address + 8))
+        probe = pcg64_words(np.array([[7, 3, 2**32 - 1, 11]]))[0]
+        cursor.at(pcg64_states(np.array([[7, 3, 2**32 - 1, 11]]))[0])
+        if state.tolist() != probe.tolist():
+            return None
+        expect = cursor.generator.random(3, dtype=np.float32)
+        cursor.generator.random(1, dtype=np.float32)  # a buffered half the write must clear
+        state[:] = probe
+        flags[:] = 0
+        if not np.array_equal(cursor.generator.random(3, dtype=np.float32), expect):
+            return None
+        return state, flags
+    except Exception:  # noqa: BLE001  (any surprise: the dict path)
+        return None

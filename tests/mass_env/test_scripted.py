@@ -85,8 +85,19 @@ class _TiedKeys(np.random.Generator):
         return r
 
 
-@pytest.mark.parametrize("make", [lambda i: np.random.default_rng(i), lambda i: _TiedKeys(np.random.PCG64(i))],
-                         ids=["distinct keys", "tied keys"])
+class _NearTiedKeys(np.random.Generator):
+    """Keys rounded to eighths, then set apart by a few float64 ulps: tied in float32, distinct in float64."""
+
+    def random(self, size=None, dtype=np.float64, out=None):
+        r = super().random(size, dtype, out)
+        r = out if out is not None else r
+        r[...] = np.round(r * 8) / 8 + np.arange(r.size).reshape(r.shape) * 1e-15
+        return r
+
+
+@pytest.mark.parametrize("make", [lambda i: np.random.default_rng(i), lambda i: _TiedKeys(np.random.PCG64(i)),
+                                  lambda i: _NearTiedKeys(np.random.PCG64(i))],
+                         ids=["distinct keys", "tied keys", "keys tied in float32"])
 def test_drawn_together_each_agent_sees_its_k_smallest_keys(make):
     # the reference: one follower alone, its candidates the argpartition of its keys (ties included)
     names = ("ret_5d", "ind_ret_20d", "bp", "ep")

@@ -4,13 +4,15 @@ equal to ``default_rng``; the SB3 ``VecEnv`` trains PPO."""
 
 from __future__ import annotations
 
+import pickle
+
 import gymnasium
 import numpy as np
 import pytest
 
 import mass_env  # noqa: F401  (registers the id)
 from mass_env import GameConfig, PrincipalEnv, PrincipalVectorEnv, SyntheticConfig, synthetic_market
-from mass_env.streams import StreamCursor, pcg64_states
+from mass_env.streams import StreamCursor, pcg64_states, pcg64_words
 
 KW = dict(n_types=4, agents_per_type=3, episode_days=9)
 
@@ -178,6 +180,17 @@ def test_stream_states_equal_default_rng():
         ref = np.random.default_rng([int(x) for x in row])
         assert ref.bit_generator.state["state"] == {"state": state[0], "inc": state[1]}
         np.testing.assert_array_equal(cursor.at(state).standard_normal(7), ref.standard_normal(7))
+    entropy = rng.integers(0, 2**32, (200, 4))  # four words (the "block" draws), extremes too
+    entropy[0], entropy[1] = 0, 2**32 - 1
+    in_place, through_dict = pickle.loads(pickle.dumps(StreamCursor())), StreamCursor()  # a copy finds its own
+    through_dict._memory = None  # where the state's layout is not found: the dict setter
+    for row, state, words in zip(entropy, pcg64_states(entropy), pcg64_words(entropy)):
+        ref = np.random.default_rng([int(x) for x in row])
+        assert ref.bit_generator.state["state"] == {"state": state[0], "inc": state[1]}
+        want = ref.random(5, dtype=np.float32)
+        for c in (in_place, through_dict):
+            c.generator.random(1, dtype=np.float32)  # a buffered 32-bit half, which repositioning drops
+            np.testing.assert_array_equal(c.at_words(words).random(5, dtype=np.float32), want)
 
 
 def test_sb3_ppo_trains_on_it(panel):
