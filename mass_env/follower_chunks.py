@@ -186,8 +186,8 @@ class FollowerChunks:
     read at each fill); ``view(day, type_id)``: that type's noise-free view of ``day``; ``batch``: the games'
     ``GameBatch`` (its universe and per-type reduction)."""
 
-    FILL_GAMES = 32  # games drawn in one pass at most: its buffers, kept between fills, stay under ~60 MB (64 ran
-    # no faster; 256 ran 25% slower, spilling out of the caches)
+    FILL_GAMES = 16  # games drawn in one pass at most: its buffers, kept between fills, ~40 MiB at 64 agents x 50
+    # stocks ("stream"; 32 games held twice that and ran no faster, 256 ran 25% slower, spilling out of the caches)
 
     def __init__(self, followers: Sequence[Sequence[ScriptedFollower]], view: Callable[[int, int], FloatArray],
                  batch: GameBatch) -> None:

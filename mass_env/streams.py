@@ -11,8 +11,6 @@ compares it with ``default_rng`` on random triples), and ``StreamCursor`` points
 
 from __future__ import annotations
 
-import ctypes
-
 import numpy as np
 import numpy.typing as npt
 
@@ -96,21 +94,13 @@ def _mul64(a: U64, b: np.uint64) -> tuple[U64, U64]:
 
 class StreamCursor:
     """One reusable ``Generator`` that ``at(state)`` repositions to a state from ``pcg64_states`` (or
-    ``at_words`` to a row of ``pcg64_words``)."""
+    ``at_words`` to a row of ``pcg64_words``), through numpy's public state setter."""
 
     def __init__(self) -> None:
         self.generator = np.random.Generator(np.random.PCG64(0))
         self._bits = self.generator.bit_generator
         self._words: dict[str, int] = {"state": 0, "inc": 0}  # one state dict, refilled (the setter copies it)
         self._state = {"bit_generator": "PCG64", "state": self._words, "has_uint32": 0, "uinteger": 0}
-        self._memory = _state_memory(self)
-
-    def __getstate__(self) -> dict[str, object]:  # the views point into this object's generator: found afresh
-        return {**self.__dict__, "_memory": None}
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        self.__dict__.update(state)
-        self._memory = _state_memory(self)
 
     def at(self, state: State) -> np.random.Generator:
         self._words["state"], self._words["inc"] = state
@@ -118,42 +108,6 @@ class StreamCursor:
         return self.generator
 
     def at_words(self, words: U64) -> np.random.Generator:
-        """``at`` the state of one row of ``pcg64_words``: written into the generator's state in place where
-        its layout was found as expected (``_state_memory``), else through ``at``."""
-        if self._memory is None:
-            lo, hi, inc_lo, inc_hi = words.tolist()
-            return self.at(((hi << 64) | lo, (inc_hi << 64) | inc_lo))
-        state, flags = self._memory
-        state[:] = words
-        flags[:] = 0  # no buffered 32-bit half, as the dict sets
-        return self.generator
-
-
-def _state_memory(cursor: StreamCursor) -> tuple[U64, npt.NDArray[np.uint32]] | None:
-    """Views of the cursor's PCG64 state words (``pcg64_random_t``: state, inc as little-endian 128-bit
-    integers) and its buffered-half flags, found through the documented ``ctypes.state_address`` (a
-    ``pcg64_state`` that points to them inside the same object), or None if that layout is not what this
-    numpy has: a state set through the state dict must show in the words, and words written must draw what
-    the dict gives. Why: the dict setter costs a microsecond, a batched env sets one state per (seed, type,
-    day)."""
-    bits = cursor._bits
-    try:
-        address = bits.ctypes.state_address
-        target = ctypes.c_void_p.from_address(address).value
-        if not target or not 0 < target - address <= 64:  # the state lies in the same object, just after
-            return None
-        state = np.ctypeslib.as_array((ctypes.c_uint64 * 4).from_address(target))
-        flags = np.ctypeslib.as_array((ctypes.c_uint32 * 2).from_address(address + 8))
-        probe = pcg64_words(np.array([[7, 3, 2**32 - 1, 11]]))[0]
-        cursor.at(pcg64_states(np.array([[7, 3, 2**32 - 1, 11]]))[0])
-        if state.tolist() != probe.tolist():
-            return None
-        expect = cursor.generator.random(3, dtype=np.float32)
-        cursor.generator.random(1, dtype=np.float32)  # a buffered half the write must clear
-        state[:] = probe
-        flags[:] = 0
-        if not np.array_equal(cursor.generator.random(3, dtype=np.float32), expect):
-            return None
-        return state, flags
-    except Exception:  # noqa: BLE001  (any surprise: the dict path)
-        return None
+        """``at`` the state of one row of ``pcg64_words``."""
+        lo, hi, inc_lo, inc_hi = words.tolist()
+        return self.at(((hi << 64) | lo, (inc_hi << 64) | inc_lo))
