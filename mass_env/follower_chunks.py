@@ -113,7 +113,6 @@ class SignalsAhead:
     observations: drawn day by day); ``clear()`` at every reset (a new window, new seeds)."""
 
     AHEAD_DAYS = 8  # "stream" days drawn in one pass (16 ran 30% slower a day: the pass spilled out of the caches)
-    STATE_DAYS = 64  # days of "stream" generator states computed per miss (one vectorised pass, not one per draw)
 
     def __init__(self, env: MassStackelbergEnv) -> None:
         self.env = env
@@ -123,7 +122,6 @@ class SignalsAhead:
         self._ok = False
         self._days: dict[int, Sequence[npt.NDArray[np.float32]]] = {}
         self._views: BoundedMemo[tuple[int, int], FloatArray] = BoundedMemo(4096)  # (day, follower) -> its view
-        self._states: dict[tuple[int, int, int], State] = {}  # (seed, type_id, day) -> its generator's state
         self._cursor = StreamCursor()
 
     def clear(self) -> None:
@@ -134,7 +132,7 @@ class SignalsAhead:
             return None
         fols = [followers.get(a) for a in self.names]
         if len(fols) != len(self._fols) or any(f is not g for f, g in zip(fols, self._fols)):
-            self._fols, self._days, self._key, self._states = fols, {}, (), {}
+            self._fols, self._days, self._key = fols, {}, ()
             self._views.clear()
             self._ok = (isinstance(followers, ScriptedFollowers)
                         and type(followers).act_many is ScriptedFollowers.act_many
@@ -155,23 +153,11 @@ class SignalsAhead:
                 last = min(last, day + self.AHEAD_DAYS - 1)
             last = max(min(last, self.env.game.end), day)
             days = range(day, last + 1)
+            assert isinstance(followers, ScriptedFollowers)  # checked with the followers (self._ok)
             self._days = dict(zip(days, day_signals(fols, days, self._view, self.env.game.universe,  # type: ignore[arg-type]
-                                                    self._cursor, self._stream_states)))
+                                                    self._cursor, followers.stream_states)))
             got = self._days[day]
         return dict(zip(self.names, got))
-
-    def _stream_states(self, keys: Sequence[tuple[int, int, int]]) -> list[State]:
-        """The states of ``(seed, type_id, day)`` keys; on a miss those of every key's next ``STATE_DAYS`` days are
-        computed at once (``pcg64_states``' cost is mostly per call). Kept while the followers and seeds stay."""
-        got = self._states
-        try:
-            return [got[k] for k in keys]
-        except KeyError:
-            if len(got) > 8192:
-                got.clear()
-            more = sorted({(s, k, d + j) for s, k, d in keys for j in range(self.STATE_DAYS)} - got.keys())
-            got.update(zip(more, pcg64_states(np.array(more, dtype=np.int64))))
-            return [got[k] for k in keys]
 
     def _view(self, day: int, i: int) -> FloatArray:
         """Follower ``i``'s view of ``day``: a function of the day and the follower alone, so kept while the

@@ -295,20 +295,29 @@ class ScriptedFollowers(dict):  # type: ignore[type-arg]
         if not fols or not all(type(f) is ScriptedFollower for f in fols) or \
                 len({f.settings() for f in fols}) > 1:
             return {a: self[a].act(obs[a], infos[a]) for a in names}
+        days = [int(infos[a]["day"]) for a in names]
+        states = None if fols[0].follower_draws == "block" else \
+            self.stream_states([(int(f.seed), f.itype.type_id, d) for f, d in zip(fols, days)])
         requests: list[Request] = []
-        for a, f in zip(names, fols):
-            day = int(infos[a]["day"])
+        for i, (a, f, day) in enumerate(zip(names, fols, days)):
             universe = np.asarray(obs[a]["universe"]) > 0.5
-            source: State | BlockDraws
-            if f.follower_draws == "block":
-                source = self._block(fols, f, day, universe.size)
-            else:
-                key = (int(f.seed), f.itype.type_id, day)
-                if key not in self._states:
-                    self._fill(fols, day)
-                source = self._states[key]
+            source = self._block(fols, f, day, universe.size) if states is None else states[i]
             requests.append((f, f.view(obs[a]["features"]), universe, source))
         return dict(zip(names, draw_signals(requests, self._cursor)))
+
+    def stream_states(self, keys: Sequence[tuple[int, int, int]]) -> list[State]:
+        """The ``"stream"`` generator states of ``(seed, type_id, day)`` keys, from this mapping's table; on a miss
+        those of every key's next ``CHUNK`` days are computed at once (``pcg64_states``' cost is mostly per call).
+        Also what ``follower_chunks.SignalsAhead`` draws these followers ahead with."""
+        got = self._states
+        try:
+            return [got[k] for k in keys]
+        except KeyError:
+            if len(got) > 50_000:
+                got.clear()
+            more = sorted({(s, t, d + j) for s, t, d in keys for j in range(self.CHUNK)} - got.keys())
+            got.update(zip(more, pcg64_states(np.array(more, dtype=np.int64))))
+            return [got[k] for k in keys]
 
     def _block(self, fols: Sequence[ScriptedFollower], f: ScriptedFollower, day: int, n_stocks: int) -> BlockDraws:
         """``f``'s draws of ``day`` (``"block"``): on a miss every follower's block of that day is drawn."""
@@ -321,12 +330,6 @@ class ScriptedFollowers(dict):  # type: ignore[type-arg]
             for k, g, state in zip(keys, fols, states):
                 self._blocks[k] = g.block_draws(self._cursor.at(state), n_stocks)
         return self._blocks[key].day(day % BLOCK_DAYS)
-
-    def _fill(self, fols: Sequence[ScriptedFollower], day: int) -> None:
-        if len(self._states) > 50_000:
-            self._states.clear()
-        keys = [(int(f.seed), f.itype.type_id, d) for d in range(day, day + self.CHUNK) for f in fols]
-        self._states.update(zip(keys, pcg64_states(np.array(keys, dtype=np.int64))))
 
 
 def scripted_followers(env: Any, *, seed: int = 0, noise: float = 1.0, n_candidates: int = 20,
