@@ -22,7 +22,9 @@ import numpy.typing as npt
 from .env import MassStackelbergEnv
 from .game.batch import GameBatch
 from .memo import BoundedMemo
+from .observation import signal_stats
 from .roles import follower_agent
+from .scratch import Scratch
 from .scripted import (
     Request,
     ScriptedFollower,
@@ -31,42 +33,11 @@ from .scripted import (
     stream_cells,
     stream_draws,
 )
-from .signal_draws import BLOCK_DAYS, Rows, Scratch, add_per_row, block_entropy, score_cells
+from .signal_draws import BLOCK_DAYS, Rows, add_per_row, block_entropy, score_cells
 from .streams import State, StreamCursor, pcg64_states, pcg64_words
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-
-def signal_stats(count: FloatArray, total: FloatArray, universe: npt.NDArray[np.bool_]) -> FloatArray:
-    """``MassStackelbergEnv._signal_stats`` with leading axes: per type the mean of the per-stock mean
-    signals, their dispersion and the share of the day's universe seen, ``(..., K, 3)``; ``universe``
-    ``(..., N)`` the day's."""
-    return moment_stats(count, total, np.maximum(universe.sum(-1), 1)[..., None])
-
-
-def moment_stats(count: FloatArray, total: FloatArray, n_universe: npt.ArrayLike, scratch: Scratch | None = None
-                 ) -> FloatArray:
-    """``signal_stats`` from the universe sizes (at least 1, broadcast against ``count``'s leading axes), in
-    a few passes (their large temporaries in ``scratch``'s buffers, if given): a stock no agent of a type saw
-    has count and total 0, so its mean ``total / max(count, 1)`` is the 0 the sums must skip, and only the
-    squared deviations need the mask. The sums run over the stocks as the single env's do (same values, same
-    axis)."""
-    work = scratch or Scratch()
-    q = np.maximum(count, 1, out=work.get("mean", count.shape, np.float64))
-    np.divide(total, q, out=q)
-    ok = np.greater(count, 0, out=work.get("ok", count.shape, np.bool_))
-    n_ok = ok.sum(-1)
-    per = np.maximum(n_ok, 1)
-    out = np.empty(count.shape[:-1] + (3,))
-    mean = out[..., 0]
-    np.divide(q.sum(-1), per, out=mean)
-    q -= mean[..., None]
-    q *= q
-    q *= ok
-    np.minimum(np.sqrt(q.sum(-1) / per), 1.0, out=out[..., 1])
-    np.minimum(n_ok / n_universe, 1.0, out=out[..., 2])
-    return out
 
 
 def day_signals(followers: Sequence[ScriptedFollower], days: Sequence[int], view: Callable[[int, int], FloatArray],
@@ -252,12 +223,12 @@ class FollowerChunks:
         v *= v  # a float32's square is exact in float64
         np.add.at(total_sq.reshape(-1), cell, v)
         if block:
-            stats = moment_stats(count, total, self._n_universe[pd].reshape(games.size, 1, D), self._scratch)
+            stats = signal_stats(count, total, self._n_universe[pd].reshape(games.size, 1, D), scratch=self._scratch)
             self.count[games], self.total[games], self.total_sq[games] = moments.transpose(0, 1, 3, 2, 4)
             self.stats[games] = stats.transpose(0, 2, 1, 3)
         else:
             j = pd % D
-            stats = moment_stats(count, total, self._n_universe[pd][:, None], self._scratch)
+            stats = signal_stats(count, total, self._n_universe[pd][:, None], scratch=self._scratch)
             self.count[pg, j], self.total[pg, j], self.total_sq[pg, j] = count, total, total_sq
             self.stats[pg, j] = stats
         self.block[games] = blocks

@@ -14,12 +14,12 @@ from gymnasium.vector import AutoresetMode
 from .data.modalities import CLIP
 from .env import PRINCIPAL
 from .errors import ActionError, MassError
-from .follower_chunks import signal_stats
 from .game.batch import BatchStep, Commitments
 from .game.mechanism import PrincipalAction
 from .game.stackelberg import Payoff
 from .incentives.ingame import batch_type_pay
 from .memo import BoundedMemo
+from .observation import signal_stats
 from .roles import DecisionContext, Principal, follower_agent
 from .scripted import FixedCommitment
 from .vector import PrincipalVectorEnv
@@ -52,7 +52,8 @@ class _Games(PrincipalVectorEnv):
             self.principals[i].observe(_payoffs(step, i))
         ended = self.batch.t > self.batch.end
         infos = self._blank_infos()
-        self._write_step(step, signal_stats(step.count, step.total, self.batch.universe[step.day]), infos)
+        n_universe = np.maximum(self.batch.universe[step.day].sum(-1), 1)[:, None]
+        self._write_step(step, signal_stats(step.count, step.total, n_universe), infos)
         final = None
         if ended.any():
             final = {"obs": self._obs.copy(), "info": {k: v.copy() for k, v in infos.items()},

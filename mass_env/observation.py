@@ -19,6 +19,7 @@ import numpy.typing as npt
 from gymnasium import spaces
 
 from .errors import MassError
+from .scratch import Scratch, buffer
 
 
 @dataclass(frozen=True)
@@ -149,28 +150,29 @@ class PrincipalObsLayout(ObservationLayout):
         return cls(n_types, cls(n_types, 1).infer_window(obs_size))
 
 
-def signal_stats(count: npt.NDArray[np.float64], type_means: npt.NDArray[np.float64], n_universe: float,
-                 out: npt.NDArray[np.float64] | None = None) -> npt.NDArray[np.float64]:
-    """The leader's ``signal_stats`` piece, ``(K, 3)``: per type, the mean over stocks of its mean signal
-    (``type_means``, NaN where none of its agents looked: ``count`` 0), their dispersion (capped at 1) and
-    the share of the day's ``n_universe`` stocks it covered; written into ``out`` if given. The mask is known,
-    so no NaN-aware sums; a type that saw nothing sums zeros over 1 stock: 0, with no case of its own."""
-    ok = count > 0
-    n_ok = np.add.reduce(ok, 1, dtype=np.float64)  # counts (exact), so no integer-to-float casts below
-    per = np.maximum(n_ok, 1.0)
-    mean = np.add.reduce(np.where(ok, type_means, 0.0), 1)
-    mean /= per
-    dev = type_means - mean[:, None]
-    np.square(dev, out=dev)
-    disp = np.add.reduce(np.where(ok, dev, 0.0), 1)
-    disp /= per
-    np.sqrt(disp, out=disp)
+def signal_stats(count: npt.NDArray[np.float64], total: npt.NDArray[np.float64], n_universe: npt.ArrayLike, *,
+                 out: npt.NDArray[np.float64] | None = None, scratch: Scratch | None = None) -> npt.NDArray[np.float64]:
+    """The leader's ``signal_stats`` piece, ``(..., K, 3)``, from each type's per-stock count of agents that
+    looked and sum of their signals, ``(..., K, N)`` with any leading axes (a batch's games and days): per
+    type the mean over stocks of its mean signal, their dispersion (capped at 1) and the share of the day's
+    ``n_universe`` stocks it covered (at least 1, broadcast against ``count``'s leading axes). A stock no
+    agent of a type saw has count and total 0, so its mean ``total / max(count, 1)`` is the 0 the sums must
+    skip and only the squared deviations need the mask: no NaN-aware sums. Written into ``out`` if given, the
+    large temporaries in ``scratch``'s buffers."""
+    q = np.maximum(count, 1, out=buffer(scratch, "mean", count.shape, np.float64))
+    np.divide(total, q, out=q)
+    ok = np.greater(count, 0, out=buffer(scratch, "ok", count.shape, np.bool_))
+    n_ok = ok.sum(-1)
+    per = np.maximum(n_ok, 1)
     if out is None:
-        out = np.empty((count.shape[0], 3))
-    out[:, 0] = mean
-    np.minimum(disp, 1.0, out=out[:, 1])
-    n_ok /= n_universe
-    np.minimum(n_ok, 1.0, out=out[:, 2])
+        out = np.empty(count.shape[:-1] + (3,))
+    mean = out[..., 0]
+    np.divide(q.sum(-1), per, out=mean)
+    q -= mean[..., None]
+    q *= q
+    q *= ok
+    np.minimum(np.sqrt(q.sum(-1) / per), 1.0, out=out[..., 1])
+    np.minimum(n_ok / n_universe, 1.0, out=out[..., 2])
     return out
 
 

@@ -39,13 +39,13 @@ from .game.investors import InvestorType
 from .game.mechanism import PrincipalAction
 from .game.stackelberg import Payoff
 from .roles import DecisionContext
+from .scratch import Scratch
 from .signal_draws import (
     BLOCK_DAYS,
     FOLLOWER_DRAWS,
     BlockDraws,
     FollowerDraws,
     Rows,
-    Scratch,
     block_entropy,
     score_cells,
 )

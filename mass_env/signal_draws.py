@@ -16,6 +16,8 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from .scratch import Scratch, buffer
+
 FloatArray = npt.NDArray[np.float64]
 FollowerDraws = Literal["stream", "block"]
 #: the random-number modes (``ScriptedFollower.follower_draws``)
@@ -113,22 +115,22 @@ def score_cells(head: DrawSettings, rows: Rows, keys: np.ndarray, noise: np.ndar
             noise[:, :n_seen[0]].reshape(-1) if (n_seen == n_seen[0]).all() else \
             noise.reshape(-1)[np.flatnonzero(np.arange(C) < n_seen[:, None])]
     else:
-        noise_at = noise.reshape(-1).take(at, out=_empty(scratch, "x", at.shape, noise.dtype), mode="clip")
+        noise_at = noise.reshape(-1).take(at, out=buffer(scratch, "x", at.shape, noise.dtype), mode="clip")
     if head.output == "score":  # scores only where an agent looked
         # a cell's view: its row's view row, same stock (row offsets added per seen cell, no division)
         view_at = add_per_row(at, (rows.view_row - np.arange(rows.view_row.size)) * n, n_seen,
-                              out=_empty(scratch, "index", at.shape, np.int64))
+                              out=buffer(scratch, "index", at.shape, np.int64))
         if compact:  # drawn in float32 ("block"), scored in float32: view + noise * draw, halved, tanh
-            x = np.multiply(noise_at, np.float32(head.noise), out=_empty(scratch, "x", at.shape, np.float32))
+            x = np.multiply(noise_at, np.float32(head.noise), out=buffer(scratch, "x", at.shape, np.float32))
             x += rows.views.astype(np.float32).reshape(-1).take(view_at, mode="clip",  # valid: clip skips a copy
-                                                                 out=_empty(scratch, "view", at.shape, np.float32))
+                                                                 out=buffer(scratch, "view", at.shape, np.float32))
             x *= np.float32(0.5)
             return at, n_seen, np.tanh(x, out=x)
         x = noise_at  # a gathered copy
         x *= head.noise
-        x += rows.views.reshape(-1).take(view_at, out=_empty(scratch, "view", at.shape, np.float64), mode="clip")
+        x += rows.views.reshape(-1).take(view_at, out=buffer(scratch, "view", at.shape, np.float64), mode="clip")
         x /= 2.0
-        out = _empty(scratch, "signal", at.shape, np.float32)
+        out = buffer(scratch, "signal", at.shape, np.float32)
         out[...] = np.tanh(x, out=x)
         return at, n_seen, out
     if compact:
@@ -189,7 +191,7 @@ def _smallest(keys: np.ndarray, k_row: npt.NDArray[np.int64], scratch: Scratch |
             continue
         if same:  # every row: masked by broadcasting over the runs, into float32 (in place if the keys are)
             sel, sub = None, keys
-            ranked = keys if keys.dtype == np.float32 else _empty(scratch, "ranked", keys.shape, np.float32)
+            ranked = keys if keys.dtype == np.float32 else buffer(scratch, "ranked", keys.shape, np.float32)
             if floor is not None:
                 np.maximum(keys.reshape(floor.shape[0], run, n), floor, out=ranked.reshape(floor.shape[0], run, n))
             elif ranked is not keys:
@@ -199,11 +201,11 @@ def _smallest(keys: np.ndarray, k_row: npt.NDArray[np.int64], scratch: Scratch |
             sub = masked(keys[sel], sel, keys[sel])
             ranked = sub.astype(np.float32, copy=False)
         work = scratch if sel is None else None
-        ordered = _empty(work, "sorted", sub.shape, np.uint32)
+        ordered = buffer(work, "sorted", sub.shape, np.uint32)
         np.copyto(ordered, ranked.view(np.uint32))
         ordered.sort(axis=1)
         part = np.less_equal(ranked, ordered[:, k - 1:k].view(np.float32),
-                             out=_empty(work, "seen", sub.shape, np.bool_))
+                             out=buffer(work, "seen", sub.shape, np.bool_))
         tied = np.flatnonzero(ordered[:, k] == ordered[:, k - 1]) if k < n else np.zeros(0, np.int64)
         if tied.size:
             exact = sub[tied] if sub is not keys or floor is None or keys.dtype == np.float32 else \
@@ -233,27 +235,3 @@ def add_per_row(at: npt.NDArray[np.int64], per_row: npt.NDArray[np.int64], n_see
     else:
         np.add(at, np.repeat(per_row, n_seen), out=out)
     return out
-
-
-class Scratch:
-    """Flat buffers reused by name across passes of one shape family, so that a pass's large temporaries are
-    not fresh memory each time: a fresh array's pages fault in on first touch, which costs more than the
-    passes over them (the batched env drew a third of its time in the kernel)."""
-
-    def __init__(self) -> None:
-        self._buffers: dict[str, np.ndarray] = {}
-
-    def __getstate__(self) -> dict[str, dict[str, np.ndarray]]:  # a copy or a pickle starts empty: no state kept
-        return {"_buffers": {}}
-
-    def get(self, name: str, shape: tuple[int, ...], dtype: npt.DTypeLike) -> np.ndarray:
-        """An uninitialised ``shape`` array of ``dtype``, the buffer ``name`` (grown when too small)."""
-        dt, n = np.dtype(dtype), int(np.prod(shape))
-        buf = self._buffers.get(name)
-        if buf is None or buf.dtype != dt or buf.size < n:  # grown with room: a pass's size varies a little
-            buf = self._buffers[name] = np.empty(n + n // 4, dt)
-        return buf[:n].reshape(shape)
-
-
-def _empty(scratch: Scratch | None, name: str, shape: tuple[int, ...], dtype: npt.DTypeLike) -> np.ndarray:
-    return np.empty(shape, dtype) if scratch is None else scratch.get(name, shape, dtype)

@@ -48,7 +48,7 @@ class PrincipalWindow:
             self._type[-1] = np.where(np.isfinite(p.type_rank_ic), p.type_rank_ic, 0.0)
             self._agg[-1], self._paid[-1] = (p.rank_ic, 1.0) if p.valid else (0.0, 0.0)
         rec = game.records[-1]
-        signal_stats(rec.moments[0], rec.rows[1:], self._uni_count[rec.day], out=self._stats)
+        signal_stats(rec.moments[0], rec.moments[1], self._uni_count[rec.day], out=self._stats)
 
     def write(self, game: StackelbergGame) -> npt.NDArray[np.float32]:
         """The observation of the game's current day, clipped to [-1, 1], as a new float32 array."""
