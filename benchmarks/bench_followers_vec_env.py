@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import time
 
 import common
@@ -132,14 +130,11 @@ def child(args: argparse.Namespace) -> None:
 
 
 def measure(mode: str, n: int, steps: int, rounds: int) -> dict:
-    env = dict(os.environ, MASS_BENCH_CODE=common.CODE, PYTHONPATH=common.CODE, OMP_NUM_THREADS="1")
     best: dict = {}
     for _ in range(rounds):
-        res = subprocess.run([sys.executable, __file__, "--child", mode, "--n", str(n), "--steps", str(steps)],
-                             env=env, capture_output=True, text=True, timeout=1800)
-        if res.returncode:
-            return {"error": res.stderr.strip().splitlines()[-1] if res.stderr.strip() else f"rc {res.returncode}"}
-        got = json.loads(res.stdout.strip().splitlines()[-1])
+        got = common.run_child(__file__, common.CODE, ["--child", mode, "--n", str(n), "--steps", str(steps)])
+        if "error" in got:
+            return got
         if not best or got["cpu_steps_per_s"] > best["cpu_steps_per_s"]:
             best = got
     return best
@@ -152,9 +147,7 @@ def main() -> None:
     ap.add_argument("--ppo-games", type=int, default=16, help="games of the batched env under PPO (default 16)")
     ap.add_argument("--ppo-steps", type=int, default=16384, help="PPO follower-steps per run (default 16384)")
     ap.add_argument("--quick", action="store_true", help="one round, N in 1,64 (unless --curve), 4096 PPO steps")
-    ap.add_argument("--child", help=argparse.SUPPRESS)
-    ap.add_argument("--n", type=int, default=1, help=argparse.SUPPRESS)
-    ap.add_argument("--steps", type=int, default=STEPS, help=argparse.SUPPRESS)
+    common.child_options(ap, STEPS)
     args = ap.parse_args()
     if args.child:
         child(args)

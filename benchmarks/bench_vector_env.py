@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import time
 
 import common
@@ -184,13 +182,8 @@ def child(args: argparse.Namespace) -> None:
 
 
 def measure(tree: str, mode: str, n: int, steps: int, draws: str = "stream", warm: int | None = None) -> dict:
-    env = dict(os.environ, MASS_BENCH_CODE=tree, PYTHONPATH=tree, OMP_NUM_THREADS="1")
-    res = subprocess.run([sys.executable, __file__, "--child", mode, "--n", str(n), "--steps", str(steps),
-                          "--draws", draws] + ([] if warm is None else ["--warm", str(warm)]),
-                         env=env, capture_output=True, text=True, timeout=1800)
-    if res.returncode:
-        return {"error": res.stderr.strip().splitlines()[-1] if res.stderr.strip() else f"rc {res.returncode}"}
-    return dict(json.loads(res.stdout.strip().splitlines()[-1]))
+    return common.run_child(__file__, tree, ["--child", mode, "--n", str(n), "--steps", str(steps), "--draws", draws]
+                            + ([] if warm is None else ["--warm", str(warm)]))
 
 
 def main() -> None:
@@ -203,9 +196,7 @@ def main() -> None:
     ap.add_argument("--curve", help="batched env sizes N (default 1,4,16,64,256; --quick: 1,64)")
     ap.add_argument("--ppo-steps", type=int, default=8192)
     ap.add_argument("--quick", action="store_true", help="one round, N in 1,64 (unless --curve), 4096 PPO steps")
-    ap.add_argument("--child", help=argparse.SUPPRESS)
-    ap.add_argument("--n", type=int, default=1, help=argparse.SUPPRESS)
-    ap.add_argument("--steps", type=int, default=STEPS, help=argparse.SUPPRESS)
+    common.child_options(ap, STEPS)
     ap.add_argument("--draws", default="stream", help=argparse.SUPPRESS)
     ap.add_argument("--warm", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()

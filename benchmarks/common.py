@@ -8,7 +8,10 @@ data folder: ``$MASS_DATA_ROOT``, default ``../shared/data`` next to the reposit
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -57,3 +60,21 @@ def timed_vec_env(venv, clock=None):  # type: ignore[no-untyped-def]
                 return [None] * self.num_envs
 
     return Timed(venv)
+
+
+def child_options(ap: argparse.ArgumentParser, steps: int) -> None:
+    """The hidden options of a benchmark that measures in child processes (``run_child``): which measurement
+    (``--child``), its size (``--n``) and length (``--steps``)."""
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--n", type=int, default=1, help=argparse.SUPPRESS)
+    ap.add_argument("--steps", type=int, default=steps, help=argparse.SUPPRESS)
+
+
+def run_child(script: str, tree: str, argv: list[str]) -> dict:
+    """Run ``script --child ...`` (``argv``) in a fresh process on the code of ``tree`` (one numpy thread) and
+    return the JSON object its last line prints, or ``{"error": ...}`` with its last line of stderr."""
+    env = dict(os.environ, MASS_BENCH_CODE=tree, PYTHONPATH=tree, OMP_NUM_THREADS="1")
+    res = subprocess.run([sys.executable, script, *argv], env=env, capture_output=True, text=True, timeout=1800)
+    if res.returncode:
+        return {"error": res.stderr.strip().splitlines()[-1] if res.stderr.strip() else f"rc {res.returncode}"}
+    return dict(json.loads(res.stdout.strip().splitlines()[-1]))
